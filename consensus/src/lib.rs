@@ -1,0 +1,1 @@
+//! curia-consensus: not built yet (see the open issue for this crate).

@@ -1,0 +1,149 @@
+//! Audit replay: re-check a whole chain from genesis.
+//!
+//! For every block, in order: the certificate is for this block's hash and height and verifies
+//! against the genesis validators; the header links to the previous block; the transaction root,
+//! every signature, every state rule and the state root hold ([`crate::state::apply_block`]).
+//! The first failure stops the replay and is reported with its height and reason.
+
+use serde::Serialize;
+
+use crate::block::{Block, CommitCertificate};
+use crate::genesis::ChainSpec;
+use crate::state::{apply_block, Change, MemState, StateView, Stats, Tip};
+use crate::LedgerError;
+
+/// A state an audit can replay into.
+pub trait AuditState: StateView {
+    /// Apply a block's changes.
+    fn apply_changes(&mut self, changes: &[Change]);
+}
+
+impl AuditState for MemState {
+    fn apply_changes(&mut self, changes: &[Change]) {
+        self.apply(changes)
+    }
+}
+
+/// Where and why an audit failed.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AuditFailure {
+    /// Height of the first bad block.
+    pub height: u64,
+    /// What is wrong.
+    pub reason: String,
+    /// Machine-readable code.
+    pub code: &'static str,
+}
+
+/// Summary of a replay.
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct AuditSummary {
+    /// Blocks checked.
+    pub blocks: u64,
+    /// Transactions.
+    pub txs: u64,
+    /// Deposits (single deposits plus batch items).
+    pub deposits: u64,
+    /// Cases opened.
+    pub cases: u64,
+    /// Case records.
+    pub case_records: u64,
+    /// Registry changes.
+    pub registry_changes: u64,
+    /// Height of the last good block.
+    pub height: u64,
+    /// Hash of the last good block (hex).
+    pub tip_hash: String,
+    /// The first problem, if any.
+    pub failure: Option<AuditFailure>,
+}
+
+/// Replays blocks one at a time.
+pub struct Auditor<'s, S: AuditState> {
+    spec: &'s ChainSpec,
+    state: S,
+    tip: Tip,
+    blocks: u64,
+    failure: Option<AuditFailure>,
+}
+
+impl<'s> Auditor<'s, MemState> {
+    /// An auditor over an in-memory state, starting at genesis.
+    pub fn in_memory(spec: &'s ChainSpec) -> Self {
+        Auditor::new(spec, MemState::genesis(spec))
+    }
+}
+
+impl<'s, S: AuditState> Auditor<'s, S> {
+    /// An auditor starting at genesis with `state` (which must be the genesis state).
+    pub fn new(spec: &'s ChainSpec, state: S) -> Self {
+        Auditor { spec, state, tip: Tip::genesis(spec), blocks: 0, failure: None }
+    }
+
+    /// Check the next block and its certificate. After the first failure, every call fails.
+    pub fn push(&mut self, block: &Block, cert: &CommitCertificate) -> Result<(), AuditFailure> {
+        if let Some(f) = &self.failure {
+            return Err(f.clone());
+        }
+        let height = block.header.height;
+        let r = (|| -> Result<Vec<Change>, LedgerError> {
+            let hash = block.hash();
+            if cert.block_hash != hash || cert.height != height {
+                return Err(LedgerError::InvalidCertificate {
+                    height,
+                    reason: format!(
+                        "certificate is for block {} at height {}, not {hash}",
+                        cert.block_hash, cert.height
+                    ),
+                });
+            }
+            cert.verify(self.spec)?;
+            apply_block(self.spec, &self.state, &self.tip, block)
+        })();
+        match r {
+            Ok(changes) => {
+                self.state.apply_changes(&changes);
+                self.tip = Tip::after(&block.header);
+                self.blocks += 1;
+                Ok(())
+            }
+            Err(e) => {
+                let f = AuditFailure { height: self.tip.height + 1, reason: e.to_string(), code: e.code() };
+                self.failure = Some(f.clone());
+                Err(f)
+            }
+        }
+    }
+
+    /// The tip after the last good block.
+    pub fn tip(&self) -> Tip {
+        self.tip
+    }
+
+    /// The replayed state.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// Summary, with counts from `stats`.
+    pub fn summary(&self, stats: Stats) -> AuditSummary {
+        AuditSummary {
+            blocks: self.blocks,
+            txs: stats.txs,
+            deposits: stats.deposits,
+            cases: stats.cases,
+            case_records: stats.case_records,
+            registry_changes: stats.registry_changes,
+            height: self.tip.height,
+            tip_hash: self.tip.block_hash.to_hex(),
+            failure: self.failure.clone(),
+        }
+    }
+}
+
+impl Auditor<'_, MemState> {
+    /// Summary with the in-memory state's counts.
+    pub fn finish(&self) -> AuditSummary {
+        self.summary(self.state.stats)
+    }
+}

@@ -1,0 +1,380 @@
+//! Blocks, votes and commit certificates.
+//!
+//! Rules:
+//! - The block hash is `tagged("curia/v1/header", header)`.
+//! - Height 1 has `prev_hash` = 32 zero bytes; height `h > 1` has the hash of block `h - 1`.
+//! - `tx_root` is the RFC 6962 root over the leaf hashes of the transactions' envelopes, in
+//!   block order; `tx_count` is their number.
+//! - `state_root` is the state root after applying this block (see [`crate::state`]).
+//! - A vote is signed over `tagged("curia/v1/vote", vote)`; the vote names the chain, height,
+//!   round, kind, the block hash (or none, a nil vote), the signer's clock and its index.
+//! - A commit certificate holds precommits for one block hash at one height and round, at most one
+//!   per validator, sorted by validator index, whose voting power is more than two thirds of the
+//!   total. The commit time is the median of the signed clocks (the lower median for an even
+//!   count), so fewer than half of the signers cannot move it outside the range of the others.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{Canonical, Reader, Writer};
+use crate::crypto::{verify_batch, PublicKey, SecretKey, Signature};
+use crate::genesis::{ChainSpec, ValidatorRole};
+use crate::hash::{Hash, TAG_HEADER, TAG_VOTE};
+use crate::limits::*;
+use crate::tx::Transaction;
+use crate::{merkle, LedgerError, Result};
+
+/// Header format version.
+pub const HEADER_VERSION: u16 = 1;
+
+/// A block header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Format version (1).
+    pub version: u16,
+    /// Chain ID (genesis hash).
+    pub chain_id: Hash,
+    /// Height, starting at 1.
+    pub height: u64,
+    /// Hash of the previous block's header (zero at height 1).
+    pub prev_hash: Hash,
+    /// RFC 6962 root of the transactions' envelope leaves.
+    pub tx_root: Hash,
+    /// Number of transactions.
+    pub tx_count: u32,
+    /// State root after this block.
+    pub state_root: Hash,
+    /// Hash of the validator set that certifies this block.
+    pub validators_hash: Hash,
+    /// The proposer's clock when proposing, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// The proposer's key.
+    pub proposer: PublicKey,
+}
+
+impl Header {
+    /// The block hash.
+    pub fn hash(&self) -> Hash {
+        Hash::tagged(TAG_HEADER, &[&self.to_bytes()])
+    }
+}
+
+impl Canonical for Header {
+    const WHAT: &'static str = "header";
+    fn encode(&self, w: &mut Writer) {
+        w.u16(self.version);
+        self.chain_id.encode(w);
+        w.u64(self.height);
+        self.prev_hash.encode(w);
+        self.tx_root.encode(w);
+        w.u32(self.tx_count);
+        self.state_root.encode(w);
+        self.validators_hash.encode(w);
+        w.u64(self.time_ms);
+        self.proposer.encode(w);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        let version = r.u16()?;
+        if version != HEADER_VERSION {
+            return Err(LedgerError::UnsupportedVersion {
+                what: "header",
+                found: version as u64,
+                supported: HEADER_VERSION as u64,
+            });
+        }
+        Ok(Header {
+            version,
+            chain_id: Hash::decode(r)?,
+            height: r.u64()?,
+            prev_hash: Hash::decode(r)?,
+            tx_root: Hash::decode(r)?,
+            tx_count: r.u32()?,
+            state_root: Hash::decode(r)?,
+            validators_hash: Hash::decode(r)?,
+            time_ms: r.u64()?,
+            proposer: PublicKey::decode(r)?,
+        })
+    }
+}
+
+/// A block: header and transactions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Block {
+    /// The header.
+    pub header: Header,
+    /// The transactions, in order.
+    pub txs: Vec<Transaction>,
+}
+
+impl Block {
+    /// The block hash.
+    pub fn hash(&self) -> Hash {
+        self.header.hash()
+    }
+    /// Leaf hashes of the transactions.
+    pub fn leaves(&self) -> Vec<Hash> {
+        self.txs.iter().map(Transaction::leaf_hash).collect()
+    }
+    /// Check that `tx_root` and `tx_count` match the transactions.
+    pub fn check_tx_root(&self) -> Result<()> {
+        let h = self.header.height;
+        if self.txs.len() != self.header.tx_count as usize {
+            return Err(LedgerError::InvalidBlock {
+                height: h,
+                reason: format!("header says {} transactions, block has {}", self.header.tx_count, self.txs.len()),
+            });
+        }
+        let root = merkle::root(&self.leaves());
+        if root != self.header.tx_root {
+            return Err(LedgerError::InvalidBlock {
+                height: h,
+                reason: format!("transaction root {} does not match header {}", root, self.header.tx_root),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Canonical for Block {
+    const WHAT: &'static str = "block";
+    fn encode(&self, w: &mut Writer) {
+        self.header.encode(w);
+        w.list(&self.txs, |w, t| t.encode(w));
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Block {
+            header: Header::decode(r)?,
+            txs: r.list("transactions", MAX_BLOCK_TXS as usize, Transaction::decode)?,
+        })
+    }
+}
+
+/// Kind of vote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VoteKind {
+    /// First round of voting.
+    Prevote = 1,
+    /// Second round; 2f+1 precommits for a block commit it.
+    Precommit = 2,
+}
+
+/// A vote (unsigned part).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Vote {
+    /// Chain ID.
+    pub chain_id: Hash,
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// Kind.
+    pub kind: VoteKind,
+    /// Block hash, or `None` for nil.
+    pub block: Option<Hash>,
+    /// Signer's clock, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// Signer's index in the validator set.
+    pub validator: u16,
+}
+
+impl Vote {
+    /// What is signed.
+    pub fn signing_hash(&self) -> Hash {
+        Hash::tagged(TAG_VOTE, &[&self.to_bytes()])
+    }
+    /// Sign.
+    pub fn sign(self, key: &SecretKey) -> SignedVote {
+        let signature = key.sign(&self.signing_hash());
+        SignedVote { vote: self, signature }
+    }
+}
+
+impl Canonical for Vote {
+    const WHAT: &'static str = "vote";
+    fn encode(&self, w: &mut Writer) {
+        self.chain_id.encode(w);
+        w.u64(self.height);
+        w.u32(self.round);
+        w.u8(self.kind as u8);
+        w.option(&self.block, |w, h| h.encode(w));
+        w.u64(self.time_ms);
+        w.u16(self.validator);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Vote {
+            chain_id: Hash::decode(r)?,
+            height: r.u64()?,
+            round: r.u32()?,
+            kind: match r.u8()? {
+                1 => VoteKind::Prevote,
+                2 => VoteKind::Precommit,
+                t => return Err(r.bad_tag("vote kind", t)),
+            },
+            block: r.option(Hash::decode)?,
+            time_ms: r.u64()?,
+            validator: r.u16()?,
+        })
+    }
+}
+
+/// A vote with its signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedVote {
+    /// The vote.
+    pub vote: Vote,
+    /// Signature by the validator over [`Vote::signing_hash`].
+    pub signature: Signature,
+}
+
+impl SignedVote {
+    /// Verify against the chain's validator set.
+    pub fn verify(&self, spec: &ChainSpec) -> Result<()> {
+        let v = spec.genesis.validators.get(self.vote.validator as usize).ok_or_else(|| LedgerError::Invalid {
+            what: "vote",
+            reason: format!("no validator with index {}", self.vote.validator),
+        })?;
+        if self.vote.chain_id != spec.chain_id {
+            return Err(LedgerError::Invalid { what: "vote", reason: "vote is for another chain".into() });
+        }
+        v.key.verify("vote", &self.vote.signing_hash(), &self.signature)
+    }
+}
+
+impl Canonical for SignedVote {
+    const WHAT: &'static str = "signed vote";
+    fn encode(&self, w: &mut Writer) {
+        self.vote.encode(w);
+        self.signature.encode(w);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(SignedVote { vote: Vote::decode(r)?, signature: Signature::decode(r)? })
+    }
+}
+
+/// One validator's precommit inside a certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitSig {
+    /// Validator index.
+    pub validator: u16,
+    /// The validator's signed clock.
+    pub time_ms: u64,
+    /// Signature over the precommit vote.
+    pub signature: Signature,
+}
+
+/// Proof that a quorum of validators committed a block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitCertificate {
+    /// Height.
+    pub height: u64,
+    /// Round in which the quorum precommitted.
+    pub round: u32,
+    /// The committed block hash.
+    pub block_hash: Hash,
+    /// Precommit signatures, sorted by validator index, no repeats.
+    pub sigs: Vec<CommitSig>,
+}
+
+impl CommitCertificate {
+    /// Build a certificate from precommit votes for one block (sorts and deduplicates).
+    pub fn from_votes(height: u64, round: u32, block_hash: Hash, votes: &[SignedVote]) -> Self {
+        let mut sigs: Vec<CommitSig> = votes
+            .iter()
+            .filter(|v| v.vote.block == Some(block_hash) && v.vote.kind == VoteKind::Precommit)
+            .map(|v| CommitSig { validator: v.vote.validator, time_ms: v.vote.time_ms, signature: v.signature })
+            .collect();
+        sigs.sort_by_key(|s| s.validator);
+        sigs.dedup_by_key(|s| s.validator);
+        CommitCertificate { height, round, block_hash, sigs }
+    }
+
+    /// The precommit vote that `sig` signed.
+    pub fn vote_of(&self, chain_id: &Hash, sig: &CommitSig) -> Vote {
+        Vote {
+            chain_id: *chain_id,
+            height: self.height,
+            round: self.round,
+            kind: VoteKind::Precommit,
+            block: Some(self.block_hash),
+            time_ms: sig.time_ms,
+            validator: sig.validator,
+        }
+    }
+
+    /// Verify: shape, signatures, and a quorum of voting power. Returns the signed power.
+    pub fn verify(&self, spec: &ChainSpec) -> Result<u64> {
+        let bad = |reason: String| LedgerError::InvalidCertificate { height: self.height, reason };
+        let vs = &spec.genesis.validators;
+        let mut power = 0u64;
+        let mut items = Vec::with_capacity(self.sigs.len());
+        let mut prev: Option<u16> = None;
+        for s in &self.sigs {
+            if prev.is_some_and(|p| s.validator <= p) {
+                return Err(bad(format!("signatures not sorted by validator or repeated at index {}", s.validator)));
+            }
+            prev = Some(s.validator);
+            let v = vs
+                .get(s.validator as usize)
+                .ok_or_else(|| bad(format!("signature by unknown validator index {}", s.validator)))?;
+            power += v.power;
+            items.push((v.key, self.vote_of(&spec.chain_id, s).signing_hash(), s.signature));
+        }
+        if power < spec.quorum_power() {
+            return Err(bad(format!(
+                "signed voting power {power} is not more than two thirds of {} (need {})",
+                spec.total_power,
+                spec.quorum_power()
+            )));
+        }
+        verify_batch("precommit", &items).map_err(|e| bad(e.to_string()))?;
+        Ok(power)
+    }
+
+    /// The commit time: the lower median of the signed clocks.
+    pub fn commit_time_ms(&self) -> u64 {
+        let mut t: Vec<u64> = self.sigs.iter().map(|s| s.time_ms).collect();
+        t.sort_unstable();
+        if t.is_empty() {
+            return 0;
+        }
+        t[(t.len() - 1) / 2]
+    }
+
+    /// The clocks signed by time-service validators, with their names.
+    pub fn timesvc_readings(&self, spec: &ChainSpec) -> Vec<(String, u64)> {
+        self.sigs
+            .iter()
+            .filter_map(|s| {
+                let v = spec.genesis.validators.get(s.validator as usize)?;
+                (v.role == ValidatorRole::Timesvc).then(|| (v.name.clone(), s.time_ms))
+            })
+            .collect()
+    }
+}
+
+impl Canonical for CommitCertificate {
+    const WHAT: &'static str = "commit certificate";
+    fn encode(&self, w: &mut Writer) {
+        w.u64(self.height);
+        w.u32(self.round);
+        self.block_hash.encode(w);
+        w.list(&self.sigs, |w, s| {
+            w.u16(s.validator);
+            w.u64(s.time_ms);
+            s.signature.encode(w);
+        });
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(CommitCertificate {
+            height: r.u64()?,
+            round: r.u32()?,
+            block_hash: Hash::decode(r)?,
+            sigs: r.list("certificate signatures", MAX_VALIDATORS, |r| {
+                Ok(CommitSig { validator: r.u16()?, time_ms: r.u64()?, signature: Signature::decode(r)? })
+            })?,
+        })
+    }
+}

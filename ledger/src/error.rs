@@ -1,0 +1,217 @@
+//! The ledger's one error type. Every variant names the thing that is wrong.
+//!
+//! Transaction rejections by the state transition are variants here too, so that a node can
+//! report the specific reason to the sender and count rejections by [`LedgerError::code`].
+
+use crate::hash::Hash;
+
+/// Everything that can go wrong in the ledger: bad encodings, bad proofs, rejected transactions,
+/// invalid blocks and failed verification.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    // ---- encoding ----
+    /// Canonical bytes could not be decoded.
+    #[error("cannot decode {what}: {reason}")]
+    Decode {
+        /// What was being decoded.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A hex field is malformed.
+    #[error("bad hex in {what}: {reason}")]
+    Hex {
+        /// Which field.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A JSON document is malformed or does not match its schema.
+    #[error("bad {what} JSON: {reason}")]
+    Json {
+        /// Which document.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A document declares a version this code does not know.
+    #[error("unsupported {what} version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// Which document.
+        what: &'static str,
+        /// The version found.
+        found: u64,
+        /// The version supported.
+        supported: u64,
+    },
+    /// A field exceeds its limit.
+    #[error("{what} is too large: {len} > limit {max}")]
+    TooLarge {
+        /// Which field.
+        what: &'static str,
+        /// Its length.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A field has a value that is not allowed.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// Which field.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    // ---- cryptography ----
+    /// A public key is not a valid ed25519 point.
+    #[error("invalid public key {0}")]
+    BadKey(String),
+    /// A signature does not verify.
+    #[error("bad signature by {signer} on {what}")]
+    BadSignature {
+        /// What was signed.
+        what: &'static str,
+        /// Who was supposed to have signed (hex key or name).
+        signer: String,
+    },
+    /// A Merkle proof is malformed or does not verify.
+    #[error("Merkle proof rejected: {0}")]
+    MerkleProof(String),
+
+    // ---- transaction rejections (state transition) ----
+    /// The sender's key is not a registered, active client.
+    #[error("unknown sender {0}")]
+    UnknownSender(String),
+    /// The sender's role may not send this kind of transaction.
+    #[error("role {role} may not send {kind} (allowed: {allowed})")]
+    WrongRole {
+        /// The sender's role.
+        role: String,
+        /// The transaction kind.
+        kind: &'static str,
+        /// The roles that may.
+        allowed: &'static str,
+    },
+    /// The transaction is already on the chain (replay).
+    #[error("duplicate transaction {0}")]
+    DuplicateTx(Hash),
+    /// A batch's items do not hash to the signed root.
+    #[error("batch root mismatch: items hash to {computed}, body signs {signed}")]
+    BatchRootMismatch {
+        /// Root of the carried items.
+        computed: Hash,
+        /// Root in the signed body.
+        signed: Hash,
+    },
+    /// A case ID is already in use.
+    #[error("case {0} already exists")]
+    CaseExists(String),
+    /// No case with this ID.
+    #[error("case {0} not found")]
+    CaseNotFound(String),
+    /// The case is closed.
+    #[error("case {0} is closed")]
+    CaseClosed(String),
+    /// Only the judge who opened a case may write its records.
+    #[error("case {case} belongs to another judge")]
+    NotCaseOwner {
+        /// The case.
+        case: String,
+    },
+    /// No deposit with this ID.
+    #[error("deposit {0} not found")]
+    DepositNotFound(Hash),
+    /// The deposit is already attached to the case.
+    #[error("deposit {deposit} is already attached to case {case}")]
+    AlreadyAttached {
+        /// The case.
+        case: String,
+        /// The deposit.
+        deposit: Hash,
+    },
+    /// A verification result names a deposit not attached to that case.
+    #[error("deposit {deposit} is not attached to case {case}")]
+    NotAttached {
+        /// The case.
+        case: String,
+        /// The deposit.
+        deposit: Hash,
+    },
+    /// A registry update lacks enough court approvals.
+    #[error("registry update needs approvals of {needed} courts, has {got}")]
+    NotEnoughApprovals {
+        /// Courts needed.
+        needed: usize,
+        /// Valid distinct court approvals found.
+        got: usize,
+    },
+    /// A registry update names a client key that exists or does not exist, as the case may be.
+    #[error("registry: {0}")]
+    Registry(String),
+
+    // ---- blocks, certificates, chains ----
+    /// A block or header breaks a chain rule.
+    #[error("invalid block at height {height}: {reason}")]
+    InvalidBlock {
+        /// Height of the block.
+        height: u64,
+        /// The rule broken.
+        reason: String,
+    },
+    /// A transaction inside a block is rejected.
+    #[error("block {height} transaction {index} rejected: {source}")]
+    TxInBlock {
+        /// Height of the block.
+        height: u64,
+        /// Position of the transaction in the block.
+        index: usize,
+        /// The rejection.
+        source: Box<LedgerError>,
+    },
+    /// A commit certificate does not verify.
+    #[error("invalid commit certificate for height {height}: {reason}")]
+    InvalidCertificate {
+        /// Height of the certificate.
+        height: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The genesis document is invalid.
+    #[error("invalid genesis: {0}")]
+    Genesis(String),
+}
+
+impl LedgerError {
+    /// A short, stable, machine-readable code for this error (used in API errors and metrics).
+    pub fn code(&self) -> &'static str {
+        match self {
+            LedgerError::Decode { .. } => "decode",
+            LedgerError::Hex { .. } => "bad_hex",
+            LedgerError::Json { .. } => "bad_json",
+            LedgerError::UnsupportedVersion { .. } => "unsupported_version",
+            LedgerError::TooLarge { .. } => "too_large",
+            LedgerError::Invalid { .. } => "invalid_field",
+            LedgerError::BadKey(_) => "bad_key",
+            LedgerError::BadSignature { .. } => "bad_signature",
+            LedgerError::MerkleProof(_) => "bad_proof",
+            LedgerError::UnknownSender(_) => "unknown_sender",
+            LedgerError::WrongRole { .. } => "wrong_role",
+            LedgerError::DuplicateTx(_) => "duplicate",
+            LedgerError::BatchRootMismatch { .. } => "batch_root_mismatch",
+            LedgerError::CaseExists(_) => "case_exists",
+            LedgerError::CaseNotFound(_) => "case_not_found",
+            LedgerError::CaseClosed(_) => "case_closed",
+            LedgerError::NotCaseOwner { .. } => "not_case_owner",
+            LedgerError::DepositNotFound(_) => "deposit_not_found",
+            LedgerError::AlreadyAttached { .. } => "already_attached",
+            LedgerError::NotAttached { .. } => "not_attached",
+            LedgerError::NotEnoughApprovals { .. } => "not_enough_approvals",
+            LedgerError::Registry(_) => "registry",
+            LedgerError::InvalidBlock { .. } => "invalid_block",
+            LedgerError::TxInBlock { .. } => "invalid_tx_in_block",
+            LedgerError::InvalidCertificate { .. } => "invalid_certificate",
+            LedgerError::Genesis(_) => "invalid_genesis",
+        }
+    }
+}

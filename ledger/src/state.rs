@@ -1,0 +1,654 @@
+//! The deterministic state transition.
+//!
+//! Rules:
+//! - The state is: the client registry (genesis clients, then registry updates), the set of
+//!   applied transaction IDs (replay protection), the set of deposit IDs, and the cases with
+//!   their owner, status and attached deposits.
+//! - A transaction is applied only if every rule holds, otherwise it is rejected with a specific
+//!   [`LedgerError`] and changes nothing:
+//!   1. the sender is a registered, active client whose role may send the payload kind;
+//!   2. its ID was never applied before (replay);
+//!   3. a batch's items hash to its signed root (checked statelessly);
+//!   4. cases: `open_case` needs an unused case ID; `attach_deposit`, `record_verification` and
+//!      `close_case` need an existing, open case whose owner (the judge who opened it) is the
+//!      sender; `attach_deposit` needs an existing deposit not yet attached to that case;
+//!      `record_verification` needs a deposit attached to that case;
+//!   5. registry updates need distinct, valid approvals of more than half of the court validators;
+//!      `add` needs an unknown key that is no validator's, `remove` an active client, `rotate` an
+//!      active old key and an unknown new key.
+//! - A block is valid only if every transaction in it applies, in order, on top of the state
+//!   left by the previous one (a proposer leaves rejected transactions out).
+//! - The state root after block `h` is `tagged("curia/v1/state", root(h-1) || u64 h ||
+//!   tagged("curia/v1/state-delta", changes))`, starting from 32 zero bytes. The state is a
+//!   deterministic function of its change log, so this chain commits to the state while costing
+//!   O(changes) per block, whatever the size of the state.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::block::{Block, Header, HEADER_VERSION};
+use crate::codec::{Canonical, Writer};
+use crate::crypto::{verify_batch, PublicKey};
+use crate::genesis::{ChainSpec, ClientRole, ValidatorRole};
+use crate::hash::{Hash, TAG_STATE, TAG_STATE_DELTA};
+use crate::limits::MAX_BLOCK_DEPOSITS;
+use crate::tx::{Payload, RegistryAction, Transaction};
+use crate::{merkle, LedgerError, Result};
+
+/// A client as the state knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: ClientRole,
+    /// False once removed or rotated away.
+    pub active: bool,
+}
+
+/// A case as the state knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseRecord {
+    /// The judge who opened it.
+    pub owner: PublicKey,
+    /// False once closed.
+    pub open: bool,
+}
+
+/// Read access to the state. Implemented in memory by [`MemState`] and on disk by storage.
+pub trait StateView {
+    /// A client by key.
+    fn client(&self, key: &PublicKey) -> Option<ClientRecord>;
+    /// Whether a transaction ID was applied.
+    fn tx_applied(&self, id: &Hash) -> bool;
+    /// Whether a deposit ID exists.
+    fn deposit_exists(&self, id: &Hash) -> bool;
+    /// A case by ID.
+    fn case(&self, id: &str) -> Option<CaseRecord>;
+    /// Whether a deposit is attached to a case.
+    fn attached(&self, case: &str, deposit: &Hash) -> bool;
+}
+
+/// One change to the state. A block's changes, in order, are its state delta.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A transaction was applied.
+    TxApplied {
+        /// Its ID.
+        id: Hash,
+    },
+    /// A deposit was created.
+    Deposit {
+        /// Deposit ID.
+        id: Hash,
+        /// Its commitment.
+        commitment: Hash,
+    },
+    /// A client was added or changed.
+    ClientPut {
+        /// Key.
+        key: PublicKey,
+        /// New record.
+        record: ClientRecord,
+    },
+    /// A case was opened.
+    CaseOpened {
+        /// Case ID.
+        case_id: String,
+        /// Judge.
+        owner: PublicKey,
+    },
+    /// A deposit was attached to a case.
+    Attached {
+        /// Case ID.
+        case_id: String,
+        /// Deposit ID.
+        deposit: Hash,
+    },
+    /// A verification result was recorded.
+    Verified {
+        /// Case ID.
+        case_id: String,
+        /// Deposit ID.
+        deposit: Hash,
+        /// Result.
+        valid: bool,
+    },
+    /// A case was closed.
+    CaseClosed {
+        /// Case ID.
+        case_id: String,
+    },
+}
+
+impl Change {
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            Change::TxApplied { id } => {
+                w.u8(1);
+                id.encode(w);
+            }
+            Change::Deposit { id, commitment } => {
+                w.u8(2);
+                id.encode(w);
+                commitment.encode(w);
+            }
+            Change::ClientPut { key, record } => {
+                w.u8(3);
+                key.encode(w);
+                w.str(&record.name);
+                w.u8(record.role as u8);
+                w.u8(record.active as u8);
+            }
+            Change::CaseOpened { case_id, owner } => {
+                w.u8(4);
+                w.str(case_id);
+                owner.encode(w);
+            }
+            Change::Attached { case_id, deposit } => {
+                w.u8(5);
+                w.str(case_id);
+                deposit.encode(w);
+            }
+            Change::Verified { case_id, deposit, valid } => {
+                w.u8(6);
+                w.str(case_id);
+                deposit.encode(w);
+                w.u8(*valid as u8);
+            }
+            Change::CaseClosed { case_id } => {
+                w.u8(7);
+                w.str(case_id);
+            }
+        }
+    }
+}
+
+/// The state root after a block at `height` with `changes`, on top of `prev_root`.
+pub fn next_state_root(prev_root: &Hash, height: u64, changes: &[Change]) -> Hash {
+    let mut w = Writer::new();
+    w.u32(changes.len() as u32);
+    for c in changes {
+        c.encode(&mut w);
+    }
+    let delta = Hash::tagged(TAG_STATE_DELTA, &[&w.into_bytes()]);
+    Hash::tagged(TAG_STATE, &[&prev_root.0, &height.to_be_bytes(), &delta.0])
+}
+
+/// The head of the chain a block builds on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Tip {
+    /// Height of the last block (0 before the first).
+    pub height: u64,
+    /// Hash of the last block (zero before the first).
+    pub block_hash: Hash,
+    /// State root after the last block (zero before the first).
+    pub state_root: Hash,
+    /// Proposer time of the last block (genesis time before the first).
+    pub time_ms: u64,
+}
+
+impl Tip {
+    /// The tip before the first block.
+    pub fn genesis(spec: &ChainSpec) -> Tip {
+        Tip { height: 0, block_hash: Hash::ZERO, state_root: Hash::ZERO, time_ms: spec.genesis.genesis_time_ms }
+    }
+    /// The tip after `header`.
+    pub fn after(header: &Header) -> Tip {
+        Tip { height: header.height, block_hash: header.hash(), state_root: header.state_root, time_ms: header.time_ms }
+    }
+}
+
+/// Pending changes on top of a [`StateView`], visible to later transactions of the same block.
+pub struct Overlay<'a> {
+    base: &'a dyn StateView,
+    clients: HashMap<PublicKey, ClientRecord>,
+    txs: HashSet<Hash>,
+    deposits: HashSet<Hash>,
+    cases: HashMap<String, CaseRecord>,
+    attached: HashSet<(String, Hash)>,
+    changes: Vec<Change>,
+}
+
+impl<'a> Overlay<'a> {
+    /// An empty overlay on `base`.
+    pub fn new(base: &'a dyn StateView) -> Self {
+        Overlay {
+            base,
+            clients: HashMap::new(),
+            txs: HashSet::new(),
+            deposits: HashSet::new(),
+            cases: HashMap::new(),
+            attached: HashSet::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    /// The changes so far.
+    pub fn into_changes(self) -> Vec<Change> {
+        self.changes
+    }
+
+    fn push(&mut self, c: Change) {
+        match &c {
+            Change::TxApplied { id } => {
+                self.txs.insert(*id);
+            }
+            Change::Deposit { id, .. } => {
+                self.deposits.insert(*id);
+            }
+            Change::ClientPut { key, record } => {
+                self.clients.insert(*key, record.clone());
+            }
+            Change::CaseOpened { case_id, owner } => {
+                self.cases.insert(case_id.clone(), CaseRecord { owner: *owner, open: true });
+            }
+            Change::Attached { case_id, deposit } => {
+                self.attached.insert((case_id.clone(), *deposit));
+            }
+            Change::Verified { .. } => {}
+            Change::CaseClosed { case_id } => {
+                let owner = self.case(case_id).map(|c| c.owner).unwrap_or(PublicKey([0; 32]));
+                self.cases.insert(case_id.clone(), CaseRecord { owner, open: false });
+            }
+        }
+        self.changes.push(c);
+    }
+
+    /// Apply one transaction whose stateless checks (shape, signature) have passed.
+    /// On error nothing changes.
+    pub fn apply_tx(&mut self, spec: &ChainSpec, tx: &Transaction, id: &Hash) -> Result<()> {
+        let changes = self.check_tx(spec, tx, id)?;
+        for c in changes {
+            self.push(c);
+        }
+        Ok(())
+    }
+
+    fn check_tx(&self, spec: &ChainSpec, tx: &Transaction, id: &Hash) -> Result<Vec<Change>> {
+        let sender = &tx.body.sender;
+        let client =
+            self.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
+        let payload = &tx.body.payload;
+        // Rule 1: role.
+        if client.role != payload.allowed_role() {
+            return Err(LedgerError::WrongRole {
+                role: client.role.as_str().into(),
+                kind: payload.kind(),
+                allowed: payload.allowed_role().as_str(),
+            });
+        }
+        // Rule 2: replay.
+        if self.tx_applied(id) {
+            return Err(LedgerError::DuplicateTx(*id));
+        }
+        let mut out = vec![Change::TxApplied { id: *id }];
+        match payload {
+            Payload::Deposit(_) | Payload::BatchDeposit(_) => {
+                if let Payload::BatchDeposit(b) = payload {
+                    if b.count > spec.genesis.params.max_batch_items {
+                        return Err(LedgerError::TooLarge {
+                            what: "batch",
+                            len: b.count as u64,
+                            max: spec.genesis.params.max_batch_items as u64,
+                        });
+                    }
+                }
+                for (dep, commitment) in tx.deposits(id) {
+                    out.push(Change::Deposit { id: dep, commitment });
+                }
+            }
+            // Rule 4: case lifecycle.
+            Payload::OpenCase { case_id, .. } => {
+                if self.case(case_id).is_some() {
+                    return Err(LedgerError::CaseExists(case_id.clone()));
+                }
+                out.push(Change::CaseOpened { case_id: case_id.clone(), owner: *sender });
+            }
+            Payload::AttachDeposit { case_id, deposit_id } => {
+                self.owned_open_case(case_id, sender)?;
+                if !self.deposit_exists(deposit_id) {
+                    return Err(LedgerError::DepositNotFound(*deposit_id));
+                }
+                if self.attached(case_id, deposit_id) {
+                    return Err(LedgerError::AlreadyAttached { case: case_id.clone(), deposit: *deposit_id });
+                }
+                out.push(Change::Attached { case_id: case_id.clone(), deposit: *deposit_id });
+            }
+            Payload::RecordVerification { case_id, deposit_id, valid, .. } => {
+                self.owned_open_case(case_id, sender)?;
+                if !self.attached(case_id, deposit_id) {
+                    return Err(LedgerError::NotAttached { case: case_id.clone(), deposit: *deposit_id });
+                }
+                out.push(Change::Verified { case_id: case_id.clone(), deposit: *deposit_id, valid: *valid });
+            }
+            Payload::CloseCase { case_id, .. } => {
+                self.owned_open_case(case_id, sender)?;
+                out.push(Change::CaseClosed { case_id: case_id.clone() });
+            }
+            // Rule 5: registry.
+            Payload::Registry { action, approvals } => {
+                check_approvals(spec, action, approvals)?;
+                let is_validator = |k: &PublicKey| spec.validator_index(k).is_some();
+                match action {
+                    RegistryAction::Add(c) => {
+                        c.key.check()?;
+                        if self.client(&c.key).is_some() || is_validator(&c.key) {
+                            return Err(LedgerError::Registry(format!("key {} is already registered", c.key)));
+                        }
+                        out.push(Change::ClientPut {
+                            key: c.key,
+                            record: ClientRecord { name: c.name.clone(), role: c.role, active: true },
+                        });
+                    }
+                    RegistryAction::Remove { key: k } => {
+                        let mut rec = self
+                            .client(k)
+                            .filter(|c| c.active)
+                            .ok_or_else(|| LedgerError::Registry(format!("no active client with key {k}")))?;
+                        rec.active = false;
+                        out.push(Change::ClientPut { key: *k, record: rec });
+                    }
+                    RegistryAction::Rotate { old, new } => {
+                        new.check()?;
+                        let rec = self
+                            .client(old)
+                            .filter(|c| c.active)
+                            .ok_or_else(|| LedgerError::Registry(format!("no active client with key {old}")))?;
+                        if self.client(new).is_some() || is_validator(new) {
+                            return Err(LedgerError::Registry(format!("key {new} is already registered")));
+                        }
+                        out.push(Change::ClientPut { key: *new, record: rec.clone() });
+                        out.push(Change::ClientPut { key: *old, record: ClientRecord { active: false, ..rec } });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn owned_open_case(&self, case_id: &str, sender: &PublicKey) -> Result<()> {
+        let case = self.case(case_id).ok_or_else(|| LedgerError::CaseNotFound(case_id.into()))?;
+        if !case.open {
+            return Err(LedgerError::CaseClosed(case_id.into()));
+        }
+        if &case.owner != sender {
+            return Err(LedgerError::NotCaseOwner { case: case_id.into() });
+        }
+        Ok(())
+    }
+}
+
+/// Rule 5: distinct court approvals, each valid, from more than half of the courts.
+fn check_approvals(spec: &ChainSpec, action: &RegistryAction, approvals: &[crate::tx::Approval]) -> Result<()> {
+    let courts = spec.genesis.validators.iter().filter(|v| v.role == ValidatorRole::Court).count();
+    let needed = courts / 2 + 1;
+    let msg = action.approval_hash(&spec.chain_id);
+    let mut seen = HashSet::new();
+    let mut items = Vec::new();
+    for a in approvals {
+        let v = spec
+            .genesis
+            .validators
+            .get(a.validator as usize)
+            .ok_or_else(|| LedgerError::Registry(format!("approval by unknown validator index {}", a.validator)))?;
+        if v.role != ValidatorRole::Court {
+            return Err(LedgerError::Registry(format!("approval by {}, which is not a court", v.name)));
+        }
+        if !seen.insert(a.validator) {
+            return Err(LedgerError::Registry(format!("repeated approval by {}", v.name)));
+        }
+        items.push((v.key, msg, a.signature));
+    }
+    verify_batch("registry approval", &items)?;
+    if seen.len() < needed {
+        return Err(LedgerError::NotEnoughApprovals { needed, got: seen.len() });
+    }
+    Ok(())
+}
+
+impl StateView for Overlay<'_> {
+    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
+        self.clients.get(key).cloned().or_else(|| self.base.client(key))
+    }
+    fn tx_applied(&self, id: &Hash) -> bool {
+        self.txs.contains(id) || self.base.tx_applied(id)
+    }
+    fn deposit_exists(&self, id: &Hash) -> bool {
+        self.deposits.contains(id) || self.base.deposit_exists(id)
+    }
+    fn case(&self, id: &str) -> Option<CaseRecord> {
+        self.cases.get(id).cloned().or_else(|| self.base.case(id))
+    }
+    fn attached(&self, case: &str, deposit: &Hash) -> bool {
+        self.attached.contains(&(case.to_string(), *deposit)) || self.base.attached(case, deposit)
+    }
+}
+
+/// Stateless checks of a list of transactions with one batch signature verification.
+/// Returns each transaction's ID.
+pub fn check_txs_stateless(spec: &ChainSpec, txs: &[Transaction]) -> Result<Vec<Hash>> {
+    let mut ids = Vec::with_capacity(txs.len());
+    let mut items = Vec::with_capacity(txs.len());
+    for tx in txs {
+        tx.check_shape()?;
+        let id = tx.id(&spec.chain_id);
+        items.push((tx.body.sender, id, tx.signature));
+        ids.push(id);
+    }
+    verify_batch("transaction", &items)?;
+    Ok(ids)
+}
+
+/// Check a proposed or replayed block against the tip and the state, and return its changes.
+/// Verifies header links, the transaction root, every signature and every state rule, and that
+/// the header's state root is the one the changes produce.
+pub fn apply_block(spec: &ChainSpec, state: &dyn StateView, tip: &Tip, block: &Block) -> Result<Vec<Change>> {
+    let h = &block.header;
+    let bad = |reason: String| LedgerError::InvalidBlock { height: h.height, reason };
+    if h.version != HEADER_VERSION {
+        return Err(bad(format!("header version {} is not {HEADER_VERSION}", h.version)));
+    }
+    if h.chain_id != spec.chain_id {
+        return Err(bad(format!("chain ID {} is not this chain's {}", h.chain_id, spec.chain_id)));
+    }
+    if h.height != tip.height + 1 {
+        return Err(bad(format!("height {} does not follow {}", h.height, tip.height)));
+    }
+    if h.prev_hash != tip.block_hash {
+        return Err(bad(format!(
+            "previous hash {} is not block {}'s hash {}",
+            h.prev_hash, tip.height, tip.block_hash
+        )));
+    }
+    if h.validators_hash != spec.validators_hash {
+        return Err(bad("validator-set hash does not match the genesis validators".into()));
+    }
+    if h.time_ms < tip.time_ms {
+        return Err(bad(format!("time {} is before the previous block's {}", h.time_ms, tip.time_ms)));
+    }
+    if spec.validator_index(&h.proposer).is_none() {
+        return Err(bad(format!("proposer {} is not a validator", h.proposer)));
+    }
+    if block.txs.len() > spec.genesis.params.max_block_txs as usize {
+        return Err(bad(format!(
+            "{} transactions exceed the limit {}",
+            block.txs.len(),
+            spec.genesis.params.max_block_txs
+        )));
+    }
+    let items: usize = block.txs.iter().map(|t| t.items.len().max(1)).sum();
+    if items > MAX_BLOCK_DEPOSITS {
+        return Err(bad(format!("{items} deposits exceed the limit {MAX_BLOCK_DEPOSITS}")));
+    }
+    block.check_tx_root()?;
+    let ids = check_txs_stateless(spec, &block.txs).map_err(|e| bad(e.to_string()))?;
+    let mut ov = Overlay::new(state);
+    for (i, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
+        ov.apply_tx(spec, tx, id).map_err(|e| LedgerError::TxInBlock {
+            height: h.height,
+            index: i,
+            source: Box::new(e),
+        })?;
+    }
+    let changes = ov.into_changes();
+    let root = next_state_root(&tip.state_root, h.height, &changes);
+    if root != h.state_root {
+        return Err(bad(format!("state root {} is not the computed {}", h.state_root, root)));
+    }
+    Ok(changes)
+}
+
+/// A block a proposer built, with its changes and the transactions it left out.
+pub struct Built {
+    /// The block.
+    pub block: Block,
+    /// Its state changes.
+    pub changes: Vec<Change>,
+    /// Candidates left out, with the reason.
+    pub rejected: Vec<(Transaction, LedgerError)>,
+}
+
+/// Build the next block from candidate transactions: each candidate that passes every check is
+/// included, in order; the others are returned with their reason.
+pub fn build_block(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    tip: &Tip,
+    candidates: Vec<Transaction>,
+    time_ms: u64,
+    proposer: PublicKey,
+) -> Built {
+    let mut ov = Overlay::new(state);
+    let mut txs = Vec::new();
+    let mut rejected = Vec::new();
+    let mut deposits = 0usize;
+    let max_txs = spec.genesis.params.max_block_txs as usize;
+    for tx in candidates {
+        let weight = tx.items.len().max(1);
+        if txs.len() >= max_txs || deposits + weight > MAX_BLOCK_DEPOSITS {
+            rejected.push((tx, LedgerError::Invalid { what: "block", reason: "block is full".into() }));
+            continue;
+        }
+        let r = tx.check_stateless(&spec.chain_id).and_then(|id| ov.apply_tx(spec, &tx, &id));
+        match r {
+            Ok(()) => {
+                deposits += weight;
+                txs.push(tx);
+            }
+            Err(e) => rejected.push((tx, e)),
+        }
+    }
+    let changes = ov.into_changes();
+    let height = tip.height + 1;
+    let leaves: Vec<Hash> = txs.iter().map(Transaction::leaf_hash).collect();
+    let header = Header {
+        version: HEADER_VERSION,
+        chain_id: spec.chain_id,
+        height,
+        prev_hash: tip.block_hash,
+        tx_root: merkle::root(&leaves),
+        tx_count: txs.len() as u32,
+        state_root: next_state_root(&tip.state_root, height, &changes),
+        validators_hash: spec.validators_hash,
+        time_ms: time_ms.max(tip.time_ms),
+        proposer,
+    };
+    Built { block: Block { header, txs }, changes, rejected }
+}
+
+/// The whole state in memory: for tests, the simulator, small chains and audits.
+#[derive(Clone, Debug, Default)]
+pub struct MemState {
+    clients: HashMap<PublicKey, ClientRecord>,
+    txs: HashSet<Hash>,
+    deposits: HashMap<Hash, Hash>,
+    cases: HashMap<String, CaseRecord>,
+    attached: HashSet<(String, Hash)>,
+    /// Counts for summaries.
+    pub stats: Stats,
+}
+
+/// Counts of what a state holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Transactions applied.
+    pub txs: u64,
+    /// Deposits.
+    pub deposits: u64,
+    /// Cases opened.
+    pub cases: u64,
+    /// Case records (open, attach, verification, close).
+    pub case_records: u64,
+    /// Registry changes.
+    pub registry_changes: u64,
+}
+
+impl MemState {
+    /// The state at genesis.
+    pub fn genesis(spec: &ChainSpec) -> Self {
+        let mut s = MemState::default();
+        for c in &spec.genesis.clients {
+            s.clients.insert(c.key, ClientRecord { name: c.name.clone(), role: c.role, active: true });
+        }
+        s
+    }
+
+    /// Apply a block's changes.
+    pub fn apply(&mut self, changes: &[Change]) {
+        for c in changes {
+            match c {
+                Change::TxApplied { id } => {
+                    self.txs.insert(*id);
+                    self.stats.txs += 1;
+                }
+                Change::Deposit { id, commitment } => {
+                    self.deposits.insert(*id, *commitment);
+                    self.stats.deposits += 1;
+                }
+                Change::ClientPut { key, record } => {
+                    self.clients.insert(*key, record.clone());
+                    self.stats.registry_changes += 1;
+                }
+                Change::CaseOpened { case_id, owner } => {
+                    self.cases.insert(case_id.clone(), CaseRecord { owner: *owner, open: true });
+                    self.stats.cases += 1;
+                    self.stats.case_records += 1;
+                }
+                Change::Attached { case_id, deposit } => {
+                    self.attached.insert((case_id.clone(), *deposit));
+                    self.stats.case_records += 1;
+                }
+                Change::Verified { .. } => self.stats.case_records += 1,
+                Change::CaseClosed { case_id } => {
+                    if let Some(c) = self.cases.get_mut(case_id) {
+                        c.open = false;
+                    }
+                    self.stats.case_records += 1;
+                }
+            }
+        }
+    }
+
+    /// The commitment of a deposit.
+    pub fn deposit_commitment(&self, id: &Hash) -> Option<Hash> {
+        self.deposits.get(id).copied()
+    }
+}
+
+impl StateView for MemState {
+    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
+        self.clients.get(key).cloned()
+    }
+    fn tx_applied(&self, id: &Hash) -> bool {
+        self.txs.contains(id)
+    }
+    fn deposit_exists(&self, id: &Hash) -> bool {
+        self.deposits.contains_key(id)
+    }
+    fn case(&self, id: &str) -> Option<CaseRecord> {
+        self.cases.get(id).cloned()
+    }
+    fn attached(&self, case: &str, deposit: &Hash) -> bool {
+        self.attached.contains(&(case.to_string(), *deposit))
+    }
+}

@@ -1,0 +1,190 @@
+//! End-to-end ledger tests: build chains, issue receipts, verify, tamper, audit.
+
+use curia_ledger::audit::Auditor;
+use curia_ledger::codec::Canonical;
+use curia_ledger::hash::Hash;
+use curia_ledger::receipt::Receipt;
+use curia_ledger::testkit::{test_key, TestChain};
+use curia_ledger::tx::{Payload, RegistryAction};
+use curia_ledger::verify::{verify_receipt, Evidence};
+use curia_ledger::LedgerError;
+
+fn chain_with_deposits() -> (TestChain, Vec<Hash>) {
+    let mut c = TestChain::new(4);
+    let txs: Vec<_> = (0..5).map(|i| c.deposit("platform", format!("evidence {i}").as_bytes(), i)).collect();
+    let ids: Vec<Hash> = txs.iter().map(|t| t.id(&c.spec.chain_id)).collect();
+    assert!(c.commit(txs).is_empty());
+    let digests: Vec<Hash> = (0..7).map(|i| Hash::sha256(format!("batch item {i}").as_bytes())).collect();
+    let batch = c.batch("platform2", digests, 1);
+    assert!(c.commit(vec![batch]).is_empty());
+    (c, ids)
+}
+
+#[test]
+fn single_deposit_receipt_verifies_and_tampering_fails() {
+    let (c, ids) = chain_with_deposits();
+    let r = c.receipt(&ids[3]).expect("receipt");
+    let rep = verify_receipt(Evidence::Bytes(b"evidence 3"), &r, &c.spec);
+    assert!(rep.is_valid(), "{:#?}", rep.checks);
+    assert_eq!(rep.height, 1);
+
+    let rep = verify_receipt(Evidence::Bytes(b"evidence 4"), &r, &c.spec);
+    assert_eq!(rep.first_failure().unwrap().name, "digest");
+
+    // JSON and binary round trips.
+    assert_eq!(Receipt::from_json(r.to_json().as_bytes()).unwrap(), r);
+    assert_eq!(Receipt::parse(&r.to_bytes()).unwrap(), r);
+}
+
+#[test]
+fn batch_item_receipt_verifies() {
+    let (c, _) = chain_with_deposits();
+    let (block, _) = &c.blocks[1];
+    let tx = &block.txs[0];
+    let ids = tx.deposits(&tx.id(&c.spec.chain_id));
+    for (i, (dep, _)) in ids.iter().enumerate() {
+        let r = c.receipt(dep).expect("receipt");
+        let data = format!("batch item {i}");
+        let rep = verify_receipt(Evidence::Bytes(data.as_bytes()), &r, &c.spec);
+        assert!(rep.is_valid(), "{:#?}", rep.checks);
+        let wrong = verify_receipt(Evidence::Bytes(b"other"), &r, &c.spec);
+        assert!(!wrong.is_valid());
+    }
+}
+
+#[test]
+fn every_bit_of_a_receipt_matters() {
+    let (c, ids) = chain_with_deposits();
+    let r = c.receipt(&ids[0]).unwrap();
+    let bytes = r.to_bytes();
+    let mut rejected = 0;
+    for i in 0..bytes.len() {
+        for bit in [0u8, 3, 7] {
+            let mut b = bytes.clone();
+            b[i] ^= 1 << bit;
+            match Receipt::from_bytes(&b) {
+                Err(_) => rejected += 1,
+                Ok(m) => {
+                    let rep = verify_receipt(Evidence::Bytes(b"evidence 0"), &m, &c.spec);
+                    assert!(!rep.is_valid(), "flip of bit {bit} at byte {i} still verifies");
+                    rejected += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(rejected, bytes.len() * 3);
+}
+
+#[test]
+fn every_bit_of_the_genesis_matters() {
+    let (c, ids) = chain_with_deposits();
+    let r = c.receipt(&ids[0]).unwrap();
+    let json = c.spec.genesis.to_json();
+    // Flip a bit in every hex digit of every key and in the name: each changes the chain.
+    let mut checked = 0;
+    for (i, ch) in json.char_indices() {
+        if !ch.is_ascii_hexdigit() || !ch.is_ascii_digit() {
+            continue;
+        }
+        let mut s = json.clone().into_bytes();
+        s[i] = if ch == '0' { b'1' } else { b'0' };
+        if let Ok(spec) = curia_ledger::genesis::Genesis::from_json(&s) {
+            let rep = verify_receipt(Evidence::Bytes(b"evidence 0"), &r, &spec);
+            assert!(!rep.is_valid(), "changed genesis at {i} still verifies");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100);
+}
+
+#[test]
+fn case_lifecycle_rules() {
+    let (mut c, ids) = chain_with_deposits();
+    let open = |id: &str| Payload::OpenCase { case_id: id.into(), title: "Smith v. Jones".into() };
+    let attach = |id: &str, d: Hash| Payload::AttachDeposit { case_id: id.into(), deposit_id: d };
+    let close = |id: &str| Payload::CloseCase { case_id: id.into(), note: "judgment".into() };
+
+    // A platform may not open a case.
+    let rej = c.commit(vec![c.tx("platform", open("C-1"), 10)]);
+    assert!(matches!(rej[0].1, LedgerError::WrongRole { .. }));
+
+    // Attach before open: case not found.
+    let rej = c.commit(vec![c.tx("judge", attach("C-1", ids[0]), 11)]);
+    assert!(matches!(rej[0].1, LedgerError::CaseNotFound(_)));
+
+    // Open and attach in one block works (the overlay sees the open).
+    let rej = c.commit(vec![c.tx("judge", open("C-1"), 12), c.tx("judge", attach("C-1", ids[0]), 13)]);
+    assert!(rej.is_empty(), "{rej:?}");
+
+    let verify_rec = |d: Hash| Payload::RecordVerification {
+        case_id: "C-1".into(),
+        deposit_id: d,
+        valid: true,
+        report: Hash::sha256(b"report"),
+        note: "ok".into(),
+    };
+    let rej = c.commit(vec![
+        c.tx("judge", open("C-1"), 14),               // exists
+        c.tx("judge", attach("C-1", ids[0]), 15),     // already attached
+        c.tx("judge", attach("C-1", Hash::ZERO), 16), // unknown deposit
+        c.tx("judge2", attach("C-1", ids[1]), 17),    // not the owner
+        c.tx("judge", verify_rec(ids[2]), 18),        // not attached
+        c.tx("judge", verify_rec(ids[0]), 19),        // fine
+    ]);
+    let codes: Vec<_> = rej.iter().map(|(_, e)| e.code()).collect();
+    assert_eq!(codes, ["case_exists", "already_attached", "deposit_not_found", "not_case_owner", "not_attached"]);
+
+    assert!(c.commit(vec![c.tx("judge", close("C-1"), 20)]).is_empty());
+    let rej = c.commit(vec![c.tx("judge", attach("C-1", ids[1]), 21)]);
+    assert!(matches!(rej[0].1, LedgerError::CaseClosed(_)));
+
+    // Replay of an applied transaction.
+    let again = c.tx("judge", close("C-1"), 20);
+    let rej = c.commit(vec![again]);
+    assert!(matches!(rej[0].1, LedgerError::DuplicateTx(_)));
+}
+
+#[test]
+fn registry_needs_court_majority() {
+    let mut c = TestChain::new(4); // courts are v0 and v1
+    let newkey = test_key("newplatform").public();
+    let action = RegistryAction::Add(curia_ledger::genesis::Client {
+        name: "newplatform".into(),
+        role: curia_ledger::genesis::ClientRole::Platform,
+        key: newkey,
+    });
+    let msg = action.approval_hash(&c.spec.chain_id);
+    let approve =
+        |i: u16| curia_ledger::tx::Approval { validator: i, signature: test_key(&format!("v{i}")).sign(&msg) };
+    let one = Payload::Registry { action: action.clone(), approvals: vec![approve(0)] };
+    let rej = c.commit(vec![c.tx("registrar", one, 1)]);
+    assert!(matches!(rej[0].1, LedgerError::NotEnoughApprovals { needed: 2, got: 1 }));
+    let notary = Payload::Registry { action: action.clone(), approvals: vec![approve(0), approve(2)] };
+    let rej = c.commit(vec![c.tx("registrar", notary, 2)]);
+    assert!(matches!(rej[0].1, LedgerError::Registry(_)));
+    let both = Payload::Registry { action, approvals: vec![approve(0), approve(1)] };
+    assert!(c.commit(vec![c.tx("registrar", both, 3)]).is_empty());
+    // The new platform can deposit.
+    assert!(c.commit(vec![c.deposit("newplatform", b"x", 1)]).is_empty());
+}
+
+#[test]
+fn audit_replays_and_catches_tampering() {
+    let (c, _) = chain_with_deposits();
+    let mut a = Auditor::in_memory(&c.spec);
+    for (b, cert) in &c.blocks {
+        a.push(b, cert).unwrap();
+    }
+    let s = a.finish();
+    assert_eq!((s.blocks, s.deposits), (2, 12));
+
+    // Tamper with block 2's label: the tx root no longer matches.
+    let mut blocks = c.blocks.clone();
+    if let Payload::BatchDeposit(b) = &mut blocks[1].0.txs[0].body.payload {
+        b.label.push('!');
+    }
+    let mut a = Auditor::in_memory(&c.spec);
+    a.push(&blocks[0].0, &blocks[0].1).unwrap();
+    let f = a.push(&blocks[1].0, &blocks[1].1).unwrap_err();
+    assert_eq!(f.height, 2);
+}

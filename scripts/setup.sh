@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what building and testing Curia needs on a fresh Debian machine with Rust:
+# libclang-dev (the rocksdb crate's bindgen) and Python's `cryptography` (the independent verifier).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+if ! dpkg -s libclang-dev >/dev/null 2>&1; then
+  echo "setup: installing libclang-dev" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libclang-dev >/dev/null
+fi
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+  echo "setup: installing python cryptography" >&2
+  python3 -m pip install -q cryptography
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, then runs every test of the workspace and the
+# independent Python verifier against receipts the Rust code produces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo test --workspace --locked
+if [ -f tests/python/run.sh ]; then bash tests/python/run.sh; fi

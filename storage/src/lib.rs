@@ -1,0 +1,1 @@
+//! curia-storage: not built yet (see the open issue for this crate).
