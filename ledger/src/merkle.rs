@@ -534,6 +534,13 @@ mod tests {
         let msg = verify_inclusion(&d[5], 5, 8, &p5, &e).unwrap_err().to_string();
         assert!(msg.contains("does not match"), "{msg}");
         // Consistency.
+        let r6 = root(&d[..6]);
+        let mut c6 = consistency_proof(&d, 6).unwrap();
+        c6.push(r);
+        assert_eq!(
+            verify_consistency(6, 8, &r6, &r, &c6),
+            Err(LedgerError::MerkleProof("proof has 4 hashes, expected 3 for sizes 6 and 8".into()))
+        );
         assert!(verify_consistency(0, 0, &e, &e, &[]).is_ok());
         assert!(verify_consistency(3, 3, &r, &r, &[]).is_ok());
         assert!(is_proof_error(verify_consistency(0, 0, &e, &r, &[])));

@@ -1,0 +1,129 @@
+//! Golden fixtures: the canonical bytes of a transaction, header, vote, certificate and receipt
+//! of a deterministic chain are frozen in `tests/data/golden/`. If any of them changes, this test
+//! fails: receipts must verify for decades, so the encoding never changes silently.
+//!
+//! The same directory holds receipts, evidence and a genesis that the independent Python
+//! verifier (`tests/python/`) checks. Regenerate deliberately with `CURIA_UPDATE_GOLDEN=1`.
+
+use std::path::PathBuf;
+
+use curia_ledger::block::{Vote, VoteKind};
+use curia_ledger::codec::Canonical;
+use curia_ledger::hash::Hash;
+use curia_ledger::receipt::Receipt;
+use curia_ledger::testkit::{test_key, TestChain};
+use curia_ledger::tx::{salted_commitment, Commitment, Deposit, Payload};
+use curia_ledger::verify::{verify_receipt, Evidence};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
+}
+
+/// The deterministic chain behind every fixture.
+pub fn fixture_chain() -> (TestChain, Vec<(String, Receipt, Vec<u8>)>) {
+    let mut c = TestChain::new(4);
+    let single = b"Contract signed 2026-01-01 by A and B.\n".to_vec();
+    let salted_data = b"Private chat log, salted deposit.\n".to_vec();
+    let salt = Hash::sha256(b"fixture salt").0;
+    let batch_data: Vec<Vec<u8>> = (0..5).map(|i| format!("batch file {i}\n").into_bytes()).collect();
+
+    let t1 = c.deposit("platform", &single, 1);
+    let t2 = c.tx(
+        "platform",
+        Payload::Deposit(Deposit {
+            commitment: Commitment::Salted(salted_commitment(&salt, &Hash::sha256(&salted_data))),
+            media_type: "text/plain".into(),
+            byte_length: salted_data.len() as u64,
+            label: "chat".into(),
+            reference: "chat-77".into(),
+        }),
+        2,
+    );
+    let t3 = c.batch("platform2", batch_data.iter().map(|d| Hash::sha256(d)).collect(), 3);
+    let ids = [t1.id(&c.spec.chain_id), t2.id(&c.spec.chain_id)];
+    let batch_ids = t3.deposits(&t3.id(&c.spec.chain_id));
+    assert!(c.commit(vec![t1, t2]).is_empty());
+    assert!(c.commit(vec![c.deposit("platform", b"filler", 4), t3]).is_empty());
+
+    let r_single = c.receipt(&ids[0]).unwrap();
+    let mut r_salted = c.receipt(&ids[1]).unwrap();
+    r_salted.salt = Some(salt);
+    let r_batch = c.receipt(&batch_ids[3].0).unwrap();
+    let out = vec![
+        ("single".to_string(), r_single, single),
+        ("salted".to_string(), r_salted, salted_data),
+        ("batch".to_string(), r_batch, batch_data[3].clone()),
+    ];
+    (c, out)
+}
+
+#[test]
+fn golden_bytes_are_frozen() {
+    let (c, receipts) = fixture_chain();
+    let (block, cert) = &c.blocks[0];
+    let vote = Vote {
+        chain_id: c.spec.chain_id,
+        height: 1,
+        round: 0,
+        kind: VoteKind::Precommit,
+        block: Some(block.hash()),
+        time_ms: 1_767_225_601_000,
+        validator: 0,
+    };
+    let signed = vote.clone().sign(&test_key("v0"));
+    let golden = serde_json::json!({
+        "comment": "Canonical bytes (hex) of fixture structures; see docs/receipt-format.md. Regenerate only with CURIA_UPDATE_GOLDEN=1 and a note on why the format changed.",
+        "genesis_canonical": hex::encode(c.spec.genesis.to_bytes()),
+        "chain_id": c.spec.chain_id.to_hex(),
+        "validators_hash": c.spec.validators_hash.to_hex(),
+        "tx_body": hex::encode(block.txs[0].body.to_bytes()),
+        "tx_id": block.txs[0].id(&c.spec.chain_id).to_hex(),
+        "tx": hex::encode(block.txs[0].to_bytes()),
+        "tx_leaf_hash": block.txs[0].leaf_hash().to_hex(),
+        "batch_tx": hex::encode(c.blocks[1].0.txs[1].to_bytes()),
+        "header": hex::encode(block.header.to_bytes()),
+        "block_hash": block.hash().to_hex(),
+        "vote": hex::encode(vote.to_bytes()),
+        "vote_signing_hash": vote.signing_hash().to_hex(),
+        "signed_vote": hex::encode(signed.to_bytes()),
+        "certificate": hex::encode(cert.to_bytes()),
+        "receipt_single": hex::encode(receipts[0].1.to_bytes()),
+        "receipt_batch": hex::encode(receipts[2].1.to_bytes()),
+    });
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("golden.json".into(), (serde_json::to_string_pretty(&golden).unwrap() + "\n").into_bytes()),
+        ("genesis.json".into(), (c.spec.genesis.to_json() + "\n").into_bytes()),
+    ];
+    for (name, r, data) in &receipts {
+        // Every fixture receipt verifies in Rust first.
+        assert!(verify_receipt(Evidence::Bytes(data), r, &c.spec).is_valid(), "{name}");
+        files.push((format!("receipt-{name}.json"), (r.to_json() + "\n").into_bytes()));
+        files.push((format!("evidence-{name}.bin"), data.clone()));
+    }
+    let update = std::env::var("CURIA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    if update {
+        std::fs::create_dir_all(dir()).unwrap();
+    }
+    for (name, bytes) in files {
+        let path = dir().join(&name);
+        if update {
+            std::fs::write(&path, &bytes).unwrap();
+        } else {
+            let have = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(have == bytes, "{name} changed: the canonical encoding or fixture chain is no longer what was frozen");
+        }
+    }
+}
+
+#[test]
+fn golden_receipts_decode_and_verify() {
+    let spec = curia_ledger::genesis::Genesis::from_json(&std::fs::read(dir().join("genesis.json")).unwrap()).unwrap();
+    for name in ["single", "salted", "batch"] {
+        let r = Receipt::from_json(&std::fs::read(dir().join(format!("receipt-{name}.json"))).unwrap()).unwrap();
+        let data = std::fs::read(dir().join(format!("evidence-{name}.bin"))).unwrap();
+        let rep = verify_receipt(Evidence::Bytes(&data), &r, &spec);
+        assert!(rep.is_valid(), "{name}: {:?}", rep.first_failure());
+        let rep = verify_receipt(Evidence::Bytes(b"not it"), &r, &spec);
+        assert_eq!(rep.first_failure().unwrap().name, "digest");
+    }
+}
