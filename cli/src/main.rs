@@ -1,1 +1,198 @@
-fn main() {}
+//! `curia`: the command every user and operator types.
+//!
+//! Exit codes for verification commands: 0 valid, 1 invalid, 2 unusable input.
+
+mod demo;
+mod keys;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use curia_ledger::genesis::Genesis;
+use curia_ledger::hash::Hash;
+use curia_ledger::receipt::Receipt;
+use curia_ledger::verify::{verify_receipt, Evidence};
+
+/// Curia: a permissioned blockchain for judicial electronic evidence.
+#[derive(Parser)]
+#[command(name = "curia", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create an ed25519 key file (secret kept with mode 0600) and print its public key.
+    Keygen {
+        /// Where to write the key file.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the SHA-256 of files, as a platform deposits it.
+    Hash {
+        /// Files to hash.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Verify evidence against a receipt and a genesis, offline. Exit 0 valid, 1 invalid, 2 unusable input.
+    Verify {
+        /// The evidence file (omit and give --digest to verify a digest only).
+        file: Option<PathBuf>,
+        /// The evidence's SHA-256 in hex, when the file itself is not at hand.
+        #[arg(long, conflicts_with = "file")]
+        digest: Option<String>,
+        /// The receipt (JSON or canonical bytes).
+        #[arg(long, short)]
+        receipt: PathBuf,
+        /// The chain's genesis JSON, obtained from the court, not from the party presenting the receipt.
+        #[arg(long, short)]
+        genesis: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work with receipts.
+    Receipt {
+        #[command(subcommand)]
+        cmd: ReceiptCmd,
+    },
+    /// Print the chain ID and validators of a genesis file, after checking it.
+    Genesis {
+        /// The genesis JSON.
+        file: PathBuf,
+    },
+    /// Build a small chain in memory, deposit a sample file, and verify its receipt, showing a
+    /// tampered file and a tampered receipt rejected.
+    Demo {
+        /// Directory for the demo's genesis, evidence and receipts.
+        #[arg(long, default_value = "target/demo")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReceiptCmd {
+    /// Show what a receipt says, without verifying it.
+    Show {
+        /// The receipt (JSON or canonical bytes).
+        receipt: PathBuf,
+        /// Print canonical JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.cmd {
+        Cmd::Keygen { out, force } => {
+            let key = keys::generate()?;
+            keys::write(&out, &key, force)?;
+            println!("{}", key.public());
+            eprintln!("secret key written to {} (keep it safe; mode 0600)", out.display());
+            Ok(0)
+        }
+        Cmd::Hash { files } => {
+            for f in files {
+                let h = hash_file(&f)?;
+                println!("{h}  {}", f.display());
+            }
+            Ok(0)
+        }
+        Cmd::Verify { file, digest, receipt, genesis, json } => {
+            let spec = load_genesis(&genesis)?;
+            let r = load_receipt(&receipt)?;
+            let (evidence_bytes, digest) = match (&file, digest) {
+                (Some(f), _) => (Some(read_limited(f)?), None),
+                (None, Some(d)) => (None, Some(Hash::from_hex(&d).context("--digest")?)),
+                (None, None) => anyhow::bail!("give the evidence FILE or --digest HEX"),
+            };
+            let evidence = match (&evidence_bytes, digest) {
+                (Some(b), _) => Evidence::Bytes(b),
+                (None, Some(d)) => Evidence::Digest(d),
+                _ => unreachable!("one of file or digest is set"),
+            };
+            let rep = verify_receipt(evidence, &r, &spec);
+            let name = file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(digest given)".into());
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rep)?);
+            } else {
+                print!("{}", report::human(&rep, &name, &spec));
+            }
+            Ok(if rep.is_valid() { 0 } else { 1 })
+        }
+        Cmd::Receipt { cmd: ReceiptCmd::Show { receipt, json } } => {
+            let r = load_receipt(&receipt)?;
+            if json {
+                println!("{}", r.to_json());
+            } else {
+                print!("{}", report::receipt_summary(&r));
+            }
+            Ok(0)
+        }
+        Cmd::Genesis { file } => {
+            let spec = load_genesis(&file)?;
+            println!("chain     {} ({})", spec.chain_id, spec.genesis.chain_name);
+            for (i, v) in spec.genesis.validators.iter().enumerate() {
+                println!("validator {i} {} {} power {} {}", v.name, v.role.as_str(), v.power, v.key);
+            }
+            for c in &spec.genesis.clients {
+                println!("client    {} {} {}", c.name, c.role.as_str(), c.key);
+            }
+            Ok(0)
+        }
+        Cmd::Demo { out } => demo::run(&out),
+    }
+}
+
+/// Largest file `curia` reads whole (evidence is hashed streaming; see [`hash_file`]).
+const MAX_READ: u64 = 1 << 30;
+
+fn read_limited(path: &PathBuf) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    anyhow::ensure!(meta.len() <= MAX_READ, "{} is larger than {} bytes", path.display(), MAX_READ);
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// SHA-256 of a file, streamed.
+pub fn hash_file(path: &PathBuf) -> Result<Hash> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = <sha2::Sha256 as sha2::Digest>::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        sha2::Digest::update(&mut h, &buf[..n]);
+    }
+    Ok(Hash(sha2::Digest::finalize(h).into()))
+}
+
+fn load_genesis(path: &PathBuf) -> Result<curia_ledger::genesis::ChainSpec> {
+    let bytes = read_limited(path)?;
+    Genesis::from_json(&bytes).with_context(|| format!("genesis {}", path.display()))
+}
+
+fn load_receipt(path: &PathBuf) -> Result<Receipt> {
+    let bytes = read_limited(path)?;
+    Receipt::parse(&bytes).with_context(|| format!("receipt {}", path.display()))
+}
