@@ -1,0 +1,44 @@
+//! The node's one error type.
+
+use curia_ledger::{Hash, LedgerError};
+
+/// Everything the node reports to clients and operators.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// The mempool is full; the client should retry after the given delay.
+    #[error("mempool is full ({pending} transactions, {bytes} bytes pending); retry after {retry_after_ms} ms")]
+    MempoolFull {
+        /// Transactions pending.
+        pending: usize,
+        /// Bytes pending.
+        bytes: usize,
+        /// Suggested delay.
+        retry_after_ms: u64,
+    },
+    /// The transaction is already pending.
+    #[error("transaction {0} is already pending")]
+    AlreadyPending(Hash),
+    /// A submission holds too many transactions.
+    #[error("submission holds {got} transactions, limit {max}")]
+    TooManyTxs {
+        /// Count submitted.
+        got: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The ledger rejected the transaction (bad shape, signature, sender, role, replay, ...).
+    #[error(transparent)]
+    Rejected(#[from] LedgerError),
+}
+
+impl NodeError {
+    /// A short, stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NodeError::MempoolFull { .. } => "mempool_full",
+            NodeError::AlreadyPending(_) => "already_pending",
+            NodeError::TooManyTxs { .. } => "too_many_txs",
+            NodeError::Rejected(e) => e.code(),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The mempool: transactions checked and waiting for a block.
+//!
+//! Rules:
+//! - Bounded by count and by bytes. When full it refuses new transactions with
+//!   [`NodeError::MempoolFull`] and a retry delay, instead of growing.
+//! - Before a transaction is admitted it passes, cheapest first: shape and field limits (and a
+//!   batch's items against its signed root), a registered and active sender whose role may send
+//!   the kind, no replay of an applied transaction, not already pending, and the signature. The
+//!   signatures of one submission are checked together with ed25519 batch verification.
+//! - Order is first in, first out. A proposer takes a prefix bounded by transaction count and
+//!   deposit count; committed transactions are removed by ID, whichever node proposed them.
+//! - Case rules (owner, open, attached) are left to the state transition at proposal time, since
+//!   they depend on transactions still pending.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use curia_ledger::codec::Canonical;
+use curia_ledger::crypto::verify_batch;
+use curia_ledger::genesis::ChainSpec;
+use curia_ledger::state::StateView;
+use curia_ledger::tx::Transaction;
+use curia_ledger::{Hash, LedgerError};
+
+use crate::NodeError;
+
+/// Limits of a mempool.
+#[derive(Clone, Copy, Debug)]
+pub struct MempoolConfig {
+    /// Most pending transactions.
+    pub max_txs: usize,
+    /// Most pending bytes (canonical encoding).
+    pub max_bytes: usize,
+    /// Most transactions in one submission.
+    pub max_submission: usize,
+    /// Delay suggested to clients when full.
+    pub retry_after_ms: u64,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig { max_txs: 200_000, max_bytes: 256 << 20, max_submission: 10_000, retry_after_ms: 1000 }
+    }
+}
+
+/// A transaction the mempool accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    /// Transaction ID.
+    pub tx_id: Hash,
+    /// Deposit IDs it will create (one per batch item).
+    pub deposit_ids: Vec<Hash>,
+}
+
+/// Pending transactions.
+pub struct Mempool {
+    cfg: MempoolConfig,
+    spec: Arc<ChainSpec>,
+    queue: VecDeque<Hash>,
+    txs: HashMap<Hash, (Transaction, usize)>,
+    bytes: usize,
+}
+
+impl Mempool {
+    /// An empty mempool for the chain `spec`.
+    pub fn new(spec: Arc<ChainSpec>, cfg: MempoolConfig) -> Self {
+        Mempool { cfg, spec, queue: VecDeque::new(), txs: HashMap::new(), bytes: 0 }
+    }
+
+    /// Pending transaction count.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+    /// Pending bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// Whether a transaction is pending.
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.txs.contains_key(id)
+    }
+
+    /// Check and admit a submission. Each transaction gets its own result, in order; a bad one
+    /// does not stop the others.
+    pub fn submit(
+        &mut self,
+        state: &dyn StateView,
+        txs: Vec<Transaction>,
+    ) -> Result<Vec<Result<Admitted, NodeError>>, NodeError> {
+        if txs.len() > self.cfg.max_submission {
+            return Err(NodeError::TooManyTxs { got: txs.len(), max: self.cfg.max_submission });
+        }
+        // Cheap checks first; collect the survivors' signatures for one batch verification.
+        let mut results: Vec<Option<Result<Admitted, NodeError>>> = Vec::with_capacity(txs.len());
+        let mut sig_items = Vec::new();
+        let mut sig_owner = Vec::new();
+        let mut ids = Vec::with_capacity(txs.len());
+        for (i, tx) in txs.iter().enumerate() {
+            let id = tx.id(&self.spec.chain_id);
+            ids.push(id);
+            match self.precheck(state, tx, &id) {
+                Ok(()) => {
+                    sig_items.push((tx.body.sender, id, tx.signature));
+                    sig_owner.push(i);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        if verify_batch("transaction", &sig_items).is_err() {
+            // Find the bad ones individually.
+            for (k, (key, msg, sig)) in sig_items.iter().enumerate() {
+                if let Err(e) = key.verify("transaction", msg, sig) {
+                    results[sig_owner[k]] = Some(Err(e.into()));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(txs.len());
+        for ((tx, id), r) in txs.into_iter().zip(ids).zip(results) {
+            out.push(match r {
+                Some(e) => e,
+                None => self.insert(tx, id),
+            });
+        }
+        Ok(out)
+    }
+
+    fn precheck(&self, state: &dyn StateView, tx: &Transaction, id: &Hash) -> Result<(), NodeError> {
+        tx.check_shape()?;
+        let sender = &tx.body.sender;
+        let client =
+            state.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
+        let role = tx.body.payload.allowed_role();
+        if client.role != role {
+            return Err(LedgerError::WrongRole {
+                role: client.role.as_str().into(),
+                kind: tx.body.payload.kind(),
+                allowed: role.as_str(),
+            }
+            .into());
+        }
+        if state.tx_applied(id) {
+            return Err(LedgerError::DuplicateTx(*id).into());
+        }
+        if self.txs.contains_key(id) {
+            return Err(NodeError::AlreadyPending(*id));
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, tx: Transaction, id: Hash) -> Result<Admitted, NodeError> {
+        if self.txs.contains_key(&id) {
+            return Err(NodeError::AlreadyPending(id));
+        }
+        let size = tx.to_bytes().len();
+        if self.txs.len() >= self.cfg.max_txs || self.bytes + size > self.cfg.max_bytes {
+            return Err(NodeError::MempoolFull {
+                pending: self.txs.len(),
+                bytes: self.bytes,
+                retry_after_ms: self.cfg.retry_after_ms,
+            });
+        }
+        let deposit_ids = tx.deposits(&id).into_iter().map(|(d, _)| d).collect();
+        self.bytes += size;
+        self.txs.insert(id, (tx, size));
+        self.queue.push_back(id);
+        Ok(Admitted { tx_id: id, deposit_ids })
+    }
+
+    /// The oldest pending transactions, at most `max_txs` of them and at most `max_deposits`
+    /// deposits (a batch counts its items), for a proposal. They stay pending until removed.
+    pub fn peek(&self, max_txs: usize, max_deposits: usize) -> Vec<Transaction> {
+        let mut out = Vec::new();
+        let mut deposits = 0;
+        for id in &self.queue {
+            let Some((tx, _)) = self.txs.get(id) else { continue };
+            let w = tx.items.len().max(1);
+            if out.len() >= max_txs || deposits + w > max_deposits {
+                break;
+            }
+            deposits += w;
+            out.push(tx.clone());
+        }
+        out
+    }
+
+    /// Remove transactions (committed, or rejected by the state transition).
+    pub fn remove(&mut self, ids: &[Hash]) {
+        for id in ids {
+            if let Some((_, size)) = self.txs.remove(id) {
+                self.bytes -= size;
+            }
+        }
+        // Drop queue entries whose transaction is gone, from the front (amortised O(1)).
+        while let Some(front) = self.queue.front() {
+            if self.txs.contains_key(front) {
+                break;
+            }
+            self.queue.pop_front();
+        }
+        if self.queue.len() > 2 * self.txs.len() + 1024 {
+            self.queue.retain(|id| self.txs.contains_key(id));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use curia_ledger::hash::Hash;
+    use curia_ledger::state::MemState;
+    use curia_ledger::testkit::TestChain;
+    use curia_ledger::tx::Payload;
+
+    fn setup(cfg: MempoolConfig) -> (TestChain, MemState, Mempool) {
+        let c = TestChain::new(4);
+        let state = MemState::genesis(&c.spec);
+        let m = Mempool::new(Arc::new(c.spec.clone()), cfg);
+        (c, state, m)
+    }
+
+    #[test]
+    fn admits_good_and_names_each_bad_transaction() {
+        let (c, state, mut m) = setup(MempoolConfig::default());
+        let good = c.deposit("platform", b"a", 1);
+        let mut forged = c.deposit("platform", b"b", 2);
+        forged.signature.0[5] ^= 1;
+        let stranger = {
+            let mut t = c.deposit("platform", b"c", 3);
+            t.body.sender = curia_ledger::testkit::test_key("nobody").public();
+            t
+        };
+        let judge_deposit = c.deposit("judge", b"d", 4);
+        let platform_case = c.tx("platform", Payload::OpenCase { case_id: "C".into(), title: String::new() }, 5);
+        let mut bad_batch = c.batch("platform", vec![Hash::sha256(b"x"), Hash::sha256(b"y")], 6);
+        bad_batch.items.pop();
+        let r = m
+            .submit(&state, vec![good.clone(), forged, stranger, judge_deposit, platform_case, bad_batch, good])
+            .unwrap();
+        let codes: Vec<&str> = r.iter().map(|x| x.as_ref().map(|_| "ok").unwrap_or_else(|e| e.code())).collect();
+        assert_eq!(
+            codes,
+            ["ok", "bad_signature", "unknown_sender", "wrong_role", "wrong_role", "invalid_field", "already_pending"]
+        );
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn full_mempool_pushes_back_and_recovers() {
+        let (c, state, mut m) = setup(MempoolConfig { max_txs: 3, ..Default::default() });
+        let txs: Vec<_> = (0..5).map(|i| c.deposit("platform", &[i as u8], i)).collect();
+        let r = m.submit(&state, txs.clone()).unwrap();
+        assert_eq!(r.iter().filter(|x| x.is_ok()).count(), 3);
+        assert!(matches!(r[3], Err(NodeError::MempoolFull { retry_after_ms: 1000, .. })));
+        let taken = m.peek(2, 100);
+        assert_eq!(taken, txs[..2].to_vec());
+        m.remove(&taken.iter().map(|t| t.id(&c.spec.chain_id)).collect::<Vec<_>>());
+        assert_eq!(m.len(), 1);
+        let r = m.submit(&state, txs[3..].to_vec()).unwrap();
+        assert!(r.iter().all(|x| x.is_ok()));
+        assert_eq!(m.peek(10, 100).len(), 3);
+    }
+
+    #[test]
+    fn peek_respects_deposit_budget_and_replay_is_refused() {
+        let (mut c, _, _) = setup(MempoolConfig::default());
+        let batch = c.batch("platform", (0..10u8).map(|i| Hash::sha256(&[i])).collect(), 1);
+        let single = c.deposit("platform", b"s", 2);
+        c.commit(vec![single.clone()]);
+        let mut m = Mempool::new(Arc::new(c.spec.clone()), MempoolConfig::default());
+        let r = m.submit(&c.state, vec![batch.clone(), single]).unwrap();
+        assert!(r[0].is_ok());
+        assert_eq!(r[0].as_ref().unwrap().deposit_ids.len(), 10);
+        assert_eq!(r[1].as_ref().unwrap_err().code(), "duplicate");
+        assert!(m.peek(10, 9).is_empty(), "a batch of 10 does not fit a budget of 9 deposits");
+        assert_eq!(m.peek(10, 10), vec![batch]);
+        let too_many = vec![c.deposit("platform", b"z", 9); 10_001];
+        assert!(matches!(m.submit(&c.state, too_many), Err(NodeError::TooManyTxs { .. })));
+    }
+}
