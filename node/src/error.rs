@@ -26,6 +26,12 @@ pub enum NodeError {
         /// Limit.
         max: usize,
     },
+    /// A configuration value is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The network could not start or failed.
+    #[error("network: {0}")]
+    Network(String),
     /// The ledger rejected the transaction (bad shape, signature, sender, role, replay, ...).
     #[error(transparent)]
     Rejected(#[from] LedgerError),
@@ -38,6 +44,8 @@ impl NodeError {
             NodeError::MempoolFull { .. } => "mempool_full",
             NodeError::AlreadyPending(_) => "already_pending",
             NodeError::TooManyTxs { .. } => "too_many_txs",
+            NodeError::Config(_) => "config",
+            NodeError::Network(_) => "network",
             NodeError::Rejected(e) => e.code(),
         }
     }

@@ -6,5 +6,6 @@
 
 pub mod error;
 pub mod mempool;
+pub mod net;
 
 pub use error::NodeError;

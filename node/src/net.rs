@@ -1,0 +1,322 @@
+//! The validator network: libp2p over TCP with noise and yamux.
+//!
+//! Rules:
+//! - A validator's network identity is its consensus key: the libp2p ed25519 key is made from
+//!   the same secret, so its peer ID follows from the genesis ([`peer_id_of`]).
+//! - Only genesis validators (and peers an operator lists as observers) may stay connected: the
+//!   allow list refuses every other peer right after the noise handshake proves who it is.
+//! - One protocol, `/curia/1`: a request is a length-prefixed byte string of at most
+//!   [`MAX_FRAME`] bytes; a response likewise. Pushed messages (votes, proposals, transactions)
+//!   are requests answered with an empty response; fetches (blocks for catch-up) carry their
+//!   answer in the response. What the bytes mean is the caller's business.
+//! - The node keeps dialing validators it is not connected to, every [`REDIAL`].
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use curia_ledger::crypto::{PublicKey, SecretKey};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{allow_block_list, identity, Multiaddr, PeerId, StreamProtocol, Swarm};
+use tokio::sync::{mpsc, oneshot};
+
+/// Largest message on the wire.
+pub const MAX_FRAME: usize = 32 << 20;
+/// How often unconnected validators are dialed again.
+pub const REDIAL: Duration = Duration::from_secs(2);
+/// Capacity of the queues between the network task and the node.
+pub const QUEUE: usize = 4096;
+
+const PROTOCOL: StreamProtocol = StreamProtocol::new("/curia/1");
+
+/// The libp2p peer ID of a validator or client key.
+pub fn peer_id_of(key: &PublicKey) -> Result<PeerId, crate::NodeError> {
+    let pk = identity::ed25519::PublicKey::try_from_bytes(&key.0)
+        .map_err(|_| crate::NodeError::Config(format!("key {key} is not an ed25519 public key")))?;
+    Ok(identity::PublicKey::from(pk).to_peer_id())
+}
+
+/// Network settings.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// Where to listen, e.g. `/ip4/127.0.0.1/tcp/27000`.
+    pub listen: Multiaddr,
+    /// Peers to dial and allow: their key and address.
+    pub peers: Vec<(PublicKey, Multiaddr)>,
+    /// Extra peers allowed to connect (observers), by key.
+    pub observers: Vec<PublicKey>,
+    /// How long a request may wait for its response.
+    pub request_timeout: Duration,
+}
+
+/// What the network tells the node.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A peer pushed a message (its response was already sent).
+    Message {
+        /// Sender.
+        from: PeerId,
+        /// Bytes.
+        bytes: Vec<u8>,
+    },
+    /// A peer asks for something; answer through `reply` (dropping it answers nothing).
+    Request {
+        /// Asker.
+        from: PeerId,
+        /// Bytes.
+        bytes: Vec<u8>,
+        /// Where to put the answer.
+        reply: oneshot::Sender<Vec<u8>>,
+    },
+    /// A peer connected.
+    Connected(PeerId),
+    /// A peer's last connection closed.
+    Disconnected(PeerId),
+}
+
+/// What the node asks of the network.
+#[derive(Debug)]
+enum NetCmd {
+    Send { to: PeerId, bytes: Vec<u8> },
+    Broadcast { bytes: Vec<u8> },
+    Fetch { to: PeerId, bytes: Vec<u8>, reply: oneshot::Sender<Result<Vec<u8>, String>> },
+    Peers { reply: oneshot::Sender<Vec<PeerId>> },
+}
+
+/// A handle to the running network task.
+#[derive(Clone, Debug)]
+pub struct NetHandle {
+    cmds: mpsc::Sender<NetCmd>,
+    /// This node's peer ID.
+    pub local: PeerId,
+}
+
+impl NetHandle {
+    /// Push `bytes` to one peer (dropped if the queue is full: consensus retransmits).
+    pub fn send(&self, to: PeerId, bytes: Vec<u8>) {
+        let _ = self.cmds.try_send(NetCmd::Send { to, bytes });
+    }
+    /// Push `bytes` to every connected peer.
+    pub fn broadcast(&self, bytes: Vec<u8>) {
+        let _ = self.cmds.try_send(NetCmd::Broadcast { bytes });
+    }
+    /// Ask one peer and wait for its answer.
+    pub async fn fetch(&self, to: PeerId, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(NetCmd::Fetch { to, bytes, reply }).await.map_err(|_| "network stopped".to_string())?;
+        rx.await.map_err(|_| "network stopped".to_string())?
+    }
+    /// Connected peers.
+    pub async fn peers(&self) -> Vec<PeerId> {
+        let (reply, rx) = oneshot::channel();
+        if self.cmds.send(NetCmd::Peers { reply }).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+}
+
+/// Length-prefixed bytes, bounded by [`MAX_FRAME`].
+#[derive(Clone, Default)]
+struct FrameCodec;
+
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let n = u32::from_be_bytes(len) as usize;
+    if n > MAX_FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame of {n} bytes exceeds {MAX_FRAME}")));
+    }
+    let mut buf = vec![0u8; n];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(io: &mut T, bytes: Vec<u8>) -> io::Result<()> {
+    if bytes.len() > MAX_FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "frame too large"));
+    }
+    io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
+    io.write_all(&bytes).await?;
+    io.close().await
+}
+
+#[async_trait]
+impl request_response::Codec for FrameCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Vec<u8>) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, req).await
+    }
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, res).await
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    rr: request_response::Behaviour<FrameCodec>,
+}
+
+/// Start the network task for the validator with secret `key`. Returns the handle and the
+/// stream of events; the task stops when the handle and its clones are dropped.
+pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), crate::NodeError> {
+    let net_err = |e: String| crate::NodeError::Network(e);
+    let keypair = identity::Keypair::ed25519_from_bytes(key.seed()).map_err(|e| net_err(e.to_string()))?;
+    let local = keypair.public().to_peer_id();
+    let mut dial: HashMap<PeerId, Multiaddr> = HashMap::new();
+    let mut allowed = HashSet::new();
+    for (k, addr) in &cfg.peers {
+        let p = peer_id_of(k)?;
+        if p != local {
+            dial.insert(p, addr.clone());
+            allowed.insert(p);
+        }
+    }
+    for k in &cfg.observers {
+        allowed.insert(peer_id_of(k)?);
+    }
+    let timeout = cfg.request_timeout;
+    let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .map_err(|e| net_err(e.to_string()))?
+        .with_behaviour(|_| {
+            let mut allow = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
+            for p in &allowed {
+                allow.allow_peer(*p);
+            }
+            Behaviour {
+                allow,
+                rr: request_response::Behaviour::with_codec(
+                    FrameCodec,
+                    [(PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default().with_request_timeout(timeout).with_max_concurrent_streams(1024),
+                ),
+            }
+        })
+        .map_err(|e| net_err(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    swarm.listen_on(cfg.listen.clone()).map_err(|e| net_err(format!("cannot listen on {}: {e}", cfg.listen)))?;
+
+    let (cmd_tx, cmd_rx) = mpsc::channel(QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(QUEUE);
+    tokio::spawn(run(swarm, dial, cmd_rx, ev_tx));
+    Ok((NetHandle { cmds: cmd_tx, local }, ev_rx))
+}
+
+async fn run(
+    mut swarm: Swarm<Behaviour>,
+    dial: HashMap<PeerId, Multiaddr>,
+    mut cmds: mpsc::Receiver<NetCmd>,
+    events: mpsc::Sender<NetEvent>,
+) {
+    let mut connected: HashSet<PeerId> = HashSet::new();
+    let mut fetches: HashMap<request_response::OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>> =
+        HashMap::new();
+    let mut pending_replies = futures::stream::FuturesUnordered::new();
+    let mut redial = tokio::time::interval(REDIAL);
+    loop {
+        tokio::select! {
+            _ = redial.tick() => {
+                for (p, a) in &dial {
+                    if !connected.contains(p) {
+                        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(*p).addresses(vec![a.clone()]).build();
+                        let _ = swarm.dial(opts);
+                    }
+                }
+            }
+            cmd = cmds.recv() => {
+                let Some(cmd) = cmd else { return };
+                match cmd {
+                    NetCmd::Send { to, bytes } => {
+                        swarm.behaviour_mut().rr.send_request(&to, bytes);
+                    }
+                    NetCmd::Broadcast { bytes } => {
+                        for p in connected.iter().filter(|p| dial.contains_key(p)) {
+                            swarm.behaviour_mut().rr.send_request(p, bytes.clone());
+                        }
+                    }
+                    NetCmd::Fetch { to, bytes, reply } => {
+                        let id = swarm.behaviour_mut().rr.send_request(&to, bytes);
+                        fetches.insert(id, reply);
+                    }
+                    NetCmd::Peers { reply } => {
+                        let _ = reply.send(connected.iter().copied().collect());
+                    }
+                }
+            }
+            Some((channel, answer)) = pending_replies.next(), if !pending_replies.is_empty() => {
+                let answer: Result<Vec<u8>, oneshot::error::RecvError> = answer;
+                let _ = swarm.behaviour_mut().rr.send_response(channel, answer.unwrap_or_default());
+            }
+            ev = swarm.select_next_some() => match ev {
+                SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
+                    if num_established.get() == 1 {
+                        connected.insert(peer_id);
+                        let _ = events.try_send(NetEvent::Connected(peer_id));
+                    }
+                }
+                SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+                    if num_established == 0 {
+                        connected.remove(&peer_id);
+                        let _ = events.try_send(NetEvent::Disconnected(peer_id));
+                    }
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Rr(request_response::Event::Message { peer, message, .. })) => {
+                    match message {
+                        request_response::Message::Request { request, channel, .. } => {
+                            let (reply, rx) = oneshot::channel();
+                            if events.try_send(NetEvent::Request { from: peer, bytes: request, reply }).is_ok() {
+                                pending_replies.push(async move { (channel, rx.await) });
+                            } else {
+                                tracing::warn!(%peer, "node queue full; dropping a request");
+                            }
+                        }
+                        request_response::Message::Response { request_id, response } => {
+                            if let Some(tx) = fetches.remove(&request_id) {
+                                let _ = tx.send(Ok(response));
+                            } else if !response.is_empty() {
+                                tracing::debug!(%peer, "unexpected response");
+                            }
+                        }
+                    }
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Rr(request_response::Event::OutboundFailure { request_id, error, peer, .. })) => {
+                    if let Some(tx) = fetches.remove(&request_id) {
+                        let _ = tx.send(Err(format!("request to {peer} failed: {error}")));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
