@@ -279,17 +279,13 @@ async fn run(
                 let _ = swarm.behaviour_mut().rr.send_response(channel, answer.unwrap_or_default());
             }
             ev = swarm.select_next_some() => match ev {
-                SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
-                    if num_established.get() == 1 {
-                        connected.insert(peer_id);
-                        let _ = events.try_send(NetEvent::Connected(peer_id));
-                    }
+                SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } if num_established.get() == 1 => {
+                    connected.insert(peer_id);
+                    let _ = events.try_send(NetEvent::Connected(peer_id));
                 }
-                SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                    if num_established == 0 {
-                        connected.remove(&peer_id);
-                        let _ = events.try_send(NetEvent::Disconnected(peer_id));
-                    }
+                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                    connected.remove(&peer_id);
+                    let _ = events.try_send(NetEvent::Disconnected(peer_id));
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Rr(request_response::Event::Message { peer, message, .. })) => {
                     match message {
