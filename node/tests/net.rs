@@ -67,7 +67,7 @@ async fn validators_connect_and_strangers_are_refused() {
     });
     let answer = timeout(Duration::from_secs(10), h0.fetch(want1, b"block 1?".to_vec())).await.unwrap().unwrap();
     assert_eq!(answer, b"block 1");
-    let (seen_msg, mut e1) = responder.await.unwrap();
+    let (seen_msg, e1) = responder.await.unwrap();
     assert!(seen_msg, "the broadcast vote arrived before the fetch");
     drop(h1c);
 
