@@ -58,9 +58,18 @@ impl PublicKey {
         let s = ed25519_dalek::Signature::from_bytes(&sig.0);
         vk.verify_strict(&msg.0, &s).map_err(|_| bad())
     }
-    /// Check that the key is a valid curve point.
+    /// Check that the key is a canonically encoded curve point not of small order (a small-order
+    /// key could never sign, and such a key would make forged "signatures" easy).
     pub fn check(&self) -> Result<()> {
-        ed25519_dalek::VerifyingKey::from_bytes(&self.0).map(|_| ()).map_err(|_| LedgerError::BadKey(self.to_string()))
+        let bad = || LedgerError::BadKey(self.to_string());
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| bad())?;
+        let canonical = curve25519_dalek::edwards::CompressedEdwardsY(self.0)
+            .decompress()
+            .is_some_and(|p| p.compress().to_bytes() == self.0);
+        if vk.is_weak() || !canonical {
+            return Err(bad());
+        }
+        Ok(())
     }
     /// Parse 64 hex digits.
     pub fn from_hex(s: &str) -> Result<Self> {
@@ -68,26 +77,43 @@ impl PublicKey {
     }
 }
 
-/// Verify many `(key, message, signature)` triples at once (ed25519 batch verification).
-/// On failure, falls back to one-by-one verification to name the first bad signature.
+/// Whether a signature's `R` is a canonical encoding of a point that is not of small order, as
+/// strict verification requires. Batch verification works on decoded points, so it would accept a
+/// small-order or non-canonically encoded `R` that `verify_strict` rejects; checking `R` first
+/// makes batch and one-by-one verification accept exactly the same signatures.
+fn strict_r(sig: &Signature) -> bool {
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&sig.0[..32]);
+    match curve25519_dalek::edwards::CompressedEdwardsY(r).decompress() {
+        Some(p) => !p.is_small_order() && p.compress().to_bytes() == r,
+        None => false,
+    }
+}
+
+/// Verify many `(key, message, signature)` triples at once (ed25519 batch verification), with
+/// the same acceptance as [`PublicKey::verify`]: canonical `S` (checked by the batch), keys and
+/// `R` not of small order, `R` canonically encoded. On failure, falls back to one-by-one
+/// verification to name the first bad signature.
 pub fn verify_batch(what: &'static str, items: &[(PublicKey, Hash, Signature)]) -> Result<()> {
     if items.is_empty() {
         return Ok(());
     }
     let mut keys = Vec::with_capacity(items.len());
-    for (k, _, _) in items {
+    let mut strict = true;
+    for (k, _, s) in items {
         match ed25519_dalek::VerifyingKey::from_bytes(&k.0) {
-            Ok(vk) => keys.push(vk),
+            Ok(vk) => {
+                strict &= !vk.is_weak() && strict_r(s);
+                keys.push(vk);
+            }
             Err(_) => return Err(LedgerError::BadSignature { what, signer: k.to_string() }),
         }
     }
-    let msgs: Vec<&[u8]> = items.iter().map(|(_, m, _)| &m.0[..]).collect();
-    let sigs: Vec<ed25519_dalek::Signature> =
-        items.iter().map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
-    if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
-        // Batch verification is the cofactored equation; strict checks (canonical S, no small
-        // order keys) are applied one by one only where cheap: reject small-order keys here.
-        if keys.iter().all(|k| !k.is_weak()) {
+    if strict {
+        let msgs: Vec<&[u8]> = items.iter().map(|(_, m, _)| &m.0[..]).collect();
+        let sigs: Vec<ed25519_dalek::Signature> =
+            items.iter().map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
+        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
             return Ok(());
         }
     }
@@ -153,5 +179,59 @@ impl Canonical for Signature {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Signature(r.array()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use curve25519_dalek::scalar::Scalar;
+    use sha2::{Digest, Sha512};
+
+    /// A "signature" with the identity as `R`: it satisfies the cofactorless equation
+    /// `[S]B = R + [k]A`, so plain batch verification accepts it, but strict verification
+    /// rejects it (small-order R). Both paths must reject it.
+    fn small_order_r_signature(key: &SecretKey, msg: &Hash) -> Signature {
+        let mut r = [0u8; 32];
+        r[0] = 1; // compressed identity point
+        let a = key.0.to_scalar();
+        let mut h = Sha512::new();
+        h.update(r);
+        h.update(key.public().0);
+        h.update(msg.0);
+        let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+        let s = k * a;
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&r);
+        sig[32..].copy_from_slice(s.as_bytes());
+        Signature(sig)
+    }
+
+    #[test]
+    fn batch_and_single_verification_agree_on_small_order_r() {
+        let key = SecretKey::from_seed(&[7; 32]);
+        let msg = Hash::sha256(b"precommit");
+        let forged = small_order_r_signature(&key, &msg);
+        assert!(key.public().verify("test", &msg, &forged).is_err());
+        let good = SecretKey::from_seed(&[8; 32]);
+        let items = vec![(good.public(), msg, good.sign(&msg)), (key.public(), msg, forged)];
+        assert!(verify_batch("test", &items).is_err(), "batch must reject a small-order R");
+        assert!(verify_batch("test", &items[..1]).is_ok());
+        // The raw dalek batch alone would accept it: this is what the R check guards against.
+        let vk = |k: &PublicKey| ed25519_dalek::VerifyingKey::from_bytes(&k.0).unwrap();
+        assert!(ed25519_dalek::verify_batch(
+            &[&msg.0[..]],
+            &[ed25519_dalek::Signature::from_bytes(&forged.0)],
+            &[vk(&key.public())]
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn small_order_keys_are_refused() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(PublicKey(identity).check().is_err());
+        assert!(SecretKey::from_seed(&[1; 32]).public().check().is_ok());
     }
 }

@@ -208,7 +208,6 @@ impl Genesis {
         }
         let mut names = std::collections::HashSet::new();
         let mut keys = std::collections::HashSet::new();
-        let mut total: u64 = 0;
         for v in &self.validators {
             check_name("validator name", &v.name)?;
             if v.address.len() > MAX_NAME * 4 {
@@ -220,7 +219,6 @@ impl Genesis {
             if v.power == 0 || v.power > MAX_POWER {
                 return bad(format!("validator {} power must be 1..={MAX_POWER}", v.name));
             }
-            total += v.power;
             if !names.insert(v.name.clone()) {
                 return bad(format!("duplicate name {}", v.name));
             }
@@ -228,7 +226,6 @@ impl Genesis {
                 return bad(format!("duplicate key {}", v.key));
             }
         }
-        let _ = total;
         for c in &self.clients {
             check_name("client name", &c.name)?;
             c.key

@@ -35,8 +35,6 @@ pub const TAG_BATCH_ITEM: &str = "curia/v1/batch-item";
 pub const TAG_SALTED: &str = "curia/v1/salted";
 /// Tag of a court's approval of a registry update.
 pub const TAG_REGISTRY: &str = "curia/v1/registry";
-/// Tag of a judge's verification report digest.
-pub const TAG_REPORT: &str = "curia/v1/report";
 
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

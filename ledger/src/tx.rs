@@ -87,7 +87,7 @@ pub struct BatchDeposit {
 
 /// A change to the client registry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RegistryAction {
     /// Register a new client.
     Add(Client),
@@ -117,7 +117,7 @@ pub struct Approval {
 
 /// The payload of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Payload {
     /// Deposit one piece of evidence (platform).
     Deposit(Deposit),
@@ -176,7 +176,7 @@ impl Payload {
             Payload::AttachDeposit { .. } => "attach_deposit",
             Payload::RecordVerification { .. } => "record_verification",
             Payload::CloseCase { .. } => "close_case",
-            Payload::Registry { .. } => "registry_update",
+            Payload::Registry { .. } => "registry",
         }
     }
     /// The client role allowed to send this kind.

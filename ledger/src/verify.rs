@@ -130,6 +130,9 @@ pub fn verify_receipt(evidence: Evidence<'_>, receipt: &Receipt, spec: &ChainSpe
         match receipt.tx.sender.verify("transaction", &tx_id, &receipt.signature) {
             Err(e) => Err(e.to_string()),
             Ok(()) => match in_genesis {
+                _ if spec.validator_index(&sender).is_some() => {
+                    Err(format!("signed by {sender}, a validator key: validators do not deposit"))
+                }
                 Some(c) if c.role != ClientRole::Platform => {
                     Err(format!("signed by {}, whose role is {}, not platform", c.name, c.role.as_str()))
                 }
@@ -260,6 +263,9 @@ fn check_digest(evidence: Evidence<'_>, receipt: &Receipt) -> Result<String, Str
         (Payload::BatchDeposit(b), Some(i)) => (b.salted, i.commitment, None),
         _ => return Err("receipt holds no deposit".into()),
     };
+    if !salted && receipt.salt.is_some() {
+        return Err("receipt carries a salt but the deposit is not salted".into());
+    }
     let computed = if salted {
         match &receipt.salt {
             Some(s) => salted_commitment(s, &digest),

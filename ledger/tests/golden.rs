@@ -110,7 +110,10 @@ fn golden_bytes_are_frozen() {
             std::fs::write(&path, &bytes).unwrap();
         } else {
             let have = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(have == bytes, "{name} changed: the canonical encoding or fixture chain is no longer what was frozen");
+            assert!(
+                have == bytes,
+                "{name} changed: the canonical encoding or fixture chain is no longer what was frozen"
+            );
         }
     }
 }

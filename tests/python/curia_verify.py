@@ -1,0 +1,1189 @@
+#!/usr/bin/env python3
+"""Independent verifier of Curia receipts, written from docs/receipt-format.md (not from the Rust).
+
+Usage: python3 curia_verify.py EVIDENCE_FILE RECEIPT_FILE GENESIS_JSON
+
+Prints every check and a verdict. Exit status: 0 valid, 1 invalid, 2 unusable input.
+Only hashlib and the `cryptography` package are used; the strict ed25519 rules that
+`cryptography` does not enforce (small-order keys and R, section 6.3) are implemented here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+# ---------------------------------------------------------------------------------------------
+# Limits (doc section 10)
+
+MAX_NAME = 64
+MAX_ADDRESS = 256
+MAX_MEDIA_TYPE = 128
+MAX_LABEL = 256
+MAX_REFERENCE = 256
+MAX_CASE_ID = 64
+MAX_NOTE = 1024
+MAX_BATCH_ITEMS = 10_000
+MAX_BLOCK_TXS = 20_000
+MAX_VALIDATORS = 128
+MAX_APPROVALS = 128
+MAX_POWER = 1 << 40
+MAX_GENESIS_CLIENTS = 100_000
+MAX_GENESIS_BYTES = 64 << 20
+MAX_RECEIPT_BYTES = 1 << 20
+MAX_PROOF_LEN = 64
+MAX_EVIDENCE_BYTES = 1 << 30
+
+RECEIPT_MAGIC = b"CURIARCT"
+RECEIPT_FORMAT = "curia-receipt"
+
+TAG_GENESIS = "curia/v1/genesis"
+TAG_VALIDATORS = "curia/v1/validators"
+TAG_TX = "curia/v1/tx"
+TAG_BATCH_ITEM = "curia/v1/batch-item"
+TAG_SALTED = "curia/v1/salted"
+TAG_HEADER = "curia/v1/header"
+TAG_VOTE = "curia/v1/vote"
+
+VALIDATOR_ROLES = {"court": 1, "notary": 2, "timesvc": 3}
+CLIENT_ROLES = {"platform": 1, "judge": 2, "auditor": 3, "registrar": 4}
+CLIENT_ROLE_NAMES = {v: k for k, v in CLIENT_ROLES.items()}
+
+
+class Unusable(Exception):
+    """Input that cannot be read at all (exit 2)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Hashing (doc section 2)
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def tagged(tag: str, *parts: bytes) -> bytes:
+    t = tag.encode("ascii")
+    assert 8 <= len(t) < 256
+    h = hashlib.sha256(bytes([len(t)]) + t)
+    for p in parts:
+        h.update(p)
+    return h.digest()
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return sha256(b"\x00" + data)
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return sha256(b"\x01" + left + right)
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """MTH over leaf hashes (RFC 6962 2.1)."""
+    n = len(leaves)
+    if n == 0:
+        return sha256(b"")
+    if n == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return node_hash(merkle_root(leaves[:k]), merkle_root(leaves[k:]))
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> Optional[str]:
+    """RFC 9162 2.1.3.2. Returns None if the proof is valid, else the reason."""
+    if len(proof) > MAX_PROOF_LEN:
+        return f"proof has {len(proof)} hashes, more than the maximum {MAX_PROOF_LEN}"
+    if index >= size:
+        return f"index {index} out of range for tree size {size}"
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return "proof is too long for the position"
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        return "proof is too short for the position"
+    if r != root:
+        return f"computed root {r.hex()} does not match expected root {root.hex()}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# ed25519 (doc section 6)
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+D = (-121665 * pow(121666, P - 2, P)) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+
+def decode_point(b: bytes) -> Optional[tuple[int, int]]:
+    """Section 6.2: y reduced mod p (non-canonical accepted); even root, negated if the sign bit is set."""
+    if len(b) != 32:
+        return None
+    n = int.from_bytes(b, "little")
+    sign = n >> 255
+    y = (n & ((1 << 255) - 1)) % P
+    u = (y * y - 1) % P
+    v = (D * y * y + 1) % P
+    # x = sqrt(u/v): candidate (u v^3)(u v^7)^((p-5)/8)
+    x = (u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P)) % P
+    vx2 = (v * x * x) % P
+    if vx2 == u:
+        pass
+    elif vx2 == (-u) % P:
+        x = (x * SQRT_M1) % P
+    else:
+        return None
+    if x & 1:
+        x = P - x
+    if sign:
+        x = (-x) % P
+    return (x, y)
+
+
+def _point_add(p1: tuple[int, int, int, int], p2: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Addition in extended coordinates (X, Y, Z, T), as in RFC 8032 section 6."""
+    a = (p1[1] - p1[0]) * (p2[1] - p2[0]) % P
+    b = (p1[1] + p1[0]) * (p2[1] + p2[0]) % P
+    c = 2 * p1[3] * p2[3] * D % P
+    d = 2 * p1[2] * p2[2] % P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % P, g * h % P, f * g % P, e * h % P)
+
+
+def is_small_order(pt: tuple[int, int]) -> bool:
+    """Whether 8 * pt is the identity."""
+    x, y = pt
+    q = (x, y, 1, x * y % P)
+    for _ in range(3):
+        q = _point_add(q, q)
+    return q[0] % P == 0 and (q[1] - q[2]) % P == 0
+
+
+def ed25519_verify_strict(key: bytes, msg: bytes, sig: bytes) -> Optional[str]:
+    """Section 6.3. Returns None if valid, else the reason."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if len(key) != 32 or len(sig) != 64:
+        return "wrong key or signature length"
+    if int.from_bytes(sig[32:], "little") >= L:
+        return "non-canonical S (S >= L)"
+    a = decode_point(key)
+    if a is None:
+        return "key is not a curve point"
+    if is_small_order(a):
+        return "key is of small order"
+    r = decode_point(sig[:32])
+    if r is None:
+        return "R is not a curve point"
+    if is_small_order(r):
+        return "R is of small order"
+    try:
+        Ed25519PublicKey.from_public_bytes(key).verify(sig, msg)
+    except (InvalidSignature, ValueError):
+        return "signature equation does not hold"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical encoding (doc section 1)
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def u8(self, v: int) -> "Writer":
+        self.buf += v.to_bytes(1, "big")
+        return self
+
+    def u16(self, v: int) -> "Writer":
+        self.buf += v.to_bytes(2, "big")
+        return self
+
+    def u32(self, v: int) -> "Writer":
+        self.buf += v.to_bytes(4, "big")
+        return self
+
+    def u64(self, v: int) -> "Writer":
+        self.buf += v.to_bytes(8, "big")
+        return self
+
+    def fixed(self, b: bytes) -> "Writer":
+        self.buf += b
+        return self
+
+    def str(self, s: str) -> "Writer":
+        b = s.encode("utf-8")
+        return self.u32(len(b)).fixed(b)
+
+    def bytes(self) -> bytes:
+        return bytes(self.buf)
+
+
+class Reader:
+    def __init__(self, buf: bytes, what: str) -> None:
+        self.buf, self.pos, self.what = buf, 0, what
+
+    def fail(self, reason: str) -> Unusable:
+        return Unusable(f"cannot decode {self.what}: {reason} (at byte {self.pos})")
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.buf):
+            raise self.fail(f"truncated: need {n} more bytes, have {len(self.buf) - self.pos}")
+        b = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return b
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        return int.from_bytes(self.take(2), "big")
+
+    def u32(self) -> int:
+        return int.from_bytes(self.take(4), "big")
+
+    def u64(self) -> int:
+        return int.from_bytes(self.take(8), "big")
+
+    def bool(self, name: str) -> bool:
+        b = self.u8()
+        if b not in (0, 1):
+            raise self.fail(f"{name} byte {b} is neither 0 nor 1")
+        return b == 1
+
+    def str(self, name: str, limit: int) -> str:
+        n = self.u32()
+        if n > limit:
+            raise self.fail(f"{name} length {n} exceeds limit {limit}")
+        try:
+            return self.take(n).decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.fail(f"{name} is not UTF-8") from None
+
+    def option(self, f: Callable[[], Any]) -> Any:
+        b = self.u8()
+        if b == 0:
+            return None
+        if b == 1:
+            return f()
+        raise self.fail(f"option byte {b} is neither 0 nor 1")
+
+    def list(self, name: str, limit: int, f: Callable[[], Any]) -> list:
+        n = self.u32()
+        if n > limit:
+            raise self.fail(f"{name} count {n} exceeds limit {limit}")
+        if n > len(self.buf) - self.pos:
+            raise self.fail(f"{name} count {n} exceeds remaining input")
+        return [f() for _ in range(n)]
+
+    def finish(self) -> None:
+        if self.pos != len(self.buf):
+            raise self.fail(f"{len(self.buf) - self.pos} trailing bytes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict JSON reading (doc sections 3.1, 7.1, 11)
+
+HEX_RE = re.compile(r"[0-9a-fA-F]*\Z")
+NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")
+INT_RANGES = {"u8": 0xFF, "u16": 0xFFFF, "u32": 0xFFFF_FFFF, "u64": 0xFFFF_FFFF_FFFF_FFFF}
+
+
+def _reject_constant(name: str) -> Any:
+    raise Unusable(f"JSON constant {name} is not allowed")
+
+
+class _NegativeZero:
+    """`-0` in JSON: a float for serde_json, so never an integer (doc section 11)."""
+
+
+def _parse_int(s: str) -> Any:
+    return _NegativeZero() if s == "-0" else int(s)
+
+
+def load_json(data: bytes, what: str, reject_duplicates: bool) -> Any:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Unusable(f"bad {what} JSON: not UTF-8 ({e})") from None
+
+    def pairs(items: list) -> dict:
+        out: dict = {}
+        for k, v in items:
+            if reject_duplicates and k in out:
+                raise Unusable(f"bad {what} JSON: duplicate field `{k}`")
+            out[k] = v  # last occurrence wins
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant, parse_int=_parse_int)
+    except json.JSONDecodeError as e:
+        raise Unusable(f"bad {what} JSON: {e}") from None
+    except RecursionError:
+        raise Unusable(f"bad {what} JSON: nested too deeply") from None
+
+
+class Obj:
+    """Reads fields of one JSON object, then rejects unknown keys."""
+
+    def __init__(self, v: Any, where: str, allow_unknown: bool = False) -> None:
+        if not isinstance(v, dict):
+            raise Unusable(f"{where}: expected an object")
+        self.v, self.where, self.seen, self.allow_unknown = v, where, set(), allow_unknown
+
+    def has(self, k: str) -> bool:
+        return k in self.v
+
+    def raw(self, k: str, optional: bool = False) -> Any:
+        self.seen.add(k)
+        if k not in self.v:
+            if optional:
+                return None
+            raise Unusable(f"{self.where}: missing field `{k}`")
+        return self.v[k]
+
+    def int(self, k: str, ty: str) -> int:
+        x = self.raw(k)
+        if not isinstance(x, int) or isinstance(x, bool):
+            raise Unusable(f"{self.where}.{k}: expected an integer ({ty})")
+        if x < 0 or x > INT_RANGES[ty]:
+            raise Unusable(f"{self.where}.{k}: {x} is out of range for {ty}")
+        return x
+
+    def bool(self, k: str) -> bool:
+        x = self.raw(k)
+        if not isinstance(x, bool):
+            raise Unusable(f"{self.where}.{k}: expected a boolean")
+        return x
+
+    def str(self, k: str) -> str:
+        x = self.raw(k)
+        if not isinstance(x, str):
+            raise Unusable(f"{self.where}.{k}: expected a string")
+        try:
+            x.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Unusable(f"{self.where}.{k}: not valid Unicode") from None
+        return x
+
+    def hex(self, k: str, n: int) -> bytes:
+        return parse_hex(self.raw(k), n, f"{self.where}.{k}")
+
+    def obj(self, k: str, allow_unknown: bool = False) -> "Obj":
+        return Obj(self.raw(k), f"{self.where}.{k}", allow_unknown)
+
+    def list(self, k: str) -> list:
+        x = self.raw(k)
+        if not isinstance(x, list):
+            raise Unusable(f"{self.where}.{k}: expected an array")
+        return x
+
+    def done(self) -> None:
+        if self.allow_unknown:
+            return
+        extra = set(self.v) - self.seen
+        if extra:
+            raise Unusable(f"{self.where}: unknown field `{sorted(extra)[0]}`")
+
+
+def parse_hex(x: Any, n: int, where: str) -> bytes:
+    if not isinstance(x, str):
+        raise Unusable(f"{where}: expected a hex string")
+    if not HEX_RE.match(x) or len(x) % 2:
+        raise Unusable(f"{where}: bad hex")
+    if len(x) != 2 * n:
+        raise Unusable(f"{where}: expected {n} bytes, got {len(x) // 2}")
+    return bytes.fromhex(x)
+
+
+def utf8_len(s: str) -> int:
+    return len(s.encode("utf-8"))
+
+
+def check_limit(s: str, limit: int, where: str) -> None:
+    if utf8_len(s) > limit:
+        raise Unusable(f"{where} length {utf8_len(s)} exceeds limit {limit}")
+
+
+def is_name(s: str) -> bool:
+    return bool(NAME_RE.match(s)) and s.isascii()
+
+
+# ---------------------------------------------------------------------------------------------
+# Genesis (doc section 3)
+
+
+@dataclass
+class Spec:
+    chain_name: str
+    genesis_time_ms: int
+    validators: list[dict]
+    clients: list[dict]
+    canonical: bytes
+    chain_id: bytes
+    validators_hash: bytes
+    total_power: int
+
+    @property
+    def quorum_power(self) -> int:
+        return self.total_power * 2 // 3 + 1
+
+
+def genesis_canonical(version: int, chain_name: str, time_ms: int, validators: list[dict],
+                      clients: list[dict], max_block_txs: int, max_batch_items: int) -> bytes:
+    w = Writer().u16(version).str(chain_name).u64(time_ms)
+    w.u32(len(validators))
+    for v in validators:
+        w.str(v["name"]).u8(VALIDATOR_ROLES[v["role"]]).fixed(v["key"]).u64(v["power"]).str(v["address"])
+    w.u32(len(clients))
+    for c in clients:
+        w.str(c["name"]).u8(CLIENT_ROLES[c["role"]]).fixed(c["key"])
+    w.u32(max_block_txs).u32(max_batch_items)
+    return w.bytes()
+
+
+def validators_hash(validators: list[dict]) -> bytes:
+    w = Writer().u32(len(validators))
+    for v in validators:
+        w.str(v["name"]).u8(VALIDATOR_ROLES[v["role"]]).fixed(v["key"]).u64(v["power"])
+    return tagged(TAG_VALIDATORS, w.bytes())
+
+
+def parse_genesis(data: bytes) -> Spec:
+    if len(data) > MAX_GENESIS_BYTES:
+        raise Unusable(f"genesis is too large: {len(data)} > {MAX_GENESIS_BYTES}")
+    o = Obj(load_json(data, "genesis", reject_duplicates=True), "genesis")
+    version = o.int("version", "u16")
+    chain_name = o.str("chain_name")
+    time_ms = o.int("genesis_time_ms", "u64")
+    vlist = o.list("validators")
+    clist = o.list("clients")
+    po = o.obj("params")
+    max_block_txs = po.int("max_block_txs", "u32")
+    max_batch_items = po.int("max_batch_items", "u32")
+    po.done()
+    validators = []
+    for i, x in enumerate(vlist):
+        vo = Obj(x, f"genesis.validators[{i}]")
+        role = vo.str("role")
+        if role not in VALIDATOR_ROLES:
+            raise Unusable(f"genesis.validators[{i}].role: unknown role {role!r}")
+        validators.append({"name": vo.str("name"), "role": role, "key": vo.hex("key", 32),
+                           "power": vo.int("power", "u64"), "address": vo.str("address")})
+        vo.done()
+    clients = []
+    for i, x in enumerate(clist):
+        co = Obj(x, f"genesis.clients[{i}]")
+        role = co.str("role")
+        if role not in CLIENT_ROLES:
+            raise Unusable(f"genesis.clients[{i}].role: unknown role {role!r}")
+        clients.append({"name": co.str("name"), "role": role, "key": co.hex("key", 32)})
+        co.done()
+    o.done()
+
+    # Validation (section 3.1).
+    if version != 1:
+        raise Unusable(f"unsupported genesis version {version} (this verifier reads version 1)")
+    if not is_name(chain_name):
+        raise Unusable(f"invalid chain_name {chain_name!r}")
+    if not 1 <= len(validators) <= MAX_VALIDATORS:
+        raise Unusable(f"genesis needs 1 to {MAX_VALIDATORS} validators, has {len(validators)}")
+    if len(clients) > MAX_GENESIS_CLIENTS:
+        raise Unusable(f"genesis has more than {MAX_GENESIS_CLIENTS} clients")
+    if not 1 <= max_block_txs <= MAX_BLOCK_TXS:
+        raise Unusable(f"params.max_block_txs must be 1..={MAX_BLOCK_TXS}")
+    if not 1 <= max_batch_items <= MAX_BATCH_ITEMS:
+        raise Unusable(f"params.max_batch_items must be 1..={MAX_BATCH_ITEMS}")
+    names: set[str] = set()
+    keys: set[bytes] = set()
+    for v in validators:
+        if not is_name(v["name"]):
+            raise Unusable(f"invalid validator name {v['name']!r}")
+        if utf8_len(v["address"]) > MAX_ADDRESS:
+            raise Unusable(f"validator {v['name']} address too long")
+        if decode_point(v["key"]) is None:
+            raise Unusable(f"validator {v['name']} key is not a valid ed25519 key")
+        if not 1 <= v["power"] <= MAX_POWER:
+            raise Unusable(f"validator {v['name']} power must be 1..={MAX_POWER}")
+        if v["name"] in names:
+            raise Unusable(f"duplicate name {v['name']}")
+        names.add(v["name"])
+        if v["key"] in keys:
+            raise Unusable(f"duplicate key {v['key'].hex()}")
+        keys.add(v["key"])
+    for c in clients:
+        if not is_name(c["name"]):
+            raise Unusable(f"invalid client name {c['name']!r}")
+        if decode_point(c["key"]) is None:
+            raise Unusable(f"client {c['name']} key is not a valid ed25519 key")
+        if c["name"] in names:
+            raise Unusable(f"duplicate name {c['name']}")
+        names.add(c["name"])
+        if c["key"] in keys:
+            raise Unusable(f"duplicate key {c['key'].hex()}")
+        keys.add(c["key"])
+
+    canonical = genesis_canonical(version, chain_name, time_ms, validators, clients, max_block_txs, max_batch_items)
+    return Spec(chain_name, time_ms, validators, clients, canonical, tagged(TAG_GENESIS, canonical),
+                validators_hash(validators), sum(v["power"] for v in validators))
+
+
+# ---------------------------------------------------------------------------------------------
+# Transactions (doc section 4)
+
+
+def encode_body(body: dict) -> bytes:
+    w = Writer().fixed(body["sender"]).u64(body["nonce"])
+    p = body["payload"]
+    k = p["kind"]
+    if k == "deposit":
+        w.u8(1).u8(1 if p["commitment_kind"] == "sha256" else 2).fixed(p["commitment"])
+        w.str(p["media_type"]).u64(p["byte_length"]).str(p["label"]).str(p["reference"])
+    elif k == "batch_deposit":
+        w.u8(2).fixed(p["root"]).u32(p["count"]).u8(int(p["salted"]))
+        w.str(p["media_type"]).str(p["label"]).str(p["reference"])
+    elif k == "open_case":
+        w.u8(3).str(p["case_id"]).str(p["title"])
+    elif k == "attach_deposit":
+        w.u8(4).str(p["case_id"]).fixed(p["deposit_id"])
+    elif k == "record_verification":
+        w.u8(5).str(p["case_id"]).fixed(p["deposit_id"]).u8(int(p["valid"])).fixed(p["report"]).str(p["note"])
+    elif k == "close_case":
+        w.u8(6).str(p["case_id"]).str(p["note"])
+    elif k == "registry":
+        w.u8(7)
+        a = p["action"]
+        if a["op"] == "add":
+            w.u8(1).str(a["name"]).u8(CLIENT_ROLES[a["role"]]).fixed(a["key"])
+        elif a["op"] == "remove":
+            w.u8(2).fixed(a["key"])
+        else:
+            w.u8(3).fixed(a["old"]).fixed(a["new"])
+        w.u32(len(p["approvals"]))
+        for ap in p["approvals"]:
+            w.u16(ap["validator"]).fixed(ap["signature"])
+    else:  # pragma: no cover - parse_body only produces the kinds above
+        raise AssertionError(k)
+    return w.bytes()
+
+
+def decode_body(r: Reader) -> dict:
+    sender = r.take(32)
+    nonce = r.u64()
+    tag = r.u8()
+    if tag == 1:
+        ct = r.u8()
+        if ct not in (1, 2):
+            raise r.fail(f"unknown commitment tag {ct}")
+        p = {"kind": "deposit", "commitment_kind": "sha256" if ct == 1 else "salted", "commitment": r.take(32),
+             "media_type": r.str("media_type", MAX_MEDIA_TYPE), "byte_length": r.u64(),
+             "label": r.str("label", MAX_LABEL), "reference": r.str("reference", MAX_REFERENCE)}
+    elif tag == 2:
+        p = {"kind": "batch_deposit", "root": r.take(32), "count": r.u32(), "salted": r.bool("salted"),
+             "media_type": r.str("media_type", MAX_MEDIA_TYPE), "label": r.str("label", MAX_LABEL),
+             "reference": r.str("reference", MAX_REFERENCE)}
+    elif tag == 3:
+        p = {"kind": "open_case", "case_id": r.str("case_id", MAX_CASE_ID), "title": r.str("title", MAX_NOTE)}
+    elif tag == 4:
+        p = {"kind": "attach_deposit", "case_id": r.str("case_id", MAX_CASE_ID), "deposit_id": r.take(32)}
+    elif tag == 5:
+        p = {"kind": "record_verification", "case_id": r.str("case_id", MAX_CASE_ID), "deposit_id": r.take(32),
+             "valid": r.bool("valid"), "report": r.take(32), "note": r.str("note", MAX_NOTE)}
+    elif tag == 6:
+        p = {"kind": "close_case", "case_id": r.str("case_id", MAX_CASE_ID), "note": r.str("note", MAX_NOTE)}
+    elif tag == 7:
+        op = r.u8()
+        if op == 1:
+            name = r.str("client name", MAX_NAME)
+            role = r.u8()
+            if role not in CLIENT_ROLE_NAMES:
+                raise r.fail(f"unknown client role tag {role}")
+            action = {"op": "add", "name": name, "role": CLIENT_ROLE_NAMES[role], "key": r.take(32)}
+        elif op == 2:
+            action = {"op": "remove", "key": r.take(32)}
+        elif op == 3:
+            action = {"op": "rotate", "old": r.take(32), "new": r.take(32)}
+        else:
+            raise r.fail(f"unknown registry action tag {op}")
+        approvals = r.list("approvals", MAX_APPROVALS, lambda: {"validator": r.u16(), "signature": r.take(64)})
+        p = {"kind": "registry", "action": action, "approvals": approvals}
+    else:
+        raise r.fail(f"unknown payload tag {tag}")
+    return {"sender": sender, "nonce": nonce, "payload": p}
+
+
+def parse_body(o: Obj) -> dict:
+    sender = o.hex("sender", 32)
+    nonce = o.int("nonce", "u64")
+    # Deposit kinds reject unknown fields; the other kinds ignore them (doc 7.1).
+    po = o.obj("payload", allow_unknown=True)
+    kind = po.str("kind")
+    strict = kind in ("deposit", "batch_deposit")
+    po.allow_unknown = not strict
+    if kind == "deposit":
+        co = po.obj("commitment")
+        keys = list(co.v)
+        if len(keys) != 1 or keys[0] not in ("sha256", "salted"):
+            raise Unusable(f"{co.where}: expected exactly one of `sha256`, `salted`")
+        p = {"kind": kind, "commitment_kind": keys[0], "commitment": co.hex(keys[0], 32),
+             "media_type": po.str("media_type"), "byte_length": po.int("byte_length", "u64"),
+             "label": po.str("label"), "reference": po.str("reference")}
+    elif kind == "batch_deposit":
+        p = {"kind": kind, "root": po.hex("root", 32), "count": po.int("count", "u32"), "salted": po.bool("salted"),
+             "media_type": po.str("media_type"), "label": po.str("label"), "reference": po.str("reference")}
+    elif kind == "open_case":
+        p = {"kind": kind, "case_id": po.str("case_id"), "title": po.str("title")}
+    elif kind == "attach_deposit":
+        p = {"kind": kind, "case_id": po.str("case_id"), "deposit_id": po.hex("deposit_id", 32)}
+    elif kind == "record_verification":
+        p = {"kind": kind, "case_id": po.str("case_id"), "deposit_id": po.hex("deposit_id", 32),
+             "valid": po.bool("valid"), "report": po.hex("report", 32), "note": po.str("note")}
+    elif kind == "close_case":
+        p = {"kind": kind, "case_id": po.str("case_id"), "note": po.str("note")}
+    elif kind == "registry":
+        ao = po.obj("action", allow_unknown=True)
+        op = ao.str("op")
+        if op == "add":
+            ao.allow_unknown = False
+            role = ao.str("role")
+            if role not in CLIENT_ROLES:
+                raise Unusable(f"{ao.where}.role: unknown role {role!r}")
+            action = {"op": op, "name": ao.str("name"), "role": role, "key": ao.hex("key", 32)}
+        elif op == "remove":
+            action = {"op": op, "key": ao.hex("key", 32)}
+        elif op == "rotate":
+            action = {"op": op, "old": ao.hex("old", 32), "new": ao.hex("new", 32)}
+        else:
+            raise Unusable(f"{ao.where}.op: unknown op {op!r}")
+        ao.done()
+        approvals = []
+        for i, x in enumerate(po.list("approvals")):
+            ap = Obj(x, f"{po.where}.approvals[{i}]")
+            approvals.append({"validator": ap.int("validator", "u16"), "signature": ap.hex("signature", 64)})
+            ap.done()
+        p = {"kind": kind, "action": action, "approvals": approvals}
+    else:
+        raise Unusable(f"{po.where}.kind: unknown payload kind {kind!r}")
+    po.done()
+    return {"sender": sender, "nonce": nonce, "payload": p}
+
+
+def check_fields(body: dict) -> Optional[str]:
+    """TxBody::check_fields (doc 4.1). Returns None or the reason."""
+    p = body["payload"]
+    k = p["kind"]
+
+    def too_long(name: str, s: str, limit: int) -> Optional[str]:
+        return f"{name} is too large: {utf8_len(s)} > limit {limit}" if utf8_len(s) > limit else None
+
+    if k in ("deposit", "batch_deposit"):
+        for name, limit in (("media_type", MAX_MEDIA_TYPE), ("label", MAX_LABEL), ("reference", MAX_REFERENCE)):
+            e = too_long(name, p[name], limit)
+            if e:
+                return e
+        if k == "batch_deposit" and not 1 <= p["count"] <= MAX_BATCH_ITEMS:
+            return f"invalid batch count: {p['count']} is not in 1..={MAX_BATCH_ITEMS}"
+        return None
+    if not is_name(p.get("case_id", "x")):
+        return f"invalid case_id {p['case_id']!r}"
+    for name in ("title", "note"):
+        if name in p and too_long(name, p[name], MAX_NOTE):
+            return too_long(name, p[name], MAX_NOTE)
+    if k == "registry":
+        if p["action"]["op"] == "add" and not is_name(p["action"]["name"]):
+            return "invalid client name"
+        if len(p["approvals"]) > MAX_APPROVALS:
+            return "too many approvals"
+    return None
+
+
+def tx_id(chain_id: bytes, body_bytes: bytes) -> bytes:
+    return tagged(TAG_TX, chain_id, body_bytes)
+
+
+def batch_item_id(txid: bytes, index: int) -> bytes:
+    return tagged(TAG_BATCH_ITEM, txid, index.to_bytes(4, "big"))
+
+
+def salted_commitment(salt: bytes, digest: bytes) -> bytes:
+    return tagged(TAG_SALTED, salt, digest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Header, vote, certificate (doc section 5)
+
+HEADER_FIELDS = [("version", "u16"), ("chain_id", 32), ("height", "u64"), ("prev_hash", 32), ("tx_root", 32),
+                 ("tx_count", "u32"), ("state_root", 32), ("validators_hash", 32), ("time_ms", "u64"),
+                 ("proposer", 32)]
+
+
+def encode_header(h: dict) -> bytes:
+    w = Writer()
+    for name, ty in HEADER_FIELDS:
+        if isinstance(ty, int):
+            w.fixed(h[name])
+        else:
+            getattr(w, ty)(h[name])
+    return w.bytes()
+
+
+def decode_header(r: Reader) -> dict:
+    h = {}
+    for name, ty in HEADER_FIELDS:
+        h[name] = r.take(ty) if isinstance(ty, int) else getattr(r, ty)()
+        if name == "version" and h[name] != 1:
+            raise Unusable(f"unsupported header version {h[name]} (this verifier reads version 1)")
+    return h
+
+
+def block_hash(h: dict) -> bytes:
+    return tagged(TAG_HEADER, encode_header(h))
+
+
+def encode_vote(chain_id: bytes, height: int, round_: int, kind: int, block: Optional[bytes], time_ms: int,
+                validator: int) -> bytes:
+    w = Writer().fixed(chain_id).u64(height).u32(round_).u8(kind)
+    if block is None:
+        w.u8(0)
+    else:
+        w.u8(1).fixed(block)
+    return w.u64(time_ms).u16(validator).bytes()
+
+
+def vote_signing_hash(vote_bytes: bytes) -> bytes:
+    return tagged(TAG_VOTE, vote_bytes)
+
+
+def encode_certificate(c: dict) -> bytes:
+    w = Writer().u64(c["height"]).u32(c["round"]).fixed(c["block_hash"]).u32(len(c["sigs"]))
+    for s in c["sigs"]:
+        w.u16(s["validator"]).u64(s["time_ms"]).fixed(s["signature"])
+    return w.bytes()
+
+
+def decode_certificate(r: Reader) -> dict:
+    height, round_, bh = r.u64(), r.u32(), r.take(32)
+    sigs = r.list("certificate signatures", MAX_VALIDATORS,
+                  lambda: {"validator": r.u16(), "time_ms": r.u64(), "signature": r.take(64)})
+    return {"height": height, "round": round_, "block_hash": bh, "sigs": sigs}
+
+
+def verify_certificate(c: dict, spec: Spec) -> tuple[Optional[str], int]:
+    """Section 5.3. Returns (None or reason, signed power)."""
+    power = 0
+    prev = None
+    for s in c["sigs"]:
+        if prev is not None and s["validator"] <= prev:
+            return f"signatures not sorted by validator or repeated at index {s['validator']}", power
+        prev = s["validator"]
+        if s["validator"] >= len(spec.validators):
+            return f"signature by unknown validator index {s['validator']}", power
+        power += spec.validators[s["validator"]]["power"]
+    if power < spec.quorum_power:
+        return (f"signed voting power {power} is not more than two thirds of {spec.total_power} "
+                f"(need {spec.quorum_power})"), power
+    for s in c["sigs"]:
+        v = spec.validators[s["validator"]]
+        msg = vote_signing_hash(encode_vote(spec.chain_id, c["height"], c["round"], 2, c["block_hash"],
+                                            s["time_ms"], s["validator"]))
+        e = ed25519_verify_strict(v["key"], msg, s["signature"])
+        if e:
+            return f"bad precommit signature by validator {s['validator']} ({v['name']}): {e}", power
+    return None, power
+
+
+def commit_time_ms(c: dict) -> int:
+    t = sorted(s["time_ms"] for s in c["sigs"])
+    return t[(len(t) - 1) // 2] if t else 0
+
+
+def format_utc(ms: int) -> str:
+    import datetime
+
+    secs, milli = divmod(ms, 1000)
+    try:
+        d = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=secs)
+        return d.strftime("%Y-%m-%dT%H:%M:%S") + f".{milli:03d}Z"
+    except OverflowError:
+        return f"{ms} ms since the epoch"
+
+
+# ---------------------------------------------------------------------------------------------
+# Receipt (doc section 7)
+
+
+@dataclass
+class Receipt:
+    version: int
+    chain_id: bytes
+    deposit_id: bytes
+    tx: dict
+    signature: bytes
+    item: Optional[dict]
+    tx_index: int
+    tx_proof: list[bytes]
+    header: dict
+    certificate: dict
+    salt: Optional[bytes]
+    body_bytes: bytes = field(default=b"")
+
+    def encode(self) -> bytes:
+        w = Writer().fixed(RECEIPT_MAGIC).u16(self.version).fixed(self.chain_id).fixed(self.deposit_id)
+        w.fixed(encode_body(self.tx)).fixed(self.signature)
+        if self.item is None:
+            w.u8(0)
+        else:
+            w.u8(1).u32(self.item["index"]).fixed(self.item["commitment"]).u32(len(self.item["proof"]))
+            for h in self.item["proof"]:
+                w.fixed(h)
+        w.u32(self.tx_index).u32(len(self.tx_proof))
+        for h in self.tx_proof:
+            w.fixed(h)
+        w.fixed(encode_header(self.header)).fixed(encode_certificate(self.certificate))
+        if self.salt is None:
+            w.u8(0)
+        else:
+            w.u8(1).fixed(self.salt)
+        return w.bytes()
+
+
+def decode_receipt(data: bytes) -> Receipt:
+    r = Reader(data, "receipt")
+    if r.take(8) != RECEIPT_MAGIC:
+        raise Unusable("cannot decode receipt: missing CURIARCT magic")
+    version = r.u16()
+    if version != 1:
+        raise Unusable(f"unsupported receipt version {version} (this verifier reads version 1)")
+    chain_id, deposit_id = r.take(32), r.take(32)
+    start = r.pos
+    body = decode_body(r)
+    body_bytes = data[start : r.pos]
+    signature = r.take(64)
+    item = r.option(lambda: {"index": r.u32(), "commitment": r.take(32),
+                             "proof": r.list("batch proof", MAX_PROOF_LEN, lambda: r.take(32))})
+    tx_index = r.u32()
+    tx_proof = r.list("transaction proof", MAX_PROOF_LEN, lambda: r.take(32))
+    header = decode_header(r)
+    cert = decode_certificate(r)
+    salt = r.option(lambda: r.take(32))
+    r.finish()
+    return Receipt(version, chain_id, deposit_id, body, signature, item, tx_index, tx_proof, header, cert, salt,
+                   body_bytes)
+
+
+def parse_receipt_json(data: bytes) -> Receipt:
+    if len(data) > MAX_RECEIPT_BYTES:
+        raise Unusable(f"receipt is too large: {len(data)} > {MAX_RECEIPT_BYTES}")
+    v = load_json(data, "receipt", reject_duplicates=False)
+    if not isinstance(v, dict) or v.get("format") != RECEIPT_FORMAT:
+        fmt = v.get("format") if isinstance(v, dict) else None
+        raise Unusable(f"bad receipt JSON: format is {fmt!r}, expected {RECEIPT_FORMAT!r}")
+    ver = v.get("version")
+    if not isinstance(ver, int) or isinstance(ver, bool) or ver < 0:
+        raise Unusable("bad receipt JSON: missing version")
+    if ver != 1:
+        raise Unusable(f"unsupported receipt version {ver} (this verifier reads version 1)")
+    o = Obj(v, "receipt")
+    o.str("format")
+    version = o.int("version", "u16")
+    chain_id = o.hex("chain_id", 32)
+    deposit_id = o.hex("deposit_id", 32)
+    to = o.obj("tx")
+    body = parse_body(to)
+    to.done()
+    signature = o.hex("signature", 64)
+    item = None
+    if o.raw("item", optional=True) is not None:
+        io = o.obj("item")
+        item = {"index": io.int("index", "u32"), "commitment": io.hex("commitment", 32),
+                "proof": [parse_hex(h, 32, f"receipt.item.proof[{i}]") for i, h in enumerate(io.list("proof"))]}
+        io.done()
+    tx_index = o.int("tx_index", "u32")
+    tx_proof = [parse_hex(h, 32, f"receipt.tx_proof[{i}]") for i, h in enumerate(o.list("tx_proof"))]
+    ho = o.obj("header")
+    header = {}
+    for name, ty in HEADER_FIELDS:
+        header[name] = ho.hex(name, ty) if isinstance(ty, int) else ho.int(name, ty)
+    ho.done()
+    co = o.obj("certificate")
+    cert = {"height": co.int("height", "u64"), "round": co.int("round", "u32"),
+            "block_hash": co.hex("block_hash", 32), "sigs": []}
+    for i, x in enumerate(co.list("sigs")):
+        so = Obj(x, f"receipt.certificate.sigs[{i}]")
+        cert["sigs"].append({"validator": so.int("validator", "u16"), "time_ms": so.int("time_ms", "u64"),
+                             "signature": so.hex("signature", 64)})
+        so.done()
+    co.done()
+    salt_v = o.raw("salt", optional=True)
+    salt = None if salt_v is None else parse_hex(salt_v, 32, "receipt.salt")
+    o.done()
+    rc = Receipt(version, chain_id, deposit_id, body, signature, item, tx_index, tx_proof, header, cert, salt)
+    # Section 7.3 step 4: round trip through the canonical form, so every binary limit applies.
+    back = decode_receipt(rc.encode())
+    rc.body_bytes = back.body_bytes
+    if back.encode() != rc.encode():  # pragma: no cover - the encoding is injective
+        raise Unusable("bad receipt JSON: not representable canonically")
+    return rc
+
+
+def parse_receipt(data: bytes) -> Receipt:
+    if data.startswith(RECEIPT_MAGIC):
+        if len(data) > MAX_RECEIPT_BYTES:
+            raise Unusable(f"receipt is too large: {len(data)} > {MAX_RECEIPT_BYTES}")
+        return decode_receipt(data)
+    return parse_receipt_json(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification (doc section 8)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Report:
+    checks: list[Check]
+    deposit_id: bytes
+    height: int
+    commit_time_ms: int
+    depositor: Optional[str]
+    timesvc: list[tuple[str, int]]
+
+    @property
+    def valid(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def first_failure(self) -> Optional[Check]:
+        return next((c for c in self.checks if not c.ok), None)
+
+
+def verify(evidence: bytes, rc: Receipt, spec: Spec) -> Report:
+    checks: list[Check] = []
+
+    def check(name: str, err: Optional[str], ok_detail: str) -> None:
+        checks.append(Check(name, err is None, ok_detail if err is None else err))
+
+    p = rc.tx["payload"]
+    body_bytes = rc.body_bytes or encode_body(rc.tx)
+
+    # 1. format
+    err = None
+    if rc.version != 1:
+        err = f"version {rc.version} is not 1"
+    else:
+        err = check_fields(rc.tx)
+        if err is None:
+            if p["kind"] == "deposit":
+                err = "single deposit carries a batch item" if rc.item is not None else None
+            elif p["kind"] == "batch_deposit":
+                if rc.item is None:
+                    err = "batch deposit without its item"
+                elif rc.item["index"] >= p["count"]:
+                    err = f"item index {rc.item['index']} is outside the batch of {p['count']}"
+            else:
+                err = f"a {p['kind']} transaction is not a deposit"
+    check("format", err, "single deposit" if rc.item is None else f"batch item {rc.item['index']}")
+
+    # 2. chain
+    if rc.chain_id != spec.chain_id:
+        err = f"receipt is for chain {rc.chain_id.hex()}, genesis founds {spec.chain_id.hex()}"
+    elif rc.header["chain_id"] != spec.chain_id:
+        err = f"header is for chain {rc.header['chain_id'].hex()}"
+    else:
+        err = None
+    check("chain", err, f"chain {spec.chain_id.hex()} ({spec.chain_name})")
+
+    # 3. digest
+    digest = sha256(evidence)
+    err, ok_detail = None, ""
+    if p["kind"] == "deposit":
+        salted, committed, length = p["commitment_kind"] == "salted", p["commitment"], p["byte_length"]
+    elif p["kind"] == "batch_deposit" and rc.item is not None:
+        salted, committed, length = p["salted"], rc.item["commitment"], None
+    else:
+        err = "receipt holds no deposit"
+    if err is None:
+        if not salted and rc.salt is not None:
+            err = "receipt carries a salt but the deposit is not salted"
+        elif salted and rc.salt is None:
+            err = "deposit is salted and the receipt carries no salt"
+        else:
+            computed = salted_commitment(rc.salt, digest) if salted else digest
+            if computed != committed:
+                err = (f"evidence SHA-256 {digest.hex()}{' (salted)' if salted else ''} does not match the "
+                       f"deposited {committed.hex()}")
+            elif length is not None and len(evidence) != length:
+                err = f"evidence is {len(evidence)} bytes, the deposit says {length}"
+            ok_detail = f"SHA-256 {digest.hex()} " + ("matches the salted commitment" if salted else "matches")
+    check("digest", err, ok_detail)
+
+    # 4. deposit_id (with the receipt's chain ID)
+    own_id = tx_id(rc.chain_id, body_bytes)
+    computed_id = own_id if rc.item is None else batch_item_id(own_id, rc.item["index"])
+    check("deposit_id",
+          None if computed_id == rc.deposit_id else
+          f"receipt names deposit {rc.deposit_id.hex()}, its transaction gives {computed_id.hex()}",
+          computed_id.hex())
+
+    # 5. signature (with the genesis's chain ID)
+    txid = tx_id(spec.chain_id, body_bytes)
+    sender = rc.tx["sender"]
+    client = next((c for c in spec.clients if c["key"] == sender), None)
+    err = ed25519_verify_strict(sender, txid, rc.signature)
+    if err:
+        err = f"bad signature by {sender.hex()} on transaction: {err}"
+    elif any(v["key"] == sender for v in spec.validators):
+        err = f"signed by {sender.hex()}, a validator key: validators do not deposit"
+    elif client is not None and client["role"] != "platform":
+        err = f"signed by {client['name']}, whose role is {client['role']}, not platform"
+    if client is not None:
+        ok_detail = f"signed by platform {client['name']} ({sender.hex()})"
+    else:
+        ok_detail = f"signed by {sender.hex()}, a key registered on chain after genesis (an audit shows it)"
+    check("signature", err, ok_detail)
+
+    # 6. batch (only for batch deposits)
+    if p["kind"] == "batch_deposit":
+        if rc.item is None:
+            err = "batch deposit without item proof"
+        else:
+            err = verify_inclusion(leaf_hash(rc.item["commitment"]), rc.item["index"], p["count"],
+                                   rc.item["proof"], p["root"])
+            err = f"Merkle proof rejected: {err}" if err else None
+        check("batch", err,
+              f"item {rc.item['index']} of {p['count']} in batch root {p['root'].hex()}" if rc.item else "")
+
+    # 7. inclusion
+    h = rc.header
+    err = verify_inclusion(leaf_hash(body_bytes + rc.signature), rc.tx_index, h["tx_count"], rc.tx_proof,
+                           h["tx_root"])
+    check("inclusion", f"Merkle proof rejected: {err}" if err else None,
+          f"transaction {rc.tx_index} of {h['tx_count']} in block {h['height']} (root {h['tx_root'].hex()})")
+
+    # 8. certificate
+    c = rc.certificate
+    bh = block_hash(h)
+    power = 0
+    if c["block_hash"] != bh:
+        err = f"certificate is for block {c['block_hash'].hex()}, header hashes to {bh.hex()}"
+    elif c["height"] != h["height"]:
+        err = f"certificate is for height {c['height']}, header is {h['height']}"
+    elif h["validators_hash"] != spec.validators_hash:
+        err = "header's validator-set hash is not the genesis validators'"
+    else:
+        err, power = verify_certificate(c, spec)
+    check("certificate", err,
+          f"{len(c['sigs'])} of {len(spec.validators)} validators signed block {bh.hex()} "
+          f"({power} of {spec.total_power} voting power)")
+
+    # 9. time
+    ct = commit_time_ms(c)
+    if not c["sigs"]:
+        err = "no signed clocks"
+    elif ct < spec.genesis_time_ms:
+        err = f"commit time {format_utc(ct)} is before the genesis time"
+    else:
+        err = None
+    check("time", err, f"committed at {format_utc(ct)} (median of {len(c['sigs'])} signed clocks)")
+
+    timesvc = [(spec.validators[s["validator"]]["name"], s["time_ms"]) for s in c["sigs"]
+               if s["validator"] < len(spec.validators) and spec.validators[s["validator"]]["role"] == "timesvc"]
+    return Report(checks, rc.deposit_id, h["height"], ct, client["name"] if client else None, timesvc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def read_file(path: str, what: str, limit: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise Unusable(f"cannot read {what} {path}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise Unusable(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
+def verify_files(evidence_path: str, receipt_path: str, genesis_path: str) -> tuple[int, Optional[Report], str]:
+    """Returns (exit code, report or None, text to print)."""
+    try:
+        genesis = read_file(genesis_path, "genesis", MAX_GENESIS_BYTES)
+        receipt = read_file(receipt_path, "receipt", MAX_RECEIPT_BYTES)
+        evidence = read_file(evidence_path, "evidence", MAX_EVIDENCE_BYTES)
+    except Unusable as e:
+        return 2, None, f"UNUSABLE INPUT: {e}\n"
+    return verify_data(evidence, receipt, genesis, evidence_path)
+
+
+def verify_data(evidence: bytes, receipt: bytes, genesis: bytes,
+                evidence_name: str = "(evidence)") -> tuple[int, Optional[Report], str]:
+    """Verify in memory. Returns (exit code, report or None, text to print)."""
+    try:
+        spec = parse_genesis(genesis)
+        rc = parse_receipt(receipt)
+    except Unusable as e:
+        return 2, None, f"UNUSABLE INPUT: {e}\n"
+    rep = verify(evidence, rc, spec)
+    evidence_path = evidence_name
+    out = ["Curia receipt verification (independent Python verifier)",
+           f"  evidence   {evidence_path}",
+           f"  deposit    {rep.deposit_id.hex()}",
+           f"  chain      {spec.chain_name} ({spec.chain_id.hex()})",
+           f"  block      {rep.height} committed {format_utc(rep.commit_time_ms)}"]
+    if rep.depositor:
+        out.append(f"  depositor  {rep.depositor}")
+    for name, t in rep.timesvc:
+        out.append(f"  time svc   {name} read {format_utc(t)}")
+    out.append("")
+    for c in rep.checks:
+        out.append(f"  [{'PASS' if c.ok else 'FAIL'}] {c.name:<12} {c.detail}")
+    out.append("")
+    f = rep.first_failure()
+    if f is None:
+        out.append(f"VERDICT: VALID. This evidence existed, unchanged, when block {rep.height} was committed "
+                   f"at {format_utc(rep.commit_time_ms)}.")
+    else:
+        out.append(f"VERDICT: INVALID. Check `{f.name}` failed: {f.detail}")
+    return (0 if rep.valid else 1), rep, "\n".join(out) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4:
+        sys.stderr.write("usage: curia_verify.py EVIDENCE_FILE RECEIPT_JSON GENESIS_JSON\n")
+        return 2
+    try:
+        code, _, text = verify_files(argv[1], argv[2], argv[3])
+    except Exception as e:  # never a traceback: any unexpected failure is unusable input
+        sys.stdout.write(f"UNUSABLE INPUT: internal error: {type(e).__name__}: {e}\n")
+        return 2
+    sys.stdout.write(text)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
