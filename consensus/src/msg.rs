@@ -1,0 +1,217 @@
+//! Consensus messages and their canonical wire encoding.
+//!
+//! Byte layout (see `docs/protocol.md`): a message is one tag byte followed by the fields of the
+//! variant in the ledger's canonical encoding (fixed-width big-endian integers, raw hashes, keys
+//! and signatures, `u32`-counted lists with limits, `0x00`/`0x01` options).
+//!
+//! | tag | message       | fields                                            |
+//! |-----|---------------|---------------------------------------------------|
+//! | 1   | `Proposal`    | signed proposal, block                            |
+//! | 2   | `Vote`        | signed vote (the ledger's `SignedVote`)           |
+//! | 3   | `SyncRequest` | `u64` first height wanted                         |
+//! | 4   | `Commit`      | block, commit certificate                         |
+//!
+//! Decoding rejects unknown tags, trailing bytes and messages over [`MAX_MESSAGE_BYTES`]; it
+//! never panics on any input.
+
+use curia_ledger::block::{Block, CommitCertificate, SignedVote};
+use curia_ledger::codec::{Canonical, Reader, Writer};
+use curia_ledger::crypto::{SecretKey, Signature};
+use curia_ledger::genesis::ChainSpec;
+use curia_ledger::limits::MAX_BLOCK_BYTES;
+use curia_ledger::{Hash, LedgerError, Result as LedgerResult};
+
+use crate::ConsensusError;
+
+/// Domain-separation tag of a proposal's signing hash.
+pub const TAG_PROPOSAL: &str = "curia/v1/proposal";
+
+/// Largest consensus message on the wire: a largest block plus room for the certificate.
+pub const MAX_MESSAGE_BYTES: usize = MAX_BLOCK_BYTES + (64 << 10);
+
+/// A proposal (unsigned part): the proposer of `(height, round)` proposes the block `block_hash`,
+/// re-proposing a value that had a quorum of prevotes in `pol_round` if that is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// Chain ID.
+    pub chain_id: Hash,
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// Proof-of-lock round: the round in which this block had a quorum of prevotes (Tendermint's
+    /// `validRound`), or `None` (Tendermint's -1) for a fresh block.
+    pub pol_round: Option<u32>,
+    /// Hash of the proposed block.
+    pub block_hash: Hash,
+    /// Proposer's validator index.
+    pub proposer: u16,
+}
+
+impl Proposal {
+    /// What is signed: `tagged("curia/v1/proposal", canonical proposal)`.
+    pub fn signing_hash(&self) -> Hash {
+        Hash::tagged(TAG_PROPOSAL, &[&self.to_bytes()])
+    }
+    /// Sign.
+    pub fn sign(self, key: &SecretKey) -> SignedProposal {
+        let signature = key.sign(&self.signing_hash());
+        SignedProposal { proposal: self, signature }
+    }
+}
+
+impl Canonical for Proposal {
+    const WHAT: &'static str = "proposal";
+    fn encode(&self, w: &mut Writer) {
+        self.chain_id.encode(w);
+        w.u64(self.height);
+        w.u32(self.round);
+        w.option(&self.pol_round, |w, r| w.u32(*r));
+        self.block_hash.encode(w);
+        w.u16(self.proposer);
+    }
+    fn decode(r: &mut Reader<'_>) -> LedgerResult<Self> {
+        Ok(Proposal {
+            chain_id: Hash::decode(r)?,
+            height: r.u64()?,
+            round: r.u32()?,
+            pol_round: r.option(|r| r.u32())?,
+            block_hash: Hash::decode(r)?,
+            proposer: r.u16()?,
+        })
+    }
+}
+
+/// A proposal with the proposer's signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedProposal {
+    /// The proposal.
+    pub proposal: Proposal,
+    /// Signature by the proposer over [`Proposal::signing_hash`].
+    pub signature: Signature,
+}
+
+impl SignedProposal {
+    /// Verify the chain, the proposer index and the signature (not who should propose).
+    pub fn verify(&self, spec: &ChainSpec) -> LedgerResult<()> {
+        let p = &self.proposal;
+        let v = spec.genesis.validators.get(p.proposer as usize).ok_or_else(|| LedgerError::Invalid {
+            what: "proposal",
+            reason: format!("no validator with index {}", p.proposer),
+        })?;
+        if p.chain_id != spec.chain_id {
+            return Err(LedgerError::Invalid { what: "proposal", reason: "proposal is for another chain".into() });
+        }
+        v.key.verify("proposal", &p.signing_hash(), &self.signature)
+    }
+}
+
+impl Canonical for SignedProposal {
+    const WHAT: &'static str = "signed proposal";
+    fn encode(&self, w: &mut Writer) {
+        self.proposal.encode(w);
+        self.signature.encode(w);
+    }
+    fn decode(r: &mut Reader<'_>) -> LedgerResult<Self> {
+        Ok(SignedProposal { proposal: Proposal::decode(r)?, signature: Signature::decode(r)? })
+    }
+}
+
+/// A consensus message between validators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A signed proposal with the full block.
+    Proposal {
+        /// The signed proposal.
+        proposal: SignedProposal,
+        /// The block it names.
+        block: Block,
+    },
+    /// A prevote or precommit.
+    Vote(SignedVote),
+    /// Please send committed blocks with certificates from this height on.
+    SyncRequest {
+        /// First height wanted.
+        from_height: u64,
+    },
+    /// A committed block with its certificate: an answer to a sync request, or an announcement.
+    Commit {
+        /// The block.
+        block: Block,
+        /// Its commit certificate.
+        cert: CommitCertificate,
+    },
+}
+
+impl Message {
+    /// Canonical bytes for the wire.
+    pub fn to_wire(&self) -> Vec<u8> {
+        self.to_bytes()
+    }
+    /// Decode bytes from the wire, refusing oversized input. Never panics.
+    pub fn from_wire(bytes: &[u8]) -> Result<Message, ConsensusError> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(ConsensusError::MessageTooLarge { len: bytes.len(), max: MAX_MESSAGE_BYTES });
+        }
+        Message::from_bytes(bytes).map_err(ConsensusError::Decode)
+    }
+    /// Height the message is about.
+    pub fn height(&self) -> u64 {
+        match self {
+            Message::Proposal { proposal, .. } => proposal.proposal.height,
+            Message::Vote(v) => v.vote.height,
+            Message::SyncRequest { from_height } => *from_height,
+            Message::Commit { cert, .. } => cert.height,
+        }
+    }
+    /// A short description for traces and logs.
+    pub fn summary(&self) -> String {
+        match self {
+            Message::Proposal { proposal: p, .. } => {
+                let q = &p.proposal;
+                format!("proposal h{} r{} pol{:?} {:?} by {}", q.height, q.round, q.pol_round, q.block_hash, q.proposer)
+            }
+            Message::Vote(v) => {
+                let q = &v.vote;
+                format!("{:?} h{} r{} {:?} by {}", q.kind, q.height, q.round, q.block, q.validator)
+            }
+            Message::SyncRequest { from_height } => format!("sync-request from h{from_height}"),
+            Message::Commit { cert, .. } => format!("commit h{} r{} {:?}", cert.height, cert.round, cert.block_hash),
+        }
+    }
+}
+
+impl Canonical for Message {
+    const WHAT: &'static str = "consensus message";
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            Message::Proposal { proposal, block } => {
+                w.u8(1);
+                proposal.encode(w);
+                block.encode(w);
+            }
+            Message::Vote(v) => {
+                w.u8(2);
+                v.encode(w);
+            }
+            Message::SyncRequest { from_height } => {
+                w.u8(3);
+                w.u64(*from_height);
+            }
+            Message::Commit { block, cert } => {
+                w.u8(4);
+                block.encode(w);
+                cert.encode(w);
+            }
+        }
+    }
+    fn decode(r: &mut Reader<'_>) -> LedgerResult<Self> {
+        Ok(match r.u8()? {
+            1 => Message::Proposal { proposal: SignedProposal::decode(r)?, block: Block::decode(r)? },
+            2 => Message::Vote(SignedVote::decode(r)?),
+            3 => Message::SyncRequest { from_height: r.u64()? },
+            4 => Message::Commit { block: Block::decode(r)?, cert: CommitCertificate::decode(r)? },
+            t => return Err(r.bad_tag("consensus message", t)),
+        })
+    }
+}
