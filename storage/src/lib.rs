@@ -1,1 +1,37 @@
-//! curia-storage: not built yet (see the open issue for this crate).
+//! # curia-storage
+//!
+//! Everything a node keeps on disk, in one RocksDB database: blocks, commit certificates,
+//! headers, the state (clients, applied transactions, deposits, cases, attachments), the indexes
+//! (deposit ID to its place in the chain, evidence digest to its deposits, case to its records),
+//! the tip, and the consensus vote log.
+//!
+//! - [`Store`]: open or create a store for a chain, commit blocks atomically, read back with
+//!   checksums, log votes, back up and restore. See `docs/storage.md`.
+//! - [`StoreState`]: the committed state as a ledger [`curia_ledger::state::StateView`].
+//! - [`audit_store`]: replay a store from genesis with the ledger's audit.
+
+mod audit;
+mod codec;
+mod error;
+mod store;
+
+pub use audit::{audit_store, AuditProgress};
+pub use codec::{CaseEntry, CaseEvent, CaseStatus, DepositLocation, CHECKSUM_LEN};
+pub use error::StoreError;
+pub use store::{cf, Store, StoreOptions, StoreState, SCHEMA_VERSION};
+
+/// Where a node keeps its store inside its data directory.
+pub const STORE_SUBDIR: &str = "chain";
+
+/// The store directory for a data directory: `DIR/chain` if it holds a store, else `DIR` itself.
+pub fn locate_store(data_dir: &std::path::Path) -> std::path::PathBuf {
+    let sub = data_dir.join(STORE_SUBDIR);
+    if sub.join("CURRENT").is_file() {
+        sub
+    } else {
+        data_dir.to_path_buf()
+    }
+}
+
+/// Result with the store's error.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

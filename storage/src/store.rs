@@ -1,0 +1,908 @@
+//! The chain store: one RocksDB database with one column family per kind of record.
+//!
+//! Rules:
+//! - A store is created for one chain: the schema version, the chain ID and the canonical
+//!   genesis are written when it is created and checked on every open.
+//! - [`Store::commit_block`] writes the block, its certificate, its header, every state change,
+//!   every index entry and the new tip in one RocksDB `WriteBatch`, with a synced WAL write: when
+//!   it returns the block survives a crash or power loss, and a crash before it returns leaves
+//!   the store at the previous block (the batch is all or nothing).
+//! - A block is committed only on top of the tip: its height is the next one, its previous hash
+//!   is the tip's hash, its certificate names its hash and height, and its header's state root is
+//!   the one its changes produce on top of the tip's state root.
+//! - The vote log and the consensus state are written with synced writes before the call
+//!   returns, so a validator that sends a vote after `append_vote` returns never forgets it.
+//! - Every value is checksummed (see [`crate::codec`]) and checked again when read; a read that
+//!   fails its check returns [`StoreError::Corrupt`] and never the bad bytes.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use curia_ledger::audit::AuditState;
+use curia_ledger::block::{Block, CommitCertificate, Header, SignedVote};
+use curia_ledger::codec::Canonical;
+use curia_ledger::crypto::PublicKey;
+use curia_ledger::genesis::{ChainSpec, Genesis};
+use curia_ledger::hash::Hash;
+use curia_ledger::receipt::Receipt;
+use curia_ledger::state::{apply_block, next_state_root, CaseRecord, Change, ClientRecord, StateView, Tip};
+use curia_ledger::tx::Payload;
+use rocksdb::{
+    BlockBasedOptions, Cache, ChecksumType, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
+    IteratorMode, Options, ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
+};
+
+use crate::codec::*;
+use crate::error::StoreError;
+
+/// Schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Column family names.
+pub mod cf {
+    /// Schema version, chain ID, genesis, tip, consensus state.
+    pub const META: &str = "meta";
+    /// Height -> canonical block.
+    pub const BLOCKS: &str = "blocks";
+    /// Height -> canonical commit certificate.
+    pub const CERTS: &str = "certs";
+    /// Height -> canonical header.
+    pub const HEADERS: &str = "headers";
+    /// Deposit ID -> location (height, tx index, item index). Also the state's deposit set.
+    pub const DEPOSITS: &str = "deposits";
+    /// `commitment || deposit ID` -> nothing (prefix-scanned by commitment).
+    pub const DIGESTS: &str = "digests";
+    /// `u8 len || case ID || u32 seq` -> case record.
+    pub const CASES: &str = "cases";
+    /// Transaction ID -> (height, tx index). Also the state's applied-transaction set.
+    pub const TXS: &str = "txs";
+    /// Client key -> client record.
+    pub const CLIENTS: &str = "clients";
+    /// Case ID -> owner, open flag, record count.
+    pub const CASE_STATUS: &str = "case_status";
+    /// `u8 len || case ID || deposit ID` -> nothing.
+    pub const ATTACHMENTS: &str = "attachments";
+    /// `u64 height || u64 seq` -> canonical signed vote.
+    pub const VOTES: &str = "votes";
+    /// Every column family.
+    pub const ALL: [&str; 12] =
+        [META, BLOCKS, CERTS, HEADERS, DEPOSITS, DIGESTS, CASES, TXS, CLIENTS, CASE_STATUS, ATTACHMENTS, VOTES];
+}
+
+const META_SCHEMA: &[u8] = b"schema";
+const META_CHAIN: &[u8] = b"chain_id";
+const META_GENESIS: &[u8] = b"genesis";
+const META_TIP: &[u8] = b"tip";
+const META_CONSENSUS: &[u8] = b"consensus_state";
+
+fn show_height(k: &[u8]) -> String {
+    match <[u8; 8]>::try_from(k) {
+        Ok(b) => format!("height {}", u64::from_be_bytes(b)),
+        Err(_) => format!("key {}", hex::encode(k)),
+    }
+}
+
+fn show_key(cf: &str, k: &[u8]) -> String {
+    match cf {
+        cf::BLOCKS | cf::CERTS | cf::HEADERS => show_height(k),
+        cf::META => format!("key {}", String::from_utf8_lossy(k)),
+        cf::DEPOSITS => format!("deposit {}", hex::encode(k)),
+        cf::TXS => format!("transaction {}", hex::encode(k)),
+        cf::DIGESTS if k.len() == 64 => {
+            format!("digest {} deposit {}", hex::encode(&k[..32]), hex::encode(&k[32..]))
+        }
+        cf::VOTES if k.len() == 16 => format!("vote at height {}", u64::from_be_bytes(k[..8].try_into().unwrap())),
+        _ => format!("key {}", hex::encode(k)),
+    }
+}
+
+/// The chain store.
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    spec: ChainSpec,
+    read_only: bool,
+    /// The tip; held while committing so commits are serialized.
+    tip: Mutex<Tip>,
+    next_vote_seq: AtomicU64,
+}
+
+/// Tuning knobs; the defaults suit a node.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Block cache size in bytes, shared by every column family.
+    pub block_cache_bytes: usize,
+    /// Memtable size per column family for the big index families.
+    pub index_write_buffer_bytes: usize,
+    /// Background flush and compaction jobs.
+    pub background_jobs: i32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { block_cache_bytes: 256 << 20, index_write_buffer_bytes: 128 << 20, background_jobs: 2 }
+    }
+}
+
+fn db_options(o: &StoreOptions) -> (Options, Vec<ColumnFamilyDescriptor>) {
+    let mut db = Options::default();
+    db.create_if_missing(true);
+    db.create_missing_column_families(true);
+    db.set_max_background_jobs(o.background_jobs);
+    db.set_bytes_per_sync(1 << 20);
+    db.set_paranoid_checks(true);
+    let cache = Cache::new_lru_cache(o.block_cache_bytes);
+    let cfs = cf::ALL
+        .iter()
+        .map(|name| {
+            let mut opts = Options::default();
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_format_version(5);
+            // XXH3 block checksums: this build's CRC32c is the portable software one.
+            table.set_checksum_type(ChecksumType::XXH3);
+            table.set_bloom_filter(10.0, false);
+            table.set_cache_index_and_filter_blocks(true);
+            opts.set_level_compaction_dynamic_level_bytes(true);
+            match *name {
+                cf::BLOCKS => {
+                    // Large, append-only values: keep them in blob files so compaction does not
+                    // rewrite them.
+                    opts.set_enable_blob_files(true);
+                    opts.set_min_blob_size(4096);
+                    opts.set_write_buffer_size(64 << 20);
+                    opts.set_compression_type(DBCompressionType::Lz4);
+                }
+                cf::DEPOSITS | cf::DIGESTS | cf::TXS => {
+                    // Random 32-byte keys: incompressible, so no compression; big memtables cut
+                    // the number of level-0 files and the write amplification.
+                    opts.set_compression_type(DBCompressionType::None);
+                    opts.set_write_buffer_size(o.index_write_buffer_bytes);
+                    opts.set_max_write_buffer_number(4);
+                    opts.set_target_file_size_base(64 << 20);
+                    opts.set_max_bytes_for_level_base(512 << 20);
+                    opts.set_level_zero_slowdown_writes_trigger(40);
+                    opts.set_level_zero_stop_writes_trigger(64);
+                    if *name == cf::DIGESTS {
+                        opts.set_prefix_extractor(SliceTransform::create_fixed_prefix(32));
+                        table.set_whole_key_filtering(false);
+                    }
+                }
+                _ => opts.set_compression_type(DBCompressionType::Lz4),
+            }
+            opts.set_block_based_table_factory(&table);
+            ColumnFamilyDescriptor::new(*name, opts)
+        })
+        .collect();
+    (db, cfs)
+}
+
+impl Store {
+    /// Open the store at `dir` for `spec`'s chain, creating it if the directory holds none.
+    /// Fails if the store was made by another schema version or for another chain.
+    pub fn open(dir: impl AsRef<Path>, spec: &ChainSpec) -> Result<Store, StoreError> {
+        Store::open_with(dir, spec, &StoreOptions::default())
+    }
+
+    /// [`Store::open`] with tuning options.
+    pub fn open_with(dir: impl AsRef<Path>, spec: &ChainSpec, o: &StoreOptions) -> Result<Store, StoreError> {
+        let path = dir.as_ref().to_path_buf();
+        let (opts, cfs) = db_options(o);
+        let db = DB::open_cf_descriptors(&opts, &path, cfs)
+            .map_err(StoreError::rocks(format!("open {}", path.display())))?;
+        let meta = db.cf_handle(cf::META).expect("meta family exists");
+        let fresh = db.get_cf(meta, META_SCHEMA).map_err(StoreError::rocks("read schema"))?.is_none();
+        if fresh {
+            let mut b = WriteBatch::default();
+            let put = |b: &mut WriteBatch, fam: &'static str, k: &[u8], v: &[u8]| {
+                b.put_cf(db.cf_handle(fam).expect("family exists"), k, seal(fam, k, v))
+            };
+            put(&mut b, cf::META, META_CHAIN, &spec.chain_id.0);
+            put(&mut b, cf::META, META_GENESIS, &spec.genesis.to_bytes());
+            put(&mut b, cf::META, META_TIP, &encode_tip(&Tip::genesis(spec)));
+            for c in &spec.genesis.clients {
+                let rec = ClientRecord { name: c.name.clone(), role: c.role, active: true };
+                put(&mut b, cf::CLIENTS, &c.key.0, &encode_client(&rec));
+            }
+            // The schema key goes last in the same batch: a store with a schema key is complete.
+            put(&mut b, cf::META, META_SCHEMA, &SCHEMA_VERSION.to_be_bytes());
+            let mut w = WriteOptions::default();
+            w.set_sync(true);
+            db.write_opt(b, &w).map_err(StoreError::rocks("initialize store"))?;
+        }
+        Store::finish_open(db, path, Some(spec), false)
+    }
+
+    /// Open an existing store, taking the chain from the genesis it holds.
+    pub fn open_existing(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = dir.as_ref().to_path_buf();
+        Store::check_exists(&path)?;
+        let (mut opts, cfs) = db_options(&StoreOptions::default());
+        opts.create_if_missing(false);
+        let db = DB::open_cf_descriptors(&opts, &path, cfs)
+            .map_err(StoreError::rocks(format!("open {}", path.display())))?;
+        Store::finish_open(db, path, None, false)
+    }
+
+    /// Open an existing store read-only (for audits and inspection; another process may be
+    /// writing it). Sees the store as of the moment it was opened.
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = dir.as_ref().to_path_buf();
+        Store::check_exists(&path)?;
+        let (opts, cfs) = db_options(&StoreOptions::default());
+        let db = DB::open_cf_descriptors_read_only(&opts, &path, cfs, false)
+            .map_err(StoreError::rocks(format!("open {} read-only", path.display())))?;
+        Store::finish_open(db, path, None, true)
+    }
+
+    fn check_exists(path: &Path) -> Result<(), StoreError> {
+        if !path.join("CURRENT").is_file() {
+            return Err(StoreError::NotAStore { path: path.into(), reason: "no RocksDB database in it".into() });
+        }
+        Ok(())
+    }
+
+    fn finish_open(db: DB, path: PathBuf, spec: Option<&ChainSpec>, read_only: bool) -> Result<Store, StoreError> {
+        let meta = |k: &[u8]| -> Result<Option<Vec<u8>>, StoreError> {
+            let h = db.cf_handle(cf::META).expect("meta family exists");
+            match db.get_pinned_cf(h, k).map_err(StoreError::rocks("read meta"))? {
+                None => Ok(None),
+                Some(v) => Ok(Some(unseal(cf::META, k, &v, || show_key(cf::META, k))?.to_vec())),
+            }
+        };
+        let corrupt =
+            |k: &[u8], reason: String| StoreError::Corrupt { cf: cf::META, key: show_key(cf::META, k), reason };
+        let schema = meta(META_SCHEMA)?
+            .ok_or_else(|| StoreError::NotAStore { path: path.clone(), reason: "no schema version recorded".into() })?;
+        let found = u32::from_be_bytes(
+            schema.as_slice().try_into().map_err(|_| corrupt(META_SCHEMA, "schema version is not 4 bytes".into()))?,
+        );
+        if found != SCHEMA_VERSION {
+            return Err(StoreError::SchemaVersion { path, found, expected: SCHEMA_VERSION });
+        }
+        let chain = meta(META_CHAIN)?.ok_or_else(|| corrupt(META_CHAIN, "missing".into()))?;
+        let chain = Hash(chain.as_slice().try_into().map_err(|_| corrupt(META_CHAIN, "not 32 bytes".into()))?);
+        let genesis = meta(META_GENESIS)?.ok_or_else(|| corrupt(META_GENESIS, "missing".into()))?;
+        let stored_spec = Genesis::from_bytes(&genesis)
+            .and_then(Genesis::into_spec)
+            .map_err(|e| corrupt(META_GENESIS, e.to_string()))?;
+        if stored_spec.chain_id != chain {
+            return Err(corrupt(META_GENESIS, "genesis does not hash to the recorded chain ID".into()));
+        }
+        if let Some(spec) = spec {
+            if spec.chain_id != chain {
+                return Err(StoreError::WrongChain { path, found: chain.to_hex(), expected: spec.chain_id.to_hex() });
+            }
+        }
+        let tip = meta(META_TIP)?.ok_or_else(|| corrupt(META_TIP, "missing".into()))?;
+        let tip = decode_tip(&tip).map_err(|e| corrupt(META_TIP, e.0))?;
+        let votes = db.cf_handle(cf::VOTES).expect("votes family exists");
+        let next_vote_seq = match db.iterator_cf(votes, IteratorMode::End).next() {
+            None => 0,
+            Some(kv) => {
+                let (k, _) = kv.map_err(StoreError::rocks("scan votes"))?;
+                if k.len() != 16 {
+                    return Err(StoreError::Corrupt {
+                        cf: cf::VOTES,
+                        key: show_key(cf::VOTES, &k),
+                        reason: "bad key".into(),
+                    });
+                }
+                u64::from_be_bytes(k[8..].try_into().expect("8 bytes")) + 1
+            }
+        };
+        Ok(Store {
+            db,
+            path,
+            spec: stored_spec,
+            read_only,
+            tip: Mutex::new(tip),
+            next_vote_seq: AtomicU64::new(next_vote_seq),
+        })
+    }
+
+    /// The chain this store holds (from its recorded genesis).
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, name: &'static str) -> &ColumnFamily {
+        self.db.cf_handle(name).expect("every family is opened")
+    }
+
+    pub(crate) fn get(&self, fam: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(fam), key).map_err(StoreError::rocks(format!("read {fam}")))? {
+            None => Ok(None),
+            Some(v) => Ok(Some(unseal(fam, key, &v, || show_key(fam, key))?.to_vec())),
+        }
+    }
+
+    fn get_decoded<T>(
+        &self,
+        fam: &'static str,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> Result<Option<T>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(fam), key).map_err(StoreError::rocks(format!("read {fam}")))? {
+            None => Ok(None),
+            Some(v) => {
+                let payload = unseal(fam, key, &v, || show_key(fam, key))?;
+                f(payload).map(Some).map_err(|reason| StoreError::Corrupt { cf: fam, key: show_key(fam, key), reason })
+            }
+        }
+    }
+
+    fn canonical<T: Canonical>(&self, fam: &'static str, height: u64) -> Result<Option<T>, StoreError> {
+        self.get_decoded(fam, &height_key(height), |b| T::from_bytes(b).map_err(|e| e.to_string()))
+    }
+
+    fn write_synced(&self, b: WriteBatch, op: &str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly { path: self.path.clone() });
+        }
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        self.db.write_opt(b, &w).map_err(StoreError::rocks(op))
+    }
+
+    fn write_unsynced(&self, b: WriteBatch) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly { path: self.path.clone() });
+        }
+        self.db.write(b).map_err(StoreError::rocks("write state"))
+    }
+
+    // ----- chain reads -----
+
+    /// The tip: height, hash and state root of the last committed block.
+    pub fn tip(&self) -> Tip {
+        *self.tip.lock().expect("tip lock")
+    }
+
+    /// The tip as recorded on disk (re-read and checked).
+    pub fn stored_tip(&self) -> Result<Tip, StoreError> {
+        self.get_decoded(cf::META, META_TIP, |b| decode_tip(b).map_err(|e| e.0))?
+            .ok_or_else(|| StoreError::NotFound { what: "meta", key: "tip".into() })
+    }
+
+    /// The block at `height`, checked against its checksum and its height.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let b: Option<Block> = self.canonical(cf::BLOCKS, height)?;
+        if let Some(b) = &b {
+            self.check_height(cf::BLOCKS, height, b.header.height)?;
+        }
+        Ok(b)
+    }
+
+    /// The header at `height`.
+    pub fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {
+        let h: Option<Header> = self.canonical(cf::HEADERS, height)?;
+        if let Some(h) = &h {
+            self.check_height(cf::HEADERS, height, h.height)?;
+        }
+        Ok(h)
+    }
+
+    /// The commit certificate of the block at `height`.
+    pub fn cert(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        let c: Option<CommitCertificate> = self.canonical(cf::CERTS, height)?;
+        if let Some(c) = &c {
+            self.check_height(cf::CERTS, height, c.height)?;
+        }
+        Ok(c)
+    }
+
+    fn check_height(&self, fam: &'static str, key: u64, found: u64) -> Result<(), StoreError> {
+        if key != found {
+            return Err(StoreError::Corrupt {
+                cf: fam,
+                key: format!("height {key}"),
+                reason: format!("value is for height {found}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Where a deposit is.
+    pub fn deposit_location(&self, deposit_id: &Hash) -> Result<Option<DepositLocation>, StoreError> {
+        self.get_decoded(cf::DEPOSITS, &deposit_id.0, |b| DepositLocation::decode(b).map_err(|e| e.0))
+    }
+
+    /// Where a transaction is: height and index in the block.
+    pub fn tx_location(&self, tx_id: &Hash) -> Result<Option<(u64, u32)>, StoreError> {
+        self.get_decoded(cf::TXS, &tx_id.0, |b| {
+            let mut c = Cursor::new(b);
+            let r = (c.u64().map_err(|e| e.0)?, c.u32().map_err(|e| e.0)?);
+            c.finish().map_err(|e| e.0)?;
+            Ok(r)
+        })
+    }
+
+    /// Every deposit ID of a commitment (evidence digest), in key order.
+    pub fn deposits_by_digest(&self, commitment: &Hash) -> Result<Vec<Hash>, StoreError> {
+        let fam = cf::DIGESTS;
+        let mut ro = ReadOptions::default();
+        ro.set_prefix_same_as_start(true);
+        let it = self.db.iterator_cf_opt(self.cf(fam), ro, IteratorMode::From(&commitment.0, Direction::Forward));
+        let mut out = Vec::new();
+        for kv in it {
+            let (k, v) = kv.map_err(StoreError::rocks("scan digests"))?;
+            if !k.starts_with(&commitment.0) {
+                break;
+            }
+            let payload = unseal(fam, &k, &v, || show_key(fam, &k))?;
+            if k.len() != 64 || !payload.is_empty() {
+                return Err(StoreError::Corrupt { cf: fam, key: show_key(fam, &k), reason: "bad key or value".into() });
+            }
+            out.push(Hash(k[32..].try_into().expect("32 bytes")));
+        }
+        Ok(out)
+    }
+
+    /// The records of a case, in chain order.
+    pub fn case_records(&self, case_id: &str) -> Result<Vec<CaseEntry>, StoreError> {
+        let fam = cf::CASES;
+        let prefix = case_prefix(case_id);
+        let it = self.db.iterator_cf(self.cf(fam), IteratorMode::From(&prefix, Direction::Forward));
+        let mut out = Vec::new();
+        for kv in it {
+            let (k, v) = kv.map_err(StoreError::rocks("scan cases"))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let show = || format!("case {case_id} record {}", hex::encode(&k[prefix.len()..]));
+            let payload = unseal(fam, &k, &v, show)?;
+            let e =
+                decode_case_entry(payload).map_err(|e| StoreError::Corrupt { cf: fam, key: show(), reason: e.0 })?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    /// A case's owner, open flag and record count.
+    pub fn case_status(&self, case_id: &str) -> Result<Option<CaseStatus>, StoreError> {
+        self.get_decoded(cf::CASE_STATUS, case_id.as_bytes(), |b| decode_case_status(b).map_err(|e| e.0))
+    }
+
+    /// The self-contained receipt of a deposit, built from the stored block and certificate.
+    pub fn receipt(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
+        let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
+        let missing =
+            |what| StoreError::NotFound { what, key: format!("at height {} (deposit {deposit_id})", loc.height) };
+        let block = self.block(loc.height)?.ok_or_else(|| missing("block"))?;
+        let cert = self.cert(loc.height)?.ok_or_else(|| missing("certificate"))?;
+        let r = Receipt::build(&self.spec.chain_id, &block, &cert, loc.tx_index, loc.item_index)?;
+        if r.deposit_id != *deposit_id {
+            return Err(StoreError::Corrupt {
+                cf: cf::DEPOSITS,
+                key: show_key(cf::DEPOSITS, &deposit_id.0),
+                reason: format!("index points to deposit {} instead", r.deposit_id),
+            });
+        }
+        Ok(Some(r))
+    }
+
+    // ----- executing and committing -----
+
+    /// A [`StateView`] over the store's committed state.
+    pub fn state(&self) -> StoreState<'_> {
+        StoreState { store: self, error: RefCell::new(None) }
+    }
+
+    /// Run the ledger's state transition for `block` on top of the tip, against the state on disk.
+    /// Returns the block's changes, ready for [`Store::commit_block`].
+    pub fn execute(&self, block: &Block) -> Result<Vec<Change>, StoreError> {
+        let tip = self.tip();
+        let state = self.state();
+        let r = apply_block(&self.spec, &state, &tip, block);
+        // A read error makes the result meaningless whatever it was.
+        state.finish()?;
+        Ok(r?)
+    }
+
+    /// Commit a block: block, certificate, header, state changes, indexes and the new tip in one
+    /// atomic, synced write. `changes` must be the block's changes (from
+    /// [`curia_ledger::state::apply_block`] or [`Store::execute`]); the certificate must have
+    /// been verified by the caller. Checks the links to the tip and the state root.
+    pub fn commit_block(&self, block: &Block, cert: &CommitCertificate, changes: &[Change]) -> Result<Tip, StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly { path: self.path.clone() });
+        }
+        let mut tip_guard = self.tip.lock().expect("tip lock");
+        let tip = *tip_guard;
+        let h = &block.header;
+        let height = h.height;
+        let bad = |reason: String| StoreError::BadCommit { height, reason };
+        if h.chain_id != self.spec.chain_id {
+            return Err(bad(format!("chain ID {} is not this store's {}", h.chain_id, self.spec.chain_id)));
+        }
+        if height != tip.height + 1 {
+            return Err(bad(format!("the tip is at height {}", tip.height)));
+        }
+        if h.prev_hash != tip.block_hash {
+            return Err(bad(format!("previous hash {} is not the tip's {}", h.prev_hash, tip.block_hash)));
+        }
+        let hash = h.hash();
+        if cert.block_hash != hash || cert.height != height {
+            return Err(bad(format!(
+                "certificate is for block {} at height {}, not {hash}",
+                cert.block_hash, cert.height
+            )));
+        }
+        if next_state_root(&tip.state_root, height, changes) != h.state_root {
+            return Err(bad("the changes do not produce the header's state root".into()));
+        }
+        let mut wb = WriteBatch::default();
+        let hk = height_key(height);
+        self.put(&mut wb, cf::BLOCKS, &hk, &block.to_bytes());
+        self.put(&mut wb, cf::CERTS, &hk, &cert.to_bytes());
+        self.put(&mut wb, cf::HEADERS, &hk, &h.to_bytes());
+        self.put_changes(&mut wb, Some((block, height)), changes)?;
+        let new_tip = Tip::after(h);
+        self.put(&mut wb, cf::META, META_TIP, &encode_tip(&new_tip));
+        self.write_synced(wb, &format!("commit block {height}"))?;
+        *tip_guard = new_tip;
+        Ok(new_tip)
+    }
+
+    fn put(&self, wb: &mut WriteBatch, fam: &'static str, key: &[u8], payload: &[u8]) {
+        wb.put_cf(self.cf(fam), key, seal(fam, key, payload));
+    }
+
+    /// Add state changes and, when the block is given, the location indexes, to `wb`.
+    fn put_changes(
+        &self,
+        wb: &mut WriteBatch,
+        block: Option<(&Block, u64)>,
+        changes: &[Change],
+    ) -> Result<(), StoreError> {
+        let height = block.map(|b| b.1).unwrap_or(0);
+        let bad = |reason: String| StoreError::BadCommit { height, reason };
+        // Changes come in block order: each transaction's `TxApplied`, then its own changes.
+        let mut tx_index: Option<u32> = None;
+        let mut item: u32 = 0;
+        let mut cases: HashMap<String, CaseStatus> = HashMap::new();
+        let mut deposits = Vec::new();
+        let mut digests = Vec::new();
+        for c in changes {
+            match c {
+                Change::TxApplied { id } => {
+                    let i = tx_index.map_or(0, |i| i + 1);
+                    tx_index = Some(i);
+                    item = 0;
+                    if let Some((b, _)) = block {
+                        if i as usize >= b.txs.len() {
+                            return Err(bad(format!(
+                                "changes name more transactions than the block's {}",
+                                b.txs.len()
+                            )));
+                        }
+                    }
+                    self.put(wb, cf::TXS, &id.0, &encode_tx_location(height, i));
+                }
+                Change::Deposit { id, commitment } => {
+                    let ti = tx_index.ok_or_else(|| bad("a deposit change before any transaction".into()))?;
+                    let item_index = match block {
+                        Some((b, _)) => match &b.txs[ti as usize].body.payload {
+                            Payload::BatchDeposit(_) => Some(item),
+                            Payload::Deposit(_) => None,
+                            _ => return Err(bad(format!("transaction {ti} is no deposit but has deposit changes"))),
+                        },
+                        None => None,
+                    };
+                    item += 1;
+                    let loc = DepositLocation { height, tx_index: ti, item_index };
+                    deposits.push((id.0, loc.encode()));
+                    digests.push(digest_key(commitment, id));
+                }
+                Change::ClientPut { key, record } => self.put(wb, cf::CLIENTS, &key.0, &encode_client(record)),
+                Change::CaseOpened { case_id, owner } => {
+                    let st = CaseStatus { record: CaseRecord { owner: *owner, open: true }, records: 0 };
+                    cases.insert(case_id.clone(), st);
+                    self.case_record(wb, &mut cases, case_id, height, tx_index, CaseEvent::Opened { owner: *owner })?;
+                }
+                Change::Attached { case_id, deposit } => {
+                    self.put(wb, cf::ATTACHMENTS, &attachment_key(case_id, deposit), &[]);
+                    self.case_record(
+                        wb,
+                        &mut cases,
+                        case_id,
+                        height,
+                        tx_index,
+                        CaseEvent::Attached { deposit: *deposit },
+                    )?;
+                }
+                Change::Verified { case_id, deposit, valid } => {
+                    let ev = CaseEvent::Verified { deposit: *deposit, valid: *valid };
+                    self.case_record(wb, &mut cases, case_id, height, tx_index, ev)?;
+                }
+                Change::CaseClosed { case_id } => {
+                    self.case_record(wb, &mut cases, case_id, height, tx_index, CaseEvent::Closed)?;
+                    if let Some(st) = cases.get_mut(case_id) {
+                        st.record.open = false;
+                    }
+                }
+            }
+        }
+        if let Some((b, _)) = block {
+            if tx_index.map_or(0, |i| i as usize + 1) != b.txs.len() {
+                return Err(bad(format!(
+                    "changes name {} transactions, the block has {}",
+                    tx_index.map_or(0, |i| i + 1),
+                    b.txs.len()
+                )));
+            }
+        }
+        // Index keys are random hashes. Inserting them in key order lets RocksDB's memtable
+        // skip list reuse its insert position from one key to the next, which makes a block of
+        // tens of thousands of deposits several times cheaper to write.
+        deposits.sort_unstable_by_key(|e| e.0);
+        for (k, v) in &deposits {
+            self.put(wb, cf::DEPOSITS, k, v);
+        }
+        digests.sort_unstable();
+        for k in &digests {
+            self.put(wb, cf::DIGESTS, k, &[]);
+        }
+        for (case_id, st) in &cases {
+            self.put(wb, cf::CASE_STATUS, case_id.as_bytes(), &encode_case_status(st));
+        }
+        Ok(())
+    }
+
+    fn case_record(
+        &self,
+        wb: &mut WriteBatch,
+        cases: &mut HashMap<String, CaseStatus>,
+        case_id: &str,
+        height: u64,
+        tx_index: Option<u32>,
+        event: CaseEvent,
+    ) -> Result<(), StoreError> {
+        if !cases.contains_key(case_id) {
+            let st = self.case_status(case_id)?.ok_or_else(|| StoreError::BadCommit {
+                height,
+                reason: format!("case {case_id} has a record but was never opened"),
+            })?;
+            cases.insert(case_id.to_string(), st);
+        }
+        let st = cases.get_mut(case_id).expect("inserted above");
+        let entry = CaseEntry { height, tx_index: tx_index.unwrap_or(0), event };
+        self.put(wb, cf::CASES, &case_record_key(case_id, st.records), &encode_case_entry(&entry));
+        st.records += 1;
+        Ok(())
+    }
+
+    // ----- vote log -----
+
+    /// Append a vote to the log, synced to disk before returning.
+    pub fn append_vote(&self, vote: &SignedVote) -> Result<(), StoreError> {
+        let seq = self.next_vote_seq.fetch_add(1, Ordering::SeqCst);
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&vote.vote.height.to_be_bytes());
+        key[8..].copy_from_slice(&seq.to_be_bytes());
+        let mut wb = WriteBatch::default();
+        self.put(&mut wb, cf::VOTES, &key, &vote.to_bytes());
+        self.write_synced(wb, "append vote")
+    }
+
+    /// Every logged vote, by height, then in the order appended.
+    pub fn votes(&self) -> Result<Vec<SignedVote>, StoreError> {
+        let fam = cf::VOTES;
+        let mut out = Vec::new();
+        for kv in self.db.iterator_cf(self.cf(fam), IteratorMode::Start) {
+            let (k, v) = kv.map_err(StoreError::rocks("scan votes"))?;
+            let payload = unseal(fam, &k, &v, || show_key(fam, &k))?;
+            let vote = SignedVote::from_bytes(payload).map_err(|e| StoreError::Corrupt {
+                cf: fam,
+                key: show_key(fam, &k),
+                reason: e.to_string(),
+            })?;
+            out.push(vote);
+        }
+        Ok(out)
+    }
+
+    /// Drop logged votes below `height`, synced.
+    pub fn prune_votes_below(&self, height: u64) -> Result<(), StoreError> {
+        let mut wb = WriteBatch::default();
+        let mut to = [0u8; 16];
+        to[..8].copy_from_slice(&height.to_be_bytes());
+        wb.delete_range_cf(self.cf(cf::VOTES), [0u8; 16], to);
+        self.write_synced(wb, "prune votes")
+    }
+
+    /// Save the consensus state blob (opaque to storage), synced to disk before returning.
+    pub fn put_consensus_state(&self, blob: &[u8]) -> Result<(), StoreError> {
+        let mut wb = WriteBatch::default();
+        self.put(&mut wb, cf::META, META_CONSENSUS, blob);
+        self.write_synced(wb, "save consensus state")
+    }
+
+    /// The consensus state blob last saved.
+    pub fn consensus_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(cf::META, META_CONSENSUS)
+    }
+
+    // ----- backup -----
+
+    /// Write a consistent online backup (a RocksDB checkpoint: hard links where possible) to
+    /// `dest`, which must not exist. The store stays open and writable meanwhile.
+    pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<(), StoreError> {
+        let dest = dest.as_ref();
+        if dest.exists() {
+            return Err(StoreError::Backup { path: dest.into(), reason: "already exists".into() });
+        }
+        let cp = rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(StoreError::rocks("start checkpoint"))?;
+        cp.create_checkpoint(dest).map_err(StoreError::rocks(format!("checkpoint to {}", dest.display())))
+    }
+
+    /// Restore a backup made by [`Store::checkpoint`] into `target` (which must not exist or be
+    /// empty): copy the files, open the copy, check it holds `spec`'s chain and that its tip,
+    /// header and certificate agree. Returns the restored tip.
+    pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>, spec: &ChainSpec) -> Result<Tip, StoreError> {
+        let (backup, target) = (backup.as_ref(), target.as_ref());
+        if target.exists() && std::fs::read_dir(target).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            return Err(StoreError::Backup { path: target.into(), reason: "restore target is not empty".into() });
+        }
+        Store::check_exists(backup)?;
+        let io = |op, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { op, path, source }
+        };
+        std::fs::create_dir_all(target).map_err(io("create", target))?;
+        for entry in std::fs::read_dir(backup).map_err(io("read", backup))? {
+            let entry = entry.map_err(io("read", backup))?;
+            let to = target.join(entry.file_name());
+            std::fs::copy(entry.path(), &to).map_err(io("copy to", &to))?;
+        }
+        let store = Store::open_existing(target)?;
+        if store.spec.chain_id != spec.chain_id {
+            return Err(StoreError::WrongChain {
+                path: target.into(),
+                found: store.spec.chain_id.to_hex(),
+                expected: spec.chain_id.to_hex(),
+            });
+        }
+        let tip = store.tip();
+        if tip.height > 0 {
+            let header = store
+                .header(tip.height)?
+                .ok_or_else(|| StoreError::NotFound { what: "header", key: format!("at tip height {}", tip.height) })?;
+            let cert = store.cert(tip.height)?.ok_or_else(|| StoreError::NotFound {
+                what: "certificate",
+                key: format!("at tip height {}", tip.height),
+            })?;
+            if header.hash() != tip.block_hash || cert.block_hash != tip.block_hash {
+                return Err(StoreError::Backup {
+                    path: target.into(),
+                    reason: format!("tip, header and certificate at height {} disagree", tip.height),
+                });
+            }
+        }
+        Ok(tip)
+    }
+
+    /// Flush memtables to disk (for measuring size; not needed for durability).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for name in cf::ALL {
+            self.db.flush_cf(self.cf(name)).map_err(StoreError::rocks(format!("flush {name}")))?;
+        }
+        Ok(())
+    }
+
+    /// Compact every column family fully (slow; for measurements and maintenance).
+    pub fn compact(&self) -> Result<(), StoreError> {
+        for name in cf::ALL {
+            self.db.compact_range_cf::<&[u8], &[u8]>(self.cf(name), None, None);
+        }
+        Ok(())
+    }
+
+    /// Approximate live bytes per column family (SST and blob files), from RocksDB properties.
+    pub fn family_sizes(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for name in cf::ALL {
+            let h = self.cf(name);
+            let sst = self
+                .db
+                .property_int_value_cf(h, "rocksdb.total-sst-files-size")
+                .map_err(StoreError::rocks("read property"))?
+                .unwrap_or(0);
+            let blob = self
+                .db
+                .property_int_value_cf(h, "rocksdb.total-blob-file-size")
+                .map_err(StoreError::rocks("read property"))?
+                .unwrap_or(0);
+            out.push((name, sst + blob));
+        }
+        Ok(out)
+    }
+
+    /// Test hook: write raw bytes under a key, bypassing checksums. For corruption tests only.
+    #[doc(hidden)]
+    pub fn raw_put_for_tests(&self, fam: &'static str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let mut wb = WriteBatch::default();
+        wb.put_cf(self.cf(fam), key, value);
+        self.write_synced(wb, "raw put")
+    }
+
+    /// Raw value (checksum not checked) under a key; used for existence checks.
+    pub(crate) fn raw_get(&self, fam: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get_cf(self.cf(fam), key).map_err(StoreError::rocks(format!("read {fam}")))
+    }
+
+    /// Test hook: read raw bytes (checksum included).
+    #[doc(hidden)]
+    pub fn raw_get_for_tests(&self, fam: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get_cf(self.cf(fam), key).map_err(StoreError::rocks("raw get"))
+    }
+}
+
+/// The store's committed state as a [`StateView`]. `StateView` cannot return errors, so the
+/// first read error is kept and every later answer is meaningless: callers must call
+/// [`StoreState::finish`] (as [`Store::execute`] does) and discard the result if it fails.
+pub struct StoreState<'a> {
+    store: &'a Store,
+    error: RefCell<Option<StoreError>>,
+}
+
+impl StoreState<'_> {
+    /// The first read error, if any.
+    pub fn finish(self) -> Result<(), StoreError> {
+        match self.error.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a read or write has failed (the error itself comes from [`StoreState::finish`]).
+    pub fn failed(&self) -> bool {
+        self.error.borrow().is_some()
+    }
+
+    fn keep<T: Default>(&self, r: Result<T, StoreError>) -> T {
+        r.unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            T::default()
+        })
+    }
+}
+
+impl StateView for StoreState<'_> {
+    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
+        let s = self.store;
+        self.keep(s.get_decoded(cf::CLIENTS, &key.0, |b| decode_client(b).map_err(|e| e.0)))
+    }
+    fn tx_applied(&self, id: &Hash) -> bool {
+        self.keep(self.store.get(cf::TXS, &id.0).map(|v| v.is_some()))
+    }
+    fn deposit_exists(&self, id: &Hash) -> bool {
+        self.keep(self.store.get(cf::DEPOSITS, &id.0).map(|v| v.is_some()))
+    }
+    fn case(&self, id: &str) -> Option<CaseRecord> {
+        self.keep(self.store.case_status(id).map(|s| s.map(|s| s.record)))
+    }
+    fn attached(&self, case: &str, deposit: &Hash) -> bool {
+        self.keep(self.store.get(cf::ATTACHMENTS, &attachment_key(case, deposit)).map(|v| v.is_some()))
+    }
+}
+
+/// Applying changes without their block writes the state families only (deposit locations are
+/// recorded as height 0). Used to replay an audit into a scratch store instead of memory. Write
+/// errors are kept like read errors; check [`StoreState::finish`].
+impl AuditState for StoreState<'_> {
+    fn apply_changes(&mut self, changes: &[Change]) {
+        let mut wb = WriteBatch::default();
+        let r = self.store.put_changes(&mut wb, None, changes).and_then(|_| self.store.write_unsynced(wb));
+        self.keep(r);
+    }
+}

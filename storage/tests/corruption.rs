@@ -1,0 +1,125 @@
+//! Flipped bytes on disk make reads fail loudly, naming the family and key, and the audit names
+//! the height.
+
+mod common;
+
+use curia_ledger::testkit::TestChain;
+use curia_storage::{audit_store, cf, Store, StoreError};
+
+fn store_with_chain(c: &TestChain) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    for ((b, cert), ch) in c.blocks.iter().zip(common::changes(c)) {
+        store.commit_block(b, cert, &ch).unwrap();
+    }
+    (dir, store)
+}
+
+fn flip(store: &Store, fam: &'static str, key: &[u8], at: usize) {
+    let mut v = store.raw_get_for_tests(fam, key).unwrap().expect("value exists");
+    let i = at.min(v.len() - 1);
+    v[i] ^= 0x40;
+    store.raw_put_for_tests(fam, key, &v).unwrap();
+}
+
+fn assert_corrupt(e: StoreError, fam: &str, key_part: &str) {
+    match &e {
+        StoreError::Corrupt { cf, key, .. } => {
+            assert_eq!(*cf, fam, "{e}");
+            assert!(key.contains(key_part), "{e}");
+        }
+        other => panic!("expected corruption in {fam}, got {other}"),
+    }
+}
+
+#[test]
+fn flipped_block_byte_fails_read_and_audit_names_height() {
+    let c = common::chain(8, 30);
+    let (_d, store) = store_with_chain(&c);
+    for at in [0usize, 3, 4, 100, 10_000] {
+        flip(&store, cf::BLOCKS, &5u64.to_be_bytes(), at);
+        let e = store.block(5).unwrap_err();
+        assert_eq!(e.to_string(), "corrupt value in column family blocks at height 5: checksum mismatch");
+        let s = audit_store(&store, None, |_| {}).unwrap();
+        let f = s.failure.expect("audit fails");
+        assert_eq!(f.height, 5);
+        assert_eq!(f.code, "storage_corrupt");
+        assert!(f.reason.contains("blocks at height 5"), "{}", f.reason);
+        assert_eq!(s.blocks, 4);
+        flip(&store, cf::BLOCKS, &5u64.to_be_bytes(), at); // flip back
+        store.block(5).unwrap().unwrap();
+    }
+    // Receipts of deposits in the damaged block fail too, never serving bad data.
+    flip(&store, cf::BLOCKS, &5u64.to_be_bytes(), 200);
+    let dep = c.blocks[4].0.txs[0].id(&c.spec.chain_id);
+    assert_corrupt(store.receipt(&dep).unwrap_err(), cf::BLOCKS, "height 5");
+}
+
+#[test]
+fn every_family_is_checked() {
+    let c = common::chain(8, 30);
+    let (_d, store) = store_with_chain(&c);
+    let (b3, _) = &c.blocks[2];
+    let tx = &b3.txs[1];
+    let tx_id = tx.id(&c.spec.chain_id);
+    let (dep, commitment) = tx.deposits(&tx_id)[3];
+
+    flip(&store, cf::CERTS, &3u64.to_be_bytes(), 20);
+    assert_corrupt(store.cert(3).unwrap_err(), cf::CERTS, "height 3");
+    let s = audit_store(&store, None, |_| {}).unwrap();
+    assert_eq!(s.failure.as_ref().map(|f| f.height), Some(3), "{:?}", s.failure);
+    flip(&store, cf::CERTS, &3u64.to_be_bytes(), 20);
+
+    flip(&store, cf::HEADERS, &6u64.to_be_bytes(), 50);
+    assert_corrupt(store.header(6).unwrap_err(), cf::HEADERS, "height 6");
+    let s = audit_store(&store, None, |_| {}).unwrap();
+    assert_eq!(s.failure.as_ref().map(|f| f.height), Some(6));
+    flip(&store, cf::HEADERS, &6u64.to_be_bytes(), 50);
+
+    flip(&store, cf::DEPOSITS, &dep.0, 9);
+    assert_corrupt(store.deposit_location(&dep).unwrap_err(), cf::DEPOSITS, &dep.to_hex());
+    let s = audit_store(&store, None, |_| {}).unwrap();
+    let f = s.failure.unwrap();
+    assert_eq!(f.height, 3);
+    assert!(f.reason.contains(&dep.to_hex()), "{}", f.reason);
+    flip(&store, cf::DEPOSITS, &dep.0, 9);
+
+    let mut dk = commitment.0.to_vec();
+    dk.extend_from_slice(&dep.0);
+    flip(&store, cf::DIGESTS, &dk, 0);
+    assert_corrupt(store.deposits_by_digest(&commitment).unwrap_err(), cf::DIGESTS, &commitment.to_hex());
+    let s = audit_store(&store, None, |_| {}).unwrap();
+    assert_eq!(s.failure.map(|f| f.height), Some(3));
+    flip(&store, cf::DIGESTS, &dk, 0);
+
+    flip(&store, cf::TXS, &tx_id.0, 5);
+    // The state view keeps the error; execute reports it instead of a wrong answer.
+    let next = common::chain(9, 30);
+    let e = store.execute(&next.blocks[8].0);
+    assert!(e.is_ok() || matches!(e, Err(StoreError::Corrupt { .. })));
+    let s = audit_store(&store, None, |_| {}).unwrap();
+    assert_eq!(s.failure.map(|f| f.height), Some(3));
+    flip(&store, cf::TXS, &tx_id.0, 5);
+
+    // A value moved to another key fails: the checksum binds the key.
+    let v4 = store.raw_get_for_tests(cf::BLOCKS, &4u64.to_be_bytes()).unwrap().unwrap();
+    store.raw_put_for_tests(cf::BLOCKS, &2u64.to_be_bytes(), &v4).unwrap();
+    assert_corrupt(store.block(2).unwrap_err(), cf::BLOCKS, "height 2");
+
+    // A truncated value.
+    store.raw_put_for_tests(cf::META, b"tip", &[1, 2]).unwrap();
+    assert_corrupt(store.stored_tip().unwrap_err(), cf::META, "tip");
+}
+
+#[test]
+fn state_read_errors_are_not_answers() {
+    let c = common::chain(6, 5);
+    let (_d, store) = store_with_chain(&c);
+    // Corrupt the judge's client record: executing a block of judge transactions must fail with
+    // the corruption, not with "unknown sender".
+    let judge = curia_ledger::testkit::test_key("judge").public();
+    flip(&store, cf::CLIENTS, &judge.0, 2);
+    let full = common::chain(7, 5);
+    let e = store.execute(&full.blocks[6].0).unwrap_err();
+    assert_corrupt(e, cf::CLIENTS, "key");
+}

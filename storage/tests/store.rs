@@ -1,0 +1,252 @@
+//! Round trips, reopen, refusals, vote log, backup and restore.
+
+mod common;
+
+use curia_ledger::block::{Vote, VoteKind};
+use curia_ledger::codec::Canonical;
+use curia_ledger::hash::Hash;
+use curia_ledger::testkit::{test_genesis, test_key, TestChain};
+use curia_storage::{audit_store, cf, CaseEvent, DepositLocation, Store, StoreError};
+
+fn commit_range(store: &Store, c: &TestChain, ch: &[Vec<curia_ledger::state::Change>], r: std::ops::Range<usize>) {
+    for ((b, cert), ch) in c.blocks[r.clone()].iter().zip(&ch[r]) {
+        store.commit_block(b, cert, ch).expect("commit");
+    }
+}
+
+#[test]
+fn commit_read_back_and_reopen() {
+    let c = common::chain(12, 50);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &c.spec).unwrap();
+        assert_eq!(store.tip().height, 0);
+        // Execute against disk, then commit: the node's path.
+        for (b, cert) in &c.blocks {
+            let ch = store.execute(b).expect("block applies against the store's state");
+            store.commit_block(b, cert, &ch).unwrap();
+        }
+    }
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!(store.tip(), c.tip);
+    assert_eq!(store.stored_tip().unwrap(), c.tip);
+    for (b, cert) in &c.blocks {
+        let h = b.header.height;
+        assert_eq!(store.block(h).unwrap().as_ref(), Some(b));
+        assert_eq!(store.cert(h).unwrap().as_ref(), Some(cert));
+        assert_eq!(store.header(h).unwrap().as_ref(), Some(&b.header));
+        for (ti, tx) in b.txs.iter().enumerate() {
+            let id = tx.id(&c.spec.chain_id);
+            assert_eq!(store.tx_location(&id).unwrap(), Some((h, ti as u32)));
+            for (k, (dep, commitment)) in tx.deposits(&id).into_iter().enumerate() {
+                let item_index = (!tx.items.is_empty()).then_some(k as u32);
+                let loc = DepositLocation { height: h, tx_index: ti as u32, item_index };
+                assert_eq!(store.deposit_location(&dep).unwrap(), Some(loc));
+                assert!(store.deposits_by_digest(&commitment).unwrap().contains(&dep));
+            }
+        }
+    }
+    assert_eq!(store.block(13).unwrap(), None);
+    // Receipts equal the ones the test chain builds, and verify offline.
+    let (b5, _) = &c.blocks[4];
+    let single = b5.txs[0].id(&c.spec.chain_id);
+    let item = b5.txs[1].deposits(&b5.txs[1].id(&c.spec.chain_id))[7].0;
+    for dep in [single, item] {
+        let r = store.receipt(&dep).unwrap().expect("receipt");
+        assert_eq!(Some(&r), c.receipt(&dep).as_ref());
+        assert_eq!(r.computed_deposit_id(), dep);
+    }
+    assert!(store.receipt(&Hash::sha256(b"nothing")).unwrap().is_none());
+    // doc-1 was deposited once alone and once as the last item of every batch.
+    assert_eq!(store.deposits_by_digest(&Hash::sha256(b"doc-1")).unwrap().len(), 13);
+    assert!(store.deposits_by_digest(&Hash::sha256(b"never")).unwrap().is_empty());
+    // Case case-7: opened and attached in block 7, verified and closed in block 8.
+    let recs = store.case_records("case-7").unwrap();
+    let kinds: Vec<_> = recs.iter().map(|r| (r.height, std::mem::discriminant(&r.event))).collect();
+    assert_eq!(recs.len(), 4, "{recs:?}");
+    assert_eq!(kinds[0].0, 7);
+    assert_eq!(kinds[3].0, 8);
+    assert!(matches!(recs[0].event, CaseEvent::Opened { .. }));
+    assert!(matches!(recs[1].event, CaseEvent::Attached { .. }));
+    assert!(matches!(recs[2].event, CaseEvent::Verified { valid: true, .. }));
+    assert!(matches!(recs[3].event, CaseEvent::Closed));
+    assert!(!store.case_status("case-7").unwrap().unwrap().record.open);
+    assert!(store.case_records("case-70").unwrap().is_empty());
+    // The audit of the store passes.
+    let mut seen = 0;
+    let s = audit_store(&store, Some(&c.spec), |p| seen = p.height).unwrap();
+    assert!(s.failure.is_none(), "{:?}", s.failure);
+    assert_eq!((s.blocks, seen, s.cases), (12, 12, 3));
+    assert_eq!(s.deposits, 12 * 51);
+}
+
+#[test]
+fn refuses_what_does_not_extend_the_tip() {
+    let c = common::chain(3, 4);
+    let ch = common::changes(&c);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    let (b1, c1) = &c.blocks[0];
+    let (b2, c2) = &c.blocks[1];
+    let e = store.commit_block(b2, c2, &ch[1]).unwrap_err();
+    assert_eq!(e.to_string(), "cannot commit block 2: the tip is at height 0");
+    let e = store.commit_block(b1, c2, &ch[0]).unwrap_err();
+    assert!(e.to_string().contains("certificate is for block"), "{e}");
+    let e = store.commit_block(b1, c1, &ch[1]).unwrap_err();
+    assert!(e.to_string().contains("state root"), "{e}");
+    store.commit_block(b1, c1, &ch[0]).unwrap();
+    let e = store.commit_block(b1, c1, &ch[0]).unwrap_err();
+    assert!(matches!(e, StoreError::BadCommit { height: 1, .. }), "{e}");
+    // A block that breaks a state rule is refused by execute: replaying block 2's case opening.
+    let mut other = TestChain::new(4);
+    other.commit(vec![c.deposit("platform", b"x", 999)]);
+    assert!(store.execute(&other.blocks[0].0).is_err());
+}
+
+#[test]
+fn wrong_chain_and_schema_version_are_named() {
+    let c = common::chain(1, 2);
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &c.spec).unwrap());
+    let mut g = test_genesis(4);
+    g.chain_name = "other-chain".into();
+    let other = g.into_spec().unwrap();
+    let e = Store::open(dir.path(), &other).err().expect("wrong chain");
+    assert!(matches!(e, StoreError::WrongChain { .. }), "{e}");
+    assert!(e.to_string().contains(&c.spec.chain_id.to_hex()), "{e}");
+    {
+        let store = Store::open(dir.path(), &c.spec).unwrap();
+        let v = 7u32.to_be_bytes();
+        let mut sealed = curia_storage_seal(cf::META, b"schema", &v);
+        store.raw_put_for_tests(cf::META, b"schema", &sealed).unwrap();
+        sealed.clear();
+    }
+    let e = Store::open(dir.path(), &c.spec).err().expect("schema");
+    assert!(matches!(e, StoreError::SchemaVersion { found: 7, expected: 1, .. }), "{e}");
+    assert!(e.to_string().contains("schema version 7"), "{e}");
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(Store::open_existing(empty.path()).err(), Some(StoreError::NotAStore { .. })));
+}
+
+/// Seal like the store does (the checksum layout is documented in docs/storage.md).
+fn curia_storage_seal(fam: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let family = cf::ALL.iter().position(|n| *n == fam).unwrap() as u8;
+    h.update([family, key.len() as u8]);
+    h.update(key);
+    h.update(payload);
+    let mut v = h.finalize()[..4].to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+#[test]
+fn vote_log_survives_reopen_and_prunes() {
+    let c = TestChain::new(4);
+    let dir = tempfile::tempdir().unwrap();
+    let vote = |height: u64, round: u32| {
+        Vote {
+            chain_id: c.spec.chain_id,
+            height,
+            round,
+            kind: VoteKind::Prevote,
+            block: Some(Hash::sha256(&height.to_be_bytes())),
+            time_ms: 5,
+            validator: 1,
+        }
+        .sign(&test_key("v1"))
+    };
+    let all: Vec<_> = (1..=5).flat_map(|h| [vote(h, 0), vote(h, 1)]).collect();
+    {
+        let store = Store::open(dir.path(), &c.spec).unwrap();
+        for v in &all {
+            store.append_vote(v).unwrap();
+        }
+        store.put_consensus_state(b"locked at 5/1").unwrap();
+    }
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!(store.votes().unwrap(), all);
+    assert_eq!(store.consensus_state().unwrap().as_deref(), Some(&b"locked at 5/1"[..]));
+    store.prune_votes_below(4).unwrap();
+    assert_eq!(store.votes().unwrap(), all[6..].to_vec());
+    // Appending after reopen continues the sequence (no overwrite of older entries).
+    store.append_vote(&vote(5, 2)).unwrap();
+    let got = store.votes().unwrap();
+    assert_eq!(got.len(), 5);
+    assert_eq!(got.last().unwrap().to_bytes(), vote(5, 2).to_bytes());
+}
+
+#[test]
+fn checkpoint_and_restore() {
+    let c = common::chain(6, 20);
+    let ch = common::changes(&c);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    commit_range(&store, &c, &ch, 0..4);
+    let backups = tempfile::tempdir().unwrap();
+    let backup = backups.path().join("b1");
+    store.checkpoint(&backup).unwrap();
+    assert!(store.checkpoint(&backup).is_err(), "a second checkpoint into the same directory is refused");
+    // The store keeps going after the backup.
+    commit_range(&store, &c, &ch, 4..6);
+    let target = backups.path().join("restored");
+    let tip = Store::restore(&backup, &target, &c.spec).unwrap();
+    assert_eq!(tip.height, 4);
+    let restored = Store::open(&target, &c.spec).unwrap();
+    assert_eq!(restored.tip().block_hash, c.blocks[3].0.hash());
+    let s = audit_store(&restored, None, |_| {}).unwrap();
+    assert!(s.failure.is_none(), "{:?}", s.failure);
+    assert_eq!(s.blocks, 4);
+    // The restored store continues the chain.
+    restored.commit_block(&c.blocks[4].0, &c.blocks[4].1, &ch[4]).unwrap();
+    // Restoring over a non-empty directory or for another chain is refused.
+    assert!(matches!(Store::restore(&backup, &target, &c.spec), Err(StoreError::Backup { .. })));
+    let mut g = test_genesis(4);
+    g.chain_name = "other".into();
+    let e = Store::restore(&backup, backups.path().join("x"), &g.into_spec().unwrap()).unwrap_err();
+    assert!(matches!(e, StoreError::WrongChain { .. }), "{e}");
+}
+
+#[test]
+fn read_only_open_sees_committed_blocks() {
+    let c = common::chain(3, 5);
+    let ch = common::changes(&c);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    commit_range(&store, &c, &ch, 0..3);
+    let ro = Store::open_read_only(dir.path()).unwrap();
+    assert_eq!(ro.tip(), c.tip);
+    assert!(matches!(
+        ro.append_vote(
+            &Vote {
+                chain_id: c.spec.chain_id,
+                height: 1,
+                round: 0,
+                kind: VoteKind::Prevote,
+                block: None,
+                time_ms: 0,
+                validator: 0,
+            }
+            .sign(&test_key("v0"))
+        ),
+        Err(StoreError::ReadOnly { .. })
+    ));
+}
+
+#[test]
+fn audit_replays_into_a_scratch_store() {
+    // The ledger's Auditor over a disk-backed state instead of memory.
+    let c = common::chain(8, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = Store::open(dir.path(), &c.spec).unwrap();
+    let mut auditor = curia_ledger::audit::Auditor::new(&c.spec, scratch.state());
+    for (b, cert) in &c.blocks {
+        auditor.push(b, cert).expect("block replays on the scratch state");
+    }
+    assert_eq!(auditor.tip(), c.tip);
+    assert!(!auditor.state().failed());
+    // Replaying a block twice is caught through the disk-backed replay set.
+    let mut again = curia_ledger::audit::Auditor::new(&c.spec, scratch.state());
+    assert!(again.push(&c.blocks[0].0, &c.blocks[0].1).is_err());
+}
