@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo test --workspace --locked
+cargo test --workspace
 if [ -f tests/python/run.sh ]; then bash tests/python/run.sh; fi

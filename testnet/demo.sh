@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo build --release --locked -p curia-cli
+cargo build --release -p curia-cli
 exec ./target/release/curia demo --out "${1:-target/demo}"
