@@ -2,8 +2,10 @@
 //!
 //! Exit codes for verification commands: 0 valid, 1 invalid, 2 unusable input.
 
+mod audit;
 mod demo;
 mod keys;
+mod netcmd;
 mod report;
 
 use std::path::PathBuf;
@@ -63,10 +65,53 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ReceiptCmd,
     },
+    /// Replay a node's stored chain from genesis and check every link, proof, signature and
+    /// state change. Exit 0 if all is well, 1 if a problem is found, 2 if the input is unusable.
+    Audit(audit::AuditArgs),
     /// Print the chain ID and validators of a genesis file, after checking it.
     Genesis {
         /// The genesis JSON.
         file: PathBuf,
+    },
+    /// Set up and run validator nodes.
+    Node {
+        #[command(subcommand)]
+        cmd: NodeCmd,
+    },
+    /// Set up local test networks.
+    Testnet {
+        #[command(subcommand)]
+        cmd: TestnetCmd,
+    },
+    /// Deposit the SHA-256 of files with a platform key; prints each deposit ID.
+    Deposit {
+        /// Files to deposit (only their digests leave this machine).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The platform's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// A node's API, e.g. http://127.0.0.1:28000.
+        #[arg(long)]
+        node: String,
+        /// Wait for each deposit to commit and save its receipt (FILE.receipt.json, or in --out).
+        #[arg(long)]
+        wait: bool,
+        /// Folder for receipts.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seconds to wait for commits.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Print a node's status.
+    Status {
+        /// A node's API.
+        #[arg(long)]
+        node: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
     },
     /// Build a small chain in memory, deposit a sample file, and verify its receipt, showing a
     /// tampered file and a tampered receipt rejected.
@@ -78,7 +123,63 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum NodeCmd {
+    /// Create a validator key and a config template in a folder.
+    Init {
+        /// Folder to write.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Node name.
+        #[arg(long)]
+        name: String,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run a validator until SIGTERM or Ctrl-C. Logs go to stderr (RUST_LOG sets the level).
+    Run {
+        /// The node's TOML config.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TestnetCmd {
+    /// Write keys, a genesis and one config per validator (two courts, a notary and a time
+    /// service by default) on loopback ports.
+    Init {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Folder to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// First p2p port; APIs use +1000, ops listeners +2000.
+        #[arg(long, default_value_t = 27000)]
+        base_port: u16,
+        /// Write into a non-empty folder.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ReceiptCmd {
+    /// Fetch a deposit's receipt from a node (waiting up to --wait seconds for its commit).
+    Get {
+        /// Deposit ID.
+        id: String,
+        /// A node's API.
+        #[arg(long)]
+        node: String,
+        /// Save to this file instead of printing.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Seconds to wait for the commit.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
     /// Show what a receipt says, without verifying it.
     Show {
         /// The receipt (JSON or canonical bytes).
@@ -104,7 +205,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.cmd {
         Cmd::Keygen { out, force } => {
             let key = keys::generate()?;
-            keys::write(&out, &key, force)?;
+            curia_node::config::write_key(&out, &key, force)?;
             println!("{}", key.public());
             eprintln!("secret key written to {} (keep it safe; mode 0600)", out.display());
             Ok(0)
@@ -159,6 +260,19 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Cmd::Demo { out } => demo::run(&out),
+        Cmd::Audit(args) => audit::run(&args).map(|c| c as u8),
+        Cmd::Node { cmd: NodeCmd::Init { out, name, force } } => netcmd::node_init(&out, &name, force).map(|()| 0),
+        Cmd::Node { cmd: NodeCmd::Run { config } } => netcmd::node_run(&config).map(|()| 0),
+        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force } } => {
+            netcmd::testnet_init(&out, validators, base_port, force).map(|()| 0)
+        }
+        Cmd::Deposit { files, key, node, wait, out, timeout } => {
+            netcmd::deposit(&files, &key, node.trim_end_matches('/'), wait, out.as_deref(), timeout)
+        }
+        Cmd::Receipt { cmd: ReceiptCmd::Get { id, node, out, wait } } => {
+            netcmd::receipt_get(node.trim_end_matches('/'), &id, out.as_deref(), wait)
+        }
+        Cmd::Status { node, json } => netcmd::status(node.trim_end_matches('/'), json),
     }
 }
 

@@ -32,6 +32,9 @@ pub enum NodeError {
     /// The network could not start or failed.
     #[error("network: {0}")]
     Network(String),
+    /// The store failed; the node cannot continue safely.
+    #[error("storage: {0}")]
+    Storage(String),
     /// The ledger rejected the transaction (bad shape, signature, sender, role, replay, ...).
     #[error(transparent)]
     Rejected(#[from] LedgerError),
@@ -46,6 +49,7 @@ impl NodeError {
             NodeError::TooManyTxs { .. } => "too_many_txs",
             NodeError::Config(_) => "config",
             NodeError::Network(_) => "network",
+            NodeError::Storage(_) => "storage",
             NodeError::Rejected(e) => e.code(),
         }
     }

@@ -1,0 +1,296 @@
+//! Commands that talk to or set up nodes: `node init|run`, `testnet init`, `deposit`,
+//! `receipt get`, `status`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use curia_ledger::crypto::SecretKey;
+use curia_ledger::genesis::{Client, ClientRole, Genesis, Params, Validator, ValidatorRole};
+use curia_ledger::hash::Hash;
+use curia_ledger::receipt::Receipt;
+use curia_ledger::tx::{Commitment, Deposit, Payload, TxBody};
+use curia_node::config::{
+    read_key, write_key, ConsensusSection, ListenSection, MempoolSection, NetworkSection, NodeConfig, NodeSection,
+};
+
+use crate::keys;
+
+/// Write a fresh testnet: keys, genesis and one config per validator, on loopback ports.
+pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) -> Result<()> {
+    anyhow::ensure!((1..=32).contains(&validators), "--validators must be 1 to 32");
+    if out.exists() && !force {
+        anyhow::ensure!(
+            std::fs::read_dir(out)?.next().is_none(),
+            "{} is not empty (use --force to write into it)",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out)?;
+    let roles = [ValidatorRole::Court, ValidatorRole::Court, ValidatorRole::Notary, ValidatorRole::Timesvc];
+    let names = ["court-a", "court-b", "notary", "timesvc"];
+    let mut vals = Vec::new();
+    let mut vkeys = Vec::new();
+    for i in 0..validators {
+        let key = keys::generate()?;
+        let name = names.get(i).map(|s| s.to_string()).unwrap_or_else(|| format!("court-{i}"));
+        vals.push(Validator {
+            name: name.clone(),
+            role: *roles.get(i).unwrap_or(&ValidatorRole::Court),
+            key: key.public(),
+            power: 1,
+            address: format!("/ip4/127.0.0.1/tcp/{}", base_port + i as u16),
+        });
+        vkeys.push((name, key));
+    }
+    let clients_dir = out.join("clients");
+    std::fs::create_dir_all(&clients_dir)?;
+    let mut clients = Vec::new();
+    for (name, role) in [
+        ("platform", ClientRole::Platform),
+        ("judge", ClientRole::Judge),
+        ("auditor", ClientRole::Auditor),
+        ("registrar", ClientRole::Registrar),
+    ] {
+        let key = keys::generate()?;
+        write_key(&clients_dir.join(format!("{name}.key")), &key, force)?;
+        clients.push(Client { name: name.into(), role, key: key.public() });
+    }
+    let genesis = Genesis {
+        version: 1,
+        chain_name: "curia-testnet".into(),
+        genesis_time_ms: curia_node::driver::now_ms(),
+        validators: vals,
+        clients,
+        params: Params::default(),
+    };
+    let spec = genesis.clone().into_spec()?;
+    std::fs::write(out.join("genesis.json"), genesis.to_json() + "\n")?;
+    for (i, (name, key)) in vkeys.iter().enumerate() {
+        let dir = out.join(name);
+        std::fs::create_dir_all(&dir)?;
+        write_key(&dir.join("validator.key"), key, force)?;
+        let cfg = NodeConfig {
+            node: NodeSection {
+                name: name.clone(),
+                data_dir: PathBuf::from("data"),
+                genesis: PathBuf::from("../genesis.json"),
+                key: PathBuf::from("validator.key"),
+            },
+            network: NetworkSection {
+                listen: format!("/ip4/127.0.0.1/tcp/{}", base_port + i as u16),
+                observers: vec![],
+            },
+            api: ListenSection { listen: format!("127.0.0.1:{}", base_port + 1000 + i as u16).parse()? },
+            ops: ListenSection { listen: format!("127.0.0.1:{}", base_port + 2000 + i as u16).parse()? },
+            consensus: ConsensusSection::default(),
+            mempool: MempoolSection::default(),
+        };
+        std::fs::write(dir.join("node.toml"), cfg.to_toml())?;
+    }
+    println!("testnet of {validators} validators written to {}", out.display());
+    println!("chain     {}", spec.chain_id);
+    for (i, (name, _)) in vkeys.iter().enumerate() {
+        println!(
+            "{name:<10} api http://127.0.0.1:{}  ops http://127.0.0.1:{}",
+            base_port + 1000 + i as u16,
+            base_port + 2000 + i as u16
+        );
+    }
+    println!("clients   keys in {}", clients_dir.display());
+    Ok(())
+}
+
+/// Create a validator key and a config template for an operator.
+pub fn node_init(out: &Path, name: &str, force: bool) -> Result<()> {
+    std::fs::create_dir_all(out)?;
+    let key = keys::generate()?;
+    write_key(&out.join("validator.key"), &key, force)?;
+    let cfg = NodeConfig {
+        node: NodeSection {
+            name: name.into(),
+            data_dir: PathBuf::from("data"),
+            genesis: PathBuf::from("genesis.json"),
+            key: PathBuf::from("validator.key"),
+        },
+        network: NetworkSection { listen: "/ip4/0.0.0.0/tcp/27000".into(), observers: vec![] },
+        api: ListenSection { listen: "127.0.0.1:8080".parse()? },
+        ops: ListenSection { listen: "127.0.0.1:9090".parse()? },
+        consensus: ConsensusSection::default(),
+        mempool: MempoolSection::default(),
+    };
+    let path = out.join("node.toml");
+    anyhow::ensure!(force || !path.exists(), "{} exists (use --force)", path.display());
+    std::fs::write(&path, cfg.to_toml())?;
+    println!("validator key {}", key.public());
+    println!(
+        "wrote {} and {}; put the chain's genesis.json beside them",
+        out.join("validator.key").display(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// Run a node until SIGTERM or Ctrl-C.
+pub fn node_run(config: &Path) -> Result<()> {
+    let cfg = NodeConfig::load(config)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let shutdown = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+            }
+        };
+        curia_node::run::run_node(cfg, shutdown).await
+    })?;
+    Ok(())
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(30)).build()
+}
+
+fn api_error(e: ureq::Error) -> anyhow::Error {
+    match e {
+        ureq::Error::Status(code, resp) => {
+            let body = resp.into_string().unwrap_or_default();
+            anyhow::anyhow!("node answered {code}: {body}")
+        }
+        other => anyhow::anyhow!("cannot reach node: {other}"),
+    }
+}
+
+/// Deposit files; with `wait`, save each receipt once committed.
+pub fn deposit(
+    files: &[PathBuf],
+    key_path: &Path,
+    node: &str,
+    wait: bool,
+    out: Option<&Path>,
+    timeout_s: u64,
+) -> Result<u8> {
+    let key = read_key(key_path)?;
+    let status: serde_json::Value = agent().get(&format!("{node}/v1/status")).call().map_err(api_error)?.into_json()?;
+    let chain_id = Hash::from_hex(status["chain_id"].as_str().context("status has no chain_id")?)?;
+    let mut ids = Vec::new();
+    for f in files {
+        let digest = crate::hash_file(f)?;
+        let len = std::fs::metadata(f)?.len();
+        let tx = deposit_tx(&key, &chain_id, digest, len, f)?;
+        let resp: serde_json::Value = agent()
+            .post(&format!("{node}/v1/deposits"))
+            .send_json(serde_json::to_value(&tx)?)
+            .map_err(api_error)
+            .with_context(|| format!("depositing {}", f.display()))?
+            .into_json()?;
+        let id = resp["deposit_ids"][0].as_str().context("answer has no deposit ID")?.to_string();
+        println!("{id}  {}", f.display());
+        ids.push((f.clone(), id));
+    }
+    if !wait {
+        return Ok(0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    for (f, id) in ids {
+        let r = wait_receipt(node, &id, deadline)?;
+        let path = match out {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                d.join(format!("{id}.receipt.json"))
+            }
+            None => PathBuf::from(format!("{}.receipt.json", f.display())),
+        };
+        std::fs::write(&path, r.to_json() + "\n")?;
+        println!("committed in block {}; receipt saved to {}", r.header.height, path.display());
+    }
+    Ok(0)
+}
+
+fn deposit_tx(
+    key: &SecretKey,
+    chain_id: &Hash,
+    digest: Hash,
+    len: u64,
+    f: &Path,
+) -> Result<curia_ledger::tx::Transaction> {
+    let mut nonce = [0u8; 8];
+    getrandom::getrandom(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let label: String =
+        f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().chars().take(200).collect();
+    let body = TxBody {
+        sender: key.public(),
+        nonce: u64::from_be_bytes(nonce),
+        payload: Payload::Deposit(Deposit {
+            commitment: Commitment::Sha256(digest),
+            media_type: media_type(f).into(),
+            byte_length: len,
+            label,
+            reference: String::new(),
+        }),
+    };
+    body.check_fields()?;
+    Ok(body.sign(chain_id, key))
+}
+
+fn media_type(f: &Path) -> &'static str {
+    match f.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("txt") => "text/plain",
+        Some("json") => "application/json",
+        Some("html" | "htm") => "text/html",
+        _ => "application/octet-stream",
+    }
+}
+
+fn wait_receipt(node: &str, id: &str, deadline: Instant) -> Result<Receipt> {
+    loop {
+        match agent().get(&format!("{node}/v1/deposits/{id}/receipt")).call() {
+            Ok(resp) => {
+                let text = resp.into_string()?;
+                return Ok(Receipt::from_json(text.as_bytes())?);
+            }
+            Err(ureq::Error::Status(404, _)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(250))
+            }
+            Err(ureq::Error::Status(404, _)) => bail!("deposit {id} was not committed before the deadline"),
+            Err(e) => return Err(api_error(e)),
+        }
+    }
+}
+
+/// Fetch a receipt and save it.
+pub fn receipt_get(node: &str, id: &str, out: Option<&Path>, wait_s: u64) -> Result<u8> {
+    Hash::from_hex(id).context("deposit ID")?;
+    let r = wait_receipt(node, id, Instant::now() + Duration::from_secs(wait_s))?;
+    match out {
+        Some(p) => {
+            std::fs::write(p, r.to_json() + "\n")?;
+            println!("receipt of {id} (block {}) saved to {}", r.header.height, p.display());
+        }
+        None => println!("{}", r.to_json()),
+    }
+    Ok(0)
+}
+
+/// Print a node's status.
+pub fn status(node: &str, json: bool) -> Result<u8> {
+    let v: serde_json::Value = agent().get(&format!("{node}/v1/status")).call().map_err(api_error)?.into_json()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for (k, val) in v.as_object().into_iter().flatten() {
+            println!("{k:<14} {}", val.as_str().map(String::from).unwrap_or_else(|| val.to_string()));
+        }
+    }
+    Ok(0)
+}

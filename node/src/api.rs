@@ -1,0 +1,570 @@
+//! The HTTP API under `/v1`: submit transactions, read deposits, receipts, digests, blocks, cases
+//! and the node's status. Described for clients in `docs/api.md`.
+//!
+//! Rules:
+//! - Every error is JSON `{"error": {"code": "...", "message": "..."}}` with its own HTTP status;
+//!   codes are the stable short codes of [`NodeError::code`] and [`LedgerError::code`] plus a few
+//!   of the API's own (`too_large`, `bad_json`, `busy`, `not_found`, ...). [`error_status`] is the
+//!   one table from codes to statuses.
+//! - Bodies are bounded before they are parsed: [`DEPOSIT_BODY_LIMIT`] for `POST /v1/deposits`,
+//!   [`TRANSACTIONS_BODY_LIMIT`] for `POST /v1/transactions`; a bigger body gets 413 `too_large`.
+//!   A batch holds at most the mempool's submission limit of transactions (413 `too_many_txs`).
+//! - Submissions go to the driver through a bounded queue ([`ApiContext::submit`]); the API never
+//!   waits for room in it. A full queue or a full mempool answers 503 with `Retry-After` (whole
+//!   seconds, rounded up) so that clients back off instead of the node growing.
+//! - The API reads only committed state from the store (it cannot see the mempool): a deposit is
+//!   404 `deposit_not_found` until its block is committed. Store reads run on the blocking pool.
+//! - Path parameters are checked before any read: a hash that is not 64 hex digits gets 400
+//!   `bad_hex` naming the parameter.
+//! - Requests refused by the API itself (before the mempool) are counted in
+//!   `curia_rejected_transactions_total` by code; the driver counts the mempool's refusals.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use curia_ledger::genesis::ChainSpec;
+use curia_ledger::tx::{check_case_id, Transaction};
+use curia_ledger::{Hash, LedgerError};
+use curia_storage::{CaseEntry, Store, StoreError};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::mempool::Admitted;
+use crate::NodeError;
+
+/// Largest body of `POST /v1/deposits` (one transaction; a full batch of 10,000 items is about
+/// 0.7 MiB of JSON).
+pub const DEPOSIT_BODY_LIMIT: usize = 1 << 20;
+/// Largest body of `POST /v1/transactions`.
+pub const TRANSACTIONS_BODY_LIMIT: usize = 16 << 20;
+/// How long a submission waits for the driver's answer before 503 `timeout`.
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// `Retry-After` seconds when the submission queue is full.
+pub const BUSY_RETRY_AFTER_S: u64 = 1;
+
+/// The driver's answer to a submission: per-transaction results in order, or an error for the
+/// whole submission (such as [`NodeError::TooManyTxs`]).
+pub type SubmitResult = Result<Vec<Result<Admitted, NodeError>>, NodeError>;
+
+/// A submission from the API to the driver, which checks it with its mempool and answers on
+/// `reply`.
+pub struct Submit {
+    /// The transactions, in the client's order.
+    pub txs: Vec<Transaction>,
+    /// Where the driver sends the mempool's answer.
+    pub reply: oneshot::Sender<SubmitResult>,
+}
+
+/// What the driver publishes about the node; served by `GET /v1/status` and `/healthz`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NodeStatus {
+    /// Chain ID (hex).
+    pub chain_id: String,
+    /// Chain name from the genesis.
+    pub chain_name: String,
+    /// This node's name.
+    pub node: String,
+    /// Height of the last committed block.
+    pub height: u64,
+    /// Hash of the last committed block (hex).
+    pub tip_hash: String,
+    /// Current consensus round.
+    pub round: u32,
+    /// Connected peers.
+    pub peers: usize,
+    /// Transactions pending in the mempool.
+    pub mempool_txs: usize,
+    /// Bytes pending in the mempool.
+    pub mempool_bytes: usize,
+    /// Time of the last commit, ms since the Unix epoch.
+    pub last_commit_ms: u64,
+}
+
+/// Everything the API handlers need.
+#[derive(Clone)]
+pub struct ApiContext {
+    /// The chain.
+    pub spec: Arc<ChainSpec>,
+    /// The committed chain.
+    pub store: Arc<Store>,
+    /// Submissions to the driver (bounded; the API uses `try_send`).
+    pub submit: mpsc::Sender<Submit>,
+    /// The driver's latest status.
+    pub status: watch::Receiver<NodeStatus>,
+    /// Metrics (the API counts the requests it refuses itself).
+    pub metrics: Arc<crate::ops::Metrics>,
+}
+
+// ----- errors -----
+
+/// An API error: status, stable code, message, and for push-back a retry delay.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable short code.
+    pub code: &'static str,
+    /// What is wrong, for people.
+    pub message: String,
+    /// `Retry-After` seconds, for 503.
+    pub retry_after_s: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+/// The `error` object of every error response.
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status: error_status(code), code, message: message.into(), retry_after_s: None }
+    }
+
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds.max(1));
+        self
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        let retry = match &e {
+            NodeError::MempoolFull { retry_after_ms, .. } => Some(retry_after_ms.div_ceil(1000)),
+            _ => None,
+        };
+        let err = ApiError::new(e.code(), e.to_string());
+        match retry {
+            Some(s) => err.retry_after(s),
+            None => err,
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store read failed");
+        ApiError::new("storage", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        r
+    }
+}
+
+/// The HTTP status of an error code. Unknown codes are 422 (a transaction the rules refuse).
+pub fn error_status(code: &str) -> StatusCode {
+    match code {
+        "bad_json"
+        | "bad_hex"
+        | "bad_height"
+        | "bad_case_id"
+        | "bad_body"
+        | "decode"
+        | "unsupported_version"
+        | "bad_key"
+        | "bad_signature" => StatusCode::BAD_REQUEST,
+        "unknown_sender" | "wrong_role" => StatusCode::FORBIDDEN,
+        "not_found" | "deposit_not_found" | "block_not_found" | "case_not_found" => StatusCode::NOT_FOUND,
+        "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+        "already_pending" | "duplicate" => StatusCode::CONFLICT,
+        "too_large" | "too_many_txs" => StatusCode::PAYLOAD_TOO_LARGE,
+        "mempool_full" | "busy" | "unavailable" | "timeout" => StatusCode::SERVICE_UNAVAILABLE,
+        "storage" | "config" | "network" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+// ----- router -----
+
+/// The `/v1` API.
+pub fn router(ctx: ApiContext) -> Router {
+    Router::new()
+        .route("/v1/deposits", post(post_deposit).layer(DefaultBodyLimit::max(DEPOSIT_BODY_LIMIT)))
+        .route("/v1/transactions", post(post_transactions).layer(DefaultBodyLimit::max(TRANSACTIONS_BODY_LIMIT)))
+        .route("/v1/deposits/{id}", get(get_deposit))
+        .route("/v1/deposits/{id}/receipt", get(get_receipt))
+        .route("/v1/digests/{sha256}", get(get_digest))
+        .route("/v1/blocks/{height}", get(get_block))
+        .route("/v1/cases/{id}", get(get_case))
+        .route("/v1/status", get(get_status))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(ctx)
+}
+
+/// Serve the API on `listener` until `shutdown` completes; requests in flight are finished.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: ApiContext,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new("not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new("method_not_allowed", "method not allowed on this endpoint")
+}
+
+// ----- submissions -----
+
+/// The body of a request, with its rejections mapped to API errors.
+fn body_bytes(ctx: &ApiContext, body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
+    body.map_err(|r| {
+        let e = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new("too_large", format!("request body is larger than the limit of {limit} bytes"))
+        } else {
+            ApiError::new("bad_body", format!("cannot read the request body: {r}"))
+        };
+        ctx.metrics.inc_rejected(e.code);
+        e
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(ctx: &ApiContext, bytes: &[u8], what: &str) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ctx.metrics.inc_rejected("bad_json");
+        ApiError::new("bad_json", format!("body is not a valid {what}: {e}"))
+    })
+}
+
+/// Hand `txs` to the driver and wait for its answer.
+async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<Vec<Result<Admitted, NodeError>>> {
+    let (reply, answer) = oneshot::channel();
+    match ctx.submit.try_send(Submit { txs, reply }) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            ctx.metrics.inc_rejected("busy");
+            return Err(ApiError::new("busy", "the node's submission queue is full; retry later")
+                .retry_after(BUSY_RETRY_AFTER_S));
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            return Err(ApiError::new("unavailable", "the node is shutting down").retry_after(BUSY_RETRY_AFTER_S))
+        }
+    }
+    match tokio::time::timeout(SUBMIT_TIMEOUT, answer).await {
+        Ok(Ok(r)) => Ok(r?),
+        Ok(Err(_)) => {
+            Err(ApiError::new("unavailable", "the node dropped the submission").retry_after(BUSY_RETRY_AFTER_S))
+        }
+        Err(_) => {
+            Err(ApiError::new("timeout", format!("the node did not answer within {} s", SUBMIT_TIMEOUT.as_secs()))
+                .retry_after(BUSY_RETRY_AFTER_S))
+        }
+    }
+}
+
+/// Answer to an accepted transaction.
+#[derive(Serialize)]
+struct Accepted {
+    tx_id: Hash,
+    deposit_ids: Vec<Hash>,
+}
+
+/// `POST /v1/deposits`: one deposit or batch deposit transaction.
+async fn post_deposit(State(ctx): State<ApiContext>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
+    let bytes = body_bytes(&ctx, body, DEPOSIT_BODY_LIMIT)?;
+    let tx: Transaction = parse_json(&ctx, &bytes, "transaction")?;
+    let kind = tx.body.payload.kind();
+    if !matches!(kind, "deposit" | "batch_deposit") {
+        ctx.metrics.inc_rejected("wrong_kind");
+        return Err(ApiError::new(
+            "wrong_kind",
+            format!("POST /v1/deposits takes deposit or batch_deposit transactions, not {kind}; use /v1/transactions"),
+        ));
+    }
+    let mut results = submit(&ctx, vec![tx]).await?;
+    match results.pop() {
+        Some(Ok(a)) if results.is_empty() => {
+            Ok((StatusCode::ACCEPTED, Json(Accepted { tx_id: a.tx_id, deposit_ids: a.deposit_ids })).into_response())
+        }
+        Some(Err(e)) if results.is_empty() => Err(e.into()),
+        _ => Err(ApiError::new("internal", "the node answered a submission of one with another count")),
+    }
+}
+
+/// Body of `POST /v1/transactions`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TxBatch {
+    txs: Vec<Transaction>,
+}
+
+/// One transaction's result in a batch answer.
+#[derive(Serialize)]
+struct ItemResult {
+    index: usize,
+    tx_id: Hash,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deposit_ids: Option<Vec<Hash>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ItemError>,
+}
+
+/// A failed item's error (same fields as an error response's `error`).
+#[derive(Serialize)]
+struct ItemError {
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct BatchAnswer {
+    accepted: usize,
+    rejected: usize,
+    results: Vec<ItemResult>,
+}
+
+/// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result.
+async fn post_transactions(State(ctx): State<ApiContext>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
+    let bytes = body_bytes(&ctx, body, TRANSACTIONS_BODY_LIMIT)?;
+    let TxBatch { txs } = parse_json(&ctx, &bytes, "{\"txs\": [...]} batch")?;
+    if txs.is_empty() {
+        ctx.metrics.inc_rejected("invalid_field");
+        return Err(ApiError::new("invalid_field", "txs is empty"));
+    }
+    let chain_id = ctx.spec.chain_id;
+    let ids: Vec<Hash> = txs.iter().map(|t| t.id(&chain_id)).collect();
+    let results = submit(&ctx, txs).await?;
+    if results.len() != ids.len() {
+        return Err(ApiError::new("internal", "the node answered a submission with another count"));
+    }
+    let mut answer = BatchAnswer { accepted: 0, rejected: 0, results: Vec::with_capacity(ids.len()) };
+    let mut retry_after = None;
+    let mut all_full = true;
+    for (index, (tx_id, r)) in ids.into_iter().zip(results).enumerate() {
+        match r {
+            Ok(a) => {
+                answer.accepted += 1;
+                all_full = false;
+                answer.results.push(ItemResult { index, tx_id, deposit_ids: Some(a.deposit_ids), error: None });
+            }
+            Err(e) => {
+                answer.rejected += 1;
+                match &e {
+                    NodeError::MempoolFull { retry_after_ms, .. } => {
+                        retry_after = retry_after.max(Some(retry_after_ms.div_ceil(1000).max(1)));
+                    }
+                    _ => all_full = false,
+                }
+                let error = Some(ItemError { code: e.code(), message: e.to_string() });
+                answer.results.push(ItemResult { index, tx_id, deposit_ids: None, error });
+            }
+        }
+    }
+    // Nothing accepted and everything refused for room: the whole request is pushed back.
+    let status = if all_full { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let mut r = (status, Json(answer)).into_response();
+    if let Some(s) = retry_after {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    Ok(r)
+}
+
+// ----- reads -----
+
+fn hash_param(name: &'static str, s: &str) -> ApiResult<Hash> {
+    Hash::from_hex(s).map_err(|e| {
+        let reason = match e {
+            LedgerError::Hex { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        ApiError::new("bad_hex", format!("path parameter {name} is not 64 hex digits: {reason}"))
+    })
+}
+
+/// Run a store read on the blocking pool.
+async fn read<T: Send + 'static>(
+    ctx: &ApiContext,
+    f: impl FnOnce(&Store) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let store = ctx.store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| ApiError::new("internal", format!("store read task failed: {e}")))?
+}
+
+/// `GET /v1/deposits/{id}`.
+#[derive(Serialize)]
+struct DepositInfo {
+    deposit_id: Hash,
+    status: &'static str,
+    height: u64,
+    tx_index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_index: Option<u32>,
+    block_hash: Hash,
+    block_time_ms: u64,
+    commit_time_ms: u64,
+    receipt: String,
+}
+
+async fn get_deposit(State(ctx): State<ApiContext>, Path(id): Path<String>) -> ApiResult<Json<DepositInfo>> {
+    let deposit_id = hash_param("id", &id)?;
+    let info = read(&ctx, move |store| {
+        let not_found = || ApiError::new("deposit_not_found", format!("deposit {deposit_id} is not committed"));
+        let loc = store.deposit_location(&deposit_id)?.ok_or_else(not_found)?;
+        let missing = |what: &str| {
+            ApiError::new("storage", format!("{what} at height {} of deposit {deposit_id} is missing", loc.height))
+        };
+        let header = store.header(loc.height)?.ok_or_else(|| missing("header"))?;
+        let cert = store.cert(loc.height)?.ok_or_else(|| missing("certificate"))?;
+        Ok(DepositInfo {
+            deposit_id,
+            status: "committed",
+            height: loc.height,
+            tx_index: loc.tx_index,
+            item_index: loc.item_index,
+            block_hash: header.hash(),
+            block_time_ms: header.time_ms,
+            commit_time_ms: cert.commit_time_ms(),
+            receipt: format!("/v1/deposits/{deposit_id}/receipt"),
+        })
+    })
+    .await?;
+    Ok(Json(info))
+}
+
+/// `GET /v1/deposits/{id}/receipt`: exactly [`curia_ledger::receipt::Receipt::to_json`].
+async fn get_receipt(State(ctx): State<ApiContext>, Path(id): Path<String>) -> ApiResult<Response> {
+    let deposit_id = hash_param("id", &id)?;
+    let json = read(&ctx, move |store| {
+        let r = store
+            .receipt(&deposit_id)?
+            .ok_or_else(|| ApiError::new("deposit_not_found", format!("deposit {deposit_id} is not committed")))?;
+        Ok(r.to_json())
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+#[derive(Serialize)]
+struct DigestDeposits {
+    commitment: Hash,
+    deposit_ids: Vec<Hash>,
+}
+
+/// `GET /v1/digests/{sha256}`: every committed deposit of a commitment (empty list if none).
+async fn get_digest(State(ctx): State<ApiContext>, Path(d): Path<String>) -> ApiResult<Json<DigestDeposits>> {
+    let commitment = hash_param("sha256", &d)?;
+    let deposit_ids = read(&ctx, move |store| Ok(store.deposits_by_digest(&commitment)?)).await?;
+    Ok(Json(DigestDeposits { commitment, deposit_ids }))
+}
+
+#[derive(Serialize)]
+struct BlockInfo {
+    height: u64,
+    block_hash: Hash,
+    tx_count: u32,
+    commit_time_ms: u64,
+    header: curia_ledger::block::Header,
+    certificate: curia_ledger::block::CommitCertificate,
+}
+
+/// `GET /v1/blocks/{height}`.
+async fn get_block(State(ctx): State<ApiContext>, Path(h): Path<String>) -> ApiResult<Json<BlockInfo>> {
+    let height: u64 = h
+        .parse()
+        .map_err(|_| ApiError::new("bad_height", format!("path parameter height is not a decimal number: {h:?}")))?;
+    let info = read(&ctx, move |store| {
+        let not_found = || ApiError::new("block_not_found", format!("block {height} not found"));
+        let header = store.header(height)?.ok_or_else(not_found)?;
+        let certificate = store.cert(height)?.ok_or_else(not_found)?;
+        Ok(BlockInfo {
+            height,
+            block_hash: header.hash(),
+            tx_count: header.tx_count,
+            commit_time_ms: certificate.commit_time_ms(),
+            header,
+            certificate,
+        })
+    })
+    .await?;
+    Ok(Json(info))
+}
+
+#[derive(Serialize)]
+struct CaseInfo {
+    case_id: String,
+    owner: curia_ledger::crypto::PublicKey,
+    open: bool,
+    record_count: u32,
+    records: Vec<CaseEntry>,
+}
+
+/// `GET /v1/cases/{id}`. Not yet access-controlled (issue 6 will require signed requests).
+async fn get_case(State(ctx): State<ApiContext>, Path(id): Path<String>) -> ApiResult<Json<CaseInfo>> {
+    check_case_id(&id).map_err(|e| ApiError::new("bad_case_id", format!("path parameter id: {e}")))?;
+    let info = read(&ctx, move |store| {
+        let status =
+            store.case_status(&id)?.ok_or_else(|| ApiError::new("case_not_found", format!("case {id} not found")))?;
+        let records = store.case_records(&id)?;
+        Ok(CaseInfo {
+            case_id: id,
+            owner: status.record.owner,
+            open: status.record.open,
+            record_count: status.records,
+            records,
+        })
+    })
+    .await?;
+    Ok(Json(info))
+}
+
+/// `GET /v1/status`.
+async fn get_status(State(ctx): State<ApiContext>) -> Json<NodeStatus> {
+    Json(ctx.status.borrow().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_node_and_ledger_code_has_a_deliberate_status() {
+        assert_eq!(error_status("bad_json"), StatusCode::BAD_REQUEST);
+        assert_eq!(error_status("bad_signature"), StatusCode::BAD_REQUEST);
+        assert_eq!(error_status("unknown_sender"), StatusCode::FORBIDDEN);
+        assert_eq!(error_status("wrong_role"), StatusCode::FORBIDDEN);
+        assert_eq!(error_status("duplicate"), StatusCode::CONFLICT);
+        assert_eq!(error_status("mempool_full"), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error_status("invalid_field"), StatusCode::UNPROCESSABLE_ENTITY);
+        let full = ApiError::from(NodeError::MempoolFull { pending: 1, bytes: 2, retry_after_ms: 1500 });
+        assert_eq!(full.retry_after_s, Some(2));
+        let full = ApiError::from(NodeError::MempoolFull { pending: 1, bytes: 2, retry_after_ms: 0 });
+        assert_eq!(full.retry_after_s, Some(1));
+    }
+}

@@ -1,0 +1,189 @@
+//! The node's TOML configuration and key files.
+//!
+//! Every path in the configuration is relative to the configuration file's folder. Unknown keys
+//! are refused, so a typo is an error rather than a silent default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use curia_ledger::crypto::SecretKey;
+use serde::{Deserialize, Serialize};
+
+use crate::NodeError;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node.
+    pub node: NodeSection,
+    /// Validator network.
+    pub network: NetworkSection,
+    /// Client API.
+    pub api: ListenSection,
+    /// Health and metrics.
+    pub ops: ListenSection,
+    /// Consensus timeouts.
+    #[serde(default)]
+    pub consensus: ConsensusSection,
+    /// Mempool limits.
+    #[serde(default)]
+    pub mempool: MempoolSection,
+}
+
+/// `[node]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// Name (for logs and status).
+    pub name: String,
+    /// Store directory.
+    pub data_dir: PathBuf,
+    /// Genesis JSON.
+    pub genesis: PathBuf,
+    /// Validator key file.
+    pub key: PathBuf,
+}
+
+/// `[network]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// libp2p listen address, e.g. `/ip4/127.0.0.1/tcp/27000`.
+    pub listen: String,
+    /// Keys (hex) of observers allowed to connect besides the validators.
+    #[serde(default)]
+    pub observers: Vec<String>,
+}
+
+/// A listener.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSection {
+    /// Address, e.g. `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+}
+
+/// `[consensus]` timeouts in milliseconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusSection {
+    /// Propose step, round 0.
+    pub propose_ms: u64,
+    /// Prevote step, round 0.
+    pub prevote_ms: u64,
+    /// Precommit step, round 0.
+    pub precommit_ms: u64,
+    /// Added per round.
+    pub delta_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        ConsensusSection { propose_ms: 3000, prevote_ms: 1000, precommit_ms: 1000, delta_ms: 500 }
+    }
+}
+
+/// `[mempool]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolSection {
+    /// Most pending transactions.
+    pub max_txs: usize,
+    /// Most pending bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        let d = crate::mempool::MempoolConfig::default();
+        MempoolSection { max_txs: d.max_txs, max_bytes: d.max_bytes }
+    }
+}
+
+/// Largest configuration or key file read.
+const MAX_FILE: u64 = 1 << 20;
+
+fn read_small(path: &Path, what: &str) -> Result<Vec<u8>, NodeError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| NodeError::Config(format!("cannot read {what} {}: {e}", path.display())))?;
+    if meta.len() > MAX_FILE {
+        return Err(NodeError::Config(format!("{what} {} is larger than {MAX_FILE} bytes", path.display())));
+    }
+    std::fs::read(path).map_err(|e| NodeError::Config(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+impl NodeConfig {
+    /// Read a configuration file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<NodeConfig, NodeError> {
+        let text = String::from_utf8(read_small(path, "config")?)
+            .map_err(|_| NodeError::Config(format!("config {} is not UTF-8", path.display())))?;
+        let mut c: NodeConfig =
+            toml::from_str(&text).map_err(|e| NodeError::Config(format!("config {}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut c.node.data_dir, &mut c.node.genesis, &mut c.node.key] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(c)
+    }
+
+    /// TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serializes")
+    }
+}
+
+/// On-disk form of a key.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    #[serde(rename = "type")]
+    kind: String,
+    public: String,
+    secret: String,
+}
+
+const KEY_TYPE: &str = "curia-ed25519-secret-key";
+
+/// Write `key` to `path` with mode 0600, refusing to overwrite unless `force`.
+pub fn write_key(path: &Path, key: &SecretKey, force: bool) -> Result<(), NodeError> {
+    use std::io::Write;
+    let kf = KeyFile { kind: KEY_TYPE.into(), public: key.public().to_string(), secret: hex::encode(key.seed()) };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let io = |e: std::io::Error| NodeError::Config(format!("cannot write key {}: {e}", path.display()));
+    let mut f = opts.open(path).map_err(io)?;
+    let text = serde_json::to_string_pretty(&kf).expect("key serializes") + "\n";
+    f.write_all(text.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Read a key file, checking that its public key matches its secret.
+pub fn read_key(path: &Path) -> Result<SecretKey, NodeError> {
+    let bad = |m: String| NodeError::Config(format!("key file {}: {m}", path.display()));
+    let kf: KeyFile = serde_json::from_slice(&read_small(path, "key")?).map_err(|e| bad(e.to_string()))?;
+    if kf.kind != KEY_TYPE {
+        return Err(bad(format!("type is {:?}, expected {KEY_TYPE}", kf.kind)));
+    }
+    let seed: [u8; 32] = hex::decode(&kf.secret)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad("secret is not 32 bytes of hex".into()))?;
+    let key = SecretKey::from_seed(&seed);
+    if key.public().to_string() != kf.public {
+        return Err(bad("public key does not match the secret".into()));
+    }
+    Ok(key)
+}

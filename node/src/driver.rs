@@ -1,0 +1,401 @@
+//! The consensus driver: the loop that connects the pure consensus machine to the world.
+//!
+//! Rules:
+//! - Inputs (peer bytes, fired timeouts, client submissions) are handled one at a time; the
+//!   machine's effects are performed in the order given, and a vote or proposal is written to the
+//!   store (synced) before any later effect, so it is on disk before it can leave the node.
+//! - A proposal is built from the mempool's oldest transactions with the ledger's `build_block`
+//!   on the committed tip; transactions it leaves out are dropped from the mempool with their
+//!   reason counted. A peer's block is checked with `apply_block` on the committed tip, and the
+//!   resulting changes are kept so that a commit does not execute the block twice.
+//! - A commit writes block, certificate, state changes and indexes in one atomic store batch,
+//!   then removes the block's transactions from the mempool.
+//! - Wire frames start with one byte: [`FRAME_CONSENSUS`] for a consensus message,
+//!   [`FRAME_TXS`] for gossiped transactions (canonical encoding, a `u32` count then each).
+//!   Every frame from a peer is acknowledged at once; its content is untrusted until checked.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use curia_consensus::{Config, Effect, Input, Machine, Message, PeerId, SignedProposal, Timeouts};
+use curia_ledger::codec::{Canonical, Reader, Writer};
+use curia_ledger::crypto::SecretKey;
+use curia_ledger::genesis::ChainSpec;
+use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
+use curia_ledger::state::{apply_block, build_block, Change};
+use curia_ledger::tx::Transaction;
+use curia_ledger::Hash;
+use curia_storage::Store;
+use tokio::sync::{mpsc, watch};
+
+use crate::api::{NodeStatus, Submit};
+use crate::mempool::{Mempool, MempoolConfig};
+use crate::net::{NetEvent, NetHandle};
+use crate::ops::Metrics;
+use crate::NodeError;
+
+/// Frame tag of a consensus message.
+pub const FRAME_CONSENSUS: u8 = 0;
+/// Frame tag of gossiped transactions.
+pub const FRAME_TXS: u8 = 1;
+/// Most committed blocks sent in answer to one sync request.
+pub const SERVE_BATCH: u64 = 32;
+/// Most transactions gossiped in one frame.
+pub const MAX_GOSSIP_TXS: usize = 10_000;
+
+/// What the driver needs to run.
+pub struct DriverParts {
+    /// The chain.
+    pub spec: Arc<ChainSpec>,
+    /// This validator's key.
+    pub key: SecretKey,
+    /// This node's name (for status).
+    pub name: String,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The network.
+    pub net: NetHandle,
+    /// Network events.
+    pub net_events: mpsc::Receiver<NetEvent>,
+    /// Client submissions from the API.
+    pub submissions: mpsc::Receiver<Submit>,
+    /// Where to publish status.
+    pub status: watch::Sender<NodeStatus>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Consensus timeouts.
+    pub timeouts: Timeouts,
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+}
+
+/// Milliseconds since the Unix epoch by the local clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+struct Driver {
+    spec: Arc<ChainSpec>,
+    key: SecretKey,
+    name: String,
+    store: Arc<Store>,
+    net: NetHandle,
+    machine: Machine,
+    mempool: Mempool,
+    timers: mpsc::UnboundedSender<Input>,
+    peer_ids: HashMap<libp2p::PeerId, PeerId>,
+    peers: Vec<libp2p::PeerId>,
+    connected: usize,
+    proposals: Vec<SignedProposal>,
+    checked: HashMap<Hash, Vec<Change>>,
+    status: watch::Sender<NodeStatus>,
+    metrics: Arc<Metrics>,
+    height_started: Instant,
+    last_commit_ms: u64,
+}
+
+/// Run the driver until the network and API channels close or `shutdown` resolves.
+pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
+    let DriverParts {
+        spec,
+        key,
+        name,
+        store,
+        net,
+        mut net_events,
+        mut submissions,
+        status,
+        metrics,
+        timeouts,
+        mempool,
+    } = parts;
+    let tip = store.tip();
+    let cfg = Config { spec: spec.clone(), key: Some(key.clone()), timeouts, broken: Default::default() };
+    let machine = Machine::new(cfg, tip.height).map_err(|e| NodeError::Config(e.to_string()))?;
+    let (timer_tx, mut timer_rx) = mpsc::unbounded_channel();
+    let mut d = Driver {
+        mempool: Mempool::new(spec.clone(), mempool),
+        spec,
+        key,
+        name,
+        store,
+        net,
+        machine,
+        timers: timer_tx,
+        peer_ids: HashMap::new(),
+        peers: Vec::new(),
+        connected: 0,
+        proposals: Vec::new(),
+        checked: HashMap::new(),
+        status,
+        metrics,
+        height_started: Instant::now(),
+        last_commit_ms: 0,
+    };
+    let votes = d.store.votes().map_err(store_err)?;
+    d.proposals = match d.store.consensus_state().map_err(store_err)? {
+        Some(blob) => decode_proposals(&blob)?,
+        None => Vec::new(),
+    };
+    tracing::info!(height = tip.height, votes = votes.len(), "consensus starting");
+    let start = Input::Start { votes, proposals: d.proposals.clone() };
+    d.feed(start)?;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            Some(input) = timer_rx.recv() => d.feed(input)?,
+            ev = net_events.recv() => match ev {
+                None => return Ok(()),
+                Some(ev) => d.on_net(ev)?,
+            },
+            sub = submissions.recv() => match sub {
+                None => return Ok(()),
+                Some(s) => d.on_submit(s),
+            },
+        }
+        d.publish();
+    }
+}
+
+fn store_err(e: curia_storage::StoreError) -> NodeError {
+    NodeError::Storage(e.to_string())
+}
+
+fn decode_proposals(blob: &[u8]) -> Result<Vec<SignedProposal>, NodeError> {
+    let mut r = Reader::new(blob, "persisted proposals");
+    let v = r
+        .list("proposals", 1024, SignedProposal::decode)
+        .and_then(|v| r.finish().map(|()| v))
+        .map_err(|e| NodeError::Storage(format!("persisted proposals are corrupt: {e}")))?;
+    Ok(v)
+}
+
+impl Driver {
+    fn peer(&mut self, p: libp2p::PeerId) -> PeerId {
+        if let Some(id) = self.peer_ids.get(&p) {
+            return *id;
+        }
+        let id = PeerId(self.peers.len() as u64);
+        self.peers.push(p);
+        self.peer_ids.insert(p, id);
+        id
+    }
+
+    fn on_net(&mut self, ev: NetEvent) -> Result<(), NodeError> {
+        match ev {
+            NetEvent::Connected(_) => {
+                self.connected += 1;
+                self.metrics.set_peers(self.connected as u64);
+            }
+            NetEvent::Disconnected(_) => {
+                self.connected = self.connected.saturating_sub(1);
+                self.metrics.set_peers(self.connected as u64);
+            }
+            NetEvent::Message { from, bytes } => self.on_frame(from, bytes)?,
+            NetEvent::Request { from, bytes, reply } => {
+                let _ = reply.send(Vec::new());
+                self.on_frame(from, bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_frame(&mut self, from: libp2p::PeerId, bytes: Vec<u8>) -> Result<(), NodeError> {
+        match bytes.split_first() {
+            Some((&FRAME_CONSENSUS, rest)) => {
+                let from = self.peer(from);
+                self.feed(Input::Bytes { from, bytes: rest.to_vec() })
+            }
+            Some((&FRAME_TXS, rest)) => {
+                let mut r = Reader::new(rest, "gossiped transactions");
+                match r.list("transactions", MAX_GOSSIP_TXS, Transaction::decode).and_then(|v| r.finish().map(|()| v)) {
+                    Ok(txs) => {
+                        let state = self.store.state();
+                        if let Ok(results) = self.mempool.submit(&state, txs) {
+                            for e in results.iter().filter_map(|r| r.as_ref().err()) {
+                                self.metrics.inc_rejected(e.code());
+                            }
+                        }
+                    }
+                    Err(_) => self.metrics.inc_rejected("bad_gossip"),
+                }
+                Ok(())
+            }
+            _ => {
+                self.metrics.inc_rejected("bad_frame");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_submit(&mut self, s: Submit) {
+        let state = self.store.state();
+        let result = self.mempool.submit(&state, s.txs.clone());
+        if let Ok(results) = &result {
+            let accepted: Vec<&Transaction> =
+                s.txs.iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(t, _)| t).collect();
+            for e in results.iter().filter_map(|r| r.as_ref().err()) {
+                self.metrics.inc_rejected(e.code());
+            }
+            if !accepted.is_empty() {
+                let mut w = Writer::new();
+                w.u8(FRAME_TXS);
+                w.list(&accepted, |w, t| t.encode(w));
+                self.net.broadcast(w.into_bytes());
+            }
+        }
+        let _ = s.reply.send(result);
+    }
+
+    /// Feed one input and perform its effects, feeding back the inputs they produce.
+    fn feed(&mut self, first: Input) -> Result<(), NodeError> {
+        let mut inputs = vec![first];
+        while let Some(input) = inputs.pop() {
+            let effects = self.machine.on(now_ms(), input);
+            for e in effects {
+                if let Some(next) = self.perform(e)? {
+                    inputs.push(next);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn broadcast(&self, msg: &Message) {
+        let mut bytes = Vec::with_capacity(1 + 256);
+        bytes.push(FRAME_CONSENSUS);
+        bytes.extend_from_slice(&msg.to_wire());
+        self.net.broadcast(bytes);
+    }
+
+    fn perform(&mut self, effect: Effect) -> Result<Option<Input>, NodeError> {
+        match effect {
+            Effect::Broadcast(msg) => self.broadcast(&msg),
+            Effect::PersistVote(v) => self.store.append_vote(&v).map_err(store_err)?,
+            Effect::PersistProposal(p) => {
+                let committed = self.store.tip().height;
+                self.proposals.retain(|q| q.proposal.height > committed);
+                self.proposals.push(p);
+                let mut w = Writer::new();
+                w.list(&self.proposals, |w, p| p.encode(w));
+                self.store.put_consensus_state(&w.into_bytes()).map_err(store_err)?;
+            }
+            Effect::ScheduleTimeout { height, round, step, after_ms } => {
+                let tx = self.timers.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                    let _ = tx.send(Input::Timeout { height, round, step });
+                });
+            }
+            Effect::RequestProposal { height, round } => {
+                let tip = self.store.tip();
+                let candidates = self.mempool.peek(self.spec.genesis.params.max_block_txs as usize, MAX_BLOCK_DEPOSITS);
+                let state = self.store.state();
+                let built = tokio::task::block_in_place(|| {
+                    build_block(&self.spec, &state, &tip, candidates, now_ms(), self.key.public())
+                });
+                let dropped: Vec<Hash> = built.rejected.iter().map(|(t, _)| t.id(&self.spec.chain_id)).collect();
+                for (_, e) in &built.rejected {
+                    self.metrics.inc_rejected(e.code());
+                }
+                self.mempool.remove(&dropped);
+                self.checked.insert(built.block.hash(), built.changes);
+                return Ok(Some(Input::ProposalBlock { height, round, block: built.block }));
+            }
+            Effect::ValidateBlock { block } => {
+                let tip = self.store.tip();
+                let state = self.store.state();
+                let hash = block.hash();
+                let r = tokio::task::block_in_place(|| apply_block(&self.spec, &state, &tip, &block));
+                let valid = match r {
+                    Ok(changes) => {
+                        self.checked.insert(hash, changes);
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(height = block.header.height, error = %e, "peer block is invalid");
+                        self.metrics.inc_rejected("invalid_block");
+                        false
+                    }
+                };
+                return Ok(Some(Input::BlockValidity { hash, valid }));
+            }
+            Effect::Commit { block, cert } => self.commit(block, cert)?,
+            Effect::FetchBlocks { from_height } => self.broadcast(&Message::SyncRequest { from_height }),
+            Effect::ServeBlocks { peer, from_height } => self.serve(peer, from_height)?,
+        }
+        Ok(None)
+    }
+
+    fn commit(
+        &mut self,
+        block: curia_ledger::block::Block,
+        cert: curia_ledger::block::CommitCertificate,
+    ) -> Result<(), NodeError> {
+        let hash = block.hash();
+        let changes = match self.checked.remove(&hash) {
+            Some(c) => c,
+            None => tokio::task::block_in_place(|| self.store.execute(&block)).map_err(store_err)?,
+        };
+        self.store.commit_block(&block, &cert, &changes).map_err(store_err)?;
+        self.checked.clear();
+        let ids: Vec<Hash> = block.txs.iter().map(|t| t.id(&self.spec.chain_id)).collect();
+        self.mempool.remove(&ids);
+        let deposits: usize = block.txs.iter().map(deposit_count).sum();
+        self.metrics.inc_committed_txs(ids.len() as u64);
+        self.metrics.inc_committed_deposits(deposits as u64);
+        self.metrics.set_height(block.header.height);
+        self.metrics.observe_commit_latency(self.height_started.elapsed().as_secs_f64());
+        self.height_started = Instant::now();
+        self.last_commit_ms = now_ms();
+        let _ = self.store.prune_votes_below(block.header.height.saturating_sub(1));
+        tracing::info!(height = block.header.height, txs = ids.len(), deposits, block = %hash, "committed");
+        Ok(())
+    }
+
+    fn serve(&mut self, peer: PeerId, from_height: u64) -> Result<(), NodeError> {
+        let Some(&to) = self.peers.get(peer.0 as usize) else { return Ok(()) };
+        let tip = self.store.tip().height;
+        let end = tip.min(from_height.saturating_add(SERVE_BATCH - 1));
+        for h in from_height.max(1)..=end {
+            let (Some(block), Some(cert)) =
+                (self.store.block(h).map_err(store_err)?, self.store.cert(h).map_err(store_err)?)
+            else {
+                break;
+            };
+            let mut bytes = vec![FRAME_CONSENSUS];
+            bytes.extend_from_slice(&Message::Commit { block, cert }.to_wire());
+            self.net.send(to, bytes);
+        }
+        Ok(())
+    }
+
+    fn publish(&self) {
+        let st = self.machine.status();
+        let tip = self.store.tip();
+        self.metrics.set_mempool(self.mempool.len() as u64, self.mempool.bytes() as u64);
+        self.status.send_modify(|s| {
+            s.chain_id = self.spec.chain_id.to_hex();
+            s.chain_name = self.spec.genesis.chain_name.clone();
+            s.node = self.name.clone();
+            s.height = tip.height;
+            s.tip_hash = tip.block_hash.to_hex();
+            s.round = st.round;
+            s.peers = self.connected;
+            s.mempool_txs = self.mempool.len();
+            s.mempool_bytes = self.mempool.bytes();
+            s.last_commit_ms = self.last_commit_ms;
+        });
+    }
+}
+
+/// Deposits a transaction creates.
+fn deposit_count(tx: &Transaction) -> usize {
+    match &tx.body.payload {
+        curia_ledger::tx::Payload::Deposit(_) => 1,
+        curia_ledger::tx::Payload::BatchDeposit(_) => tx.items.len(),
+        _ => 0,
+    }
+}

@@ -1,0 +1,118 @@
+//! Assembling a node: configuration, store, network, API, ops listener and driver.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use curia_consensus::Timeouts;
+use curia_ledger::crypto::PublicKey;
+use curia_ledger::genesis::Genesis;
+use curia_storage::Store;
+use tokio::sync::{mpsc, watch};
+
+use crate::api::{self, ApiContext, NodeStatus};
+use crate::config::{read_key, NodeConfig};
+use crate::driver::{self, DriverParts};
+use crate::mempool::MempoolConfig;
+use crate::net::{self, NetConfig};
+use crate::ops::{self, Metrics};
+use crate::NodeError;
+
+/// Most client submissions queued between the API and the driver.
+pub const SUBMIT_QUEUE: usize = 1024;
+
+/// Run a validator node until `shutdown` resolves (SIGTERM or Ctrl-C in `curia node run`).
+pub async fn run_node(
+    cfg: NodeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let genesis_bytes = std::fs::read(&cfg.node.genesis)
+        .map_err(|e| NodeError::Config(format!("cannot read genesis {}: {e}", cfg.node.genesis.display())))?;
+    let spec = Arc::new(Genesis::from_json(&genesis_bytes)?);
+    let key = read_key(&cfg.node.key)?;
+    if spec.validator_index(&key.public()).is_none() {
+        return Err(NodeError::Config(format!("key {} is not a validator in the genesis", key.public())));
+    }
+    let store = Arc::new(
+        Store::open(cfg.node.data_dir.join(curia_storage::STORE_SUBDIR), &spec)
+            .map_err(|e| NodeError::Storage(e.to_string()))?,
+    );
+
+    let mut peers = Vec::new();
+    for v in &spec.genesis.validators {
+        let addr = v
+            .address
+            .parse()
+            .map_err(|e| NodeError::Config(format!("validator {} address {:?}: {e}", v.name, v.address)))?;
+        peers.push((v.key, addr));
+    }
+    let observers = cfg
+        .network
+        .observers
+        .iter()
+        .map(|k| PublicKey::from_hex(k).map_err(|e| NodeError::Config(format!("observer key: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let listen = cfg.network.listen.parse().map_err(|e| NodeError::Config(format!("network.listen: {e}")))?;
+    let net_cfg = NetConfig { listen, peers, observers, request_timeout: Duration::from_secs(10) };
+    let (net, net_events) = net::spawn(&key, net_cfg)?;
+
+    let metrics = Arc::new(Metrics::new());
+    let (status_tx, status_rx) = watch::channel(NodeStatus::default());
+    let (submit_tx, submit_rx) = mpsc::channel(SUBMIT_QUEUE);
+    let ctx = ApiContext {
+        spec: spec.clone(),
+        store: store.clone(),
+        submit: submit_tx,
+        status: status_rx.clone(),
+        metrics: metrics.clone(),
+    };
+
+    let bind = |what: &'static str, addr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| NodeError::Config(format!("cannot listen on {what} {addr}: {e}")))
+    };
+    let api_listener = bind("api", cfg.api.listen).await?;
+    let ops_listener = bind("ops", cfg.ops.listen).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let api_task = tokio::spawn(api::serve(api_listener, ctx, stopped(stop_rx.clone())));
+    let ops_app = ops::ops_router(metrics.clone(), status_rx);
+    let ops_stop = stopped(stop_rx.clone());
+    let ops_task =
+        tokio::spawn(async move { axum::serve(ops_listener, ops_app).with_graceful_shutdown(ops_stop).await });
+    tracing::info!(node = %cfg.node.name, api = %cfg.api.listen, ops = %cfg.ops.listen, p2p = %cfg.network.listen, "node started");
+
+    let c = &cfg.consensus;
+    let parts = DriverParts {
+        spec,
+        key,
+        name: cfg.node.name.clone(),
+        store: store.clone(),
+        net,
+        net_events,
+        submissions: submit_rx,
+        status: status_tx,
+        metrics,
+        timeouts: Timeouts {
+            propose_ms: c.propose_ms,
+            prevote_ms: c.prevote_ms,
+            precommit_ms: c.precommit_ms,
+            delta_ms: c.delta_ms,
+            ..Timeouts::default()
+        },
+        mempool: MempoolConfig {
+            max_txs: cfg.mempool.max_txs,
+            max_bytes: cfg.mempool.max_bytes,
+            ..MempoolConfig::default()
+        },
+    };
+    let result = driver::run(parts, shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = api_task.await;
+    let _ = ops_task.await;
+    store.flush().map_err(|e| NodeError::Storage(e.to_string()))?;
+    tracing::info!("node stopped");
+    result
+}

@@ -1,0 +1,427 @@
+//! The HTTP API and the ops listener over real TCP on loopback, with a real store holding a test
+//! chain and a fake driver that answers submissions with a real mempool.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use curia_ledger::hash::Hash;
+use curia_ledger::receipt::Receipt;
+use curia_ledger::testkit::{test_key, TestChain};
+use curia_ledger::tx::{Payload, Transaction};
+use curia_ledger::verify::{verify_receipt, Evidence};
+use curia_node::api::{self, ApiContext, NodeStatus, Submit, DEPOSIT_BODY_LIMIT, TRANSACTIONS_BODY_LIMIT};
+use curia_node::mempool::{Mempool, MempoolConfig};
+use curia_node::ops::{self, Metrics};
+use curia_storage::Store;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// A plain HTTP/1.1 answer.
+struct Answer {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The error code of an error answer.
+    fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {}", self.text())).to_owned()
+    }
+}
+
+/// One request with `Connection: close`; the answer is read to the end.
+async fn http(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answer {
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        // The server may answer (413) before reading all of a big body; keep going to the answer.
+        let _ = s.write_all(&body);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete HTTP head");
+        let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect::<HashMap<_, _>>();
+        let body = raw[split + 4..].to_vec();
+        if let Some(n) = headers.get("content-length") {
+            assert_eq!(body.len(), n.parse::<usize>().unwrap(), "whole body read");
+        }
+        Answer { status, headers, body }
+    })
+    .await
+    .unwrap()
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Answer {
+    http(addr, "GET", path, Vec::new()).await
+}
+
+async fn post(addr: SocketAddr, path: &str, body: &Value) -> Answer {
+    http(addr, "POST", path, serde_json::to_vec(body).unwrap()).await
+}
+
+fn tx_json(tx: &Transaction) -> Value {
+    serde_json::to_value(tx).unwrap()
+}
+
+/// A running API over a store that holds `chain`'s blocks.
+struct Harness {
+    api: SocketAddr,
+    ops: SocketAddr,
+    chain: TestChain,
+    submit: mpsc::Sender<Submit>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    dir: PathBuf,
+}
+
+impl Harness {
+    /// Store the chain, start the API and the ops listener, and (if `mempool` is given) a fake
+    /// driver; the submission queue holds `queue` submissions.
+    async fn start(chain: TestChain, mempool: Option<MempoolConfig>, queue: usize) -> Harness {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("curia-api-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir, &chain.spec).unwrap());
+        for (block, cert) in &chain.blocks {
+            let changes = store.execute(block).unwrap();
+            store.commit_block(block, cert, &changes).unwrap();
+        }
+        let spec = Arc::new(chain.spec.clone());
+        let metrics = Arc::new(Metrics::new());
+        let tip = store.tip();
+        let status = NodeStatus {
+            chain_id: spec.chain_id.to_hex(),
+            chain_name: spec.genesis.chain_name.clone(),
+            node: "v0".into(),
+            height: tip.height,
+            tip_hash: tip.block_hash.to_hex(),
+            ..Default::default()
+        };
+        let (_status_tx, status_rx) = watch::channel(status);
+        let (submit, mut submissions) = mpsc::channel::<Submit>(queue);
+        if let Some(cfg) = mempool {
+            let (store, spec) = (store.clone(), spec.clone());
+            tokio::spawn(async move {
+                let mut pool = Mempool::new(spec, cfg);
+                while let Some(s) = submissions.recv().await {
+                    let r = {
+                        let state = store.state();
+                        pool.submit(&state, s.txs)
+                    };
+                    let _ = s.reply.send(r);
+                }
+            });
+        } else {
+            // Nobody reads: the queue fills. Keep the receiver alive so it is full, not closed.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                drop(submissions);
+            });
+        }
+        let ctx =
+            ApiContext { spec, store, submit: submit.clone(), status: status_rx.clone(), metrics: metrics.clone() };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(api::serve(listener, ctx, async move {
+            let _ = stopped.await;
+        }));
+        let ops_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ops = ops_listener.local_addr().unwrap();
+        let ops_app = ops::ops_router(metrics, status_rx);
+        tokio::spawn(async move { axum::serve(ops_listener, ops_app).await });
+        Harness { api, ops, chain, submit, stop: Some(stop), server: Some(server), dir }
+    }
+
+    /// Stop the API gracefully and check it ended cleanly.
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        let server = self.server.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A chain with a single deposit, a batch, and a case with the single deposit attached.
+fn committed_chain() -> (TestChain, Transaction, Transaction) {
+    let mut c = TestChain::new(4);
+    let single = c.deposit("platform", b"contract.pdf bytes", 1);
+    let batch = c.batch("platform", (0..5u8).map(|i| Hash::sha256(&[i])).collect(), 2);
+    assert!(c.commit(vec![single.clone(), batch.clone()]).is_empty());
+    let single_id = single.id(&c.spec.chain_id);
+    let open = c.tx("judge", Payload::OpenCase { case_id: "CASE-1".into(), title: "A v. B".into() }, 3);
+    assert!(c.commit(vec![open]).is_empty());
+    let attach = c.tx("judge", Payload::AttachDeposit { case_id: "CASE-1".into(), deposit_id: single_id }, 4);
+    assert!(c.commit(vec![attach]).is_empty());
+    (c, single, batch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_serve_the_committed_chain() {
+    let (chain, single, batch) = committed_chain();
+    let h = Harness::start(chain, Some(MempoolConfig::default()), 16).await;
+    let spec = h.chain.spec.clone();
+    let single_id = single.id(&spec.chain_id);
+
+    // The receipt is exactly Receipt::to_json and verifies offline against the evidence.
+    let a = get(h.api, &format!("/v1/deposits/{single_id}/receipt")).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.headers["content-type"], "application/json");
+    let receipt = Receipt::from_json(&a.body).unwrap();
+    assert_eq!(a.text(), receipt.to_json());
+    let report = verify_receipt(Evidence::Bytes(b"contract.pdf bytes"), &receipt, &spec);
+    assert!(report.is_valid(), "{:?}", report.first_failure());
+    assert!(!verify_receipt(Evidence::Bytes(b"tampered"), &receipt, &spec).is_valid());
+
+    // A batch item's receipt verifies against its digest.
+    let batch_id = batch.id(&spec.chain_id);
+    let item3 = batch.deposits(&batch_id)[3].0;
+    let a = get(h.api, &format!("/v1/deposits/{item3}/receipt")).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let receipt = Receipt::from_json(&a.body).unwrap();
+    assert!(verify_receipt(Evidence::Digest(Hash::sha256(&[3])), &receipt, &spec).is_valid());
+
+    // Deposit status.
+    let a = get(h.api, &format!("/v1/deposits/{item3}")).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["status"], "committed");
+    assert_eq!(v["height"], 1);
+    assert_eq!(v["tx_index"], 1);
+    assert_eq!(v["item_index"], 3);
+    assert_eq!(v["block_hash"], h.chain.blocks[0].0.hash().to_hex());
+    assert_eq!(v["receipt"], format!("/v1/deposits/{item3}/receipt"));
+
+    // Digests.
+    let digest = Hash::sha256(b"contract.pdf bytes");
+    let a = get(h.api, &format!("/v1/digests/{digest}")).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json(), json!({"commitment": digest.to_hex(), "deposit_ids": [single_id.to_hex()]}));
+    let a = get(h.api, &format!("/v1/digests/{}", Hash::sha256(b"never deposited"))).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["deposit_ids"], json!([]));
+
+    // Blocks.
+    let a = get(h.api, "/v1/blocks/1").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["tx_count"], 2);
+    assert_eq!(v["header"]["height"], 1);
+    assert_eq!(v["certificate"]["sigs"].as_array().unwrap().len(), 4);
+    assert_eq!(v["block_hash"], h.chain.blocks[0].0.hash().to_hex());
+    let a = get(h.api, "/v1/blocks/99").await;
+    assert_eq!((a.status, a.code().as_str()), (404, "block_not_found"));
+    let a = get(h.api, "/v1/blocks/one").await;
+    assert_eq!((a.status, a.code().as_str()), (400, "bad_height"));
+
+    // Cases.
+    let a = get(h.api, "/v1/cases/CASE-1").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["open"], true);
+    assert_eq!(v["owner"], test_key("judge").public().to_string());
+    assert_eq!(v["record_count"], 2);
+    assert_eq!(v["records"][0]["event"], "opened");
+    assert_eq!(v["records"][1]["event"], "attached");
+    assert_eq!(v["records"][1]["deposit"], single_id.to_hex());
+    let a = get(h.api, "/v1/cases/CASE-2").await;
+    assert_eq!((a.status, a.code().as_str()), (404, "case_not_found"));
+    let a = get(h.api, "/v1/cases/bad%20id").await;
+    assert_eq!((a.status, a.code().as_str()), (400, "bad_case_id"));
+
+    // Status.
+    let a = get(h.api, "/v1/status").await;
+    assert_eq!(a.status, 200);
+    let v = a.json();
+    assert_eq!(v["height"], 3);
+    assert_eq!(v["chain_id"], spec.chain_id.to_hex());
+    assert_eq!(v["chain_name"], "curia-test");
+
+    // Unknown deposit, bad hex (naming the parameter), unknown endpoint and method.
+    let unknown = Hash::sha256(b"nothing");
+    for path in [format!("/v1/deposits/{unknown}"), format!("/v1/deposits/{unknown}/receipt")] {
+        let a = get(h.api, &path).await;
+        assert_eq!((a.status, a.code().as_str()), (404, "deposit_not_found"), "{path}");
+    }
+    for (path, param) in [
+        ("/v1/deposits/xyz".to_string(), "id"),
+        (format!("/v1/deposits/{}/receipt", &unknown.to_hex()[..62]), "id"),
+        ("/v1/digests/00zz".to_string(), "sha256"),
+    ] {
+        let a = get(h.api, &path).await;
+        assert_eq!((a.status, a.code().as_str()), (400, "bad_hex"), "{path}");
+        let message = a.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(&format!("parameter {param} ")), "{message}");
+    }
+    let a = get(h.api, "/v1/nothing").await;
+    assert_eq!((a.status, a.code().as_str()), (404, "not_found"));
+    let a = http(h.api, "DELETE", "/v1/status", Vec::new()).await;
+    assert_eq!((a.status, a.code().as_str()), (405, "method_not_allowed"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_get_ids_or_their_documented_errors() {
+    let (chain, single, _) = committed_chain();
+    let h = Harness::start(chain, Some(MempoolConfig::default()), 16).await;
+    let c = &h.chain;
+
+    // Accepted: 202 with the transaction ID and deposit IDs, at once.
+    let good = c.deposit("platform", b"new evidence", 10);
+    let id = good.id(&c.spec.chain_id);
+    let a = post(h.api, "/v1/deposits", &tx_json(&good)).await;
+    assert_eq!(a.status, 202, "{}", a.text());
+    assert_eq!(a.json(), json!({"tx_id": id.to_hex(), "deposit_ids": [id.to_hex()]}));
+    let batch = c.batch("platform", (10..13u8).map(|i| Hash::sha256(&[i])).collect(), 11);
+    let a = post(h.api, "/v1/deposits", &tx_json(&batch)).await;
+    assert_eq!(a.status, 202, "{}", a.text());
+    assert_eq!(a.json()["deposit_ids"].as_array().unwrap().len(), 3);
+
+    // Each bad request gets its own status and code.
+    let mut forged = c.deposit("platform", b"forged", 12);
+    forged.signature.0[0] ^= 1;
+    let mut stranger = c.deposit("platform", b"stranger", 13);
+    stranger.body.sender = test_key("nobody").public();
+    let stranger = stranger.body.clone().sign(&c.spec.chain_id, &test_key("nobody"));
+    let judge_deposit = c.deposit("judge", b"judge", 14);
+    let mut bad_batch = c.batch("platform", vec![Hash::sha256(b"x"), Hash::sha256(b"y")], 15);
+    bad_batch.items.pop();
+    let open_case = c.tx("judge", Payload::OpenCase { case_id: "CASE-9".into(), title: String::new() }, 16);
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (tx_json(&good), 409, "already_pending"),
+        (tx_json(&single), 409, "duplicate"),
+        (tx_json(&forged), 400, "bad_signature"),
+        (tx_json(&stranger), 403, "unknown_sender"),
+        (tx_json(&judge_deposit), 403, "wrong_role"),
+        (tx_json(&bad_batch), 422, "invalid_field"),
+        (tx_json(&open_case), 422, "wrong_kind"),
+        (json!({"body": 1}), 400, "bad_json"),
+    ];
+    for (body, status, code) in cases {
+        let a = post(h.api, "/v1/deposits", &body).await;
+        assert_eq!((a.status, a.code().as_str()), (status, code), "{}", a.text());
+        assert!(!a.json()["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let a = http(h.api, "POST", "/v1/deposits", b"{\"body\": ".to_vec()).await;
+    assert_eq!((a.status, a.code().as_str()), (400, "bad_json"));
+
+    // Oversized bodies, on both submission endpoints.
+    let a = http(h.api, "POST", "/v1/deposits", vec![b' '; DEPOSIT_BODY_LIMIT + 1]).await;
+    assert_eq!((a.status, a.code().as_str()), (413, "too_large"));
+    let a = http(h.api, "POST", "/v1/transactions", vec![b' '; TRANSACTIONS_BODY_LIMIT + 1]).await;
+    assert_eq!((a.status, a.code().as_str()), (413, "too_large"));
+
+    // A batch of transactions of any kind: each gets its own result, in order.
+    let fresh = c.deposit("platform", b"fresh", 20);
+    let a = post(
+        h.api,
+        "/v1/transactions",
+        &json!({"txs": [tx_json(&fresh), tx_json(&forged), tx_json(&open_case), tx_json(&fresh)]}),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let v = a.json();
+    assert_eq!((v["accepted"].as_u64(), v["rejected"].as_u64()), (Some(2), Some(2)));
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(r[0]["deposit_ids"], json!([fresh.id(&c.spec.chain_id).to_hex()]));
+    assert_eq!(r[1]["error"]["code"], "bad_signature");
+    assert_eq!(r[1]["tx_id"], forged.id(&c.spec.chain_id).to_hex());
+    assert_eq!(r[2]["deposit_ids"], json!([]));
+    assert_eq!(r[3]["error"]["code"], "already_pending");
+    assert_eq!(r.iter().map(|x| x["index"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    let a = post(h.api, "/v1/transactions", &json!({"txs": []})).await;
+    assert_eq!((a.status, a.code().as_str()), (422, "invalid_field"));
+    let a = post(h.api, "/v1/transactions", &json!([tx_json(&fresh)])).await;
+    assert_eq!((a.status, a.code().as_str()), (400, "bad_json"));
+    let too_many = vec![tx_json(&fresh); MempoolConfig::default().max_submission + 1];
+    let a = post(h.api, "/v1/transactions", &json!({ "txs": too_many })).await;
+    assert_eq!((a.status, a.code().as_str()), (413, "too_many_txs"));
+
+    // Requests the API refuses itself are counted by reason on the ops listener.
+    let m = get(h.ops, "/metrics").await.text();
+    assert!(m.contains("curia_rejected_transactions_total{reason=\"bad_json\"} 3"), "{m}");
+    assert!(m.contains("curia_rejected_transactions_total{reason=\"too_large\"} 2"), "{m}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mempool_or_queue_pushes_back_with_retry_after() {
+    let cfg = MempoolConfig { max_txs: 1, retry_after_ms: 1500, ..Default::default() };
+    let h = Harness::start(TestChain::new(4), Some(cfg), 16).await;
+    let c = &h.chain;
+    let a = post(h.api, "/v1/deposits", &tx_json(&c.deposit("platform", b"1", 1))).await;
+    assert_eq!(a.status, 202, "{}", a.text());
+    let a = post(h.api, "/v1/deposits", &tx_json(&c.deposit("platform", b"2", 2))).await;
+    assert_eq!((a.status, a.code().as_str()), (503, "mempool_full"));
+    assert_eq!(a.headers["retry-after"], "2", "1500 ms rounds up to 2 s");
+    let txs = json!({"txs": [tx_json(&c.deposit("platform", b"3", 3)), tx_json(&c.deposit("platform", b"4", 4))]});
+    let a = post(h.api, "/v1/transactions", &txs).await;
+    assert_eq!(a.status, 503, "{}", a.text());
+    assert_eq!(a.headers["retry-after"], "2");
+    assert_eq!(a.json()["results"][1]["error"]["code"], "mempool_full");
+    h.stop().await;
+
+    // Nobody drains the submission queue: once it is full, 503 `busy` at once.
+    let h = Harness::start(TestChain::new(4), None, 1).await;
+    let (reply, _answer) = oneshot::channel();
+    h.submit.try_send(Submit { txs: Vec::new(), reply }).unwrap();
+    let a = post(h.api, "/v1/deposits", &tx_json(&h.chain.deposit("platform", b"1", 1))).await;
+    assert_eq!((a.status, a.code().as_str()), (503, "busy"));
+    assert_eq!(a.headers["retry-after"], "1");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_listener_serves_health_and_metrics() {
+    let h = Harness::start(TestChain::new(4), Some(MempoolConfig::default()), 16).await;
+    let a = get(h.ops, "/healthz").await;
+    assert_eq!(a.status, 200);
+    let v = a.json();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["node"]["node"], "v0");
+    let a = get(h.ops, "/metrics").await;
+    assert_eq!(a.status, 200);
+    assert!(a.headers["content-type"].starts_with("application/openmetrics-text"));
+    let text = a.text();
+    for name in [
+        "curia_height",
+        "curia_commit_latency_seconds",
+        "curia_mempool_transactions",
+        "curia_mempool_bytes",
+        "curia_peers",
+        "curia_rejected_transactions",
+        "curia_committed_transactions",
+        "curia_committed_deposits",
+    ] {
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing in\n{text}");
+    }
+    h.stop().await;
+}
