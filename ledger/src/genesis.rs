@@ -54,7 +54,8 @@ impl ClientRole {
             ClientRole::Registrar => "registrar",
         }
     }
-    pub(crate) fn from_u8(b: u8) -> Option<Self> {
+    /// The role with this canonical tag byte.
+    pub fn from_u8(b: u8) -> Option<Self> {
         Some(match b {
             1 => ClientRole::Platform,
             2 => ClientRole::Judge,

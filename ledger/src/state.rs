@@ -539,21 +539,34 @@ pub fn build_block(
         }
     }
     let changes = ov.into_changes();
+    let header = next_header(spec, tip, &txs, &changes, time_ms, proposer);
+    Built { block: Block { header, txs }, changes, rejected }
+}
+
+/// The header of the block after `tip` holding `txs` with state `changes` (its time is never
+/// before the tip's).
+pub fn next_header(
+    spec: &ChainSpec,
+    tip: &Tip,
+    txs: &[Transaction],
+    changes: &[Change],
+    time_ms: u64,
+    proposer: PublicKey,
+) -> Header {
     let height = tip.height + 1;
     let leaves: Vec<Hash> = txs.iter().map(Transaction::leaf_hash).collect();
-    let header = Header {
+    Header {
         version: HEADER_VERSION,
         chain_id: spec.chain_id,
         height,
         prev_hash: tip.block_hash,
         tx_root: merkle::root(&leaves),
         tx_count: txs.len() as u32,
-        state_root: next_state_root(&tip.state_root, height, &changes),
+        state_root: next_state_root(&tip.state_root, height, changes),
         validators_hash: spec.validators_hash,
         time_ms: time_ms.max(tip.time_ms),
         proposer,
-    };
-    Built { block: Block { header, txs }, changes, rejected }
+    }
 }
 
 /// The whole state in memory: for tests, the simulator, small chains and audits.

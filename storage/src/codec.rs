@@ -210,16 +210,6 @@ pub fn decode_tip(b: &[u8]) -> Result<Tip, Short> {
     Ok(t)
 }
 
-fn role_from_u8(b: u8) -> Option<ClientRole> {
-    Some(match b {
-        1 => ClientRole::Platform,
-        2 => ClientRole::Judge,
-        3 => ClientRole::Auditor,
-        4 => ClientRole::Registrar,
-        _ => return None,
-    })
-}
-
 /// Client record: role, active, name.
 pub fn encode_client(r: &ClientRecord) -> Vec<u8> {
     let mut v = vec![r.role as u8, r.active as u8, r.name.len() as u8];
@@ -231,7 +221,7 @@ pub fn encode_client(r: &ClientRecord) -> Vec<u8> {
 pub fn decode_client(b: &[u8]) -> Result<ClientRecord, Short> {
     let mut c = Cursor::new(b);
     let role = c.u8()?;
-    let role = role_from_u8(role).ok_or_else(|| Short(format!("unknown client role {role}")))?;
+    let role = ClientRole::from_u8(role).ok_or_else(|| Short(format!("unknown client role {role}")))?;
     let active = decode_bool(c.u8()?)?;
     let name = c.short_str()?;
     c.finish()?;

@@ -17,10 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use curia_ledger::block::{Block, CommitCertificate, Header, HEADER_VERSION};
+use curia_ledger::block::{Block, CommitCertificate};
 use curia_ledger::hash::Hash;
-use curia_ledger::merkle;
-use curia_ledger::state::{next_state_root, Change, Tip};
+use curia_ledger::state::{next_header, Change, Tip};
 use curia_ledger::testkit::TestChain;
 use curia_ledger::tx::{batch_item_id, Transaction};
 use curia_storage::Store;
@@ -206,20 +205,8 @@ fn main() {
     for (i, body) in bodies.into_iter().enumerate() {
         let body = body.expect("built");
         total += body.deposits;
-        let height = i as u64 + 1;
-        let leaves: Vec<Hash> = body.txs.iter().map(Transaction::leaf_hash).collect();
-        let header = Header {
-            version: HEADER_VERSION,
-            chain_id: spec.chain_id,
-            height,
-            prev_hash: tip.block_hash,
-            tx_root: merkle::root(&leaves),
-            tx_count: body.txs.len() as u32,
-            state_root: next_state_root(&tip.state_root, height, &body.changes),
-            validators_hash: spec.validators_hash,
-            time_ms: chain.now_ms,
-            proposer: spec.genesis.validators[i % spec.genesis.validators.len()].key,
-        };
+        let proposer = spec.genesis.validators[i % spec.genesis.validators.len()].key;
+        let header = next_header(&spec, &tip, &body.txs, &body.changes, chain.now_ms, proposer);
         let block = Block { header, txs: body.txs };
         let cert = chain.certify(&block, 0);
         chain.now_ms += 1000;
