@@ -3,6 +3,5 @@
 # issue its receipt, verify it offline, and show a tampered file and a tampered receipt rejected.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-cargo build --release -p curia-cli
-exec ./target/release/curia demo --out "${1:-target/demo}"
+BIN=$(bash scripts/build.sh)
+exec "$BIN/curia" demo --out "${1:-target/demo}"

@@ -8,9 +8,8 @@ cd "$(dirname "$0")/.."
 NET=${NET:-target/testnet}
 N=${VALIDATORS:-4}
 BASE=${BASE_PORT:-27000}
-bash scripts/setup.sh
-cargo build --release -p curia-cli
-CURIA=target/release/curia
+BIN=$(bash scripts/build.sh)
+CURIA=$BIN/curia
 if [ -f "$NET/pids" ]; then bash testnet/stop.sh || true; fi
 rm -rf "$NET"
 $CURIA testnet init --validators "$N" --out "$NET" --base-port "$BASE"

@@ -3,87 +3,86 @@
 //!
 //! Exit codes: 0 the chain is good, 1 a problem was found (the summary names the first bad
 //! height and why), 2 the input is unusable (no store, unreadable genesis, another chain).
+//!
+//! This file audits a local store (`--data-dir`) and holds the progress bar, summary and exit
+//! codes that `--node` (cli/src/audit_node.rs) shares. It uses only the ledger and storage
+//! crates, so that `storage/tests/cli_audit.rs` can compile it on its own.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use curia_ledger::audit::AuditSummary;
 use curia_ledger::genesis::Genesis;
+use curia_ledger::Hash;
 use curia_storage::{audit_store, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Arguments of `curia audit`.
-#[derive(clap::Args, Debug, Clone)]
+/// Arguments of `curia audit --data-dir`.
+#[derive(Debug, Clone)]
 pub struct AuditArgs {
     /// The node's data directory: the store itself, or a directory holding it in `chain/`.
-    #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
     /// Genesis file. Optional: the store records its genesis; if given, the store must hold
     /// this chain.
-    #[arg(long, value_name = "FILE")]
     pub genesis: Option<PathBuf>,
     /// Print the summary as JSON on stdout.
-    #[arg(long)]
     pub json: bool,
 }
 
-/// Run the audit. Returns the process exit code.
-pub fn run(args: &AuditArgs) -> anyhow::Result<i32> {
-    let unusable = |msg: String| -> anyhow::Result<i32> {
-        if args.json {
-            println!("{}", serde_json::json!({ "ok": false, "error": msg, "exit_code": 2 }));
-        } else {
-            eprintln!("curia audit: {msg}");
-        }
-        Ok(2)
-    };
-    let spec = match &args.genesis {
-        None => None,
-        Some(path) => {
-            let bytes = match std::fs::read(path) {
-                Ok(b) => b,
-                Err(e) => return unusable(format!("cannot read genesis {}: {e}", path.display())),
-            };
-            match Genesis::from_json(&bytes) {
-                Ok(s) => Some(s),
-                Err(e) => return unusable(format!("genesis {} is invalid: {e}", path.display())),
-            }
-        }
-    };
-    let dir = curia_storage::locate_store(&args.data_dir);
-    let store = match Store::open_read_only(&dir) {
-        Ok(s) => s,
-        Err(e) => return unusable(format!("cannot open store: {e}")),
-    };
-    let tip = store.tip();
-    let bar = ProgressBar::new(tip.height);
+/// Report unusable input (exit code 2): JSON on stdout with `--json`, else a line on stderr.
+pub fn unusable(json: bool, msg: &str) -> i32 {
+    if json {
+        println!("{}", serde_json::json!({ "ok": false, "error": msg, "exit_code": 2 }));
+    } else {
+        eprintln!("curia audit: {msg}");
+    }
+    2
+}
+
+/// The audit's progress bar over `len` blocks (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template("{spinner} auditing [{bar:40}] block {pos}/{len} {msg} ({eta} left)")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let started = Instant::now();
-    let result = audit_store(&store, spec.as_ref(), |p| {
-        bar.set_position(p.height);
-        if p.height % 64 == 0 || p.height == p.tip {
-            bar.set_message(format!("{} deposits", p.deposits));
-        }
-    });
-    bar.finish_and_clear();
-    let summary = match result {
-        Ok(s) => s,
-        Err(e) => return unusable(e.to_string()),
-    };
+    bar
+}
+
+/// Where the audited chain came from, for the report.
+pub struct Source<'a> {
+    /// Label of the first summary line (`store` or `node`).
+    pub label: &'static str,
+    /// The store's directory or the node's URL.
+    pub value: String,
+    /// Extra fields of the JSON output.
+    pub extra: Vec<(&'a str, serde_json::Value)>,
+}
+
+/// Print the summary (or JSON) and return the exit code: 0 if no problem, 1 if one was found.
+pub fn report(
+    json: bool,
+    source: Source<'_>,
+    chain_id: &Hash,
+    summary: &AuditSummary,
+    started: Instant,
+) -> anyhow::Result<i32> {
     let code = if summary.failure.is_some() { 1 } else { 0 };
-    if args.json {
-        let mut v = serde_json::to_value(&summary)?;
+    if json {
+        let mut v = serde_json::to_value(summary)?;
         v["ok"] = serde_json::Value::Bool(code == 0);
-        v["chain_id"] = serde_json::Value::String(store.spec().chain_id.to_hex());
+        v["chain_id"] = serde_json::Value::String(chain_id.to_hex());
+        v[source.label] = serde_json::Value::String(source.value);
+        for (k, x) in source.extra {
+            v[k] = x;
+        }
         v["seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
         v["exit_code"] = serde_json::json!(code);
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("store      {}", dir.display());
-        println!("chain      {}", store.spec().chain_id);
+        println!("{:<10} {}", source.label, source.value);
+        println!("chain      {chain_id}");
         println!("blocks     {}", summary.blocks);
         println!("txs        {}", summary.txs);
         println!("deposits   {}", summary.deposits);
@@ -97,4 +96,42 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Run the audit of a local store. Returns the process exit code.
+pub fn run(args: &AuditArgs) -> anyhow::Result<i32> {
+    let spec = match &args.genesis {
+        None => None,
+        Some(path) => {
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => return Ok(unusable(args.json, &format!("cannot read genesis {}: {e}", path.display()))),
+            };
+            match Genesis::from_json(&bytes) {
+                Ok(s) => Some(s),
+                Err(e) => return Ok(unusable(args.json, &format!("genesis {} is invalid: {e}", path.display()))),
+            }
+        }
+    };
+    let dir = curia_storage::locate_store(&args.data_dir);
+    let store = match Store::open_read_only(&dir) {
+        Ok(s) => s,
+        Err(e) => return Ok(unusable(args.json, &format!("cannot open store: {e}"))),
+    };
+    let tip = store.tip();
+    let bar = progress_bar(tip.height);
+    let started = Instant::now();
+    let result = audit_store(&store, spec.as_ref(), |p| {
+        bar.set_position(p.height);
+        if p.height % 64 == 0 || p.height == p.tip {
+            bar.set_message(format!("{} deposits", p.deposits));
+        }
+    });
+    bar.finish_and_clear();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => return Ok(unusable(args.json, &e.to_string())),
+    };
+    let source = Source { label: "store", value: dir.display().to_string(), extra: vec![] };
+    report(args.json, source, &store.spec().chain_id, &summary, started)
 }

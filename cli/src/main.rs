@@ -3,6 +3,8 @@
 //! Exit codes for verification commands: 0 valid, 1 invalid, 2 unusable input.
 
 mod audit;
+mod audit_node;
+mod case;
 mod demo;
 mod keys;
 mod netcmd;
@@ -65,9 +67,10 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ReceiptCmd,
     },
-    /// Replay a node's stored chain from genesis and check every link, proof, signature and
-    /// state change. Exit 0 if all is well, 1 if a problem is found, 2 if the input is unusable.
-    Audit(audit::AuditArgs),
+    /// Replay a chain from genesis, from a node's store (--data-dir) or streamed from a node's API
+    /// (--node), and check every link, proof, signature and state change. Exit 0 if all is well,
+    /// 1 if a problem is found, 2 if the input is unusable or the node cannot be reached.
+    Audit(AuditCmd),
     /// Print the chain ID and validators of a genesis file, after checking it.
     Genesis {
         /// The genesis JSON.
@@ -104,6 +107,12 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Run a case: open it, attach deposits, show its records, verify a party's evidence against
+    /// it (with a report a court can file), close it.
+    Case {
+        #[command(subcommand)]
+        cmd: case::CaseCmd,
+    },
     /// Print a node's status.
     Status {
         /// A node's API.
@@ -120,6 +129,34 @@ enum Cmd {
         #[arg(long, default_value = "target/demo")]
         out: PathBuf,
     },
+}
+
+/// Arguments of `curia audit`: one source of the chain, the genesis, the output format.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data_dir", "node"])))]
+struct AuditCmd {
+    /// A node's data directory: the store itself, or a directory holding it in `chain/` (opened
+    /// read-only, so the node may keep running).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// A node's API, e.g. http://127.0.0.1:28000: stream its chain (GET /v1/chain) and replay it.
+    /// Nothing the node says is trusted; give --genesis to check it against your own copy. Needs
+    /// --key.
+    #[arg(long, value_name = "URL")]
+    node: Option<String>,
+    /// With --node: the key file that signs each chain request. The chain holds case records, so
+    /// the node serves it only to a registered auditor or judge client key, or a court
+    /// validator's key.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    key: Option<PathBuf>,
+    /// Genesis file: your own copy of the chain's published genesis. With --data-dir it is
+    /// optional (the store records its genesis; if given, the store must hold this chain). With
+    /// --node, if absent, the node's own genesis is used and a warning says it was not checked.
+    #[arg(long, value_name = "FILE")]
+    genesis: Option<PathBuf>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -260,7 +297,12 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Cmd::Demo { out } => demo::run(&out),
-        Cmd::Audit(args) => audit::run(&args).map(|c| c as u8),
+        Cmd::Audit(AuditCmd { data_dir, node, key, genesis, json }) => match (data_dir, node) {
+            (_, Some(url)) => audit_node::run(&url, key.as_deref(), genesis.as_deref(), json),
+            (Some(data_dir), None) => audit::run(&audit::AuditArgs { data_dir, genesis, json }),
+            (None, None) => unreachable!("clap requires --data-dir or --node"),
+        }
+        .map(|c| c as u8),
         Cmd::Node { cmd: NodeCmd::Init { out, name, force } } => netcmd::node_init(&out, &name, force).map(|()| 0),
         Cmd::Node { cmd: NodeCmd::Run { config } } => netcmd::node_run(&config).map(|()| 0),
         Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force } } => {
@@ -273,6 +315,7 @@ fn run(cli: Cli) -> Result<u8> {
             netcmd::receipt_get(node.trim_end_matches('/'), &id, out.as_deref(), wait)
         }
         Cmd::Status { node, json } => netcmd::status(node.trim_end_matches('/'), json),
+        Cmd::Case { cmd } => case::run(cmd),
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`receipt`]: self-contained receipts; [`verify`]: offline verification reports;
 //!   [`audit`]: full replay from genesis.
 
+pub mod access;
 pub mod audit;
 pub mod block;
 pub mod codec;

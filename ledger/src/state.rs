@@ -22,12 +22,16 @@
 //!   tagged("curia/v1/state-delta", changes))`, starting from 32 zero bytes. The state is a
 //!   deterministic function of its change log, so this chain commits to the state while costing
 //!   O(changes) per block, whatever the size of the state.
+//! - Signatures: `apply_block` and `build_block` verify every transaction signature. Their `_with`
+//!   forms take a [`SigChecked`] predicate naming transactions whose exact signature (same ID,
+//!   same signature bytes) the caller already verified, such as a node's mempool, which admits
+//!   only verified transactions; only the signature check is skipped for those, never a rule.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::block::{Block, Header, HEADER_VERSION};
 use crate::codec::{Canonical, Writer};
-use crate::crypto::{verify_batch, PublicKey};
+use crate::crypto::{verify_batch, PublicKey, Signature};
 use crate::genesis::{ChainSpec, ClientRole, ValidatorRole};
 use crate::hash::{Hash, TAG_STATE, TAG_STATE_DELTA};
 use crate::limits::MAX_BLOCK_DEPOSITS;
@@ -424,15 +428,26 @@ impl StateView for Overlay<'_> {
     }
 }
 
-/// Stateless checks of a list of transactions with one batch signature verification.
-/// Returns each transaction's ID.
-pub fn check_txs_stateless(spec: &ChainSpec, txs: &[Transaction]) -> Result<Vec<Hash>> {
+/// Whether the caller already verified this transaction's signature: called with the
+/// transaction's ID and its signature. See the module rules.
+pub type SigChecked<'a> = &'a dyn Fn(&Hash, &Signature) -> bool;
+
+/// A [`SigChecked`] that vouches for nothing: every signature is verified.
+pub fn verify_all(_: &Hash, _: &Signature) -> bool {
+    false
+}
+
+/// Stateless checks of a list of transactions with one batch signature verification of those
+/// `checked` does not vouch for. Returns each transaction's ID.
+pub fn check_txs_stateless(spec: &ChainSpec, txs: &[Transaction], checked: SigChecked) -> Result<Vec<Hash>> {
     let mut ids = Vec::with_capacity(txs.len());
     let mut items = Vec::with_capacity(txs.len());
     for tx in txs {
         tx.check_shape()?;
         let id = tx.id(&spec.chain_id);
-        items.push((tx.body.sender, id, tx.signature));
+        if !checked(&id, &tx.signature) {
+            items.push((tx.body.sender, id, tx.signature));
+        }
         ids.push(id);
     }
     verify_batch("transaction", &items)?;
@@ -443,6 +458,17 @@ pub fn check_txs_stateless(spec: &ChainSpec, txs: &[Transaction]) -> Result<Vec<
 /// Verifies header links, the transaction root, every signature and every state rule, and that
 /// the header's state root is the one the changes produce.
 pub fn apply_block(spec: &ChainSpec, state: &dyn StateView, tip: &Tip, block: &Block) -> Result<Vec<Change>> {
+    apply_block_with(spec, state, tip, block, &verify_all)
+}
+
+/// [`apply_block`], skipping the signature check of the transactions `checked` vouches for.
+pub fn apply_block_with(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    tip: &Tip,
+    block: &Block,
+    checked: SigChecked,
+) -> Result<Vec<Change>> {
     let h = &block.header;
     let bad = |reason: String| LedgerError::InvalidBlock { height: h.height, reason };
     if h.version != HEADER_VERSION {
@@ -481,7 +507,7 @@ pub fn apply_block(spec: &ChainSpec, state: &dyn StateView, tip: &Tip, block: &B
         return Err(bad(format!("{items} deposits exceed the limit {MAX_BLOCK_DEPOSITS}")));
     }
     block.check_tx_root()?;
-    let ids = check_txs_stateless(spec, &block.txs).map_err(|e| bad(e.to_string()))?;
+    let ids = check_txs_stateless(spec, &block.txs, checked).map_err(|e| bad(e.to_string()))?;
     let mut ov = Overlay::new(state);
     for (i, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
         ov.apply_tx(spec, tx, id).map_err(|e| LedgerError::TxInBlock {
@@ -518,6 +544,19 @@ pub fn build_block(
     time_ms: u64,
     proposer: PublicKey,
 ) -> Built {
+    build_block_with(spec, state, tip, candidates, time_ms, proposer, &verify_all)
+}
+
+/// [`build_block`], skipping the signature check of the candidates `checked` vouches for.
+pub fn build_block_with(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    tip: &Tip,
+    candidates: Vec<Transaction>,
+    time_ms: u64,
+    proposer: PublicKey,
+    checked: SigChecked,
+) -> Built {
     let mut ov = Overlay::new(state);
     let mut txs = Vec::new();
     let mut rejected = Vec::new();
@@ -529,7 +568,16 @@ pub fn build_block(
             rejected.push((tx, LedgerError::Invalid { what: "block", reason: "block is full".into() }));
             continue;
         }
-        let r = tx.check_stateless(&spec.chain_id).and_then(|id| ov.apply_tx(spec, &tx, &id));
+        let r = tx
+            .check_shape()
+            .map(|()| tx.id(&spec.chain_id))
+            .and_then(|id| {
+                if !checked(&id, &tx.signature) {
+                    tx.body.sender.verify("transaction", &id, &tx.signature)?;
+                }
+                Ok(id)
+            })
+            .and_then(|id| ov.apply_tx(spec, &tx, &id));
         match r {
             Ok(()) => {
                 deposits += weight;

@@ -188,3 +188,30 @@ fn audit_replays_and_catches_tampering() {
     let f = a.push(&blocks[1].0, &blocks[1].1).unwrap_err();
     assert_eq!(f.height, 2);
 }
+
+#[test]
+fn vouched_signatures_are_skipped_only_for_the_exact_signature() {
+    use curia_ledger::state::{apply_block_with, build_block_with, Tip};
+    let c = TestChain::new(4);
+    let good = c.deposit("platform", b"vouched", 1);
+    let good_id = good.id(&c.spec.chain_id);
+    let good_sig = good.signature;
+    let vouch = move |id: &Hash, sig: &curia_ledger::crypto::Signature| *id == good_id && *sig == good_sig;
+    let proposer = c.spec.genesis.validators[0].key;
+    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![good.clone()], c.now_ms, proposer, &vouch);
+    assert!(built.rejected.is_empty());
+    assert!(apply_block_with(&c.spec, &c.state, &Tip::genesis(&c.spec), &built.block, &vouch).is_ok());
+
+    // Same body (same ID), another signature: the predicate does not vouch, so it is verified
+    // and refused, both when building and when applying.
+    let mut forged = good;
+    forged.signature.0[10] ^= 1;
+    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![forged.clone()], c.now_ms, proposer, &vouch);
+    assert!(matches!(built.rejected[0].1, LedgerError::BadSignature { .. }), "{:?}", built.rejected);
+    let mut block = build_block_with(&c.spec, &c.state, &c.tip, vec![], c.now_ms, proposer, &vouch).block;
+    block.txs = vec![forged];
+    block.header.tx_root = curia_ledger::merkle::root(&block.txs.iter().map(|t| t.leaf_hash()).collect::<Vec<_>>());
+    block.header.tx_count = 1;
+    let err = apply_block_with(&c.spec, &c.state, &c.tip, &block, &vouch).unwrap_err();
+    assert!(err.to_string().contains("signature"), "{err}");
+}

@@ -9,6 +9,9 @@
 //! - Bodies are bounded before they are parsed: [`DEPOSIT_BODY_LIMIT`] for `POST /v1/deposits`,
 //!   [`TRANSACTIONS_BODY_LIMIT`] for `POST /v1/transactions`; a bigger body gets 413 `too_large`.
 //!   A batch holds at most the mempool's submission limit of transactions (413 `too_many_txs`).
+//! - At most [`SUBMIT_CONCURRENCY`] submissions are read and checked at once; the rest wait
+//!   before their body is read. Shape, sender and signatures are checked on the blocking pool
+//!   ([`check_signed`]), never on the consensus loop.
 //! - Submissions go to the driver through a bounded queue ([`ApiContext::submit`]); the API never
 //!   waits for room in it. A full queue or a full mempool answers 503 with `Retry-After` (whole
 //!   seconds, rounded up) so that clients back off instead of the node growing.
@@ -18,6 +21,10 @@
 //!   `bad_hex` naming the parameter.
 //! - Requests refused by the API itself (before the mempool) are counted in
 //!   `curia_rejected_transactions_total` by code; the driver counts the mempool's refusals.
+//! - Case records are served only to a signed read (`signed_reader`) by a key that
+//!   [`may_read_cases`] (`check_case_reader`): `GET /v1/cases/{id}`, and `GET /v1/chain`,
+//!   whose blocks hold case transactions in clear. Both check their parameters first, then the
+//!   signature, then the reader, and only then read anything else.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,9 +34,13 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use curia_ledger::access::{
+    may_read_cases, verify_read_request, HEADER_READER, HEADER_SIGNATURE, HEADER_TIMESTAMP, READ_MAX_SKEW_MS,
+};
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::tx::{check_case_id, Transaction};
 use curia_ledger::{Hash, LedgerError};
@@ -37,7 +48,7 @@ use curia_storage::{CaseEntry, Store, StoreError};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::mempool::Admitted;
+use crate::mempool::{check_signed, Admitted, MAX_SUBMISSION};
 use crate::NodeError;
 
 /// Largest body of `POST /v1/deposits` (one transaction; a full batch of 10,000 items is about
@@ -47,6 +58,10 @@ pub const DEPOSIT_BODY_LIMIT: usize = 1 << 20;
 pub const TRANSACTIONS_BODY_LIMIT: usize = 16 << 20;
 /// How long a submission waits for the driver's answer before 503 `timeout`.
 pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Submissions read and checked at the same time (per process).
+pub const SUBMIT_CONCURRENCY: usize = 8;
+/// How long a submission waits for one of the [`SUBMIT_CONCURRENCY`] slots before 503 `busy`.
+pub const SUBMIT_SLOT_WAIT: Duration = Duration::from_secs(10);
 /// `Retry-After` seconds when the submission queue is full.
 pub const BUSY_RETRY_AFTER_S: u64 = 1;
 
@@ -54,11 +69,13 @@ pub const BUSY_RETRY_AFTER_S: u64 = 1;
 /// whole submission (such as [`NodeError::TooManyTxs`]).
 pub type SubmitResult = Result<Vec<Result<Admitted, NodeError>>, NodeError>;
 
-/// A submission from the API to the driver, which checks it with its mempool and answers on
-/// `reply`.
+/// A submission from the API to the driver, which admits it to its mempool and answers on
+/// `reply`. The API has already run [`check_signed`] on it, off the consensus loop.
 pub struct Submit {
     /// The transactions, in the client's order.
     pub txs: Vec<Transaction>,
+    /// Their [`check_signed`] results (ID, or why it failed), in the same order.
+    pub checks: Vec<Result<Hash, NodeError>>,
     /// Where the driver sends the mempool's answer.
     pub reply: oneshot::Sender<SubmitResult>,
 }
@@ -183,6 +200,7 @@ impl IntoResponse for ApiError {
 pub fn error_status(code: &str) -> StatusCode {
     match code {
         "bad_json"
+        | "bad_query"
         | "bad_hex"
         | "bad_height"
         | "bad_case_id"
@@ -190,8 +208,10 @@ pub fn error_status(code: &str) -> StatusCode {
         | "decode"
         | "unsupported_version"
         | "bad_key"
+        | "bad_timestamp"
         | "bad_signature" => StatusCode::BAD_REQUEST,
-        "unknown_sender" | "wrong_role" => StatusCode::FORBIDDEN,
+        "unsigned_request" | "stale_request" | "bad_read_signature" => StatusCode::UNAUTHORIZED,
+        "unknown_sender" | "wrong_role" | "forbidden_reader" => StatusCode::FORBIDDEN,
         "not_found" | "deposit_not_found" | "block_not_found" | "case_not_found" => StatusCode::NOT_FOUND,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "already_pending" | "duplicate" => StatusCode::CONFLICT,
@@ -209,14 +229,27 @@ type ApiResult<T> = Result<T, ApiError>;
 /// The `/v1` API.
 pub fn router(ctx: ApiContext) -> Router {
     Router::new()
-        .route("/v1/deposits", post(post_deposit).layer(DefaultBodyLimit::max(DEPOSIT_BODY_LIMIT)))
-        .route("/v1/transactions", post(post_transactions).layer(DefaultBodyLimit::max(TRANSACTIONS_BODY_LIMIT)))
+        .route(
+            "/v1/deposits",
+            post(post_deposit)
+                .layer(DefaultBodyLimit::max(DEPOSIT_BODY_LIMIT))
+                .layer(middleware::from_fn(limit_submissions)),
+        )
+        .route(
+            "/v1/transactions",
+            post(post_transactions)
+                .layer(DefaultBodyLimit::max(TRANSACTIONS_BODY_LIMIT))
+                .layer(middleware::from_fn(limit_submissions)),
+        )
         .route("/v1/deposits/{id}", get(get_deposit))
         .route("/v1/deposits/{id}/receipt", get(get_receipt))
         .route("/v1/digests/{sha256}", get(get_digest))
         .route("/v1/blocks/{height}", get(get_block))
+        .route("/v1/blocks/{height}/txs", get(get_block_txs))
         .route("/v1/cases/{id}", get(get_case))
         .route("/v1/status", get(get_status))
+        .route("/v1/chain", get(get_chain))
+        .route("/v1/genesis", get(get_genesis))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(ctx)
@@ -229,6 +262,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await
+}
+
+/// Submissions whose bodies may be read and checked at once; the rest wait (up to
+/// [`SUBMIT_SLOT_WAIT`]) before their body is read, so memory and CPU stay bounded.
+static SUBMIT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SUBMIT_CONCURRENCY);
+
+async fn limit_submissions(request: axum::extract::Request, next: middleware::Next) -> Response {
+    match tokio::time::timeout(SUBMIT_SLOT_WAIT, SUBMIT_SLOTS.acquire()).await {
+        Ok(Ok(_permit)) => next.run(request).await,
+        _ => ApiError::new("busy", "too many submissions in progress; retry later")
+            .retry_after(BUSY_RETRY_AFTER_S)
+            .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -261,10 +307,22 @@ fn parse_json<T: serde::de::DeserializeOwned>(ctx: &ApiContext, bytes: &[u8], wh
     })
 }
 
-/// Hand `txs` to the driver and wait for its answer.
+/// Check `txs` (shape, sender, signatures) on the blocking pool, hand them to the driver and
+/// wait for its answer.
 async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<Vec<Result<Admitted, NodeError>>> {
+    if txs.len() > MAX_SUBMISSION {
+        ctx.metrics.inc_rejected("too_many_txs");
+        return Err(NodeError::TooManyTxs { got: txs.len(), max: MAX_SUBMISSION }.into());
+    }
+    let (store, chain_id) = (ctx.store.clone(), ctx.spec.chain_id);
+    let (txs, checks) = tokio::task::spawn_blocking(move || {
+        let checks = check_signed(&chain_id, &store.state(), &txs);
+        (txs, checks)
+    })
+    .await
+    .map_err(|e| ApiError::new("internal", format!("signature check task failed: {e}")))?;
     let (reply, answer) = oneshot::channel();
-    match ctx.submit.try_send(Submit { txs, reply }) {
+    match ctx.submit.try_send(Submit { txs, checks, reply }) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => {
             ctx.metrics.inc_rejected("busy");
@@ -517,6 +575,30 @@ async fn get_block(State(ctx): State<ApiContext>, Path(h): Path<String>) -> ApiR
 }
 
 #[derive(Serialize)]
+struct BlockTxs {
+    height: u64,
+    commit_time_ms: u64,
+    tx_ids: Vec<Hash>,
+}
+
+/// `GET /v1/blocks/{height}/txs`: the IDs of a committed block's transactions, in order.
+async fn get_block_txs(State(ctx): State<ApiContext>, Path(h): Path<String>) -> ApiResult<Json<BlockTxs>> {
+    let height: u64 = h
+        .parse()
+        .map_err(|_| ApiError::new("bad_height", format!("path parameter height is not a decimal number: {h:?}")))?;
+    let chain_id = ctx.spec.chain_id;
+    let info = read(&ctx, move |store| {
+        let not_found = || ApiError::new("block_not_found", format!("block {height} not found"));
+        let block = store.block(height)?.ok_or_else(not_found)?;
+        let cert = store.cert(height)?.ok_or_else(not_found)?;
+        let tx_ids = block.txs.iter().map(|t| t.id(&chain_id)).collect();
+        Ok(BlockTxs { height, commit_time_ms: cert.commit_time_ms(), tx_ids })
+    })
+    .await?;
+    Ok(Json(info))
+}
+
+#[derive(Serialize)]
 struct CaseInfo {
     case_id: String,
     owner: curia_ledger::crypto::PublicKey,
@@ -525,10 +607,86 @@ struct CaseInfo {
     records: Vec<CaseEntry>,
 }
 
-/// `GET /v1/cases/{id}`. Not yet access-controlled (issue 6 will require signed requests).
-async fn get_case(State(ctx): State<ApiContext>, Path(id): Path<String>) -> ApiResult<Json<CaseInfo>> {
-    check_case_id(&id).map_err(|e| ApiError::new("bad_case_id", format!("path parameter id: {e}")))?;
+/// The reader of a signed read request (`docs/api.md`, "Signed reads"): its three headers are
+/// present and well formed, its time is within [`READ_MAX_SKEW_MS`] of this node's clock, and its
+/// signature covers this chain, `method` and `path`. Who may read is checked by the caller.
+fn signed_reader(
+    ctx: &ApiContext,
+    method: &str,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<curia_ledger::crypto::PublicKey> {
+    use curia_ledger::crypto::{PublicKey, Signature};
+    let value = |name: &'static str| -> ApiResult<String> {
+        let v = headers.get(name).ok_or_else(|| {
+            ApiError::new(
+                "unsigned_request",
+                format!(
+                    "reading case records needs a signed request: header {name} is missing (send \
+                     {HEADER_READER}, {HEADER_TIMESTAMP} and {HEADER_SIGNATURE}; see docs/api.md)"
+                ),
+            )
+        })?;
+        Ok(String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+    };
+    let (reader, ts, sig) = (value(HEADER_READER)?, value(HEADER_TIMESTAMP)?, value(HEADER_SIGNATURE)?);
+    let reader = PublicKey::from_hex(&reader)
+        .and_then(|k| k.check().map(|()| k))
+        .map_err(|e| ApiError::new("bad_key", format!("header {HEADER_READER}: {e}")))?;
+    let timestamp_ms: u64 = (!ts.is_empty() && ts.len() <= 20 && ts.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| ts.parse().ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::new("bad_timestamp", format!("header {HEADER_TIMESTAMP} is not decimal milliseconds: {ts:?}"))
+        })?;
+    let signature =
+        Signature::from_hex(&sig).map_err(|e| ApiError::new("bad_hex", format!("header {HEADER_SIGNATURE}: {e}")))?;
+    let now = crate::driver::now_ms();
+    verify_read_request(&ctx.spec.chain_id, method, path, &reader, timestamp_ms, &signature, now, READ_MAX_SKEW_MS)
+        .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+    Ok(reader)
+}
+
+/// A refused signed read as a response: every 401 carries `WWW-Authenticate: Curia-Signature`.
+fn read_refusal(e: ApiError) -> Response {
+    let challenge = e.status == StatusCode::UNAUTHORIZED;
+    let mut r = e.into_response();
+    if challenge {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Curia-Signature"));
+    }
+    r
+}
+
+/// 403 `forbidden_reader` unless `reader` [`may_read_cases`] in the committed state (a store
+/// read: call it on the blocking pool).
+fn check_case_reader(spec: &ChainSpec, store: &Store, reader: &curia_ledger::crypto::PublicKey) -> ApiResult<()> {
+    let state = store.state();
+    let allowed = may_read_cases(spec, &state, reader);
+    state.finish()?;
+    if !allowed {
+        return Err(ApiError::new(
+            "forbidden_reader",
+            format!("key {reader} may not read cases (only judges, auditors and court validators may)"),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /v1/cases/{id}`: only for a signed request ([`signed_reader`]) by a key that
+/// [`may_read_cases`] (an active judge or auditor client, or a court validator). Refusals are
+/// 401 (`unsigned_request`, `stale_request`, `bad_read_signature`, with `WWW-Authenticate`), 400
+/// for malformed headers and 403 `forbidden_reader`, all before the case is looked up.
+async fn get_case(
+    State(ctx): State<ApiContext>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<CaseInfo>, Response> {
+    check_case_id(&id).map_err(|e| ApiError::new("bad_case_id", format!("path parameter id: {e}")).into_response())?;
+    let reader = signed_reader(&ctx, "GET", uri.path(), &headers).map_err(read_refusal)?;
+    let spec = ctx.spec.clone();
     let info = read(&ctx, move |store| {
+        check_case_reader(&spec, store, &reader)?;
         let status =
             store.case_status(&id)?.ok_or_else(|| ApiError::new("case_not_found", format!("case {id} not found")))?;
         let records = store.case_records(&id)?;
@@ -540,13 +698,104 @@ async fn get_case(State(ctx): State<ApiContext>, Path(id): Path<String>) -> ApiR
             records,
         })
     })
-    .await?;
+    .await
+    .map_err(IntoResponse::into_response)?;
     Ok(Json(info))
 }
 
 /// `GET /v1/status`.
 async fn get_status(State(ctx): State<ApiContext>) -> Json<NodeStatus> {
     Json(ctx.status.borrow().clone())
+}
+
+/// Chain frames being built at the same time (each holds up to
+/// [`crate::chain_stream::CHAIN_BYTE_BUDGET`] bytes); more get 503 `busy`.
+pub const CHAIN_READ_CONCURRENCY: usize = 4;
+static CHAIN_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHAIN_READ_CONCURRENCY);
+
+/// The query of `GET /v1/chain`: `from` (at least 1) and `count` (1 to
+/// [`crate::chain_stream::MAX_CHAIN_BLOCKS`], default the maximum). Anything else is 400 `bad_query`.
+fn chain_query(q: Option<&str>) -> ApiResult<(u64, u32)> {
+    use crate::chain_stream::MAX_CHAIN_BLOCKS;
+    let bad = |m: String| ApiError::new("bad_query", m);
+    let (mut from, mut count) = (None, None);
+    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| bad(format!("query parameter {pair:?} has no value")))?;
+        let slot = match k {
+            "from" => &mut from,
+            "count" => &mut count,
+            _ => return Err(bad(format!("unknown query parameter {k:?} (expected from, count)"))),
+        };
+        if slot.is_some() {
+            return Err(bad(format!("query parameter {k} is given twice")));
+        }
+        if v.is_empty() || v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(format!("query parameter {k} is not a decimal number: {v:?}")));
+        }
+        *slot = Some(v.parse::<u64>().map_err(|_| bad(format!("query parameter {k} is too large: {v}")))?);
+    }
+    let from = from.ok_or_else(|| bad("query parameter from is missing (the first height, at least 1)".into()))?;
+    if from == 0 {
+        return Err(bad("from must be at least 1 (height 0 is the genesis, served by /v1/genesis)".into()));
+    }
+    let count = count.unwrap_or(u64::from(MAX_CHAIN_BLOCKS));
+    if count == 0 || count > u64::from(MAX_CHAIN_BLOCKS) {
+        return Err(bad(format!("count must be 1 to {MAX_CHAIN_BLOCKS}, not {count}")));
+    }
+    Ok((from, count as u32))
+}
+
+/// `GET /v1/chain?from=H&count=N`: committed blocks and their certificates from height `H`, in
+/// the binary frame of [`crate::chain_stream`], for auditors. Stops early at the tip, at `N`
+/// blocks, or at the frame's byte budget; the frame's header says how many it holds.
+///
+/// The blocks hold case transactions in clear, so this is a case read: like `GET /v1/cases/{id}`
+/// it needs a signed request ([`signed_reader`]) by a key that [`may_read_cases`]. The signed
+/// path is `/v1/chain`: the query is not signed (see `docs/api.md`, "Signed reads"). Order:
+/// 400 `bad_query`; 401 / 400 for the signature and its headers; 403 `forbidden_reader`; then
+/// 503 `busy`, so a refused request never takes one of the [`CHAIN_READ_CONCURRENCY`] slots.
+async fn get_chain(
+    State(ctx): State<ApiContext>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Response> {
+    use crate::chain_stream::FrameWriter;
+    use curia_ledger::codec::Canonical;
+    let (from, count) = chain_query(q.as_deref()).map_err(IntoResponse::into_response)?;
+    let reader = signed_reader(&ctx, "GET", uri.path(), &headers).map_err(read_refusal)?;
+    let spec = ctx.spec.clone();
+    read(&ctx, move |store| check_case_reader(&spec, store, &reader)).await.map_err(IntoResponse::into_response)?;
+    let _permit = CHAIN_READS.try_acquire().map_err(|_| {
+        ApiError::new("busy", "too many chain reads in progress; retry later")
+            .retry_after(BUSY_RETRY_AFTER_S)
+            .into_response()
+    })?;
+    let frame = read(&ctx, move |store| {
+        let tip = store.tip().height;
+        let mut w = FrameWriter::new(&store.spec().chain_id, from, tip);
+        let last = tip.min(from.saturating_add(u64::from(count) - 1));
+        let mut h = from;
+        while h <= last {
+            let missing =
+                |what: &str| ApiError::new("storage", format!("{what} at height {h} is missing below the tip {tip}"));
+            let block = store.block(h)?.ok_or_else(|| missing("block"))?;
+            let cert = store.cert(h)?.ok_or_else(|| missing("certificate"))?;
+            if !w.push(h, &block.to_bytes(), &cert.to_bytes()) {
+                break;
+            }
+            h += 1;
+        }
+        Ok(w.finish())
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
+}
+
+/// `GET /v1/genesis`: the node's genesis JSON, for auditors to compare with the published one.
+async fn get_genesis(State(ctx): State<ApiContext>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], ctx.spec.genesis.to_json()).into_response()
 }
 
 #[cfg(test)]
@@ -562,6 +811,11 @@ mod tests {
         assert_eq!(error_status("duplicate"), StatusCode::CONFLICT);
         assert_eq!(error_status("mempool_full"), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(error_status("invalid_field"), StatusCode::UNPROCESSABLE_ENTITY);
+        for code in ["unsigned_request", "stale_request", "bad_read_signature"] {
+            assert_eq!(error_status(code), StatusCode::UNAUTHORIZED, "{code}");
+        }
+        assert_eq!(error_status("forbidden_reader"), StatusCode::FORBIDDEN);
+        assert_eq!(error_status("bad_timestamp"), StatusCode::BAD_REQUEST);
         let full = ApiError::from(NodeError::MempoolFull { pending: 1, bytes: 2, retry_after_ms: 1500 });
         assert_eq!(full.retry_after_s, Some(2));
         let full = ApiError::from(NodeError::MempoolFull { pending: 1, bytes: 2, retry_after_ms: 0 });

@@ -64,7 +64,7 @@ pub struct ListenSection {
     pub listen: SocketAddr,
 }
 
-/// `[consensus]` timeouts in milliseconds.
+/// `[consensus]` timeouts and block pacing, in milliseconds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsensusSection {
@@ -76,11 +76,41 @@ pub struct ConsensusSection {
     pub precommit_ms: u64,
     /// Added per round.
     pub delta_ms: u64,
+    /// Least time from a commit to the next proposal when transactions are waiting.
+    pub block_interval_ms: u64,
+    /// An empty block is proposed after this long with nothing waiting.
+    pub empty_block_ms: u64,
 }
 
 impl Default for ConsensusSection {
     fn default() -> Self {
-        ConsensusSection { propose_ms: 3000, prevote_ms: 1000, precommit_ms: 1000, delta_ms: 500 }
+        let p = crate::driver::Pacing::default();
+        ConsensusSection {
+            propose_ms: 3000,
+            prevote_ms: 1000,
+            precommit_ms: 1000,
+            delta_ms: 500,
+            block_interval_ms: p.block_interval.as_millis() as u64,
+            empty_block_ms: p.empty_block_after.as_millis() as u64,
+        }
+    }
+}
+
+impl ConsensusSection {
+    /// Check that the values can work together: a proposer must build its block well before
+    /// the other validators' propose timeout.
+    pub fn check(&self) -> Result<(), NodeError> {
+        let bad = |m: String| Err(NodeError::Config(format!("[consensus] {m}")));
+        if self.propose_ms == 0 || self.prevote_ms == 0 || self.precommit_ms == 0 {
+            return bad("timeouts must be positive".into());
+        }
+        if self.empty_block_ms >= self.propose_ms || self.block_interval_ms >= self.propose_ms {
+            return bad(format!(
+                "empty_block_ms ({}) and block_interval_ms ({}) must be below propose_ms ({})",
+                self.empty_block_ms, self.block_interval_ms, self.propose_ms
+            ));
+        }
+        Ok(())
     }
 }
 

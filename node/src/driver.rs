@@ -7,7 +7,19 @@
 //! - A proposal is built from the mempool's oldest transactions with the ledger's `build_block`
 //!   on the committed tip; transactions it leaves out are dropped from the mempool with their
 //!   reason counted. A peer's block is checked with `apply_block` on the committed tip, and the
-//!   resulting changes are kept so that a commit does not execute the block twice.
+//!   resulting changes are kept so that a commit does not execute the block twice. Both skip the
+//!   signature check of transactions the mempool holds with the same signature (verified on
+//!   admission), and only that check.
+//! - Pacing: when asked for a proposal, the driver builds it once the mempool holds something
+//!   and [`Pacing::block_interval`] has passed since the last commit (so that under load blocks
+//!   are few and full rather than many and small), or once [`Pacing::empty_block_after`] has
+//!   passed (an empty block keeps rounds short and clocks moving on an idle chain). Both must be
+//!   shorter than the propose timeout.
+//! - Client submissions arrive with their signatures already checked by the API, on the blocking
+//!   pool; gossiped transactions are decoded and checked on the blocking pool too, at most
+//!   [`MAX_GOSSIP_CHECKS`] frames at a time (further frames are dropped and counted, since the
+//!   transactions still reach every node inside blocks). The loop only runs the cheap state
+//!   checks of admission.
 //! - A commit writes block, certificate, state changes and indexes in one atomic store batch,
 //!   then removes the block's transactions from the mempool.
 //! - Wire frames start with one byte: [`FRAME_CONSENSUS`] for a consensus message,
@@ -23,14 +35,14 @@ use curia_ledger::codec::{Canonical, Reader, Writer};
 use curia_ledger::crypto::SecretKey;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
-use curia_ledger::state::{apply_block, build_block, Change};
+use curia_ledger::state::{apply_block_with, build_block_with, Change};
 use curia_ledger::tx::Transaction;
 use curia_ledger::Hash;
 use curia_storage::Store;
 use tokio::sync::{mpsc, watch};
 
 use crate::api::{NodeStatus, Submit};
-use crate::mempool::{Mempool, MempoolConfig};
+use crate::mempool::{check_signed, Mempool, MempoolConfig};
 use crate::net::{NetEvent, NetHandle};
 use crate::ops::Metrics;
 use crate::NodeError;
@@ -43,6 +55,33 @@ pub const FRAME_TXS: u8 = 1;
 pub const SERVE_BATCH: u64 = 32;
 /// Most transactions gossiped in one frame.
 pub const MAX_GOSSIP_TXS: usize = 10_000;
+/// Most gossip frames being checked at the same time.
+pub const MAX_GOSSIP_CHECKS: usize = 4;
+
+/// When a proposer builds its block (see the module rules).
+#[derive(Clone, Copy, Debug)]
+pub struct Pacing {
+    /// Least time from the last commit to the next proposal when transactions are waiting.
+    pub block_interval: Duration,
+    /// Time after which an empty block is proposed when nothing is waiting.
+    pub empty_block_after: Duration,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Pacing { block_interval: Duration::from_millis(200), empty_block_after: Duration::from_millis(1000) }
+    }
+}
+
+/// Something the driver asked to be woken for.
+enum Wake {
+    /// A consensus timeout.
+    Consensus(Box<Input>),
+    /// Time to look again at a pending proposal request.
+    Propose,
+    /// Gossiped transactions with their check results.
+    Gossip(Vec<Transaction>, Vec<Result<Hash, NodeError>>),
+}
 
 /// What the driver needs to run.
 pub struct DriverParts {
@@ -68,6 +107,8 @@ pub struct DriverParts {
     pub timeouts: Timeouts,
     /// Mempool limits.
     pub mempool: MempoolConfig,
+    /// Proposal pacing.
+    pub pacing: Pacing,
 }
 
 /// Milliseconds since the Unix epoch by the local clock.
@@ -83,7 +124,14 @@ struct Driver {
     net: NetHandle,
     machine: Machine,
     mempool: Mempool,
-    timers: mpsc::UnboundedSender<Input>,
+    wake: mpsc::UnboundedSender<Wake>,
+    pacing: Pacing,
+    /// A proposal the machine asked for and not yet built: height, round, when asked.
+    pending_proposal: Option<(u64, u32, Instant)>,
+    /// When the earliest scheduled proposal wake-up fires.
+    wake_at: Option<Instant>,
+    /// Gossip frames being checked on the blocking pool.
+    gossip_checks: usize,
     peer_ids: HashMap<libp2p::PeerId, PeerId>,
     peers: Vec<libp2p::PeerId>,
     connected: usize,
@@ -93,6 +141,7 @@ struct Driver {
     metrics: Arc<Metrics>,
     height_started: Instant,
     last_commit_ms: u64,
+    last_commit_at: Instant,
 }
 
 /// Run the driver until the network and API channels close or `shutdown` resolves.
@@ -109,11 +158,12 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         metrics,
         timeouts,
         mempool,
+        pacing,
     } = parts;
     let tip = store.tip();
     let cfg = Config { spec: spec.clone(), key: Some(key.clone()), timeouts, broken: Default::default() };
     let machine = Machine::new(cfg, tip.height).map_err(|e| NodeError::Config(e.to_string()))?;
-    let (timer_tx, mut timer_rx) = mpsc::unbounded_channel();
+    let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
     let mut d = Driver {
         mempool: Mempool::new(spec.clone(), mempool),
         spec,
@@ -122,7 +172,11 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         store,
         net,
         machine,
-        timers: timer_tx,
+        wake: wake_tx,
+        pacing,
+        pending_proposal: None,
+        wake_at: None,
+        gossip_checks: 0,
         peer_ids: HashMap::new(),
         peers: Vec::new(),
         connected: 0,
@@ -132,6 +186,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         metrics,
         height_started: Instant::now(),
         last_commit_ms: 0,
+        last_commit_at: Instant::now(),
     };
     let votes = d.store.votes().map_err(store_err)?;
     d.proposals = match d.store.consensus_state().map_err(store_err)? {
@@ -145,14 +200,14 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
     loop {
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
-            Some(input) = timer_rx.recv() => d.feed(input)?,
+            Some(wake) = wake_rx.recv() => d.on_wake(wake)?,
             ev = net_events.recv() => match ev {
                 None => return Ok(()),
                 Some(ev) => d.on_net(ev)?,
             },
             sub = submissions.recv() => match sub {
                 None => return Ok(()),
-                Some(s) => d.on_submit(s),
+                Some(s) => d.on_submit(s)?,
             },
         }
         d.publish();
@@ -208,19 +263,22 @@ impl Driver {
                 let from = self.peer(from);
                 self.feed(Input::Bytes { from, bytes: rest.to_vec() })
             }
-            Some((&FRAME_TXS, rest)) => {
-                let mut r = Reader::new(rest, "gossiped transactions");
-                match r.list("transactions", MAX_GOSSIP_TXS, Transaction::decode).and_then(|v| r.finish().map(|()| v)) {
-                    Ok(txs) => {
-                        let state = self.store.state();
-                        if let Ok(results) = self.mempool.submit(&state, txs) {
-                            for e in results.iter().filter_map(|r| r.as_ref().err()) {
-                                self.metrics.inc_rejected(e.code());
-                            }
-                        }
-                    }
-                    Err(_) => self.metrics.inc_rejected("bad_gossip"),
+            Some((&FRAME_TXS, _)) => {
+                if self.gossip_checks >= MAX_GOSSIP_CHECKS {
+                    self.metrics.inc_rejected("gossip_dropped");
+                    return Ok(());
                 }
+                self.gossip_checks += 1;
+                let (store, chain_id, wake) = (self.store.clone(), self.spec.chain_id, self.wake.clone());
+                tokio::task::spawn_blocking(move || {
+                    let mut r = Reader::new(&bytes[1..], "gossiped transactions");
+                    let txs = r
+                        .list("transactions", MAX_GOSSIP_TXS, Transaction::decode)
+                        .and_then(|v| r.finish().map(|()| v))
+                        .unwrap_or_default();
+                    let checks = check_signed(&chain_id, &store.state(), &txs);
+                    let _ = wake.send(Wake::Gossip(txs, checks));
+                });
                 Ok(())
             }
             _ => {
@@ -230,15 +288,52 @@ impl Driver {
         }
     }
 
-    fn on_submit(&mut self, s: Submit) {
-        let state = self.store.state();
-        let result = self.mempool.submit(&state, s.txs.clone());
-        if let Ok(results) = &result {
-            let accepted: Vec<&Transaction> =
-                s.txs.iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(t, _)| t).collect();
-            for e in results.iter().filter_map(|r| r.as_ref().err()) {
-                self.metrics.inc_rejected(e.code());
+    fn on_submit(&mut self, s: Submit) -> Result<(), NodeError> {
+        let Submit { txs, checks, reply } = s;
+        if txs.len() > self.mempool.max_submission() || txs.len() != checks.len() {
+            let _ = reply.send(Err(NodeError::TooManyTxs { got: txs.len(), max: self.mempool.max_submission() }));
+            return Ok(());
+        }
+        let results = self.admit(txs, checks, true);
+        let _ = reply.send(Ok(results));
+        self.proposal_ready()
+    }
+
+    fn on_wake(&mut self, wake: Wake) -> Result<(), NodeError> {
+        match wake {
+            Wake::Consensus(input) => self.feed(*input),
+            Wake::Propose => {
+                self.wake_at = None;
+                self.proposal_ready()
             }
+            Wake::Gossip(txs, checks) => {
+                self.gossip_checks -= 1;
+                if txs.is_empty() {
+                    self.metrics.inc_rejected("bad_gossip");
+                }
+                self.admit(txs, checks, false);
+                self.proposal_ready()
+            }
+        }
+    }
+
+    /// Admit checked transactions to the mempool, count refusals, and gossip the accepted ones
+    /// if they came from a client.
+    fn admit(
+        &mut self,
+        txs: Vec<Transaction>,
+        checks: Vec<Result<Hash, NodeError>>,
+        gossip: bool,
+    ) -> Vec<Result<crate::mempool::Admitted, NodeError>> {
+        let state = self.store.state();
+        let keep = if gossip { txs.clone() } else { Vec::new() };
+        let results = self.mempool.admit(&state, txs, checks);
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            self.metrics.inc_rejected(e.code());
+        }
+        if gossip {
+            let accepted: Vec<&Transaction> =
+                keep.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(t, _)| t).collect();
             if !accepted.is_empty() {
                 let mut w = Writer::new();
                 w.u8(FRAME_TXS);
@@ -246,7 +341,60 @@ impl Driver {
                 self.net.broadcast(w.into_bytes());
             }
         }
-        let _ = s.reply.send(result);
+        results
+    }
+
+    /// Feed the pending proposal to the machine if its time has come.
+    fn proposal_ready(&mut self) -> Result<(), NodeError> {
+        match self.take_ready_proposal() {
+            Some(input) => self.feed(input),
+            None => Ok(()),
+        }
+    }
+
+    /// If a proposal is pending and its time has come (see [`Pacing`]), build it and return it
+    /// as the machine's input; otherwise make sure a wake-up is scheduled.
+    fn take_ready_proposal(&mut self) -> Option<Input> {
+        let (height, round, asked) = self.pending_proposal?;
+        let now = Instant::now();
+        let full_at = self.last_commit_at + self.pacing.block_interval;
+        let empty_at = asked + self.pacing.empty_block_after;
+        if (!self.mempool.is_empty() && now >= full_at) || now >= empty_at {
+            self.pending_proposal = None;
+            let block = self.build_proposal();
+            return Some(Input::ProposalBlock { height, round, block });
+        }
+        let at = if self.mempool.is_empty() { empty_at } else { full_at.min(empty_at) };
+        if self.wake_at.is_none_or(|w| w > at) {
+            self.wake_at = Some(at);
+            let wake = self.wake.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at.into()).await;
+                let _ = wake.send(Wake::Propose);
+            });
+        }
+        None
+    }
+
+    /// Build a block from the mempool on the committed tip.
+    fn build_proposal(&mut self) -> curia_ledger::block::Block {
+        let tip = self.store.tip();
+        let candidates = self.mempool.peek(self.spec.genesis.params.max_block_txs as usize, MAX_BLOCK_DEPOSITS);
+        let state = self.store.state();
+        let mempool = &self.mempool;
+        let built = tokio::task::block_in_place(|| {
+            build_block_with(&self.spec, &state, &tip, candidates, now_ms(), self.key.public(), &|id, sig| {
+                mempool.holds(id, sig)
+            })
+        });
+        let dropped: Vec<Hash> = built.rejected.iter().map(|(t, _)| t.id(&self.spec.chain_id)).collect();
+        for (_, e) in &built.rejected {
+            self.metrics.inc_rejected(e.code());
+        }
+        self.mempool.remove(&dropped);
+        let hash = built.block.hash();
+        self.checked.insert(hash, built.changes);
+        built.block
     }
 
     /// Feed one input and perform its effects, feeding back the inputs they produce.
@@ -283,32 +431,24 @@ impl Driver {
                 self.store.put_consensus_state(&w.into_bytes()).map_err(store_err)?;
             }
             Effect::ScheduleTimeout { height, round, step, after_ms } => {
-                let tx = self.timers.clone();
+                let wake = self.wake.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(after_ms)).await;
-                    let _ = tx.send(Input::Timeout { height, round, step });
+                    let _ = wake.send(Wake::Consensus(Box::new(Input::Timeout { height, round, step })));
                 });
             }
             Effect::RequestProposal { height, round } => {
-                let tip = self.store.tip();
-                let candidates = self.mempool.peek(self.spec.genesis.params.max_block_txs as usize, MAX_BLOCK_DEPOSITS);
-                let state = self.store.state();
-                let built = tokio::task::block_in_place(|| {
-                    build_block(&self.spec, &state, &tip, candidates, now_ms(), self.key.public())
-                });
-                let dropped: Vec<Hash> = built.rejected.iter().map(|(t, _)| t.id(&self.spec.chain_id)).collect();
-                for (_, e) in &built.rejected {
-                    self.metrics.inc_rejected(e.code());
-                }
-                self.mempool.remove(&dropped);
-                self.checked.insert(built.block.hash(), built.changes);
-                return Ok(Some(Input::ProposalBlock { height, round, block: built.block }));
+                self.pending_proposal = Some((height, round, Instant::now()));
+                return Ok(self.take_ready_proposal());
             }
             Effect::ValidateBlock { block } => {
                 let tip = self.store.tip();
                 let state = self.store.state();
                 let hash = block.hash();
-                let r = tokio::task::block_in_place(|| apply_block(&self.spec, &state, &tip, &block));
+                let mempool = &self.mempool;
+                let r = tokio::task::block_in_place(|| {
+                    apply_block_with(&self.spec, &state, &tip, &block, &|id, sig| mempool.holds(id, sig))
+                });
                 let valid = match r {
                     Ok(changes) => {
                         self.checked.insert(hash, changes);
@@ -350,6 +490,7 @@ impl Driver {
         self.metrics.observe_commit_latency(self.height_started.elapsed().as_secs_f64());
         self.height_started = Instant::now();
         self.last_commit_ms = now_ms();
+        self.last_commit_at = Instant::now();
         let _ = self.store.prune_votes_below(block.header.height.saturating_sub(1));
         tracing::info!(height = block.header.height, txs = ids.len(), deposits, block = %hash, "committed");
         Ok(())

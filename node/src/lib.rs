@@ -7,12 +7,14 @@
 //! - [`driver`]: performs the consensus machine's effects (persist, broadcast, build and check
 //!   blocks, commit to storage, sync).
 //! - [`api`]: the HTTP API under `/v1`; [`ops`]: `/healthz` and Prometheus `/metrics`.
+//! - [`chain_stream`]: the binary frame of `GET /v1/chain` (blocks and certificates for audits).
 //! - [`config`]: the TOML configuration and key files; [`run`]: assembling a node.
 //!
 //! Not built yet (issue 5): the load generator and its figures; a canonical commit certificate
 //! shared by all nodes (today each node stores the quorum of precommits it collected).
 
 pub mod api;
+pub mod chain_stream;
 pub mod config;
 pub mod driver;
 pub mod error;

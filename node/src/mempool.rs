@@ -6,7 +6,12 @@
 //! - Before a transaction is admitted it passes, cheapest first: shape and field limits (and a
 //!   batch's items against its signed root), a registered and active sender whose role may send
 //!   the kind, no replay of an applied transaction, not already pending, and the signature. The
-//!   signatures of one submission are checked together with ed25519 batch verification.
+//!   expensive part ([`check_signed`]: shape, sender and signature) needs only committed state,
+//!   so the node runs it off the consensus loop, on the blocking pool; the signatures of one
+//!   submission are checked together with ed25519 batch verification. [`Mempool::admit`] does
+//!   the rest on the loop.
+//! - Only transactions whose exact signature was verified are ever pending, so [`Mempool::holds`]
+//!   tells the state transition which signatures it need not verify again.
 //! - Order is first in, first out. A proposer takes a prefix bounded by transaction count and
 //!   deposit count; committed transactions are removed by ID, whichever node proposed them.
 //! - Case rules (owner, open, attached) are left to the state transition at proposal time, since
@@ -16,13 +21,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use curia_ledger::codec::Canonical;
-use curia_ledger::crypto::verify_batch;
+use curia_ledger::crypto::{verify_batch, Signature};
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::state::StateView;
 use curia_ledger::tx::Transaction;
 use curia_ledger::{Hash, LedgerError};
 
 use crate::NodeError;
+
+/// Most transactions in one submission (the API refuses more before checking any).
+pub const MAX_SUBMISSION: usize = 10_000;
 
 /// Limits of a mempool.
 #[derive(Clone, Copy, Debug)]
@@ -39,7 +47,7 @@ pub struct MempoolConfig {
 
 impl Default for MempoolConfig {
     fn default() -> Self {
-        MempoolConfig { max_txs: 200_000, max_bytes: 256 << 20, max_submission: 10_000, retry_after_ms: 1000 }
+        MempoolConfig { max_txs: 200_000, max_bytes: 256 << 20, max_submission: MAX_SUBMISSION, retry_after_ms: 1000 }
     }
 }
 
@@ -84,8 +92,19 @@ impl Mempool {
         self.txs.contains_key(id)
     }
 
-    /// Check and admit a submission. Each transaction gets its own result, in order; a bad one
-    /// does not stop the others.
+    /// Whether exactly this transaction (ID and signature) is pending, which means its
+    /// signature was verified on admission.
+    pub fn holds(&self, id: &Hash, signature: &Signature) -> bool {
+        self.txs.get(id).is_some_and(|(tx, _)| tx.signature == *signature)
+    }
+
+    /// Most transactions in one submission.
+    pub fn max_submission(&self) -> usize {
+        self.cfg.max_submission
+    }
+
+    /// Check and admit a submission: [`check_signed`] then [`Mempool::admit`]. Each
+    /// transaction gets its own result, in order; a bad one does not stop the others.
     pub fn submit(
         &mut self,
         state: &dyn StateView,
@@ -94,55 +113,33 @@ impl Mempool {
         if txs.len() > self.cfg.max_submission {
             return Err(NodeError::TooManyTxs { got: txs.len(), max: self.cfg.max_submission });
         }
-        // Cheap checks first; collect the survivors' signatures for one batch verification.
-        let mut results: Vec<Option<Result<Admitted, NodeError>>> = Vec::with_capacity(txs.len());
-        let mut sig_items = Vec::new();
-        let mut sig_owner = Vec::new();
-        let mut ids = Vec::with_capacity(txs.len());
-        for (i, tx) in txs.iter().enumerate() {
-            let id = tx.id(&self.spec.chain_id);
-            ids.push(id);
-            match self.precheck(state, tx, &id) {
-                Ok(()) => {
-                    sig_items.push((tx.body.sender, id, tx.signature));
-                    sig_owner.push(i);
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(e))),
-            }
-        }
-        if verify_batch("transaction", &sig_items).is_err() {
-            // Find the bad ones individually.
-            for (k, (key, msg, sig)) in sig_items.iter().enumerate() {
-                if let Err(e) = key.verify("transaction", msg, sig) {
-                    results[sig_owner[k]] = Some(Err(e.into()));
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(txs.len());
-        for ((tx, id), r) in txs.into_iter().zip(ids).zip(results) {
-            out.push(match r {
-                Some(e) => e,
-                None => self.insert(tx, id),
-            });
-        }
-        Ok(out)
+        let checks = check_signed(&self.spec.chain_id, state, &txs);
+        Ok(self.admit(state, txs, checks))
     }
 
+    /// Admit transactions whose signatures [`check_signed`] verified (its results, in the same
+    /// order): the sender, role, replay and pending checks, then room.
+    pub fn admit(
+        &mut self,
+        state: &dyn StateView,
+        txs: Vec<Transaction>,
+        checks: Vec<Result<Hash, NodeError>>,
+    ) -> Vec<Result<Admitted, NodeError>> {
+        debug_assert_eq!(txs.len(), checks.len());
+        txs.into_iter()
+            .zip(checks)
+            .map(|(tx, check)| {
+                let id = check?;
+                self.precheck(state, &tx, &id)?;
+                self.insert(tx, id)
+            })
+            .collect()
+    }
+
+    /// The state checks: a registered, active sender whose role may send the kind; no replay of
+    /// an applied transaction; not already pending.
     fn precheck(&self, state: &dyn StateView, tx: &Transaction, id: &Hash) -> Result<(), NodeError> {
-        tx.check_shape()?;
-        let sender = &tx.body.sender;
-        let client =
-            state.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
-        let role = tx.body.payload.allowed_role();
-        if client.role != role {
-            return Err(LedgerError::WrongRole {
-                role: client.role.as_str().into(),
-                kind: tx.body.payload.kind(),
-                allowed: role.as_str(),
-            }
-            .into());
-        }
+        check_sender(state, tx)?;
         if state.tx_applied(id) {
             return Err(LedgerError::DuplicateTx(*id).into());
         }
@@ -206,6 +203,54 @@ impl Mempool {
             self.queue.retain(|id| self.txs.contains_key(id));
         }
     }
+}
+
+/// The checks done before admission, off the consensus loop, for each transaction, cheapest
+/// first: shape and field limits, a batch's items against its signed root, a registered and
+/// active sender whose role may send the kind (on the committed `state`), and the signature (one
+/// batch verification for all that pass; on failure each is verified alone to name the bad
+/// ones). Returns each ID. [`Mempool::admit`] repeats the cheap state checks, since the state
+/// may have moved on meanwhile.
+pub fn check_signed(chain_id: &Hash, state: &dyn StateView, txs: &[Transaction]) -> Vec<Result<Hash, NodeError>> {
+    let mut results: Vec<Result<Hash, NodeError>> = Vec::with_capacity(txs.len());
+    let mut sig_items = Vec::new();
+    let mut sig_owner = Vec::new();
+    for (i, tx) in txs.iter().enumerate() {
+        let id = tx.id(chain_id);
+        match tx.check_shape().map_err(NodeError::from).and_then(|()| check_sender(state, tx)) {
+            Ok(()) => {
+                sig_items.push((tx.body.sender, id, tx.signature));
+                sig_owner.push(i);
+                results.push(Ok(id));
+            }
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    if verify_batch("transaction", &sig_items).is_err() {
+        for (k, (key, msg, sig)) in sig_items.iter().enumerate() {
+            if let Err(e) = key.verify("transaction", msg, sig) {
+                results[sig_owner[k]] = Err(e.into());
+            }
+        }
+    }
+    results
+}
+
+/// A registered, active sender whose role may send the transaction's kind.
+fn check_sender(state: &dyn StateView, tx: &Transaction) -> Result<(), NodeError> {
+    let sender = &tx.body.sender;
+    let client =
+        state.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
+    let role = tx.body.payload.allowed_role();
+    if client.role != role {
+        return Err(LedgerError::WrongRole {
+            role: client.role.as_str().into(),
+            kind: tx.body.payload.kind(),
+            allowed: role.as_str(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

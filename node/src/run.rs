@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, ApiContext, NodeStatus};
 use crate::config::{read_key, NodeConfig};
-use crate::driver::{self, DriverParts};
+use crate::driver::{self, DriverParts, Pacing};
 use crate::mempool::MempoolConfig;
 use crate::net::{self, NetConfig};
 use crate::ops::{self, Metrics};
@@ -25,6 +25,7 @@ pub async fn run_node(
     cfg: NodeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
+    cfg.consensus.check()?;
     let genesis_bytes = std::fs::read(&cfg.node.genesis)
         .map_err(|e| NodeError::Config(format!("cannot read genesis {}: {e}", cfg.node.genesis.display())))?;
     let spec = Arc::new(Genesis::from_json(&genesis_bytes)?);
@@ -106,6 +107,10 @@ pub async fn run_node(
             max_txs: cfg.mempool.max_txs,
             max_bytes: cfg.mempool.max_bytes,
             ..MempoolConfig::default()
+        },
+        pacing: Pacing {
+            block_interval: Duration::from_millis(c.block_interval_ms),
+            empty_block_after: Duration::from_millis(c.empty_block_ms),
         },
     };
     let result = driver::run(parts, shutdown).await;

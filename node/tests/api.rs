@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use curia_ledger::access::{sign_read_request, HEADER_READER, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
 use curia_ledger::testkit::{test_key, TestChain};
@@ -43,8 +44,14 @@ impl Answer {
 
 /// One request with `Connection: close`; the answer is read to the end.
 async fn http(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answer {
+    http_with(addr, method, path, &[], body).await
+}
+
+/// [`http`] with extra request headers.
+async fn http_with(addr: SocketAddr, method: &str, path: &str, extra: &[(&str, String)], body: Vec<u8>) -> Answer {
+    let extra: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     );
     tokio::task::spawn_blocking(move || {
@@ -79,6 +86,23 @@ async fn get(addr: SocketAddr, path: &str) -> Answer {
 
 async fn post(addr: SocketAddr, path: &str, body: &Value) -> Answer {
     http(addr, "POST", path, serde_json::to_vec(body).unwrap()).await
+}
+
+/// The signed-read headers of `GET path` by `reader` at `ts` on `chain_id` (`docs/api.md`).
+fn read_headers(chain_id: &Hash, reader: &str, path: &str, ts: u64) -> Vec<(&'static str, String)> {
+    let key = test_key(reader);
+    let sig = sign_read_request(&key, chain_id, "GET", path, ts);
+    vec![
+        (HEADER_READER, key.public().to_string()),
+        (HEADER_TIMESTAMP, ts.to_string()),
+        (HEADER_SIGNATURE, hex::encode(sig.0)),
+    ]
+}
+
+/// `GET path`, signed by test client or validator `reader` now.
+async fn signed_get(addr: SocketAddr, chain_id: &Hash, reader: &str, path: &str) -> Answer {
+    let headers = read_headers(chain_id, reader, path, curia_node::driver::now_ms());
+    http_with(addr, "GET", path, &headers, Vec::new()).await
 }
 
 fn tx_json(tx: &Transaction) -> Value {
@@ -129,7 +153,7 @@ impl Harness {
                 while let Some(s) = submissions.recv().await {
                     let r = {
                         let state = store.state();
-                        pool.submit(&state, s.txs)
+                        Ok(pool.admit(&state, s.txs, s.checks))
                     };
                     let _ = s.reply.send(r);
                 }
@@ -242,8 +266,8 @@ async fn reads_serve_the_committed_chain() {
     let a = get(h.api, "/v1/blocks/one").await;
     assert_eq!((a.status, a.code().as_str()), (400, "bad_height"));
 
-    // Cases.
-    let a = get(h.api, "/v1/cases/CASE-1").await;
+    // Cases (signed reads; the access rules are tested in case_reads_need_a_signed_request...).
+    let a = signed_get(h.api, &spec.chain_id, "judge", "/v1/cases/CASE-1").await;
     assert_eq!(a.status, 200, "{}", a.text());
     let v = a.json();
     assert_eq!(v["open"], true);
@@ -252,7 +276,7 @@ async fn reads_serve_the_committed_chain() {
     assert_eq!(v["records"][0]["event"], "opened");
     assert_eq!(v["records"][1]["event"], "attached");
     assert_eq!(v["records"][1]["deposit"], single_id.to_hex());
-    let a = get(h.api, "/v1/cases/CASE-2").await;
+    let a = signed_get(h.api, &spec.chain_id, "judge", "/v1/cases/CASE-2").await;
     assert_eq!((a.status, a.code().as_str()), (404, "case_not_found"));
     let a = get(h.api, "/v1/cases/bad%20id").await;
     assert_eq!((a.status, a.code().as_str()), (400, "bad_case_id"));
@@ -392,7 +416,7 @@ async fn a_full_mempool_or_queue_pushes_back_with_retry_after() {
     // Nobody drains the submission queue: once it is full, 503 `busy` at once.
     let h = Harness::start(TestChain::new(4), None, 1).await;
     let (reply, _answer) = oneshot::channel();
-    h.submit.try_send(Submit { txs: Vec::new(), reply }).unwrap();
+    h.submit.try_send(Submit { txs: Vec::new(), checks: Vec::new(), reply }).unwrap();
     let a = post(h.api, "/v1/deposits", &tx_json(&h.chain.deposit("platform", b"1", 1))).await;
     assert_eq!((a.status, a.code().as_str()), (503, "busy"));
     assert_eq!(a.headers["retry-after"], "1");
@@ -423,5 +447,92 @@ async fn ops_listener_serves_health_and_metrics() {
     ] {
         assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing in\n{text}");
     }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_reads_need_a_signed_request_by_a_judge_auditor_or_court() {
+    let (chain, _, _) = committed_chain();
+    let h = Harness::start(chain, Some(MempoolConfig::default()), 16).await;
+    let chain_id = h.chain.spec.chain_id;
+    let path = "/v1/cases/CASE-1";
+    let now = curia_node::driver::now_ms();
+    let code = |a: &Answer| (a.status, a.code());
+
+    // Allowed: judges (also one who does not own the case), the auditor, court validators.
+    for reader in ["judge", "judge2", "auditor", "v0", "v1"] {
+        let a = signed_get(h.api, &chain_id, reader, path).await;
+        assert_eq!(a.status, 200, "{reader}: {}", a.text());
+        assert_eq!(a.json()["case_id"], "CASE-1");
+    }
+    // Signed, but not a reader of cases: platforms, registrars, notary and time-service
+    // validators, unregistered keys.
+    for reader in ["platform", "registrar", "v2", "v3", "stranger"] {
+        let a = signed_get(h.api, &chain_id, reader, path).await;
+        assert_eq!(code(&a), (403, "forbidden_reader".into()), "{reader}: {}", a.text());
+    }
+    // The access check comes before the lookup: a stranger cannot learn which cases exist.
+    let a = signed_get(h.api, &chain_id, "platform", "/v1/cases/NO-SUCH-CASE").await;
+    assert_eq!(code(&a), (403, "forbidden_reader".into()));
+
+    // Unsigned, or a header missing: 401 with a challenge.
+    let a = get(h.api, path).await;
+    assert_eq!(code(&a), (401, "unsigned_request".into()));
+    assert_eq!(a.headers["www-authenticate"], "Curia-Signature");
+    let good = read_headers(&chain_id, "judge", path, now);
+    for skip in 0..3 {
+        let headers: Vec<_> = good.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, h)| h.clone()).collect();
+        let a = http_with(h.api, "GET", path, &headers, Vec::new()).await;
+        assert_eq!(code(&a), (401, "unsigned_request".into()), "without {}", good[skip].0);
+        assert!(a.text().contains(good[skip].0), "{}", a.text());
+    }
+
+    // Malformed headers: 400.
+    let with = |i: usize, v: &str| {
+        let mut hs = good.clone();
+        hs[i].1 = v.into();
+        hs
+    };
+    for (headers, want) in [
+        (with(0, "zz"), "bad_key"),
+        (with(0, &"00".repeat(32)), "bad_key"), // not a usable curve point (small order)
+        (with(1, "soon"), "bad_timestamp"),
+        (with(1, "-5"), "bad_timestamp"),
+        (with(2, "abc"), "bad_hex"),
+        (with(2, &"0".repeat(126)), "bad_hex"),
+    ] {
+        let a = http_with(h.api, "GET", path, &headers, Vec::new()).await;
+        assert_eq!(code(&a), (400, want.into()), "{headers:?}: {}", a.text());
+    }
+
+    // Outside the 300 s window, either way: 401 stale_request.
+    for ts in [now - 301_000, now + 301_000] {
+        let a = http_with(h.api, "GET", path, &read_headers(&chain_id, "judge", path, ts), Vec::new()).await;
+        assert_eq!(code(&a), (401, "stale_request".into()), "{ts}");
+    }
+    // A signature that does not cover this request: 401 bad_read_signature.
+    let other_chain = Hash::sha256(b"another chain");
+    for headers in [
+        read_headers(&chain_id, "judge", "/v1/cases/CASE-2", now), // another path
+        read_headers(&other_chain, "judge", path, now),            // another chain
+        with(1, &(now + 1).to_string()),                           // another time
+        with(0, &test_key("auditor").public().to_string()),        // another key
+    ] {
+        let a = http_with(h.api, "GET", path, &headers, Vec::new()).await;
+        assert_eq!(code(&a), (401, "bad_read_signature".into()), "{}", a.text());
+    }
+    let mut flipped = good.clone();
+    let mut sig = hex::decode(&flipped[2].1).unwrap();
+    sig[10] ^= 4;
+    flipped[2].1 = hex::encode(sig);
+    let a = http_with(h.api, "GET", path, &flipped, Vec::new()).await;
+    assert_eq!(code(&a), (401, "bad_read_signature".into()));
+    // The path signed is the request path without its query string.
+    let a = http_with(h.api, "GET", &format!("{path}?x=1"), &good, Vec::new()).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+
+    // A deposit's receipt stays readable by whoever holds its ID, unsigned.
+    let single = h.chain.blocks[0].0.txs[0].id(&chain_id);
+    assert_eq!(get(h.api, &format!("/v1/deposits/{single}/receipt")).await.status, 200);
     h.stop().await;
 }

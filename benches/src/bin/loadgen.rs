@@ -1,0 +1,395 @@
+//! Load generator: pre-signed deposits sent at a chosen rate to every node of a running network,
+//! with the commit of each one timed. Prints a JSON report on stdout (progress on stderr).
+//!
+//! ```text
+//! curia testnet init --validators 4 --out /tmp/net && (start the four nodes)
+//! cargo run --release -p curia-benches --bin loadgen -- --net /tmp/net --rate 5000 --duration 30
+//! ```
+//!
+//! Options:
+//! - `--net DIR`: a directory written by `curia testnet init` (genesis, `clients/platform.key`,
+//!   and each node's API address from its `node.toml`); or `--nodes URL,URL,...`,
+//!   `--genesis FILE` and `--key FILE` separately.
+//! - `--mode single|batch` (default single): single deposit transactions, or batch deposits of
+//!   `--batch-size N` items (default 1000).
+//! - `--rate N`: deposits per second offered (default 5000); `--duration S` (default 30).
+//! - `--chunk N`: transactions per HTTP request (default: as many as 50 ms of load, at least 1).
+//! - `--workers N`: concurrent HTTP senders (default 8); `--drain S`: how long to wait for the
+//!   last commits after sending stops (default 30).
+//!
+//! Method: every transaction is built and signed before the clock starts (a fresh run ID goes
+//! into every nonce, so runs never collide). Requests are scheduled open-loop at `rate`; each
+//! one goes to the next node in turn. A transaction's latency is its block's commit time (the
+//! certificate's median validator clock) minus the time its request was *scheduled*, so a slow
+//! sender cannot hide queueing delay. Commits are found by following node 0's blocks
+//! (`GET /v1/blocks/{h}/txs`). Committed deposits/s counts deposits whose block committed,
+//! over the time from the first scheduled request to the last commit.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use curia_ledger::crypto::SecretKey;
+use curia_ledger::genesis::Genesis;
+use curia_ledger::hash::Hash;
+use curia_ledger::tx::{batch_body, Commitment, Deposit, Payload, Transaction, TxBody};
+
+struct Args {
+    nodes: Vec<String>,
+    genesis: PathBuf,
+    key: PathBuf,
+    batch: Option<usize>,
+    rate: f64,
+    duration: f64,
+    chunk: Option<usize>,
+    workers: usize,
+    drain: f64,
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("loadgen: {msg}\nsee the module documentation in benches/src/bin/loadgen.rs for the options");
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut net: Option<PathBuf> = None;
+    let mut nodes = Vec::new();
+    let (mut genesis, mut key) = (None, None);
+    let mut mode = "single".to_string();
+    let mut batch_size = 1000usize;
+    let mut a = Args {
+        nodes: vec![],
+        genesis: PathBuf::new(),
+        key: PathBuf::new(),
+        batch: None,
+        rate: 5000.0,
+        duration: 30.0,
+        chunk: None,
+        workers: 8,
+        drain: 30.0,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        let num =
+            |v: String| v.replace('_', "").parse::<f64>().unwrap_or_else(|_| usage(&format!("not a number: {v}")));
+        match flag.as_str() {
+            "--net" => net = Some(val().into()),
+            "--nodes" => nodes = val().split(',').map(|s| s.trim_end_matches('/').to_string()).collect(),
+            "--genesis" => genesis = Some(PathBuf::from(val())),
+            "--key" => key = Some(PathBuf::from(val())),
+            "--mode" => mode = val(),
+            "--batch-size" => batch_size = num(val()) as usize,
+            "--rate" => a.rate = num(val()),
+            "--duration" => a.duration = num(val()),
+            "--chunk" => a.chunk = Some(num(val()) as usize),
+            "--workers" => a.workers = num(val()) as usize,
+            "--drain" => a.drain = num(val()),
+            "-h" | "--help" => usage("usage"),
+            other => usage(&format!("unknown option {other}")),
+        }
+    }
+    if let Some(dir) = net {
+        genesis.get_or_insert(dir.join("genesis.json"));
+        key.get_or_insert(dir.join("clients/platform.key"));
+        if nodes.is_empty() {
+            nodes = api_urls(&dir);
+        }
+    }
+    a.nodes = nodes;
+    a.genesis = genesis.unwrap_or_else(|| usage("give --net DIR or --genesis FILE"));
+    a.key = key.unwrap_or_else(|| usage("give --net DIR or --key FILE"));
+    if a.nodes.is_empty() {
+        usage("no nodes: give --net DIR or --nodes URL,...");
+    }
+    a.batch = match mode.as_str() {
+        "single" => None,
+        "batch" if (1..=10_000).contains(&batch_size) => Some(batch_size),
+        "batch" => usage("--batch-size must be 1..=10000"),
+        m => usage(&format!("--mode is single or batch, not {m}")),
+    };
+    if !(a.rate > 0.0 && a.duration > 0.0 && a.workers > 0) {
+        usage("--rate, --duration and --workers must be positive");
+    }
+    a
+}
+
+/// The API URLs of the nodes of a `curia testnet init` directory, in name order.
+fn api_urls(dir: &Path) -> Vec<String> {
+    let mut tomls: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| usage(&format!("cannot read {}: {e}", dir.display())))
+        .filter_map(|e| e.ok().map(|e| e.path().join("node.toml")))
+        .filter(|p| p.exists())
+        .collect();
+    tomls.sort();
+    tomls
+        .iter()
+        .map(|p| {
+            let cfg = curia_node::config::NodeConfig::load(p).unwrap_or_else(|e| usage(&e.to_string()));
+            format!("http://{}", cfg.api.listen)
+        })
+        .collect()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// One HTTP request's worth of transactions, ready to send.
+struct Chunk {
+    index: usize,
+    body: Vec<u8>,
+    tx_ids: Vec<Hash>,
+    deposits: usize,
+}
+
+/// Build and sign every transaction, grouped into request bodies.
+fn prepare(a: &Args, key: &SecretKey, chain_id: &Hash, per_chunk: usize) -> Vec<Chunk> {
+    let run = now_ms();
+    let total_deposits = (a.rate * a.duration).ceil() as usize;
+    let per_tx = a.batch.unwrap_or(1);
+    let n_txs = total_deposits.div_ceil(per_tx);
+    let mut txs: Vec<Transaction> = Vec::with_capacity(n_txs);
+    for i in 0..n_txs {
+        let nonce = (run << 20) ^ i as u64;
+        let digest = |j: usize| Hash::sha256(format!("loadgen {run} tx {i} item {j}").as_bytes());
+        let tx = match a.batch {
+            None => TxBody {
+                sender: key.public(),
+                nonce,
+                payload: Payload::Deposit(Deposit {
+                    commitment: Commitment::Sha256(digest(0)),
+                    media_type: "application/octet-stream".into(),
+                    byte_length: 1024,
+                    label: format!("load {i}"),
+                    reference: format!("run-{run}"),
+                }),
+            }
+            .sign(chain_id, key),
+            Some(n) => {
+                let items: Vec<Hash> = (0..n).map(digest).collect();
+                let body = batch_body(&items, false, "application/octet-stream", "load", &format!("run-{run}"));
+                let mut tx =
+                    TxBody { sender: key.public(), nonce, payload: Payload::BatchDeposit(body) }.sign(chain_id, key);
+                tx.items = items;
+                tx
+            }
+        };
+        txs.push(tx);
+    }
+    txs.chunks(per_chunk)
+        .enumerate()
+        .map(|(index, c)| Chunk {
+            index,
+            body: serde_json::to_vec(&serde_json::json!({ "txs": c })).expect("transactions serialize"),
+            tx_ids: c.iter().map(|t| t.id(chain_id)).collect(),
+            deposits: c.iter().map(|t| t.items.len().max(1)).sum(),
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Tally {
+    accepted_txs: u64,
+    rejected: HashMap<String, u64>,
+    http_errors: HashMap<String, u64>,
+}
+
+fn send(agent: &ureq::Agent, url: &str, chunk: &Chunk, tally: &Mutex<Tally>) {
+    let r =
+        agent.post(&format!("{url}/v1/transactions")).set("content-type", "application/json").send_bytes(&chunk.body);
+    let body: Result<serde_json::Value, String> = match r {
+        Ok(resp) => resp.into_json().map_err(|e| format!("bad answer: {e}")),
+        Err(ureq::Error::Status(code, resp)) => {
+            let v: serde_json::Value = resp.into_json().unwrap_or_default();
+            if v.get("results").is_some() {
+                Ok(v)
+            } else {
+                Err(format!("{code} {}", v["error"]["code"].as_str().unwrap_or("?")))
+            }
+        }
+        Err(e) => Err(format!("transport: {}", e.kind())),
+    };
+    let mut t = tally.lock().unwrap();
+    match body {
+        Ok(v) => {
+            t.accepted_txs += v["accepted"].as_u64().unwrap_or(0);
+            for r in v["results"].as_array().into_iter().flatten() {
+                if let Some(code) = r["error"]["code"].as_str() {
+                    *t.rejected.entry(code.to_string()).or_default() += 1;
+                }
+            }
+        }
+        Err(e) => *t.http_errors.entry(e).or_default() += chunk.tx_ids.len() as u64,
+    }
+}
+
+fn get_json(agent: &ureq::Agent, url: &str) -> Option<serde_json::Value> {
+    agent.get(url).call().ok()?.into_json().ok()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let a = parse_args();
+    let spec = Genesis::from_json(
+        &std::fs::read(&a.genesis).unwrap_or_else(|e| usage(&format!("cannot read {}: {e}", a.genesis.display()))),
+    )
+    .unwrap_or_else(|e| usage(&format!("genesis: {e}")));
+    let key = curia_node::config::read_key(&a.key).unwrap_or_else(|e| usage(&e.to_string()));
+    let per_tx = a.batch.unwrap_or(1) as f64;
+    let per_chunk = a.chunk.unwrap_or_else(|| ((a.rate / per_tx) * 0.05).ceil().max(1.0) as usize).clamp(1, 10_000);
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+    let start_height = get_json(&agent, &format!("{}/v1/status", a.nodes[0]))
+        .and_then(|v| v["height"].as_u64())
+        .unwrap_or_else(|| usage(&format!("node {} does not answer /v1/status", a.nodes[0])));
+
+    eprintln!("loadgen: signing {} deposits ...", (a.rate * a.duration).ceil());
+    let t = Instant::now();
+    let chunks = prepare(&a, &key, &spec.chain_id, per_chunk);
+    let n_txs: usize = chunks.iter().map(|c| c.tx_ids.len()).sum();
+    let n_deposits: usize = chunks.iter().map(|c| c.deposits).sum();
+    eprintln!(
+        "loadgen: {n_txs} transactions in {} requests of {per_chunk}, signed in {:.1} s; sending to {} nodes",
+        chunks.len(),
+        t.elapsed().as_secs_f64(),
+        a.nodes.len()
+    );
+    let deposits_of: HashMap<Hash, usize> =
+        chunks.iter().flat_map(|c| c.tx_ids.iter().map(move |id| (*id, c.deposits / c.tx_ids.len()))).collect();
+    let chunk_of: HashMap<Hash, usize> =
+        chunks.iter().flat_map(|c| c.tx_ids.iter().map(move |id| (*id, c.index))).collect();
+
+    // Open-loop schedule: chunk k is due at start + k * interval.
+    let interval = Duration::from_secs_f64(per_chunk as f64 * per_tx / a.rate);
+    let start = Instant::now() + Duration::from_millis(200);
+    let start_ms = now_ms() + 200;
+    let due_ms = |k: usize| start_ms + (interval.as_secs_f64() * 1000.0 * k as f64) as u64;
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let late = Arc::new(AtomicU64::new(0));
+    let chunks = Arc::new(chunks);
+    let (job_tx, job_rx) = mpsc::sync_channel::<usize>(a.workers * 4);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let mut workers = Vec::new();
+    for _ in 0..a.workers {
+        let (rx, chunks, tally, nodes) = (job_rx.clone(), chunks.clone(), tally.clone(), a.nodes.clone());
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+        workers.push(std::thread::spawn(move || loop {
+            let k = match rx.lock().unwrap().recv() {
+                Ok(k) => k,
+                Err(_) => return,
+            };
+            send(&agent, &nodes[k % nodes.len()], &chunks[k], &tally);
+        }));
+    }
+
+    // Commit watcher: follows node 0's blocks and times every transaction it knows.
+    let watch_until = Arc::new(AtomicU64::new(u64::MAX));
+    let watcher = {
+        let (node, watch_until) = (a.nodes[0].clone(), watch_until.clone());
+        let want = n_txs;
+        std::thread::spawn(move || {
+            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+            let mut next = start_height + 1;
+            let mut commits: Vec<(Hash, u64)> = Vec::with_capacity(want);
+            let mut blocks = 0u64;
+            while now_ms() < watch_until.load(Ordering::Relaxed) && commits.len() < want {
+                let Some(v) = get_json(&agent, &format!("{node}/v1/blocks/{next}/txs")) else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let at = v["commit_time_ms"].as_u64().unwrap_or(0);
+                for id in v["tx_ids"].as_array().into_iter().flatten() {
+                    if let Some(h) = id.as_str().and_then(|s| Hash::from_hex(s).ok()) {
+                        commits.push((h, at));
+                    }
+                }
+                blocks += 1;
+                next += 1;
+            }
+            (commits, blocks, next - 1)
+        })
+    };
+
+    for k in 0..chunks.len() {
+        let due = start + interval.mul_f64(k as f64);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        } else if now - due > Duration::from_millis(100) {
+            late.fetch_add(1, Ordering::Relaxed);
+        }
+        if job_tx.send(k).is_err() {
+            break;
+        }
+        if k % (chunks.len() / 10).max(1) == 0 {
+            eprintln!("loadgen: {:>3}% sent", k * 100 / chunks.len());
+        }
+    }
+    drop(job_tx);
+    for w in workers {
+        let _ = w.join();
+    }
+    let send_end_ms = now_ms();
+    eprintln!("loadgen: all sent in {:.1} s; waiting up to {} s for commits", start.elapsed().as_secs_f64(), a.drain);
+    watch_until.store(send_end_ms + (a.drain * 1000.0) as u64, Ordering::Relaxed);
+    let (commits, blocks, last_height) = watcher.join().expect("watcher thread");
+
+    let mut latencies: Vec<u64> = Vec::new();
+    let mut committed_deposits = 0usize;
+    let mut last_commit_ms = start_ms;
+    for (id, at) in &commits {
+        if let (Some(&k), Some(&d)) = (chunk_of.get(id), deposits_of.get(id)) {
+            let lat = at.saturating_sub(due_ms(k));
+            committed_deposits += d;
+            last_commit_ms = last_commit_ms.max(*at);
+            latencies.extend(std::iter::repeat_n(lat, d));
+        }
+    }
+    latencies.sort_unstable();
+    let span_s = (last_commit_ms.saturating_sub(start_ms)) as f64 / 1000.0;
+    let t = tally.lock().unwrap();
+    let report = serde_json::json!({
+        "mode": if a.batch.is_some() { "batch" } else { "single" },
+        "batch_size": a.batch.unwrap_or(1),
+        "nodes": a.nodes.len(),
+        "offered_rate_deposits_per_s": a.rate,
+        "duration_s": a.duration,
+        "txs_per_request": per_chunk,
+        "requests_sent_late_100ms": late.load(Ordering::Relaxed),
+        "deposits_offered": n_deposits,
+        "txs_offered": n_txs,
+        "txs_accepted": t.accepted_txs,
+        "txs_rejected": t.rejected,
+        "txs_failed_http": t.http_errors,
+        "deposits_committed": committed_deposits,
+        "committed_deposits_per_s": if span_s > 0.0 { (committed_deposits as f64 / span_s).round() } else { 0.0 },
+        "span_s": span_s,
+        "latency_ms": {
+            "p50": percentile(&latencies, 50.0),
+            "p90": percentile(&latencies, 90.0),
+            "p99": percentile(&latencies, 99.0),
+            "max": latencies.last().copied().unwrap_or(0),
+        },
+        "blocks": blocks,
+        "deposits_per_block": (committed_deposits as u64).checked_div(blocks).unwrap_or(0),
+        "heights": [start_height + 1, last_height],
+        "sent_s": (send_end_ms.saturating_sub(start_ms)) as f64 / 1000.0,
+    });
+    println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+    if committed_deposits < n_deposits {
+        eprintln!(
+            "loadgen: {} of {n_deposits} deposits did not commit within the drain time",
+            n_deposits - committed_deposits
+        );
+        std::process::exit(1);
+    }
+}

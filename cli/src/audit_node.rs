@@ -1,0 +1,316 @@
+//! `curia audit --node URL`: stream a node's chain over HTTP (`GET /v1/chain`) and replay it from
+//! genesis with the ledger's [`Auditor`], the same checks as `curia audit --data-dir`.
+//!
+//! Nothing the node says is trusted. The genesis is the auditor's own copy (`--genesis FILE`);
+//! without it the node's `/v1/genesis` is used and a loud warning says it was not checked
+//! against a published copy. Every frame is decoded strictly ([`curia_node::chain_stream`]): a
+//! malformed frame, an entry for the wrong height, or an answer with no blocks before the tip
+//! the node itself reported is a problem at that height (exit 1), as is any block or
+//! certificate the ledger's rules refuse. Network failures and refusals to answer are exit 2:
+//! the audit could not be completed, which says nothing about the chain.
+//!
+//! Blocks hold case records, so the node serves `/v1/chain` only to a signed read
+//! (`docs/api.md`, "Signed reads") by a registered auditor or judge client, or a court validator.
+//! `--key FILE` is required: every chain request (every retry too) is signed afresh with it
+//! over the path `/v1/chain` (the path the node sees, whatever prefix `URL` has; the query is
+//! not signed). Without a key, or with one the node refuses (401, 403), the audit is exit 2.
+//!
+//! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]) and the replayed state.
+//! This file lives apart from `audit.rs` because `storage/tests/cli_audit.rs` compiles that one
+//! without the node crate or an HTTP client.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use curia_ledger::access::{sign_read_request, HEADER_READER, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use curia_ledger::audit::{AuditFailure, Auditor};
+use curia_ledger::crypto::SecretKey;
+use curia_ledger::genesis::{ChainSpec, Genesis};
+use curia_ledger::limits::MAX_GENESIS_BYTES;
+use curia_ledger::Hash;
+use curia_node::chain_stream::{read_frame, FrameError, MAX_CHAIN_BLOCKS, MAX_FRAME_BYTES};
+use curia_node::config::read_key;
+
+use crate::audit::{progress_bar, report, unusable, Source};
+
+/// Largest `/v1/status` answer read.
+const MAX_STATUS_BYTES: usize = 64 << 10;
+/// How many times a 503 answer is retried (after its `Retry-After`) before giving up.
+const BUSY_RETRIES: u32 = 30;
+/// Longest wait honoured from a `Retry-After` header.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+/// The path a chain request signs: the API path, without any prefix of the node's URL or the query.
+const CHAIN_PATH: &str = "/v1/chain";
+/// Why the audit needs a key, for the error without `--key`.
+const KEY_NEEDED: &str = "auditing a node needs --key FILE, the key file of a registered auditor or judge \
+     client or of a court validator: GET /v1/chain serves whole blocks, case records included, only to \
+     requests signed by such a key";
+
+/// Signs read requests with the auditor's key for one chain.
+struct Signer {
+    key: SecretKey,
+    chain_id: Hash,
+}
+
+impl Signer {
+    /// `req` with the signed-read headers for `GET path`, timestamped now.
+    fn sign(&self, req: ureq::Request, path: &str) -> ureq::Request {
+        let ts = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let sig = sign_read_request(&self.key, &self.chain_id, "GET", path, ts);
+        req.set(HEADER_READER, &self.key.public().to_string())
+            .set(HEADER_TIMESTAMP, &ts.to_string())
+            .set(HEADER_SIGNATURE, &hex::encode(sig.0))
+    }
+}
+
+/// Why a request did not give a usable answer (exit 2).
+struct NetError(String);
+
+/// A body, or how far over the limit it went.
+enum Body {
+    Bytes(Vec<u8>),
+    TooLarge,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(10))
+        .timeout_read(Duration::from_secs(120))
+        .timeout_write(Duration::from_secs(30))
+        .build()
+}
+
+/// GET `url`, retrying 503 answers after their `Retry-After`, and read at most `limit` bytes.
+/// With `signed`, each attempt is signed afresh for its API path.
+fn fetch(agent: &ureq::Agent, url: &str, limit: usize, signed: Option<(&Signer, &str)>) -> Result<Body, NetError> {
+    let mut tries = 0;
+    let resp = loop {
+        let mut req = agent.get(url);
+        if let Some((signer, path)) = signed {
+            req = signer.sign(req, path);
+        }
+        match req.call() {
+            Ok(r) => break r,
+            Err(ureq::Error::Status(503, r)) if tries < BUSY_RETRIES => {
+                tries += 1;
+                let wait = r.header("Retry-After").and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(1);
+                std::thread::sleep(Duration::from_secs(wait.max(1)).min(MAX_RETRY_WAIT));
+            }
+            Err(ureq::Error::Status(code, r)) => {
+                let mut body = String::new();
+                let _ = r.into_reader().take(4096).read_to_string(&mut body);
+                let hint = match (code, signed) {
+                    (403, Some(_)) => {
+                        " (the node refused the key: --key must be a registered, active auditor or judge client \
+                         key, or a court validator's key)"
+                    }
+                    (401, Some(_)) => {
+                        " (the node refused the signature: check --key, and that this machine's clock is within \
+                         300 s of the node's)"
+                    }
+                    _ => "",
+                };
+                return Err(NetError(format!("GET {url} answered {code}: {}{hint}", body.trim())));
+            }
+            Err(e) => return Err(NetError(format!("GET {url}: {e}"))),
+        }
+    };
+    let mut buf = Vec::new();
+    resp.into_reader()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| NetError(format!("GET {url}: reading the answer failed: {e}")))?;
+    if buf.len() > limit {
+        return Ok(Body::TooLarge);
+    }
+    Ok(Body::Bytes(buf))
+}
+
+fn fetch_small(agent: &ureq::Agent, url: &str, limit: usize) -> Result<Vec<u8>, NetError> {
+    match fetch(agent, url, limit, None)? {
+        Body::Bytes(b) => Ok(b),
+        Body::TooLarge => Err(NetError(format!("GET {url}: the answer is over {limit} bytes"))),
+    }
+}
+
+/// What the audit needs from `/v1/status`.
+struct Status {
+    chain_id: String,
+    height: u64,
+    tip_hash: String,
+}
+
+fn status(agent: &ureq::Agent, base: &str) -> Result<Status, NetError> {
+    let url = format!("{base}/v1/status");
+    let bytes = fetch_small(agent, &url, MAX_STATUS_BYTES)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| NetError(format!("GET {url}: not JSON: {e}")))?;
+    let field = |k: &str| NetError(format!("GET {url}: the status has no {k}"));
+    Ok(Status {
+        chain_id: v["chain_id"].as_str().ok_or_else(|| field("chain_id"))?.to_string(),
+        height: v["height"].as_u64().ok_or_else(|| field("height"))?,
+        tip_hash: v["tip_hash"].as_str().ok_or_else(|| field("tip_hash"))?.to_string(),
+    })
+}
+
+/// The genesis: the auditor's file, or the node's (flagged as unchecked).
+fn genesis(agent: &ureq::Agent, base: &str, file: Option<&Path>) -> Result<(ChainSpec, bool), String> {
+    match file {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read genesis {}: {e}", path.display()))?;
+            let spec = Genesis::from_json(&bytes).map_err(|e| format!("genesis {} is invalid: {e}", path.display()))?;
+            Ok((spec, true))
+        }
+        None => {
+            let url = format!("{base}/v1/genesis");
+            let bytes = fetch_small(agent, &url, MAX_GENESIS_BYTES).map_err(|e| e.0)?;
+            let spec = Genesis::from_json(&bytes).map_err(|e| format!("the node's genesis is invalid: {e}"))?;
+            Ok((spec, false))
+        }
+    }
+}
+
+fn frame_failure(e: FrameError) -> AuditFailure {
+    AuditFailure {
+        height: e.height,
+        reason: format!("the node's chain answer is malformed: {}", e.reason),
+        code: e.code,
+    }
+}
+
+/// Run `curia audit --node URL --key FILE`. Returns the process exit code.
+pub fn run(url: &str, key_file: Option<&Path>, genesis_file: Option<&Path>, json: bool) -> anyhow::Result<i32> {
+    let key = match key_file.map(read_key) {
+        None => return Ok(unusable(json, KEY_NEEDED)),
+        Some(Err(e)) => return Ok(unusable(json, &format!("cannot use --key: {e}"))),
+        Some(Ok(k)) => k,
+    };
+    let base = url.trim_end_matches('/');
+    let agent = agent();
+    let (spec, checked) = match genesis(&agent, base, genesis_file) {
+        Ok(g) => g,
+        Err(e) => return Ok(unusable(json, &e)),
+    };
+    let signer = Signer { key, chain_id: spec.chain_id };
+    let warning = (!checked).then(|| {
+        format!(
+            "the genesis was taken from the node being audited and was NOT checked against a published copy. \
+             Chain ID {}: compare it with the chain ID the court published, or give --genesis FILE. A node \
+             that rewrote its whole chain under a genesis of its own would pass this audit.",
+            spec.chain_id
+        )
+    });
+    if let Some(w) = &warning {
+        eprintln!("WARNING: {w}");
+    }
+    let st = match status(&agent, base) {
+        Ok(s) => s,
+        Err(e) => return Ok(unusable(json, &e.0)),
+    };
+    if st.chain_id != spec.chain_id.to_hex() {
+        let msg =
+            format!("the node at {base} serves chain {}, but the genesis is for chain {}", st.chain_id, spec.chain_id);
+        return Ok(unusable(json, &msg));
+    }
+    let tip = st.height;
+    let bar = progress_bar(tip);
+    let started = Instant::now();
+    let mut auditor = Auditor::in_memory(&spec);
+    let mut problem: Option<AuditFailure> = None;
+    let mut from = 1u64;
+    'stream: while from <= tip {
+        let count = (tip - from + 1).min(u64::from(MAX_CHAIN_BLOCKS));
+        let chain_url = format!("{base}/v1/chain?from={from}&count={count}");
+        let bytes = match fetch(&agent, &chain_url, MAX_FRAME_BYTES, Some((&signer, CHAIN_PATH))) {
+            Ok(Body::Bytes(b)) => b,
+            Ok(Body::TooLarge) => {
+                let reason = format!("the node's chain answer from height {from} is over {MAX_FRAME_BYTES} bytes");
+                problem = Some(AuditFailure { height: from, reason, code: "bad_frame" });
+                break;
+            }
+            Err(e) => {
+                bar.finish_and_clear();
+                let done = auditor.tip().height;
+                return Ok(unusable(json, &format!("{} (after checking blocks 1 to {done} of {tip})", e.0)));
+            }
+        };
+        let frame = match read_frame(&bytes, from) {
+            Ok(f) => f,
+            Err(e) => {
+                problem = Some(frame_failure(e));
+                break;
+            }
+        };
+        let h = frame.header();
+        let fail = |reason: String, code| Some(AuditFailure { height: from, reason, code });
+        if h.chain_id != spec.chain_id {
+            problem = fail(
+                format!("the node's chain answer is for chain {}, not {}", h.chain_id, spec.chain_id),
+                "wrong_chain",
+            );
+            break;
+        }
+        if u64::from(h.count) > count {
+            problem = fail(
+                format!("the node answered {} blocks from height {from}, asked for {count}", h.count),
+                "bad_frame",
+            );
+            break;
+        }
+        if h.count == 0 {
+            let reason = format!(
+                "the node answered no block at height {from}, though its status said its tip is {tip} (the answer says {})",
+                h.tip
+            );
+            problem = fail(reason, "short_answer");
+            break;
+        }
+        for entry in frame {
+            match entry {
+                Err(e) => {
+                    problem = Some(frame_failure(e));
+                    break 'stream;
+                }
+                Ok((block, cert)) => {
+                    if auditor.push(&block, &cert).is_err() {
+                        break 'stream;
+                    }
+                    let height = block.header.height;
+                    bar.set_position(height);
+                    if height % 64 == 0 || height == tip {
+                        bar.set_message(format!("{} deposits", auditor.state().stats.deposits));
+                    }
+                }
+            }
+        }
+        from = auditor.tip().height + 1;
+    }
+    bar.finish_and_clear();
+    let mut summary = auditor.finish();
+    if summary.failure.is_none() {
+        summary.failure = problem;
+    }
+    // The node's own status named its tip block: the replayed chain must end there.
+    if summary.failure.is_none() && tip > 0 && auditor.tip().block_hash.to_hex() != st.tip_hash {
+        summary.failure = Some(AuditFailure {
+            height: tip,
+            reason: format!(
+                "the node's status named block {} as its tip at height {tip}, but its chain has {} there",
+                st.tip_hash,
+                auditor.tip().block_hash
+            ),
+            code: "tip_mismatch",
+        });
+    }
+    let mut extra = vec![("genesis_checked", serde_json::Value::Bool(checked))];
+    if let Some(w) = warning {
+        extra.push(("warning", serde_json::Value::String(w)));
+    }
+    let source = Source { label: "node", value: base.to_string(), extra };
+    let code = report(json, source, &spec.chain_id, &summary, started)?;
+    if !checked && !json {
+        println!("genesis    NOT CHECKED: taken from the node itself (chain {})", spec.chain_id);
+    }
+    Ok(code)
+}

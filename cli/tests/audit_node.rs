@@ -1,0 +1,482 @@
+//! `curia audit --node URL` against a real local network, and against a small HTTP server that
+//! replays a real node's answers with one block tampered with, a truncated or garbage frame, or
+//! no blocks at all: each must be caught and named by height, never trusted and never a panic.
+//! `/v1/chain` serves case records, so it needs a signed read by an auditor, judge or court key:
+//! the audit signs with `--key`, and an unsigned or platform-signed request is refused.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{curia, Cluster};
+use curia_ledger::access::{sign_read_request, HEADER_READER, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use curia_ledger::block::{Block, CommitCertificate};
+use curia_ledger::codec::Canonical;
+use curia_ledger::crypto::SecretKey;
+use curia_ledger::tx::{Commitment, Payload};
+use curia_ledger::Hash;
+use curia_node::chain_stream::{read_frame, FrameWriter, MAX_CHAIN_BLOCKS};
+use curia_node::config::read_key;
+
+/// Run `curia audit ARGS --json`; return the exit code and the JSON summary.
+fn audit(args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = curia().arg("audit").args(args).arg("--json").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"));
+    (out.status.code().unwrap(), v, stderr)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// `GET {api}{path_query}`, signed by `key` at `ts` over `signed_path` (the API path without the
+/// query, as the node checks it).
+fn signed_get_at(
+    api: &str,
+    path_query: &str,
+    signed_path: &str,
+    key: &SecretKey,
+    chain_id: &Hash,
+    ts: u64,
+) -> Result<ureq::Response, Box<ureq::Error>> {
+    let sig = sign_read_request(key, chain_id, "GET", signed_path, ts);
+    ureq::get(&format!("{api}{path_query}"))
+        .set(HEADER_READER, &key.public().to_string())
+        .set(HEADER_TIMESTAMP, &ts.to_string())
+        .set(HEADER_SIGNATURE, &hex::encode(sig.0))
+        .call()
+        .map_err(Box::new)
+}
+
+/// `GET {api}/v1/chain{query}`, signed now by `key`.
+fn signed_chain(api: &str, query: &str, key: &SecretKey, chain_id: &Hash) -> Result<ureq::Response, Box<ureq::Error>> {
+    signed_get_at(api, &format!("/v1/chain{query}"), "/v1/chain", key, chain_id, now_ms())
+}
+
+/// The status and error code of a refused request.
+fn refusal(r: Result<ureq::Response, Box<ureq::Error>>) -> (u16, String, Option<String>) {
+    match r.map_err(|e| *e) {
+        Err(ureq::Error::Status(status, resp)) => {
+            let challenge = resp.header("WWW-Authenticate").map(str::to_string);
+            let v: serde_json::Value = resp.into_json().unwrap();
+            (status, v["error"]["code"].as_str().unwrap().to_string(), challenge)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// An answer of the fake node: status code, content type, body.
+type Answer = (u16, &'static str, Vec<u8>);
+
+/// A minimal HTTP/1.1 server on a loopback port, answering each GET with `respond(path)` and
+/// closing the connection. Returns its base URL; the thread lives as long as the test process.
+fn serve(respond: impl Fn(&str) -> Answer + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let respond = Arc::new(respond);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let respond = respond.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    return;
+                }
+                // Skip the headers.
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if line == "\r\n" || line == "\n" => break,
+                        Ok(_) => {}
+                    }
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, content_type, body) = respond(&path);
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body);
+                let _ = conn.flush();
+            });
+        }
+    });
+    url
+}
+
+/// The query parameters `from` and `count` of a `/v1/chain` path.
+fn chain_query(path: &str) -> (u64, u64) {
+    let q = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let get =
+        |k: &str| q.split('&').find_map(|p| p.strip_prefix(&format!("{k}="))).and_then(|v| v.parse().ok()).unwrap();
+    (get("from"), get("count"))
+}
+
+/// A snapshot of a real node's answers up to a fixed tip.
+#[derive(Clone)]
+struct Snapshot {
+    status: Vec<u8>,
+    genesis: Vec<u8>,
+    chain_id: Hash,
+    blocks: Vec<(Block, CommitCertificate)>,
+}
+
+impl Snapshot {
+    fn take(api: &str, key: &SecretKey) -> Snapshot {
+        let status: serde_json::Value = ureq::get(&format!("{api}/v1/status")).call().unwrap().into_json().unwrap();
+        let tip = status["height"].as_u64().unwrap();
+        assert!(tip < u64::from(MAX_CHAIN_BLOCKS), "the test chain fits one frame");
+        let genesis = ureq::get(&format!("{api}/v1/genesis")).call().unwrap().into_string().unwrap().into_bytes();
+        let chain_id = Hash::from_hex(status["chain_id"].as_str().unwrap()).unwrap();
+        let resp = signed_chain(api, &format!("?from=1&count={tip}"), key, &chain_id).unwrap();
+        assert_eq!(resp.content_type(), "application/octet-stream");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut bytes).unwrap();
+        let frame = read_frame(&bytes, 1).unwrap();
+        assert_eq!(frame.header().count as u64, tip, "the node serves every block up to its status height");
+        assert_eq!(frame.header().chain_id, chain_id);
+        let blocks: Vec<_> = frame.map(Result::unwrap).collect();
+        Snapshot { status: serde_json::to_vec(&status).unwrap(), genesis, chain_id, blocks }
+    }
+
+    fn tip(&self) -> u64 {
+        self.blocks.len() as u64
+    }
+
+    /// A frame of the snapshot's blocks for a `/v1/chain` request, as an honest node builds it.
+    fn frame(&self, path: &str) -> Vec<u8> {
+        let (from, count) = chain_query(path);
+        let mut w = FrameWriter::new(&self.chain_id, from, self.tip());
+        for h in from..(from + count).min(self.tip() + 1) {
+            let (b, c) = &self.blocks[h as usize - 1];
+            if !w.push(h, &b.to_bytes(), &c.to_bytes()) {
+                break;
+            }
+        }
+        w.finish()
+    }
+
+    /// Serve the snapshot, with `chain` answering `/v1/chain` requests.
+    fn serve(self, chain: impl Fn(&Snapshot, &str) -> Answer + Send + Sync + 'static) -> String {
+        serve(move |path| {
+            if path == "/v1/status" {
+                (200, "application/json", self.status.clone())
+            } else if path == "/v1/genesis" {
+                (200, "application/json", self.genesis.clone())
+            } else if path.starts_with("/v1/chain?") {
+                chain(&self, path)
+            } else {
+                (404, "application/json", br#"{"error":{"code":"not_found","message":"no"}}"#.to_vec())
+            }
+        })
+    }
+}
+
+fn octets(b: Vec<u8>) -> Answer {
+    (200, "application/octet-stream", b)
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    // Neither or both sources: clap refuses with exit code 2.
+    let out = curia().arg("audit").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = curia().args(["audit", "--data-dir", "x", "--node", "http://127.0.0.1:1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // --key belongs to --node.
+    let out = curia().args(["audit", "--data-dir", "x", "--key", "k"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // No key: exit 2 before any request, saying which key is needed (in JSON and in text).
+    let (code, v, _) = audit(&["--node", "http://127.0.0.1:1"]);
+    assert_eq!(code, 2);
+    assert_eq!(v["exit_code"], 2);
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("--key") && e.contains("auditor") && e.contains("judge") && e.contains("court"), "{v}");
+    let out = curia().args(["audit", "--node", "http://127.0.0.1:1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --key FILE"));
+    // A key file that cannot be read: exit 2, naming it.
+    let dir = std::env::temp_dir().join(format!("curia-audit-usage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("missing.key");
+    let (code, v, _) = audit(&["--node", "http://127.0.0.1:1", "--key", missing.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(v["error"].as_str().unwrap().contains("missing.key"), "{v}");
+    // Nothing listens on port 1: a network error, exit 2, reported in JSON. (No port is bound
+    // here: this test runs beside the cluster test, whose nodes need their fixed ports.)
+    let key = dir.join("auditor.key");
+    curia_node::config::write_key(&key, &SecretKey::from_seed(&[7; 32]), true).unwrap();
+    let (code, v, _) = audit(&["--node", "http://127.0.0.1:1", "--key", key.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(v["exit_code"], 2);
+    assert!(v["error"].as_str().unwrap().contains("/v1/genesis"), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn audits_a_real_network_and_catches_a_node_that_tampers() {
+    let c = Cluster::start(3);
+    let api = c.api(0);
+    let genesis_file = c.dir.join("genesis.json");
+    let genesis = genesis_file.to_str().unwrap().to_string();
+    let spec = c.genesis();
+    let key_file = c.dir.join("clients/auditor.key");
+    let key = key_file.to_str().unwrap().to_string();
+    let auditor = read_key(&key_file).unwrap();
+    let platform_file = c.dir.join("clients/platform.key");
+    let platform = read_key(&platform_file).unwrap();
+    let mut deposit_heights = vec![];
+    for k in 0..3 {
+        let (_, r) = c.deposit(k, &format!("exhibit {k}: minutes of the hearing\n"));
+        deposit_heights.push(r.header.height);
+    }
+    let last = *deposit_heights.iter().max().unwrap();
+    assert!(c.wait_height(0, last, Duration::from_secs(20)));
+
+    // The API: bad queries are 400 bad_query (checked before the signature); the genesis is the
+    // node's.
+    for q in ["", "?from=0", "?from=abc", "?from=1&count=0", "?from=1&count=257", "?from=1&from=2", "?from=1&x=2"] {
+        match ureq::get(&format!("{api}/v1/chain{q}")).call() {
+            Err(ureq::Error::Status(400, r)) => {
+                let v: serde_json::Value = r.into_json().unwrap();
+                assert_eq!(v["error"]["code"], "bad_query", "{q}: {v}");
+            }
+            other => panic!("{q}: expected 400, got {other:?}"),
+        }
+    }
+    let g = ureq::get(&format!("{api}/v1/genesis")).call().unwrap().into_string().unwrap();
+    assert_eq!(curia_ledger::genesis::Genesis::from_json(g.as_bytes()).unwrap().chain_id, spec.chain_id);
+    // Past the tip: an empty frame.
+    let resp = signed_chain(&api, "?from=100000&count=5", &auditor, &spec.chain_id).unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut bytes).unwrap();
+    assert_eq!(read_frame(&bytes, 100000).unwrap().header().count, 0);
+
+    // The chain holds case records: only a signed read by an auditor, judge or court key gets it.
+    let q = "?from=1&count=2";
+    let (status, code, challenge) = refusal(ureq::get(&format!("{api}/v1/chain{q}")).call().map_err(Box::new));
+    assert_eq!((status, code.as_str(), challenge.as_deref()), (401, "unsigned_request", Some("Curia-Signature")));
+    let (status, code, challenge) = refusal(signed_chain(&api, q, &platform, &spec.chain_id));
+    assert_eq!((status, code.as_str(), challenge), (403, "forbidden_reader", None));
+    let stranger = SecretKey::from_seed(&[9; 32]);
+    let (status, code, _) = refusal(signed_chain(&api, q, &stranger, &spec.chain_id));
+    assert_eq!((status, code.as_str()), (403, "forbidden_reader"));
+    let stale = now_ms() - 301_000;
+    let (status, code, _) =
+        refusal(signed_get_at(&api, &format!("/v1/chain{q}"), "/v1/chain", &auditor, &spec.chain_id, stale));
+    assert_eq!((status, code.as_str()), (401, "stale_request"));
+    // The signed path is /v1/chain without the query: a signature over the query is refused.
+    let with_query = format!("/v1/chain{q}");
+    let (status, code, _) = refusal(signed_get_at(&api, &with_query, &with_query, &auditor, &spec.chain_id, now_ms()));
+    assert_eq!((status, code.as_str()), (401, "bad_read_signature"));
+    // A judge's and a court validator's keys are served too.
+    let judge = read_key(&c.dir.join("clients/judge.key")).unwrap();
+    let court = read_key(&c.dir.join("court-a/validator.key")).unwrap();
+    for k in [&auditor, &judge, &court] {
+        let resp = signed_chain(&api, q, k, &spec.chain_id).unwrap();
+        assert_eq!(resp.content_type(), "application/octet-stream");
+    }
+    // The audit refuses to start without a key, and reports the node's refusal of a platform key.
+    let (code, v, _) = audit(&["--node", &api, "--genesis", &genesis]);
+    assert_eq!(code, 2, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("needs --key"), "{v}");
+    let (code, v, _) = audit(&["--node", &api, "--genesis", &genesis, "--key", platform_file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{v}");
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("403") && e.contains("forbidden_reader") && e.contains("refused the key"), "{v}");
+
+    // (a) The real network, with the auditor's own genesis: clean, and the counts add up.
+    let before = c.height(0);
+    let (code, v, stderr) = audit(&["--node", &api, "--genesis", &genesis, "--key", &key]);
+    let after = c.height(0);
+    assert_eq!(code, 0, "{v}\n{stderr}");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["chain_id"], spec.chain_id.to_hex());
+    assert_eq!(v["genesis_checked"], true);
+    let blocks = v["blocks"].as_u64().unwrap();
+    assert!(blocks >= before && blocks <= after, "audited {blocks} blocks; the node was at {before}..{after}");
+    assert_eq!(v["height"].as_u64().unwrap(), blocks);
+    assert_eq!(v["deposits"], 3);
+    assert_eq!(v["txs"], 3);
+    assert!(v["failure"].is_null());
+    assert_eq!(v["tip_hash"].as_str().unwrap(), c.block_hash(0, blocks));
+    // The same chain audited from the node's own store (opened read-only while it runs).
+    let (code, v2, stderr) = audit(&["--data-dir", c.dir.join("court-b/data").to_str().unwrap()]);
+    assert_eq!(code, 0, "{v2}\n{stderr}");
+    assert_eq!(v2["deposits"], 3);
+    // Without --genesis: the node's genesis is used, with a loud warning naming its chain ID.
+    let (code, v, stderr) = audit(&["--node", &api, "--key", &key]);
+    assert_eq!(code, 0, "{v}\n{stderr}");
+    assert_eq!(v["genesis_checked"], false);
+    assert!(stderr.contains("WARNING") && stderr.contains(&spec.chain_id.to_hex()), "{stderr}");
+    // A genesis of another chain: unusable input.
+    let mut other = spec.genesis.clone();
+    other.chain_name = "another-chain".into();
+    let other_file = c.dir.join("other-genesis.json");
+    std::fs::write(&other_file, other.to_json()).unwrap();
+    let (code, v, _) = audit(&["--node", &api, "--genesis", other_file.to_str().unwrap(), "--key", &key]);
+    assert_eq!(code, 2, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("serves chain"), "{v}");
+
+    // (b) A node that replays the real answers but tampers with them.
+    let snap = Snapshot::take(&api, &auditor);
+    // The network is stopped and its folder removed; keep the auditor's copies of the genesis
+    // and its key (the fake node ignores the signature headers).
+    let kept = std::env::temp_dir().join(format!("curia-audit-genesis-{}.json", std::process::id()));
+    std::fs::copy(&genesis_file, &kept).unwrap();
+    let genesis = kept.to_str().unwrap().to_string();
+    let kept_key = std::env::temp_dir().join(format!("curia-audit-auditor-{}.key", std::process::id()));
+    std::fs::copy(&key_file, &kept_key).unwrap();
+    let key = kept_key.to_str().unwrap().to_string();
+    drop(c);
+    let tip = snap.tip();
+    let (t1, t2) = (deposit_heights[0], deposit_heights[1]);
+    let run = |url: &str| audit(&["--node", url, "--genesis", &genesis, "--key", &key]);
+
+    // An honest replay passes (the fake node itself is sound).
+    let honest = snap.clone().serve(|s, p| octets(s.frame(p)));
+    let (code, v, stderr) = run(&honest);
+    assert_eq!(code, 0, "{v}\n{stderr}");
+    assert_eq!(v["blocks"], tip);
+
+    // A node answering one block at a time (as a node does at its byte budget) is followed to
+    // its tip, one request per block.
+    let requests = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = requests.clone();
+    let one_by_one = snap.clone().serve(move |s, p| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (from, _) = chain_query(p);
+        octets(s.frame(&format!("/v1/chain?from={from}&count=1")))
+    });
+    let (code, v, stderr) = run(&one_by_one);
+    assert_eq!(code, 0, "{v}\n{stderr}");
+    assert_eq!(v["blocks"], tip);
+    assert_eq!(v["deposits"], 3);
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), tip);
+
+    // One byte flipped inside a transaction of block t1 (its last transaction's signature).
+    let url = snap.clone().serve(move |s, p| {
+        let mut s = s.clone();
+        let (b, c) = &s.blocks[t1 as usize - 1];
+        let mut bytes = b.to_bytes();
+        let n = bytes.len();
+        bytes[n - 4 - 1] ^= 0x01; // before the last transaction's empty item list
+        s.blocks[t1 as usize - 1] = (Block::from_bytes(&bytes).unwrap(), c.clone());
+        octets(s.frame(p))
+    });
+    let (code, v, stderr) = run(&url);
+    assert_eq!(code, 1, "{v}\n{stderr}");
+    assert_eq!(v["failure"]["height"], t1, "{v}");
+    assert_eq!(v["blocks"], t1 - 1);
+    assert_eq!(v["ok"], false);
+
+    // A deposit's digest swapped in block t2.
+    let url = snap.clone().serve(move |s, p| {
+        let mut s = s.clone();
+        let block = &mut s.blocks[t2 as usize - 1].0;
+        let swapped = block.txs.iter_mut().any(|tx| match &mut tx.body.payload {
+            Payload::Deposit(d) => {
+                d.commitment = Commitment::Sha256(Hash::sha256(b"a fabricated exhibit"));
+                true
+            }
+            _ => false,
+        });
+        assert!(swapped);
+        octets(s.frame(p))
+    });
+    let (code, v, _) = run(&url);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["failure"]["height"], t2, "{v}");
+    // The text summary names the height too.
+    let out = curia().args(["audit", "--node", &url, "--genesis", &genesis, "--key", &key]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("FAILED at height {t2}")), "{text}");
+
+    // A certificate signature flipped at t1.
+    let url = snap.clone().serve(move |s, p| {
+        let mut s = s.clone();
+        s.blocks[t1 as usize - 1].1.sigs[0].signature.0[10] ^= 0x80;
+        octets(s.frame(p))
+    });
+    let (code, v, _) = run(&url);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["failure"]["height"], t1, "{v}");
+    assert_eq!(v["failure"]["code"], "invalid_certificate", "{v}");
+
+    // A frame cut in the middle of block t1's entry: a problem at t1, not a crash.
+    let url = snap.clone().serve(move |s, p| {
+        let (from, _) = chain_query(p);
+        let mut f = s.frame(p);
+        if from <= t1 {
+            // Keep the entries before t1 and half of t1's.
+            let mut keep = curia_node::chain_stream::HEADER_LEN;
+            for h in from..t1 {
+                let (b, c) = &s.blocks[h as usize - 1];
+                keep += 16 + b.to_bytes().len() + c.to_bytes().len();
+            }
+            keep += 12 + s.blocks[t1 as usize - 1].0.to_bytes().len() / 2;
+            f.truncate(keep);
+        }
+        octets(f)
+    });
+    let (code, v, stderr) = run(&url);
+    assert_eq!(code, 1, "{v}\n{stderr}");
+    assert_eq!(v["failure"]["height"], t1, "{v}");
+    assert_eq!(v["failure"]["code"], "bad_frame", "{v}");
+    assert_eq!(v["blocks"], t1 - 1);
+
+    // Garbage instead of a frame.
+    let url = snap.clone().serve(|_, _| (200, "text/html", b"<html>maintenance</html>".to_vec()));
+    let (code, v, stderr) = run(&url);
+    assert_eq!(code, 1, "{v}\n{stderr}");
+    assert_eq!(v["failure"]["height"], 1, "{v}");
+    assert_eq!(v["failure"]["code"], "bad_frame");
+
+    // An answer with no blocks though the status promised some.
+    let url = snap.clone().serve(|s, p| octets(FrameWriter::new(&s.chain_id, chain_query(p).0, 0).finish()));
+    let (code, v, _) = run(&url);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["failure"]["code"], "short_answer", "{v}");
+
+    // Block t2's entry labelled with another height.
+    let url = snap.clone().serve(move |s, p| {
+        let (from, count) = chain_query(p);
+        let mut w = FrameWriter::new(&s.chain_id, from, s.tip());
+        for h in from..(from + count).min(s.tip() + 1) {
+            let (b, c) = &s.blocks[h as usize - 1];
+            w.push(if h == t2 { h + 1 } else { h }, &b.to_bytes(), &c.to_bytes());
+        }
+        octets(w.finish())
+    });
+    let (code, v, _) = run(&url);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["failure"]["height"], t2, "{v}");
+    assert_eq!(v["failure"]["code"], "wrong_height", "{v}");
+
+    // A node refusing to serve (500): the audit cannot finish, exit 2.
+    let url = snap.clone().serve(|_, _| (500, "application/json", br#"{"error":{"code":"storage"}}"#.to_vec()));
+    let (code, v, _) = run(&url);
+    assert_eq!(code, 2, "{v}");
+
+    // A status claiming a tip the chain does not end at.
+    let mut lying = snap.clone();
+    let mut st: serde_json::Value = serde_json::from_slice(&lying.status).unwrap();
+    st["tip_hash"] = serde_json::Value::String("ab".repeat(32));
+    lying.status = serde_json::to_vec(&st).unwrap();
+    let url = lying.serve(|s, p| octets(s.frame(p)));
+    let (code, v, _) = run(&url);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["failure"]["code"], "tip_mismatch", "{v}");
+    let _ = std::fs::remove_file(&kept);
+    let _ = std::fs::remove_file(&kept_key);
+}

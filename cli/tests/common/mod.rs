@@ -1,0 +1,173 @@
+//! The local-network harness shared by the process-level tests: four `curia node run`
+//! validators on loopback ports, started by `Cluster::start` and killed on drop.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use curia_ledger::block::Header;
+use curia_ledger::genesis::Genesis;
+use curia_ledger::receipt::Receipt;
+
+pub fn curia() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_curia"))
+}
+
+/// The cluster tests run one at a time: each starts four processes on a two-core machine.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub struct Cluster {
+    _serial: std::sync::MutexGuard<'static, ()>,
+    pub dir: PathBuf,
+    pub base: u16,
+    pub names: Vec<String>,
+    nodes: Vec<Option<Child>>,
+}
+
+impl Cluster {
+    pub fn start(test: u16) -> Cluster {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let base = 20000 + (std::process::id() % 300) as u16 * 30 + test * 6; // below the ephemeral range (32768+)
+        let dir = std::env::temp_dir().join(format!("curia-net-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = curia()
+            .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // Short timeouts so failed rounds pass quickly in tests.
+        let names: Vec<String> = ["court-a", "court-b", "notary", "timesvc"].iter().map(|s| s.to_string()).collect();
+        for n in &names {
+            let p = dir.join(n).join("node.toml");
+            let t = std::fs::read_to_string(&p).unwrap();
+            let t = t
+                .replace("propose_ms = 3000", "propose_ms = 1000")
+                .replace("delta_ms = 500", "delta_ms = 250")
+                .replace("empty_block_ms = 1000", "empty_block_ms = 500");
+            std::fs::write(&p, t).unwrap();
+        }
+        let mut c = Cluster { _serial: serial, dir, base, names, nodes: vec![] };
+        for i in 0..4 {
+            c.nodes.push(Some(c.spawn(i)));
+        }
+        for i in 0..4 {
+            c.wait_healthy(i);
+        }
+        c
+    }
+
+    pub fn spawn(&self, i: usize) -> Child {
+        let d = self.dir.join(&self.names[i]);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("node.log")).unwrap();
+        curia()
+            .args(["node", "run", "--config"])
+            .arg(d.join("node.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    pub fn api(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.base + 1000 + i as u16)
+    }
+
+    pub fn wait_healthy(&self, i: usize) {
+        let url = format!("http://127.0.0.1:{}/healthz", self.base + 2000 + i as u16);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if ureq::get(&url).call().is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("node {i} did not become healthy; log:\n{}", self.log(i));
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.join(&self.names[i]).join("node.log")).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        self.nodes[i] = Some(self.spawn(i));
+        self.wait_healthy(i);
+    }
+
+    pub fn height(&self, i: usize) -> u64 {
+        let v: serde_json::Value =
+            ureq::get(&format!("{}/v1/status", self.api(i))).call().unwrap().into_json().unwrap();
+        v["height"].as_u64().unwrap()
+    }
+
+    pub fn block_hash(&self, i: usize, h: u64) -> String {
+        let v: serde_json::Value =
+            ureq::get(&format!("{}/v1/blocks/{h}", self.api(i))).call().unwrap().into_json().unwrap();
+        let header: Header = serde_json::from_value(v["header"].clone()).unwrap();
+        header.hash().to_hex()
+    }
+
+    pub fn genesis(&self) -> curia_ledger::genesis::ChainSpec {
+        Genesis::from_json(&std::fs::read(self.dir.join("genesis.json")).unwrap()).unwrap()
+    }
+
+    /// Deposit a fresh file through node `i`, wait for its receipt, and return it.
+    pub fn deposit(&self, i: usize, content: &str) -> (Vec<u8>, Receipt) {
+        let f = self.dir.join(format!("evidence-{}.txt", content.len() ^ i));
+        std::fs::write(&f, content).unwrap();
+        let out = curia()
+            .arg("deposit")
+            .arg(&f)
+            .arg("--key")
+            .arg(self.dir.join("clients/platform.key"))
+            .args(["--node", &self.api(i), "--wait", "--timeout", "60", "--out"])
+            .arg(self.dir.join("receipts"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "deposit failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8(out.stdout).unwrap()[..64].to_string();
+        let r =
+            Receipt::from_json(&std::fs::read(self.dir.join("receipts").join(format!("{id}.receipt.json"))).unwrap())
+                .unwrap();
+        (content.as_bytes().to_vec(), r)
+    }
+
+    pub fn wait_height(&self, i: usize, h: u64, within: Duration) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < within {
+            if self.height(i) >= h {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn fetch_receipt(api: &str, id: &str) -> String {
+    ureq::get(&format!("{api}/v1/deposits/{id}/receipt")).call().unwrap().into_string().unwrap()
+}
