@@ -48,9 +48,11 @@ async fn validators_connect_and_strangers_are_refused() {
     // A pushed message arrives; a fetch gets its answer.
     h0.broadcast(b"vote".to_vec());
     let h1c = h1.clone();
+    // The broadcast and the fetch travel on separate streams, so either may arrive first; the
+    // responder answers both and returns once it has seen both.
     let responder = tokio::spawn(async move {
-        let mut seen_msg = false;
-        loop {
+        let (mut seen_msg, mut answered) = (false, false);
+        while !(seen_msg && answered) {
             match e1.recv().await {
                 Some(NetEvent::Request { bytes, reply, .. }) if bytes == b"vote" => {
                     let _ = reply.send(Vec::new());
@@ -58,17 +60,17 @@ async fn validators_connect_and_strangers_are_refused() {
                 }
                 Some(NetEvent::Request { bytes, reply, .. }) if bytes == b"block 1?" => {
                     let _ = reply.send(b"block 1".to_vec());
-                    return (seen_msg, e1);
+                    answered = true;
                 }
                 Some(_) => {}
                 None => panic!("network stopped"),
             }
         }
+        e1
     });
     let answer = timeout(Duration::from_secs(10), h0.fetch(want1, b"block 1?".to_vec())).await.unwrap().unwrap();
     assert_eq!(answer, b"block 1");
-    let (seen_msg, e1) = responder.await.unwrap();
-    assert!(seen_msg, "the broadcast vote arrived before the fetch");
+    let e1 = timeout(Duration::from_secs(10), responder).await.expect("the broadcast vote arrives too").unwrap();
     drop(h1c);
 
     // A stranger that knows v0's address dials it: v0 refuses the connection right after the
