@@ -770,9 +770,10 @@ impl Machine {
             && q.pol_round.is_none_or(|vr| vr < q.round)
             && block.header.height == q.height
             && block.hash() == q.block_hash
-            // The header hash names the body only through the transaction root: check it, so a
-            // corrupted body under a good header cannot be taken for (and judged as) the block.
-            && block.check_tx_root().is_ok();
+            // The header hash names the body only through the transaction root and the carried
+            // certificate's hash: check them, so a corrupted body under a good header cannot be
+            // taken for (and judged as) the block.
+            && block.check_body().is_ok();
         if !shape_ok || (!verified && p.verify(&self.cfg.spec).is_err()) {
             self.stats.rejected += 1;
             return;
@@ -826,7 +827,7 @@ impl Machine {
         let hash = block.hash();
         if block.header.height != h
             || cert.block_hash != hash
-            || block.check_tx_root().is_err()
+            || block.check_body().is_err()
             || cert.verify(&self.cfg.spec).is_err()
         {
             self.stats.rejected += 1;

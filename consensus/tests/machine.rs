@@ -35,8 +35,7 @@ fn block(chain: &TestChain, proposer: usize, tag: &str) -> Block {
         &chain.state,
         &chain.tip,
         vec![tx],
-        chain.now_ms,
-        test_key(&format!("v{proposer}")).public(),
+        chain.proposing(test_key(&format!("v{proposer}")).public()),
     )
     .block
 }

@@ -2,7 +2,9 @@
 //!
 //! For every block, in order: the certificate is for this block's hash and height and verifies
 //! against the genesis validators; the header links to the previous block; the transaction root,
-//! every signature, every state rule and the state root hold ([`crate::state::apply_block`]).
+//! every signature, every state rule and the state root hold ([`crate::state::apply_block`]);
+//! and the certificate the block carries for the previous block is exactly the one the chain
+//! gave for that block (so every stored certificate below the tip is the canonical one).
 //! The first failure stops the replay and is reported with its height and reason.
 
 use serde::Serialize;
@@ -63,6 +65,7 @@ pub struct Auditor<'s, S: AuditState> {
     spec: &'s ChainSpec,
     state: S,
     tip: Tip,
+    last_cert: Option<CommitCertificate>,
     blocks: u64,
     failure: Option<AuditFailure>,
 }
@@ -77,7 +80,7 @@ impl<'s> Auditor<'s, MemState> {
 impl<'s, S: AuditState> Auditor<'s, S> {
     /// An auditor starting at genesis with `state` (which must be the genesis state).
     pub fn new(spec: &'s ChainSpec, state: S) -> Self {
-        Auditor { spec, state, tip: Tip::genesis(spec), blocks: 0, failure: None }
+        Auditor { spec, state, tip: Tip::genesis(spec), last_cert: None, blocks: 0, failure: None }
     }
 
     /// Check the next block and its certificate. After the first failure, every call fails.
@@ -98,12 +101,20 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                 });
             }
             cert.verify(self.spec)?;
-            apply_block(self.spec, &self.state, &self.tip, block)
+            let changes = apply_block(self.spec, &self.state, &self.tip, block)?;
+            if block.last_commit != self.last_cert {
+                return Err(LedgerError::InvalidBlock {
+                    height,
+                    reason: format!("carried certificate is not the one the chain gave for block {}", self.tip.height),
+                });
+            }
+            Ok(changes)
         })();
         match r {
             Ok(changes) => {
                 self.state.apply_changes(&changes);
                 self.tip = Tip::after(&block.header);
+                self.last_cert = Some(cert.clone());
                 self.blocks += 1;
                 Ok(())
             }

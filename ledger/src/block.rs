@@ -3,6 +3,11 @@
 //! Rules:
 //! - The block hash is `tagged("curia/v1/header", header)`.
 //! - Height 1 has `prev_hash` = 32 zero bytes; height `h > 1` has the hash of block `h - 1`.
+//! - Block `h > 1` carries the commit certificate of block `h - 1` (`last_commit`), and its header
+//!   commits to it: `last_commit_hash = tagged("curia/v1/cert", certificate)`. Height 1 carries
+//!   none and its `last_commit_hash` is 32 zero bytes. Once block `h + 1` is committed, the
+//!   certificate it carries is *the* certificate of block `h` on every node, so receipts and
+//!   commit times are the same whichever node serves them.
 //! - `tx_root` is the RFC 6962 root over the leaf hashes of the transactions' envelopes, in
 //!   block order; `tx_count` is their number.
 //! - `state_root` is the state root after applying this block (see [`crate::state`]).
@@ -18,19 +23,19 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{Canonical, Reader, Writer};
 use crate::crypto::{verify_batch, PublicKey, SecretKey, Signature};
 use crate::genesis::{ChainSpec, ValidatorRole};
-use crate::hash::{Hash, TAG_HEADER, TAG_VOTE};
+use crate::hash::{Hash, TAG_CERT, TAG_HEADER, TAG_VOTE};
 use crate::limits::*;
 use crate::tx::Transaction;
 use crate::{merkle, LedgerError, Result};
 
-/// Header format version.
-pub const HEADER_VERSION: u16 = 1;
+/// Header format version (2 added `last_commit_hash`).
+pub const HEADER_VERSION: u16 = 2;
 
 /// A block header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
-    /// Format version (1).
+    /// Format version (2).
     pub version: u16,
     /// Chain ID (genesis hash).
     pub chain_id: Hash,
@@ -38,6 +43,8 @@ pub struct Header {
     pub height: u64,
     /// Hash of the previous block's header (zero at height 1).
     pub prev_hash: Hash,
+    /// Hash of the previous block's certificate carried in this block (zero at height 1).
+    pub last_commit_hash: Hash,
     /// RFC 6962 root of the transactions' envelope leaves.
     pub tx_root: Hash,
     /// Number of transactions.
@@ -66,6 +73,7 @@ impl Canonical for Header {
         self.chain_id.encode(w);
         w.u64(self.height);
         self.prev_hash.encode(w);
+        self.last_commit_hash.encode(w);
         self.tx_root.encode(w);
         w.u32(self.tx_count);
         self.state_root.encode(w);
@@ -87,6 +95,7 @@ impl Canonical for Header {
             chain_id: Hash::decode(r)?,
             height: r.u64()?,
             prev_hash: Hash::decode(r)?,
+            last_commit_hash: Hash::decode(r)?,
             tx_root: Hash::decode(r)?,
             tx_count: r.u32()?,
             state_root: Hash::decode(r)?,
@@ -97,14 +106,24 @@ impl Canonical for Header {
     }
 }
 
-/// A block: header and transactions.
+/// A block: header, the previous block's certificate and transactions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Block {
     /// The header.
     pub header: Header,
+    /// The certificate of block `height - 1` (none at height 1).
+    pub last_commit: Option<CommitCertificate>,
     /// The transactions, in order.
     pub txs: Vec<Transaction>,
+}
+
+/// The `last_commit_hash` a header has for `last_commit`: zero for none.
+pub fn last_commit_hash(last_commit: Option<&CommitCertificate>) -> Hash {
+    match last_commit {
+        None => Hash::ZERO,
+        Some(c) => c.hash(),
+    }
 }
 
 impl Block {
@@ -116,9 +135,17 @@ impl Block {
     pub fn leaves(&self) -> Vec<Hash> {
         self.txs.iter().map(Transaction::leaf_hash).collect()
     }
-    /// Check that `tx_root` and `tx_count` match the transactions.
-    pub fn check_tx_root(&self) -> Result<()> {
+    /// Check that the header commits to this body: `tx_root` and `tx_count` match the
+    /// transactions and `last_commit_hash` the carried certificate.
+    pub fn check_body(&self) -> Result<()> {
         let h = self.header.height;
+        let lc = last_commit_hash(self.last_commit.as_ref());
+        if lc != self.header.last_commit_hash {
+            return Err(LedgerError::InvalidBlock {
+                height: h,
+                reason: format!("carried certificate hash {lc} does not match header {}", self.header.last_commit_hash),
+            });
+        }
         if self.txs.len() != self.header.tx_count as usize {
             return Err(LedgerError::InvalidBlock {
                 height: h,
@@ -140,11 +167,13 @@ impl Canonical for Block {
     const WHAT: &'static str = "block";
     fn encode(&self, w: &mut Writer) {
         self.header.encode(w);
+        w.option(&self.last_commit, |w, c| c.encode(w));
         w.list(&self.txs, |w, t| t.encode(w));
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Block {
             header: Header::decode(r)?,
+            last_commit: r.option(CommitCertificate::decode)?,
             txs: r.list("transactions", MAX_BLOCK_TXS as usize, Transaction::decode)?,
         })
     }
@@ -289,6 +318,11 @@ impl CommitCertificate {
         sigs.sort_by_key(|s| s.validator);
         sigs.dedup_by_key(|s| s.validator);
         CommitCertificate { height, round, block_hash, sigs }
+    }
+
+    /// The hash a header's `last_commit_hash` holds: `tagged("curia/v1/cert", certificate)`.
+    pub fn hash(&self) -> Hash {
+        Hash::tagged(TAG_CERT, &[&self.to_bytes()])
     }
 
     /// The precommit vote that `sig` signed.

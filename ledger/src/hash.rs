@@ -21,6 +21,8 @@ pub const TAG_TX: &str = "curia/v1/tx";
 pub const TAG_HEADER: &str = "curia/v1/header";
 /// Tag of a vote's signing hash.
 pub const TAG_VOTE: &str = "curia/v1/vote";
+/// Tag of a commit certificate carried in the next block.
+pub const TAG_CERT: &str = "curia/v1/cert";
 /// Tag of the chain ID: the hash of the canonical genesis.
 pub const TAG_GENESIS: &str = "curia/v1/genesis";
 /// Tag of the validator-set hash carried in every header.

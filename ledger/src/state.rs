@@ -17,7 +17,8 @@
 //!      `add` needs an unknown key that is no validator's, `remove` an active client, `rotate` an
 //!      active old key and an unknown new key.
 //! - A block is valid only if every transaction in it applies, in order, on top of the state
-//!   left by the previous one (a proposer leaves rejected transactions out).
+//!   left by the previous one (a proposer leaves rejected transactions out), and, above height 1,
+//!   it carries a verifying certificate for the tip block (`last_commit`, see [`crate::block`]).
 //! - The state root after block `h` is `tagged("curia/v1/state", root(h-1) || u64 h ||
 //!   tagged("curia/v1/state-delta", changes))`, starting from 32 zero bytes. The state is a
 //!   deterministic function of its change log, so this chain commits to the state while costing
@@ -29,7 +30,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::block::{Block, Header, HEADER_VERSION};
+use crate::block::{last_commit_hash, Block, CommitCertificate, Header, HEADER_VERSION};
 use crate::codec::{Canonical, Writer};
 use crate::crypto::{verify_batch, PublicKey, Signature};
 use crate::genesis::{ChainSpec, ClientRole, ValidatorRole};
@@ -506,7 +507,8 @@ pub fn apply_block_with(
     if items > MAX_BLOCK_DEPOSITS {
         return Err(bad(format!("{items} deposits exceed the limit {MAX_BLOCK_DEPOSITS}")));
     }
-    block.check_tx_root()?;
+    block.check_body()?;
+    check_last_commit(spec, tip, block)?;
     let ids = check_txs_stateless(spec, &block.txs, checked).map_err(|e| bad(e.to_string()))?;
     let mut ov = Overlay::new(state);
     for (i, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
@@ -522,6 +524,38 @@ pub fn apply_block_with(
         return Err(bad(format!("state root {} is not the computed {}", h.state_root, root)));
     }
     Ok(changes)
+}
+
+/// The carried certificate: none at height 1; above, one for the tip's height and hash that
+/// verifies against the validators.
+fn check_last_commit(spec: &ChainSpec, tip: &Tip, block: &Block) -> Result<()> {
+    let bad = |reason: String| LedgerError::InvalidBlock { height: block.header.height, reason };
+    match (&block.last_commit, tip.height) {
+        (None, 0) => Ok(()),
+        (Some(_), 0) => Err(bad("the first block carries a previous certificate".into())),
+        (None, _) => Err(bad(format!("block carries no certificate for block {}", tip.height))),
+        (Some(c), _) => {
+            if c.height != tip.height || c.block_hash != tip.block_hash {
+                return Err(bad(format!(
+                    "carried certificate is for block {} at height {}, not block {} at height {}",
+                    c.block_hash, c.height, tip.block_hash, tip.height
+                )));
+            }
+            c.verify(spec).map_err(|e| bad(format!("carried certificate: {e}")))?;
+            Ok(())
+        }
+    }
+}
+
+/// What a proposer puts in a block besides the transactions.
+#[derive(Clone, Debug)]
+pub struct Proposing {
+    /// The proposer's key.
+    pub proposer: PublicKey,
+    /// The proposer's clock, ms since the Unix epoch (raised to the tip's time if earlier).
+    pub time_ms: u64,
+    /// The certificate of the tip block (none for the first block).
+    pub last_commit: Option<CommitCertificate>,
 }
 
 /// A block a proposer built, with its changes and the transactions it left out.
@@ -541,10 +575,9 @@ pub fn build_block(
     state: &dyn StateView,
     tip: &Tip,
     candidates: Vec<Transaction>,
-    time_ms: u64,
-    proposer: PublicKey,
+    proposing: Proposing,
 ) -> Built {
-    build_block_with(spec, state, tip, candidates, time_ms, proposer, &verify_all)
+    build_block_with(spec, state, tip, candidates, proposing, &verify_all)
 }
 
 /// [`build_block`], skipping the signature check of the candidates `checked` vouches for.
@@ -553,8 +586,7 @@ pub fn build_block_with(
     state: &dyn StateView,
     tip: &Tip,
     candidates: Vec<Transaction>,
-    time_ms: u64,
-    proposer: PublicKey,
+    proposing: Proposing,
     checked: SigChecked,
 ) -> Built {
     let mut ov = Overlay::new(state);
@@ -587,8 +619,8 @@ pub fn build_block_with(
         }
     }
     let changes = ov.into_changes();
-    let header = next_header(spec, tip, &txs, &changes, time_ms, proposer);
-    Built { block: Block { header, txs }, changes, rejected }
+    let header = next_header(spec, tip, &txs, &changes, &proposing);
+    Built { block: Block { header, last_commit: proposing.last_commit, txs }, changes, rejected }
 }
 
 /// The header of the block after `tip` holding `txs` with state `changes` (its time is never
@@ -598,8 +630,7 @@ pub fn next_header(
     tip: &Tip,
     txs: &[Transaction],
     changes: &[Change],
-    time_ms: u64,
-    proposer: PublicKey,
+    proposing: &Proposing,
 ) -> Header {
     let height = tip.height + 1;
     let leaves: Vec<Hash> = txs.iter().map(Transaction::leaf_hash).collect();
@@ -608,12 +639,13 @@ pub fn next_header(
         chain_id: spec.chain_id,
         height,
         prev_hash: tip.block_hash,
+        last_commit_hash: last_commit_hash(proposing.last_commit.as_ref()),
         tx_root: merkle::root(&leaves),
         tx_count: txs.len() as u32,
         state_root: next_state_root(&tip.state_root, height, changes),
         validators_hash: spec.validators_hash,
-        time_ms: time_ms.max(tip.time_ms),
-        proposer,
+        time_ms: proposing.time_ms.max(tip.time_ms),
+        proposer: proposing.proposer,
     }
 }
 

@@ -3,11 +3,11 @@
 //! is random: the same calls give the same bytes.
 
 use crate::block::{Block, CommitCertificate, Vote, VoteKind};
-use crate::crypto::SecretKey;
+use crate::crypto::{PublicKey, SecretKey};
 use crate::genesis::{ChainSpec, Client, ClientRole, Genesis, Params, Validator, ValidatorRole};
 use crate::hash::Hash;
 use crate::receipt::Receipt;
-use crate::state::{build_block, MemState, Tip};
+use crate::state::{build_block, MemState, Proposing, Tip};
 use crate::tx::{batch_body, Commitment, Deposit, Payload, Transaction, TxBody};
 
 /// The key whose seed is `SHA-256("curia-test-key/" || name)`. For tests only.
@@ -113,13 +113,23 @@ impl TestChain {
     pub fn commit(&mut self, txs: Vec<Transaction>) -> Vec<(Transaction, crate::LedgerError)> {
         let proposer =
             self.spec.genesis.validators[(self.tip.height as usize) % self.spec.genesis.validators.len()].key;
-        let built = build_block(&self.spec, &self.state, &self.tip, txs, self.now_ms, proposer);
+        let built = build_block(&self.spec, &self.state, &self.tip, txs, self.proposing(proposer));
         let cert = self.certify(&built.block, 0);
         self.state.apply(&built.changes);
         self.tip = Tip::after(&built.block.header);
         self.blocks.push((built.block, cert));
         self.now_ms += 1000;
         built.rejected
+    }
+
+    /// What `proposer` puts in the next block: the chain's clock and the tip's certificate.
+    pub fn proposing(&self, proposer: PublicKey) -> Proposing {
+        Proposing { proposer, time_ms: self.now_ms, last_commit: self.last_commit() }
+    }
+
+    /// The tip block's certificate (none before the first block).
+    pub fn last_commit(&self) -> Option<CommitCertificate> {
+        self.blocks.last().map(|(_, c)| c.clone())
     }
 
     /// A certificate for `block` signed by every validator in `round`, with clocks near `now_ms`.

@@ -198,7 +198,7 @@ fn vouched_signatures_are_skipped_only_for_the_exact_signature() {
     let good_sig = good.signature;
     let vouch = move |id: &Hash, sig: &curia_ledger::crypto::Signature| *id == good_id && *sig == good_sig;
     let proposer = c.spec.genesis.validators[0].key;
-    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![good.clone()], c.now_ms, proposer, &vouch);
+    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![good.clone()], c.proposing(proposer), &vouch);
     assert!(built.rejected.is_empty());
     assert!(apply_block_with(&c.spec, &c.state, &Tip::genesis(&c.spec), &built.block, &vouch).is_ok());
 
@@ -206,12 +206,52 @@ fn vouched_signatures_are_skipped_only_for_the_exact_signature() {
     // and refused, both when building and when applying.
     let mut forged = good;
     forged.signature.0[10] ^= 1;
-    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![forged.clone()], c.now_ms, proposer, &vouch);
+    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![forged.clone()], c.proposing(proposer), &vouch);
     assert!(matches!(built.rejected[0].1, LedgerError::BadSignature { .. }), "{:?}", built.rejected);
-    let mut block = build_block_with(&c.spec, &c.state, &c.tip, vec![], c.now_ms, proposer, &vouch).block;
+    let mut block = build_block_with(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer), &vouch).block;
     block.txs = vec![forged];
     block.header.tx_root = curia_ledger::merkle::root(&block.txs.iter().map(|t| t.leaf_hash()).collect::<Vec<_>>());
     block.header.tx_count = 1;
     let err = apply_block_with(&c.spec, &c.state, &c.tip, &block, &vouch).unwrap_err();
     assert!(err.to_string().contains("signature"), "{err}");
+}
+
+/// Block `h + 1` must carry a valid certificate of block `h`, committed to by its header; the
+/// first block carries none.
+#[test]
+fn blocks_carry_the_previous_certificate() {
+    use curia_ledger::block::last_commit_hash;
+    use curia_ledger::state::{apply_block, build_block, Tip};
+    let (c, _) = chain_with_deposits();
+    let proposer = c.spec.genesis.validators[2].key;
+    let next = || build_block(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer)).block;
+    let good = next();
+    assert_eq!(good.last_commit.as_ref(), Some(&c.blocks[1].1));
+    assert!(apply_block(&c.spec, &c.state, &c.tip, &good).is_ok());
+    // Re-hash the header after changing what the block carries, so only the rule under test fails.
+    let refused = |mutate: &dyn Fn(&mut curia_ledger::block::Block), want: &str| {
+        let mut b = next();
+        mutate(&mut b);
+        b.header.last_commit_hash = last_commit_hash(b.last_commit.as_ref());
+        let e = apply_block(&c.spec, &c.state, &c.tip, &b).unwrap_err().to_string();
+        assert!(e.contains(want), "{want}: {e}");
+    };
+    refused(&|b| b.last_commit = None, "carries no certificate for block 2");
+    refused(&|b| b.last_commit = Some(c.blocks[0].1.clone()), "carried certificate is for block");
+    refused(&|b| b.last_commit.as_mut().unwrap().sigs.truncate(2), "not more than two thirds");
+    refused(&|b| b.last_commit.as_mut().unwrap().sigs[1].signature.0[5] ^= 1, "carried certificate");
+    // The header commits to the carried certificate: swapping it (even for another valid
+    // certificate of the same block) without the header is caught.
+    let mut b = next();
+    b.last_commit.as_mut().unwrap().sigs.pop();
+    let e = apply_block(&c.spec, &c.state, &c.tip, &b).unwrap_err().to_string();
+    assert!(e.contains("carried certificate hash"), "{e}");
+    // The first block carries nothing.
+    let fresh = TestChain::new(4);
+    let mut first = build_block(&fresh.spec, &fresh.state, &fresh.tip, vec![], fresh.proposing(proposer)).block;
+    assert_eq!((first.last_commit.is_none(), first.header.last_commit_hash), (true, Hash::ZERO));
+    first.last_commit = Some(c.blocks[0].1.clone());
+    first.header.last_commit_hash = last_commit_hash(first.last_commit.as_ref());
+    let e = apply_block(&fresh.spec, &fresh.state, &Tip::genesis(&fresh.spec), &first).unwrap_err();
+    assert!(e.to_string().contains("first block carries"), "{e}");
 }

@@ -212,7 +212,9 @@ pub fn error_status(code: &str) -> StatusCode {
         | "bad_signature" => StatusCode::BAD_REQUEST,
         "unsigned_request" | "stale_request" | "bad_read_signature" => StatusCode::UNAUTHORIZED,
         "unknown_sender" | "wrong_role" | "forbidden_reader" => StatusCode::FORBIDDEN,
-        "not_found" | "deposit_not_found" | "block_not_found" | "case_not_found" => StatusCode::NOT_FOUND,
+        "not_found" | "deposit_not_found" | "receipt_pending" | "block_not_found" | "case_not_found" => {
+            StatusCode::NOT_FOUND
+        }
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "already_pending" | "duplicate" => StatusCode::CONFLICT,
         "too_large" | "too_many_txs" => StatusCode::PAYLOAD_TOO_LARGE,
@@ -487,6 +489,7 @@ struct DepositInfo {
     block_hash: Hash,
     block_time_ms: u64,
     commit_time_ms: u64,
+    receipt_ready: bool,
     receipt: String,
 }
 
@@ -509,6 +512,7 @@ async fn get_deposit(State(ctx): State<ApiContext>, Path(id): Path<String>) -> A
             block_hash: header.hash(),
             block_time_ms: header.time_ms,
             commit_time_ms: cert.commit_time_ms(),
+            receipt_ready: loc.height < store.tip().height,
             receipt: format!("/v1/deposits/{deposit_id}/receipt"),
         })
     })
@@ -523,6 +527,20 @@ async fn get_receipt(State(ctx): State<ApiContext>, Path(id): Path<String>) -> A
         let r = store
             .receipt(&deposit_id)?
             .ok_or_else(|| ApiError::new("deposit_not_found", format!("deposit {deposit_id} is not committed")))?;
+        // The tip block's certificate is this node's own quorum until the next block carries
+        // the canonical one; a receipt is issued only then, so every node issues the same bytes.
+        let h = r.header.height;
+        if h >= store.tip().height {
+            return Err(ApiError::new(
+                "receipt_pending",
+                format!(
+                    "deposit {deposit_id} is committed in block {h}; its receipt is issued once block {} carries \
+                     the block's final certificate (about one block interval)",
+                    h + 1
+                ),
+            )
+            .retry_after(1));
+        }
         Ok(r.to_json())
     })
     .await?;

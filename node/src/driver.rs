@@ -35,7 +35,7 @@ use curia_ledger::codec::{Canonical, Reader, Writer};
 use curia_ledger::crypto::SecretKey;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
-use curia_ledger::state::{apply_block_with, build_block_with, Change};
+use curia_ledger::state::{apply_block_with, build_block_with, Change, Proposing};
 use curia_ledger::tx::Transaction;
 use curia_ledger::Hash;
 use curia_storage::Store;
@@ -346,7 +346,7 @@ impl Driver {
 
     /// Feed the pending proposal to the machine if its time has come.
     fn proposal_ready(&mut self) -> Result<(), NodeError> {
-        match self.take_ready_proposal() {
+        match self.take_ready_proposal()? {
             Some(input) => self.feed(input),
             None => Ok(()),
         }
@@ -354,15 +354,15 @@ impl Driver {
 
     /// If a proposal is pending and its time has come (see [`Pacing`]), build it and return it
     /// as the machine's input; otherwise make sure a wake-up is scheduled.
-    fn take_ready_proposal(&mut self) -> Option<Input> {
-        let (height, round, asked) = self.pending_proposal?;
+    fn take_ready_proposal(&mut self) -> Result<Option<Input>, NodeError> {
+        let Some((height, round, asked)) = self.pending_proposal else { return Ok(None) };
         let now = Instant::now();
         let full_at = self.last_commit_at + self.pacing.block_interval;
         let empty_at = asked + self.pacing.empty_block_after;
         if (!self.mempool.is_empty() && now >= full_at) || now >= empty_at {
             self.pending_proposal = None;
-            let block = self.build_proposal();
-            return Some(Input::ProposalBlock { height, round, block });
+            let block = self.build_proposal()?;
+            return Ok(Some(Input::ProposalBlock { height, round, block }));
         }
         let at = if self.mempool.is_empty() { empty_at } else { full_at.min(empty_at) };
         if self.wake_at.is_none_or(|w| w > at) {
@@ -373,19 +373,24 @@ impl Driver {
                 let _ = wake.send(Wake::Propose);
             });
         }
-        None
+        Ok(None)
     }
 
-    /// Build a block from the mempool on the committed tip.
-    fn build_proposal(&mut self) -> curia_ledger::block::Block {
+    /// Build a block from the mempool on the committed tip, carrying the tip's certificate.
+    fn build_proposal(&mut self) -> Result<curia_ledger::block::Block, NodeError> {
         let tip = self.store.tip();
+        let last_commit = match tip.height {
+            0 => None,
+            h => Some(self.store.cert(h).map_err(store_err)?.ok_or_else(|| {
+                store_err(curia_storage::StoreError::NotFound { what: "certificate", key: format!("height {h}") })
+            })?),
+        };
+        let proposing = Proposing { proposer: self.key.public(), time_ms: now_ms(), last_commit };
         let candidates = self.mempool.peek(self.spec.genesis.params.max_block_txs as usize, MAX_BLOCK_DEPOSITS);
         let state = self.store.state();
         let mempool = &self.mempool;
         let built = tokio::task::block_in_place(|| {
-            build_block_with(&self.spec, &state, &tip, candidates, now_ms(), self.key.public(), &|id, sig| {
-                mempool.holds(id, sig)
-            })
+            build_block_with(&self.spec, &state, &tip, candidates, proposing, &|id, sig| mempool.holds(id, sig))
         });
         let dropped: Vec<Hash> = built.rejected.iter().map(|(t, _)| t.id(&self.spec.chain_id)).collect();
         for (_, e) in &built.rejected {
@@ -394,7 +399,7 @@ impl Driver {
         self.mempool.remove(&dropped);
         let hash = built.block.hash();
         self.checked.insert(hash, built.changes);
-        built.block
+        Ok(built.block)
     }
 
     /// Feed one input and perform its effects, feeding back the inputs they produce.
@@ -439,7 +444,7 @@ impl Driver {
             }
             Effect::RequestProposal { height, round } => {
                 self.pending_proposal = Some((height, round, Instant::now()));
-                return Ok(self.take_ready_proposal());
+                return self.take_ready_proposal();
             }
             Effect::ValidateBlock { block } => {
                 let tip = self.store.tip();

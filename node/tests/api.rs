@@ -210,7 +210,15 @@ fn committed_chain() -> (TestChain, Transaction, Transaction) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_serve_the_committed_chain() {
-    let (chain, single, batch) = committed_chain();
+    let (mut chain, single, batch) = committed_chain();
+    // A deposit in the tip block: committed, but its receipt waits for the next block.
+    let late = chain.deposit("platform", b"late.pdf bytes", 5);
+    assert!(chain.commit(vec![late.clone()]).is_empty());
+    // Block 1 is stored first with a smaller (still valid) quorum than the one block 2 carries,
+    // as when this node collected other precommits than the proposer of block 2.
+    let carried = chain.blocks[1].0.last_commit.clone().expect("block 2 carries block 1's certificate");
+    chain.blocks[0].1.sigs.pop();
+    assert_ne!(chain.blocks[0].1, carried);
     let h = Harness::start(chain, Some(MempoolConfig::default()), 16).await;
     let spec = h.chain.spec.clone();
     let single_id = single.id(&spec.chain_id);
@@ -224,6 +232,21 @@ async fn reads_serve_the_committed_chain() {
     let report = verify_receipt(Evidence::Bytes(b"contract.pdf bytes"), &receipt, &spec);
     assert!(report.is_valid(), "{:?}", report.first_failure());
     assert!(!verify_receipt(Evidence::Bytes(b"tampered"), &receipt, &spec).is_valid());
+    // Its certificate is the canonical one, carried by block 2, not the one stored with block 1.
+    assert_eq!(receipt.certificate, carried);
+
+    // The tip block's deposit: its receipt is pending (404 with Retry-After) until block 5.
+    let late_id = late.id(&spec.chain_id);
+    let a = get(h.api, &format!("/v1/deposits/{late_id}/receipt")).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "receipt_pending"), "{}", a.text());
+    assert_eq!(a.headers["retry-after"], "1");
+    let v = get(h.api, &format!("/v1/deposits/{late_id}")).await.json();
+    assert_eq!(
+        (v["status"].as_str(), v["height"].as_u64(), v["receipt_ready"].as_bool()),
+        (Some("committed"), Some(4), Some(false))
+    );
+    let v = get(h.api, &format!("/v1/deposits/{single_id}")).await.json();
+    assert_eq!(v["receipt_ready"], true);
 
     // A batch item's receipt verifies against its digest.
     let batch_id = batch.id(&spec.chain_id);
@@ -285,7 +308,7 @@ async fn reads_serve_the_committed_chain() {
     let a = get(h.api, "/v1/status").await;
     assert_eq!(a.status, 200);
     let v = a.json();
-    assert_eq!(v["height"], 3);
+    assert_eq!(v["height"], 4);
     assert_eq!(v["chain_id"], spec.chain_id.to_hex());
     assert_eq!(v["chain_name"], "curia-test");
 

@@ -508,8 +508,8 @@ impl Store {
         Ok(r?)
     }
 
-    /// Commit a block: block, certificate, header, state changes, indexes and the new tip in one
-    /// atomic, synced write. `changes` must be the block's changes (from
+    /// Commit a block: block, certificate, header, state changes, indexes, the new tip and the
+    /// tip block's canonical certificate (the one this block carries) in one atomic, synced write. `changes` must be the block's changes (from
     /// [`curia_ledger::state::apply_block`] or [`Store::execute`]); the certificate must have
     /// been verified by the caller. Checks the links to the tip and the state root.
     pub fn commit_block(&self, block: &Block, cert: &CommitCertificate, changes: &[Change]) -> Result<Tip, StoreError> {
@@ -540,7 +540,17 @@ impl Store {
         if next_state_root(&tip.state_root, height, changes) != h.state_root {
             return Err(bad("the changes do not produce the header's state root".into()));
         }
+        block.check_body().map_err(|e| bad(e.to_string()))?;
         let mut wb = WriteBatch::default();
+        // The certificate this block carries for the tip becomes the tip's certificate, so every
+        // node stores (and serves in receipts) the same one below its tip.
+        match &block.last_commit {
+            Some(lc) if lc.height == tip.height && lc.block_hash == tip.block_hash => {
+                self.put(&mut wb, cf::CERTS, &height_key(tip.height), &lc.to_bytes());
+            }
+            None if tip.height == 0 => {}
+            _ => return Err(bad(format!("carried certificate is not for the tip block {}", tip.height))),
+        }
         let hk = height_key(height);
         self.put(&mut wb, cf::BLOCKS, &hk, &block.to_bytes());
         self.put(&mut wb, cf::CERTS, &hk, &cert.to_bytes());

@@ -104,6 +104,43 @@ fn refuses_what_does_not_extend_the_tip() {
 }
 
 #[test]
+fn the_next_block_makes_a_certificate_canonical() {
+    let c = common::chain(3, 2);
+    let ch = common::changes(&c);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    // This node collected a smaller quorum for block 1 than the one block 2 carries.
+    let carried = c.blocks[1].0.last_commit.clone().unwrap();
+    let mut local = c.blocks[0].1.clone();
+    local.sigs.remove(0);
+    store.commit_block(&c.blocks[0].0, &local, &ch[0]).unwrap();
+    assert_eq!(store.cert(1).unwrap(), Some(local.clone()));
+    // A block carrying a certificate for another block is refused and changes nothing.
+    let mut wrong = c.blocks[1].0.clone();
+    wrong.last_commit.as_mut().unwrap().height = 2;
+    let e = store.commit_block(&wrong, &c.blocks[1].1, &ch[1]).unwrap_err();
+    assert!(e.to_string().contains("carried certificate"), "{e}");
+    assert_eq!((store.tip().height, store.cert(1).unwrap()), (1, Some(local)));
+    // Committing block 2 stores the carried certificate as block 1's, in the same write.
+    store.commit_block(&c.blocks[1].0, &c.blocks[1].1, &ch[1]).unwrap();
+    assert_eq!(store.cert(1).unwrap(), Some(carried));
+    store.commit_block(&c.blocks[2].0, &c.blocks[2].1, &ch[2]).unwrap();
+    let s = audit_store(&store, Some(&c.spec), |_| {}).unwrap();
+    assert!(s.failure.is_none(), "{:?}", s.failure);
+
+    // An audit catches a chain whose certificate for block 2 (valid, but a smaller quorum) is not
+    // the one block 3 carries.
+    let mut stale = c.blocks[1].1.clone();
+    stale.sigs.remove(1);
+    let mut a = curia_ledger::audit::Auditor::in_memory(&c.spec);
+    a.push(&c.blocks[0].0, &c.blocks[0].1).unwrap();
+    a.push(&c.blocks[1].0, &stale).unwrap();
+    let f = a.push(&c.blocks[2].0, &c.blocks[2].1).unwrap_err();
+    assert_eq!(f.height, 3);
+    assert!(f.reason.contains("not the one the chain gave for block 2"), "{f:?}");
+}
+
+#[test]
 fn wrong_chain_and_schema_version_are_named() {
     let c = common::chain(1, 2);
     let dir = tempfile::tempdir().unwrap();

@@ -48,6 +48,7 @@ TAG_BATCH_ITEM = "curia/v1/batch-item"
 TAG_SALTED = "curia/v1/salted"
 TAG_HEADER = "curia/v1/header"
 TAG_VOTE = "curia/v1/vote"
+TAG_CERT = "curia/v1/cert"
 
 VALIDATOR_ROLES = {"court": 1, "notary": 2, "timesvc": 3}
 CLIENT_ROLES = {"platform": 1, "judge": 2, "auditor": 3, "registrar": 4}
@@ -730,8 +731,9 @@ def salted_commitment(salt: bytes, digest: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # Header, vote, certificate (doc section 5)
 
-HEADER_FIELDS = [("version", "u16"), ("chain_id", 32), ("height", "u64"), ("prev_hash", 32), ("tx_root", 32),
-                 ("tx_count", "u32"), ("state_root", 32), ("validators_hash", 32), ("time_ms", "u64"),
+HEADER_VERSION = 2
+HEADER_FIELDS = [("version", "u16"), ("chain_id", 32), ("height", "u64"), ("prev_hash", 32),
+                 ("last_commit_hash", 32), ("tx_root", 32), ("tx_count", "u32"), ("state_root", 32), ("validators_hash", 32), ("time_ms", "u64"),
                  ("proposer", 32)]
 
 
@@ -749,8 +751,8 @@ def decode_header(r: Reader) -> dict:
     h = {}
     for name, ty in HEADER_FIELDS:
         h[name] = r.take(ty) if isinstance(ty, int) else getattr(r, ty)()
-        if name == "version" and h[name] != 1:
-            raise Unusable(f"unsupported header version {h[name]} (this verifier reads version 1)")
+        if name == "version" and h[name] != HEADER_VERSION:
+            raise Unusable(f"unsupported header version {h[name]} (this verifier reads version {HEADER_VERSION})")
     return h
 
 

@@ -234,10 +234,14 @@ class GoldenBytes(unittest.TestCase):
     def test_header_and_block_hash(self):
         rc = cv.parse_receipt(dumps(RECEIPTS["single"]))
         h = cv.encode_header(rc.header)
-        self.assertEqual(len(h), 214)
+        self.assertEqual(len(h), 246)
         self.assertEqual(h.hex(), GOLDEN_HEX["header"])
         self.assertEqual(cv.block_hash(rc.header).hex(), GOLDEN_HEX["block_hash"])
         rb = cv.parse_receipt(dumps(RECEIPTS["batch"]))
+        # Block 2 carries block 1's certificate; its header commits to it (doc 5.3.1).
+        cert = bytes.fromhex(GOLDEN_HEX["certificate"])
+        self.assertEqual(rb.header["last_commit_hash"], cv.tagged(cv.TAG_CERT, cert))
+        self.assertEqual(rc.header["last_commit_hash"], bytes(32))
         self.assertEqual(rb.header["prev_hash"].hex(), GOLDEN_HEX["block_hash"])
 
     def test_vote_signing_hash_and_signature(self):
@@ -336,6 +340,7 @@ HEX_EXPECT = {
     "tx_proof.*": "inclusion",
     "header.chain_id": "chain",
     "header.prev_hash": "certificate",
+    "header.last_commit_hash": "certificate",
     "header.tx_root": "inclusion",
     "header.state_root": "certificate",
     "header.validators_hash": "certificate",
@@ -840,7 +845,8 @@ class Malformed(unittest.TestCase):
             "version 0": set_path(r, ("version",), 0),
             "version string": set_path(r, ("version",), "1"),
             "version float": set_path(r, ("version",), 1.5),
-            "header version 2": set_path(r, ("header", "version"), 2),
+            "header version 1": set_path(r, ("header", "version"), 1),
+            "header version 3": set_path(r, ("header", "version"), 3),
             "unknown field": set_path(r, ("extra",), 1),
             "unknown header field": set_path(r, ("header", "extra"), 1),
             "unknown payload field": set_path(r, ("tx", "payload", "extra"), 1),

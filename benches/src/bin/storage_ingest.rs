@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use curia_ledger::block::{Block, CommitCertificate};
 use curia_ledger::hash::Hash;
-use curia_ledger::state::{next_header, Change, Tip};
+use curia_ledger::state::{next_header, Change, Proposing, Tip};
 use curia_ledger::testkit::TestChain;
 use curia_ledger::tx::{batch_item_id, Transaction};
 use curia_storage::Store;
@@ -206,8 +206,10 @@ fn main() {
         let body = body.expect("built");
         total += body.deposits;
         let proposer = spec.genesis.validators[i % spec.genesis.validators.len()].key;
-        let header = next_header(&spec, &tip, &body.txs, &body.changes, chain.now_ms, proposer);
-        let block = Block { header, txs: body.txs };
+        let last_commit = blocks.last().map(|(_, c, _)| c.clone());
+        let proposing = Proposing { proposer, time_ms: chain.now_ms, last_commit };
+        let header = next_header(&spec, &tip, &body.txs, &body.changes, &proposing);
+        let block = Block { header, last_commit: proposing.last_commit, txs: body.txs };
         let cert = chain.certify(&block, 0);
         chain.now_ms += 1000;
         tip = Tip::after(&block.header);

@@ -155,19 +155,36 @@ impl Node {
         Ok(c)
     }
 
-    /// `GET /v1/deposits/{id}/receipt`; `None` if the node has no such committed deposit.
+    /// `GET /v1/deposits/{id}/receipt`; `None` if the node has no such committed deposit. A
+    /// deposit in the node's tip block has its receipt one block later: wait for it (up to 30 s).
     pub(super) fn receipt(&self, id: &Hash) -> Result<Option<Receipt>> {
-        match self.agent.get(&format!("{}/v1/deposits/{id}/receipt", self.url)).call() {
-            Ok(resp) => {
-                let text = resp.into_string()?;
-                let r = Receipt::from_json(text.as_bytes()).with_context(|| format!("the node's receipt of {id}"))?;
-                if r.deposit_id != *id {
-                    bail!("asked for the receipt of deposit {id}, the node served one of deposit {}", r.deposit_id);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match self.agent.get(&format!("{}/v1/deposits/{id}/receipt", self.url)).call() {
+                Ok(resp) => {
+                    let text = resp.into_string()?;
+                    let r =
+                        Receipt::from_json(text.as_bytes()).with_context(|| format!("the node's receipt of {id}"))?;
+                    if r.deposit_id != *id {
+                        bail!("asked for the receipt of deposit {id}, the node served one of deposit {}", r.deposit_id);
+                    }
+                    return Ok(Some(r));
                 }
-                Ok(Some(r))
+                Err(ureq::Error::Status(404, resp)) => {
+                    let code = resp
+                        .into_json::<serde_json::Value>()
+                        .ok()
+                        .and_then(|v| v["error"]["code"].as_str().map(String::from));
+                    if code.as_deref() != Some("receipt_pending") {
+                        return Ok(None);
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        bail!("the receipt of deposit {id} is still pending after 30 s: is the chain committing?");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                }
+                Err(e) => return Err(api_error(e)).with_context(|| format!("fetching the receipt of deposit {id}")),
             }
-            Err(ureq::Error::Status(404, _)) => Ok(None),
-            Err(e) => Err(api_error(e)).with_context(|| format!("fetching the receipt of deposit {id}")),
         }
     }
 

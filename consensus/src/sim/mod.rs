@@ -24,7 +24,7 @@ use std::sync::Arc;
 use curia_ledger::block::{Block, CommitCertificate, SignedVote, Vote, VoteKind};
 use curia_ledger::crypto::{SecretKey, Signature};
 use curia_ledger::genesis::ChainSpec;
-use curia_ledger::state::{apply_block, build_block, MemState, Tip};
+use curia_ledger::state::{apply_block, build_block, MemState, Proposing, Tip};
 use curia_ledger::testkit::{test_genesis, test_key, TestChain, TEST_GENESIS_MS};
 use curia_ledger::Hash;
 use sha2::{Digest, Sha256};
@@ -645,7 +645,9 @@ impl Sim {
                 let n = &self.nodes[i];
                 let data = format!("evidence {} {height} {round} {i}", self.seed);
                 let tx = self.helper.deposit("platform", data.as_bytes(), height);
-                let built = build_block(&self.spec, &n.state, &n.tip, vec![tx], self.wall(), n.key.public());
+                let proposing =
+                    Proposing { proposer: n.key.public(), time_ms: self.wall(), last_commit: self.carried_cert(i) };
+                let built = build_block(&self.spec, &n.state, &n.tip, vec![tx], proposing);
                 back.push(Input::ProposalBlock { height, round, block: built.block });
             }
             Effect::ValidateBlock { block } => {
@@ -678,6 +680,35 @@ impl Sim {
         }
     }
 
+    /// The certificate validator `i` carries in its next proposal: the one it holds for its tip.
+    /// With the deliberately broken 2f quorum, that certificate may be too small for the ledger's
+    /// block rule, which would stall the chain before the machine's own safety bug shows; the
+    /// mutation test is about the machine, so the simulator re-signs it with every validator.
+    fn carried_cert(&self, i: usize) -> Option<CommitCertificate> {
+        let c = self.nodes[i].chain.last().map(|(_, c)| c.clone())?;
+        if !self.sc.broken.quorum_2f {
+            return Some(c);
+        }
+        let votes: Vec<SignedVote> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(j, n)| {
+                let vote = Vote {
+                    chain_id: self.spec.chain_id,
+                    height: c.height,
+                    round: c.round,
+                    kind: VoteKind::Precommit,
+                    block: Some(c.block_hash),
+                    time_ms: self.wall(),
+                    validator: j as u16,
+                };
+                vote.sign(&n.key)
+            })
+            .collect();
+        Some(CommitCertificate::from_votes(c.height, c.round, c.block_hash, &votes))
+    }
+
     fn commit(&mut self, i: usize, block: Block, cert: CommitCertificate) {
         let h = block.header.height;
         let honest = self.honest(i);
@@ -708,6 +739,11 @@ impl Sim {
             }
         }
         let hash = block.hash();
+        // Like the node's store: the certificate this block carries replaces the one this
+        // validator collected for the previous block.
+        if let (Some(lc), Some(prev)) = (&block.last_commit, n.chain.last_mut()) {
+            prev.1 = lc.clone();
+        }
         n.chain.push((block, cert.clone()));
         if !honest {
             return;
