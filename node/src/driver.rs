@@ -327,7 +327,15 @@ impl Driver {
     ) -> Vec<Result<crate::mempool::Admitted, NodeError>> {
         let state = self.store.state();
         let keep = if gossip { txs.clone() } else { Vec::new() };
-        let results = self.mempool.admit(&state, txs, checks);
+        let mut results = self.mempool.admit(&state, txs, checks);
+        // A failed read makes every answer above meaningless (a replay could look new): take back
+        // what was admitted and refuse the submission as a storage error.
+        if let Err(e) = state.finish() {
+            tracing::error!(error = %e, "store read failed while admitting transactions");
+            let admitted: Vec<Hash> = results.iter().filter_map(|r| r.as_ref().ok().map(|a| a.tx_id)).collect();
+            self.mempool.remove(&admitted);
+            results = results.iter().map(|_| Err(NodeError::Storage(e.to_string()))).collect();
+        }
         for e in results.iter().filter_map(|r| r.as_ref().err()) {
             self.metrics.inc_rejected(e.code());
         }
@@ -392,6 +400,8 @@ impl Driver {
         let built = tokio::task::block_in_place(|| {
             build_block_with(&self.spec, &state, &tip, candidates, proposing, &|id, sig| mempool.holds(id, sig))
         });
+        // A block built on a failed read could break a rule; a node whose store fails stops.
+        state.finish().map_err(store_err)?;
         let dropped: Vec<Hash> = built.rejected.iter().map(|(t, _)| t.id(&self.spec.chain_id)).collect();
         for (_, e) in &built.rejected {
             self.metrics.inc_rejected(e.code());
@@ -454,6 +464,8 @@ impl Driver {
                 let r = tokio::task::block_in_place(|| {
                     apply_block_with(&self.spec, &state, &tip, &block, &|id, sig| mempool.holds(id, sig))
                 });
+                // A verdict reached on a failed read means nothing; a node whose store fails stops.
+                state.finish().map_err(store_err)?;
                 let valid = match r {
                     Ok(changes) => {
                         self.checked.insert(hash, changes);
