@@ -4,6 +4,7 @@
 
 mod audit;
 mod audit_node;
+mod backup;
 mod case;
 mod demo;
 mod keys;
@@ -179,6 +180,25 @@ enum NodeCmd {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Ask the running node (at its ops address) for an online backup of its store, written to
+    /// DATA_DIR/backups/backup-HEIGHT-MS; prints the folder and the height it holds at least.
+    /// Exit 0 done, 2 on error (e.g. the node is not running).
+    Backup {
+        /// The node's TOML config.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Restore a stopped node's store (DATA_DIR/chain, which must not exist or be empty) from a
+    /// backup folder, check it, and print its tip. Read the warning it prints before starting the
+    /// node. Exit 0 done, 2 on error.
+    Restore {
+        /// The node's TOML config.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The backup folder (as `curia node backup` printed it, or a copy of it).
+        #[arg(long, value_name = "DIR")]
+        backup: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -305,6 +325,8 @@ fn run(cli: Cli) -> Result<u8> {
         .map(|c| c as u8),
         Cmd::Node { cmd: NodeCmd::Init { out, name, force } } => netcmd::node_init(&out, &name, force).map(|()| 0),
         Cmd::Node { cmd: NodeCmd::Run { config } } => netcmd::node_run(&config).map(|()| 0),
+        Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config),
+        Cmd::Node { cmd: NodeCmd::Restore { config, backup } } => backup::restore(&config, &backup),
         Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force } } => {
             netcmd::testnet_init(&out, validators, base_port, force).map(|()| 0)
         }

@@ -1,4 +1,5 @@
-//! The ops listener: `/healthz` and Prometheus `/metrics`, on their own address.
+//! The ops listener: `/healthz`, Prometheus `/metrics` and `POST /admin/backup`, on their own
+//! address.
 //!
 //! Rules:
 //! - Metrics are in base units (seconds, bytes) and named `curia_*`; counters end in `_total`.
@@ -7,20 +8,30 @@
 //!   rejected-transaction family is labelled only by the short stable error codes of
 //!   [`crate::NodeError::code`] (a bounded set).
 //! - `/healthz` answers 200 as long as the process serves requests, with the node's status.
+//! - `POST /admin/backup` ([`ops_router_with_backup`]) writes an online backup of the store
+//!   ([`Store::checkpoint`]) into a folder the node chooses, `DATA_DIR/backups/backup-H-MS`
+//!   ([`Backups`]); nothing in the request (whose body is ignored) names a path. One backup runs at
+//!   a time (another request meanwhile gets 409 `backup_in_progress`), on the blocking pool; a
+//!   failure is 500 `backup_failed` with the store's error. Errors are JSON
+//!   `{"error": {"code": "...", "message": "..."}}`, like the API's. Since this listener can make
+//!   the node write to its disk, it must stay on an address only the operator reaches.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use curia_storage::Store;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::api::NodeStatus;
@@ -171,6 +182,111 @@ pub fn ops_router(metrics: Arc<Metrics>, status: watch::Receiver<NodeStatus>) ->
         .with_state(OpsState { metrics, status })
 }
 
+/// [`ops_router`] and `POST /admin/backup`, which writes backups as `backups` says (any other
+/// method on that path: 405 `method_not_allowed`).
+pub fn ops_router_with_backup(metrics: Arc<Metrics>, status: watch::Receiver<NodeStatus>, backups: Backups) -> Router {
+    let admin =
+        Router::new().route("/admin/backup", post(post_backup).fallback(backup_method_not_allowed)).with_state(backups);
+    ops_router(metrics, status).merge(admin)
+}
+
+/// The folder, inside the data directory, where `POST /admin/backup` writes backups.
+pub const BACKUP_SUBDIR: &str = "backups";
+
+/// What `POST /admin/backup` needs: the open store, the folder backups go to, and the lock that
+/// lets one backup run at a time.
+#[derive(Clone)]
+pub struct Backups {
+    store: Arc<Store>,
+    dir: PathBuf,
+    running: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Backups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backups").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+/// The answer of `POST /admin/backup`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupAnswer {
+    /// The backup folder, as an absolute path on the node's machine.
+    pub path: String,
+    /// The tip's height read just before the checkpoint: the backup holds at least this height.
+    pub height: u64,
+    /// The hash of the block at `height`, in hex.
+    pub block_hash: String,
+}
+
+impl Backups {
+    /// Backups of `store` in `DATA_DIR/`[`BACKUP_SUBDIR`] (on the store's file system, so the
+    /// checkpoint can hard-link the store's immutable files).
+    pub fn new(store: Arc<Store>, data_dir: &Path) -> Backups {
+        Backups { store, dir: data_dir.join(BACKUP_SUBDIR), running: Arc::new(tokio::sync::Mutex::new(())) }
+    }
+
+    /// The folder backups are written to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Write one backup (blocking): read the tip, then checkpoint the store into a new folder
+    /// `backup-HEIGHT-UNIX_MS`.
+    fn write(&self) -> Result<BackupAnswer, String> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create the backup folder {}: {e}", self.dir.display()))?;
+        let dir = std::fs::canonicalize(&self.dir)
+            .map_err(|e| format!("cannot resolve the backup folder {}: {e}", self.dir.display()))?;
+        let tip = self.store.tip();
+        let mut ms = crate::driver::now_ms();
+        let mut dest = dir.join(format!("backup-{}-{ms}", tip.height));
+        // Two backups in the same millisecond at the same height: take the next free name.
+        while dest.exists() {
+            ms += 1;
+            dest = dir.join(format!("backup-{}-{ms}", tip.height));
+        }
+        self.store.checkpoint(&dest).map_err(|e| e.to_string())?;
+        Ok(BackupAnswer { path: dest.display().to_string(), height: tip.height, block_hash: tip.block_hash.to_hex() })
+    }
+}
+
+/// An error answer, shaped like the API's: `{"error": {"code": ..., "message": ...}}`.
+fn ops_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": { "code": code, "message": message } }))).into_response()
+}
+
+async fn post_backup(State(b): State<Backups>) -> Response {
+    // The guard moves into the blocking task: if the client goes away, the lock is still held
+    // until the checkpoint is done.
+    let Ok(guard) = b.running.clone().try_lock_owned() else {
+        return ops_error(
+            StatusCode::CONFLICT,
+            "backup_in_progress",
+            "another backup is being written; retry when it has finished",
+        );
+    };
+    let task = tokio::task::spawn_blocking(move || {
+        let _guard = guard;
+        b.write()
+    });
+    let result = task.await.unwrap_or_else(|e| Err(format!("the backup task failed: {e}")));
+    match result {
+        Ok(a) => {
+            tracing::info!(path = %a.path, height = a.height, "backup written");
+            (StatusCode::OK, Json(a)).into_response()
+        }
+        Err(message) => {
+            tracing::error!(error = %message, "backup failed");
+            ops_error(StatusCode::INTERNAL_SERVER_ERROR, "backup_failed", &message)
+        }
+    }
+}
+
+async fn backup_method_not_allowed() -> Response {
+    ops_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST to make a backup")
+}
+
 #[derive(serde::Serialize)]
 struct Health {
     status: &'static str,
@@ -188,6 +304,121 @@ async fn metrics_text(State(s): State<OpsState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::SocketAddr;
+
+    use curia_ledger::testkit::TestChain;
+
+    /// A store holding a test chain of `blocks` blocks, in a fresh temporary data directory.
+    fn store_with_chain(name: &str, blocks: u64) -> (PathBuf, Arc<Store>, TestChain) {
+        let data_dir = std::env::temp_dir().join(format!("curia-ops-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let mut c = TestChain::new(4);
+        for k in 1..=blocks {
+            let tx = c.deposit("platform", format!("evidence {k}").as_bytes(), k);
+            assert!(c.commit(vec![tx]).is_empty());
+        }
+        let store = Store::open(data_dir.join("chain"), &c.spec).unwrap();
+        for (block, cert) in &c.blocks {
+            let changes = store.execute(block).unwrap();
+            store.commit_block(block, cert, &changes).unwrap();
+        }
+        (data_dir, Arc::new(store), c)
+    }
+
+    /// Serve the ops router with backups on a loopback port.
+    async fn serve(backups: Backups) -> SocketAddr {
+        let (_tx, status) = watch::channel(NodeStatus::default());
+        let app = ops_router_with_backup(Arc::new(Metrics::new()), status, backups);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// One HTTP/1.1 request; returns the status, the head and the body.
+    async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, serde_json::Value) {
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(req.as_bytes()).unwrap();
+            let mut raw = String::new();
+            s.read_to_string(&mut raw).unwrap();
+            let (head, body) = raw.split_once("\r\n\r\n").expect("a complete answer");
+            let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+            let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {body:?}"));
+            (status, head.to_ascii_lowercase(), json)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn backup_writes_a_checkpoint_in_the_data_dir_and_ignores_the_body() {
+        let (data_dir, store, chain) = store_with_chain("backup", 3);
+        let addr = serve(Backups::new(store.clone(), &data_dir)).await;
+        // A client cannot choose where the backup goes.
+        let elsewhere = data_dir.join("elsewhere");
+        let body = serde_json::json!({ "path": elsewhere }).to_string();
+        let (status, _, a) = http(addr, "POST", "/admin/backup", &body).await;
+        assert_eq!(status, 200, "{a}");
+        let a: BackupAnswer = serde_json::from_value(a).unwrap();
+        assert_eq!(a.height, 3);
+        assert_eq!(a.block_hash, chain.blocks[2].0.header.hash().to_hex());
+        let path = PathBuf::from(&a.path);
+        assert!(path.is_absolute(), "{}", a.path);
+        assert_eq!(path.parent().unwrap(), std::fs::canonicalize(data_dir.join(BACKUP_SUBDIR)).unwrap());
+        assert!(path.file_name().unwrap().to_str().unwrap().starts_with("backup-3-"), "{}", a.path);
+        assert!(!elsewhere.exists());
+        // The backup is a store holding the chain up to that tip.
+        let copy = Store::open_read_only(&path).unwrap();
+        assert_eq!(copy.tip(), store.tip());
+        assert_eq!(copy.spec().chain_id, chain.spec.chain_id);
+        drop(copy);
+        // A second backup goes to a new folder.
+        let (status, _, b) = http(addr, "POST", "/admin/backup", "").await;
+        assert_eq!(status, 200, "{b}");
+        assert_ne!(b["path"].as_str().unwrap(), a.path);
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+
+    #[tokio::test]
+    async fn backup_refuses_a_second_one_other_methods_and_reports_failures() {
+        let (data_dir, store, _) = store_with_chain("refuse", 1);
+        let backups = Backups::new(store.clone(), &data_dir);
+        let addr = serve(backups.clone()).await;
+
+        // While one backup runs (its lock is held), another is refused and nothing is written.
+        let held = backups.running.clone().try_lock_owned().unwrap();
+        let (status, _, e) = http(addr, "POST", "/admin/backup", "").await;
+        assert_eq!(status, 409, "{e}");
+        assert_eq!(e["error"]["code"], "backup_in_progress");
+        assert!(e["error"]["message"].as_str().unwrap().contains("another backup"), "{e}");
+        assert!(!backups.dir().exists());
+        drop(held);
+
+        // Only POST.
+        for method in ["GET", "PUT", "DELETE"] {
+            let (status, head, e) = http(addr, method, "/admin/backup", "").await;
+            assert_eq!(status, 405, "{method}: {e}");
+            assert_eq!(e["error"]["code"], "method_not_allowed", "{method}");
+            assert!(head.contains("\r\nallow: post"), "{method}: {head}");
+        }
+
+        // A backup that cannot be written: 500 with the reason, and the lock is released.
+        let file = data_dir.join("not-a-folder");
+        std::fs::write(&file, "x").unwrap();
+        let addr = serve(Backups::new(store.clone(), &file)).await;
+        let (status, _, e) = http(addr, "POST", "/admin/backup", "").await;
+        assert_eq!(status, 500, "{e}");
+        assert_eq!(e["error"]["code"], "backup_failed");
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(message.contains("cannot create the backup folder") && message.contains("not-a-folder"), "{e}");
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
 
     #[test]
     fn metrics_encode_with_base_units_and_reason_labels() {

@@ -79,7 +79,8 @@ pub async fn run_node(
         let _ = rx.wait_for(|s| *s).await;
     };
     let api_task = tokio::spawn(api::serve(api_listener, ctx, stopped(stop_rx.clone())));
-    let ops_app = ops::ops_router(metrics.clone(), status_rx);
+    let backups = ops::Backups::new(store.clone(), &cfg.node.data_dir);
+    let ops_app = ops::ops_router_with_backup(metrics.clone(), status_rx, backups);
     let ops_stop = stopped(stop_rx.clone());
     let ops_task =
         tokio::spawn(async move { axum::serve(ops_listener, ops_app).with_graceful_shutdown(ops_stop).await });
