@@ -101,3 +101,69 @@ fn two_of_four_down_halts_without_divergence_then_resumes() {
     }
     assert!(c.height(0) > r1.header.height);
 }
+
+/// A validator of another genesis that lists this network's validators as its peers dials them:
+/// each refuses it right after the noise handshake (its key is not in their genesis), so it never
+/// becomes anyone's peer, receives nothing, and the network goes on committing.
+#[test]
+fn a_node_with_an_unknown_key_cannot_join() {
+    let c = Cluster::start(3);
+    c.deposit(0, "before the stranger\n");
+    // The stranger: its own key, and a genesis holding this network's validators plus itself (so
+    // its chain ID differs, and it dials the four validators). Its ports are the spare ones of
+    // the cluster's range (base + 4).
+    let sdir = c.dir.join("stranger");
+    std::fs::create_dir_all(&sdir).unwrap();
+    let out = curia().arg("keygen").arg("--out").arg(sdir.join("validator.key")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let mut g: serde_json::Value = serde_json::from_slice(&std::fs::read(c.dir.join("genesis.json")).unwrap()).unwrap();
+    let (p2p, api, ops) = (c.base + 4, c.base + 1004, c.base + 2004);
+    g["validators"].as_array_mut().unwrap().push(serde_json::json!({
+        "name": "stranger", "role": "court", "key": key, "power": 1,
+        "address": format!("/ip4/127.0.0.1/tcp/{p2p}"),
+    }));
+    std::fs::write(sdir.join("genesis.json"), serde_json::to_vec_pretty(&g).unwrap()).unwrap();
+    let base_cfg = std::fs::read_to_string(c.dir.join(&c.names[0]).join("node.toml")).unwrap();
+    let cfg = base_cfg
+        .replace("name = \"court-a\"", "name = \"stranger\"")
+        .replace("genesis = \"../genesis.json\"", "genesis = \"genesis.json\"")
+        .replace(&format!("tcp/{}\"", c.base), &format!("tcp/{p2p}\""))
+        .replace(&format!("127.0.0.1:{}\"", c.base + 1000), &format!("127.0.0.1:{api}\""))
+        .replace(&format!("127.0.0.1:{}\"", c.base + 2000), &format!("127.0.0.1:{ops}\""));
+    assert!(cfg.contains(&format!("127.0.0.1:{ops}")) && cfg.contains("stranger"), "{cfg}");
+    std::fs::write(sdir.join("node.toml"), cfg).unwrap();
+    let log = std::fs::File::create(sdir.join("node.log")).unwrap();
+    let mut stranger = curia()
+        .args(["node", "run", "--config"])
+        .arg(sdir.join("node.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let status = |url: &str| -> Option<serde_json::Value> {
+        ureq::get(&format!("{url}/v1/status")).call().ok()?.into_json().ok()
+    };
+    let stranger_api = format!("http://127.0.0.1:{api}");
+    // Watch for 6 s: the stranger never has a peer and never gets a block; the validators keep
+    // exactly their three peers.
+    let t = Instant::now();
+    let mut seen_up = false;
+    while t.elapsed() < Duration::from_secs(6) {
+        if let Some(s) = status(&stranger_api) {
+            seen_up = true;
+            assert_eq!((s["peers"].as_u64(), s["height"].as_u64()), (Some(0), Some(0)), "the stranger joined: {s}");
+        }
+        for i in 0..4 {
+            let s = status(&c.api(i)).expect("validator answers");
+            assert!(s["peers"].as_u64().unwrap() <= 3, "validator {i} has an extra peer: {s}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let slog = std::fs::read_to_string(sdir.join("node.log")).unwrap_or_default();
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    assert!(seen_up, "the stranger never served its API; its log:\n{slog}");
+    // The network is undisturbed.
+    c.deposit(1, "after the stranger\n");
+}
