@@ -50,6 +50,7 @@ fn crash_child() {
             voted = height;
         }
         store.commit_block(b, cert, ch).expect("child commits");
+        println!("C {height}");
     }
 }
 
@@ -153,7 +154,17 @@ fn survives_sigkill_at_random_instants() {
                 break;
             }
         }
-        std::thread::sleep(Duration::from_micros(rng.next() % 300_000));
+        // Let it commit a random number of the remaining blocks, then kill it a random moment
+        // later (within a few blocks' work): the kill lands mid-chain whatever the machine's
+        // speed, at any point of a vote append or a commit.
+        let wait_commits = rng.next() % (BLOCKS as u64 - checked).max(1);
+        for _ in 0..wait_commits {
+            match lines.next() {
+                Some(Ok(l)) if l.starts_with("C ") => {}
+                _ => break,
+            }
+        }
+        std::thread::sleep(Duration::from_micros(rng.next() % 5_000));
         let status = child.try_wait().unwrap();
         if let Some(st) = status {
             assert!(st.success(), "the child failed on its own: {st}");
