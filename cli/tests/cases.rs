@@ -31,6 +31,35 @@ fn ok(r: (i32, String, String)) -> String {
     r.1
 }
 
+/// `curia case verify CASE --evidence E --genesis G --key K --node N --out O`, then `extra`.
+fn verify_case(
+    case: &str,
+    evidence: &Path,
+    genesis: &Path,
+    key: &Path,
+    node: &str,
+    out: &Path,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"case",
+        &"verify",
+        &case,
+        &"--evidence",
+        &evidence,
+        &"--genesis",
+        &genesis,
+        &"--key",
+        &key,
+        &"--node",
+        &node,
+        &"--out",
+        &out,
+    ];
+    args.extend(extra.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+    run(&args)
+}
+
 fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let p = dir.join(name);
@@ -170,22 +199,7 @@ fn a_judge_runs_a_case_from_open_to_close() {
     // missing.txt is attached but not submitted: missing_file.
 
     let report_dir = c.dir.join("report-1");
-    let (code, out, err) = run(&[
-        &"case",
-        &"verify",
-        &"CASE-1",
-        &"--evidence",
-        &sub,
-        &"--genesis",
-        &genesis,
-        &"--key",
-        &judge,
-        &"--node",
-        &n2,
-        &"--out",
-        &report_dir,
-        &"--record",
-    ]);
+    let (code, out, err) = verify_case("CASE-1", &sub, &genesis, &judge, &n2, &report_dir, &["--record"]);
     assert_eq!(code, 1, "some items fail: exit 1\n{out}\n{err}");
     let want = [
         ("a<b>&c.txt", "fail", "no_deposit"),
@@ -274,22 +288,7 @@ fn a_judge_runs_a_case_from_open_to_close() {
     ]));
     let clean = c.dir.join("clean");
     write(&clean, "contract.pdf", std::fs::read(party.join("contract.pdf")).unwrap());
-    let (code, out, err) = run(&[
-        &"case",
-        &"verify",
-        &"CASE-2",
-        &"--evidence",
-        &clean,
-        &"--genesis",
-        &genesis,
-        &"--key",
-        &judge,
-        &"--node",
-        &n0,
-        &"--out",
-        &c.dir.join("report-2"),
-        &"--json",
-    ]);
+    let (code, out, err) = verify_case("CASE-2", &clean, &genesis, &judge, &n0, &c.dir.join("report-2"), &["--json"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["summary"]["ok"], 1);
@@ -299,38 +298,12 @@ fn a_judge_runs_a_case_from_open_to_close() {
     // any verdict.
     let other_net = c.dir.join("other-net");
     ok(run(&[&"testnet", &"init", &"--out", &other_net, &"--base-port", &"29900"]));
-    let (code, _, err) = run(&[
-        &"case",
-        &"verify",
-        &"CASE-2",
-        &"--evidence",
-        &clean,
-        &"--genesis",
-        &other_net.join("genesis.json"),
-        &"--key",
-        &judge,
-        &"--node",
-        &n0,
-        &"--out",
-        &c.dir.join("report-3"),
-    ]);
+    let (code, _, err) =
+        verify_case("CASE-2", &clean, &other_net.join("genesis.json"), &judge, &n0, &c.dir.join("report-3"), &[]);
     assert_eq!(code, 2);
     assert!(err.contains("founds chain"), "{err}");
-    let (code, _, err) = run(&[
-        &"case",
-        &"verify",
-        &"CASE-2",
-        &"--evidence",
-        &clean,
-        &"--genesis",
-        &genesis,
-        &"--key",
-        &judge,
-        &"--node",
-        &"http://127.0.0.1:9",
-        &"--out",
-        &c.dir.join("report-4"),
-    ]);
+    let (code, _, err) =
+        verify_case("CASE-2", &clean, &genesis, &judge, "http://127.0.0.1:9", &c.dir.join("report-4"), &[]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot reach node"), "{err}");
     let (code, _, _) = run(&[&"case", &"verify", &"CASE-2", &"--genesis", &genesis, &"--key", &judge, &"--node", &n0]);

@@ -524,12 +524,12 @@ async fn get_deposit(State(ctx): State<ApiContext>, Path(id): Path<String>) -> A
 async fn get_receipt(State(ctx): State<ApiContext>, Path(id): Path<String>) -> ApiResult<Response> {
     let deposit_id = hash_param("id", &id)?;
     let json = read(&ctx, move |store| {
-        let r = store
-            .receipt(&deposit_id)?
-            .ok_or_else(|| ApiError::new("deposit_not_found", format!("deposit {deposit_id} is not committed")))?;
+        let not_committed = || ApiError::new("deposit_not_found", format!("deposit {deposit_id} is not committed"));
         // The tip block's certificate is this node's own quorum until the next block carries
         // the canonical one; a receipt is issued only then, so every node issues the same bytes.
-        let h = r.header.height;
+        // Checked on the location first: clients poll while it is pending, and building a
+        // receipt decodes the whole block.
+        let h = store.deposit_location(&deposit_id)?.ok_or_else(not_committed)?.height;
         if h >= store.tip().height {
             return Err(ApiError::new(
                 "receipt_pending",
@@ -541,6 +541,7 @@ async fn get_receipt(State(ctx): State<ApiContext>, Path(id): Path<String>) -> A
             )
             .retry_after(1));
         }
+        let r = store.receipt(&deposit_id)?.ok_or_else(not_committed)?;
         Ok(r.to_json())
     })
     .await?;
