@@ -157,6 +157,21 @@ def decode_point(b: bytes) -> Optional[tuple[int, int]]:
     return (x, y)
 
 
+def key_problem(b: bytes) -> Optional[str]:
+    """Section 3.1 / 6.2: why a genesis or registry key is refused, or None if it is acceptable:
+    it must decode, be canonically encoded (re-encoding the decoded point gives the same bytes:
+    `y < p`, and no sign bit when `x = 0`), and not be of small order."""
+    pt = decode_point(b)
+    if pt is None:
+        return "is not a curve point"
+    n = int.from_bytes(b, "little")
+    if (n & ((1 << 255) - 1)) >= P or (pt[0] == 0 and n >> 255):
+        return "is not canonically encoded"
+    if is_small_order(pt):
+        return "is of small order"
+    return None
+
+
 def _point_add(p1: tuple[int, int, int, int], p2: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """Addition in extended coordinates (X, Y, Z, T), as in RFC 8032 section 6."""
     a = (p1[1] - p1[0]) * (p2[1] - p2[0]) % P
@@ -345,10 +360,10 @@ def load_json(data: bytes, what: str, reject_duplicates: bool) -> Any:
 class Obj:
     """Reads fields of one JSON object, then rejects unknown keys."""
 
-    def __init__(self, v: Any, where: str, allow_unknown: bool = False) -> None:
+    def __init__(self, v: Any, where: str) -> None:
         if not isinstance(v, dict):
             raise Unusable(f"{where}: expected an object")
-        self.v, self.where, self.seen, self.allow_unknown = v, where, set(), allow_unknown
+        self.v, self.where, self.seen = v, where, set()
 
     def has(self, k: str) -> bool:
         return k in self.v
@@ -388,8 +403,8 @@ class Obj:
     def hex(self, k: str, n: int) -> bytes:
         return parse_hex(self.raw(k), n, f"{self.where}.{k}")
 
-    def obj(self, k: str, allow_unknown: bool = False) -> "Obj":
-        return Obj(self.raw(k), f"{self.where}.{k}", allow_unknown)
+    def obj(self, k: str) -> "Obj":
+        return Obj(self.raw(k), f"{self.where}.{k}")
 
     def list(self, k: str) -> list:
         x = self.raw(k)
@@ -398,8 +413,6 @@ class Obj:
         return x
 
     def done(self) -> None:
-        if self.allow_unknown:
-            return
         extra = set(self.v) - self.seen
         if extra:
             raise Unusable(f"{self.where}: unknown field `{sorted(extra)[0]}`")
@@ -520,8 +533,8 @@ def parse_genesis(data: bytes) -> Spec:
             raise Unusable(f"invalid validator name {v['name']!r}")
         if utf8_len(v["address"]) > MAX_ADDRESS:
             raise Unusable(f"validator {v['name']} address too long")
-        if decode_point(v["key"]) is None:
-            raise Unusable(f"validator {v['name']} key is not a valid ed25519 key")
+        if (why := key_problem(v["key"])) is not None:
+            raise Unusable(f"validator {v['name']} key {why}")
         if not 1 <= v["power"] <= MAX_POWER:
             raise Unusable(f"validator {v['name']} power must be 1..={MAX_POWER}")
         if v["name"] in names:
@@ -533,8 +546,8 @@ def parse_genesis(data: bytes) -> Spec:
     for c in clients:
         if not is_name(c["name"]):
             raise Unusable(f"invalid client name {c['name']!r}")
-        if decode_point(c["key"]) is None:
-            raise Unusable(f"client {c['name']} key is not a valid ed25519 key")
+        if (why := key_problem(c["key"])) is not None:
+            raise Unusable(f"client {c['name']} key {why}")
         if c["name"] in names:
             raise Unusable(f"duplicate name {c['name']}")
         names.add(c["name"])
@@ -634,11 +647,9 @@ def decode_body(r: Reader) -> dict:
 def parse_body(o: Obj) -> dict:
     sender = o.hex("sender", 32)
     nonce = o.int("nonce", "u64")
-    # Deposit kinds reject unknown fields; the other kinds ignore them (doc 7.1).
-    po = o.obj("payload", allow_unknown=True)
+    # Unknown keys are rejected at every level, in every payload kind (doc 7.1).
+    po = o.obj("payload")
     kind = po.str("kind")
-    strict = kind in ("deposit", "batch_deposit")
-    po.allow_unknown = not strict
     if kind == "deposit":
         co = po.obj("commitment")
         keys = list(co.v)
@@ -660,10 +671,9 @@ def parse_body(o: Obj) -> dict:
     elif kind == "close_case":
         p = {"kind": kind, "case_id": po.str("case_id"), "note": po.str("note")}
     elif kind == "registry":
-        ao = po.obj("action", allow_unknown=True)
+        ao = po.obj("action")
         op = ao.str("op")
         if op == "add":
-            ao.allow_unknown = False
             role = ao.str("role")
             if role not in CLIENT_ROLES:
                 raise Unusable(f"{ao.where}.role: unknown role {role!r}")

@@ -105,6 +105,17 @@ def walk(obj, path=()):
         yield path, obj
 
 
+def objects(obj, path=()):
+    """Yield the path of every JSON object inside a JSON value, the value itself first."""
+    if isinstance(obj, dict):
+        yield path
+        for k, v in obj.items():
+            yield from objects(v, path + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from objects(v, path + (i,))
+
+
 def set_path(obj, path, value):
     obj = copy.deepcopy(obj)
     cur = obj
@@ -720,6 +731,41 @@ def small_order_r_receipt() -> dict:
     return r
 
 
+def other_payloads() -> dict:
+    """One well-formed payload of every kind that is not a single deposit (doc 4.1, 7.1)."""
+    h, k, sig = "ab" * 32, "cd" * 32, "ef" * 64
+    approvals = [{"validator": 0, "signature": sig}]
+    return {
+        "batch_deposit": {"kind": "batch_deposit", "root": h, "count": 3, "salted": False,
+                          "media_type": "image/png", "label": "l", "reference": "r"},
+        "open_case": {"kind": "open_case", "case_id": "c-1", "title": "t"},
+        "attach_deposit": {"kind": "attach_deposit", "case_id": "c-1", "deposit_id": h},
+        "record_verification": {"kind": "record_verification", "case_id": "c-1", "deposit_id": h,
+                                "valid": True, "report": h, "note": "n"},
+        "close_case": {"kind": "close_case", "case_id": "c-1", "note": "n"},
+        "registry add": {"kind": "registry", "action": {"op": "add", "name": "p2", "role": "platform", "key": k},
+                         "approvals": approvals},
+        "registry remove": {"kind": "registry", "action": {"op": "remove", "key": k}, "approvals": approvals},
+        "registry rotate": {"kind": "registry", "action": {"op": "rotate", "old": k, "new": h},
+                            "approvals": approvals},
+    }
+
+
+def payload_kind_mutations():
+    """Every payload kind in a receipt, as is and with an unknown key added to each object inside
+    the payload (the payload, a registry action, an approval, a commitment): the two verifiers
+    must agree that the first is readable but fails, and that the others are unusable (doc 7.1)."""
+    r, ev = RECEIPTS["single"], EVIDENCE["single"]
+    payloads = other_payloads()
+    payloads["deposit"] = r["tx"]["payload"]
+    for name, payload in payloads.items():
+        base = set_path(r, ("tx", "payload"), payload)
+        yield f"payload {name}", ev, dumps(base), GENESIS_BYTES
+        for path in objects(payload):
+            yield (f"payload {name} unknown key in {pattern(path) or 'payload'}", ev,
+                   dumps(set_path(base, ("tx", "payload") + path + ("extra",), 1)), GENESIS_BYTES)
+
+
 def mutations():
     """(name, evidence, receipt bytes, genesis bytes) for the differential comparison."""
     for n in FIXTURES:
@@ -737,6 +783,7 @@ def mutations():
                     yield f"{n} {pat} {d:+d}", ev, dumps(set_path(r, path, v + d)), GENESIS_BYTES
             for x in (None, "ab", []):
                 yield f"{n} {pat} = {x!r}", ev, dumps(set_path(r, path, x)), GENESIS_BYTES
+    yield from payload_kind_mutations()
     raw = read("receipt-single.json")
     for name, data in (("dup last wins", raw.replace(b'"nonce": 1,', b'"nonce": 1, "nonce": 7,')),
                        ("nonce -0", raw.replace(b'"nonce": 1,', b'"nonce": -0,')),
@@ -780,15 +827,11 @@ class RustDifferential(unittest.TestCase):
                 n += 1
         self.assertGreater(n, 300)
 
-    def test_known_divergence_small_order_r(self):
+    def test_small_order_r_refused_by_both(self):
         rb = dumps(small_order_r_receipt())
         code, rep, _ = cv.verify_data(EVIDENCE["single"], rb, GENESIS_BYTES)
         self.assertEqual((code, first_failure(code, rep)), (1, "certificate"))
-        rust = self.rust(EVIDENCE["single"], rb, GENESIS_BYTES)
-        if rust == (0, []):
-            self.skipTest("known divergence (docs/receipt-format.md 6.3): Rust's batch verification accepts a "
-                          "precommit with a small-order R that strict verification rejects")
-        self.assertEqual(rust, (1, ["certificate"]))
+        self.assertEqual(self.rust(EVIDENCE["single"], rb, GENESIS_BYTES), (1, ["certificate"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -951,7 +994,8 @@ class Malformed(unittest.TestCase):
 
     def test_lenient_but_documented(self):
         """Inputs the doc says are accepted: upper-case hex, null optional fields, duplicate receipt
-        keys (last wins), unknown fields in non-deposit payloads (then `format` fails)."""
+        keys (last wins); a well-formed non-deposit payload is readable (then `format` fails), but an
+        unknown key in it makes the receipt unusable, as at every other level (doc 7.1)."""
         r = RECEIPTS["single"]
         upper = set_path(r, ("chain_id",), r["chain_id"].upper())
         self.assertEqual(self.cli(receipt=upper).returncode, 0)
@@ -963,10 +1007,11 @@ class Malformed(unittest.TestCase):
         p = self.cli(receipt=dup_bad)
         self.assertEqual(p.returncode, 1)
         self.assertIn("Check `deposit_id` failed", p.stdout)
-        other = set_path(r, ("tx", "payload"), {"kind": "close_case", "case_id": "c1", "note": "n", "extra": 1})
+        other = set_path(r, ("tx", "payload"), {"kind": "close_case", "case_id": "c1", "note": "n"})
         p = self.cli(receipt=other)
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertIn("Check `format` failed", p.stdout)
+        self.assert_unusable(self.cli(receipt=set_path(other, ("tx", "payload", "extra"), 1)), "unknown key")
 
 
 if __name__ == "__main__":
