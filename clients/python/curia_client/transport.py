@@ -15,8 +15,8 @@ Rules:
 
 from __future__ import annotations
 
+import http.client
 import json
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -109,13 +109,13 @@ class Transport:
                 raise self._error(e) from None
             finally:
                 e.close()
-        except (urllib.error.URLError, OSError, socket.timeout) as e:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
             reason = getattr(e, "reason", e)
             raise ConnectionFailed(f"cannot reach {self.base_url}: {safe_text(str(reason), 300)}") from None
         with resp:
             try:
                 data = _read_bounded(resp, limit, f"{method} {path}")
-            except (OSError, socket.timeout) as e:
+            except (http.client.HTTPException, OSError) as e:
                 raise ConnectionFailed(f"connection to {self.base_url} broke while reading: {e}") from None
             return Answer(resp.status, data, parse_retry_after(resp.headers.get("Retry-After")))
 
@@ -123,7 +123,7 @@ class Transport:
         retry_after = parse_retry_after(e.headers.get("Retry-After") if e.headers else None)
         try:
             data = _read_bounded(e, MAX_ERROR_BODY, "error answer")
-        except (ProtocolError, OSError, socket.timeout):
+        except (ProtocolError, http.client.HTTPException, OSError):
             data = b""
         code, message = f"http_{e.code}", f"HTTP {e.code} without the API's error body"
         try:
