@@ -263,10 +263,10 @@ class Client:
                     return SubmitResult(want_tx, want_ids)
                 raise
             except (Retryable, ConnectionFailed) as e:
-                wait = float(e.retry_after or 1) if isinstance(e, ApiError) else 1.0
+                wait = min(float(e.retry_after or 1) if isinstance(e, ApiError) else 1.0, MAX_BACKOFF_S)
                 if self._clock() + wait > deadline:
                     raise
-                self._sleep(min(wait, MAX_BACKOFF_S))
+                self._sleep(wait)
                 retried = True
         res = SubmitResult.from_json(a.json("deposit answer"), len(want_ids))
         if res.tx_id != want_tx or res.deposit_ids != want_ids:

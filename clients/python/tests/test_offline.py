@@ -360,6 +360,15 @@ class AgainstScriptedServer(unittest.TestCase):
         self.assertEqual(r.commit_time_ms, 1767225601010)
         self.assertEqual([p for _, p, _ in self.script.requests], [f"/v1/deposits/{did}/receipt"] * 5)
 
+    def test_long_retry_after_is_capped(self):
+        did = "ab" * 32
+        self.script.answers += [err(404, "receipt_pending", retry_after=3600), ok(self._receipt_json(did))]
+        self.client.wait_receipt(did, timeout=60)
+        self.assertEqual(self.sleeps, [10.0])
+        self.script.answers += [err(503, "busy", retry_after=86400)] * 3 + [err(409, "already_pending")]
+        self.client.deposit_digest("33" * 32, 1, "text/plain", "l")
+        self.assertEqual(self.sleeps, [10.0] * 4)
+
     def test_wait_receipt_times_out(self):
         did = "ab" * 32
         self.script.answers += [err(404, "receipt_pending", retry_after=1)] * 10
