@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo test --workspace
 if [ -f tests/python/run.sh ]; then bash tests/python/run.sh; fi
+if [ -f clients/python/run.sh ]; then bash clients/python/run.sh; fi
