@@ -15,7 +15,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 # ---------------------------------------------------------------------------------------------
 # Limits (doc section 10)
@@ -36,7 +36,7 @@ MAX_GENESIS_CLIENTS = 100_000
 MAX_GENESIS_BYTES = 64 << 20
 MAX_RECEIPT_BYTES = 1 << 20
 MAX_PROOF_LEN = 64
-MAX_EVIDENCE_BYTES = 1 << 30
+HASH_CHUNK = 1 << 20  # evidence is streamed through SHA-256 in chunks of this size: no size limit
 
 RECEIPT_MAGIC = b"CURIARCT"
 RECEIPT_FORMAT = "curia-receipt"
@@ -992,7 +992,29 @@ class Report:
         return next((c for c in self.checks if not c.ok), None)
 
 
-def verify(evidence: bytes, rc: Receipt, spec: Spec) -> Report:
+class Evidence(NamedTuple):
+    """What the `digest` check needs of the evidence (doc 8): its SHA-256 and, when the bytes were
+    read, their length (None for `--digest`, whose length is never checked)."""
+    sha256: bytes
+    length: Optional[int]
+
+
+def hash_file(path: str) -> Evidence:
+    """Streams a file of any size through SHA-256 in constant memory."""
+    h, n = hashlib.sha256(), 0
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(HASH_CHUNK):
+                h.update(chunk)
+                n += len(chunk)
+    except OSError as e:
+        raise Unusable(f"cannot read evidence {path}: {e.strerror or e}") from None
+    return Evidence(h.digest(), n)
+
+
+def verify(evidence: "bytes | Evidence", rc: Receipt, spec: Spec) -> Report:
+    if not isinstance(evidence, Evidence):
+        evidence = Evidence(sha256(evidence), len(evidence))
     checks: list[Check] = []
 
     def check(name: str, err: Optional[str], ok_detail: str) -> None:
@@ -1029,7 +1051,7 @@ def verify(evidence: bytes, rc: Receipt, spec: Spec) -> Report:
     check("chain", err, f"chain {spec.chain_id.hex()} ({spec.chain_name})")
 
     # 3. digest
-    digest = sha256(evidence)
+    digest = evidence.sha256
     err, ok_detail = None, ""
     if p["kind"] == "deposit":
         salted, committed, length = p["commitment_kind"] == "salted", p["commitment"], p["byte_length"]
@@ -1047,8 +1069,8 @@ def verify(evidence: bytes, rc: Receipt, spec: Spec) -> Report:
             if computed != committed:
                 err = (f"evidence SHA-256 {digest.hex()}{' (salted)' if salted else ''} does not match the "
                        f"deposited {committed.hex()}")
-            elif length is not None and len(evidence) != length:
-                err = f"evidence is {len(evidence)} bytes, the deposit says {length}"
+            elif length is not None and evidence.length is not None and evidence.length != length:
+                err = f"evidence is {evidence.length} bytes, the deposit says {length}"
             ok_detail = f"SHA-256 {digest.hex()} " + ("matches the salted commitment" if salted else "matches")
     check("digest", err, ok_detail)
 
@@ -1141,18 +1163,23 @@ def read_file(path: str, what: str, limit: int) -> bytes:
     return data
 
 
-def verify_files(evidence_path: str, receipt_path: str, genesis_path: str) -> tuple[int, Optional[Report], str]:
-    """Returns (exit code, report or None, text to print)."""
+def verify_files(evidence_path: str, receipt_path: str, genesis_path: str,
+                 digest_hex: Optional[str] = None) -> tuple[int, Optional[Report], str]:
+    """Returns (exit code, report or None, text to print). With `digest_hex` (doc 8.1 `--digest`)
+    the evidence is that SHA-256 and `evidence_path` is only a name."""
     try:
         genesis = read_file(genesis_path, "genesis", MAX_GENESIS_BYTES)
         receipt = read_file(receipt_path, "receipt", MAX_RECEIPT_BYTES)
-        evidence = read_file(evidence_path, "evidence", MAX_EVIDENCE_BYTES)
+        if digest_hex is not None:
+            evidence = Evidence(parse_hex(digest_hex, 32, "--digest"), None)
+        else:
+            evidence = hash_file(evidence_path)
     except Unusable as e:
         return 2, None, f"UNUSABLE INPUT: {e}\n"
     return verify_data(evidence, receipt, genesis, evidence_path)
 
 
-def verify_data(evidence: bytes, receipt: bytes, genesis: bytes,
+def verify_data(evidence: "bytes | Evidence", receipt: bytes, genesis: bytes,
                 evidence_name: str = "(evidence)") -> tuple[int, Optional[Report], str]:
     """Verify in memory. Returns (exit code, report or None, text to print)."""
     try:
@@ -1185,11 +1212,15 @@ def verify_data(evidence: bytes, receipt: bytes, genesis: bytes,
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
-        sys.stderr.write("usage: curia_verify.py EVIDENCE_FILE RECEIPT_JSON GENESIS_JSON\n")
+    args = argv[1:]
+    digest = None
+    if len(args) == 4 and args[0] == "--digest":
+        digest, args = args[1], ["(digest given)"] + args[2:]
+    if len(args) != 3:
+        sys.stderr.write("usage: curia_verify.py (EVIDENCE_FILE | --digest HEX) RECEIPT GENESIS_JSON\n")
         return 2
     try:
-        code, _, text = verify_files(argv[1], argv[2], argv[3])
+        code, _, text = verify_files(args[0], args[1], args[2], digest)
     except Exception as e:  # never a traceback: any unexpected failure is unusable input
         sys.stdout.write(f"UNUSABLE INPUT: internal error: {type(e).__name__}: {e}\n")
         return 2

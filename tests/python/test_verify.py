@@ -992,6 +992,43 @@ class Malformed(unittest.TestCase):
         p = run_cli(golden_path("evidence-single.bin"), self.dir.name, golden_path("genesis.json"))
         self.assert_unusable(p, "receipt is a directory")
 
+    def test_digest_option(self):
+        """Doc 8.1: `--digest HEX` stands for the evidence; its length is never checked; a value that
+        is not 64 hex digits is unusable."""
+        ev = EVIDENCE["single"]
+        rp, gp = golden_path("receipt-single.json"), golden_path("genesis.json")
+        good = hashlib.sha256(ev).hexdigest()
+        self.assertEqual(run_cli("--digest", good, rp, gp).returncode, 0)
+        self.assertEqual(run_cli("--digest", good.upper(), rp, gp).returncode, 0)
+        p = run_cli("--digest", hashlib.sha256(ev + b"x").hexdigest(), rp, gp)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("Check `digest` failed", p.stdout)
+        for bad in (good[:-1], good + "00", "zz" * 32, ""):
+            self.assert_unusable(run_cli("--digest", bad, rp, gp), f"--digest {bad!r}")
+
+    def test_evidence_is_streamed_without_a_size_limit(self):
+        """Doc 8.1: no limit on the evidence's size. A sparse file over 1 GiB (the old limit) and
+        several hash chunks long is hashed, giving the same digest as hashing it in one piece of
+        arithmetic, and verifies as *invalid* (another file), never as unusable."""
+        path = os.path.join(self.dir.name, "big.bin")
+        size = (1 << 30) + 3 * cv.HASH_CHUNK + 17
+        with open(path, "wb") as f:
+            f.truncate(size)
+            f.seek(size - 1)
+            f.write(b"\x01")
+        expected = hashlib.sha256()
+        zeros = bytes(cv.HASH_CHUNK)
+        left = size - 1
+        while left:
+            n = min(left, len(zeros))
+            expected.update(zeros[:n])
+            left -= n
+        expected.update(b"\x01")
+        self.assertEqual(cv.hash_file(path), cv.Evidence(expected.digest(), size))
+        p = run_cli(path, golden_path("receipt-single.json"), golden_path("genesis.json"))
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("Check `digest` failed", p.stdout)
+
     def test_lenient_but_documented(self):
         """Inputs the doc says are accepted: upper-case hex, null optional fields, duplicate receipt
         keys (last wins); a well-formed non-deposit payload is readable (then `format` fails), but an

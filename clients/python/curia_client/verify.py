@@ -9,7 +9,7 @@ Where curia_verify is looked for, first found wins:
    (`clients/python/curia_client/` -> `../../../tests/python/`);
 3. a module `curia_verify` importable from `sys.path`.
 
-Whatever limits curia_verify has apply (today it reads the evidence into memory, at most 1 GiB).
+curia_verify streams the evidence through SHA-256, so evidence of any size verifies in constant memory.
 The genesis's chain ID is also computed by curia_verify (`parse_genesis`), which checks every
 rule of section 3 of the spec before encoding it.
 """
