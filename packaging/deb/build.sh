@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
     --out) OUT=${2:?--out needs a folder}; shift 2 ;;
     --compression) COMPRESSION=${2:?--compression needs a value}; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
