@@ -9,6 +9,10 @@ if ! dpkg -s libclang-dev >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libclang-dev >/dev/null
 fi
+if ! command -v ip >/dev/null; then
+  echo "setup: installing iproute2 (the network-namespace fault test)" >&2
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iproute2 >/dev/null
+fi
 if ! python3 -c 'import cryptography' 2>/dev/null; then
   echo "setup: installing python cryptography" >&2
   python3 -m pip install -q cryptography
