@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# As root (CI here), the network-namespace fault test (cli/tests/netns.rs) must run, not skip.
+if [ "$(id -u)" = 0 ]; then export CURIA_NETNS_REQUIRED=1; fi
 cargo test --workspace
 if [ -f tests/python/run.sh ]; then bash tests/python/run.sh; fi
 if [ -f clients/python/run.sh ]; then bash clients/python/run.sh; fi
