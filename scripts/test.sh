@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo test --workspace
 if [ -f tests/python/run.sh ]; then bash tests/python/run.sh; fi
+# The judge's page: its unit tests and the committed bundle (web/), then the page in headless
+# Chromium against `curia verify` (tests/browser/).
+bash tests/browser/run.sh
