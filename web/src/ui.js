@@ -14,7 +14,7 @@ import { escapeText } from './escape.js';
 import { hex, fromHex } from './codec.js';
 import { TEXT, defaultLang } from './i18n.js';
 
-const CHUNK = 16 << 20;
+const CHUNK = 4 << 20;
 const $ = (id) => document.getElementById(id);
 const state = { evidence: [], receipts: [], genesis: null, results: null, lang: 'en', hashStats: null };
 
@@ -30,7 +30,7 @@ function el(tag, attrs, ...children) {
 }
 const t = () => TEXT[state.lang];
 
-/** SHA-256 of a File/Blob, read in CHUNK slices (the next one is read while this one is hashed). */
+/** SHA-256 of a File/Blob, read in CHUNK (4 MiB) slices (the next one is read while this one is hashed). */
 export async function hashBlob(blob, onProgress) {
   const h = sha256.create();
   let next = blob.slice(0, CHUNK).arrayBuffer();
