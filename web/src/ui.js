@@ -87,8 +87,14 @@ function progress(done, total, startMs) {
   p.max = total || 1;
   p.value = done;
   const secs = Math.max((performance.now() - startMs) / 1000, 1e-3);
+  state.progress = { done, total, mbps: done / 1e6 / secs };
+  showProgress();
+}
+
+function showProgress() {
+  const pr = state.progress;
   const mb = (x) => (x / 1e6).toFixed(1);
-  $('progress-text').textContent = `${t().hashing}: ${mb(done)} MB ${t().of} ${mb(total)} MB, ${(done / 1e6 / secs).toFixed(0)} MB/s`;
+  $('progress-text').textContent = pr ? `${t().hashing}: ${mb(pr.done)} MB ${t().of} ${mb(pr.total)} MB, ${pr.mbps.toFixed(0)} MB/s` : '';
 }
 
 async function run() {
@@ -240,6 +246,7 @@ function render() {
   $('lang-zh').setAttribute('aria-pressed', String(state.lang === 'zh'));
   $('lang-en').setAttribute('aria-pressed', String(state.lang === 'en'));
   showFileLists();
+  showProgress();
   const out = $('results');
   out.replaceChildren(...(state.results || []).map((r, i) => renderResult(r, i)));
   $('print').hidden = !(state.results && state.results.length);
@@ -262,10 +269,9 @@ function init() {
   $('verify').addEventListener('click', () => run());
   $('print').addEventListener('click', () => window.print());
   $('clear').addEventListener('click', () => {
-    Object.assign(state, { evidence: [], receipts: [], genesis: null, results: null });
+    Object.assign(state, { evidence: [], receipts: [], genesis: null, results: null, progress: null });
     for (const id of ['in-evidence', 'in-receipt', 'in-genesis', 'digest']) $(id).value = '';
     $('progress').value = 0;
-    $('progress-text').textContent = '';
     render();
   });
   const zone = $('dropzone');
