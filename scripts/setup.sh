@@ -17,3 +17,16 @@ if ! python3 -c 'import cryptography' 2>/dev/null; then
   echo "setup: installing python cryptography" >&2
   python3 -m pip install -q cryptography
 fi
+# The judge's page (web/) and its browser test (tests/browser/): Node.js with npm, Debian's
+# Chromium (the test drives it with puppeteer-core; nothing downloads a browser) and a CJK font for
+# the Chinese screenshots.
+missing=""
+command -v node >/dev/null || missing="$missing nodejs"
+command -v npm >/dev/null || missing="$missing npm"
+command -v chromium >/dev/null || missing="$missing chromium"
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$missing fonts-noto-cjk"
+if [ -n "$missing" ]; then
+  echo "setup: installing$missing" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi

@@ -252,6 +252,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/status", get(get_status))
         .route("/v1/chain", get(get_chain))
         .route("/v1/genesis", get(get_genesis))
+        .route("/verify", get(get_verify_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(ctx)
@@ -815,6 +816,26 @@ async fn get_chain(
 /// `GET /v1/genesis`: the node's genesis JSON, for auditors to compare with the published one.
 async fn get_genesis(State(ctx): State<ApiContext>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], ctx.spec.genesis.to_json()).into_response()
+}
+
+/// `GET /verify`: the judge's offline verification page, `web/dist/verify.html` (built from `web/`
+/// and committed), served as is with the Content-Security-Policy it was built with
+/// (`web/dist/verify.csp`: only its own inline script and style, no request of any kind).
+async fn get_verify_page() -> Response {
+    const PAGE: &str = include_str!("../../web/dist/verify.html");
+    const CSP: &str = include_str!("../../web/dist/verify.csp");
+    let csp = HeaderValue::from_str(&format!("{}; frame-ancestors 'none'", CSP.trim()))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        ],
+        PAGE,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -1,0 +1,526 @@
+// Genesis (docs/receipt-format.md section 3), transactions (4), headers, votes and certificates
+// (5) and receipts (7): strict JSON reading, canonical encoding and decoding.
+//
+// Every reading error is an `Unusable` (exit 2 of `curia verify`). JSON receipts are encoded
+// canonically and decoded again (7.3 step 4), so every limit of the binary form applies to JSON.
+
+import { Unusable, JNum, parseJson } from './json.js';
+import { Writer, Reader, tagged, TAG, hex, fromHex, utf8Len, equal } from './codec.js';
+import { checkGenesisKey } from './ed25519.js';
+
+export const LIMITS = {
+  MAX_NAME: 64,
+  MAX_ADDRESS: 256,
+  MAX_MEDIA_TYPE: 128,
+  MAX_LABEL: 256,
+  MAX_REFERENCE: 256,
+  MAX_CASE_ID: 64,
+  MAX_NOTE: 1024,
+  MAX_BATCH_ITEMS: 10000,
+  MAX_BLOCK_TXS: 20000,
+  MAX_VALIDATORS: 128,
+  MAX_APPROVALS: 128,
+  MAX_POWER: 1n << 40n,
+  MAX_GENESIS_CLIENTS: 100000,
+  MAX_GENESIS_BYTES: 64 << 20,
+  MAX_RECEIPT_BYTES: 1 << 20,
+  MAX_PROOF_LEN: 64,
+};
+const L = LIMITS;
+
+export const VALIDATOR_ROLES = { court: 1, notary: 2, timesvc: 3 };
+export const CLIENT_ROLES = { platform: 1, judge: 2, auditor: 3, registrar: 4 };
+const CLIENT_ROLE_NAMES = { 1: 'platform', 2: 'judge', 3: 'auditor', 4: 'registrar' };
+const INT_MAX = { u8: 0xffn, u16: 0xffffn, u32: 0xffffffffn, u64: 0xffffffffffffffffn };
+const MAGIC = new TextEncoder().encode('CURIARCT');
+
+/** Names: 1 to 64 bytes of [A-Za-z0-9._-]. */
+export const isName = (s) => /^[A-Za-z0-9._-]{1,64}$/.test(s);
+
+const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof JNum);
+const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+
+function parseHex(x, n, where) {
+  if (typeof x !== 'string') throw new Unusable(`${where}: expected a hex string`);
+  if (!/^[0-9a-fA-F]*$/.test(x) || x.length % 2) throw new Unusable(`${where}: bad hex`);
+  if (x.length !== 2 * n) throw new Unusable(`${where}: expected ${n} bytes, got ${x.length / 2}`);
+  return fromHex(x);
+}
+
+/** Reads the fields of one JSON object, then rejects unknown keys. */
+class Obj {
+  constructor(v, where, allowUnknown = false) {
+    if (!isObj(v)) throw new Unusable(`${where}: expected an object`);
+    this.v = v;
+    this.where = where;
+    this.seen = new Set();
+    this.allowUnknown = allowUnknown;
+  }
+  raw(k, optional = false) {
+    this.seen.add(k);
+    if (!has(this.v, k)) {
+      if (optional) return null;
+      throw new Unusable(`${this.where}: missing field \`${k}\``);
+    }
+    return this.v[k];
+  }
+  int(k, ty) {
+    const x = this.raw(k);
+    const n = x instanceof JNum ? x.uint() : null;
+    if (n === null) throw new Unusable(`${this.where}.${k}: expected a non-negative integer (${ty})`);
+    if (n > INT_MAX[ty]) throw new Unusable(`${this.where}.${k}: ${n} is out of range for ${ty}`);
+    return ty === 'u64' ? n : Number(n);
+  }
+  bool(k) {
+    const x = this.raw(k);
+    if (typeof x !== 'boolean') throw new Unusable(`${this.where}.${k}: expected a boolean`);
+    return x;
+  }
+  str(k) {
+    const x = this.raw(k);
+    if (typeof x !== 'string') throw new Unusable(`${this.where}.${k}: expected a string`);
+    return x;
+  }
+  hex(k, n) {
+    return parseHex(this.raw(k), n, `${this.where}.${k}`);
+  }
+  obj(k, allowUnknown = false) {
+    return new Obj(this.raw(k), `${this.where}.${k}`, allowUnknown);
+  }
+  list(k) {
+    const x = this.raw(k);
+    if (!Array.isArray(x)) throw new Unusable(`${this.where}.${k}: expected an array`);
+    return x;
+  }
+  done() {
+    if (this.allowUnknown) return;
+    const extra = Object.keys(this.v).filter((k) => !this.seen.has(k));
+    if (extra.length) throw new Unusable(`${this.where}: unknown field \`${extra.sort()[0]}\``);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Genesis (section 3)
+
+/** Parse and validate genesis JSON bytes; returns the chain spec with its derived values. */
+export function parseGenesis(bytes) {
+  if (bytes.length > L.MAX_GENESIS_BYTES) {
+    throw new Unusable(`genesis is too large: ${bytes.length} > ${L.MAX_GENESIS_BYTES}`);
+  }
+  const o = new Obj(parseJson(bytes, 'genesis', true), 'genesis');
+  const version = o.int('version', 'u16');
+  const chainName = o.str('chain_name');
+  const timeMs = o.int('genesis_time_ms', 'u64');
+  const vlist = o.list('validators');
+  const clist = o.list('clients');
+  const po = o.obj('params');
+  const maxBlockTxs = po.int('max_block_txs', 'u32');
+  const maxBatchItems = po.int('max_batch_items', 'u32');
+  po.done();
+  const validators = vlist.map((x, i) => {
+    const vo = new Obj(x, `genesis.validators[${i}]`);
+    const v = { name: vo.str('name'), role: vo.str('role'), key: vo.hex('key', 32), power: vo.int('power', 'u64'),
+      address: vo.str('address') };
+    if (!has(VALIDATOR_ROLES, v.role)) throw new Unusable(`genesis.validators[${i}].role: unknown role ${JSON.stringify(v.role)}`);
+    vo.done();
+    return v;
+  });
+  const clients = clist.map((x, i) => {
+    const co = new Obj(x, `genesis.clients[${i}]`);
+    const c = { name: co.str('name'), role: co.str('role'), key: co.hex('key', 32) };
+    if (!has(CLIENT_ROLES, c.role)) throw new Unusable(`genesis.clients[${i}].role: unknown role ${JSON.stringify(c.role)}`);
+    co.done();
+    return c;
+  });
+  o.done();
+
+  const bad = (m) => new Unusable(`invalid genesis: ${m}`);
+  if (version !== 1) throw new Unusable(`unsupported genesis version ${version} (this verifier reads version 1)`);
+  if (!isName(chainName)) throw bad(`invalid chain_name ${JSON.stringify(chainName)}`);
+  if (validators.length < 1 || validators.length > L.MAX_VALIDATORS) {
+    throw bad(`needs 1 to ${L.MAX_VALIDATORS} validators, has ${validators.length}`);
+  }
+  if (clients.length > L.MAX_GENESIS_CLIENTS) throw bad(`at most ${L.MAX_GENESIS_CLIENTS} clients`);
+  if (maxBlockTxs < 1 || maxBlockTxs > L.MAX_BLOCK_TXS) throw bad(`params.max_block_txs must be 1..=${L.MAX_BLOCK_TXS}`);
+  if (maxBatchItems < 1 || maxBatchItems > L.MAX_BATCH_ITEMS) {
+    throw bad(`params.max_batch_items must be 1..=${L.MAX_BATCH_ITEMS}`);
+  }
+  const names = new Set();
+  const keys = new Set();
+  const unique = (name, key) => {
+    if (names.has(name)) throw bad(`duplicate name ${name}`);
+    names.add(name);
+    if (keys.has(hex(key))) throw bad(`duplicate key ${hex(key)}`);
+    keys.add(hex(key));
+  };
+  for (const v of validators) {
+    if (!isName(v.name)) throw bad(`invalid validator name ${JSON.stringify(v.name)}`);
+    if (utf8Len(v.address) > L.MAX_ADDRESS) throw bad(`validator ${v.name} address too long`);
+    if (!checkGenesisKey(v.key)) throw bad(`validator ${v.name} key is not a valid ed25519 key`);
+    if (v.power < 1n || v.power > L.MAX_POWER) throw bad(`validator ${v.name} power must be 1..=${L.MAX_POWER}`);
+    unique(v.name, v.key);
+  }
+  for (const c of clients) {
+    if (!isName(c.name)) throw bad(`invalid client name ${JSON.stringify(c.name)}`);
+    if (!checkGenesisKey(c.key)) throw bad(`client ${c.name} key is not a valid ed25519 key`);
+    unique(c.name, c.key);
+  }
+
+  const w = new Writer().u16(version).str(chainName).u64(timeMs).u32(validators.length);
+  for (const v of validators) w.str(v.name).u8(VALIDATOR_ROLES[v.role]).fixed(v.key).u64(v.power).str(v.address);
+  w.u32(clients.length);
+  for (const c of clients) w.str(c.name).u8(CLIENT_ROLES[c.role]).fixed(c.key);
+  w.u32(maxBlockTxs).u32(maxBatchItems);
+  const canonical = w.bytes();
+  const vw = new Writer().u32(validators.length);
+  for (const v of validators) vw.str(v.name).u8(VALIDATOR_ROLES[v.role]).fixed(v.key).u64(v.power);
+  const totalPower = validators.reduce((s, v) => s + v.power, 0n);
+  return {
+    chainName,
+    genesisTimeMs: timeMs,
+    validators,
+    clients,
+    canonical,
+    chainId: tagged(TAG.GENESIS, canonical),
+    validatorsHash: tagged(TAG.VALIDATORS, vw.bytes()),
+    totalPower,
+    quorumPower: (totalPower * 2n) / 3n + 1n,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transaction bodies (section 4)
+
+export function encodeBody(body) {
+  const w = new Writer().fixed(body.sender).u64(body.nonce);
+  const p = body.payload;
+  switch (p.kind) {
+    case 'deposit':
+      w.u8(1).u8(p.commitmentKind === 'sha256' ? 1 : 2).fixed(p.commitment);
+      w.str(p.media_type).u64(p.byte_length).str(p.label).str(p.reference);
+      break;
+    case 'batch_deposit':
+      w.u8(2).fixed(p.root).u32(p.count).u8(p.salted ? 1 : 0).str(p.media_type).str(p.label).str(p.reference);
+      break;
+    case 'open_case':
+      w.u8(3).str(p.case_id).str(p.title);
+      break;
+    case 'attach_deposit':
+      w.u8(4).str(p.case_id).fixed(p.deposit_id);
+      break;
+    case 'record_verification':
+      w.u8(5).str(p.case_id).fixed(p.deposit_id).u8(p.valid ? 1 : 0).fixed(p.report).str(p.note);
+      break;
+    case 'close_case':
+      w.u8(6).str(p.case_id).str(p.note);
+      break;
+    case 'registry': {
+      w.u8(7);
+      const a = p.action;
+      if (a.op === 'add') w.u8(1).str(a.name).u8(CLIENT_ROLES[a.role]).fixed(a.key);
+      else if (a.op === 'remove') w.u8(2).fixed(a.key);
+      else w.u8(3).fixed(a.old).fixed(a.new);
+      w.u32(p.approvals.length);
+      for (const ap of p.approvals) w.u16(ap.validator).fixed(ap.signature);
+      break;
+    }
+    default:
+      throw new Error(`unknown kind ${p.kind}`);
+  }
+  return w.bytes();
+}
+
+function decodeBody(r) {
+  const sender = r.take(32);
+  const nonce = r.u64();
+  const tag = r.u8();
+  let p;
+  if (tag === 1) {
+    const ct = r.u8();
+    if (ct !== 1 && ct !== 2) throw r.fail(`unknown commitment tag ${ct}`);
+    p = { kind: 'deposit', commitmentKind: ct === 1 ? 'sha256' : 'salted', commitment: r.take(32),
+      media_type: r.str('media_type', L.MAX_MEDIA_TYPE), byte_length: r.u64(), label: r.str('label', L.MAX_LABEL),
+      reference: r.str('reference', L.MAX_REFERENCE) };
+  } else if (tag === 2) {
+    p = { kind: 'batch_deposit', root: r.take(32), count: r.u32(), salted: r.bool('salted'),
+      media_type: r.str('media_type', L.MAX_MEDIA_TYPE), label: r.str('label', L.MAX_LABEL),
+      reference: r.str('reference', L.MAX_REFERENCE) };
+  } else if (tag === 3) {
+    p = { kind: 'open_case', case_id: r.str('case_id', L.MAX_CASE_ID), title: r.str('title', L.MAX_NOTE) };
+  } else if (tag === 4) {
+    p = { kind: 'attach_deposit', case_id: r.str('case_id', L.MAX_CASE_ID), deposit_id: r.take(32) };
+  } else if (tag === 5) {
+    p = { kind: 'record_verification', case_id: r.str('case_id', L.MAX_CASE_ID), deposit_id: r.take(32),
+      valid: r.bool('valid'), report: r.take(32), note: r.str('note', L.MAX_NOTE) };
+  } else if (tag === 6) {
+    p = { kind: 'close_case', case_id: r.str('case_id', L.MAX_CASE_ID), note: r.str('note', L.MAX_NOTE) };
+  } else if (tag === 7) {
+    const op = r.u8();
+    let action;
+    if (op === 1) {
+      const name = r.str('client name', L.MAX_NAME);
+      const role = r.u8();
+      if (!CLIENT_ROLE_NAMES[role]) throw r.fail(`unknown client role tag ${role}`);
+      action = { op: 'add', name, role: CLIENT_ROLE_NAMES[role], key: r.take(32) };
+    } else if (op === 2) {
+      action = { op: 'remove', key: r.take(32) };
+    } else if (op === 3) {
+      action = { op: 'rotate', old: r.take(32), new: r.take(32) };
+    } else {
+      throw r.fail(`unknown registry action tag ${op}`);
+    }
+    const approvals = r.list('approvals', L.MAX_APPROVALS, () => ({ validator: r.u16(), signature: r.take(64) }));
+    p = { kind: 'registry', action, approvals };
+  } else {
+    throw r.fail(`unknown payload tag ${tag}`);
+  }
+  return { sender, nonce, payload: p };
+}
+
+function parseBody(o) {
+  const sender = o.hex('sender', 32);
+  const nonce = o.int('nonce', 'u64');
+  // Deposit kinds reject unknown fields; the other kinds ignore them (doc 7.1).
+  const po = o.obj('payload', true);
+  const kind = po.str('kind');
+  po.allowUnknown = !(kind === 'deposit' || kind === 'batch_deposit');
+  let p;
+  if (kind === 'deposit') {
+    const co = po.obj('commitment');
+    const keys = Object.keys(co.v);
+    if (keys.length !== 1 || (keys[0] !== 'sha256' && keys[0] !== 'salted')) {
+      throw new Unusable(`${co.where}: expected exactly one of \`sha256\`, \`salted\``);
+    }
+    p = { kind, commitmentKind: keys[0], commitment: co.hex(keys[0], 32), media_type: po.str('media_type'),
+      byte_length: po.int('byte_length', 'u64'), label: po.str('label'), reference: po.str('reference') };
+  } else if (kind === 'batch_deposit') {
+    p = { kind, root: po.hex('root', 32), count: po.int('count', 'u32'), salted: po.bool('salted'),
+      media_type: po.str('media_type'), label: po.str('label'), reference: po.str('reference') };
+  } else if (kind === 'open_case') {
+    p = { kind, case_id: po.str('case_id'), title: po.str('title') };
+  } else if (kind === 'attach_deposit') {
+    p = { kind, case_id: po.str('case_id'), deposit_id: po.hex('deposit_id', 32) };
+  } else if (kind === 'record_verification') {
+    p = { kind, case_id: po.str('case_id'), deposit_id: po.hex('deposit_id', 32), valid: po.bool('valid'),
+      report: po.hex('report', 32), note: po.str('note') };
+  } else if (kind === 'close_case') {
+    p = { kind, case_id: po.str('case_id'), note: po.str('note') };
+  } else if (kind === 'registry') {
+    const ao = po.obj('action', true);
+    const op = ao.str('op');
+    let action;
+    if (op === 'add') {
+      ao.allowUnknown = false;
+      const role = ao.str('role');
+      if (!has(CLIENT_ROLES, role)) throw new Unusable(`${ao.where}.role: unknown role ${JSON.stringify(role)}`);
+      action = { op, name: ao.str('name'), role, key: ao.hex('key', 32) };
+    } else if (op === 'remove') {
+      action = { op, key: ao.hex('key', 32) };
+    } else if (op === 'rotate') {
+      action = { op, old: ao.hex('old', 32), new: ao.hex('new', 32) };
+    } else {
+      throw new Unusable(`${ao.where}.op: unknown op ${JSON.stringify(op)}`);
+    }
+    ao.done();
+    const approvals = po.list('approvals').map((x, i) => {
+      const ap = new Obj(x, `${po.where}.approvals[${i}]`);
+      const a = { validator: ap.int('validator', 'u16'), signature: ap.hex('signature', 64) };
+      ap.done();
+      return a;
+    });
+    p = { kind, action, approvals };
+  } else {
+    throw new Unusable(`${po.where}.kind: unknown payload kind ${JSON.stringify(kind)}`);
+  }
+  po.done();
+  return { sender, nonce, payload: p };
+}
+
+/** TxBody::check_fields (4.1). Returns null or the reason. */
+export function checkFields(body) {
+  const p = body.payload;
+  const tooLong = (name, s, limit) => (utf8Len(s) > limit ? `${name} is too large: ${utf8Len(s)} > limit ${limit}` : null);
+  const nameErr = (what, s) =>
+    isName(s) ? null : `invalid ${what}: ${JSON.stringify(s)} must be 1 to 64 characters of A-Z a-z 0-9 . _ -`;
+  switch (p.kind) {
+    case 'deposit':
+    case 'batch_deposit': {
+      const e = tooLong('media_type', p.media_type, L.MAX_MEDIA_TYPE) || tooLong('label', p.label, L.MAX_LABEL) ||
+        tooLong('reference', p.reference, L.MAX_REFERENCE);
+      if (e) return e;
+      if (p.kind === 'batch_deposit' && (p.count < 1 || p.count > L.MAX_BATCH_ITEMS)) {
+        return `invalid batch count: ${p.count} is not in 1..=${L.MAX_BATCH_ITEMS}`;
+      }
+      return null;
+    }
+    case 'open_case':
+      return nameErr('case_id', p.case_id) || tooLong('title', p.title, L.MAX_NOTE);
+    case 'attach_deposit':
+      return nameErr('case_id', p.case_id);
+    case 'record_verification':
+    case 'close_case':
+      return nameErr('case_id', p.case_id) || tooLong('note', p.note, L.MAX_NOTE);
+    case 'registry':
+      if (p.action.op === 'add') {
+        const e = nameErr('client name', p.action.name);
+        if (e) return e;
+      }
+      return p.approvals.length > L.MAX_APPROVALS ? `approvals is too large: ${p.approvals.length} > limit ${L.MAX_APPROVALS}` : null;
+    default:
+      return `unknown kind ${p.kind}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header, vote, certificate (section 5)
+
+const HEADER_FIELDS = [['version', 'u16'], ['chain_id', 32], ['height', 'u64'], ['prev_hash', 32],
+  ['last_commit_hash', 32], ['tx_root', 32], ['tx_count', 'u32'], ['state_root', 32], ['validators_hash', 32],
+  ['time_ms', 'u64'], ['proposer', 32]];
+
+export function encodeHeader(h) {
+  const w = new Writer();
+  for (const [name, ty] of HEADER_FIELDS) {
+    if (typeof ty === 'number') w.fixed(h[name]);
+    else w[ty](h[name]);
+  }
+  return w.bytes();
+}
+
+function decodeHeader(r) {
+  const h = {};
+  for (const [name, ty] of HEADER_FIELDS) {
+    h[name] = typeof ty === 'number' ? r.take(ty) : r[ty]();
+    if (name === 'version' && h.version !== 2) {
+      throw new Unusable(`unsupported header version ${h.version} (this verifier reads version 2)`);
+    }
+  }
+  return h;
+}
+
+export const blockHash = (h) => tagged(TAG.HEADER, encodeHeader(h));
+
+export function voteSigningHash(chainId, height, round, blockHashBytes, timeMs, validator) {
+  const w = new Writer().fixed(chainId).u64(height).u32(round).u8(2).u8(1).fixed(blockHashBytes).u64(timeMs).u16(validator);
+  return tagged(TAG.VOTE, w.bytes());
+}
+
+function encodeCertificate(c) {
+  const w = new Writer().u64(c.height).u32(c.round).fixed(c.block_hash).u32(c.sigs.length);
+  for (const s of c.sigs) w.u16(s.validator).u64(s.time_ms).fixed(s.signature);
+  return w.bytes();
+}
+
+function decodeCertificate(r) {
+  const height = r.u64();
+  const round = r.u32();
+  const bh = r.take(32);
+  const sigs = r.list('certificate signatures', L.MAX_VALIDATORS, () => ({ validator: r.u16(), time_ms: r.u64(),
+    signature: r.take(64) }));
+  return { height, round, block_hash: bh, sigs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receipt (section 7)
+
+export function encodeReceipt(rc) {
+  const w = new Writer().fixed(MAGIC).u16(rc.version).fixed(rc.chain_id).fixed(rc.deposit_id);
+  w.fixed(encodeBody(rc.tx)).fixed(rc.signature);
+  if (rc.item === null) w.u8(0);
+  else {
+    w.u8(1).u32(rc.item.index).fixed(rc.item.commitment).u32(rc.item.proof.length);
+    for (const h of rc.item.proof) w.fixed(h);
+  }
+  w.u32(rc.tx_index).u32(rc.tx_proof.length);
+  for (const h of rc.tx_proof) w.fixed(h);
+  w.fixed(encodeHeader(rc.header)).fixed(encodeCertificate(rc.certificate));
+  if (rc.salt === null) w.u8(0);
+  else w.u8(1).fixed(rc.salt);
+  return w.bytes();
+}
+
+function decodeReceipt(data) {
+  const r = new Reader(data, 'receipt');
+  if (!equal(r.take(8), MAGIC)) throw new Unusable('cannot decode receipt: missing CURIARCT magic');
+  const version = r.u16();
+  if (version !== 1) throw new Unusable(`unsupported receipt version ${version} (this verifier reads version 1)`);
+  const chainId = r.take(32);
+  const depositId = r.take(32);
+  const start = r.pos;
+  const tx = decodeBody(r);
+  const bodyBytes = data.slice(start, r.pos);
+  const signature = r.take(64);
+  const item = r.option(() => ({ index: r.u32(), commitment: r.take(32),
+    proof: r.list('batch proof', L.MAX_PROOF_LEN, () => r.take(32)) }));
+  const txIndex = r.u32();
+  const txProof = r.list('transaction proof', L.MAX_PROOF_LEN, () => r.take(32));
+  const header = decodeHeader(r);
+  const certificate = decodeCertificate(r);
+  const salt = r.option(() => r.take(32));
+  r.finish();
+  return { version, chain_id: chainId, deposit_id: depositId, tx, signature, item, tx_index: txIndex,
+    tx_proof: txProof, header, certificate, salt, bodyBytes };
+}
+
+function parseReceiptJson(data) {
+  const v = parseJson(data, 'receipt', false);
+  const fmt = isObj(v) && has(v, 'format') ? v.format : undefined;
+  if (fmt !== 'curia-receipt') {
+    throw new Unusable(`bad receipt JSON: format is ${typeof fmt === 'string' ? JSON.stringify(fmt) : 'missing'}, expected "curia-receipt"`);
+  }
+  const ver = v.version instanceof JNum ? v.version.uint() : null;
+  if (ver === null) throw new Unusable('bad receipt JSON: missing version');
+  if (ver !== 1n) throw new Unusable(`unsupported receipt version ${ver} (this verifier reads version 1)`);
+  const o = new Obj(v, 'receipt');
+  o.str('format');
+  const version = o.int('version', 'u16');
+  const chainId = o.hex('chain_id', 32);
+  const depositId = o.hex('deposit_id', 32);
+  const to = o.obj('tx');
+  const tx = parseBody(to);
+  to.done();
+  const signature = o.hex('signature', 64);
+  let item = null;
+  if (o.raw('item', true) !== null) {
+    const io = o.obj('item');
+    item = { index: io.int('index', 'u32'), commitment: io.hex('commitment', 32),
+      proof: io.list('proof').map((h, i) => parseHex(h, 32, `receipt.item.proof[${i}]`)) };
+    io.done();
+  }
+  const txIndex = o.int('tx_index', 'u32');
+  const txProof = o.list('tx_proof').map((h, i) => parseHex(h, 32, `receipt.tx_proof[${i}]`));
+  const ho = o.obj('header');
+  const header = {};
+  for (const [name, ty] of HEADER_FIELDS) header[name] = typeof ty === 'number' ? ho.hex(name, ty) : ho.int(name, ty);
+  ho.done();
+  const co = o.obj('certificate');
+  const cert = { height: co.int('height', 'u64'), round: co.int('round', 'u32'), block_hash: co.hex('block_hash', 32),
+    sigs: co.list('sigs').map((x, i) => {
+      const so = new Obj(x, `receipt.certificate.sigs[${i}]`);
+      const s = { validator: so.int('validator', 'u16'), time_ms: so.int('time_ms', 'u64'),
+        signature: so.hex('signature', 64) };
+      so.done();
+      return s;
+    }) };
+  co.done();
+  const saltV = o.raw('salt', true);
+  const salt = saltV === null ? null : parseHex(saltV, 32, 'receipt.salt');
+  o.done();
+  const rc = { version, chain_id: chainId, deposit_id: depositId, tx, signature, item, tx_index: txIndex,
+    tx_proof: txProof, header, certificate: cert, salt };
+  // 7.3 step 4: round trip through the canonical form, so every binary limit applies.
+  const back = decodeReceipt(encodeReceipt(rc));
+  rc.bodyBytes = back.bodyBytes;
+  return rc;
+}
+
+/** Read a receipt: binary if it starts with CURIARCT, else JSON (7.2, 7.3). */
+export function parseReceipt(data) {
+  if (data.length > L.MAX_RECEIPT_BYTES) {
+    throw new Unusable(`receipt is too large: ${data.length} > ${L.MAX_RECEIPT_BYTES}`);
+  }
+  if (data.length >= 8 && equal(data.subarray(0, 8), MAGIC)) return decodeReceipt(data);
+  return parseReceiptJson(data);
+}
+
+export { hex };

@@ -1,0 +1,213 @@
+// The verification procedure of docs/receipt-format.md section 8, check by check, with the
+// check names and detail texts of the Rust verifier (ledger/src/verify.rs).
+//
+// Every check runs, even after a failure; the verdict is valid iff all pass; the first failed
+// check is the headline reason. `batch` is reported only for batch deposits. The evidence is
+// given as its SHA-256 digest and, when the bytes were hashed, their length (a digest alone
+// leaves the length unchecked, like `curia verify --digest`).
+
+import { sha256 } from '@noble/hashes/sha2.js';
+import { Unusable } from './json.js';
+import { tagged, TAG, hex, equal, leafHash, verifyInclusion, concat, Writer } from './codec.js';
+import { verifyStrict } from './ed25519.js';
+import { parseGenesis, parseReceipt, checkFields, blockHash, voteSigningHash } from './chain.js';
+
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ` for ms (BigInt) since the epoch, proleptic Gregorian (as Rust). */
+export function formatUtc(ms) {
+  ms = BigInt(ms);
+  const secs = ms / 1000n;
+  const days = secs / 86400n;
+  const rem = secs % 86400n;
+  const z = days + 719468n;
+  const era = z / 146097n;
+  const doe = z - era * 146097n;
+  const yoe = (doe - doe / 1460n + doe / 36524n - doe / 146096n) / 365n;
+  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
+  const mp = (5n * doy + 2n) / 153n;
+  const d = doy - (153n * mp + 2n) / 5n + 1n;
+  const m = mp < 10n ? mp + 3n : mp - 9n;
+  const y = yoe + era * 400n + (m <= 2n ? 1n : 0n);
+  const p = (v, n) => String(v).padStart(n, '0');
+  return `${p(y, 4)}-${p(m, 2)}-${p(d, 2)}T${p(rem / 3600n, 2)}:${p((rem % 3600n) / 60n, 2)}:${p(rem % 60n, 2)}.${p(ms % 1000n, 3)}Z`;
+}
+
+const txId = (chainId, bodyBytes) => tagged(TAG.TX, chainId, bodyBytes);
+const batchItemId = (id, index) => tagged(TAG.BATCH_ITEM, id, new Writer().u32(index).bytes());
+
+/** Commit time (5.4): the lower median of the signed clocks; 0 for an empty certificate. */
+export function commitTimeMs(cert) {
+  const t = cert.sigs.map((s) => s.time_ms).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return t.length ? t[Math.floor((t.length - 1) / 2)] : 0n;
+}
+
+/** Certificate validity (5.3). Returns [null or reason, signed power]. */
+function verifyCertificate(c, spec) {
+  const bad = (m) => `invalid commit certificate for height ${c.height}: ${m}`;
+  let power = 0n;
+  let prev = -1;
+  for (const s of c.sigs) {
+    if (s.validator <= prev) return [bad(`signatures not sorted by validator or repeated at index ${s.validator}`), power];
+    prev = s.validator;
+    if (s.validator >= spec.validators.length) return [bad(`signature by unknown validator index ${s.validator}`), power];
+    power += spec.validators[s.validator].power;
+  }
+  if (power < spec.quorumPower) {
+    return [bad(`signed voting power ${power} is not more than two thirds of ${spec.totalPower} (need ${spec.quorumPower})`), power];
+  }
+  for (const s of c.sigs) {
+    const v = spec.validators[s.validator];
+    const msg = voteSigningHash(spec.chainId, c.height, c.round, c.block_hash, s.time_ms, s.validator);
+    const e = verifyStrict(v.key, msg, s.signature);
+    if (e) return [bad(`bad signature by ${hex(v.key)} on precommit (${e})`), power];
+  }
+  return [null, power];
+}
+
+/**
+ * Verify a parsed receipt against a chain spec. `evidence` is `{digest: Uint8Array(32), length:
+ * BigInt | null}`. Returns the report: {verdict, valid, checks: [{name, ok, detail}], ...}.
+ */
+export function verifyReceipt(evidence, rc, spec) {
+  const checks = [];
+  const check = (name, err, okDetail) => checks.push({ name, ok: err === null, detail: err === null ? okDetail : err });
+  const p = rc.tx.payload;
+  const body = rc.bodyBytes;
+
+  // 1. format
+  let err = null;
+  if (rc.version !== 1) err = `version ${rc.version} is not 1`;
+  else {
+    err = checkFields(rc.tx);
+    if (err === null) {
+      if (p.kind === 'deposit') err = rc.item !== null ? 'single deposit carries a batch item' : null;
+      else if (p.kind === 'batch_deposit') {
+        if (rc.item === null) err = 'batch deposit without its item';
+        else if (rc.item.index >= p.count) err = `item index ${rc.item.index} is outside the batch of ${p.count}`;
+      } else err = `a ${p.kind} transaction is not a deposit`;
+    }
+  }
+  check('format', err, rc.item === null ? 'single deposit' : `batch item ${rc.item.index}`);
+
+  // 2. chain
+  if (!equal(rc.chain_id, spec.chainId)) err = `receipt is for chain ${hex(rc.chain_id)}, genesis founds ${hex(spec.chainId)}`;
+  else if (!equal(rc.header.chain_id, spec.chainId)) err = `header is for chain ${hex(rc.header.chain_id)}`;
+  else err = null;
+  check('chain', err, `chain ${hex(spec.chainId)} (${spec.chainName})`);
+
+  // 3. digest
+  const digest = evidence.digest;
+  let okDetail = '';
+  let salted;
+  let committed;
+  let length = null;
+  err = null;
+  if (p.kind === 'deposit') [salted, committed, length] = [p.commitmentKind === 'salted', p.commitment, p.byte_length];
+  else if (p.kind === 'batch_deposit' && rc.item !== null) [salted, committed] = [p.salted, rc.item.commitment];
+  else err = 'receipt holds no deposit';
+  if (err === null) {
+    if (!salted && rc.salt !== null) err = 'receipt carries a salt but the deposit is not salted';
+    else if (salted && rc.salt === null) err = 'deposit is salted and the receipt carries no salt';
+    else {
+      const computed = salted ? tagged(TAG.SALTED, rc.salt, digest) : digest;
+      if (!equal(computed, committed)) {
+        err = `evidence SHA-256 ${hex(digest)}${salted ? ' (salted)' : ''} does not match the deposited ${hex(committed)}`;
+      } else if (length !== null && evidence.length !== null && evidence.length !== length) {
+        err = `evidence is ${evidence.length} bytes, the deposit says ${length}`;
+      }
+      okDetail = `SHA-256 ${hex(digest)}${salted ? ' matches the salted commitment' : ' matches'}`;
+    }
+  }
+  check('digest', err, okDetail);
+
+  // 4. deposit_id, with the receipt's chain ID
+  const own = txId(rc.chain_id, body);
+  const computedId = rc.item === null ? own : batchItemId(own, rc.item.index);
+  check('deposit_id',
+    equal(computedId, rc.deposit_id) ? null : `receipt names deposit ${hex(rc.deposit_id)}, its transaction gives ${hex(computedId)}`,
+    hex(computedId));
+
+  // 5. signature, with the genesis's chain ID
+  const id = txId(spec.chainId, body);
+  const sender = rc.tx.sender;
+  const client = spec.clients.find((c) => equal(c.key, sender)) || null;
+  const sigErr = verifyStrict(sender, id, rc.signature);
+  if (sigErr) err = `bad signature by ${hex(sender)} on transaction (${sigErr})`;
+  else if (spec.validators.some((v) => equal(v.key, sender))) err = `signed by ${hex(sender)}, a validator key: validators do not deposit`;
+  else if (client !== null && client.role !== 'platform') err = `signed by ${client.name}, whose role is ${client.role}, not platform`;
+  else err = null;
+  check('signature', err, client !== null ? `signed by platform ${client.name} (${hex(sender)})`
+    : `signed by ${hex(sender)}, a key registered on chain after genesis (an audit shows its registration)`);
+
+  // 6. batch, only for batch deposits
+  if (p.kind === 'batch_deposit') {
+    if (rc.item === null) check('batch', 'batch deposit without item proof', '');
+    else {
+      const e = verifyInclusion(leafHash(rc.item.commitment), rc.item.index, p.count, rc.item.proof, p.root);
+      check('batch', e ? `Merkle proof rejected: ${e}` : null, `item ${rc.item.index} of ${p.count} in batch root ${hex(p.root)}`);
+    }
+  }
+
+  // 7. inclusion
+  const h = rc.header;
+  const e7 = verifyInclusion(leafHash(concat(body, rc.signature)), rc.tx_index, h.tx_count, rc.tx_proof, h.tx_root);
+  check('inclusion', e7 ? `Merkle proof rejected: ${e7}` : null,
+    `transaction ${rc.tx_index} of ${h.tx_count} in block ${h.height} (root ${hex(h.tx_root)})`);
+
+  // 8. certificate
+  const c = rc.certificate;
+  const bh = blockHash(h);
+  let power = 0n;
+  if (!equal(c.block_hash, bh)) err = `certificate is for block ${hex(c.block_hash)}, header hashes to ${hex(bh)}`;
+  else if (c.height !== h.height) err = `certificate is for height ${c.height}, header is ${h.height}`;
+  else if (!equal(h.validators_hash, spec.validatorsHash)) err = "header's validator-set hash is not the genesis validators'";
+  else [err, power] = verifyCertificate(c, spec);
+  check('certificate', err, `${c.sigs.length} of ${spec.validators.length} validators signed block ${hex(bh)} (${power} of ${spec.totalPower} voting power)`);
+
+  // 9. time
+  const ct = commitTimeMs(c);
+  if (c.sigs.length === 0) err = 'no signed clocks';
+  else if (ct < spec.genesisTimeMs) err = `commit time ${formatUtc(ct)} is before the genesis time`;
+  else err = null;
+  check('time', err, `committed at ${formatUtc(ct)} (median of ${c.sigs.length} signed clocks)`);
+
+  const timesvc = c.sigs
+    .filter((s) => s.validator < spec.validators.length && spec.validators[s.validator].role === 'timesvc')
+    .map((s) => ({ validator: spec.validators[s.validator].name, time_ms: s.time_ms, time: formatUtc(s.time_ms) }));
+  const signers = c.sigs
+    .filter((s) => s.validator < spec.validators.length)
+    .map((s) => ({ name: spec.validators[s.validator].name, role: spec.validators[s.validator].role, time_ms: s.time_ms }));
+  const valid = checks.every((x) => x.ok);
+  return {
+    verdict: valid ? 'valid' : 'invalid',
+    valid,
+    deposit_id: hex(rc.deposit_id),
+    height: h.height,
+    commit_time_ms: ct,
+    commit_time: formatUtc(ct),
+    depositor: client ? client.name : null,
+    sender: hex(sender),
+    timesvc,
+    signers,
+    checks,
+    firstFailure: checks.find((x) => !x.ok) || null,
+  };
+}
+
+/**
+ * Everything from the three inputs: `{code: 0|1|2, report?, spec?, receipt?, error?}` as
+ * `curia verify` exits. `evidence` is `{digest, length}` or raw bytes (Uint8Array).
+ */
+export function verifyAll(evidence, receiptBytes, genesisBytes) {
+  let spec;
+  let rc;
+  try {
+    spec = parseGenesis(genesisBytes);
+    rc = parseReceipt(receiptBytes);
+  } catch (e) {
+    if (e instanceof Unusable) return { code: 2, error: e.message, stage: spec ? 'receipt' : 'genesis' };
+    return { code: 2, error: `internal error: ${e && e.message}`, stage: spec ? 'receipt' : 'genesis' };
+  }
+  const ev = evidence instanceof Uint8Array ? { digest: sha256(evidence), length: BigInt(evidence.length) } : evidence;
+  const report = verifyReceipt(ev, rc, spec);
+  return { code: report.valid ? 0 : 1, report, spec, receipt: rc };
+}
