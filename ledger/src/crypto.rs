@@ -256,6 +256,73 @@ mod tests {
         .is_ok());
     }
 
+    /// A "signature" whose `R = rB + T` has a component `T` of order 2 and `S = r + k·a`: the
+    /// cofactorless equation is off by `T`, so strict verification refuses it, but a batch whose
+    /// random coefficient for it is even cannot see `T`.
+    pub(crate) fn mixed_order_r_signature(key: &SecretKey, msg: &Hash, nonce: u8) -> Signature {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        // (0, -1), the point of order 2: y = p - 1, x = 0.
+        let mut t = [0xff; 32];
+        t[0] = 0xec;
+        t[31] = 0x7f;
+        let t = CompressedEdwardsY(t).decompress().expect("order-2 point");
+        let r = Scalar::from_bytes_mod_order([nonce; 32]);
+        let big_r = (ED25519_BASEPOINT_POINT * r + t).compress().to_bytes();
+        let mut h = Sha512::new();
+        h.update(big_r);
+        h.update(key.public().0);
+        h.update(msg.0);
+        let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+        let s = r + k * key.0.to_scalar();
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&big_r);
+        sig[32..].copy_from_slice(s.as_bytes());
+        Signature(sig)
+    }
+
+    /// Documents a known gap of [`verify_batch`] (receipt format 6.3): a mixed-order `R` is
+    /// refused one by one but accepted by some batches. Certificates are therefore verified one
+    /// by one (`CommitCertificate::verify`); transaction batches still have the gap.
+    #[test]
+    fn batch_can_accept_a_mixed_order_r_that_strict_verification_refuses() {
+        let key = SecretKey::from_seed(&[9; 32]);
+        let msg = Hash::sha256(b"vote");
+        let mut batch_accepted = 0;
+        for nonce in 1..=16u8 {
+            let sig = mixed_order_r_signature(&key, &msg, nonce);
+            assert!(key.public().verify("test", &msg, &sig).is_err(), "strict must refuse nonce {nonce}");
+            if verify_batch("test", &[(key.public(), msg, sig)]).is_ok() {
+                batch_accepted += 1;
+            }
+        }
+        assert!(batch_accepted > 0, "the batch gap is closed: update receipt format 6.3 and this test");
+    }
+
+    /// A certificate holding a precommit with a mixed-order `R` is refused, also where a batch
+    /// would have accepted that precommit.
+    #[test]
+    fn certificates_refuse_a_mixed_order_r_precommit() {
+        use crate::testkit::{test_key, TestChain};
+        let mut chain = TestChain::new(4);
+        chain.commit(vec![]);
+        let (block, cert) = chain.blocks[0].clone();
+        assert!(cert.verify(&chain.spec).is_ok());
+        let mut batch_would_accept = 0;
+        for nonce in 1..=16u8 {
+            let mut forged = cert.clone();
+            let s = forged.sigs[0];
+            let msg = forged.vote_of(&chain.spec.chain_id, &s).signing_hash();
+            forged.sigs[0].signature = mixed_order_r_signature(&test_key("v0"), &msg, nonce);
+            let key = chain.spec.genesis.validators[0].key;
+            if verify_batch("test", &[(key, msg, forged.sigs[0].signature)]).is_ok() {
+                batch_would_accept += 1;
+            }
+            assert!(forged.verify(&chain.spec).is_err(), "nonce {nonce} for block {}", block.header.height);
+        }
+        assert!(batch_would_accept > 0, "no case where the batch path would have accepted");
+    }
+
     #[test]
     fn byte_level_r_check_matches_decoding() {
         use curve25519_dalek::edwards::CompressedEdwardsY;
