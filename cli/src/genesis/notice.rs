@@ -61,7 +61,7 @@ pub fn qr_svg(chain_id_hex: &str) -> Result<String> {
 }
 
 const STYLE: &str = "\
-@page{size:A4;margin:12mm}
+@page{size:A4;margin:8mm}
 *{box-sizing:border-box}
 body{font-family:'Noto Serif CJK SC','Source Han Serif SC','Songti SC',SimSun,Georgia,'Times New Roman',serif;color:#111;margin:0 auto;max-width:186mm;padding:6mm 0;font-size:10pt;line-height:1.4}
 h1{font-size:16pt;margin:0 0 1mm;text-align:center}
@@ -86,7 +86,7 @@ td.mono{font-size:8pt;white-space:nowrap}
 h2{font-size:11pt;margin:4mm 0 1mm}
 code{font-family:'DejaVu Sans Mono',Consolas,monospace;font-size:8.5pt}
 .foot{margin-top:4mm;font-size:8pt;color:#444;border-top:1px solid #999;padding-top:1mm}
-@media print{body{padding:0}}
+@media print{body{padding:0;font-size:9.5pt;line-height:1.3}.head{margin:2mm 0}h2{margin:3mm 0 1mm}}
 ";
 
 /// Render the notice for a checked genesis and its founder-signature check.
