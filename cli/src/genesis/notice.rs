@@ -143,10 +143,7 @@ pub fn render(spec: &ChainSpec, founders: &FounderCheck) -> Result<String> {
                 if founders_signed == total { "ok" } else { "no" }
             ),
         ),
-        (
-            "<span class=\"zh\">注册客户端</span><br>Registered clients".to_string(),
-            g.clients.len().to_string(),
-        ),
+        ("<span class=\"zh\">注册客户端</span><br>Registered clients".to_string(), g.clients.len().to_string()),
     ] {
         let _ = writeln!(s, "<dt>{k}</dt><dd>{v}</dd>");
     }
