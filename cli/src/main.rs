@@ -7,6 +7,7 @@ mod audit_node;
 mod backup;
 mod case;
 mod demo;
+mod genesis;
 mod keys;
 mod netcmd;
 mod report;
@@ -72,11 +73,11 @@ enum Cmd {
     /// (--node), and check every link, proof, signature and state change. Exit 0 if all is well,
     /// 1 if a problem is found, 2 if the input is unusable or the node cannot be reached.
     Audit(AuditCmd),
-    /// Print the chain ID and validators of a genesis file, after checking it.
-    Genesis {
-        /// The genesis JSON.
-        file: PathBuf,
-    },
+    /// The genesis ceremony: build a draft (new, add-validator, add-client, remove), sign it as
+    /// a founding validator (sign, collect), check it and every founder signature (check: exit 0
+    /// complete, 1 some validators have not signed, 2 anything wrong), publish a printable notice
+    /// (publish), or print it (show; `curia genesis FILE` is the same).
+    Genesis(genesis::GenesisArgs),
     /// Set up and run validator nodes.
     Node {
         #[command(subcommand)]
@@ -305,17 +306,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Genesis { file } => {
-            let spec = load_genesis(&file)?;
-            println!("chain     {} ({})", spec.chain_id, spec.genesis.chain_name);
-            for (i, v) in spec.genesis.validators.iter().enumerate() {
-                println!("validator {i} {} {} power {} {}", v.name, v.role.as_str(), v.power, v.key);
-            }
-            for c in &spec.genesis.clients {
-                println!("client    {} {} {}", c.name, c.role.as_str(), c.key);
-            }
-            Ok(0)
-        }
+        Cmd::Genesis(args) => genesis::run(args),
         Cmd::Demo { out } => demo::run(&out),
         Cmd::Audit(AuditCmd { data_dir, node, key, genesis, json }) => match (data_dir, node) {
             (_, Some(url)) => audit_node::run(&url, key.as_deref(), genesis.as_deref(), json),

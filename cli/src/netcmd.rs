@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use curia_ledger::crypto::SecretKey;
-use curia_ledger::genesis::{Client, ClientRole, Genesis, Params, Validator, ValidatorRole};
+use curia_ledger::genesis::{Client, ClientRole, Params, Validator, ValidatorRole};
 use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
 use curia_ledger::tx::{Commitment, Deposit, Payload, TxBody};
@@ -14,9 +14,11 @@ use curia_node::config::{
     read_key, write_key, ConsensusSection, ListenSection, MempoolSection, NetworkSection, NodeConfig, NodeSection,
 };
 
-use crate::keys;
+use crate::{genesis, keys};
 
-/// Write a fresh testnet: keys, genesis and one config per validator, on loopback ports.
+/// Write a fresh testnet: keys, a genesis signed by every validator (genesis.json and
+/// genesis.sigs.json, built by the ceremony's code) and one config per validator, on loopback
+/// ports.
 pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) -> Result<()> {
     anyhow::ensure!((1..=32).contains(&validators), "--validators must be 1 to 32");
     if out.exists() && !force {
@@ -29,23 +31,24 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
     std::fs::create_dir_all(out)?;
     let roles = [ValidatorRole::Court, ValidatorRole::Court, ValidatorRole::Notary, ValidatorRole::Timesvc];
     let names = ["court-a", "court-b", "notary", "timesvc"];
-    let mut vals = Vec::new();
+    // The same steps as a genesis ceremony (`curia genesis new/add-validator/add-client/sign`),
+    // with every key made here.
+    let mut draft = genesis::new_draft("curia-testnet", curia_node::driver::now_ms(), Params::default())?;
     let mut vkeys = Vec::new();
     for i in 0..validators {
         let key = keys::generate()?;
         let name = names.get(i).map(|s| s.to_string()).unwrap_or_else(|| format!("court-{i}"));
-        vals.push(Validator {
+        draft.add_validator(Validator {
             name: name.clone(),
             role: *roles.get(i).unwrap_or(&ValidatorRole::Court),
             key: key.public(),
             power: 1,
             address: format!("/ip4/127.0.0.1/tcp/{}", base_port + i as u16),
-        });
+        })?;
         vkeys.push((name, key));
     }
     let clients_dir = out.join("clients");
     std::fs::create_dir_all(&clients_dir)?;
-    let mut clients = Vec::new();
     for (name, role) in [
         ("platform", ClientRole::Platform),
         ("judge", ClientRole::Judge),
@@ -54,18 +57,17 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
     ] {
         let key = keys::generate()?;
         write_key(&clients_dir.join(format!("{name}.key")), &key, force)?;
-        clients.push(Client { name: name.into(), role, key: key.public() });
+        draft.add_client(Client { name: name.into(), role, key: key.public() })?;
     }
-    let genesis = Genesis {
-        version: 1,
-        chain_name: "curia-testnet".into(),
-        genesis_time_ms: curia_node::driver::now_ms(),
-        validators: vals,
-        clients,
-        params: Params::default(),
-    };
-    let spec = genesis.clone().into_spec()?;
-    std::fs::write(out.join("genesis.json"), genesis.to_json() + "\n")?;
+    let spec = draft.clone().into_spec()?;
+    spec.check_founding()?;
+    let genesis_path = out.join("genesis.json");
+    genesis::write_atomic(&genesis_path, &(draft.to_json() + "\n"))?;
+    let sigs_path = genesis::sigs_path_for(&genesis_path);
+    let _ = std::fs::remove_file(&sigs_path);
+    for (_, key) in &vkeys {
+        genesis::sign_into(&sigs_path, &spec, key)?;
+    }
     for (i, (name, key)) in vkeys.iter().enumerate() {
         let dir = out.join(name);
         std::fs::create_dir_all(&dir)?;

@@ -58,6 +58,26 @@ impl Cluster {
         c
     }
 
+    /// The first port of test number `test` in this process (as [`Cluster::start`] uses).
+    pub fn port_base(test: u16) -> u16 {
+        20000 + (std::process::id() % 300) as u16 * 30 + test * 6
+    }
+
+    /// Start nodes already set up by the caller: `dir/NAME/node.toml` for each name (API on
+    /// `base + 1000 + i`, ops on `base + 2000 + i`), with a platform key in
+    /// `dir/clients/platform.key` for [`Cluster::deposit`]. Waits until every node is healthy.
+    pub fn launch(dir: PathBuf, base: u16, names: Vec<String>) -> Cluster {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = Cluster { _serial: serial, dir, base, names, nodes: vec![] };
+        for i in 0..c.names.len() {
+            c.nodes.push(Some(c.spawn(i)));
+        }
+        for i in 0..c.names.len() {
+            c.wait_healthy(i);
+        }
+        c
+    }
+
     pub fn spawn(&self, i: usize) -> Child {
         let d = self.dir.join(&self.names[i]);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("node.log")).unwrap();
