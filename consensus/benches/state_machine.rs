@@ -49,7 +49,7 @@ fn height_messages(n: usize) -> (Config, Vec<Input>) {
             inputs.push(Input::Message { from: PeerId(i as u64), msg: Message::Vote(v) });
         }
     }
-    let cfg = Config { spec, key: Some(test_key("v0")), timeouts: Timeouts::default(), broken: Default::default() };
+    let cfg = Config { spec, key: Some(test_key("v0")), timeouts: Timeouts::default() };
     (cfg, inputs)
 }
 

@@ -22,4 +22,10 @@ pub enum ConsensusError {
     /// The chain has no voting power (cannot happen with a validated genesis).
     #[error("the validator set has no voting power")]
     NoPower,
+    /// The chain store failed (a read or a write); the node cannot continue safely.
+    #[error("chain store: {0}")]
+    Store(String),
+    /// A safety invariant does not hold (a bug): the executor stops before acting on it.
+    #[error("broken invariant: {0}")]
+    Invariant(String),
 }

@@ -71,15 +71,6 @@ impl Timeouts {
     }
 }
 
-/// Deliberate protocol breakage, for tests that show the simulator finds safety violations.
-/// Never set in production.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Broken {
-    /// Use a quorum of 2f (two thirds, rounded down) instead of more than two thirds.
-    pub quorum_2f: bool,
-}
-
 /// Configuration of a machine.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -89,8 +80,6 @@ pub struct Config {
     pub key: Option<SecretKey>,
     /// Timeouts.
     pub timeouts: Timeouts,
-    #[doc(hidden)]
-    pub broken: Broken,
 }
 
 /// Something the node tells the machine.
@@ -296,6 +285,8 @@ pub struct Machine {
     last_fetch: Option<u64>,
     last_serve: BTreeMap<PeerId, u64>,
     stats: Stats,
+    /// The first broken invariant (see [`Machine::check_invariants`]).
+    broken: Option<String>,
 }
 
 impl Machine {
@@ -314,10 +305,9 @@ impl Machine {
             return Err(ConsensusError::NoPower);
         }
         let powers: Vec<u64> = spec.genesis.validators.iter().map(|v| v.power).collect();
-        let honest_quorum = spec.quorum_power();
-        let quorum = if cfg.broken.quorum_2f { (spec.total_power * 2 / 3).max(1) } else { honest_quorum };
         // Rule Q: a quorum is more than 2/3 of the power; "f+1" is any power no quorum can avoid.
-        let weak = spec.total_power - honest_quorum + 1;
+        let quorum = spec.quorum_power();
+        let weak = spec.total_power - spec.quorum_power() + 1;
         let n = powers.len();
         Ok(Machine {
             cfg,
@@ -348,6 +338,7 @@ impl Machine {
             last_fetch: None,
             last_serve: BTreeMap::new(),
             stats: Stats::default(),
+            broken: None,
         })
     }
 
@@ -364,6 +355,66 @@ impl Machine {
     /// This validator's index, if it votes.
     pub fn validator_index(&self) -> Option<u16> {
         self.me
+    }
+
+    /// Check the machine's invariants (rule I in `docs/protocol.md`); the first broken one, if
+    /// any, as [`ConsensusError::Invariant`]. The executor calls this after every input and
+    /// before performing its effects, so a broken machine stops before its votes leave.
+    ///
+    /// - I1: `locked.round <= round` and `valid.round <= round`; `valid` is at least as recent
+    ///   as `locked`.
+    /// - I2: the lock is our highest-round non-nil precommit of this height (only L36 locks, and
+    ///   it precommits the value it locks on, in the round it locks in).
+    /// - I3: we prevote a value other than the one we are locked on only with a proof of lock:
+    ///   a quorum of prevotes for it in a round from the lock's round up to before ours (checked
+    ///   when the prevote is signed).
+    pub fn check_invariants(&self) -> Result<(), ConsensusError> {
+        if let Some(b) = &self.broken {
+            return Err(ConsensusError::Invariant(b.clone()));
+        }
+        let fail = |what: String| Err(ConsensusError::Invariant(format!("h{} r{}: {what}", self.height, self.round)));
+        if let Some((lr, _)) = self.locked {
+            if lr > self.round {
+                return fail(format!("I1: locked in round {lr}, above the current round"));
+            }
+            if self.valid.is_none_or(|(vr, _)| vr < lr) {
+                return fail(format!("I1: locked in round {lr} but valid is {:?}", self.valid));
+            }
+        }
+        if let Some((vr, _)) = self.valid {
+            if vr > self.round {
+                return fail(format!("I1: valid value from round {vr}, above the current round"));
+            }
+        }
+        let lock = self.own_lock(u32::MAX);
+        if lock != self.locked {
+            return fail(format!("I2: locked on {:?}, but the highest non-nil precommit is {lock:?}", self.locked));
+        }
+        Ok(())
+    }
+
+    /// Our highest-round non-nil precommit of this height in a round below `below`.
+    fn own_lock(&self, below: u32) -> Option<(u32, Hash)> {
+        self.own_votes
+            .iter()
+            .filter(|((r, k), _)| *k == VoteKind::Precommit && *r < below)
+            .filter_map(|((r, _), v)| v.vote.block.map(|b| (*r, b)))
+            .max_by_key(|(r, _)| *r)
+    }
+
+    /// Invariant I3, checked as a prevote for `v` is signed in the current round.
+    fn check_prevote(&mut self, v: Hash) {
+        let Some((lr, lv)) = self.own_lock(self.round) else { return };
+        if lv == v || self.broken.is_some() {
+            return;
+        }
+        let quorum = self.cfg.spec.quorum_power();
+        if !(lr..self.round).any(|vr| self.prevotes(vr, &Some(v)) >= quorum) {
+            self.broken = Some(format!(
+                "I3: h{} r{}: prevote for {v:?} while locked on {lv:?} in round {lr}, without a quorum of prevotes for it since",
+                self.height, self.round
+            ));
+        }
     }
 
     /// The proposer of `(height, round)`: rule P, round robin over the genesis validators.
@@ -565,11 +616,17 @@ impl Machine {
     /// Sign (or, Rule S1, re-send the already signed) vote of this round, persist it, then
     /// broadcast it.
     fn cast(&mut self, kind: VoteKind, block: Option<Hash>, out: &mut Vec<Effect>) {
-        let (Some(me), Some(key)) = (self.me, self.cfg.key.as_ref()) else { return };
+        if self.me.is_none() || self.cfg.key.is_none() {
+            return;
+        }
         if let Some(v) = self.own_votes.get(&(self.round, kind)) {
             out.push(Effect::Broadcast(Message::Vote(v.clone())));
             return;
         }
+        if let (VoteKind::Prevote, Some(b)) = (kind, block) {
+            self.check_prevote(b);
+        }
+        let (Some(me), Some(key)) = (self.me, self.cfg.key.as_ref()) else { return };
         let v = Vote {
             chain_id: self.cfg.spec.chain_id,
             height: self.height,

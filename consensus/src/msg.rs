@@ -215,3 +215,23 @@ impl Canonical for Message {
         })
     }
 }
+
+/// Most proposals in a persisted proposal list (only those above the committed height are kept,
+/// at most one per round).
+pub const MAX_PERSISTED_PROPOSALS: usize = 1024;
+
+/// Encode the list of this validator's signed proposals for the store (a `u32`-counted list of
+/// canonical signed proposals).
+pub fn encode_proposals(proposals: &[SignedProposal]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.list(proposals, |w, p| p.encode(w));
+    w.into_bytes()
+}
+
+/// Decode what [`encode_proposals`] wrote; refuses trailing bytes and over-long lists.
+pub fn decode_proposals(blob: &[u8]) -> LedgerResult<Vec<SignedProposal>> {
+    let mut r = Reader::new(blob, "persisted proposals");
+    let v = r.list("proposals", MAX_PERSISTED_PROPOSALS, SignedProposal::decode)?;
+    r.finish()?;
+    Ok(v)
+}

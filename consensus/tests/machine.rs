@@ -14,12 +14,7 @@ use proptest::prelude::*;
 const NOW: u64 = 1_767_225_700_000;
 
 fn cfg(chain: &TestChain, i: usize) -> Config {
-    Config {
-        spec: Arc::new(chain.spec.clone()),
-        key: Some(test_key(&format!("v{i}"))),
-        timeouts: Timeouts::default(),
-        broken: Default::default(),
-    }
+    Config { spec: Arc::new(chain.spec.clone()), key: Some(test_key(&format!("v{i}"))), timeouts: Timeouts::default() }
 }
 
 fn started(chain: &TestChain, i: usize) -> (Machine, Vec<Effect>) {

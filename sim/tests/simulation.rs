@@ -1,7 +1,9 @@
-//! The simulator's checks over many seeds per scenario family. `CURIA_SIM_SEEDS=N` runs N seeds
-//! per family (a soak); by default a few dozen each.
+//! The simulator's checks over many seeds per scenario family, and the Twins enumeration.
+//! `CURIA_SIM_SEEDS=N` runs N seeds per family and `CURIA_TWINS_BUDGET=N` N Twins schedules per
+//! configuration (a soak); by default a few dozen seeds each and a budget that fits in seconds.
 
-use curia_consensus::sim::{run, run_scenario, seeds_per_scenario, Kind, Scenario, Violation};
+use curia_sim::twins::{budget, TwinsSpace};
+use curia_sim::{run, run_scenario, seeds_per_scenario, Kind, Scenario};
 
 fn sweep(kind: Kind, default: u64) {
     let seeds = seeds_per_scenario(default);
@@ -11,7 +13,7 @@ fn sweep(kind: Kind, default: u64) {
         let r = run(kind, seed);
         heights += r.heights.iter().copied().min().unwrap_or(0);
         if !r.ok() {
-            eprintln!("FAILED: {r}\n  re-run: curia_consensus::sim::run(Kind::{kind:?}, {seed})");
+            eprintln!("FAILED: {r}\n  re-run: cargo run -p curia-sim --example sim -- {kind:?} {seed}");
             failures.push(seed);
         }
     }
@@ -63,24 +65,6 @@ fn same_seed_same_trace() {
     }
 }
 
-/// A quorum of 2f instead of 2f+1: the simulator must find two honest validators committing
-/// different blocks.
-#[test]
-fn broken_quorum_is_caught() {
-    let mut found = None;
-    for seed in 0..40u64 {
-        let mut sc = Scenario::generate(Kind::Partition, seed);
-        sc.broken.quorum_2f = true;
-        let r = run_scenario(sc, seed);
-        if r.violations.iter().any(|v| matches!(v, Violation::Agreement { .. })) {
-            found = Some(r);
-            break;
-        }
-    }
-    let r = found.expect("the simulator did not find the safety violation of a 2f quorum");
-    eprintln!("found as expected: {r}");
-}
-
 /// Commit latency in message delays with a fixed latency and no faults: a proposal, a round of
 /// prevotes and a round of precommits, so about three.
 #[test]
@@ -96,4 +80,34 @@ fn commit_latency_in_message_delays() {
     let mean = all.iter().sum::<f64>() / all.len() as f64;
     eprintln!("commit latency: {mean:.2} message delays (per seed {all:.2?})");
     assert!((2.5..=4.0).contains(&mean), "latency {mean} message delays");
+}
+
+fn twins(n: usize, f: usize, rounds: u32, default_budget: u64) {
+    let space = TwinsSpace::new(n, f, rounds);
+    let picked = space.sample(budget(default_budget));
+    let mut failures = Vec::new();
+    for &index in &picked {
+        let r = run_scenario(space.schedule(index), index as u64);
+        if !r.ok() {
+            eprintln!("FAILED: {r}\n  re-run: cargo run -p curia-sim --example sim -- twins{n} {index}");
+            failures.push(index);
+            if failures.len() >= 3 {
+                break;
+            }
+        }
+    }
+    eprintln!("twins n={n} f={f} rounds={rounds}: {} of {} schedules", picked.len(), space.size());
+    assert!(failures.is_empty(), "twins n={n}: failing schedules {failures:?} (details above)");
+}
+
+/// Twins, n = 4: one validator as two honest instances, partitions over the first two rounds.
+#[test]
+fn twins_one_of_four() {
+    twins(4, 1, 2, 300);
+}
+
+/// Twins, n = 7: two validators as twin pairs, partitions over the first two rounds.
+#[test]
+fn twins_two_of_seven() {
+    twins(7, 2, 2, 40);
 }

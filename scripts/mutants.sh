@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Mutation check of the consensus machine: plant one known bug at a time in a scratch copy of
+# the workspace and run the default simulation run (`cargo test -p curia-sim`) against it. A
+# mutant is killed if the run fails; every listed mutant must be killed.
+#
+#   bash scripts/mutants.sh            # all mutants
+#   bash scripts/mutants.sh a c        # only some (by letter)
+#
+# The scratch copy is made from the working tree (tracked files, with uncommitted edits) in a
+# temporary directory; its cargo target dir (CURIA_MUTANTS_TARGET, default
+# "${CARGO_TARGET_DIR:-<repo>/target}-mutants") is kept between mutants and between runs, so
+# each mutant only recompiles the consensus and simulator crates. The unmutated copy is run
+# first and must pass. A mutation whose source text is not found exactly once (the source
+# drifted) stops the script with an error rather than reporting a vacuous result.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET="${CURIA_MUTANTS_TARGET:-${CARGO_TARGET_DIR:-$ROOT/target}-mutants}"
+SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/curia-mutants.XXXXXX")"
+trap 'rm -rf "$SCRATCH"' EXIT
+export CARGO_TARGET_DIR="$TARGET"
+MACHINE=consensus/src/machine.rs
+
+# One mutant per index: id, rule, description, original text, mutated text (both as Python
+# string literals), all in consensus/src/machine.rs.
+IDS=(a b c d e f g)
+RULES=(L22 L28 L36 Q E C1 L55)
+DESCS=(
+  "fresh proposal prevoted even when locked on another block"
+  "re-proposal prevoted whatever round the validator locked in"
+  "lock recorded at round 0 instead of the current round"
+  "quorum of 2f instead of 2f+1"
+  "a vote signature not checked"
+  "commit from a certificate that was not verified"
+  "round skip on one validator's message instead of f+1"
+)
+OLDS=(
+  "'let vote = ok && lock.is_none_or(|(_, lv)| lv == v);'"
+  "'let vote = ok && lock.is_none_or(|(lr, lv)| lr <= vr || lv == v);'"
+  "'self.locked = Some((round, v));'"
+  "'let quorum = spec.quorum_power();'"
+  "'let others = known.len();\n        if !verified && v.verify(&self.cfg.spec).is_err() {'"
+  "'            || cert.verify(&self.cfg.spec).is_err()\n'"
+  "'if acc >= self.weak {'"
+)
+NEWS=(
+  "'let vote = ok;'"
+  "'let vote = ok;'"
+  "'self.locked = Some((0, v));'"
+  "'let quorum = spec.total_power * 2 / 3;'"
+  "'let others = known.len();\n        if false && !verified && v.verify(&self.cfg.spec).is_err() {'"
+  "''"
+  "'if acc >= 1 {'"
+)
+
+want=("$@")
+selected() {
+  [ ${#want[@]} -eq 0 ] && return 0
+  local w
+  for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done
+  return 1
+}
+
+echo "scratch copy: $SCRATCH (target dir $TARGET)"
+(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar cf - 2>/dev/null) | tar xf - -C "$SCRATCH"
+cp "$SCRATCH/$MACHINE" "$SCRATCH/$MACHINE.orig"
+
+# Replace the original text (exactly one occurrence) by the mutated text; fail loudly otherwise.
+plant() {
+  python3 - "$SCRATCH/$1" "$2" "$3" <<'EOF'
+import ast, sys
+path, old, new = sys.argv[1], ast.literal_eval(sys.argv[2]), ast.literal_eval(sys.argv[3])
+src = open(path).read()
+count = src.count(old)
+if count != 1:
+    sys.exit(f"mutation did not apply: {old!r} occurs {count} times in {path} (the source drifted)")
+out = src.replace(old, new)
+if out == src:
+    sys.exit("mutation changed nothing")
+open(path, "w").write(out)
+EOF
+}
+
+run_sim() {
+  # The default simulation run, as `cargo test -p curia-sim` runs it.
+  (cd "$SCRATCH" && cargo test -q -p curia-sim --tests 2>&1)
+}
+
+echo "building and running the unmutated copy (must pass)..."
+if ! out="$(run_sim)"; then
+  echo "$out" | tail -40
+  echo "the unmutated simulation run fails: fix that first" >&2
+  exit 2
+fi
+
+results=()
+survived=0
+for k in "${!IDS[@]}"; do
+  id="${IDS[$k]}"
+  selected "$id" || continue
+  cp "$SCRATCH/$MACHINE.orig" "$SCRATCH/$MACHINE"
+  plant "$MACHINE" "${OLDS[$k]}" "${NEWS[$k]}"
+  if ! (cd "$SCRATCH" && cargo build -q -p curia-sim --tests 2>/dev/null); then
+    echo "mutant $id does not compile" >&2
+    exit 2
+  fi
+  start=$(date +%s)
+  if out="$(run_sim)"; then
+    verdict=survived
+    survived=$((survived + 1))
+    tests="-"
+    first="-"
+  else
+    verdict=killed
+    tests="$(echo "$out" | sed -n 's/^test \([a-z0-9_]*\) \.\.\. FAILED$/\1/p' | sort -u | tr '\n' ' ')"
+    first="$(echo "$out" | grep -o -m1 -E '(Agreement|BadCertificate|DoubleSign|Executor|Liveness) \{[^}]{0,100}' | tr '|' '/' || true)"
+  fi
+  secs=$(( $(date +%s) - start ))
+  results+=("| $id | ${RULES[$k]} | ${DESCS[$k]} | $verdict | ${secs}s | ${tests:-?} | ${first:-see output} |")
+  echo "mutant $id (${RULES[$k]}): $verdict in ${secs}s"
+done
+cp "$SCRATCH/$MACHINE.orig" "$SCRATCH/$MACHINE"
+
+echo
+echo "| mutant | rule | bug planted | result | time | failing tests | first violation |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${results[@]}"
+if [ "$survived" -gt 0 ]; then
+  echo "$survived mutant(s) survived" >&2
+  exit 1
+fi
+echo "all mutants killed"

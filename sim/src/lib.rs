@@ -1,0 +1,741 @@
+//! # curia-sim
+//!
+//! A seeded, deterministic simulator that runs Curia's consensus **executor** (the same
+//! `curia_consensus::Executor` a node runs, with the same machine) for every validator, on
+//! virtual time, a simulated network and in-memory stores ([`env`]).
+//!
+//! Faults: a network that delays (latency plus jitter, so it reorders), loses, duplicates and
+//! partitions messages (partitions heal); validators that crash, possibly halfway through
+//! performing an input's effects, and restart from what their store holds; up to f Byzantine
+//! validators that equivocate, double-vote, forge signatures and certificates, replay old
+//! messages, propose invalid blocks, rush rounds, stay silent or send garbage bytes; and Twins
+//! ([`twins`]): a Byzantine validator run as two honest instances sharing one key, under an
+//! enumerated partition schedule. Blocks are real ledger blocks built and checked by the
+//! executor with `state::build_block` and `state::apply_block`.
+//!
+//! Checked on every run: agreement (no two honest validators commit different blocks at a
+//! height), every committed certificate verifies against the genesis alone, only valid blocks
+//! commit (the in-memory store re-applies each one), no honest validator signs two different
+//! votes or proposals for one slot, the executor's and the machine's invariants (a broken one
+//! ends the run at once), and after the network heals every honest validator commits new blocks
+//! within a bound of virtual time.
+//!
+//! Everything is a function of the seed: iteration is over ordered maps, the random numbers come
+//! from [`Rng`], and the trace hash covers every event and effect.
+
+pub mod env;
+pub mod rng;
+pub mod scenario;
+pub mod twins;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use curia_consensus::machine::PeerId;
+use curia_consensus::msg::{Message, Proposal};
+use curia_consensus::{ChainStore, Config, ConsensusError, Executor, Note, Pacing, Step, Timer};
+use curia_ledger::block::{CommitCertificate, SignedVote, Vote, VoteKind};
+use curia_ledger::crypto::{SecretKey, Signature};
+use curia_ledger::genesis::ChainSpec;
+use curia_ledger::testkit::{test_genesis, test_key, TestChain};
+use curia_ledger::Hash;
+use sha2::{Digest, Sha256};
+
+pub use env::{Io, MemStore, SharedIo, SimClock, SimError, SimNet, SimPool};
+pub use rng::Rng;
+pub use scenario::{Byz, Crash, Kind, Partition, Scenario, SIM_TIMEOUTS};
+
+/// Proposal pacing in the simulator (virtual milliseconds): the node's rule, shorter.
+pub const SIM_PACING: Pacing = Pacing { block_interval_ms: 30, empty_block_ms: 100 };
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Two honest validators committed different blocks at one height.
+    Agreement {
+        /// Height.
+        height: u64,
+        /// Description.
+        detail: String,
+    },
+    /// A committed certificate does not verify against the genesis.
+    BadCertificate {
+        /// Height.
+        height: u64,
+        /// Why.
+        detail: String,
+    },
+    /// An honest validator signed two different votes or proposals for one slot.
+    DoubleSign {
+        /// Description.
+        detail: String,
+    },
+    /// An executor stopped with an error: a broken invariant of the machine (I1-I3) or of the
+    /// executor (X5), or a commit its store refused (an invalid block).
+    Executor {
+        /// Instance.
+        node: usize,
+        /// The error.
+        detail: String,
+    },
+    /// After healing, an honest validator did not commit enough blocks in time.
+    Liveness {
+        /// Description.
+        detail: String,
+    },
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// The scenario (printable).
+    pub scenario: String,
+    /// Broken invariants (empty if the run passed).
+    pub violations: Vec<Violation>,
+    /// SHA-256 over every event and effect of the run.
+    pub trace_hash: [u8; 32],
+    /// Committed height of each instance at the end.
+    pub heights: Vec<u64>,
+    /// Virtual time at the end.
+    pub end_ms: u64,
+    /// Mean commit latency in message delays (proposal broadcast to commit, divided by the least
+    /// latency), over honest commits of blocks decided in consensus; `None` if none.
+    pub latency_delays: Option<f64>,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Each instance's machine status and counters at the end (for failure reports).
+    pub statuses: Vec<String>,
+}
+
+impl Report {
+    /// Whether every check passed.
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {} scenario {} -> heights {:?} at {}ms, {} violations: {:?}\n  machines: {:#?}",
+            self.seed,
+            self.scenario,
+            self.heights,
+            self.end_ms,
+            self.violations.len(),
+            self.violations,
+            self.statuses
+        )
+    }
+}
+
+enum Event {
+    Deliver { to: usize, from: usize, bytes: Vec<u8> },
+    Timer { node: usize, incarnation: u64, timer: Timer },
+    Crash { node: usize, down_ms: u64 },
+    Restart { node: usize },
+}
+
+type SimExecutor = Executor<MemStore, SimNet, SimClock, SimPool>;
+
+struct Node {
+    exec: Option<SimExecutor>,
+    /// The store while the instance is down.
+    parked: Option<MemStore>,
+    io: SharedIo,
+    incarnation: u64,
+    key: SecretKey,
+    validator: usize,
+    byz: Option<Byz>,
+    twin: bool,
+    /// Bytes received (Byzantine replay).
+    heard: Vec<Vec<u8>>,
+    /// Restart delay of a planned crash.
+    crash_down: Option<u64>,
+    /// Highest round of height 1 this instance has rushed to (Byzantine `rush`).
+    rushed: BTreeMap<u64, u32>,
+    /// Twins: the slot (round at height 1, phase) this instance is in.
+    slot: (u32, u8),
+}
+
+impl Node {
+    fn height(&self) -> u64 {
+        match (&self.exec, &self.parked) {
+            (Some(x), _) => x.store().tip().height,
+            (None, Some(s)) => s.tip().height,
+            (None, None) => 0,
+        }
+    }
+}
+
+/// The simulation of one run.
+pub struct Sim {
+    sc: Scenario,
+    seed: u64,
+    spec: Arc<ChainSpec>,
+    helper: Rc<TestChain>,
+    rng: Rng,
+    now: u64,
+    seq: u64,
+    events: BTreeMap<(u64, u64), Event>,
+    nodes: Vec<Node>,
+    trace: Sha256,
+    violations: Vec<Violation>,
+    committed: BTreeMap<u64, (Hash, usize)>,
+    signed: BTreeMap<(u16, u64, u32, u8), Hash>,
+    proposal_sent: BTreeMap<(u64, u32), u64>,
+    latencies: Vec<u64>,
+    delivered: u64,
+}
+
+fn vote_slot_hash(b: &Option<Hash>) -> Hash {
+    b.unwrap_or(Hash::ZERO)
+}
+
+impl Sim {
+    /// Set up a run.
+    pub fn new(sc: Scenario, seed: u64) -> Sim {
+        let helper = Rc::new(TestChain::new(sc.n));
+        let spec = Arc::new(test_genesis(sc.n).into_spec().expect("test genesis is valid"));
+        let nodes = (0..sc.instances())
+            .map(|i| {
+                let validator = sc.validator_of(i);
+                let io = SharedIo::default();
+                Node {
+                    exec: None,
+                    parked: Some(MemStore::new(spec.clone(), io.clone())),
+                    io,
+                    incarnation: 0,
+                    key: test_key(&format!("v{validator}")),
+                    validator,
+                    byz: sc.byzantine.get(&i).copied(),
+                    twin: sc.twins.contains(&validator),
+                    heard: Vec::new(),
+                    crash_down: None,
+                    rushed: BTreeMap::new(),
+                    slot: (0, 0),
+                }
+            })
+            .collect();
+        let mut sim = Sim {
+            rng: Rng::new(seed),
+            seed,
+            spec,
+            helper,
+            now: 0,
+            seq: 0,
+            events: BTreeMap::new(),
+            nodes,
+            trace: Sha256::new(),
+            violations: Vec::new(),
+            committed: BTreeMap::new(),
+            signed: BTreeMap::new(),
+            proposal_sent: BTreeMap::new(),
+            latencies: Vec::new(),
+            delivered: 0,
+            sc,
+        };
+        for c in sim.sc.crashes.clone() {
+            sim.push(c.at_ms, Event::Crash { node: c.node, down_ms: c.down_ms });
+        }
+        for i in 0..sim.nodes.len() {
+            sim.boot(i);
+        }
+        sim
+    }
+
+    fn honest(&self, i: usize) -> bool {
+        self.nodes[i].byz.is_none() && !self.nodes[i].twin
+    }
+
+    fn push(&mut self, at: u64, e: Event) {
+        self.seq += 1;
+        self.events.insert((at, self.seq), e);
+    }
+
+    fn wall(&self) -> u64 {
+        env::WALL_BASE_MS + self.now
+    }
+
+    /// Start (or restart) instance `i` on the store it had.
+    fn boot(&mut self, i: usize) {
+        let cfg = Config { spec: self.spec.clone(), key: Some(self.nodes[i].key.clone()), timeouts: self.sc.timeouts };
+        let io = SharedIo::default();
+        io.borrow_mut().now = self.now;
+        let node = &mut self.nodes[i];
+        node.incarnation += 1;
+        node.io = io.clone();
+        let mut store = node.parked.take().expect("a down instance has its store");
+        store.io = io.clone();
+        let pool = SimPool::new(self.helper.clone(), format!("{} {i} {}", self.seed, node.incarnation));
+        let r = Executor::start(cfg, store, SimNet(io.clone()), SimClock(io.clone()), pool, SIM_PACING);
+        match r {
+            Ok(x) => {
+                self.nodes[i].exec = Some(x);
+                self.after(i, Ok(()));
+            }
+            Err(e) => self.violations.push(Violation::Executor { node: i, detail: format!("start: {e}") }),
+        }
+    }
+
+    /// Run to the end; returns the report.
+    pub fn run(mut self) -> Report {
+        let heal = self.sc.heal_ms;
+        let deadline = heal + self.sc.liveness_bound_ms;
+        let mut heal_target: Option<u64> = None;
+        while let Some(((t, _), ev)) = self.events.pop_first() {
+            if t > deadline || !self.violations.is_empty() {
+                break;
+            }
+            if heal_target.is_none() && t >= heal {
+                let max = (0..self.nodes.len()).filter(|&i| self.honest(i)).map(|i| self.nodes[i].height()).max();
+                heal_target = Some(max.unwrap_or(0) + self.sc.blocks_after_heal);
+            }
+            self.now = t;
+            self.step(ev);
+            if let Some(target) = heal_target {
+                if (0..self.nodes.len()).filter(|&i| self.honest(i)).all(|i| self.nodes[i].height() >= target) {
+                    break;
+                }
+            }
+        }
+        if self.violations.is_empty() {
+            let target = heal_target.unwrap_or(0);
+            for i in 0..self.nodes.len() {
+                if self.honest(i) && self.nodes[i].height() < target {
+                    self.violations.push(Violation::Liveness {
+                        detail: format!(
+                            "validator {i} at height {} did not reach {target} within {}ms after healing at {heal}ms",
+                            self.nodes[i].height(),
+                            self.sc.liveness_bound_ms
+                        ),
+                    });
+                }
+            }
+        }
+        let latency_delays = if self.latencies.is_empty() {
+            None
+        } else {
+            let l = self.sc.latency_ms.max(1) as f64;
+            Some(self.latencies.iter().sum::<u64>() as f64 / self.latencies.len() as f64 / l)
+        };
+        Report {
+            seed: self.seed,
+            scenario: self.sc.to_string(),
+            violations: self.violations,
+            trace_hash: self.trace.finalize().into(),
+            heights: self.nodes.iter().map(Node::height).collect(),
+            end_ms: self.now,
+            latency_delays,
+            delivered: self.delivered,
+            statuses: self
+                .nodes
+                .iter()
+                .map(|n| match &n.exec {
+                    Some(x) => format!("{:?} {:?}", x.machine().status(), x.machine().stats()),
+                    None => "down".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn step(&mut self, ev: Event) {
+        match ev {
+            Event::Deliver { to, from, bytes } => {
+                if self.nodes[to].exec.is_none() {
+                    return;
+                }
+                self.delivered += 1;
+                self.trace.update(format!("{} deliver {from}->{to} ", self.now));
+                self.trace.update(&bytes);
+                if let Some(byz) = self.nodes[to].byz.filter(|b| !b.silent) {
+                    if byz.replay && self.nodes[to].heard.len() < 64 {
+                        self.nodes[to].heard.push(bytes.clone());
+                    }
+                    if byz.double_vote {
+                        self.amnesia(to, &bytes);
+                    }
+                    if byz.rush {
+                        self.rush(to, &bytes);
+                    }
+                }
+                let r = self.with_exec(to, |x| x.on_bytes(PeerId(from as u64), bytes));
+                self.after(to, r);
+            }
+            Event::Timer { node, incarnation, timer } => {
+                if self.nodes[node].incarnation == incarnation && self.nodes[node].exec.is_some() {
+                    self.trace.update(format!("{} timer {node} {timer:?}", self.now));
+                    let r = self.with_exec(node, |x| x.on_timer(timer));
+                    self.after(node, r);
+                }
+            }
+            Event::Crash { node, down_ms } => {
+                self.trace.update(format!("{} crash {node}", self.now));
+                if self.nodes[node].exec.is_some() {
+                    // Die after a random number of further side effects: possibly halfway
+                    // through performing one input's effects.
+                    let budget = self.rng.below(6) as u32;
+                    self.nodes[node].io.borrow_mut().budget = Some(budget);
+                    self.nodes[node].crash_down = Some(down_ms);
+                }
+            }
+            Event::Restart { node } => {
+                self.trace.update(format!("{} restart {node}", self.now));
+                if self.nodes[node].exec.is_none() {
+                    self.boot(node);
+                }
+            }
+        }
+    }
+
+    fn with_exec(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut SimExecutor) -> Result<(), ConsensusError>,
+    ) -> Result<(), ConsensusError> {
+        self.nodes[i].io.borrow_mut().now = self.now;
+        match self.nodes[i].exec.as_mut() {
+            Some(x) => f(x),
+            None => Ok(()),
+        }
+    }
+
+    /// After instance `i` handled an input: route what it sent, schedule its timers, check its
+    /// commits, and take it down if it died or stopped with an error.
+    fn after(&mut self, i: usize, r: Result<(), ConsensusError>) {
+        let (sent, timers, dead) = {
+            let mut io = self.nodes[i].io.borrow_mut();
+            (std::mem::take(&mut io.sent), std::mem::take(&mut io.timers), io.dead)
+        };
+        let incarnation = self.nodes[i].incarnation;
+        for (at, timer) in timers {
+            self.push(at, Event::Timer { node: i, incarnation, timer });
+        }
+        for (to, msg) in sent {
+            self.trace.update(format!("{i} sends {}", msg.summary()));
+            self.check_signed(i, &msg);
+            let to: Vec<usize> = match to {
+                None => (0..self.nodes.len()).filter(|&j| j != i).collect(),
+                Some(p) if (p.0 as usize) < self.nodes.len() => vec![p.0 as usize],
+                Some(_) => continue,
+            };
+            self.send_msg(i, &to, msg);
+        }
+        let notes = self.nodes[i].exec.as_mut().map(|x| x.take_notes()).unwrap_or_default();
+        for n in notes {
+            if let Note::Committed { height, hash, round, .. } = n {
+                self.on_commit(i, height, hash, round);
+            }
+        }
+        if let Some(x) = &self.nodes[i].exec {
+            let st = x.machine().status();
+            if st.height == 1 {
+                self.nodes[i].slot = (st.round, u8::from(st.step == Step::Precommit));
+            }
+        }
+        if dead {
+            let x = self.nodes[i].exec.take().expect("was up");
+            self.nodes[i].parked = Some(x.into_store());
+            let down = self.nodes[i].crash_down.take().unwrap_or(0);
+            self.trace.update(format!("{} died {i}", self.now));
+            let at = self.now + down;
+            self.push(at, Event::Restart { node: i });
+            return;
+        }
+        if let Err(e) = r {
+            self.violations.push(Violation::Executor { node: i, detail: e.to_string() });
+        }
+    }
+
+    /// An honest commit: agreement, and the certificate verifies against the genesis alone.
+    fn on_commit(&mut self, i: usize, h: u64, hash: Hash, round: u32) {
+        if !self.honest(i) {
+            return;
+        }
+        // Several commits can come from one input (a sync batch): look the height up.
+        let cert = self.nodes[i]
+            .exec
+            .as_ref()
+            .and_then(|x| h.checked_sub(1).and_then(|k| x.store().chain().get(k as usize)).map(|(_, c)| c.clone()));
+        match cert {
+            Some(c) if c.height == h && c.block_hash == hash => {
+                if let Err(e) = c.verify(&self.spec) {
+                    self.violations
+                        .push(Violation::BadCertificate { height: h, detail: format!("validator {i}: {e}") });
+                }
+            }
+            _ => self.violations.push(Violation::BadCertificate {
+                height: h,
+                detail: format!("validator {i}: the stored certificate is not for the committed block"),
+            }),
+        }
+        if let Some(t) = self.proposal_sent.get(&(h, round)) {
+            self.latencies.push(self.now - t);
+        }
+        match self.committed.get(&h) {
+            None => {
+                self.committed.insert(h, (hash, i));
+            }
+            Some((other, j)) if *other != hash => {
+                let detail = format!("validator {j} committed {other:?}, validator {i} committed {hash:?}");
+                self.violations.push(Violation::Agreement { height: h, detail });
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// A Byzantine validator prevotes and precommits every proposal it receives, whatever it
+    /// voted before in that round or any other.
+    fn amnesia(&mut self, i: usize, bytes: &[u8]) {
+        let Ok(Message::Proposal { proposal, .. }) = Message::from_wire(bytes) else { return };
+        let q = &proposal.proposal;
+        for kind in [VoteKind::Prevote, VoteKind::Precommit] {
+            let v = self.vote_as(i, q.height, q.round, kind, Some(q.block_hash));
+            self.to_all(i, Message::Vote(v).to_wire());
+        }
+    }
+
+    /// A rushing Byzantine validator answers anything of round `r` with a nil prevote for
+    /// round `r + 1` (once per round).
+    fn rush(&mut self, i: usize, bytes: &[u8]) {
+        let (h, r) = match Message::from_wire(bytes) {
+            Ok(Message::Proposal { proposal, .. }) => (proposal.proposal.height, proposal.proposal.round),
+            Ok(Message::Vote(v)) => (v.vote.height, v.vote.round),
+            _ => return,
+        };
+        let next = r.saturating_add(1);
+        if self.nodes[i].rushed.get(&h).is_some_and(|&x| x >= next) {
+            return;
+        }
+        self.nodes[i].rushed.insert(h, next);
+        let v = self.vote_as(i, h, next, VoteKind::Prevote, None);
+        self.to_all(i, Message::Vote(v).to_wire());
+    }
+
+    fn vote_as(&self, i: usize, height: u64, round: u32, kind: VoteKind, block: Option<Hash>) -> SignedVote {
+        let validator = self.nodes[i].validator as u16;
+        Vote { chain_id: self.spec.chain_id, height, round, kind, block, time_ms: self.wall(), validator }
+            .sign(&self.nodes[i].key)
+    }
+
+    fn to_all(&mut self, i: usize, bytes: Vec<u8>) {
+        for t in (0..self.nodes.len()).filter(|&t| t != i) {
+            self.transmit(i, t, bytes.clone());
+        }
+    }
+
+    /// Honest validators never sign two different things for one slot (checked on what leaves).
+    fn check_signed(&mut self, i: usize, msg: &Message) {
+        let (slot, hash) = match msg {
+            Message::Vote(v) => {
+                let q = &v.vote;
+                ((q.validator, q.height, q.round, q.kind as u8), vote_slot_hash(&q.block))
+            }
+            Message::Proposal { proposal, .. } => {
+                let q = &proposal.proposal;
+                self.proposal_sent.entry((q.height, q.round)).or_insert(self.now);
+                ((q.proposer, q.height, q.round, 0), q.block_hash)
+            }
+            _ => return,
+        };
+        if !self.honest(i) {
+            return;
+        }
+        if let Some(old) = self.signed.insert(slot, hash) {
+            if old != hash {
+                self.violations.push(Violation::DoubleSign {
+                    detail: format!("validator {i} signed {old:?} and {hash:?} for {slot:?}"),
+                });
+            }
+        }
+    }
+
+    fn send_msg(&mut self, from: usize, to: &[usize], msg: Message) {
+        let Some(byz) = self.nodes[from].byz else {
+            let bytes = msg.to_wire();
+            for &t in to {
+                self.transmit(from, t, bytes.clone());
+            }
+            return;
+        };
+        if byz.silent {
+            return;
+        }
+        let key = self.nodes[from].key.clone();
+        let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
+        let half = |j: usize| j & 1 == 0;
+        match &msg {
+            Message::Proposal { proposal, block } if byz.invalid_blocks || byz.equivocate => {
+                let mut bad = block.clone();
+                if byz.invalid_blocks && self.rng.chance(600) {
+                    bad.header.state_root = Hash::sha256(b"wrong state root");
+                } else {
+                    bad.header.time_ms += 1 + self.rng.below(5);
+                }
+                let p2 = Proposal { block_hash: bad.hash(), ..proposal.proposal.clone() }.sign(&key);
+                let m2 = Message::Proposal { proposal: p2, block: bad }.to_wire();
+                let m1 = msg.to_wire();
+                for &t in to {
+                    let second = !byz.equivocate || half(t);
+                    out.push((t, if second { m2.clone() } else { m1.clone() }));
+                }
+            }
+            Message::Vote(v) if byz.equivocate || byz.double_vote => {
+                let other = match v.vote.block {
+                    Some(_) => None,
+                    None => Some(Hash::sha256(&self.rng.next_u64().to_be_bytes())),
+                };
+                let v2 = Vote { block: other, ..v.vote.clone() }.sign(&key);
+                let m1 = msg.to_wire();
+                let m2 = Message::Vote(v2).to_wire();
+                for &t in to {
+                    if byz.double_vote {
+                        out.push((t, m1.clone()));
+                        out.push((t, m2.clone()));
+                    } else {
+                        out.push((t, if half(t) { m2.clone() } else { m1.clone() }));
+                    }
+                }
+            }
+            _ => {
+                let m = msg.to_wire();
+                for &t in to {
+                    out.push((t, m.clone()));
+                }
+            }
+        }
+        if let Message::Proposal { proposal, block } = &msg {
+            let q = &proposal.proposal;
+            // Vote for whatever is proposed, in both steps (amnesia).
+            if byz.double_vote {
+                for kind in [VoteKind::Prevote, VoteKind::Precommit] {
+                    let m = Message::Vote(self.vote_as(from, q.height, q.round, kind, Some(q.block_hash))).to_wire();
+                    for &t in to {
+                        out.push((t, m.clone()));
+                    }
+                }
+            }
+            // Announce the block as committed, with precommits forged in every name.
+            if byz.fake_commits {
+                let votes: Vec<SignedVote> = (0..self.sc.n)
+                    .map(|j| {
+                        let mut v = self.vote_as(from, q.height, q.round, VoteKind::Precommit, Some(q.block_hash));
+                        v.vote.validator = j as u16;
+                        v
+                    })
+                    .collect();
+                let cert = CommitCertificate::from_votes(q.height, q.round, q.block_hash, &votes);
+                let m = Message::Commit { block: block.clone(), cert }.to_wire();
+                for &t in to {
+                    out.push((t, m.clone()));
+                }
+            }
+        }
+        if byz.forge {
+            if let Message::Vote(v) = &msg {
+                // In other validators' names: a vote for junk, and one for the value it votes for.
+                let victim = self.rng.below(self.sc.n as u64) as u16;
+                let mut f =
+                    Vote { validator: victim, block: Some(Hash::sha256(b"forged")), ..v.vote.clone() }.sign(&key);
+                if self.rng.chance(500) {
+                    let mut sig = [0u8; 64];
+                    for c in sig.chunks_mut(8) {
+                        c.copy_from_slice(&self.rng.next_u64().to_be_bytes());
+                    }
+                    f.signature = Signature(sig);
+                }
+                let mut forged = vec![Message::Vote(f).to_wire()];
+                for j in (0..self.sc.n as u16).filter(|&j| j != v.vote.validator) {
+                    let same = Vote { validator: j, ..v.vote.clone() }.sign(&key);
+                    forged.push(Message::Vote(same).to_wire());
+                }
+                for &t in to {
+                    for m in &forged {
+                        out.push((t, m.clone()));
+                    }
+                }
+            }
+        }
+        if byz.replay && !self.nodes[from].heard.is_empty() {
+            for &t in to {
+                let k = self.rng.below(self.nodes[from].heard.len() as u64) as usize;
+                out.push((t, self.nodes[from].heard[k].clone()));
+            }
+        }
+        if byz.garbage {
+            for &t in to {
+                let mut g = msg.to_wire();
+                if self.rng.chance(500) && !g.is_empty() {
+                    let k = self.rng.below(g.len() as u64) as usize;
+                    g[k] ^= 1 << self.rng.below(8);
+                    g.truncate(self.rng.range(k as u64, g.len() as u64) as usize);
+                } else {
+                    let len = self.rng.below(200) as usize;
+                    g = (0..len).map(|_| self.rng.next_u64() as u8).collect();
+                    if let Some(b) = g.first_mut() {
+                        *b = 1 + (*b % 4);
+                    }
+                }
+                out.push((t, g));
+            }
+        }
+        for (t, b) in out {
+            self.transmit(from, t, b);
+        }
+    }
+
+    fn partitioned(&self, a: usize, b: usize, bytes: &[u8]) -> bool {
+        if self.now >= self.sc.heal_ms {
+            return false;
+        }
+        if self.sc.partitions.iter().any(|p| self.now >= p.from_ms && self.now < p.until_ms && p.group[a] != p.group[b])
+        {
+            return true;
+        }
+        if self.sc.slots.is_empty() {
+            return false;
+        }
+        // Twins: the slot a message belongs to.
+        let slot = match Message::from_wire(bytes) {
+            Ok(Message::Proposal { proposal, .. }) if proposal.proposal.height == 1 => (proposal.proposal.round, 0),
+            Ok(Message::Vote(v)) if v.vote.height == 1 => (v.vote.round, u8::from(v.vote.kind == VoteKind::Precommit)),
+            _ => self.nodes[a].slot,
+        };
+        self.sc.slots.get(&slot).is_some_and(|g| g[a] != g[b])
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, bytes: Vec<u8>) {
+        if self.partitioned(from, to, &bytes) {
+            return;
+        }
+        if self.now < self.sc.heal_ms && self.rng.chance(self.sc.loss_per_mille) {
+            return;
+        }
+        let copies = if self.rng.chance(self.sc.dup_per_mille) { 2 } else { 1 };
+        for _ in 0..copies {
+            let delay = self.sc.latency_ms + self.rng.range(0, self.sc.jitter_ms);
+            let at = self.now + delay;
+            self.push(at, Event::Deliver { to, from, bytes: bytes.clone() });
+        }
+    }
+}
+
+/// Run one seed of a scenario family.
+pub fn run(kind: Kind, seed: u64) -> Report {
+    Sim::new(Scenario::generate(kind, seed), seed).run()
+}
+
+/// Run a concrete scenario.
+pub fn run_scenario(sc: Scenario, seed: u64) -> Report {
+    Sim::new(sc, seed).run()
+}
+
+/// Seeds per scenario: `CURIA_SIM_SEEDS` if set, else `default`.
+pub fn seeds_per_scenario(default: u64) -> u64 {
+    std::env::var("CURIA_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}

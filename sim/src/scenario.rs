@@ -1,0 +1,256 @@
+//! Scenarios: the parameters of one run, drawn from a seed within a family, or built by the
+//! Twins enumeration (`crate::twins`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use curia_consensus::Timeouts;
+
+use crate::rng::Rng;
+
+/// The families of runs. Each seed draws concrete parameters within its family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Four honest validators, jitter only.
+    Calm,
+    /// Heavy loss, duplication and reordering until the heal time.
+    Lossy,
+    /// Partitions that heal, with some loss.
+    Partition,
+    /// Crashes and restarts (some halfway through an input's effects), with some loss.
+    Crash,
+    /// One Byzantine validator of four, with loss and a partition.
+    Byzantine,
+    /// Two Byzantine validators of seven, with loss, a partition and a crash.
+    Byzantine7,
+    /// Twins: some validators run as two honest instances with one key, under an enumerated
+    /// partition schedule (built by `crate::twins`, not drawn from a seed).
+    Twins,
+}
+
+/// What a Byzantine validator does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Byz {
+    /// Sends nothing at all.
+    pub silent: bool,
+    /// Sends different proposals and votes to different halves of the network.
+    pub equivocate: bool,
+    /// Sends two different votes to everyone, and prevotes and precommits every proposal it
+    /// sends or receives (amnesia).
+    pub double_vote: bool,
+    /// Sends votes in other validators' names, with bad signatures (for junk and for the value
+    /// it votes for).
+    pub forge: bool,
+    /// Re-sends old messages.
+    pub replay: bool,
+    /// Proposes blocks with a wrong state root.
+    pub invalid_blocks: bool,
+    /// Sends garbage and corrupted bytes.
+    pub garbage: bool,
+    /// With each proposal, announces its block as committed with a certificate of forged
+    /// precommits.
+    pub fake_commits: bool,
+    /// On hearing anything of a round, sends a (validly signed) nil prevote for the next round
+    /// at once, trying to drag honest validators into later rounds before they decide.
+    pub rush: bool,
+}
+
+/// A partition: during `[from_ms, until_ms)` only validators in the same group hear each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// Start.
+    pub from_ms: u64,
+    /// End (heal).
+    pub until_ms: u64,
+    /// Group of each validator.
+    pub group: Vec<u8>,
+}
+
+/// A crash: the validator stops at `at_ms` (possibly in the middle of performing effects) and
+/// restarts `down_ms` later from its persisted votes and committed blocks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crash {
+    /// Validator index.
+    pub node: usize,
+    /// When.
+    pub at_ms: u64,
+    /// For how long.
+    pub down_ms: u64,
+}
+
+/// The concrete parameters of one run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Family.
+    pub kind: Kind,
+    /// Number of validators (power 1 each).
+    pub n: usize,
+    /// Byzantine validators and their behaviour.
+    pub byzantine: BTreeMap<usize, Byz>,
+    /// Least one-way latency.
+    pub latency_ms: u64,
+    /// Extra random delay, uniform in `0..=jitter_ms`.
+    pub jitter_ms: u64,
+    /// Loss per message, per mille, until `heal_ms`.
+    pub loss_per_mille: u64,
+    /// Duplication per message, per mille.
+    pub dup_per_mille: u64,
+    /// Partitions (all end by `heal_ms`).
+    pub partitions: Vec<Partition>,
+    /// Crashes (all restarted by `heal_ms`).
+    pub crashes: Vec<Crash>,
+    /// From then on: no loss, no partition, every honest validator up.
+    pub heal_ms: u64,
+    /// After healing, every honest validator must commit this many more blocks...
+    pub blocks_after_heal: u64,
+    /// ...within this much virtual time.
+    pub liveness_bound_ms: u64,
+    /// Timeouts of every machine.
+    pub timeouts: Timeouts,
+    /// Validators that run as two honest instances sharing one key (Twins): instance `n + k`
+    /// is the second instance of validator `twins[k]`. Twinned validators count as Byzantine.
+    pub twins: Vec<usize>,
+    /// Twins partition schedule: for messages of height 1 about round `r` (proposals and
+    /// prevotes: phase 0; precommits: phase 1), the group of each instance in slot
+    /// `(r, phase)`; a message crosses groups only after `heal_ms`. Other messages use the slot
+    /// the sender is in (its round at height 1 and whether it has precommitted in it).
+    pub slots: BTreeMap<(u32, u8), Vec<u8>>,
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?}: n={} byzantine={:?} twins={:?} slots={:?} latency={}+{}ms loss={}‰ dup={}‰ partitions={:?} crashes={:?} heal={}ms",
+            self.kind,
+            self.n,
+            self.byzantine,
+            self.twins,
+            self.slots,
+            self.latency_ms,
+            self.jitter_ms,
+            self.loss_per_mille,
+            self.dup_per_mille,
+            self.partitions,
+            self.crashes,
+            self.heal_ms,
+        )
+    }
+}
+
+/// Timeouts used in the simulator (milliseconds of virtual time).
+pub const SIM_TIMEOUTS: Timeouts =
+    Timeouts { propose_ms: 400, prevote_ms: 200, precommit_ms: 200, delta_ms: 100, sync_retry_ms: 400 };
+
+impl Scenario {
+    /// Number of simulated instances: one per validator, plus the second instance of each twin.
+    pub fn instances(&self) -> usize {
+        self.n + self.twins.len()
+    }
+
+    /// The validator (key) an instance runs as.
+    pub fn validator_of(&self, instance: usize) -> usize {
+        if instance < self.n {
+            instance
+        } else {
+            self.twins[instance - self.n]
+        }
+    }
+
+    /// Draw the parameters of a run of family `kind` from `seed`.
+    pub fn generate(kind: Kind, seed: u64) -> Scenario {
+        let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(kind as u64));
+        let n = if kind == Kind::Byzantine7 { 7 } else { 4 };
+        let mut s = Scenario {
+            kind,
+            n,
+            byzantine: BTreeMap::new(),
+            latency_ms: rng.range(5, 30),
+            jitter_ms: rng.range(0, 60),
+            loss_per_mille: 0,
+            dup_per_mille: rng.range(0, 50),
+            partitions: Vec::new(),
+            crashes: Vec::new(),
+            heal_ms: rng.range(2000, 4000),
+            blocks_after_heal: 3,
+            liveness_bound_ms: 30_000,
+            timeouts: SIM_TIMEOUTS,
+            twins: Vec::new(),
+            slots: BTreeMap::new(),
+        };
+        let random_partition = |rng: &mut Rng, heal: u64, n: usize| {
+            let from_ms = rng.range(0, heal / 2);
+            let until_ms = rng.range(from_ms + 200, heal);
+            let mut group: Vec<u8> = (0..n).map(|_| rng.below(2) as u8).collect();
+            // Make sure it splits.
+            group[0] = 0;
+            group[n - 1] = 1;
+            Partition { from_ms, until_ms, group }
+        };
+        match kind {
+            Kind::Calm => {
+                s.dup_per_mille = 0;
+            }
+            Kind::Lossy => {
+                s.loss_per_mille = rng.range(100, 300);
+                s.dup_per_mille = rng.range(50, 200);
+                s.jitter_ms = rng.range(50, 200);
+            }
+            Kind::Partition => {
+                s.loss_per_mille = rng.range(0, 50);
+                for _ in 0..rng.range(1, 2) {
+                    let p = random_partition(&mut rng, s.heal_ms, n);
+                    s.partitions.push(p);
+                }
+            }
+            Kind::Crash => {
+                s.loss_per_mille = rng.range(0, 50);
+                for _ in 0..rng.range(1, 3) {
+                    let at_ms = rng.range(0, s.heal_ms - 600);
+                    let down_ms = rng.range(50, (s.heal_ms - at_ms).min(1500));
+                    s.crashes.push(Crash { node: rng.below(n as u64) as usize, at_ms, down_ms });
+                }
+            }
+            Kind::Twins => {}
+            Kind::Byzantine | Kind::Byzantine7 => {
+                let f = (n - 1) / 3;
+                s.loss_per_mille = rng.range(0, 80);
+                let p = random_partition(&mut rng, s.heal_ms, n);
+                s.partitions.push(p);
+                let mut picked = Vec::new();
+                while picked.len() < f {
+                    let b = rng.below(n as u64) as usize;
+                    if !picked.contains(&b) {
+                        picked.push(b);
+                    }
+                }
+                for b in picked {
+                    let byz = if rng.chance(150) {
+                        Byz { silent: true, ..Byz::default() }
+                    } else {
+                        Byz {
+                            silent: false,
+                            equivocate: rng.chance(700),
+                            double_vote: rng.chance(500),
+                            forge: rng.chance(500),
+                            replay: rng.chance(500),
+                            invalid_blocks: rng.chance(500),
+                            garbage: rng.chance(500),
+                            fake_commits: rng.chance(500),
+                            rush: rng.chance(500),
+                        }
+                    };
+                    s.byzantine.insert(b, byz);
+                }
+                if kind == Kind::Byzantine7 {
+                    let honest: Vec<usize> = (0..n).filter(|i| !s.byzantine.contains_key(i)).collect();
+                    let node = honest[rng.below(honest.len() as u64) as usize];
+                    let at_ms = rng.range(0, s.heal_ms - 600);
+                    let down_ms = rng.range(50, (s.heal_ms - at_ms).min(1500));
+                    s.crashes.push(Crash { node, at_ms, down_ms });
+                }
+            }
+        }
+        s
+    }
+}
