@@ -129,7 +129,7 @@ const _: () = {
     assert!(NET_MAX_FRAME >= 1 + 4 + TRANSACTIONS_BODY_LIMIT);
     assert!(MAX_SUBMISSION <= crate::driver::MAX_GOSSIP_TXS);
     // A proposal carrying a full block fits a network frame.
-    assert!(NET_MAX_FRAME >= curia_consensus::msg::MAX_MESSAGE_BYTES + 1);
+    assert!(NET_MAX_FRAME > curia_consensus::msg::MAX_MESSAGE_BYTES);
     // The mempool takes a full submission, and its largest transaction.
     assert!(MEMPOOL_MAX_TXS >= MAX_SUBMISSION);
     assert!(MEMPOOL_MAX_BYTES >= MAX_TX_BYTES);

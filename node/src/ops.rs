@@ -386,6 +386,7 @@ impl Backups {
 
     /// The request's `Authorization: Bearer TOKEN` against the policy's token, compared in
     /// constant time (of their SHA-256, so the length does not show either).
+    #[allow(clippy::result_large_err)] // the refusal is the answer itself, built once per request
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Response> {
         use subtle::ConstantTimeEq;
         let Some(expected) = &self.policy.token else {
@@ -418,6 +419,7 @@ impl Backups {
 
     /// 429 with `Retry-After` if the last successful backup began less than the minimum
     /// interval ago.
+    #[allow(clippy::result_large_err)] // the refusal is the answer itself, built once per request
     fn check_rate(&self) -> Result<(), Response> {
         let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
         let Some(wait) = last.and_then(|t| self.policy.min_interval.checked_sub(t.elapsed())) else { return Ok(()) };
