@@ -34,19 +34,37 @@ fn error_text(body: &str) -> String {
     }
 }
 
-/// `curia node backup`: POST /admin/backup to the node's ops listener and print the answer.
+/// `curia node backup`: POST /admin/backup to the node's ops listener, with the token of its
+/// `[ops] token_file`, and print the answer.
 pub fn backup(config: &Path) -> Result<u8> {
     let cfg = NodeConfig::load(config)?;
     let ops = reach(cfg.ops.listen);
+    let token_file = cfg.ops.token_file.as_deref().with_context(|| {
+        format!(
+            "{} has no [ops] token_file: the node refuses backups without one. Write a token (e.g. 64 hex \
+             digits) to a file readable only by the operator, set token_file to it, and restart the node",
+            config.display()
+        )
+    })?;
+    let token = curia_node::config::read_token(token_file)?;
     let url = format!("http://{ops}/admin/backup");
     // A checkpoint hard-links the store's files and copies a few small ones: quick, but it
     // flushes memtables first, so allow for a slow disk.
     let agent =
         ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(600)).build();
-    let answer: BackupAnswer = match agent.post(&url).send_bytes(&[]) {
+    let answer: BackupAnswer = match agent.post(&url).set("Authorization", &format!("Bearer {token}")).send_bytes(&[]) {
         Ok(resp) => resp.into_json().with_context(|| format!("the node's answer from {url} is not a backup report"))?,
         Err(ureq::Error::Status(409, resp)) => bail!(
             "the node is already writing a backup ({}); wait for it to finish and run this again",
+            error_text(&resp.into_string().unwrap_or_default())
+        ),
+        Err(ureq::Error::Status(401 | 403, resp)) => bail!(
+            "the node refused the token of {} ({}): is it the token the node was started with?",
+            token_file.display(),
+            error_text(&resp.into_string().unwrap_or_default())
+        ),
+        Err(ureq::Error::Status(429, resp)) => bail!(
+            "the node made a backup a short while ago and allows one per [ops] backup_min_interval_s ({})",
             error_text(&resp.into_string().unwrap_or_default())
         ),
         Err(ureq::Error::Status(404, _)) => bail!(
@@ -68,6 +86,9 @@ pub fn backup(config: &Path) -> Result<u8> {
     println!("backup    {}", answer.path);
     println!("height    {} (the backup holds at least this height)", answer.height);
     println!("block     {}", answer.block_hash);
+    for old in &answer.removed {
+        println!("removed   {old} (older than the [ops] backup_keep newest)");
+    }
     eprintln!(
         "check it with `curia audit --data-dir {} --genesis {}`, then copy it off this machine: \
          it shares disk blocks with the live store (hard links).",

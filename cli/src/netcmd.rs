@@ -11,7 +11,8 @@ use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
 use curia_ledger::tx::{Commitment, Deposit, Payload, TxBody};
 use curia_node::config::{
-    read_key, write_key, ConsensusSection, ListenSection, MempoolSection, NetworkSection, NodeConfig, NodeSection,
+    read_key, write_key, write_token, ConsensusSection, ListenSection, MempoolSection, NetworkSection, NodeConfig,
+    NodeSection, OpsSection,
 };
 
 use crate::{genesis, keys};
@@ -84,10 +85,14 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
                 observers: vec![],
             },
             api: ListenSection { listen: format!("127.0.0.1:{}", base_port + 1000 + i as u16).parse()? },
-            ops: ListenSection { listen: format!("127.0.0.1:{}", base_port + 2000 + i as u16).parse()? },
+            ops: OpsSection {
+                token_file: Some(PathBuf::from("ops.token")),
+                ..OpsSection::new(format!("127.0.0.1:{}", base_port + 2000 + i as u16).parse()?)
+            },
             consensus: ConsensusSection::default(),
             mempool: MempoolSection::default(),
         };
+        write_token(&dir.join("ops.token"), &new_token()?, force)?;
         std::fs::write(dir.join("node.toml"), cfg.to_toml())?;
     }
     println!("testnet of {validators} validators written to {}", out.display());
@@ -117,12 +122,13 @@ pub fn node_init(out: &Path, name: &str, force: bool) -> Result<()> {
         },
         network: NetworkSection { listen: "/ip4/0.0.0.0/tcp/27000".into(), observers: vec![] },
         api: ListenSection { listen: "127.0.0.1:8080".parse()? },
-        ops: ListenSection { listen: "127.0.0.1:9090".parse()? },
+        ops: OpsSection { token_file: Some(PathBuf::from("ops.token")), ..OpsSection::new("127.0.0.1:9090".parse()?) },
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),
     };
     let path = out.join("node.toml");
     anyhow::ensure!(force || !path.exists(), "{} exists (use --force)", path.display());
+    write_token(&out.join("ops.token"), &new_token()?, force)?;
     std::fs::write(&path, cfg.to_toml())?;
     println!("validator key {}", key.public());
     println!(
@@ -131,6 +137,13 @@ pub fn node_init(out: &Path, name: &str, force: bool) -> Result<()> {
         path.display()
     );
     Ok(())
+}
+
+/// A fresh ops token: 32 random bytes in hex.
+fn new_token() -> Result<String> {
+    let mut b = [0u8; 32];
+    getrandom::getrandom(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(hex::encode(b))
 }
 
 /// Run a node until SIGTERM or Ctrl-C.

@@ -383,8 +383,9 @@ impl<'a> Overlay<'a> {
     }
 }
 
-/// Rule 5: distinct court approvals, each valid, from more than half of the courts.
-fn check_approvals(spec: &ChainSpec, action: &RegistryAction, approvals: &[crate::tx::Approval]) -> Result<()> {
+/// Rule 5: distinct court approvals, each valid, from more than half of the courts. Public so
+/// that a node can refuse a registry transaction at admission for the same reason.
+pub fn check_approvals(spec: &ChainSpec, action: &RegistryAction, approvals: &[crate::tx::Approval]) -> Result<()> {
     let courts = spec.genesis.validators.iter().filter(|v| v.role == ValidatorRole::Court).count();
     let needed = courts / 2 + 1;
     let msg = action.approval_hash(&spec.chain_id);

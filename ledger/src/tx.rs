@@ -223,39 +223,33 @@ impl TxBody {
         Hash::tagged(TAG_TX, &[&chain_id.0, &self.to_bytes()])
     }
 
-    /// Check field limits and formats (not signatures or state).
+    /// Check field limits and formats (not signatures or state): the field rules of
+    /// `docs/receipt-format.md` section 4.1. Every refusal is [`LedgerError::Invalid`] naming the
+    /// field (`invalid_field`), except more than [`MAX_APPROVALS`] approvals (`too_large`).
     pub fn check_fields(&self) -> Result<()> {
-        fn len(what: &'static str, s: &str, max: usize) -> Result<()> {
-            if s.len() > max {
-                return Err(LedgerError::TooLarge { what, len: s.len() as u64, max: max as u64 });
-            }
-            Ok(())
-        }
         match &self.payload {
-            Payload::Deposit(d) => {
-                len("media_type", &d.media_type, MAX_MEDIA_TYPE)?;
-                len("label", &d.label, MAX_LABEL)?;
-                len("reference", &d.reference, MAX_REFERENCE)?;
-            }
-            Payload::BatchDeposit(b) => {
-                len("media_type", &b.media_type, MAX_MEDIA_TYPE)?;
-                len("label", &b.label, MAX_LABEL)?;
-                len("reference", &b.reference, MAX_REFERENCE)?;
-                if b.count == 0 || b.count > MAX_BATCH_ITEMS {
-                    return Err(LedgerError::Invalid {
-                        what: "batch count",
-                        reason: format!("{} is not in 1..={MAX_BATCH_ITEMS}", b.count),
-                    });
+            Payload::Deposit(Deposit { media_type, label, reference, .. })
+            | Payload::BatchDeposit(BatchDeposit { media_type, label, reference, .. }) => {
+                check_media_type(media_type)?;
+                check_text("label", label, 1, MAX_LABEL)?;
+                check_text("reference", reference, 0, MAX_REFERENCE)?;
+                if let Payload::BatchDeposit(b) = &self.payload {
+                    if b.count == 0 || b.count > MAX_BATCH_ITEMS {
+                        return Err(LedgerError::Invalid {
+                            what: "batch count",
+                            reason: format!("{} is not in 1..={MAX_BATCH_ITEMS}", b.count),
+                        });
+                    }
                 }
             }
             Payload::OpenCase { case_id, title } => {
                 check_case_id(case_id)?;
-                len("title", title, MAX_NOTE)?;
+                check_text("title", title, 0, MAX_NOTE)?;
             }
             Payload::AttachDeposit { case_id, .. } => check_case_id(case_id)?,
             Payload::RecordVerification { case_id, note, .. } | Payload::CloseCase { case_id, note } => {
                 check_case_id(case_id)?;
-                len("note", note, MAX_NOTE)?;
+                check_text("note", note, 0, MAX_NOTE)?;
             }
             Payload::Registry { action, approvals } => {
                 if let RegistryAction::Add(c) = action {
@@ -278,6 +272,78 @@ impl TxBody {
         let signature = key.sign(&self.id(chain_id));
         Transaction { body: self, signature, items: Vec::new() }
     }
+}
+
+/// Why `c` may not appear in a free-text field (label, reference, title, note), or `None` if it
+/// may. A fixed list of code points, independent of any Unicode table version, so that every
+/// implementation agrees on which transactions are valid: controls (terminal escapes),
+/// bidirectional formatting (text shown in another order than stored) and invisible characters
+/// (text that looks like other text).
+pub fn forbidden_char(c: char) -> Option<&'static str> {
+    match c as u32 {
+        0x00..=0x1F | 0x7F..=0x9F => Some("a control character"),
+        0x061C | 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069 => Some("a bidirectional formatting character"),
+        0x2028 | 0x2029 => Some("a line or paragraph separator"),
+        0x00AD
+        | 0x180E
+        | 0x200B..=0x200D
+        | 0x2060..=0x2065
+        | 0x206A..=0x206F
+        | 0xFEFF
+        | 0xFFF9..=0xFFFB
+        | 0xE0000..=0xE007F => Some("an invisible character"),
+        _ => None,
+    }
+}
+
+/// A free-text field: `min` to `max` bytes of UTF-8 and no [`forbidden_char`].
+pub fn check_text(what: &'static str, s: &str, min: usize, max: usize) -> Result<()> {
+    if s.len() < min || s.len() > max {
+        let reason =
+            if s.is_empty() { "is empty".to_string() } else { format!("is {} bytes; the limit is {max}", s.len()) };
+        return Err(LedgerError::Invalid { what, reason: format!("{reason} (it must be {min} to {max} bytes)") });
+    }
+    if let Some((i, c, why)) = s.char_indices().find_map(|(i, c)| forbidden_char(c).map(|why| (i, c, why))) {
+        return Err(LedgerError::Invalid { what, reason: format!("contains {why} (U+{:04X}) at byte {i}", c as u32) });
+    }
+    Ok(())
+}
+
+/// A media type (RFC 6838 names, token parameters), at most [`MAX_MEDIA_TYPE`] bytes:
+/// `name "/" name *( *" " ";" *" " token "=" token )`, where a name is 1 to 127 characters of
+/// `A-Z a-z 0-9 ! # $ & - ^ _ . +` starting with a letter or digit, and a token is 1 or more
+/// characters of `A-Z a-z 0-9 ! # $ % & ' * + - . ^ _ ` | ~`. Examples: `application/pdf`,
+/// `text/plain; charset=utf-8`.
+pub fn check_media_type(s: &str) -> Result<()> {
+    let bad = |reason: String| Err(LedgerError::Invalid { what: "media_type", reason });
+    if s.is_empty() || s.len() > MAX_MEDIA_TYPE {
+        return bad(format!("is {} bytes (it must be 1 to {MAX_MEDIA_TYPE} bytes)", s.len()));
+    }
+    let name = |n: &str| {
+        let b = n.as_bytes();
+        !b.is_empty()
+            && b.len() <= 127
+            && b[0].is_ascii_alphanumeric()
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(c))
+    };
+    let token =
+        |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c));
+    let (essence, mut rest) = s.split_at(s.find([';', ' ']).unwrap_or(s.len()));
+    if !essence.split_once('/').is_some_and(|(t, sub)| name(t) && name(sub)) {
+        return bad(format!("{s:?} is not a media type such as application/pdf (type/subtype)"));
+    }
+    while !rest.is_empty() {
+        let Some(r) = rest.trim_start_matches(' ').strip_prefix(';') else {
+            return bad(format!("{s:?}: expected \";\" before {:?}", rest.trim_start_matches(' ')));
+        };
+        let r = r.trim_start_matches(' ');
+        let (param, r) = r.split_at(r.find([';', ' ']).unwrap_or(r.len()));
+        if !param.split_once('=').is_some_and(|(k, v)| token(k) && token(v)) {
+            return bad(format!("{s:?}: parameter {param:?} is not name=value (RFC 9110 tokens)"));
+        }
+        rest = r;
+    }
+    Ok(())
 }
 
 /// Case IDs use the same alphabet as names: `[A-Za-z0-9._-]`, 1 to 64 bytes.
@@ -549,5 +615,115 @@ impl Canonical for Transaction {
             signature: Signature::decode(r)?,
             items: r.list("batch items", MAX_BATCH_ITEMS as usize, Hash::decode)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deposit(media_type: &str, label: &str, reference: &str) -> TxBody {
+        TxBody {
+            sender: PublicKey([7; 32]),
+            nonce: 1,
+            payload: Payload::Deposit(Deposit {
+                commitment: Commitment::Sha256(Hash::sha256(b"x")),
+                media_type: media_type.into(),
+                byte_length: 1,
+                label: label.into(),
+                reference: reference.into(),
+            }),
+        }
+    }
+
+    fn refusal(body: &TxBody) -> (String, &'static str) {
+        let e = body.check_fields().unwrap_err();
+        let what = match &e {
+            LedgerError::Invalid { what, .. } => *what,
+            other => panic!("not an invalid_field refusal: {other:?}"),
+        };
+        (e.to_string(), what)
+    }
+
+    #[test]
+    fn labels_and_other_text_refuse_controls_bidi_and_invisible_characters() {
+        assert!(deposit("application/pdf", "contract 合同 é", "order-1").check_fields().is_ok());
+        assert!(deposit("application/pdf", "x", "").check_fields().is_ok(), "an empty reference is fine");
+        for bad in [
+            "\u{1b}[2J\u{1b}[32mVALID",
+            "a\nb",
+            "tab\there",
+            "del\u{7f}",
+            "c1\u{85}",
+            "bidi\u{202e}fdp.exe",
+            "iso\u{2067}late",
+            "lrm\u{200e}",
+            "zero\u{200b}width",
+            "zwj\u{200d}",
+            "bom\u{feff}",
+            "tag\u{e0041}",
+            "sep\u{2028}",
+            "soft\u{ad}hyphen",
+        ] {
+            let (msg, what) = refusal(&deposit("application/pdf", bad, ""));
+            assert_eq!(what, "label", "{bad:?}: {msg}");
+            assert!(msg.contains("U+"), "{msg}");
+            let (_, what) = refusal(&deposit("application/pdf", "ok", bad));
+            assert_eq!(what, "reference");
+        }
+        let (msg, what) = refusal(&deposit("application/pdf", "", ""));
+        assert_eq!((what, msg.contains("empty")), ("label", true), "{msg}");
+        let (msg, what) = refusal(&deposit("application/pdf", &"a".repeat(MAX_LABEL + 1), ""));
+        assert_eq!(what, "label", "{msg}");
+        assert!(deposit("application/pdf", &"a".repeat(MAX_LABEL), "").check_fields().is_ok());
+        let close = TxBody {
+            sender: PublicKey([7; 32]),
+            nonce: 1,
+            payload: Payload::CloseCase { case_id: "C-1".into(), note: "done\u{1b}]0;x".into() },
+        };
+        assert_eq!(refusal(&close).1, "note");
+        let open = TxBody {
+            sender: PublicKey([7; 32]),
+            nonce: 1,
+            payload: Payload::OpenCase { case_id: "C-1".into(), title: "A v. B\u{202e}".into() },
+        };
+        assert_eq!(refusal(&open).1, "title");
+    }
+
+    #[test]
+    fn media_types_follow_rfc_6838_names_with_token_parameters() {
+        for good in [
+            "application/pdf",
+            "application/octet-stream",
+            "text/plain; charset=utf-8",
+            "text/plain;charset=UTF-8;format=flowed",
+            "application/vnd.ms-excel",
+            "image/svg+xml",
+            "video/mp4",
+        ] {
+            assert!(check_media_type(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "pdf",
+            "application/",
+            "/pdf",
+            "a/b/c",
+            "text/plain ",
+            " text/plain",
+            "text/plain;",
+            "text/plain; charset",
+            "text/plain; charset=\"utf-8\"",
+            "text/plain; a=b=c",
+            "text/pl\u{1b}ain",
+            "text/plain\n",
+            "-text/plain",
+            "text/plàin",
+        ] {
+            let e = check_media_type(bad).unwrap_err();
+            assert!(matches!(e, LedgerError::Invalid { what: "media_type", .. }), "{bad:?}: {e}");
+        }
+        assert!(check_media_type(&format!("a/{}", "b".repeat(MAX_MEDIA_TYPE - 2))).is_ok());
+        assert!(check_media_type(&format!("a/{}", "b".repeat(MAX_MEDIA_TYPE - 1))).is_err());
     }
 }

@@ -6,21 +6,30 @@
 //!   codes are the stable short codes of [`NodeError::code`] and [`LedgerError::code`] plus a few
 //!   of the API's own (`too_large`, `bad_json`, `busy`, `not_found`, ...). [`error_status`] is the
 //!   one table from codes to statuses.
-//! - Bodies are bounded before they are parsed: [`DEPOSIT_BODY_LIMIT`] for `POST /v1/deposits`,
-//!   [`TRANSACTIONS_BODY_LIMIT`] for `POST /v1/transactions`; a bigger body gets 413 `too_large`.
+//! - Connections are served by [`crate::http::serve`]: connection caps (total and per address)
+//!   and a deadline for request heads. All limits are in [`crate::limits`].
+//! - Bodies are bounded before they are parsed ([`read_body`]): [`DEPOSIT_BODY_LIMIT`] for
+//!   `POST /v1/deposits`, [`TRANSACTIONS_BODY_LIMIT`] for `POST /v1/transactions` (a bigger body
+//!   gets 413 `too_large`, as soon as its `Content-Length` or its bytes say so); the whole body
+//!   must arrive within [`BODY_READ_TIMEOUT`] (else 408 `body_timeout`); and all bodies being
+//!   received share [`BODY_BUFFER_BUDGET`] bytes (a chunk that does not fit: 503 `busy`).
 //!   A batch holds at most the mempool's submission limit of transactions (413 `too_many_txs`).
-//! - At most [`SUBMIT_CONCURRENCY`] submissions are read and checked at once; the rest wait
-//!   before their body is read. Shape, sender and signatures are checked on the blocking pool
-//!   ([`check_signed`]), never on the consensus loop.
+//! - A submission takes one of the [`SUBMIT_CONCURRENCY`] slots only once its body has fully
+//!   arrived, so a client that stalls its body holds a connection, never a slot; it waits up to
+//!   [`SUBMIT_SLOT_WAIT`] for one (then 503 `busy`). Shape, sender, signatures and registry
+//!   approvals are checked on the blocking pool ([`check_admission`]), never on the consensus loop.
 //! - Submissions go to the driver through a bounded queue ([`ApiContext::submit`]); the API never
 //!   waits for room in it. A full queue or a full mempool answers 503 with `Retry-After` (whole
 //!   seconds, rounded up) so that clients back off instead of the node growing.
 //! - The API reads only committed state from the store (it cannot see the mempool): a deposit is
 //!   404 `deposit_not_found` until its block is committed. Store reads run on the blocking pool.
 //! - Path parameters are checked before any read: a hash that is not 64 hex digits gets 400
-//!   `bad_hex` naming the parameter.
+//!   `bad_hex` naming the parameter (also when it does not even decode, e.g. `%FF`).
+//! - Every error answer is JSON, the framework's own included: unknown routes (404
+//!   `not_found`), methods (405 `method_not_allowed`) and path parameters that do not decode.
 //! - Requests refused by the API itself (before the mempool) are counted in
-//!   `curia_rejected_transactions_total` by code; the driver counts the mempool's refusals.
+//!   `curia_rejected_transactions_total` by code, `busy` included; the driver counts the
+//!   mempool's refusals.
 //! - Case records are served only to a signed read (`signed_reader`) by a key that
 //!   [`may_read_cases`] (`check_case_reader`): `GET /v1/cases/{id}`, and `GET /v1/chain`,
 //!   whose blocks hold case transactions in clear. Both check their parameters first, then the
@@ -28,13 +37,11 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -48,33 +55,26 @@ use curia_storage::{CaseEntry, Store, StoreError};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::mempool::{check_signed, Admitted, MAX_SUBMISSION};
+use crate::http::ConnLimits;
+use crate::mempool::{check_admission, Admitted, MAX_SUBMISSION};
 use crate::NodeError;
 
-/// Largest body of `POST /v1/deposits` (one transaction; a full batch of 10,000 items is about
-/// 0.7 MiB of JSON).
-pub const DEPOSIT_BODY_LIMIT: usize = 1 << 20;
-/// Largest body of `POST /v1/transactions`.
-pub const TRANSACTIONS_BODY_LIMIT: usize = 16 << 20;
-/// How long a submission waits for the driver's answer before 503 `timeout`.
-pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Submissions read and checked at the same time (per process).
-pub const SUBMIT_CONCURRENCY: usize = 8;
-/// How long a submission waits for one of the [`SUBMIT_CONCURRENCY`] slots before 503 `busy`.
-pub const SUBMIT_SLOT_WAIT: Duration = Duration::from_secs(10);
-/// `Retry-After` seconds when the submission queue is full.
-pub const BUSY_RETRY_AFTER_S: u64 = 1;
+pub use crate::limits::{
+    API_MAX_CONNECTIONS, API_MAX_CONNECTIONS_PER_IP, BODY_BUFFER_BUDGET, BODY_READ_TIMEOUT, BUSY_RETRY_AFTER_S,
+    CHAIN_READ_CONCURRENCY, DEPOSIT_BODY_LIMIT, SUBMIT_CONCURRENCY, SUBMIT_SLOT_WAIT, SUBMIT_TIMEOUT,
+    TRANSACTIONS_BODY_LIMIT,
+};
 
 /// The driver's answer to a submission: per-transaction results in order, or an error for the
 /// whole submission (such as [`NodeError::TooManyTxs`]).
 pub type SubmitResult = Result<Vec<Result<Admitted, NodeError>>, NodeError>;
 
 /// A submission from the API to the driver, which admits it to its mempool and answers on
-/// `reply`. The API has already run [`check_signed`] on it, off the consensus loop.
+/// `reply`. The API has already run [`check_admission`] on it, off the consensus loop.
 pub struct Submit {
     /// The transactions, in the client's order.
     pub txs: Vec<Transaction>,
-    /// Their [`check_signed`] results (ID, or why it failed), in the same order.
+    /// Their [`check_admission`] results (ID, or why it failed), in the same order.
     pub checks: Vec<Result<Hash, NodeError>>,
     /// Where the driver sends the mempool's answer.
     pub reply: oneshot::Sender<SubmitResult>,
@@ -212,13 +212,16 @@ pub fn error_status(code: &str) -> StatusCode {
         | "bad_signature" => StatusCode::BAD_REQUEST,
         "unsigned_request" | "stale_request" | "bad_read_signature" => StatusCode::UNAUTHORIZED,
         "unknown_sender" | "wrong_role" | "forbidden_reader" => StatusCode::FORBIDDEN,
+        "unauthorized" => StatusCode::UNAUTHORIZED,
+        "body_timeout" => StatusCode::REQUEST_TIMEOUT,
+        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
         "not_found" | "deposit_not_found" | "receipt_pending" | "block_not_found" | "case_not_found" => {
             StatusCode::NOT_FOUND
         }
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "already_pending" | "duplicate" => StatusCode::CONFLICT,
         "too_large" | "too_many_txs" => StatusCode::PAYLOAD_TOO_LARGE,
-        "mempool_full" | "busy" | "unavailable" | "timeout" => StatusCode::SERVICE_UNAVAILABLE,
+        "mempool_full" | "busy" | "unavailable" | "timeout" | "too_many_connections" => StatusCode::SERVICE_UNAVAILABLE,
         "storage" | "config" | "network" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -231,18 +234,8 @@ type ApiResult<T> = Result<T, ApiError>;
 /// The `/v1` API.
 pub fn router(ctx: ApiContext) -> Router {
     Router::new()
-        .route(
-            "/v1/deposits",
-            post(post_deposit)
-                .layer(DefaultBodyLimit::max(DEPOSIT_BODY_LIMIT))
-                .layer(middleware::from_fn(limit_submissions)),
-        )
-        .route(
-            "/v1/transactions",
-            post(post_transactions)
-                .layer(DefaultBodyLimit::max(TRANSACTIONS_BODY_LIMIT))
-                .layer(middleware::from_fn(limit_submissions)),
-        )
+        .route("/v1/deposits", post(post_deposit))
+        .route("/v1/transactions", post(post_transactions))
         .route("/v1/deposits/{id}", get(get_deposit))
         .route("/v1/deposits/{id}/receipt", get(get_receipt))
         .route("/v1/digests/{sha256}", get(get_digest))
@@ -258,26 +251,107 @@ pub fn router(ctx: ApiContext) -> Router {
         .with_state(ctx)
 }
 
+/// The API's connection caps.
+pub const API_CONN_LIMITS: ConnLimits =
+    ConnLimits { name: "api", max_connections: API_MAX_CONNECTIONS, max_per_ip: API_MAX_CONNECTIONS_PER_IP };
+
 /// Serve the API on `listener` until `shutdown` completes; requests in flight are finished.
+/// Connections are bounded as [`crate::http`] says, with [`API_CONN_LIMITS`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: ApiContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await
+    let metrics = ctx.metrics.clone();
+    crate::http::serve(listener, router(ctx), API_CONN_LIMITS, metrics, shutdown).await
 }
 
-/// Submissions whose bodies may be read and checked at once; the rest wait (up to
-/// [`SUBMIT_SLOT_WAIT`]) before their body is read, so memory and CPU stay bounded.
+/// Submissions parsed, checked and waiting for the driver at once; a submission takes a slot only
+/// once its body has arrived, and waits up to [`SUBMIT_SLOT_WAIT`] for one.
 static SUBMIT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SUBMIT_CONCURRENCY);
 
-async fn limit_submissions(request: axum::extract::Request, next: middleware::Next) -> Response {
+/// Take a submission slot, or 503 `busy` (counted) after [`SUBMIT_SLOT_WAIT`].
+async fn submit_slot(ctx: &ApiContext) -> ApiResult<tokio::sync::SemaphorePermit<'static>> {
     match tokio::time::timeout(SUBMIT_SLOT_WAIT, SUBMIT_SLOTS.acquire()).await {
-        Ok(Ok(_permit)) => next.run(request).await,
-        _ => ApiError::new("busy", "too many submissions in progress; retry later")
-            .retry_after(BUSY_RETRY_AFTER_S)
-            .into_response(),
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            ctx.metrics.inc_rejected("busy");
+            Err(ApiError::new("busy", "too many submissions in progress; retry later").retry_after(BUSY_RETRY_AFTER_S))
+        }
     }
+}
+
+/// Body bytes held by the submissions being received (see [`BODY_BUFFER_BUDGET`]).
+static BODY_BUDGET: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BODY_BUFFER_BUDGET);
+
+/// A share of [`BODY_BUDGET`], given back when dropped.
+struct BodyShare(usize);
+
+impl Drop for BodyShare {
+    fn drop(&mut self) {
+        BODY_BUDGET.add_permits(self.0);
+    }
+}
+
+/// Read a submission's whole body: at most `limit` bytes (413 `too_large`, at once if the
+/// `Content-Length` says so), within [`BODY_READ_TIMEOUT`] (408 `body_timeout`), each chunk
+/// counted against [`BODY_BUFFER_BUDGET`] (503 `busy`). Every refusal is counted.
+async fn read_body(ctx: &ApiContext, headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<(Vec<u8>, BodyShare)> {
+    use futures::StreamExt;
+    let refuse = |e: ApiError| {
+        ctx.metrics.inc_rejected(e.code);
+        e
+    };
+    let too_large = || ApiError::new("too_large", format!("request body is larger than the limit of {limit} bytes"));
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(refuse(too_large()));
+    }
+    let deadline = tokio::time::Instant::now() + BODY_READ_TIMEOUT;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    let mut share = BodyShare(0);
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                return Err(refuse(ApiError::new(
+                    "body_timeout",
+                    format!("the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
+                )))
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(refuse(ApiError::new("bad_body", format!("cannot read the request body: {e}"))))
+            }
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        if bytes.len() + chunk.len() > limit {
+            return Err(refuse(too_large()));
+        }
+        // Fits in u32: chunks are bounded by the limit, itself bounded by the budget.
+        match BODY_BUDGET.try_acquire_many(chunk.len() as u32) {
+            Ok(p) => {
+                p.forget();
+                share.0 += chunk.len();
+            }
+            Err(_) => {
+                return Err(refuse(
+                    ApiError::new("busy", "the node is receiving too many request bodies; retry later")
+                        .retry_after(BUSY_RETRY_AFTER_S),
+                ))
+            }
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, share))
+}
+
+/// A path parameter, or 400 with `code` naming it when it does not even decode (such as `%FF`,
+/// which is not UTF-8).
+fn path_param(p: Result<Path<String>, PathRejection>, name: &str, code: &'static str) -> ApiResult<String> {
+    p.map(|Path(s)| s)
+        .map_err(|e| ApiError::new(code, format!("path parameter {name} is not valid: {}", e.body_text())))
 }
 
 async fn not_found() -> ApiError {
@@ -289,19 +363,6 @@ async fn method_not_allowed() -> ApiError {
 }
 
 // ----- submissions -----
-
-/// The body of a request, with its rejections mapped to API errors.
-fn body_bytes(ctx: &ApiContext, body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
-    body.map_err(|r| {
-        let e = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new("too_large", format!("request body is larger than the limit of {limit} bytes"))
-        } else {
-            ApiError::new("bad_body", format!("cannot read the request body: {r}"))
-        };
-        ctx.metrics.inc_rejected(e.code);
-        e
-    })
-}
 
 fn parse_json<T: serde::de::DeserializeOwned>(ctx: &ApiContext, bytes: &[u8], what: &str) -> ApiResult<T> {
     serde_json::from_slice(bytes).map_err(|e| {
@@ -317,9 +378,9 @@ async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<Vec<Result
         ctx.metrics.inc_rejected("too_many_txs");
         return Err(NodeError::TooManyTxs { got: txs.len(), max: MAX_SUBMISSION }.into());
     }
-    let (store, chain_id) = (ctx.store.clone(), ctx.spec.chain_id);
+    let (store, spec) = (ctx.store.clone(), ctx.spec.clone());
     let (txs, checks) = tokio::task::spawn_blocking(move || {
-        let checks = check_signed(&chain_id, &store.state(), &txs);
+        let checks = check_admission(&spec, &store.state(), &txs);
         (txs, checks)
     })
     .await
@@ -356,9 +417,11 @@ struct Accepted {
 }
 
 /// `POST /v1/deposits`: one deposit or batch deposit transaction.
-async fn post_deposit(State(ctx): State<ApiContext>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
-    let bytes = body_bytes(&ctx, body, DEPOSIT_BODY_LIMIT)?;
+async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    let (bytes, share) = read_body(&ctx, &headers, body, DEPOSIT_BODY_LIMIT).await?;
+    let _slot = submit_slot(&ctx).await?;
     let tx: Transaction = parse_json(&ctx, &bytes, "transaction")?;
+    drop((bytes, share));
     let kind = tx.body.payload.kind();
     if !matches!(kind, "deposit" | "batch_deposit") {
         ctx.metrics.inc_rejected("wrong_kind");
@@ -410,9 +473,11 @@ struct BatchAnswer {
 }
 
 /// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result.
-async fn post_transactions(State(ctx): State<ApiContext>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
-    let bytes = body_bytes(&ctx, body, TRANSACTIONS_BODY_LIMIT)?;
+async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    let (bytes, share) = read_body(&ctx, &headers, body, TRANSACTIONS_BODY_LIMIT).await?;
+    let _slot = submit_slot(&ctx).await?;
     let TxBatch { txs } = parse_json(&ctx, &bytes, "{\"txs\": [...]} batch")?;
+    drop((bytes, share));
     if txs.is_empty() {
         ctx.metrics.inc_rejected("invalid_field");
         return Err(ApiError::new("invalid_field", "txs is empty"));
@@ -494,8 +559,11 @@ struct DepositInfo {
     receipt: String,
 }
 
-async fn get_deposit(State(ctx): State<ApiContext>, Path(id): Path<String>) -> ApiResult<Json<DepositInfo>> {
-    let deposit_id = hash_param("id", &id)?;
+async fn get_deposit(
+    State(ctx): State<ApiContext>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<DepositInfo>> {
+    let deposit_id = hash_param("id", &path_param(id, "id", "bad_hex")?)?;
     let info = read(&ctx, move |store| {
         let not_found = || ApiError::new("deposit_not_found", format!("deposit {deposit_id} is not committed"));
         let loc = store.deposit_location(&deposit_id)?.ok_or_else(not_found)?;
@@ -522,8 +590,8 @@ async fn get_deposit(State(ctx): State<ApiContext>, Path(id): Path<String>) -> A
 }
 
 /// `GET /v1/deposits/{id}/receipt`: exactly [`curia_ledger::receipt::Receipt::to_json`].
-async fn get_receipt(State(ctx): State<ApiContext>, Path(id): Path<String>) -> ApiResult<Response> {
-    let deposit_id = hash_param("id", &id)?;
+async fn get_receipt(State(ctx): State<ApiContext>, id: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+    let deposit_id = hash_param("id", &path_param(id, "id", "bad_hex")?)?;
     let json = read(&ctx, move |store| {
         let not_committed = || ApiError::new("deposit_not_found", format!("deposit {deposit_id} is not committed"));
         // The tip block's certificate is this node's own quorum until the next block carries
@@ -556,8 +624,11 @@ struct DigestDeposits {
 }
 
 /// `GET /v1/digests/{sha256}`: every committed deposit of a commitment (empty list if none).
-async fn get_digest(State(ctx): State<ApiContext>, Path(d): Path<String>) -> ApiResult<Json<DigestDeposits>> {
-    let commitment = hash_param("sha256", &d)?;
+async fn get_digest(
+    State(ctx): State<ApiContext>,
+    d: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<DigestDeposits>> {
+    let commitment = hash_param("sha256", &path_param(d, "sha256", "bad_hex")?)?;
     let deposit_ids = read(&ctx, move |store| Ok(store.deposits_by_digest(&commitment)?)).await?;
     Ok(Json(DigestDeposits { commitment, deposit_ids }))
 }
@@ -573,7 +644,11 @@ struct BlockInfo {
 }
 
 /// `GET /v1/blocks/{height}`.
-async fn get_block(State(ctx): State<ApiContext>, Path(h): Path<String>) -> ApiResult<Json<BlockInfo>> {
+async fn get_block(
+    State(ctx): State<ApiContext>,
+    h: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<BlockInfo>> {
+    let h = path_param(h, "height", "bad_height")?;
     let height: u64 = h
         .parse()
         .map_err(|_| ApiError::new("bad_height", format!("path parameter height is not a decimal number: {h:?}")))?;
@@ -602,7 +677,11 @@ struct BlockTxs {
 }
 
 /// `GET /v1/blocks/{height}/txs`: the IDs of a committed block's transactions, in order.
-async fn get_block_txs(State(ctx): State<ApiContext>, Path(h): Path<String>) -> ApiResult<Json<BlockTxs>> {
+async fn get_block_txs(
+    State(ctx): State<ApiContext>,
+    h: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<BlockTxs>> {
+    let h = path_param(h, "height", "bad_height")?;
     let height: u64 = h
         .parse()
         .map_err(|_| ApiError::new("bad_height", format!("path parameter height is not a decimal number: {h:?}")))?;
@@ -698,10 +777,11 @@ fn check_case_reader(spec: &ChainSpec, store: &Store, reader: &curia_ledger::cry
 /// for malformed headers and 403 `forbidden_reader`, all before the case is looked up.
 async fn get_case(
     State(ctx): State<ApiContext>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Result<Json<CaseInfo>, Response> {
+    let id = path_param(id, "id", "bad_case_id").map_err(IntoResponse::into_response)?;
     check_case_id(&id).map_err(|e| ApiError::new("bad_case_id", format!("path parameter id: {e}")).into_response())?;
     let reader = signed_reader(&ctx, "GET", uri.path(), &headers).map_err(read_refusal)?;
     let spec = ctx.spec.clone();
@@ -730,7 +810,6 @@ async fn get_status(State(ctx): State<ApiContext>) -> Json<NodeStatus> {
 
 /// Chain frames being built at the same time (each holds up to
 /// [`crate::chain_stream::CHAIN_BYTE_BUDGET`] bytes); more get 503 `busy`.
-pub const CHAIN_READ_CONCURRENCY: usize = 4;
 static CHAIN_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHAIN_READ_CONCURRENCY);
 
 /// The query of `GET /v1/chain`: `from` (at least 1) and `count` (1 to
@@ -787,6 +866,7 @@ async fn get_chain(
     let spec = ctx.spec.clone();
     read(&ctx, move |store| check_case_reader(&spec, store, &reader)).await.map_err(IntoResponse::into_response)?;
     let _permit = CHAIN_READS.try_acquire().map_err(|_| {
+        ctx.metrics.inc_rejected("busy");
         ApiError::new("busy", "too many chain reads in progress; retry later")
             .retry_after(BUSY_RETRY_AFTER_S)
             .into_response()

@@ -36,12 +36,11 @@ pub const MAGIC: [u8; 8] = *b"CURIACHN";
 pub const VERSION: u16 = 1;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 8 + 2 + 32 + 8 + 8 + 4;
-/// Most entries in one frame (and the most a request may ask for).
-pub const MAX_CHAIN_BLOCKS: u32 = 256;
-/// The node stops adding entries before a frame would exceed this many bytes (32 MiB).
-pub const CHAIN_BYTE_BUDGET: usize = 32 << 20;
-/// Largest certificate entry accepted (a certificate of 128 validators is about 10 KB).
-pub const MAX_CERT_BYTES: usize = 64 << 10;
+/// Most entries in one frame (and the most a request may ask for); the node stops adding entries
+/// before a frame would exceed [`CHAIN_BYTE_BUDGET`] bytes (32 MiB); largest certificate entry
+/// accepted: [`MAX_CERT_BYTES`] (a certificate of 128 validators is about 10 KB). Defined in
+/// [`crate::limits`].
+pub use crate::limits::{CHAIN_BYTE_BUDGET, MAX_CERT_BYTES, MAX_CHAIN_BLOCKS};
 /// Largest frame a client should read: the budget (a single entry is at most a block of
 /// [`MAX_BLOCK_BYTES`] and a certificate, well under it).
 pub const MAX_FRAME_BYTES: usize = CHAIN_BYTE_BUDGET;

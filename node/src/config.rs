@@ -21,8 +21,8 @@ pub struct NodeConfig {
     pub network: NetworkSection,
     /// Client API.
     pub api: ListenSection,
-    /// Health and metrics.
-    pub ops: ListenSection,
+    /// Health, metrics and operator actions.
+    pub ops: OpsSection,
     /// Consensus timeouts.
     #[serde(default)]
     pub consensus: ConsensusSection,
@@ -62,6 +62,53 @@ pub struct NetworkSection {
 pub struct ListenSection {
     /// Address, e.g. `127.0.0.1:8080`.
     pub listen: SocketAddr,
+}
+
+/// `[ops]`: the operator's listener.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsSection {
+    /// Address, e.g. `127.0.0.1:9090`.
+    pub listen: SocketAddr,
+    /// File holding the token that write actions (`POST /admin/backup`) need, sent as
+    /// `Authorization: Bearer TOKEN` ([`read_token`]). Without it those actions are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// Backups kept in `DATA_DIR/backups`: after a backup, older ones beyond this count are
+    /// deleted.
+    #[serde(default = "default_backup_keep")]
+    pub backup_keep: usize,
+    /// Least time between two backups, in seconds; a request sooner gets 429.
+    #[serde(default = "default_backup_min_interval_s")]
+    pub backup_min_interval_s: u64,
+}
+
+fn default_backup_keep() -> usize {
+    crate::limits::BACKUP_KEEP
+}
+
+fn default_backup_min_interval_s() -> u64 {
+    crate::limits::BACKUP_MIN_INTERVAL_S
+}
+
+impl OpsSection {
+    /// An ops listener on `listen` with the default backup policy and no token.
+    pub fn new(listen: SocketAddr) -> OpsSection {
+        OpsSection {
+            listen,
+            token_file: None,
+            backup_keep: default_backup_keep(),
+            backup_min_interval_s: default_backup_min_interval_s(),
+        }
+    }
+
+    /// Check the values: at least one backup is kept.
+    pub fn check(&self) -> Result<(), NodeError> {
+        if self.backup_keep == 0 {
+            return Err(NodeError::Config("[ops] backup_keep must be at least 1".into()));
+        }
+        Ok(())
+    }
 }
 
 /// `[consensus]` timeouts and block pacing, in milliseconds.
@@ -132,7 +179,7 @@ impl Default for MempoolSection {
 }
 
 /// Largest configuration or key file read.
-const MAX_FILE: u64 = 1 << 20;
+const MAX_FILE: u64 = crate::limits::MAX_CONFIG_FILE;
 
 fn read_small(path: &Path, what: &str) -> Result<Vec<u8>, NodeError> {
     let meta = std::fs::metadata(path)
@@ -151,7 +198,9 @@ impl NodeConfig {
         let mut c: NodeConfig =
             toml::from_str(&text).map_err(|e| NodeError::Config(format!("config {}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut c.node.data_dir, &mut c.node.genesis, &mut c.node.key] {
+        for p in
+            [&mut c.node.data_dir, &mut c.node.genesis, &mut c.node.key].into_iter().chain(c.ops.token_file.as_mut())
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -163,6 +212,48 @@ impl NodeConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serializes")
     }
+}
+
+/// Read an ops token file: one line of 16 to 1024 characters of `A-Z a-z 0-9 - . _ ~ + / =` (an
+/// RFC 6750 bearer token), surrounding white space ignored.
+pub fn read_token(path: &Path) -> Result<String, NodeError> {
+    let bad = |m: String| NodeError::Config(format!("ops token file {}: {m}", path.display()));
+    let text = String::from_utf8(read_small(path, "ops token file")?).map_err(|_| bad("not UTF-8".into()))?;
+    let token = text.trim();
+    let min = crate::limits::MIN_OPS_TOKEN;
+    if token.len() < min || token.len() > 1024 {
+        return Err(bad(format!("the token must be {min} to 1024 characters, not {}", token.len())));
+    }
+    if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)) {
+        return Err(bad("the token may hold only A-Z a-z 0-9 - . _ ~ + / =".into()));
+    }
+    Ok(token.to_owned())
+}
+
+/// Write an ops token file (mode 0600), refusing to overwrite unless `force`.
+pub fn write_token(path: &Path, token: &str, force: bool) -> Result<(), NodeError> {
+    write_private(path, &format!("{token}\n"), force)
+        .map_err(|e| NodeError::Config(format!("cannot write ops token {}: {e}", path.display())))
+}
+
+/// Write `text` to a new file readable only by its owner (unless `force`, refuse an existing one).
+fn write_private(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }
 
 /// On-disk form of a key.

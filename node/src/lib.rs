@@ -8,6 +8,8 @@
 //!   blocks, commit to storage, sync).
 //! - [`api`]: the HTTP API under `/v1`; [`ops`]: `/healthz` and Prometheus `/metrics`.
 //! - [`chain_stream`]: the binary frame of `GET /v1/chain` (blocks and certificates for audits).
+//! - [`http`]: serving a router with connection caps and request-head deadlines; [`limits`]:
+//!   every limit of the node, with compile-time checks of how they relate.
 //! - [`config`]: the TOML configuration and key files; [`run`]: assembling a node.
 //!
 //! Not built yet (issue 5): the load generator and its figures; a canonical commit certificate
@@ -18,6 +20,8 @@ pub mod chain_stream;
 pub mod config;
 pub mod driver;
 pub mod error;
+pub mod http;
+pub mod limits;
 pub mod mempool;
 pub mod net;
 pub mod ops;

@@ -8,7 +8,9 @@
 //!   the kind, no replay of an applied transaction, not already pending, and the signature. The
 //!   expensive part ([`check_signed`]: shape, sender and signature) needs only committed state,
 //!   so the node runs it off the consensus loop, on the blocking pool; the signatures of one
-//!   submission are checked together with ed25519 batch verification. [`Mempool::admit`] does
+//!   submission are checked together with ed25519 batch verification. For client submissions
+//!   [`check_admission`] adds the genesis rules that need no state (registry approvals, batch
+//!   size), so nothing is accepted that the proposer would drop for them. [`Mempool::admit`] does
 //!   the rest on the loop.
 //! - Only transactions whose exact signature was verified are ever pending, so [`Mempool::holds`]
 //!   tells the state transition which signatures it need not verify again.
@@ -24,13 +26,13 @@ use curia_ledger::codec::Canonical;
 use curia_ledger::crypto::{verify_batch, Signature};
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::state::StateView;
-use curia_ledger::tx::Transaction;
+use curia_ledger::tx::{Payload, Transaction};
 use curia_ledger::{Hash, LedgerError};
 
 use crate::NodeError;
 
 /// Most transactions in one submission (the API refuses more before checking any).
-pub const MAX_SUBMISSION: usize = 10_000;
+pub use crate::limits::MAX_SUBMISSION;
 
 /// Limits of a mempool.
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +49,13 @@ pub struct MempoolConfig {
 
 impl Default for MempoolConfig {
     fn default() -> Self {
-        MempoolConfig { max_txs: 200_000, max_bytes: 256 << 20, max_submission: MAX_SUBMISSION, retry_after_ms: 1000 }
+        use crate::limits::{MEMPOOL_MAX_BYTES, MEMPOOL_MAX_TXS, MEMPOOL_RETRY_AFTER_MS};
+        MempoolConfig {
+            max_txs: MEMPOOL_MAX_TXS,
+            max_bytes: MEMPOOL_MAX_BYTES,
+            max_submission: MAX_SUBMISSION,
+            retry_after_ms: MEMPOOL_RETRY_AFTER_MS,
+        }
     }
 }
 
@@ -103,7 +111,7 @@ impl Mempool {
         self.cfg.max_submission
     }
 
-    /// Check and admit a submission: [`check_signed`] then [`Mempool::admit`]. Each
+    /// Check and admit a submission: [`check_admission`] then [`Mempool::admit`]. Each
     /// transaction gets its own result, in order; a bad one does not stop the others.
     pub fn submit(
         &mut self,
@@ -113,7 +121,7 @@ impl Mempool {
         if txs.len() > self.cfg.max_submission {
             return Err(NodeError::TooManyTxs { got: txs.len(), max: self.cfg.max_submission });
         }
-        let checks = check_signed(&self.spec.chain_id, state, &txs);
+        let checks = check_admission(&self.spec, state, &txs);
         Ok(self.admit(state, txs, checks))
     }
 
@@ -236,6 +244,36 @@ pub fn check_signed(chain_id: &Hash, state: &dyn StateView, txs: &[Transaction])
     results
 }
 
+/// What a node checks before admitting a client's transactions: [`check_signed`], then the
+/// ledger rules that need the genesis but not the state, so that nothing is accepted that the
+/// proposer would drop: a registry change's court approvals
+/// ([`curia_ledger::state::check_approvals`]: 422 `not_enough_approvals`, `registry`, or 400
+/// `bad_signature` for a forged one) and a batch's size against the genesis parameters.
+pub fn check_admission(spec: &ChainSpec, state: &dyn StateView, txs: &[Transaction]) -> Vec<Result<Hash, NodeError>> {
+    let mut results = check_signed(&spec.chain_id, state, txs);
+    for (tx, r) in txs.iter().zip(results.iter_mut()) {
+        if r.is_ok() {
+            if let Err(e) = check_with_genesis(spec, tx) {
+                *r = Err(e.into());
+            }
+        }
+    }
+    results
+}
+
+/// The genesis-dependent rules of the state transition that need no state.
+fn check_with_genesis(spec: &ChainSpec, tx: &Transaction) -> Result<(), LedgerError> {
+    match &tx.body.payload {
+        Payload::Registry { action, approvals } => curia_ledger::state::check_approvals(spec, action, approvals),
+        Payload::BatchDeposit(b) if b.count > spec.genesis.params.max_batch_items => Err(LedgerError::TooLarge {
+            what: "batch",
+            len: u64::from(b.count),
+            max: u64::from(spec.genesis.params.max_batch_items),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A registered, active sender whose role may send the transaction's kind.
 fn check_sender(state: &dyn StateView, tx: &Transaction) -> Result<(), NodeError> {
     let sender = &tx.body.sender;
@@ -259,7 +297,6 @@ mod tests {
     use curia_ledger::hash::Hash;
     use curia_ledger::state::MemState;
     use curia_ledger::testkit::TestChain;
-    use curia_ledger::tx::Payload;
 
     fn setup(cfg: MempoolConfig) -> (TestChain, MemState, Mempool) {
         let c = TestChain::new(4);

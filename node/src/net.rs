@@ -23,12 +23,12 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{allow_block_list, identity, Multiaddr, PeerId, StreamProtocol, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
-/// Largest message on the wire.
-pub const MAX_FRAME: usize = 32 << 20;
-/// How often unconnected validators are dialed again.
-pub const REDIAL: Duration = Duration::from_secs(2);
-/// Capacity of the queues between the network task and the node.
-pub const QUEUE: usize = 4096;
+/// Largest message on the wire ([`crate::limits::NET_MAX_FRAME`]).
+pub const MAX_FRAME: usize = crate::limits::NET_MAX_FRAME;
+/// How often unconnected validators are dialed again ([`crate::limits::NET_REDIAL`]).
+pub const REDIAL: Duration = crate::limits::NET_REDIAL;
+/// Capacity of the queues between the network task and the node ([`crate::limits::NET_QUEUE`]).
+pub const QUEUE: usize = crate::limits::NET_QUEUE;
 
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/curia/1");
 

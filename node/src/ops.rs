@@ -10,17 +10,26 @@
 //! - `/healthz` answers 200 as long as the process serves requests, with the node's status.
 //! - `POST /admin/backup` ([`ops_router_with_backup`]) writes an online backup of the store
 //!   ([`Store::checkpoint`]) into a folder the node chooses, `DATA_DIR/backups/backup-H-MS`
-//!   ([`Backups`]); nothing in the request (whose body is ignored) names a path. One backup runs at
-//!   a time (another request meanwhile gets 409 `backup_in_progress`), on the blocking pool; a
-//!   failure is 500 `backup_failed` with the store's error. Errors are JSON
-//!   `{"error": {"code": "...", "message": "..."}}`, like the API's. Since this listener can make
-//!   the node write to its disk, it must stay on an address only the operator reaches.
+//!   ([`Backups`]); nothing in the request (whose body is ignored) names a path. Checked in this
+//!   order: the operator's token (`Authorization: Bearer TOKEN`, compared in constant time:
+//!   401 `unauthorized`; no token configured: 403 `admin_disabled`); one backup at a time (409
+//!   `backup_in_progress`); at least [`BackupPolicy::min_interval`] since the last successful
+//!   backup began (429 `rate_limited` with `Retry-After`). The checkpoint runs on the blocking
+//!   pool; a failure is 500 `backup_failed` with the store's error. After a backup, the oldest
+//!   backups beyond [`BackupPolicy::keep`] are deleted (only folders named `backup-H-MS`).
+//! - Every error, unknown routes and methods included, is JSON
+//!   `{"error": {"code": "...", "message": "..."}}`, like the API's. Refusals are counted in
+//!   `curia_rejected_transactions_total` by code.
+//! - The listener is served by [`crate::http::serve`] with [`OPS_CONN_LIMITS`]. It must still stay
+//!   on an address only the operator reaches: `/metrics` and `/healthz` are not authenticated.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -35,6 +44,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::api::NodeStatus;
+use crate::http::ConnLimits;
+use crate::limits::OPS_MAX_CONNECTIONS;
 
 /// Content type of the `/metrics` answer (OpenMetrics text, which Prometheus reads).
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -51,6 +62,8 @@ pub struct Metrics {
     mempool_bytes: Gauge,
     peers: Gauge,
     rejected: Family<ReasonLabels, Counter>,
+    refused_connections: Family<ReasonLabels, Counter>,
+    http_connections: Family<ReasonLabels, Gauge>,
     committed_txs: Counter,
     committed_deposits: Counter,
 }
@@ -102,6 +115,14 @@ impl Metrics {
             "Transactions and requests refused, by reason code",
             rejected.clone(),
         );
+        let refused_connections = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "curia_refused_connections",
+            "HTTP connections closed by the node's limits (connection caps, header timeout), by reason",
+            refused_connections.clone(),
+        );
+        let http_connections = Family::<ReasonLabels, Gauge>::default();
+        registry.register("curia_http_connections", "Open HTTP connections, by listener", http_connections.clone());
         let committed_txs = Counter::default();
         registry.register("curia_committed_transactions", "Transactions committed", committed_txs.clone());
         let committed_deposits = Counter::default();
@@ -118,6 +139,8 @@ impl Metrics {
             mempool_bytes,
             peers,
             rejected,
+            refused_connections,
+            http_connections,
             committed_txs,
             committed_deposits,
         }
@@ -150,6 +173,17 @@ impl Metrics {
         self.rejected.get_or_create(&vec![("reason", reason.to_owned())]).inc();
     }
 
+    /// One HTTP connection closed by a limit: `reason` is `too_many_connections`,
+    /// `too_many_connections_from_address` or `header_timeout`.
+    pub fn inc_refused_connection(&self, reason: &str) {
+        self.refused_connections.get_or_create(&vec![("reason", reason.to_owned())]).inc();
+    }
+
+    /// Open HTTP connections on `listener` (`api` or `ops`).
+    pub fn set_http_connections(&self, listener: &str, n: u64) {
+        self.http_connections.get_or_create(&vec![("listener", listener.to_owned())]).set(as_i64(n));
+    }
+
     /// `n` transactions committed.
     pub fn inc_committed_txs(&self, n: u64) {
         self.committed_txs.inc_by(n);
@@ -174,32 +208,89 @@ struct OpsState {
     status: watch::Receiver<NodeStatus>,
 }
 
-/// The ops listener's routes: `GET /healthz` and `GET /metrics`.
-pub fn ops_router(metrics: Arc<Metrics>, status: watch::Receiver<NodeStatus>) -> Router {
+/// The ops listener's connection caps (one listener for the operator's hosts: no separate cap
+/// per address).
+pub const OPS_CONN_LIMITS: ConnLimits =
+    ConnLimits { name: "ops", max_connections: OPS_MAX_CONNECTIONS, max_per_ip: OPS_MAX_CONNECTIONS };
+
+/// Serve the ops listener's `app` until `shutdown` completes, bounded as [`crate::http`] says.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    crate::http::serve(listener, app, OPS_CONN_LIMITS, metrics, shutdown).await
+}
+
+/// `/healthz`, `/metrics`, and JSON answers for unknown routes and methods.
+fn base_router() -> Router<OpsState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .with_state(OpsState { metrics, status })
+        .fallback(|| async { ops_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ops_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
+        })
+}
+
+/// The ops listener's routes: `GET /healthz` and `GET /metrics`.
+pub fn ops_router(metrics: Arc<Metrics>, status: watch::Receiver<NodeStatus>) -> Router {
+    base_router().with_state(OpsState { metrics, status })
 }
 
 /// [`ops_router`] and `POST /admin/backup`, which writes backups as `backups` says (any other
 /// method on that path: 405 `method_not_allowed`).
 pub fn ops_router_with_backup(metrics: Arc<Metrics>, status: watch::Receiver<NodeStatus>, backups: Backups) -> Router {
-    let admin =
-        Router::new().route("/admin/backup", post(post_backup).fallback(backup_method_not_allowed)).with_state(backups);
-    ops_router(metrics, status).merge(admin)
+    base_router()
+        .route("/admin/backup", post(post_backup).fallback(backup_method_not_allowed).with_state(backups))
+        .with_state(OpsState { metrics, status })
 }
 
 /// The folder, inside the data directory, where `POST /admin/backup` writes backups.
 pub const BACKUP_SUBDIR: &str = "backups";
 
-/// What `POST /admin/backup` needs: the open store, the folder backups go to, and the lock that
-/// lets one backup run at a time.
+/// Who may ask for backups, how many are kept and how often they may be made. Its `Debug` form
+/// does not show the token.
+#[derive(Clone)]
+pub struct BackupPolicy {
+    /// The operator's token; `None` refuses every backup request (403 `admin_disabled`).
+    pub token: Option<String>,
+    /// Backups kept (at least 1); older ones are deleted after each new backup.
+    pub keep: usize,
+    /// Least time from the start of one successful backup to the next request.
+    pub min_interval: Duration,
+}
+
+impl std::fmt::Debug for BackupPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupPolicy")
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("keep", &self.keep)
+            .field("min_interval", &self.min_interval)
+            .finish()
+    }
+}
+
+impl BackupPolicy {
+    /// The policy of an `[ops]` section, reading its token file.
+    pub fn from_config(ops: &crate::config::OpsSection) -> Result<BackupPolicy, crate::NodeError> {
+        ops.check()?;
+        let token = ops.token_file.as_deref().map(crate::config::read_token).transpose()?;
+        Ok(BackupPolicy { token, keep: ops.backup_keep, min_interval: Duration::from_secs(ops.backup_min_interval_s) })
+    }
+}
+
+/// What `POST /admin/backup` needs: the open store, the folder backups go to, the policy, the
+/// lock that lets one backup run at a time, and when the last successful one began.
 #[derive(Clone)]
 pub struct Backups {
     store: Arc<Store>,
     dir: PathBuf,
+    policy: Arc<BackupPolicy>,
     running: Arc<tokio::sync::Mutex<()>>,
+    last: Arc<std::sync::Mutex<Option<Instant>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -217,13 +308,24 @@ pub struct BackupAnswer {
     pub height: u64,
     /// The hash of the block at `height`, in hex.
     pub block_hash: String,
+    /// Older backups deleted to keep the configured count (absolute paths).
+    #[serde(default)]
+    pub removed: Vec<String>,
 }
 
 impl Backups {
     /// Backups of `store` in `DATA_DIR/`[`BACKUP_SUBDIR`] (on the store's file system, so the
     /// checkpoint can hard-link the store's immutable files).
-    pub fn new(store: Arc<Store>, data_dir: &Path) -> Backups {
-        Backups { store, dir: data_dir.join(BACKUP_SUBDIR), running: Arc::new(tokio::sync::Mutex::new(())) }
+    /// `policy` says who may ask and how often; refusals are counted in `metrics`.
+    pub fn new(store: Arc<Store>, data_dir: &Path, policy: BackupPolicy, metrics: Arc<Metrics>) -> Backups {
+        Backups {
+            store,
+            dir: data_dir.join(BACKUP_SUBDIR),
+            policy: Arc::new(policy),
+            running: Arc::new(tokio::sync::Mutex::new(())),
+            last: Arc::new(std::sync::Mutex::new(None)),
+            metrics,
+        }
     }
 
     /// The folder backups are written to.
@@ -247,7 +349,88 @@ impl Backups {
             dest = dir.join(format!("backup-{}-{ms}", tip.height));
         }
         self.store.checkpoint(&dest).map_err(|e| e.to_string())?;
-        Ok(BackupAnswer { path: dest.display().to_string(), height: tip.height, block_hash: tip.block_hash.to_hex() })
+        let removed = self.prune(&dir);
+        Ok(BackupAnswer {
+            path: dest.display().to_string(),
+            height: tip.height,
+            block_hash: tip.block_hash.to_hex(),
+            removed,
+        })
+    }
+
+    /// Delete the oldest backups (by the time in their name) beyond the policy's count. Only
+    /// folders named `backup-HEIGHT-UNIXMS` are touched; a deletion that fails is logged and
+    /// left for the next backup.
+    fn prune(&self, dir: &Path) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        let mut backups: Vec<(u64, u64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (h, ms) = name.strip_prefix("backup-")?.split_once('-')?;
+                Some((ms.parse().ok()?, h.parse().ok()?, e.path()))
+            })
+            .collect();
+        backups.sort();
+        let excess = backups.len().saturating_sub(self.policy.keep);
+        let mut removed = Vec::new();
+        for (_, _, path) in backups.into_iter().take(excess) {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => removed.push(path.display().to_string()),
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete an old backup"),
+            }
+        }
+        removed
+    }
+
+    /// The request's `Authorization: Bearer TOKEN` against the policy's token, compared in
+    /// constant time (of their SHA-256, so the length does not show either).
+    #[allow(clippy::result_large_err)] // the refusal is the answer itself, built once per request
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Response> {
+        use subtle::ConstantTimeEq;
+        let Some(expected) = &self.policy.token else {
+            return Err(ops_error(
+                StatusCode::FORBIDDEN,
+                "admin_disabled",
+                "operator actions are disabled on this node: set [ops] token_file in its configuration",
+            ));
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        let (given_hash, expected_hash) =
+            (curia_ledger::Hash::sha256(given.as_bytes()), curia_ledger::Hash::sha256(expected.as_bytes()));
+        let same: bool = given_hash.0[..].ct_eq(&expected_hash.0[..]).into();
+        if given.is_empty() || !same {
+            let mut r = ops_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send the node's ops token ([ops] token_file) as Authorization: Bearer TOKEN",
+            );
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return Err(r);
+        }
+        Ok(())
+    }
+
+    /// 429 with `Retry-After` if the last successful backup began less than the minimum
+    /// interval ago.
+    #[allow(clippy::result_large_err)] // the refusal is the answer itself, built once per request
+    fn check_rate(&self) -> Result<(), Response> {
+        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(wait) = last.and_then(|t| self.policy.min_interval.checked_sub(t.elapsed())) else { return Ok(()) };
+        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+        let mut r = ops_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            &format!("the last backup began less than {} s ago; retry in {secs} s", self.policy.min_interval.as_secs()),
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        Err(r)
     }
 }
 
@@ -256,19 +439,37 @@ fn ops_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": { "code": code, "message": message } }))).into_response()
 }
 
-async fn post_backup(State(b): State<Backups>) -> Response {
+async fn post_backup(State(b): State<Backups>, headers: HeaderMap) -> Response {
+    let refused = |r: Response, code: &str| {
+        b.metrics.inc_rejected(code);
+        r
+    };
+    if let Err(r) = b.authorize(&headers) {
+        let code = if r.status() == StatusCode::FORBIDDEN { "admin_disabled" } else { "unauthorized" };
+        return refused(r, code);
+    }
     // The guard moves into the blocking task: if the client goes away, the lock is still held
     // until the checkpoint is done.
     let Ok(guard) = b.running.clone().try_lock_owned() else {
-        return ops_error(
+        let r = ops_error(
             StatusCode::CONFLICT,
             "backup_in_progress",
             "another backup is being written; retry when it has finished",
         );
+        return refused(r, "backup_in_progress");
     };
+    if let Err(r) = b.check_rate() {
+        return refused(r, "rate_limited");
+    }
+    let started = Instant::now();
+    let last = b.last.clone();
     let task = tokio::task::spawn_blocking(move || {
         let _guard = guard;
-        b.write()
+        let r = b.write();
+        if r.is_ok() {
+            *last.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
+        }
+        r
     });
     let result = task.await.unwrap_or_else(|e| Err(format!("the backup task failed: {e}")));
     match result {
@@ -336,10 +537,33 @@ mod tests {
         addr
     }
 
-    /// One HTTP/1.1 request; returns the status, the head and the body.
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    /// A policy with [`TOKEN`], keeping `keep` backups, with no minimum interval.
+    fn policy(keep: usize) -> BackupPolicy {
+        BackupPolicy { token: Some(TOKEN.into()), keep, min_interval: Duration::ZERO }
+    }
+
+    fn backups(store: &Arc<Store>, dir: &Path, policy: BackupPolicy) -> Backups {
+        Backups::new(store.clone(), dir, policy, Arc::new(Metrics::new()))
+    }
+
+    /// One HTTP/1.1 request with the test token; returns the status, the head and the body.
     async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, serde_json::Value) {
+        http_auth(addr, method, path, body, Some(TOKEN)).await
+    }
+
+    /// One HTTP/1.1 request with `Authorization: Bearer token` if given.
+    async fn http_auth(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> (u16, String, serde_json::Value) {
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         tokio::task::spawn_blocking(move || {
@@ -359,7 +583,7 @@ mod tests {
     #[tokio::test]
     async fn backup_writes_a_checkpoint_in_the_data_dir_and_ignores_the_body() {
         let (data_dir, store, chain) = store_with_chain("backup", 3);
-        let addr = serve(Backups::new(store.clone(), &data_dir)).await;
+        let addr = serve(backups(&store, &data_dir, policy(7))).await;
         // A client cannot choose where the backup goes.
         let elsewhere = data_dir.join("elsewhere");
         let body = serde_json::json!({ "path": elsewhere }).to_string();
@@ -388,7 +612,7 @@ mod tests {
     #[tokio::test]
     async fn backup_refuses_a_second_one_other_methods_and_reports_failures() {
         let (data_dir, store, _) = store_with_chain("refuse", 1);
-        let backups = Backups::new(store.clone(), &data_dir);
+        let backups = self::backups(&store, &data_dir, policy(7));
         let addr = serve(backups.clone()).await;
 
         // While one backup runs (its lock is held), another is refused and nothing is written.
@@ -411,12 +635,81 @@ mod tests {
         // A backup that cannot be written: 500 with the reason, and the lock is released.
         let file = data_dir.join("not-a-folder");
         std::fs::write(&file, "x").unwrap();
-        let addr = serve(Backups::new(store.clone(), &file)).await;
+        let addr = serve(self::backups(&store, &file, policy(7))).await;
         let (status, _, e) = http(addr, "POST", "/admin/backup", "").await;
         assert_eq!(status, 500, "{e}");
         assert_eq!(e["error"]["code"], "backup_failed");
         let message = e["error"]["message"].as_str().unwrap();
         assert!(message.contains("cannot create the backup folder") && message.contains("not-a-folder"), "{e}");
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+
+    #[tokio::test]
+    async fn backup_needs_the_token_and_is_rate_limited_and_pruned() {
+        let (data_dir, store, _) = store_with_chain("auth", 1);
+        // No token configured: every backup request is refused.
+        let none = BackupPolicy { token: None, ..policy(7) };
+        let addr = serve(backups(&store, &data_dir, none)).await;
+        let (status, _, e) = http(addr, "POST", "/admin/backup", "").await;
+        assert_eq!((status, e["error"]["code"].as_str()), (403, Some("admin_disabled")), "{e}");
+
+        let limited = BackupPolicy { min_interval: Duration::from_secs(3600), ..policy(2) };
+        let b = backups(&store, &data_dir, limited);
+        let addr = serve(b.clone()).await;
+        // Missing, wrong, or differently long tokens: 401 with a challenge, and nothing written.
+        for token in [None, Some("0123456789abcdef0123456789abcdeX"), Some("0123456789abcdef"), Some("")] {
+            let (status, head, e) = http_auth(addr, "POST", "/admin/backup", "", token).await;
+            assert_eq!((status, e["error"]["code"].as_str()), (401, Some("unauthorized")), "{token:?}: {e}");
+            assert!(head.contains("\r\nwww-authenticate: bearer"), "{head}");
+        }
+        assert!(!b.dir().exists());
+        // The right token: a backup; then 429 with Retry-After until the interval has passed.
+        let (status, _, a) = http(addr, "POST", "/admin/backup", "").await;
+        assert_eq!(status, 200, "{a}");
+        let (status, head, e) = http(addr, "POST", "/admin/backup", "").await;
+        assert_eq!((status, e["error"]["code"].as_str()), (429, Some("rate_limited")), "{e}");
+        let retry: u64 = head.split("\r\nretry-after: ").nth(1).unwrap().split("\r\n").next().unwrap().parse().unwrap();
+        assert!((3500..=3600).contains(&retry), "{retry}");
+        let text = b.metrics.encode();
+        for line in [
+            "curia_rejected_transactions_total{reason=\"unauthorized\"} 4",
+            "curia_rejected_transactions_total{reason=\"rate_limited\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+
+        // Retention: keep = 2 deletes the oldest backups beyond two, and only backup folders.
+        let b = backups(&store, &data_dir, policy(2));
+        let addr = serve(b.clone()).await;
+        std::fs::remove_dir_all(b.dir()).unwrap(); // the backup made above
+        std::fs::create_dir_all(b.dir().join("backup-0-1")).unwrap(); // the oldest
+        std::fs::create_dir_all(b.dir().join("keep-me")).unwrap(); // not a backup: never touched
+        let mut paths = Vec::new();
+        for _ in 0..3 {
+            let (status, _, a) = http(addr, "POST", "/admin/backup", "").await;
+            assert_eq!(status, 200, "{a}");
+            paths.push(serde_json::from_value::<BackupAnswer>(a).unwrap());
+        }
+        assert!(paths[0].removed.is_empty(), "{:?}", paths[0]);
+        assert_eq!(paths[1].removed.len(), 1, "{:?}", paths[1]);
+        assert!(paths[1].removed[0].ends_with("backup-0-1"), "{:?}", paths[1]);
+        assert_eq!(paths[2].removed, vec![paths[0].path.clone()]);
+        let mut left: Vec<String> =
+            std::fs::read_dir(b.dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        let mut want: Vec<String> = paths[1..]
+            .iter()
+            .map(|a| PathBuf::from(&a.path).file_name().unwrap().to_str().unwrap().to_string())
+            .chain(["keep-me".to_string()])
+            .collect();
+        want.sort();
+        assert_eq!(left, want);
+
+        // Unknown routes and methods are JSON too.
+        let (status, _, e) = http(addr, "GET", "/nothing", "").await;
+        assert_eq!((status, e["error"]["code"].as_str()), (404, Some("not_found")));
+        let (status, _, e) = http(addr, "POST", "/metrics", "").await;
+        assert_eq!((status, e["error"]["code"].as_str()), (405, Some("method_not_allowed")));
         let _ = std::fs::remove_dir_all(&data_dir);
     }
 

@@ -18,7 +18,7 @@ use crate::ops::{self, Metrics};
 use crate::NodeError;
 
 /// Most client submissions queued between the API and the driver.
-pub const SUBMIT_QUEUE: usize = 1024;
+pub use crate::limits::SUBMIT_QUEUE;
 
 /// Run a validator node until `shutdown` resolves (SIGTERM or Ctrl-C in `curia node run`).
 pub async fn run_node(
@@ -79,11 +79,15 @@ pub async fn run_node(
         let _ = rx.wait_for(|s| *s).await;
     };
     let api_task = tokio::spawn(api::serve(api_listener, ctx, stopped(stop_rx.clone())));
-    let backups = ops::Backups::new(store.clone(), &cfg.node.data_dir);
+    let backups = ops::Backups::new(
+        store.clone(),
+        &cfg.node.data_dir,
+        ops::BackupPolicy::from_config(&cfg.ops)?,
+        metrics.clone(),
+    );
     let ops_app = ops::ops_router_with_backup(metrics.clone(), status_rx, backups);
     let ops_stop = stopped(stop_rx.clone());
-    let ops_task =
-        tokio::spawn(async move { axum::serve(ops_listener, ops_app).with_graceful_shutdown(ops_stop).await });
+    let ops_task = tokio::spawn(ops::serve(ops_listener, ops_app, metrics.clone(), ops_stop));
     tracing::info!(node = %cfg.node.name, api = %cfg.api.listen, ops = %cfg.ops.listen, p2p = %cfg.network.listen, "node started");
 
     let c = &cfg.consensus;

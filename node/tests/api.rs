@@ -443,6 +443,9 @@ async fn a_full_mempool_or_queue_pushes_back_with_retry_after() {
     let a = post(h.api, "/v1/deposits", &tx_json(&h.chain.deposit("platform", b"1", 1))).await;
     assert_eq!((a.status, a.code().as_str()), (503, "busy"));
     assert_eq!(a.headers["retry-after"], "1");
+    // Counted, as every refusal (issue 15: monitoring could not see it).
+    let m = get(h.ops, "/metrics").await.text();
+    assert!(m.contains("curia_rejected_transactions_total{reason=\"busy\"} 1"), "{m}");
     h.stop().await;
 }
 
@@ -557,5 +560,267 @@ async fn case_reads_need_a_signed_request_by_a_judge_auditor_or_court() {
     // A deposit's receipt stays readable by whoever holds its ID, unsigned.
     let single = h.chain.blocks[0].0.txs[0].id(&chain_id);
     assert_eq!(get(h.api, &format!("/v1/deposits/{single}/receipt")).await.status, 200);
+    h.stop().await;
+}
+
+/// A deposit transaction by the test platform with these text fields.
+fn deposit_with(c: &TestChain, media_type: &str, label: &str, reference: &str, nonce: u64) -> Transaction {
+    let mut tx = c.deposit("platform", format!("fields {nonce}").as_bytes(), nonce);
+    if let Payload::Deposit(d) = &mut tx.body.payload {
+        d.media_type = media_type.into();
+        d.label = label.into();
+        d.reference = reference.into();
+    }
+    tx.body.clone().sign(&c.spec.chain_id, &test_key("platform"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_rules_are_enforced_with_422_invalid_field_naming_the_field() {
+    let h = Harness::start(TestChain::new(4), Some(MempoolConfig::default()), 16).await;
+    let c = &h.chain;
+    let cases: Vec<(Transaction, &str)> = vec![
+        (deposit_with(c, "application/pdf", "\u{1b}[2J\u{1b}[32mVALID", "", 1), "label"),
+        (deposit_with(c, "application/pdf", "", "", 2), "label"),
+        (deposit_with(c, "application/pdf", &"a".repeat(300), "", 3), "label"),
+        (deposit_with(c, "application/pdf", "contract\u{202e}fdp.exe", "", 4), "label"),
+        (deposit_with(c, "application/pdf", "zero\u{200b}width", "", 5), "label"),
+        (deposit_with(c, "", "ok", "", 6), "media_type"),
+        (deposit_with(c, "pdf", "ok", "", 7), "media_type"),
+        (deposit_with(c, "text/plain\r\nX-Evil: 1", "ok", "", 8), "media_type"),
+        (deposit_with(c, "application/pdf", "ok", "ref\u{7}", 9), "reference"),
+    ];
+    for (tx, field) in &cases {
+        let a = post(h.api, "/v1/deposits", &tx_json(tx)).await;
+        assert_eq!((a.status, a.code().as_str()), (422, "invalid_field"), "{field}: {}", a.text());
+        let message = a.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.starts_with(&format!("invalid {field}: ")), "{message}");
+        assert!(!message.chars().any(|c| c.is_control()), "the message itself is safe to print: {message:?}");
+    }
+    // A batch deposit's shared label follows the same rules.
+    let mut batch = c.batch("platform", vec![Hash::sha256(b"b1")], 20);
+    if let Payload::BatchDeposit(b) = &mut batch.body.payload {
+        b.label = "\u{1b}]0;owned\u{7}".into();
+    }
+    let items = batch.items.clone();
+    let mut batch = batch.body.clone().sign(&c.spec.chain_id, &test_key("platform"));
+    batch.items = items;
+    let a = post(h.api, "/v1/deposits", &tx_json(&batch)).await;
+    assert_eq!((a.status, a.code().as_str()), (422, "invalid_field"), "{}", a.text());
+    // In a batch of transactions, each bad one is named in its own result; case fields too.
+    let good = deposit_with(c, "text/plain; charset=utf-8", "合同 contract", "order-1", 30);
+    let bad_title = c.tx("judge", Payload::OpenCase { case_id: "C-1".into(), title: "A\u{2067}B".into() }, 31);
+    let bad_case = c.tx("judge", Payload::OpenCase { case_id: "C 1".into(), title: "ok".into() }, 32);
+    let a = post(
+        h.api,
+        "/v1/transactions",
+        &json!({"txs": [tx_json(&good), tx_json(&cases[0].0), tx_json(&bad_title), tx_json(&bad_case)]}),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let r = a.json()["results"].clone();
+    assert!(r[0]["error"].is_null(), "{r}");
+    for (i, field) in [(1, "label"), (2, "title"), (3, "case_id")] {
+        assert_eq!(r[i]["error"]["code"], "invalid_field", "{r}");
+        assert!(r[i]["error"]["message"].as_str().unwrap().starts_with(&format!("invalid {field}")), "{r}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_approvals_are_checked_on_submission() {
+    use curia_ledger::genesis::{Client, ClientRole};
+    use curia_ledger::tx::{Approval, RegistryAction};
+    let h = Harness::start(TestChain::new(4), Some(MempoolConfig::default()), 16).await;
+    let c = &h.chain;
+    let action = RegistryAction::Add(Client {
+        name: "newplatform".into(),
+        role: ClientRole::Platform,
+        key: test_key("newplatform").public(),
+    });
+    let msg = action.approval_hash(&c.spec.chain_id);
+    let approve = |i: u16| Approval { validator: i, signature: test_key(&format!("v{i}")).sign(&msg) };
+    let mut forged = approve(1);
+    forged.signature.0[3] ^= 1;
+    let registry = |approvals: Vec<Approval>, nonce| {
+        c.tx("registrar", Payload::Registry { action: action.clone(), approvals }, nonce)
+    };
+    for (tx, status, code, says) in [
+        (registry(vec![], 1), 422, "not_enough_approvals", "needs approvals of 2 courts, has 0"),
+        (registry(vec![approve(0)], 2), 422, "not_enough_approvals", "has 1"),
+        (registry(vec![approve(0), forged], 3), 400, "bad_signature", "registry approval"),
+        (registry(vec![approve(0), approve(2)], 4), 422, "registry", "not a court"),
+        (registry(vec![approve(0), approve(0)], 5), 422, "registry", "repeated approval"),
+        (registry(vec![approve(0), approve(9)], 6), 422, "registry", "unknown validator"),
+    ] {
+        let a = post(h.api, "/v1/transactions", &json!({"txs": [tx_json(&tx)]})).await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        let e = &a.json()["results"][0]["error"];
+        assert_eq!(e["code"], code, "{e}");
+        assert_eq!(error_status_of(code), status);
+        assert!(e["message"].as_str().unwrap().contains(says), "{e}");
+    }
+    let ok = registry(vec![approve(0), approve(1)], 7);
+    let a = post(h.api, "/v1/transactions", &json!({"txs": [tx_json(&ok)]})).await;
+    assert!(a.json()["results"][0]["error"].is_null(), "{}", a.text());
+    h.stop().await;
+}
+
+fn error_status_of(code: &str) -> u16 {
+    api::error_status(code).as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_rejections_are_json_too() {
+    let (chain, _, _) = committed_chain();
+    let h = Harness::start(chain, Some(MempoolConfig::default()), 16).await;
+    for (path, status, code) in [
+        ("/v1/deposits/%FF", 400, "bad_hex"),
+        ("/v1/deposits/%FF/receipt", 400, "bad_hex"),
+        ("/v1/digests/%C3%28", 400, "bad_hex"),
+        ("/v1/blocks/%FF", 400, "bad_height"),
+        ("/v1/blocks/%FF/txs", 400, "bad_height"),
+        ("/v1/cases/%FF", 400, "bad_case_id"),
+        ("/v1/nothing", 404, "not_found"),
+        ("/", 404, "not_found"),
+    ] {
+        let a = get(h.api, path).await;
+        assert_eq!((a.status, a.code().as_str()), (status, code), "{path}: {}", a.text());
+        assert_eq!(a.headers["content-type"], "application/json", "{path}");
+    }
+    for (method, path) in [("GET", "/v1/deposits"), ("PUT", "/v1/transactions"), ("POST", "/v1/status")] {
+        let a = http(h.api, method, path, Vec::new()).await;
+        assert_eq!((a.status, a.code().as_str()), (405, "method_not_allowed"), "{method} {path}");
+    }
+    // Too large, before the body is read: the Content-Length says so.
+    let a =
+        http_with(h.api, "POST", "/v1/deposits", &[("X-Pad", "1".into())], vec![b' '; DEPOSIT_BODY_LIMIT + 1]).await;
+    assert_eq!((a.status, a.code().as_str()), (413, "too_large"));
+    h.stop().await;
+}
+
+/// Open a TCP connection to `addr` from the loopback address `from` (any 127.x.y.z).
+async fn connect_from(from: [u8; 4], addr: SocketAddr) -> tokio::net::TcpStream {
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind(SocketAddr::from((from, 0))).unwrap();
+    s.connect(addr).await.unwrap()
+}
+
+/// Read what the server sends until it closes the connection (or `within` passes).
+async fn read_all(s: tokio::net::TcpStream, within: Duration) -> String {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(within, read_to_end(&s, &mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Write all of `buf` to `s` (tokio's `io-util` helpers are not built in this workspace).
+async fn write_all(s: &tokio::net::TcpStream, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        s.writable().await?;
+        match s.try_write(buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Read from `s` until the peer closes it (or an error), appending to `out`.
+async fn read_to_end(s: &tokio::net::TcpStream, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    loop {
+        s.readable().await?;
+        match s.try_read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_bodies_hold_no_submission_slot_and_time_out() {
+    let h = Harness::start(TestChain::new(4), Some(MempoolConfig::default()), 64).await;
+    let c = &h.chain;
+    // More stalled bodies than there are submission slots (issue 15: 8 of these locked out every
+    // deposit), each from its own address, and a stalled head.
+    let mut stalled = Vec::new();
+    for i in 0..(2 * api::SUBMIT_CONCURRENCY as u8) {
+        let s = connect_from([127, 0, 1, 10 + i], h.api).await;
+        write_all(&s, b"POST /v1/deposits HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{").await.unwrap();
+        stalled.push(s);
+    }
+    let head = connect_from([127, 0, 1, 200], h.api).await;
+    write_all(&head, b"POST /v1/deposits HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    // Honest deposits go through at once.
+    let t = std::time::Instant::now();
+    for n in 0..(api::SUBMIT_CONCURRENCY as u64 + 4) {
+        let a = post(h.api, "/v1/deposits", &tx_json(&c.deposit("platform", &n.to_be_bytes(), n))).await;
+        assert_eq!(a.status, 202, "{}", a.text());
+    }
+    assert!(t.elapsed() < Duration::from_secs(10), "honest deposits took {:?}", t.elapsed());
+    // Each stalled body is answered 408 body_timeout at its deadline and closed; the stalled head
+    // is closed at the header deadline.
+    let limit = api::BODY_READ_TIMEOUT + Duration::from_secs(15);
+    let answers = futures::future::join_all(stalled.into_iter().map(|s| read_all(s, limit))).await;
+    for a in &answers {
+        assert!(a.starts_with("HTTP/1.1 408 "), "{a:?}");
+        assert!(a.contains(r#""code":"body_timeout""#), "{a}");
+    }
+    let closed = read_all(head, curia_node::limits::HEADER_READ_TIMEOUT + Duration::from_secs(15)).await;
+    assert!(!closed.contains("202"), "{closed}");
+    let m = get(h.ops, "/metrics").await.text();
+    let n = 2 * api::SUBMIT_CONCURRENCY;
+    assert!(m.contains(&format!("curia_rejected_transactions_total{{reason=\"body_timeout\"}} {n}")), "{m}");
+    assert!(m.contains("curia_refused_connections_total{reason=\"header_timeout\"} 1"), "{m}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_capped_per_address() {
+    let h = Harness::start(TestChain::new(4), Some(MempoolConfig::default()), 16).await;
+    let from = [127, 0, 2, 1];
+    let mut held = Vec::new();
+    for _ in 0..api::API_MAX_CONNECTIONS_PER_IP {
+        held.push(connect_from(from, h.api).await);
+    }
+    // The metric shows them before the next one is refused (the server counts on accept).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let gauge = format!("curia_http_connections{{listener=\"api\"}} {}", api::API_MAX_CONNECTIONS_PER_IP);
+    while !get(h.ops, "/metrics").await.text().contains(&gauge) {
+        assert!(std::time::Instant::now() < deadline, "the server did not accept the connections");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = read_all(connect_from(from, h.api).await, Duration::from_secs(10)).await;
+    assert!(refused.starts_with("HTTP/1.1 503 "), "{refused:?}");
+    assert!(refused.contains(r#""code":"too_many_connections""#), "{refused}");
+    assert!(refused.to_ascii_lowercase().contains("retry-after: 1"), "{refused}");
+    // Another address is served meanwhile.
+    let s = connect_from([127, 0, 2, 2], h.api).await;
+    drop(s);
+    let a = get(h.api, "/v1/status").await;
+    assert_eq!(a.status, 200);
+    let m = get(h.ops, "/metrics").await.text();
+    assert!(m.contains("curia_refused_connections_total{reason=\"too_many_connections_from_address\"} 1"), "{m}");
+    // Closing them frees the address's places.
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = read_all(
+            {
+                let s = connect_from(from, h.api).await;
+                write_all(&s, b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+                s
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+        if answer.starts_with("HTTP/1.1 200 ") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     h.stop().await;
 }

@@ -110,6 +110,11 @@ impl Cluster {
         std::fs::read_to_string(self.dir.join(&self.names[i]).join("node.log")).unwrap_or_default()
     }
 
+    /// The process ID of node `i`, if it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].as_ref().map(|c| c.id())
+    }
+
     pub fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.nodes[i].take() {
             let _ = c.kill();

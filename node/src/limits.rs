@@ -1,0 +1,143 @@
+//! Every limit of the node, in one place, with compile-time checks of how they relate.
+//!
+//! Rules:
+//! - A bound on something that comes from outside (a connection, a request, a body, a
+//!   submission, a frame from a peer) is a constant here; the modules that enforce it use these
+//!   (older paths such as `api::DEPOSIT_BODY_LIMIT` are re-exports).
+//! - Relations between limits that must hold for the node to work are `const` assertions at the
+//!   end of this file, so changing one limit without the others fails to compile.
+//! - The ledger's own limits (field lengths, block size) stay in `curia_ledger::limits`: they are
+//!   part of what a valid chain is, not of how one node defends itself.
+//! - The values are documented for clients in `docs/api.md` ("Limits").
+
+use std::time::Duration;
+
+use curia_ledger::limits::{MAX_BATCH_ITEMS, MAX_BLOCK_BYTES, MAX_TX_BYTES};
+
+// ----- HTTP connections (API and ops listeners) -----
+
+/// Most open connections on the API listener; one more is answered 503 `too_many_connections`
+/// and closed at once.
+pub const API_MAX_CONNECTIONS: usize = 1024;
+/// Default of `[api] max_connections_per_ip`: most open API connections from one IP address.
+pub const API_MAX_CONNECTIONS_PER_IP: usize = 64;
+/// Most open connections on the ops listener (all from the operator's own hosts).
+pub const OPS_MAX_CONNECTIONS: usize = 32;
+/// Time allowed to receive a request's head (request line and headers), counted from when the
+/// server starts waiting for it: from the connection's start, or from the end of the previous
+/// answer on a kept-alive connection (so it is also the idle time allowed between requests).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head, and the connection's read buffer (hyper's `max_buf_size`).
+pub const MAX_HEAD_BYTES: usize = 16 << 10;
+/// How long a stopping server waits for requests in flight before closing their connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+// ----- submissions (POST /v1/deposits, POST /v1/transactions) -----
+
+/// Largest body of `POST /v1/deposits` (one transaction; a full batch of 10,000 items is about
+/// 0.7 MiB of JSON).
+pub const DEPOSIT_BODY_LIMIT: usize = 1 << 20;
+/// Largest body of `POST /v1/transactions`.
+pub const TRANSACTIONS_BODY_LIMIT: usize = 16 << 20;
+/// Time allowed to receive a whole submission body, from when its head has arrived; then 408
+/// `body_timeout` and the connection is closed.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// Body bytes held at once by all the submissions being received (each counts what it has
+/// received so far); a chunk that does not fit gets 503 `busy`.
+pub const BODY_BUFFER_BUDGET: usize = 128 << 20;
+/// Most transactions in one submission (the API refuses more before checking any).
+pub const MAX_SUBMISSION: usize = 10_000;
+/// Submissions parsed, checked and waiting for the driver at the same time (per process); a
+/// submission takes one of these slots only once its whole body has arrived.
+pub const SUBMIT_CONCURRENCY: usize = 8;
+/// How long a received submission waits for one of the [`SUBMIT_CONCURRENCY`] slots before 503
+/// `busy`.
+pub const SUBMIT_SLOT_WAIT: Duration = Duration::from_secs(5);
+/// How long a submission waits for the driver's answer before 503 `timeout`.
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most client submissions queued between the API and the driver; full: 503 `busy`.
+pub const SUBMIT_QUEUE: usize = 1024;
+/// `Retry-After` seconds of a 503 `busy`, `unavailable` or `too_many_connections`.
+pub const BUSY_RETRY_AFTER_S: u64 = 1;
+
+// ----- mempool (defaults of `[mempool]`) -----
+
+/// Most pending transactions.
+pub const MEMPOOL_MAX_TXS: usize = 200_000;
+/// Most pending bytes (canonical encoding).
+pub const MEMPOOL_MAX_BYTES: usize = 256 << 20;
+/// Delay suggested to clients when the mempool is full.
+pub const MEMPOOL_RETRY_AFTER_MS: u64 = 1000;
+
+// ----- chain reads (GET /v1/chain) -----
+
+/// Most blocks in one `GET /v1/chain` answer.
+pub const MAX_CHAIN_BLOCKS: u32 = 256;
+/// Most bytes of blocks and certificates in one `GET /v1/chain` answer (the first block always
+/// goes in).
+pub const CHAIN_BYTE_BUDGET: usize = 32 << 20;
+/// Largest canonical certificate in a chain frame.
+pub const MAX_CERT_BYTES: usize = 64 << 10;
+/// Chain answers being built at the same time; more get 503 `busy`.
+pub const CHAIN_READ_CONCURRENCY: usize = 4;
+
+// ----- validator network -----
+
+/// Largest message on the validator network.
+pub const NET_MAX_FRAME: usize = 32 << 20;
+/// Capacity of the queues between the network task and the node.
+pub const NET_QUEUE: usize = 4096;
+/// How often unconnected validators are dialed again.
+pub const NET_REDIAL: Duration = Duration::from_secs(2);
+
+// ----- files and operator actions -----
+
+/// Largest configuration, key or token file read.
+pub const MAX_CONFIG_FILE: u64 = 1 << 20;
+/// Shortest ops token accepted, in bytes (after trimming white space).
+pub const MIN_OPS_TOKEN: usize = 16;
+/// Default of `[ops] backup_keep`: backups kept in `DATA_DIR/backups`; older ones are deleted
+/// after each new backup.
+pub const BACKUP_KEEP: usize = 7;
+/// Default of `[ops] backup_min_interval_s`: least time between two backups; sooner: 429.
+pub const BACKUP_MIN_INTERVAL_S: u64 = 60;
+
+// ----- how the limits relate (checked at compile time) -----
+
+/// Bytes of one batch item in a JSON transaction: 64 hex digits, two quotes and a comma.
+const JSON_ITEM_BYTES: usize = 64 + 3;
+/// Bytes of one chain-frame entry besides its block and certificate: height and two lengths.
+const CHAIN_ENTRY_OVERHEAD: usize = 8 + 4 + 4;
+
+const _: () = {
+    // Connections: a per-address cap above the total would never bind.
+    assert!(API_MAX_CONNECTIONS_PER_IP <= API_MAX_CONNECTIONS);
+    assert!(OPS_MAX_CONNECTIONS >= 1);
+    // hyper refuses a read buffer under 8 KiB (it panics).
+    assert!(MAX_HEAD_BYTES >= 8192);
+    // A full batch deposit fits the body of POST /v1/deposits.
+    assert!(DEPOSIT_BODY_LIMIT >= MAX_BATCH_ITEMS as usize * JSON_ITEM_BYTES + 8192);
+    assert!(DEPOSIT_BODY_LIMIT <= TRANSACTIONS_BODY_LIMIT);
+    // The largest body can always be received when nothing else is.
+    assert!(BODY_BUFFER_BUDGET >= TRANSACTIONS_BODY_LIMIT);
+    assert!(BODY_BUFFER_BUDGET <= u32::MAX as usize);
+    // A slot is free again before a client that waits for it gives up on the answer.
+    assert!(SUBMIT_SLOT_WAIT.as_secs() < SUBMIT_TIMEOUT.as_secs());
+    // Gossip: the accepted part of any submission goes to the peers in one frame (a tag, a count,
+    // then canonical transactions, each smaller than its JSON), and a peer decodes up to
+    // `MAX_GOSSIP_TXS` of them.
+    assert!(NET_MAX_FRAME >= 1 + 4 + TRANSACTIONS_BODY_LIMIT);
+    assert!(MAX_SUBMISSION <= crate::driver::MAX_GOSSIP_TXS);
+    // A proposal carrying a full block fits a network frame.
+    assert!(NET_MAX_FRAME > curia_consensus::msg::MAX_MESSAGE_BYTES);
+    // The mempool takes a full submission, and its largest transaction.
+    assert!(MEMPOOL_MAX_TXS >= MAX_SUBMISSION);
+    assert!(MEMPOOL_MAX_BYTES >= MAX_TX_BYTES);
+    // A chain answer always holds its first block (a valid block is at most MAX_BLOCK_BYTES).
+    assert!(
+        CHAIN_BYTE_BUDGET >= crate::chain_stream::HEADER_LEN + CHAIN_ENTRY_OVERHEAD + MAX_BLOCK_BYTES + MAX_CERT_BYTES
+    );
+    assert!(MAX_CHAIN_BLOCKS >= 1);
+    // Backups: keep at least the one just written.
+    assert!(BACKUP_KEEP >= 1);
+};
