@@ -10,7 +10,7 @@ mod demo;
 mod keys;
 mod netcmd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -308,14 +308,14 @@ fn run(cli: Cli) -> Result<u8> {
 
 /// SHA-256 of a file, streamed in constant memory, with a progress bar on a terminal for a
 /// large file (the one hashing function of `curia` and `curia-verify`).
-pub fn hash_file(path: &PathBuf) -> Result<Hash> {
+pub fn hash_file(path: &Path) -> Result<Hash> {
     Ok(curia_verifier::hashing::hash_file(path, Progress::Auto)?.sha256)
 }
 
-fn load_genesis(path: &PathBuf) -> Result<curia_ledger::genesis::ChainSpec> {
+fn load_genesis(path: &Path) -> Result<curia_ledger::genesis::ChainSpec> {
     Ok(curia_verifier::load::genesis(path)?)
 }
 
-fn load_receipt(path: &PathBuf) -> Result<Receipt> {
+fn load_receipt(path: &Path) -> Result<Receipt> {
     Ok(curia_verifier::load::receipt(path)?)
 }

@@ -277,7 +277,7 @@ fn read_evidence_dir(dir: &Path) -> Result<EvidenceDir> {
 /// Run `case verify`; the exit code.
 pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u64) -> Result<u8> {
     check_case_id(job.case)?;
-    let spec = crate::load_genesis(&job.genesis.to_path_buf())?;
+    let spec = crate::load_genesis(job.genesis)?;
     let node = Node::connect(job.conn)?;
     if node.chain_id != spec.chain_id {
         bail!(
