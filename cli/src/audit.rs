@@ -5,7 +5,9 @@
 //! height and why), 2 the input is unusable (no store, unreadable genesis, another chain).
 //!
 //! This file audits a local store (`--data-dir`) and holds the progress bar, summary and exit
-//! codes that `--node` (cli/src/audit_node.rs) shares. It uses only the ledger and storage
+//! codes that `--node` (cli/src/audit_node.rs) shares. Text from outside (a node's answers, the
+//! reasons a chain fails, paths) is escaped before it is printed
+//! ([`curia_verifier::escape::terminal`]); the JSON output is serde's. It uses only the ledger and storage
 //! crates, so that `storage/tests/cli_audit.rs` can compile it on its own.
 
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ use curia_ledger::audit::AuditSummary;
 use curia_ledger::genesis::Genesis;
 use curia_ledger::Hash;
 use curia_storage::{audit_store, Store};
+use curia_verifier::escape::terminal;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Arguments of `curia audit --data-dir`.
@@ -34,7 +37,7 @@ pub fn unusable(json: bool, msg: &str) -> i32 {
     if json {
         println!("{}", serde_json::json!({ "ok": false, "error": msg, "exit_code": 2 }));
     } else {
-        eprintln!("curia audit: {msg}");
+        eprintln!("curia audit: {}", terminal(msg));
     }
     2
 }
@@ -81,7 +84,7 @@ pub fn report(
         v["exit_code"] = serde_json::json!(code);
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("{:<10} {}", source.label, source.value);
+        println!("{:<10} {}", source.label, terminal(&source.value));
         println!("chain      {chain_id}");
         println!("blocks     {}", summary.blocks);
         println!("txs        {}", summary.txs);
@@ -92,7 +95,7 @@ pub fn report(
         println!("time       {:.1} s", started.elapsed().as_secs_f64());
         match &summary.failure {
             None => println!("result     OK: every block from genesis to height {} checks out", summary.height),
-            Some(f) => println!("result     FAILED at height {}: {} [{}]", f.height, f.reason, f.code),
+            Some(f) => println!("result     FAILED at height {}: {} [{}]", f.height, terminal(&f.reason), f.code),
         }
     }
     Ok(code)

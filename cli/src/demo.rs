@@ -9,8 +9,6 @@ use curia_ledger::receipt::Receipt;
 use curia_ledger::testkit::TestChain;
 use curia_ledger::verify::{verify_receipt, Evidence};
 
-use crate::report;
-
 /// Run the demo, writing its files under `out`. Returns 0 if every step behaved as it must.
 pub fn run(out: &Path) -> Result<u8> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -75,6 +73,6 @@ pub fn run(out: &Path) -> Result<u8> {
 
 fn show(spec: &ChainSpec, data: &[u8], r: &Receipt, name: &str, expect_valid: bool) -> bool {
     let rep = verify_receipt(Evidence::Bytes(data), r, spec);
-    println!("{}", report::human(&rep, name, spec));
+    println!("{}", curia_verifier::text::verification(&rep, r, name, spec));
     rep.is_valid() == expect_valid
 }

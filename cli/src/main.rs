@@ -10,17 +10,16 @@ mod demo;
 mod genesis;
 mod keys;
 mod netcmd;
-mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use curia_ledger::genesis::Genesis;
 use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
-use curia_ledger::verify::{verify_receipt, Evidence};
+use curia_verifier::escape::terminal;
+use curia_verifier::hashing::Progress;
 
 /// Curia: a permissioned blockchain for judicial electronic evidence.
 #[derive(Parser)]
@@ -48,22 +47,8 @@ enum Cmd {
         files: Vec<PathBuf>,
     },
     /// Verify evidence against a receipt and a genesis, offline. Exit 0 valid, 1 invalid, 2 unusable input.
-    Verify {
-        /// The evidence file (omit and give --digest to verify a digest only).
-        file: Option<PathBuf>,
-        /// The evidence's SHA-256 in hex, when the file itself is not at hand.
-        #[arg(long, conflicts_with = "file")]
-        digest: Option<String>,
-        /// The receipt (JSON or canonical bytes).
-        #[arg(long, short)]
-        receipt: PathBuf,
-        /// The chain's genesis JSON, obtained from the court, not from the party presenting the receipt.
-        #[arg(long, short)]
-        genesis: PathBuf,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// (The same command as the standalone `curia-verify`.)
+    Verify(curia_verifier::cmd::VerifyArgs),
     /// Work with receipts.
     Receipt {
         #[command(subcommand)]
@@ -253,7 +238,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote what files and nodes said: escaped, like everything from outside.
+            eprintln!("error: {}", terminal(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -271,38 +257,17 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Hash { files } => {
             for f in files {
                 let h = hash_file(&f)?;
-                println!("{h}  {}", f.display());
+                println!("{h}  {}", terminal(&f.display().to_string()));
             }
             Ok(0)
         }
-        Cmd::Verify { file, digest, receipt, genesis, json } => {
-            let spec = load_genesis(&genesis)?;
-            let r = load_receipt(&receipt)?;
-            let (evidence_bytes, digest) = match (&file, digest) {
-                (Some(f), _) => (Some(read_limited(f)?), None),
-                (None, Some(d)) => (None, Some(Hash::from_hex(&d).context("--digest")?)),
-                (None, None) => anyhow::bail!("give the evidence FILE or --digest HEX"),
-            };
-            let evidence = match (&evidence_bytes, digest) {
-                (Some(b), _) => Evidence::Bytes(b),
-                (None, Some(d)) => Evidence::Digest(d),
-                _ => unreachable!("one of file or digest is set"),
-            };
-            let rep = verify_receipt(evidence, &r, &spec);
-            let name = file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(digest given)".into());
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rep)?);
-            } else {
-                print!("{}", report::human(&rep, &name, &spec));
-            }
-            Ok(if rep.is_valid() { 0 } else { 1 })
-        }
+        Cmd::Verify(args) => Ok(curia_verifier::cmd::run(&args)?),
         Cmd::Receipt { cmd: ReceiptCmd::Show { receipt, json } } => {
             let r = load_receipt(&receipt)?;
             if json {
                 println!("{}", r.to_json());
             } else {
-                print!("{}", report::receipt_summary(&r));
+                print!("{}", curia_verifier::text::receipt_summary(&r));
             }
             Ok(0)
         }
@@ -332,37 +297,16 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// Largest file `curia` reads whole (evidence is hashed streaming; see [`hash_file`]).
-const MAX_READ: u64 = 1 << 30;
-
-fn read_limited(path: &PathBuf) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    anyhow::ensure!(meta.len() <= MAX_READ, "{} is larger than {} bytes", path.display(), MAX_READ);
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+/// SHA-256 of a file, streamed in constant memory, with a progress bar on a terminal for a
+/// large file (the one hashing function of `curia` and `curia-verify`).
+pub fn hash_file(path: &Path) -> Result<Hash> {
+    Ok(curia_verifier::hashing::hash_file(path, Progress::Auto)?.sha256)
 }
 
-/// SHA-256 of a file, streamed.
-pub fn hash_file(path: &PathBuf) -> Result<Hash> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut h = <sha2::Sha256 as sha2::Digest>::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        sha2::Digest::update(&mut h, &buf[..n]);
-    }
-    Ok(Hash(sha2::Digest::finalize(h).into()))
+fn load_genesis(path: &Path) -> Result<curia_ledger::genesis::ChainSpec> {
+    Ok(curia_verifier::load::genesis(path)?)
 }
 
-fn load_genesis(path: &PathBuf) -> Result<curia_ledger::genesis::ChainSpec> {
-    let bytes = read_limited(path)?;
-    Genesis::from_json(&bytes).with_context(|| format!("genesis {}", path.display()))
-}
-
-fn load_receipt(path: &PathBuf) -> Result<Receipt> {
-    let bytes = read_limited(path)?;
-    Receipt::parse(&bytes).with_context(|| format!("receipt {}", path.display()))
+fn load_receipt(path: &Path) -> Result<Receipt> {
+    Ok(curia_verifier::load::receipt(path)?)
 }

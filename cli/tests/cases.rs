@@ -293,6 +293,21 @@ fn a_judge_runs_a_case_from_open_to_close() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["summary"]["ok"], 1);
     assert_eq!(v["items"][0]["deposit_id"], ids["contract.pdf"].as_str());
+    assert_eq!(v["items"][0]["depositor_name"], "platform");
+    assert_eq!(v["case_owner_name"], "judge");
+    // --lang zh: report.html in Simplified Chinese with the courts' terms, and the judge and the
+    // depositing platform by the names the genesis registers.
+    let zh = c.dir.join("report-2-zh");
+    let (code, out, err) = verify_case("CASE-2", &clean, &genesis, &judge, &n0, &zh, &["--lang", "zh"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let html = std::fs::read_to_string(zh.join("report.html")).unwrap();
+    for want in ["<html lang=\"zh-CN\">", "<th>存证编号</th>", "<th>哈希值（SHA-256）</th>", "<th>存证时间（UTC）</th>"]
+    {
+        assert!(html.contains(want), "{want} in the Chinese report");
+    }
+    assert!(html.contains("<dt>承办法官</dt><dd>judge<br>") && html.contains("<td>platform<br>"), "{html}");
+    let en = std::fs::read_to_string(c.dir.join("report-2").join("report.html")).unwrap();
+    assert!(en.contains("<th>Depositing platform</th>") && en.contains("<td>platform<br>"), "{en}");
 
     // Usage and network errors: exit 2. A genesis of another chain is refused by name, before
     // any verdict.

@@ -111,3 +111,32 @@ fn demo_runs_the_whole_story() {
     let (code, _) = verify(&d.join("evidence.txt"), &d.join("receipt-tampered.json"), &d.join("genesis.json"), false);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn verify_streams_files_over_the_old_1_gib_limit() {
+    use curia_ledger::hash::Hash;
+    use curia_ledger::testkit::TestChain;
+    use curia_ledger::tx::{Commitment, Deposit, Payload};
+    // 1 GiB + 1 MiB + 1 zero bytes (sparse); its SHA-256 from `head -c N /dev/zero | sha256sum`.
+    let (n, sha) = (1_074_790_401u64, "d13a2253caa57b3ed0b4a6f5af65bf77f1ce3596552f4af067de481073ecfe35");
+    let d = tmp("big");
+    let f = d.join("video.mp4");
+    std::fs::File::create(&f).unwrap().set_len(n).unwrap();
+    let mut c = TestChain::new(4);
+    let payload = Payload::Deposit(Deposit {
+        commitment: Commitment::Sha256(Hash::from_hex(sha).unwrap()),
+        media_type: "video/mp4".into(),
+        byte_length: n,
+        label: "video.mp4".into(),
+        reference: "r".into(),
+    });
+    let tx = c.tx("platform", payload, 0);
+    let id = tx.id(&c.spec.chain_id);
+    assert!(c.commit(vec![tx]).is_empty());
+    std::fs::write(d.join("genesis.json"), c.spec.genesis.to_json()).unwrap();
+    std::fs::write(d.join("receipt.json"), c.receipt(&id).unwrap().to_json()).unwrap();
+    let (code, out) = verify(&f, &d.join("receipt.json"), &d.join("genesis.json"), false);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("VERDICT: VALID") && out.contains("(1074790401 bytes)"), "{out}");
+    let _ = std::fs::remove_dir_all(&d);
+}

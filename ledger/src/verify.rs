@@ -29,6 +29,14 @@ pub enum Evidence<'a> {
     Bytes(&'a [u8]),
     /// The evidence's SHA-256 digest (the length cannot be checked).
     Digest(Hash),
+    /// The evidence's SHA-256 and its length in bytes, computed by the caller (for example
+    /// streamed from a file too large to hold in memory). Checked exactly as [`Evidence::Bytes`].
+    Hashed {
+        /// SHA-256 of the evidence bytes.
+        sha256: Hash,
+        /// Number of evidence bytes.
+        len: u64,
+    },
 }
 
 /// One check's result.
@@ -257,6 +265,7 @@ fn check_digest(evidence: Evidence<'_>, receipt: &Receipt) -> Result<String, Str
     let (digest, len) = match evidence {
         Evidence::Bytes(b) => (Hash::sha256(b), Some(b.len() as u64)),
         Evidence::Digest(d) => (d, None),
+        Evidence::Hashed { sha256, len } => (sha256, Some(len)),
     };
     let (salted, committed, deposited_len) = match (&receipt.tx.payload, &receipt.item) {
         (Payload::Deposit(d), _) => (d.commitment.is_salted(), d.commitment.hash(), Some(d.byte_length)),

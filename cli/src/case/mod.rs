@@ -17,6 +17,8 @@
 //!   attaches nothing.
 //! - Case records are read with signed requests (see [`client`]); `verify` trusts the judge's own
 //!   genesis file, not the node (see [`verify`]).
+//! - Every string from the node, the chain or a party's folder is escaped before it is printed
+//!   ([`curia_verifier::escape`]).
 
 mod client;
 mod report;
@@ -32,6 +34,7 @@ use clap::{Args, Subcommand};
 use curia_ledger::hash::Hash;
 use curia_ledger::tx::{check_case_id, Payload};
 use curia_ledger::verify::format_utc;
+use curia_verifier::escape::terminal;
 
 use client::{CaseView, Node};
 
@@ -140,6 +143,10 @@ pub enum CaseCmd {
         /// Seconds to wait for the records to commit (with --record).
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Language of report.html: en (English) or zh (Simplified Chinese, with the terms
+        /// Chinese courts use: 存证编号, 哈希值, 存证时间, 存证主体).
+        #[arg(long, value_enum, default_value_t = report::Lang::En)]
+        lang: report::Lang,
     },
 }
 
@@ -173,10 +180,17 @@ pub fn run(cmd: CaseCmd) -> Result<u8> {
         CaseCmd::Attach { case, files, deposits, conn, wait } => attach(&case, &files, &deposits, &conn, &wait),
         CaseCmd::Show { case, conn, json } => show(&case, &conn, json),
         CaseCmd::Close { case, note, conn, wait } => close(&case, &note, &conn, &wait),
-        CaseCmd::Verify { case, evidence, genesis, conn, out, record, json, timeout } => {
+        CaseCmd::Verify { case, evidence, genesis, conn, out, record, json, timeout, lang } => {
             let out = out.unwrap_or_else(|| PathBuf::from(format!("case-{case}-report")));
             verify::verify(
-                &verify::VerifyJob { case: &case, evidence: &evidence, genesis: &genesis, conn: &conn, out: &out },
+                &verify::VerifyJob {
+                    case: &case,
+                    evidence: &evidence,
+                    genesis: &genesis,
+                    conn: &conn,
+                    out: &out,
+                    lang,
+                },
                 record,
                 json,
                 timeout,
@@ -227,9 +241,9 @@ fn attach(case_id: &str, files: &[PathBuf], deposits: &[String], conn: &Conn, wa
         match found.len() {
             0 => bail!("no deposit holds {} (SHA-256 {digest}): it was never deposited, or changed since", f.display()),
             1 => {}
-            n => println!("{} is held by {n} deposits; attaching each", f.display()),
+            n => println!("{} is held by {n} deposits; attaching each", terminal(&f.display().to_string())),
         }
-        wanted.extend(found.into_iter().map(|id| (id, f.display().to_string())));
+        wanted.extend(found.into_iter().map(|id| (id, terminal(&f.display().to_string()).into_owned())));
     }
     let already: HashSet<Hash> = case.attached().into_iter().collect();
     let mut seen = HashSet::new();
@@ -279,7 +293,7 @@ fn show(case_id: &str, conn: &Conn, json: bool) -> Result<u8> {
 
 fn show_text(node: &Node, c: &CaseView) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "case     {}", c.case_id);
+    let _ = writeln!(s, "case     {}", terminal(&c.case_id));
     let _ = writeln!(s, "owner    {}", c.owner);
     let _ = writeln!(s, "status   {}", if c.open { "open" } else { "closed" });
     let _ = writeln!(s, "records  {}", c.record_count);
@@ -300,7 +314,7 @@ fn show_text(node: &Node, c: &CaseView) -> String {
                 }
             ),
             "closed" => "closed".into(),
-            other => other.to_string(),
+            other => terminal(other).into_owned(),
         };
         let _ = writeln!(s, "  block {:>6} tx {:>4}  {when}  {what}", r.height, r.tx_index);
     }

@@ -25,10 +25,11 @@ use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
 use curia_ledger::tx::{check_case_id, Payload};
 use curia_ledger::verify::{format_utc, verify_receipt, Evidence};
+use curia_verifier::hashing::{hash_file, Hashed, Progress};
 use serde::Serialize;
 
 use super::client::{now_ms, Node};
-use super::report::{report_html, report_text, CaseReport, Item, Summary};
+use super::report::{registered_name, report_html, report_text, CaseReport, Item, Lang, Summary};
 use super::Conn;
 
 /// Why an item passed or failed. Each item gets exactly one; `detail` says more.
@@ -56,6 +57,19 @@ pub(super) enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in the order the report explains them.
+    pub(super) const ALL: [Reason; 9] = [
+        Reason::Ok,
+        Reason::FileChanged,
+        Reason::NotInCase,
+        Reason::UnknownDeposit,
+        Reason::OtherChain,
+        Reason::NoDeposit,
+        Reason::MissingFile,
+        Reason::BadReceipt,
+        Reason::InvalidReceipt,
+    ];
+
     pub(super) fn as_str(self) -> &'static str {
         match self {
             Reason::Ok => "ok",
@@ -97,6 +111,8 @@ pub(super) struct VerifyJob<'a> {
     pub(super) genesis: &'a Path,
     pub(super) conn: &'a Conn,
     pub(super) out: &'a Path,
+    /// The language of report.html.
+    pub(super) lang: Lang,
 }
 
 /// What every item's decision may consult.
@@ -122,16 +138,17 @@ impl Ctx<'_> {
         v.into_iter().next()
     }
 
-    /// Decide one evidence file.
-    fn judge_file(&self, name: &str, bytes: &[u8], submitted: Option<Result<Receipt, String>>) -> Result<Item> {
-        let digest = Hash::sha256(bytes);
+    /// Decide one evidence file, given its SHA-256 and length.
+    fn judge_file(&self, name: &str, hashed: Hashed, submitted: Option<Result<Receipt, String>>) -> Result<Item> {
+        let digest = hashed.sha256;
+        let evidence = Evidence::Hashed { sha256: hashed.sha256, len: hashed.len };
         let file = Some(name.to_string());
         if let Some(sub) = submitted {
             let r = match sub {
                 Ok(r) => r,
                 Err(e) => return Ok(Item::new(file, Some(digest), Reason::BadReceipt, e)),
             };
-            let rep = verify_receipt(Evidence::Bytes(bytes), &r, self.spec);
+            let rep = verify_receipt(evidence, &r, self.spec);
             let failed = |n: &str| rep.checks.iter().any(|c| c.name == n && !c.ok);
             let detail_of =
                 |n: &str| rep.checks.iter().find(|c| c.name == n).map(|c| c.detail.clone()).unwrap_or_default();
@@ -182,7 +199,7 @@ impl Ctx<'_> {
                 it.attached = true;
                 return Ok(it);
             };
-            let rep = verify_receipt(Evidence::Bytes(bytes), r, self.spec);
+            let rep = verify_receipt(evidence, r, self.spec);
             let (reason, detail) = match rep.first_failure() {
                 None => (Reason::Ok, format!("matches deposit {id}, attached to the case")),
                 Some(c) if c.name == "chain" => (Reason::OtherChain, format!("the node's receipt: {}", c.detail)),
@@ -200,14 +217,14 @@ impl Ctx<'_> {
             let item = Item::new(file, Some(digest), Reason::NotInCase, detail);
             return Ok(match self.node.receipt(&id)? {
                 Some(r) => {
-                    let rep = verify_receipt(Evidence::Bytes(bytes), &r, self.spec);
+                    let rep = verify_receipt(evidence, &r, self.spec);
                     item.with_receipt(&r, rep, "node", false)
                 }
                 None => Item { deposit_id: Some(id), ..item },
             });
         }
         if let Some(r) = self.attached_by_label(name, false) {
-            let rep = verify_receipt(Evidence::Bytes(bytes), r, self.spec);
+            let rep = verify_receipt(evidence, r, self.spec);
             let detail = format!(
                 "deposit {} attached to the case was made for a file named {name}, with another fingerprint: {}",
                 r.deposit_id,
@@ -260,7 +277,7 @@ fn read_evidence_dir(dir: &Path) -> Result<EvidenceDir> {
 /// Run `case verify`; the exit code.
 pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u64) -> Result<u8> {
     check_case_id(job.case)?;
-    let spec = crate::load_genesis(&job.genesis.to_path_buf())?;
+    let spec = crate::load_genesis(job.genesis)?;
     let node = Node::connect(job.conn)?;
     if node.chain_id != spec.chain_id {
         bail!(
@@ -289,13 +306,10 @@ pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u
 
     let mut items = Vec::new();
     for (name, path) in &files {
-        let bytes = crate::read_limited(path)?;
-        let submitted = receipts.get(name).map(|p| {
-            crate::read_limited(p)
-                .map_err(|e| format!("{e:#}"))
-                .and_then(|b| Receipt::parse(&b).map_err(|e| format!("{}: {e}", p.display())))
-        });
-        items.push(ctx.judge_file(name, &bytes, submitted)?);
+        // Streamed: evidence of any size, in constant memory.
+        let hashed = hash_file(path, if json { Progress::Hidden } else { Progress::Auto })?;
+        let submitted = receipts.get(name).map(|p| curia_verifier::load::receipt(p).map_err(|e| e.to_string()));
+        items.push(ctx.judge_file(name, hashed, submitted)?);
     }
     // Receipts that came without their file.
     let names: HashSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
@@ -304,11 +318,8 @@ pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u
             continue;
         }
         let file = Some(format!("{base} (receipt only)"));
-        let item = match crate::read_limited(p)
-            .map_err(|e| format!("{e:#}"))
-            .and_then(|b| Receipt::parse(&b).map_err(|e| e.to_string()))
-        {
-            Err(e) => Item::new(file, None, Reason::BadReceipt, format!("{}: {e}", p.display())),
+        let item = match curia_verifier::load::receipt(p) {
+            Err(e) => Item::new(file, None, Reason::BadReceipt, e.to_string()),
             Ok(r) => {
                 let detail = format!(
                     "a receipt for deposit {} was submitted, but the file {base} is not in the evidence folder",
@@ -335,7 +346,7 @@ pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u
         });
         let detail = format!(
             "deposit {id}{} is attached to the case, but no file in the evidence folder matches it",
-            label.filter(|l| !l.is_empty()).map(|l| format!(" (deposited as {l:?})")).unwrap_or_default()
+            label.filter(|l| !l.is_empty()).map(|l| format!(" (deposited as \"{l}\")")).unwrap_or_default()
         );
         let item = Item::new(None, None, Reason::MissingFile, detail);
         items.push(match node_receipts.get(id) {
@@ -368,7 +379,9 @@ pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u
         generated_at: format_utc(now),
         generated_at_ms: now,
         verified_by: node.key.public(),
+        verified_by_name: registered_name(&spec, &node.key.public()),
         case_owner: case.owner,
+        case_owner_name: registered_name(&spec, &case.owner),
         case_open: case.open,
         evidence_dir: job.evidence.display().to_string(),
         attached_deposits: attached_list.clone(),
@@ -386,7 +399,7 @@ pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u
     let json_path = job.out.join("report.json");
     let html_path = job.out.join("report.html");
     std::fs::write(&json_path, &report_json).with_context(|| format!("cannot write {}", json_path.display()))?;
-    std::fs::write(&html_path, report_html(&report))
+    std::fs::write(&html_path, report_html(&report, job.lang))
         .with_context(|| format!("cannot write {}", html_path.display()))?;
     let report_hash = Hash::sha256(report_json.as_bytes());
 

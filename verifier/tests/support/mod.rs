@@ -1,0 +1,54 @@
+//! Receipts built offline with the ledger's test chain, for the display and large-file tests
+//! (shared with cli/tests/display.rs through a `#[path]` module).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use curia_ledger::hash::Hash;
+use curia_ledger::receipt::Receipt;
+use curia_ledger::testkit::TestChain;
+use curia_ledger::tx::{Commitment, Deposit, Payload};
+
+/// A label that would clear a terminal and print a green "VALID" if shown raw.
+pub const HOSTILE_LABEL: &str = "\x1b[2J\x1b[32mVALID";
+/// How the terminal must show it.
+pub const HOSTILE_LABEL_SHOWN: &str = "\\u{001B}[2J\\u{001B}[32mVALID";
+
+/// A fresh, empty temporary folder for one test.
+pub fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("curia-verifier-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Commit one single deposit with the given fields on a fresh four-validator test chain, and
+/// write `genesis.json` and `receipt.json` into `dir`. Returns the receipt, or the ledger's reason
+/// if it refused the deposit.
+pub fn deposit_receipt(
+    dir: &Path,
+    sha256: Hash,
+    byte_length: u64,
+    label: &str,
+    media_type: &str,
+    reference: &str,
+) -> Result<Receipt, String> {
+    let mut c = TestChain::new(4);
+    let payload = Payload::Deposit(Deposit {
+        commitment: Commitment::Sha256(sha256),
+        media_type: media_type.into(),
+        byte_length,
+        label: label.into(),
+        reference: reference.into(),
+    });
+    let tx = c.tx("platform", payload, 0);
+    let id = tx.id(&c.spec.chain_id);
+    let rejected = c.commit(vec![tx]);
+    if let Some((_, e)) = rejected.first() {
+        return Err(e.to_string());
+    }
+    let r = c.receipt(&id).expect("the committed deposit has a receipt");
+    std::fs::write(dir.join("genesis.json"), c.spec.genesis.to_json()).unwrap();
+    std::fs::write(dir.join("receipt.json"), r.to_json()).unwrap();
+    Ok(r)
+}
