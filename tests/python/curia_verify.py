@@ -697,17 +697,43 @@ def parse_body(o: Obj) -> dict:
     return {"sender": sender, "nonce": nonce, "payload": p}
 
 
+# Doc 4.1: the code points no free-text field may hold (controls, bidirectional formatting,
+# separators, invisible characters), as inclusive ranges.
+FORBIDDEN_RANGES = (
+    (0x00, 0x1F), (0x7F, 0x9F),
+    (0x061C, 0x061C), (0x200E, 0x200F), (0x202A, 0x202E), (0x2066, 0x2069),
+    (0x2028, 0x2029),
+    (0x00AD, 0x00AD), (0x180E, 0x180E), (0x200B, 0x200D), (0x2060, 0x2065), (0x206A, 0x206F),
+    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0xE0000, 0xE007F),
+)
+_MT_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+_MT_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+MEDIA_TYPE_RE = re.compile(rf"{_MT_NAME}/{_MT_NAME}(?: *; *{_MT_TOKEN}={_MT_TOKEN})*")
+
+
+def text_problem(name: str, s: str, lo: int, hi: int) -> Optional[str]:
+    """Doc 4.1: a free-text field of `lo` to `hi` UTF-8 bytes with no forbidden code point."""
+    n = utf8_len(s)
+    if not lo <= n <= hi:
+        return f"invalid {name}: {n} bytes, it must be {lo} to {hi}"
+    for i, ch in enumerate(s):
+        c = ord(ch)
+        if any(a <= c <= b for a, b in FORBIDDEN_RANGES):
+            return f"invalid {name}: forbidden code point U+{c:04X} at character {i}"
+    return None
+
+
 def check_fields(body: dict) -> Optional[str]:
     """TxBody::check_fields (doc 4.1). Returns None or the reason."""
     p = body["payload"]
     k = p["kind"]
 
-    def too_long(name: str, s: str, limit: int) -> Optional[str]:
-        return f"{name} is too large: {utf8_len(s)} > limit {limit}" if utf8_len(s) > limit else None
-
     if k in ("deposit", "batch_deposit"):
-        for name, limit in (("media_type", MAX_MEDIA_TYPE), ("label", MAX_LABEL), ("reference", MAX_REFERENCE)):
-            e = too_long(name, p[name], limit)
+        mt = p["media_type"]
+        if not 1 <= utf8_len(mt) <= MAX_MEDIA_TYPE or not MEDIA_TYPE_RE.fullmatch(mt):
+            return f"invalid media_type {mt!r}"
+        for name, lo, hi in (("label", 1, MAX_LABEL), ("reference", 0, MAX_REFERENCE)):
+            e = text_problem(name, p[name], lo, hi)
             if e:
                 return e
         if k == "batch_deposit" and not 1 <= p["count"] <= MAX_BATCH_ITEMS:
@@ -716,8 +742,10 @@ def check_fields(body: dict) -> Optional[str]:
     if not is_name(p.get("case_id", "x")):
         return f"invalid case_id {p['case_id']!r}"
     for name in ("title", "note"):
-        if name in p and too_long(name, p[name], MAX_NOTE):
-            return too_long(name, p[name], MAX_NOTE)
+        if name in p:
+            e = text_problem(name, p[name], 0, MAX_NOTE)
+            if e:
+                return e
     if k == "registry":
         if p["action"]["op"] == "add" and not is_name(p["action"]["name"]):
             return "invalid client name"

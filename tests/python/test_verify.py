@@ -766,6 +766,28 @@ def payload_kind_mutations():
                    dumps(set_path(base, ("tx", "payload") + path + ("extra",), 1)), GENESIS_BYTES)
 
 
+def field_rule_mutations():
+    """Doc 4.1's text rules at their edges, in a deposit and in case payloads: the verifiers must
+    agree on which break `format`."""
+    r, ev = RECEIPTS["single"], EVIDENCE["single"]
+    texts = ["", "ok", "\x1b[2J\x1b[32mVALID", "a\u202eb", "a\u200bb", "a\u00adb", "tab\there", "line\nbreak",
+             "\u2028", "\U000e0041", "\u061c", "\ufeff", "\u0085", "法院 ünïcode", "x" * 256, "x" * 257,
+             "é" * 128, "é" * 129]
+    for t in texts:
+        for field in ("label", "reference"):
+            yield f"{field} {t!r:.30}", ev, dumps(set_path(r, ("tx", "payload", field), t)), GENESIS_BYTES
+        for kind, key in (("open_case", "title"), ("close_case", "note")):
+            payload = dict(other_payloads()[kind], **{key: t})
+            yield f"{kind} {key} {t!r:.30}", ev, dumps(set_path(r, ("tx", "payload"), payload)), GENESIS_BYTES
+    media = ["", "pdf", "application/pdf", "text/plain; charset=utf-8", "text/plain;charset=utf-8",
+             "text/plain ;  a=b;c=d", "text/plain ", "text/plain;", 'text/plain; charset="utf-8"',
+             "text/plain; charset", "text/plain; a=b=c", "-a/b", "a/-b", "a/b/c", "A+B/x.y_z!#$&^",
+             "a" * 127 + "/b", "a" * 128 + "/b", "a/" + "b" * 126, "a/" + "b" * 127, "texte/pl\u00e4in",
+             "text\u00a0/plain", "x/y; k=v" + "w" * 119, "x/y; k=v" + "w" * 120]
+    for m in media:
+        yield f"media_type {m!r:.40}", ev, dumps(set_path(r, ("tx", "payload", "media_type"), m)), GENESIS_BYTES
+
+
 def mutations():
     """(name, evidence, receipt bytes, genesis bytes) for the differential comparison."""
     for n in FIXTURES:
@@ -784,6 +806,7 @@ def mutations():
             for x in (None, "ab", []):
                 yield f"{n} {pat} = {x!r}", ev, dumps(set_path(r, path, x)), GENESIS_BYTES
     yield from payload_kind_mutations()
+    yield from field_rule_mutations()
     raw = read("receipt-single.json")
     for name, data in (("dup last wins", raw.replace(b'"nonce": 1,', b'"nonce": 1, "nonce": 7,')),
                        ("nonce -0", raw.replace(b'"nonce": 1,', b'"nonce": -0,')),
