@@ -336,17 +336,46 @@ function parseBody(o) {
   return { sender, nonce, payload: p };
 }
 
+/** Code points no free-text field may hold (4.1): controls, bidirectional formatting,
+ * separators, invisible characters, as inclusive ranges. */
+const FORBIDDEN_RANGES = [
+  [0x00, 0x1f], [0x7f, 0x9f],
+  [0x061c, 0x061c], [0x200e, 0x200f], [0x202a, 0x202e], [0x2066, 0x2069],
+  [0x2028, 0x2029],
+  [0x00ad, 0x00ad], [0x180e, 0x180e], [0x200b, 0x200d], [0x2060, 0x2065], [0x206a, 0x206f],
+  [0xfeff, 0xfeff], [0xfff9, 0xfffb], [0xe0000, 0xe007f],
+];
+const MT_NAME = "[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}";
+const MT_TOKEN = "[A-Za-z0-9!#$%&'*+.^_`|~-]+";
+const MEDIA_TYPE_RE = new RegExp(`^${MT_NAME}/${MT_NAME}(?: *; *${MT_TOKEN}=${MT_TOKEN})*$`);
+
+/** A free-text field (4.1): `lo` to `hi` UTF-8 bytes and no forbidden code point. */
+function textErr(name, s, lo, hi) {
+  const n = utf8Len(s);
+  if (n < lo || n > hi) return `invalid ${name}: ${n} bytes, it must be ${lo} to ${hi}`;
+  let i = 0;
+  for (const ch of s) {
+    const c = ch.codePointAt(0);
+    if (FORBIDDEN_RANGES.some(([a, b]) => a <= c && c <= b)) {
+      return `invalid ${name}: forbidden code point U+${c.toString(16).toUpperCase().padStart(4, '0')} at character ${i}`;
+    }
+    i += 1;
+  }
+  return null;
+}
+
 /** TxBody::check_fields (4.1). Returns null or the reason. */
 export function checkFields(body) {
   const p = body.payload;
-  const tooLong = (name, s, limit) => (utf8Len(s) > limit ? `${name} is too large: ${utf8Len(s)} > limit ${limit}` : null);
   const nameErr = (what, s) =>
     isName(s) ? null : `invalid ${what}: ${JSON.stringify(s)} must be 1 to 64 characters of A-Z a-z 0-9 . _ -`;
   switch (p.kind) {
     case 'deposit':
     case 'batch_deposit': {
-      const e = tooLong('media_type', p.media_type, L.MAX_MEDIA_TYPE) || tooLong('label', p.label, L.MAX_LABEL) ||
-        tooLong('reference', p.reference, L.MAX_REFERENCE);
+      const mt = p.media_type;
+      const m = utf8Len(mt) < 1 || utf8Len(mt) > L.MAX_MEDIA_TYPE || !MEDIA_TYPE_RE.test(mt)
+        ? `invalid media_type ${JSON.stringify(mt)}` : null;
+      const e = m || textErr('label', p.label, 1, L.MAX_LABEL) || textErr('reference', p.reference, 0, L.MAX_REFERENCE);
       if (e) return e;
       if (p.kind === 'batch_deposit' && (p.count < 1 || p.count > L.MAX_BATCH_ITEMS)) {
         return `invalid batch count: ${p.count} is not in 1..=${L.MAX_BATCH_ITEMS}`;
@@ -354,12 +383,12 @@ export function checkFields(body) {
       return null;
     }
     case 'open_case':
-      return nameErr('case_id', p.case_id) || tooLong('title', p.title, L.MAX_NOTE);
+      return nameErr('case_id', p.case_id) || textErr('title', p.title, 0, L.MAX_NOTE);
     case 'attach_deposit':
       return nameErr('case_id', p.case_id);
     case 'record_verification':
     case 'close_case':
-      return nameErr('case_id', p.case_id) || tooLong('note', p.note, L.MAX_NOTE);
+      return nameErr('case_id', p.case_id) || textErr('note', p.note, 0, L.MAX_NOTE);
     case 'registry':
       if (p.action.op === 'add') {
         const e = nameErr('client name', p.action.name);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash, createPrivateKey, sign as nodeSign } from 'node:crypto';
 import { verifyAll, formatUtc, commitTimeMs } from '../src/verify.js';
-import { parseGenesis, parseReceipt, encodeReceipt } from '../src/chain.js';
+import { parseGenesis, parseReceipt, encodeReceipt, checkFields } from '../src/chain.js';
 import { verifyStrict, decodePoint, checkGenesisKey, L } from '../src/ed25519.js';
 import { leafHash, nodeHash, verifyInclusion, hex, fromHex, tagged } from '../src/codec.js';
 import { parseJson, Unusable } from '../src/json.js';
@@ -184,4 +184,18 @@ test('a receipt re-signed by a judge key fails `signature`', () => {
   const out = verifyAll(read('evidence-single.bin'), enc(r), GENESIS);
   assert.equal(out.report.firstFailure.name, 'signature');
   assert.match(out.report.firstFailure.detail, /signed by judge, whose role is judge/);
+});
+
+test('field rules of 4.1: text fields and media types', () => {
+  const dep = (over) => ({ payload: { kind: 'deposit', media_type: 'application/pdf', label: 'contract', reference: '', ...over } });
+  assert.equal(checkFields(dep({})), null);
+  assert.equal(checkFields(dep({ media_type: 'text/plain; charset=utf-8' })), null);
+  assert.equal(checkFields(dep({ label: '法院 ünïcode' })), null);
+  for (const bad of [{ label: '' }, { label: '\x1b[2J\x1b[32mVALID' }, { label: 'a\u202eb' }, { label: 'a\u200bb' },
+    { reference: 'tab\there' }, { label: 'x'.repeat(257) }, { media_type: 'pdf' }, { media_type: 'text/plain ' },
+    { media_type: 'text/plain; charset="utf-8"' }, { media_type: '' }, { label: '\u{e0041}' }]) {
+    assert.notEqual(checkFields(dep(bad)), null, JSON.stringify(bad));
+  }
+  const closing = { payload: { kind: 'close_case', case_id: 'c-1', note: 'line\nbreak' } };
+  assert.match(checkFields(closing), /note/);
 });
