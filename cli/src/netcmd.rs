@@ -304,7 +304,9 @@ pub fn status(node: &str, json: bool) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for (k, val) in v.as_object().into_iter().flatten() {
-            println!("{k:<14} {}", val.as_str().map(String::from).unwrap_or_else(|| val.to_string()));
+            // Both the key and the value come from the node: escape them for the terminal.
+            let shown = val.as_str().map(String::from).unwrap_or_else(|| val.to_string());
+            println!("{:<14} {}", curia_verifier::escape::terminal(k), curia_verifier::escape::terminal(&shown));
         }
     }
     Ok(0)

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use curia_ledger::hash::Hash;
-use support::{deposit_receipt, tmp, HOSTILE_LABEL, HOSTILE_LABEL_SHOWN};
+use support::{forged_receipt, tmp, HOSTILE_LABEL, HOSTILE_LABEL_SHOWN};
 
 fn curia() -> Command {
     Command::new(env!("CARGO_BIN_EXE_curia"))
@@ -31,15 +31,14 @@ fn assert_clean(s: &str) {
 fn hostile(d: &Path) -> Vec<u8> {
     let data = b"evidence for the display test".to_vec();
     std::fs::write(d.join("evidence.bin"), &data).unwrap();
-    deposit_receipt(
+    forged_receipt(
         d,
         Hash::sha256(&data),
         data.len() as u64,
         HOSTILE_LABEL,
         "text/plain\u{200B}",
         "order\u{202E}fdp.exe\u{2066}",
-    )
-    .expect("the ledger commits the deposit (the API, not the ledger, refuses such labels)");
+    );
     data
 }
 
@@ -63,7 +62,7 @@ fn receipt_show_escapes_what_the_receipt_says() {
 }
 
 #[test]
-fn verify_escapes_the_label_and_still_verifies() {
+fn verify_escapes_the_label_of_a_forged_receipt() {
     let d = tmp("display-verify");
     hostile(&d);
     let o = curia()
@@ -76,10 +75,11 @@ fn verify_escapes_the_label_and_still_verifies() {
         .output()
         .unwrap();
     let out = all(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    // The ledger refuses such fields (receipt format 4.1): the edited receipt is invalid.
+    assert_eq!(o.status.code(), Some(1), "{out}");
     assert_clean(&out);
     assert!(out.contains(&format!("label      {HOSTILE_LABEL_SHOWN} (text/plain\\u{{200B}})")), "{out}");
-    assert!(out.contains("VERDICT: VALID"), "{out}");
+    assert!(out.contains("VERDICT: INVALID"), "{out}");
     let _ = std::fs::remove_dir_all(&d);
 }
 

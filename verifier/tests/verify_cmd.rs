@@ -10,7 +10,7 @@ use std::time::Instant;
 use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
 use curia_ledger::verify::{verify_receipt, Evidence};
-use support::{deposit_receipt, tmp, HOSTILE_LABEL, HOSTILE_LABEL_SHOWN};
+use support::{deposit_receipt, forged_receipt, tmp, HOSTILE_LABEL, HOSTILE_LABEL_SHOWN};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_curia-verify"))
@@ -114,26 +114,31 @@ fn a_hostile_label_is_shown_escaped() {
     let d = tmp("hostile");
     let data = b"the evidence";
     std::fs::write(d.join("evidence.bin"), data).unwrap();
-    let r = deposit_receipt(
+    forged_receipt(
         &d,
         Hash::sha256(data),
         data.len() as u64,
         HOSTILE_LABEL,
         "text/plain\u{202E}fdp.exe",
         "ref\nVERDICT: VALID",
-    )
-    .expect("the ledger commits the deposit (the API, not the ledger, refuses such labels)");
-    assert!(r.to_json().contains("\\u001b[2J"), "the receipt really holds the escape");
+    );
+    let json = std::fs::read_to_string(d.join("receipt.json")).unwrap();
+    assert!(json.contains("\\u001b[2J"), "the receipt really holds the escape");
     let o = run(Some(&d.join("evidence.bin")), &d.join("receipt.json"), &d.join("genesis.json"), &[]);
     let out = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    // The ledger refuses such fields (receipt format 4.1), so the receipt is invalid, and its
+    // forged "VERDICT: VALID" must not be able to pass for the real verdict.
+    assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(!out.contains('\x1b') && !out.contains('\u{202E}'), "raw control characters printed: {out:?}");
     assert!(out.contains(&format!("label      {HOSTILE_LABEL_SHOWN} (text/plain\\u{{202E}}fdp.exe)")), "{out}");
+    assert!(out.contains("VERDICT: INVALID") && !out.contains("\nVERDICT: VALID"), "{out}");
     // JSON stays JSON: the report parses.
     let o = run(Some(&d.join("evidence.bin")), &d.join("receipt.json"), &d.join("genesis.json"), &["--json"]);
     assert!(!o.stdout.contains(&0x1b));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["verdict"], "valid");
+    assert_eq!(v["verdict"], "invalid");
+    // A file name from a party's folder is escaped too (with a receipt that verifies).
+    deposit_receipt(&d, Hash::sha256(data), data.len() as u64, "plain", "text/plain", "r").unwrap();
     // A file name from a party's folder is escaped too.
     let odd = d.join("a\x1b[31mb.bin");
     std::fs::write(&odd, data).unwrap();

@@ -203,6 +203,8 @@ struct Words {
     title: &'static str,
     all_ok: &'static str,
     some_failed: &'static str,
+    /// Between the verdict and the counts (a full-width colon in Chinese).
+    colon: &'static str,
     /// `{n} item(s), {ok} ok, {failed} failed.` with the three numbers in that order.
     counts: fn(usize, usize, usize) -> String,
     case: &'static str,
@@ -239,6 +241,7 @@ const EN: Words = Words {
     title: "Verification of evidence, case",
     all_ok: "ALL ITEMS OK",
     some_failed: "SOME ITEMS FAILED",
+    colon: ": ",
     counts: |n, ok, failed| format!("{n} item(s), {ok} ok, {failed} failed."),
     case: "Case",
     case_owner: "Case owner (judge)",
@@ -279,6 +282,7 @@ const ZH: Words = Words {
     title: "电子证据核验报告，案号",
     all_ok: "全部通过",
     some_failed: "部分未通过",
+    colon: "：",
     counts: |n, ok, failed| format!("共 {n} 项，通过 {ok} 项，未通过 {failed} 项。"),
     case: "案号",
     case_owner: "承办法官",
@@ -368,9 +372,10 @@ pub(super) fn report_html(r: &CaseReport, lang: Lang) -> String {
     let _ = writeln!(s, "<h1>{} {}</h1>", html(w.title), html(&r.case_id));
     let _ = writeln!(
         s,
-        "<div class=\"verdict {}\">{}: {}</div>",
+        "<div class=\"verdict {}\">{}{}{}</div>",
         if ok { "ok" } else { "fail" },
         html(if ok { w.all_ok } else { w.some_failed }),
+        w.colon,
         html(&(w.counts)(r.summary.items, r.summary.ok, r.summary.failed))
     );
     let _ = writeln!(s, "<dl>");
@@ -534,8 +539,8 @@ mod tests {
         assert!(!zh.contains("Deposit ID") && !zh.contains("What the reasons mean"));
         // Every reason is explained in both languages.
         for reason in Reason::ALL {
-            assert!(en.contains(reason.meaning()), "{reason:?}");
-            assert!(zh.contains(meaning_zh(reason)), "{reason:?}");
+            assert!(en.contains(&*html(reason.meaning())), "{reason:?}");
+            assert!(zh.contains(&*html(meaning_zh(reason))), "{reason:?}");
         }
     }
 

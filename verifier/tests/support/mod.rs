@@ -52,3 +52,16 @@ pub fn deposit_receipt(
     std::fs::write(dir.join("receipt.json"), r.to_json()).unwrap();
     Ok(r)
 }
+
+/// A receipt whose deposit carries the given text fields although the ledger refuses them
+/// (receipt format 4.1: controls, bidi and invisible characters): a deposit with plain fields is
+/// committed, then its receipt is edited, as a forger would. Such a receipt is *invalid*
+/// (`format`, and the signature no longer matches) but must still be shown safely.
+pub fn forged_receipt(dir: &Path, sha256: Hash, byte_length: u64, label: &str, media_type: &str, reference: &str) {
+    let mut r = deposit_receipt(dir, sha256, byte_length, "plain label", "text/plain", "ref").expect("plain deposit");
+    let Payload::Deposit(d) = &mut r.tx.payload else { unreachable!("a single deposit") };
+    d.label = label.into();
+    d.media_type = media_type.into();
+    d.reference = reference.into();
+    std::fs::write(dir.join("receipt.json"), r.to_json()).unwrap();
+}
