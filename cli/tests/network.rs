@@ -133,6 +133,8 @@ fn a_node_with_an_unknown_key_cannot_join() {
         .replace(&format!("127.0.0.1:{}\"", c.base + 2000), &format!("127.0.0.1:{ops}\""));
     assert!(cfg.contains(&format!("127.0.0.1:{ops}")) && cfg.contains("stranger"), "{cfg}");
     std::fs::write(sdir.join("node.toml"), cfg).unwrap();
+    // The copied config names the ops token file (relative to the config's folder).
+    std::fs::copy(c.dir.join(&c.names[0]).join("ops.token"), sdir.join("ops.token")).unwrap();
     let log = std::fs::File::create(sdir.join("node.log")).unwrap();
     let mut stranger = curia()
         .args(["node", "run", "--config"])
