@@ -496,7 +496,7 @@ impl Sim {
         let q = &proposal.proposal;
         for kind in [VoteKind::Prevote, VoteKind::Precommit] {
             let v = self.vote_as(i, q.height, q.round, kind, Some(q.block_hash));
-            self.to_all(i, Message::Vote(v).to_wire());
+            self.send_to_all(i, Message::Vote(v).to_wire());
         }
     }
 
@@ -514,7 +514,7 @@ impl Sim {
         }
         self.nodes[i].rushed.insert(h, next);
         let v = self.vote_as(i, h, next, VoteKind::Prevote, None);
-        self.to_all(i, Message::Vote(v).to_wire());
+        self.send_to_all(i, Message::Vote(v).to_wire());
     }
 
     fn vote_as(&self, i: usize, height: u64, round: u32, kind: VoteKind, block: Option<Hash>) -> SignedVote {
@@ -523,7 +523,7 @@ impl Sim {
             .sign(&self.nodes[i].key)
     }
 
-    fn to_all(&mut self, i: usize, bytes: Vec<u8>) {
+    fn send_to_all(&mut self, i: usize, bytes: Vec<u8>) {
         for t in (0..self.nodes.len()).filter(|&t| t != i) {
             self.transmit(i, t, bytes.clone());
         }
