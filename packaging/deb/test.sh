@@ -112,7 +112,9 @@ PY
 [ -n "$BASE" ] || fail "no free ports"
 curia testnet init --validators 1 --out "$WORK/net" --base-port "$BASE" >/dev/null
 curia node init --out /etc/curia --name court-a >/dev/null
-[ -f /etc/curia/validator.key ] && [ -f /etc/curia/node.toml ] || fail "node init did not write key and config"
+[ -f /etc/curia/validator.key ] && [ -f /etc/curia/node.toml ] && [ -f /etc/curia/ops.token ] \
+  || fail "node init did not write key, ops token and config"
+chown curia:curia /etc/curia/ops.token   # the node reads it; it stays mode 0600
 # The genesis names the testnet's key: put it and the genesis in place (install = cp + chown + chmod).
 install -m 0600 -o curia -g curia "$WORK/net/court-a/validator.key" /etc/curia/validator.key
 install -m 0640 -o root -g curia "$WORK/net/genesis.json" /etc/curia/genesis.json
