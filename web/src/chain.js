@@ -49,12 +49,11 @@ function parseHex(x, n, where) {
 
 /** Reads the fields of one JSON object, then rejects unknown keys. */
 class Obj {
-  constructor(v, where, allowUnknown = false) {
+  constructor(v, where) {
     if (!isObj(v)) throw new Unusable(`${where}: expected an object`);
     this.v = v;
     this.where = where;
     this.seen = new Set();
-    this.allowUnknown = allowUnknown;
   }
   raw(k, optional = false) {
     this.seen.add(k);
@@ -84,8 +83,8 @@ class Obj {
   hex(k, n) {
     return parseHex(this.raw(k), n, `${this.where}.${k}`);
   }
-  obj(k, allowUnknown = false) {
-    return new Obj(this.raw(k), `${this.where}.${k}`, allowUnknown);
+  obj(k) {
+    return new Obj(this.raw(k), `${this.where}.${k}`);
   }
   list(k) {
     const x = this.raw(k);
@@ -93,7 +92,6 @@ class Obj {
     return x;
   }
   done() {
-    if (this.allowUnknown) return;
     const extra = Object.keys(this.v).filter((k) => !this.seen.has(k));
     if (extra.length) throw new Unusable(`${this.where}: unknown field \`${extra.sort()[0]}\``);
   }
@@ -280,10 +278,9 @@ function decodeBody(r) {
 function parseBody(o) {
   const sender = o.hex('sender', 32);
   const nonce = o.int('nonce', 'u64');
-  // Deposit kinds reject unknown fields; the other kinds ignore them (doc 7.1).
-  const po = o.obj('payload', true);
+  // Unknown keys are rejected at every level, in every payload kind (doc 7.1).
+  const po = o.obj('payload');
   const kind = po.str('kind');
-  po.allowUnknown = !(kind === 'deposit' || kind === 'batch_deposit');
   let p;
   if (kind === 'deposit') {
     const co = po.obj('commitment');
@@ -306,11 +303,10 @@ function parseBody(o) {
   } else if (kind === 'close_case') {
     p = { kind, case_id: po.str('case_id'), note: po.str('note') };
   } else if (kind === 'registry') {
-    const ao = po.obj('action', true);
+    const ao = po.obj('action');
     const op = ao.str('op');
     let action;
     if (op === 'add') {
-      ao.allowUnknown = false;
       const role = ao.str('role');
       if (!has(CLIENT_ROLES, role)) throw new Unusable(`${ao.where}.role: unknown role ${JSON.stringify(role)}`);
       action = { op, name: ao.str('name'), role, key: ao.hex('key', 32) };
