@@ -52,8 +52,8 @@ pub const FRAME_CONSENSUS: u8 = 0;
 pub const FRAME_TXS: u8 = 1;
 /// Most committed blocks sent in answer to one sync request.
 pub const SERVE_BATCH: u64 = executor::SERVE_BATCH;
-/// Most transactions gossiped in one frame.
-pub const MAX_GOSSIP_TXS: usize = 10_000;
+/// Most transactions gossiped in one frame (defined with the node's other limits).
+pub use crate::limits::MAX_GOSSIP_TXS;
 /// Most gossip frames being checked at the same time.
 pub const MAX_GOSSIP_CHECKS: usize = 4;
 

@@ -19,7 +19,8 @@ use curia_ledger::limits::{MAX_BATCH_ITEMS, MAX_BLOCK_BYTES, MAX_TX_BYTES};
 /// Most open connections on the API listener; one more is answered 503 `too_many_connections`
 /// and closed at once.
 pub const API_MAX_CONNECTIONS: usize = 1024;
-/// Default of `[api] max_connections_per_ip`: most open API connections from one IP address.
+/// Most open API connections from one IP address (a constant, not configurable: behind a proxy
+/// all clients share its address).
 pub const API_MAX_CONNECTIONS_PER_IP: usize = 64;
 /// Most open connections on the ops listener (all from the operator's own hosts).
 pub const OPS_MAX_CONNECTIONS: usize = 32;
@@ -59,6 +60,11 @@ pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const SUBMIT_QUEUE: usize = 1024;
 /// `Retry-After` seconds of a 503 `busy`, `unavailable` or `too_many_connections`.
 pub const BUSY_RETRY_AFTER_S: u64 = 1;
+
+// ----- gossip between validators -----
+
+/// Most transactions in one gossip frame a peer sends or accepts.
+pub const MAX_GOSSIP_TXS: usize = 10_000;
 
 // ----- mempool (defaults of `[mempool]`) -----
 
@@ -127,7 +133,7 @@ const _: () = {
     // then canonical transactions, each smaller than its JSON), and a peer decodes up to
     // `MAX_GOSSIP_TXS` of them.
     assert!(NET_MAX_FRAME >= 1 + 4 + TRANSACTIONS_BODY_LIMIT);
-    assert!(MAX_SUBMISSION <= crate::driver::MAX_GOSSIP_TXS);
+    assert!(MAX_SUBMISSION <= MAX_GOSSIP_TXS);
     // A proposal carrying a full block fits a network frame.
     assert!(NET_MAX_FRAME > curia_consensus::msg::MAX_MESSAGE_BYTES);
     // The mempool takes a full submission, and its largest transaction.
