@@ -12,8 +12,8 @@
 //!   every limit of the node, with compile-time checks of how they relate.
 //! - [`config`]: the TOML configuration and key files; [`run`]: assembling a node.
 //!
-//! Not built yet (issue 5): the load generator and its figures; a canonical commit certificate
-//! shared by all nodes (today each node stores the quorum of precommits it collected).
+//! Each node stores the quorum of precommits it collected, so two nodes may hold different (both
+//! valid) certificates for one block; the load generator is `benches/src/bin/loadgen.rs`.
 
 pub mod api;
 pub mod chain_stream;
