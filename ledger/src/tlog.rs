@@ -2,9 +2,9 @@
 //! consistency proofs computed from *stored hashes* in `O(log n)` reads, so a log of billions of
 //! leaves never has to be held in memory.
 //!
-//! Hashing is exactly [`crate::merkle`]'s ([`merkle::leaf_hash`], [`merkle::node_hash`], the
+//! Hashing is exactly [`crate::merkle`]'s ([`leaf_hash`](crate::merkle::leaf_hash), [`node_hash`], the
 //! empty tree's root `SHA-256("")`); proofs are in the RFC 6962 order (bottom up) and are
-//! verified by [`merkle::verify_inclusion`] and [`merkle::verify_consistency`], re-exported
+//! verified by `merkle::verify_inclusion` and `merkle::verify_consistency`, re-exported
 //! here as [`verify_inclusion`] and [`verify_consistency`]. This module only adds the storage
 //! layout and the provers that read it.
 //!
@@ -30,13 +30,13 @@
 //!
 //! Sizes and indices are checked before any read: a log holds at most [`MAX_LOG_SIZE`] leaves
 //! (2^62, which keeps every stored-hash index within `u64`), an inclusion proof needs
-//! `index < size`, a consistency proof `0 < size1 <= size2` (as in [`merkle::consistency_proof`],
+//! `index < size`, a consistency proof `0 < size1 <= size2` (as in `merkle::consistency_proof`,
 //! a proof from the empty tree is meaningless). Bad arguments and a reader that answers with
 //! the wrong number of hashes are [`LedgerError::MerkleProof`] errors naming the reason; nothing
 //! here panics.
 
 use crate::hash::Hash;
-use crate::merkle::{self, node_hash};
+use crate::merkle::node_hash;
 use crate::LedgerError;
 
 pub use crate::merkle::{verify_consistency, verify_inclusion};
