@@ -203,7 +203,7 @@ fn go_malformed_notes_each_with_its_error() {
     }
     let mut invalid_utf8 = b"\xff".to_vec();
     invalid_utf8.extend_from_slice(format!("{TEXT}\n{PETER_SIG}").as_bytes());
-    assert_eq!(open(&invalid_utf8, &[peter.clone()]), Err(Error::NoteNotUtf8 { offset: 0 }));
+    assert_eq!(open(&invalid_utf8, std::slice::from_ref(&peter)), Err(Error::NoteNotUtf8 { offset: 0 }));
     let huge = vec![b'a'; 70_000];
     assert_eq!(open(&huge, &[peter]), Err(Error::NoteTooLarge { len: 70_000, max: 65536 }));
 }
