@@ -10,6 +10,7 @@ mod demo;
 mod genesis;
 mod keys;
 mod netcmd;
+mod witness;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,6 +109,11 @@ enum Cmd {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Run a transparency-log witness (C2SP tlog-witness) or make its key.
+    Witness {
+        #[command(subcommand)]
+        cmd: witness::WitnessCmd,
     },
     /// Build a small chain in memory, deposit a sample file, and verify its receipt, showing a
     /// tampered file and a tampered receipt rejected.
@@ -294,6 +300,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::Status { node, json } => netcmd::status(node.trim_end_matches('/'), json),
         Cmd::Case { cmd } => case::run(cmd),
+        Cmd::Witness { cmd } => witness::run(cmd),
     }
 }
 

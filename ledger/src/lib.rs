@@ -4,7 +4,8 @@
 //! a judge's machine needs to verify a receipt offline lives here.
 //!
 //! - [`codec`]: the canonical binary encoding; [`hash`]: domain-separated SHA-256;
-//!   [`crypto`]: ed25519; [`merkle`]: RFC 6962 trees and proofs.
+//!   [`crypto`]: ed25519; [`merkle`]: RFC 6962 trees and proofs; [`tlog`]: an append-only log's
+//!   stored hashes and the proofs computed from them.
 //! - [`genesis`]: the founding document; [`tx`]: transactions; [`block`]: headers, votes and
 //!   commit certificates; [`state`]: the deterministic state transition.
 //! - [`receipt`]: self-contained receipts; [`verify`]: offline verification reports;
@@ -23,6 +24,7 @@ pub mod merkle;
 pub mod receipt;
 pub mod state;
 pub mod testkit;
+pub mod tlog;
 pub mod tx;
 pub mod verify;
 
