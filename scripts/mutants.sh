@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Mutation check of the consensus machine: plant one known bug at a time in a scratch copy of
 # the workspace and run the default simulation run (`cargo test -p curia-sim`) against it. A
-# mutant is killed if the run fails; every listed mutant must be killed.
+# mutant is killed if the run fails within its time budget; a run that is still going when the
+# budget runs out counts as "survived (timeout)". Every listed mutant must be killed: the script
+# exits 1 otherwise.
 #
 #   bash scripts/mutants.sh            # all mutants
 #   bash scripts/mutants.sh a c        # only some (by letter)
+#
+# CURIA_MUTANT_BUDGET: seconds of wall time for one mutant's test run (default 600; the
+# unmutated run takes about a minute on a quiet 2-core machine, and is itself held to the same
+# budget). Compilation is not counted.
 #
 # The scratch copy is made from the working tree (tracked files, with uncommitted edits) in a
 # temporary directory; its cargo target dir (CURIA_MUTANTS_TARGET, default
@@ -19,6 +25,7 @@ TARGET="${CURIA_MUTANTS_TARGET:-${CARGO_TARGET_DIR:-$ROOT/target}-mutants}"
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/curia-mutants.XXXXXX")"
 trap 'rm -rf "$SCRATCH"' EXIT
 export CARGO_TARGET_DIR="$TARGET"
+BUDGET="${CURIA_MUTANT_BUDGET:-600}"
 MACHINE=consensus/src/machine.rs
 
 # One mutant per index: id, rule, description, original text, mutated text (both as Python
@@ -82,16 +89,24 @@ EOF
 }
 
 run_sim() {
-  # The default simulation run, as `cargo test -p curia-sim` runs it.
-  (cd "$SCRATCH" && cargo test -q -p curia-sim --tests 2>&1)
+  # The default simulation run, as `cargo test -p curia-sim` runs it, within the budget
+  # (`timeout` exits 124 when it runs out; the test binary is killed with it).
+  (cd "$SCRATCH" && timeout --kill-after=10 "$BUDGET" cargo test -q -p curia-sim --tests 2>&1)
 }
 
-echo "building and running the unmutated copy (must pass)..."
-if ! out="$(run_sim)"; then
+echo "building and running the unmutated copy (must pass within ${BUDGET}s)..."
+(cd "$SCRATCH" && cargo build -q -p curia-sim --tests)
+start=$(date +%s)
+set +e
+out="$(run_sim)"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then
   echo "$out" | tail -40
-  echo "the unmutated simulation run fails: fix that first" >&2
+  echo "the unmutated simulation run fails (exit $rc; 124 = over the ${BUDGET}s budget): fix that first" >&2
   exit 2
 fi
+echo "unmutated run passed in $(( $(date +%s) - start ))s"
 
 results=()
 survived=0
@@ -105,15 +120,24 @@ for k in "${!IDS[@]}"; do
     exit 2
   fi
   start=$(date +%s)
-  if out="$(run_sim)"; then
+  set +e
+  out="$(run_sim)"
+  rc=$?
+  set -e
+  if [ "$rc" -eq 0 ]; then
     verdict=survived
+    survived=$((survived + 1))
+    tests="-"
+    first="-"
+  elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    verdict="survived (timeout after ${BUDGET}s)"
     survived=$((survived + 1))
     tests="-"
     first="-"
   else
     verdict=killed
-    tests="$(echo "$out" | sed -n 's/^test \([a-z0-9_]*\) \.\.\. FAILED$/\1/p' | sort -u | tr '\n' ' ')"
-    first="$(echo "$out" | grep -o -m1 -E '(Agreement|BadCertificate|DoubleSign|Executor|Liveness) \{[^}]{0,100}' | tr '|' '/' || true)"
+    tests="$(echo "$out" | sed -n 's/^---- \([a-z0-9_:]*\) stdout ----$/\1/p' | sort -u | tr '\n' ' ')"
+    first="$(echo "$out" | grep -o -m1 -E '(Agreement|BadCertificate|DoubleSign|Executor|Liveness|RoundSkip|Budget) \{[^}]{0,100}' | tr '|' '/' || true)"
   fi
   secs=$(( $(date +%s) - start ))
   results+=("| $id | ${RULES[$k]} | ${DESCS[$k]} | $verdict | ${secs}s | ${tests:-?} | ${first:-see output} |")
