@@ -10,7 +10,8 @@
 #
 # CURIA_MUTANT_BUDGET: seconds of wall time for one mutant's test run (default 600; the
 # unmutated run takes about a minute on a quiet 2-core machine, and is itself held to the same
-# budget). Compilation is not counted.
+# budget). Compilation is not counted. A mutant's run is stopped at its first failing test
+# (killed: the time reported is the time to that failure); the unmutated run goes to the end.
 #
 # The scratch copy is made from the working tree (tracked files, with uncommitted edits) in a
 # temporary directory; its cargo target dir (CURIA_MUTANTS_TARGET, default
@@ -88,19 +89,37 @@ open(path, "w").write(out)
 EOF
 }
 
+# The default simulation run, as `cargo test -p curia-sim` runs it, within the budget, in its
+# own session so that the whole process group (timeout, cargo, the test binary) can be stopped.
+# With "stop-at-first-failure" it is stopped as soon as one test reports FAILED. Sets `out`
+# (the output) and `rc` (0 passed, 124 over budget, 1 failed; other codes: failed to run).
 run_sim() {
-  # The default simulation run, as `cargo test -p curia-sim` runs it, within the budget
-  # (`timeout` exits 124 when it runs out; the test binary is killed with it).
-  (cd "$SCRATCH" && timeout --kill-after=10 "$BUDGET" cargo test -q -p curia-sim --tests 2>&1)
+  local log="$SCRATCH/.run.log" early="${1:-}" pid
+  : >"$log"
+  (cd "$SCRATCH" && exec setsid timeout --kill-after=10 "$BUDGET" cargo test -p curia-sim --tests -- --nocapture) >"$log" 2>&1 &
+  pid=$!
+  stopped=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ -n "$early" ] && grep -q -E '^test [a-z0-9_:]+ \.\.\. FAILED$' "$log"; then
+      sleep 1
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      stopped=1
+      break
+    fi
+    sleep 1
+  done
+  set +e
+  wait "$pid"
+  rc=$?
+  set -e
+  [ "$stopped" -eq 1 ] && rc=1
+  out="$(cat "$log")"
 }
 
 echo "building and running the unmutated copy (must pass within ${BUDGET}s)..."
 (cd "$SCRATCH" && cargo build -q -p curia-sim --tests)
 start=$(date +%s)
-set +e
-out="$(run_sim)"
-rc=$?
-set -e
+run_sim
 if [ "$rc" -ne 0 ]; then
   echo "$out" | tail -40
   echo "the unmutated simulation run fails (exit $rc; 124 = over the ${BUDGET}s budget): fix that first" >&2
@@ -120,10 +139,7 @@ for k in "${!IDS[@]}"; do
     exit 2
   fi
   start=$(date +%s)
-  set +e
-  out="$(run_sim)"
-  rc=$?
-  set -e
+  run_sim stop-at-first-failure
   if [ "$rc" -eq 0 ]; then
     verdict=survived
     survived=$((survived + 1))
@@ -136,7 +152,7 @@ for k in "${!IDS[@]}"; do
     first="-"
   else
     verdict=killed
-    tests="$(echo "$out" | sed -n 's/^---- \([a-z0-9_:]*\) stdout ----$/\1/p' | sort -u | tr '\n' ' ')"
+    tests="$(echo "$out" | sed -n 's/^test \([a-z0-9_:]*\) \.\.\. FAILED$/\1/p' | sort -u | tr '\n' ' ')"
     first="$(echo "$out" | grep -o -m1 -E '(Agreement|BadCertificate|DoubleSign|Executor|Liveness|RoundSkip|Budget) \{[^}]{0,100}' | tr '|' '/' || true)"
   fi
   secs=$(( $(date +%s) - start ))

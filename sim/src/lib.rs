@@ -8,7 +8,8 @@
 //! partitions messages (partitions heal); validators that crash, possibly halfway through
 //! performing an input's effects, and restart from what their store holds; up to f Byzantine
 //! validators that equivocate, double-vote, forge signatures and certificates, replay old
-//! messages, propose invalid blocks, rush rounds, stay silent or send garbage bytes; and Twins
+//! messages, propose invalid blocks, rush to the next round, push to far-future rounds, stay
+//! silent or send garbage bytes; and Twins
 //! ([`twins`]): a Byzantine validator run as two honest instances sharing one key, under an
 //! enumerated partition schedule. Blocks are real ledger blocks built and checked by the
 //! executor with `state::build_block` and `state::apply_block`.
@@ -17,8 +18,14 @@
 //! height), every committed certificate verifies against the genesis alone, only valid blocks
 //! commit (the in-memory store re-applies each one), no honest validator signs two different
 //! votes or proposals for one slot, the executor's and the machine's invariants (a broken one
-//! ends the run at once), and after the network heals every honest validator commits new blocks
-//! within a bound of virtual time.
+//! ends the run at once), the round rules from outside ([`rounds`]: no honest validator changes
+//! round except on its own timeout, a new height, or `f + 1` validators seen ahead), and after
+//! the network heals every honest validator commits new blocks within a bound of virtual time,
+//! and decides every height it enters after healing within a bound of rounds.
+//!
+//! Every run is bounded: by virtual time, and by a budget of simulated events
+//! ([`Scenario::max_events`]); a run that exceeds it fails ([`Violation::Budget`]) rather than
+//! running on, so no planted bug can make the simulation hang.
 //!
 //! Everything is a function of the seed: iteration is over ordered maps, the random numbers come
 //! from [`Rng`], and the trace hash covers every event and effect.
