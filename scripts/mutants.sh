@@ -71,6 +71,11 @@ selected() {
 
 echo "scratch copy: $SCRATCH (target dir $TARGET)"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar cf - 2>/dev/null) | tar xf - -C "$SCRATCH"
+# The copy keeps the files' old modification times, and cargo names a workspace crate's
+# artifacts by its path relative to the workspace, so artifacts left in the kept target dir by
+# an earlier (newer) build would count as fresh for this copy: touch every file so the first
+# build compiles this copy.
+find "$SCRATCH" -type f -exec touch {} +
 cp "$SCRATCH/$MACHINE" "$SCRATCH/$MACHINE.orig"
 
 # Replace the original text (exactly one occurrence) by the mutated text; fail loudly otherwise.

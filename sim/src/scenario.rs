@@ -156,7 +156,8 @@ impl fmt::Display for Scenario {
 pub const MAX_ROUNDS_AFTER_HEAL: u32 = 12;
 /// Default [`Scenario::max_events`]: about seven times the most any run of the default run
 /// needs (42 451, a Byzantine7 seed with flooding Byzantine validators), so a run that would
-/// go on and on (a machine stuck changing rounds, a message storm) fails in seconds.
+/// go on and on (a machine stuck changing rounds, a message storm) fails within seconds to tens
+/// of seconds instead of hanging.
 pub const MAX_EVENTS: u64 = 300_000;
 
 /// Timeouts used in the simulator (milliseconds of virtual time).
