@@ -181,7 +181,7 @@ pub enum Note {
     },
     /// A validator signed two different votes for one slot (rule X8); the evidence was given to
     /// the store.
-    Equivocation(Equivocation),
+    Equivocation(Box<Equivocation>),
 }
 
 /// The executor of one validator: its machine and the four things it acts on.
@@ -357,7 +357,7 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
             Effect::ServeBlocks { peer, from_height } => self.serve(peer, from_height)?,
             Effect::Equivocation(e) => {
                 self.store.record_equivocation(&e).map_err(store_err)?;
-                self.notes.push(Note::Equivocation(e));
+                self.notes.push(Note::Equivocation(Box::new(e)));
             }
         }
         Ok(None)

@@ -46,7 +46,7 @@ fn honest_replicas_record_a_twin_pairs_double_vote() {
         for (i, x) in execs.iter_mut().enumerate() {
             for n in x.take_notes() {
                 if let Note::Equivocation(e) = n {
-                    evidence[i].push(e);
+                    evidence[i].push(*e);
                 }
             }
         }
