@@ -12,8 +12,8 @@
 //! Blocks hold case records, so the node serves `/v1/chain` only to a signed read
 //! (`docs/api.md`, "Signed reads") by a registered auditor or judge client, or a court validator.
 //! `--key FILE` is required: every chain request (every retry too) is signed afresh with it
-//! over the path `/v1/chain` (the path the node sees, whatever prefix `URL` has; the query is
-//! not signed). Without a key, or with one the node refuses (401, 403), the audit is exit 2.
+//! over `/v1/chain?from=H&count=N` (the path and query the node sees, whatever prefix `URL`
+//! has). Without a key, or with one the node refuses (401, 403), the audit is exit 2.
 //!
 //! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]) and the replayed state.
 //! This file lives apart from `audit.rs` because `storage/tests/cli_audit.rs` compiles that one
@@ -222,7 +222,8 @@ pub fn run(url: &str, key_file: Option<&Path>, genesis_file: Option<&Path>, json
     'stream: while from <= tip {
         let count = (tip - from + 1).min(u64::from(MAX_CHAIN_BLOCKS));
         let chain_url = format!("{base}/v1/chain?from={from}&count={count}");
-        let bytes = match fetch(&agent, &chain_url, MAX_FRAME_BYTES, Some((&signer, CHAIN_PATH))) {
+        let target = format!("{CHAIN_PATH}?from={from}&count={count}");
+        let bytes = match fetch(&agent, &chain_url, MAX_FRAME_BYTES, Some((&signer, &target))) {
             Ok(Body::Bytes(b)) => b,
             Ok(Body::TooLarge) => {
                 let reason = format!("the node's chain answer from height {from} is over {MAX_FRAME_BYTES} bytes");

@@ -99,7 +99,8 @@ pub fn backup(config: &Path) -> Result<u8> {
 }
 
 /// `curia node restore`: copy a backup into the stopped node's empty store location, check it,
-/// and warn about the vote log.
+/// and report the signing record that keeps the node from voting twice (or warn that it is
+/// missing).
 pub fn restore(config: &Path, backup: &Path) -> Result<u8> {
     let cfg = NodeConfig::load(config)?;
     let spec = crate::load_genesis(&cfg.node.genesis)?;
@@ -197,15 +198,27 @@ pub fn restore(config: &Path, backup: &Path) -> Result<u8> {
     println!("restored  {} into {}", backup.display(), target.display());
     println!("height    {}", tip.height);
     println!("block     {}", tip.block_hash.to_hex());
-    eprintln!(
-        "WARNING: do not start this validator until the other validators have committed past the height it had \
-         reached before it stopped. This copy holds the node's vote log only up to when it was made (height {}): \
-         it has forgotten the votes the node sent after that, and a validator must never vote again at a height \
-         where it already voted. Check with `curia status --node URL` on another validator that its height is \
-         above this node's last height (its last `curia_height`), then start it with `curia node run`; it \
-         catches up from its peers.",
-        tip.height
-    );
+    // The signing record (node/src/signing.rs) lives beside the store, not in it: a restore
+    // leaves it, and the node will not sign again where it may have signed before.
+    let record = data_dir.join(curia_node::signing::SIGNING_FILE);
+    match curia_node::signing::SigningRecord::open(data_dir).map(|r| r.high()) {
+        Ok(Some(high)) => println!(
+            "signing   floor height {} round {} step {} ({} kept): the node signs nothing new at or below it",
+            high.height,
+            high.round,
+            high.step,
+            record.display()
+        ),
+        _ => eprintln!(
+            "WARNING: no signing record {} (was this data directory moved without it?). This copy holds the node's \
+             vote log only up to when it was made (height {}): it has forgotten the votes the node sent after that, \
+             and nothing now stops it from voting again where it already voted. Do not start this validator until \
+             the other validators have committed past the height it had reached before it stopped (check with \
+             `curia status --node URL` on another validator), then start it with `curia node run`.",
+            record.display(),
+            tip.height
+        ),
+    }
     Ok(0)
 }
 

@@ -7,9 +7,11 @@ mod audit_node;
 mod backup;
 mod case;
 mod demo;
+mod evidence;
 mod genesis;
 mod keys;
 mod netcmd;
+mod tlsgen;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +70,11 @@ enum Cmd {
     Node {
         #[command(subcommand)]
         cmd: NodeCmd,
+    },
+    /// Check evidence of misbehaviour offline (`curia evidence verify FILE --genesis GENESIS`).
+    Evidence {
+        #[command(subcommand)]
+        cmd: EvidenceCmd,
     },
     /// Set up local test networks.
     Testnet {
@@ -194,6 +201,20 @@ enum NodeCmd {
 }
 
 #[derive(Subcommand)]
+enum EvidenceCmd {
+    /// Check every record in FILE (the answer of `GET /v1/evidence`, or one record of it): both
+    /// signed votes decode, conflict, and verify against the validator's key in the genesis.
+    /// Exit 0 all check, 1 a record does not, 2 unusable input.
+    Verify {
+        /// The evidence JSON.
+        file: PathBuf,
+        /// The chain's genesis, obtained out of band.
+        #[arg(long)]
+        genesis: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum TestnetCmd {
     /// Write keys, a genesis and one config per validator (two courts, a notary and a time
     /// service by default) on loopback ports.
@@ -210,6 +231,11 @@ enum TestnetCmd {
         /// Write into a non-empty folder.
         #[arg(long)]
         force: bool,
+        /// Serve the APIs and ops listeners over TLS: make a local CA (its certificate in
+        /// OUT/tls/ca.pem, for clients' --ca-file; its key is not kept) and a certificate for
+        /// 127.0.0.1 and localhost per node.
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -289,8 +315,9 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Node { cmd: NodeCmd::Run { config } } => netcmd::node_run(&config).map(|()| 0),
         Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config),
         Cmd::Node { cmd: NodeCmd::Restore { config, backup } } => backup::restore(&config, &backup),
-        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force } } => {
-            netcmd::testnet_init(&out, validators, base_port, force).map(|()| 0)
+        Cmd::Evidence { cmd: EvidenceCmd::Verify { file, genesis } } => evidence::verify(&file, &genesis),
+        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, tls } } => {
+            netcmd::testnet_init(&out, validators, base_port, force, tls).map(|()| 0)
         }
         Cmd::Deposit { files, key, node, wait, out, timeout } => {
             netcmd::deposit(&files, &key, node.trim_end_matches('/'), wait, out.as_deref(), timeout)

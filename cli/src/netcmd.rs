@@ -19,8 +19,8 @@ use crate::{genesis, keys};
 
 /// Write a fresh testnet: keys, a genesis signed by every validator (genesis.json and
 /// genesis.sigs.json, built by the ceremony's code) and one config per validator, on loopback
-/// ports.
-pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) -> Result<()> {
+/// ports. With `tls`, a local CA ([`crate::tlsgen`]) and TLS on every API and ops listener.
+pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool, tls: bool) -> Result<()> {
     anyhow::ensure!((1..=32).contains(&validators), "--validators must be 1 to 32");
     if out.exists() && !force {
         anyhow::ensure!(
@@ -64,6 +64,11 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
     spec.check_founding()?;
     let genesis_path = out.join("genesis.json");
     genesis::write_atomic(&genesis_path, &(draft.to_json() + "\n"))?;
+    let ca = if tls { Some(crate::tlsgen::LocalCa::new()?) } else { None };
+    if let Some(ca) = &ca {
+        std::fs::create_dir_all(out.join("tls"))?;
+        ca.write_cert(&out.join(crate::tlsgen::CA_FILE))?;
+    }
     let sigs_path = genesis::sigs_path_for(&genesis_path);
     let _ = std::fs::remove_file(&sigs_path);
     for (_, key) in &vkeys {
@@ -73,6 +78,10 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
         let dir = out.join(name);
         std::fs::create_dir_all(&dir)?;
         write_key(&dir.join("validator.key"), key, force)?;
+        let tls_files = match &ca {
+            Some(ca) => Some(ca.issue(name, &dir.join("tls"), force)?),
+            None => None,
+        };
         let cfg = NodeConfig {
             node: NodeSection {
                 name: name.clone(),
@@ -83,10 +92,15 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
             network: NetworkSection {
                 listen: format!("/ip4/127.0.0.1/tcp/{}", base_port + i as u16),
                 observers: vec![],
+                addresses: Default::default(),
             },
-            api: ListenSection { listen: format!("127.0.0.1:{}", base_port + 1000 + i as u16).parse()? },
+            api: ListenSection {
+                tls: tls_files.clone(),
+                ..ListenSection::new(format!("127.0.0.1:{}", base_port + 1000 + i as u16).parse()?)
+            },
             ops: OpsSection {
                 token_file: Some(PathBuf::from("ops.token")),
+                tls: tls_files,
                 ..OpsSection::new(format!("127.0.0.1:{}", base_port + 2000 + i as u16).parse()?)
             },
             consensus: ConsensusSection::default(),
@@ -97,11 +111,18 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
     }
     println!("testnet of {validators} validators written to {}", out.display());
     println!("chain     {}", spec.chain_id);
+    let scheme = if tls { "https" } else { "http" };
     for (i, (name, _)) in vkeys.iter().enumerate() {
         println!(
-            "{name:<10} api http://127.0.0.1:{}  ops http://127.0.0.1:{}",
+            "{name:<10} api {scheme}://127.0.0.1:{}  ops {scheme}://127.0.0.1:{}",
             base_port + 1000 + i as u16,
             base_port + 2000 + i as u16
+        );
+    }
+    if tls {
+        println!(
+            "tls       CA certificate {} (give it to clients as --ca-file)",
+            out.join(crate::tlsgen::CA_FILE).display()
         );
     }
     println!("clients   keys in {}", clients_dir.display());
@@ -120,8 +141,12 @@ pub fn node_init(out: &Path, name: &str, force: bool) -> Result<()> {
             genesis: PathBuf::from("genesis.json"),
             key: PathBuf::from("validator.key"),
         },
-        network: NetworkSection { listen: "/ip4/0.0.0.0/tcp/27000".into(), observers: vec![] },
-        api: ListenSection { listen: "127.0.0.1:8080".parse()? },
+        network: NetworkSection {
+            listen: "/ip4/0.0.0.0/tcp/27000".into(),
+            observers: vec![],
+            addresses: Default::default(),
+        },
+        api: ListenSection::new("127.0.0.1:8080".parse()?),
         ops: OpsSection { token_file: Some(PathBuf::from("ops.token")), ..OpsSection::new("127.0.0.1:9090".parse()?) },
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),

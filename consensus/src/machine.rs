@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use curia_ledger::block::{Block, CommitCertificate, SignedVote, Vote, VoteKind};
 use curia_ledger::crypto::SecretKey;
+use curia_ledger::equivocation::Equivocation;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::Hash;
 
@@ -190,6 +191,9 @@ pub enum Effect {
         /// First height it lacks.
         from_height: u64,
     },
+    /// Rule E: a validator signed two different votes for one slot; keep this evidence (both
+    /// votes verified). Emitted once per validator and slot, for the first two values seen.
+    Equivocation(Equivocation),
 }
 
 /// Counters of what the machine saw and refused.
@@ -207,6 +211,31 @@ pub struct Stats {
     pub dropped: u64,
     /// Blocks committed.
     pub commits: u64,
+    /// Votes and proposals not signed because they were at or below the signing floor (rule S3).
+    pub withheld: u64,
+}
+
+/// A place where a validator signs: height, round and step (0 proposal, 1 prevote, 2
+/// precommit), ordered as the machine moves through them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SignPos {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// 0 proposal, 1 prevote, 2 precommit (the vote kind's code).
+    pub step: u8,
+}
+
+impl SignPos {
+    /// Where a vote is signed.
+    pub fn of_vote(v: &Vote) -> SignPos {
+        SignPos { height: v.height, round: v.round, step: v.kind as u8 }
+    }
+    /// Where a proposal is signed.
+    pub fn of_proposal(p: &Proposal) -> SignPos {
+        SignPos { height: p.height, round: p.round, step: 0 }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,6 +314,8 @@ pub struct Machine {
     last_fetch: Option<u64>,
     last_serve: BTreeMap<PeerId, u64>,
     stats: Stats,
+    /// Rule S3: nothing is signed at or below this position.
+    signing_floor: Option<SignPos>,
     /// The first broken invariant (see [`Machine::check_invariants`]).
     broken: Option<String>,
 }
@@ -338,6 +369,7 @@ impl Machine {
             last_fetch: None,
             last_serve: BTreeMap::new(),
             stats: Stats::default(),
+            signing_floor: None,
             broken: None,
         })
     }
@@ -345,6 +377,29 @@ impl Machine {
     /// Where the machine is.
     pub fn status(&self) -> Status {
         Status { height: self.height, round: self.round, step: self.step, locked: self.locked }
+    }
+
+    /// The signing floor (rule S3), if one is set.
+    pub fn signing_floor(&self) -> Option<SignPos> {
+        self.signing_floor
+    }
+
+    /// Rule S3 (restored validator): never sign a vote or a proposal at a position at or below
+    /// `floor`: the highest position this validator may have signed before, as recorded outside
+    /// its store (a store restored from a backup has forgotten what it signed since). Votes and
+    /// proposals already in the store's log are still re-sent; new ones there are withheld
+    /// (counted in [`Stats::withheld`]) as if lost, so the validator is silent until the
+    /// network has moved past `floor`. Set it before [`Input::Start`].
+    pub fn set_signing_floor(&mut self, floor: Option<SignPos>) {
+        self.signing_floor = floor;
+    }
+
+    fn below_floor(&mut self, pos: SignPos) -> bool {
+        let below = self.signing_floor.is_some_and(|f| pos <= f);
+        if below {
+            self.stats.withheld += 1;
+        }
+        below
     }
 
     /// Counters.
@@ -567,6 +622,9 @@ impl Machine {
     }
 
     fn sign_proposal(&mut self, pol_round: Option<u32>, block: Block, out: &mut Vec<Effect>) {
+        if self.below_floor(SignPos { height: self.height, round: self.round, step: 0 }) {
+            return;
+        }
         let (Some(me), Some(key)) = (self.me, self.cfg.key.as_ref()) else { return };
         let p = Proposal {
             chain_id: self.cfg.spec.chain_id,
@@ -621,6 +679,10 @@ impl Machine {
         }
         if let Some(v) = self.own_votes.get(&(self.round, kind)) {
             out.push(Effect::Broadcast(Message::Vote(v.clone())));
+            return;
+        }
+        // Rule S3: nothing new is signed at or below the signing floor.
+        if self.below_floor(SignPos { height: self.height, round: self.round, step: kind as u8 }) {
             return;
         }
         if let (VoteKind::Prevote, Some(b)) = (kind, block) {
@@ -768,6 +830,8 @@ impl Machine {
             return;
         }
         let others = known.len();
+        // The vote already held, for evidence if this one conflicts with it (rule E).
+        let first = if others == 1 { known.first().cloned() } else { None };
         if !verified && v.verify(&self.cfg.spec).is_err() {
             self.stats.rejected += 1;
             return;
@@ -782,6 +846,9 @@ impl Machine {
             // (up to a bound) and counts towards its value: quorum intersection still holds, as
             // an honest validator never equivocates, and every node sees the same tallies.
             self.stats.equivocations += 1;
+            if let Some(Ok(e)) = first.map(|f| Equivocation::new(f, v.clone())) {
+                out.push(Effect::Equivocation(e));
+            }
             // Beyond the bound, only votes for nil or for a block we hold (a proposal of this
             // height, so itself bounded) are kept: a flood of junk values cannot hide a vote
             // that a proof of lock needs.

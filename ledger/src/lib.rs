@@ -16,6 +16,7 @@ pub mod audit;
 pub mod block;
 pub mod codec;
 pub mod crypto;
+pub mod equivocation;
 pub mod error;
 pub mod genesis;
 pub mod hash;

@@ -245,6 +245,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/status", get(get_status))
         .route("/v1/chain", get(get_chain))
         .route("/v1/genesis", get(get_genesis))
+        .route("/v1/evidence", get(get_evidence))
         .route("/verify", get(get_verify_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -262,8 +263,18 @@ pub async fn serve(
     ctx: ApiContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_tls(listener, ctx, None, shutdown).await
+}
+
+/// [`serve`], speaking TLS with `tls` when it is given (`[api.tls]`).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    ctx: ApiContext,
+    tls: Option<crate::tls::TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let metrics = ctx.metrics.clone();
-    crate::http::serve(listener, router(ctx), API_CONN_LIMITS, metrics, shutdown).await
+    crate::http::serve_tls(listener, router(ctx), API_CONN_LIMITS, metrics, tls, shutdown).await
 }
 
 /// Submissions parsed, checked and waiting for the driver at once; a submission takes a slot only
@@ -543,6 +554,30 @@ async fn read<T: Send + 'static>(
         .map_err(|e| ApiError::new("internal", format!("store read task failed: {e}")))?
 }
 
+/// `GET /v1/evidence`: the evidence of misbehaviour this node has kept (see
+/// `curia_ledger::equivocation`), oldest height first. Public: it names validators, not clients,
+/// and every record proves itself against the genesis.
+#[derive(Serialize)]
+struct EvidenceList {
+    chain_id: Hash,
+    evidence: Vec<curia_ledger::equivocation::EquivocationJson>,
+}
+
+async fn get_evidence(State(ctx): State<ApiContext>) -> ApiResult<Json<EvidenceList>> {
+    let spec = ctx.spec.clone();
+    let evidence = read(&ctx, move |store| {
+        let kept = store.equivocations()?;
+        // Kept only after the machine verified both votes: a record that no longer checks is a
+        // damaged store, reported as such.
+        kept.iter()
+            .map(|e| curia_ledger::equivocation::EquivocationJson::from_evidence(e, &spec))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::new("storage", format!("a kept evidence record does not check: {e}")))
+    })
+    .await?;
+    Ok(Json(EvidenceList { chain_id: ctx.spec.chain_id, evidence }))
+}
+
 /// `GET /v1/deposits/{id}`.
 #[derive(Serialize)]
 struct DepositInfo {
@@ -746,6 +781,12 @@ fn signed_reader(
     Ok(reader)
 }
 
+/// What a signed read signs as its path: the path and the query as the request carries them
+/// (`/v1/chain?from=1&count=2`), the path alone when there is no query.
+fn request_target(uri: &axum::http::Uri) -> &str {
+    uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
+}
+
 /// A refused signed read as a response: every 401 carries `WWW-Authenticate: Curia-Signature`.
 fn read_refusal(e: ApiError) -> Response {
     let challenge = e.status == StatusCode::UNAUTHORIZED;
@@ -783,7 +824,7 @@ async fn get_case(
 ) -> Result<Json<CaseInfo>, Response> {
     let id = path_param(id, "id", "bad_case_id").map_err(IntoResponse::into_response)?;
     check_case_id(&id).map_err(|e| ApiError::new("bad_case_id", format!("path parameter id: {e}")).into_response())?;
-    let reader = signed_reader(&ctx, "GET", uri.path(), &headers).map_err(read_refusal)?;
+    let reader = signed_reader(&ctx, "GET", request_target(&uri), &headers).map_err(read_refusal)?;
     let spec = ctx.spec.clone();
     let info = read(&ctx, move |store| {
         check_case_reader(&spec, store, &reader)?;
@@ -850,7 +891,8 @@ fn chain_query(q: Option<&str>) -> ApiResult<(u64, u32)> {
 ///
 /// The blocks hold case transactions in clear, so this is a case read: like `GET /v1/cases/{id}`
 /// it needs a signed request ([`signed_reader`]) by a key that [`may_read_cases`]. The signed
-/// path is `/v1/chain`: the query is not signed (see `docs/api.md`, "Signed reads"). Order:
+/// path includes the query (`/v1/chain?from=1&count=256`; see `docs/api.md`, "Signed reads"),
+/// so a captured request cannot be replayed for another range. Order:
 /// 400 `bad_query`; 401 / 400 for the signature and its headers; 403 `forbidden_reader`; then
 /// 503 `busy`, so a refused request never takes one of the [`CHAIN_READ_CONCURRENCY`] slots.
 async fn get_chain(
@@ -862,7 +904,7 @@ async fn get_chain(
     use crate::chain_stream::FrameWriter;
     use curia_ledger::codec::Canonical;
     let (from, count) = chain_query(q.as_deref()).map_err(IntoResponse::into_response)?;
-    let reader = signed_reader(&ctx, "GET", uri.path(), &headers).map_err(read_refusal)?;
+    let reader = signed_reader(&ctx, "GET", request_target(&uri), &headers).map_err(read_refusal)?;
     let spec = ctx.spec.clone();
     read(&ctx, move |store| check_case_reader(&spec, store, &reader)).await.map_err(IntoResponse::into_response)?;
     let _permit = CHAIN_READS.try_acquire().map_err(|_| {

@@ -54,6 +54,10 @@ pub struct NetworkSection {
     /// Keys (hex) of observers allowed to connect besides the validators.
     #[serde(default)]
     pub observers: Vec<String>,
+    /// Where to dial validators, by genesis name, instead of the genesis address: a multiaddr
+    /// (`/ip4/…/tcp/P`, `/dns/HOST/tcp/P`) or `HOST:PORT` ([`crate::net::parse_peer_address`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub addresses: std::collections::BTreeMap<String, String>,
 }
 
 /// A listener.
@@ -62,6 +66,26 @@ pub struct NetworkSection {
 pub struct ListenSection {
     /// Address, e.g. `127.0.0.1:8080`.
     pub listen: SocketAddr,
+    /// Serve TLS instead of plain HTTP ([`crate::tls`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
+}
+
+impl ListenSection {
+    /// A plain-HTTP listener on `listen`.
+    pub fn new(listen: SocketAddr) -> ListenSection {
+        ListenSection { listen, tls: None }
+    }
+}
+
+/// `[api.tls]`, `[ops.tls]`: the listener's certificate and key (see [`crate::tls`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM file: the server certificate first, then any intermediate CA certificates.
+    pub cert_chain: PathBuf,
+    /// PEM file: the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// `[ops]`: the operator's listener.
@@ -81,6 +105,9 @@ pub struct OpsSection {
     /// Least time between two backups, in seconds; a request sooner gets 429.
     #[serde(default = "default_backup_min_interval_s")]
     pub backup_min_interval_s: u64,
+    /// Serve TLS instead of plain HTTP ([`crate::tls`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
 }
 
 fn default_backup_keep() -> usize {
@@ -99,6 +126,7 @@ impl OpsSection {
             token_file: None,
             backup_keep: default_backup_keep(),
             backup_min_interval_s: default_backup_min_interval_s(),
+            tls: None,
         }
     }
 
@@ -198,8 +226,11 @@ impl NodeConfig {
         let mut c: NodeConfig =
             toml::from_str(&text).map_err(|e| NodeError::Config(format!("config {}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in
-            [&mut c.node.data_dir, &mut c.node.genesis, &mut c.node.key].into_iter().chain(c.ops.token_file.as_mut())
+        let tls = c.api.tls.iter_mut().chain(c.ops.tls.iter_mut()).flat_map(|t| [&mut t.cert_chain, &mut t.key]);
+        for p in [&mut c.node.data_dir, &mut c.node.genesis, &mut c.node.key]
+            .into_iter()
+            .chain(c.ops.token_file.as_mut())
+            .chain(tls)
         {
             if p.is_relative() {
                 *p = base.join(&*p);

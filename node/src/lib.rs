@@ -10,6 +10,9 @@
 //! - [`chain_stream`]: the binary frame of `GET /v1/chain` (blocks and certificates for audits).
 //! - [`http`]: serving a router with connection caps and request-head deadlines; [`limits`]:
 //!   every limit of the node, with compile-time checks of how they relate.
+//! - [`signing`]: the signing high-water mark kept outside the store (no double signing after
+//!   a restore).
+//! - [`tls`]: TLS on the API and ops listeners (rustls).
 //! - [`config`]: the TOML configuration and key files; [`run`]: assembling a node.
 //!
 //! Each node stores the quorum of precommits it collected, so two nodes may hold different (both
@@ -26,5 +29,7 @@ pub mod mempool;
 pub mod net;
 pub mod ops;
 pub mod run;
+pub mod signing;
+pub mod tls;
 
 pub use error::NodeError;

@@ -66,6 +66,8 @@ pub struct Metrics {
     http_connections: Family<ReasonLabels, Gauge>,
     committed_txs: Counter,
     committed_deposits: Counter,
+    equivocations: Family<ReasonLabels, Counter>,
+    withheld_signatures: Gauge,
 }
 
 impl Default for Metrics {
@@ -131,6 +133,19 @@ impl Metrics {
             "Deposits committed (a batch counts its items)",
             committed_deposits.clone(),
         );
+        let equivocations = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "curia_equivocations",
+            "Conflicting signed votes seen (one per validator and vote slot), by validator name; evidence at \
+             GET /v1/evidence",
+            equivocations.clone(),
+        );
+        let withheld_signatures = Gauge::default();
+        registry.register(
+            "curia_withheld_signatures",
+            "Votes and proposals this validator did not sign because it may have signed there before a restore",
+            withheld_signatures.clone(),
+        );
         Metrics {
             registry,
             height,
@@ -143,7 +158,19 @@ impl Metrics {
             http_connections,
             committed_txs,
             committed_deposits,
+            equivocations,
+            withheld_signatures,
         }
+    }
+
+    /// Validator `name` was seen signing two different votes for one slot.
+    pub fn inc_equivocation(&self, name: &str) {
+        self.equivocations.get_or_create(&vec![("validator", name.to_owned())]).inc();
+    }
+
+    /// Signatures withheld by the signing floor since start.
+    pub fn set_withheld_signatures(&self, n: u64) {
+        self.withheld_signatures.set(as_i64(n));
     }
 
     /// The height of the last committed block.
@@ -221,6 +248,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     crate::http::serve(listener, app, OPS_CONN_LIMITS, metrics, shutdown).await
+}
+
+/// [`serve`], speaking TLS with `tls` when it is given (`[ops.tls]`).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    metrics: Arc<Metrics>,
+    tls: Option<crate::tls::TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    crate::http::serve_tls(listener, app, OPS_CONN_LIMITS, metrics, tls, shutdown).await
 }
 
 /// `/healthz`, `/metrics`, and JSON answers for unknown routes and methods.

@@ -553,8 +553,13 @@ async fn case_reads_need_a_signed_request_by_a_judge_auditor_or_court() {
     flipped[2].1 = hex::encode(sig);
     let a = http_with(h.api, "GET", path, &flipped, Vec::new()).await;
     assert_eq!(code(&a), (401, "bad_read_signature".into()));
-    // The path signed is the request path without its query string.
-    let a = http_with(h.api, "GET", &format!("{path}?x=1"), &good, Vec::new()).await;
+    // The path signed includes the query string: a signature over the path alone does not cover
+    // the request with a query (no replay with another query), one over both does.
+    let with_query = format!("{path}?x=1");
+    let a = http_with(h.api, "GET", &with_query, &good, Vec::new()).await;
+    assert_eq!(code(&a), (401, "bad_read_signature".into()), "{}", a.text());
+    let signed = read_headers(&chain_id, "judge", &with_query, now);
+    let a = http_with(h.api, "GET", &with_query, &signed, Vec::new()).await;
     assert_eq!(a.status, 200, "{}", a.text());
 
     // A deposit's receipt stays readable by whoever holds its ID, unsigned.

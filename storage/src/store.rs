@@ -25,6 +25,7 @@ use curia_ledger::audit::AuditState;
 use curia_ledger::block::{Block, CommitCertificate, Header, SignedVote};
 use curia_ledger::codec::Canonical;
 use curia_ledger::crypto::PublicKey;
+use curia_ledger::equivocation::Equivocation;
 use curia_ledger::genesis::{ChainSpec, Genesis};
 use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
@@ -77,6 +78,11 @@ const META_CHAIN: &[u8] = b"chain_id";
 const META_GENESIS: &[u8] = b"genesis";
 const META_TIP: &[u8] = b"tip";
 const META_CONSENSUS: &[u8] = b"consensus_state";
+/// Prefix of equivocation evidence keys in `meta`: `equivocation/ || u64 height || u32 round ||
+/// u8 kind || u16 validator` -> canonical [`Equivocation`].
+const META_EQUIVOCATION: &[u8] = b"equivocation/";
+/// Most equivocation records kept; later ones are not stored (the first are the proof needed).
+pub const MAX_EQUIVOCATIONS: usize = 1024;
 
 fn show_height(k: &[u8]) -> String {
     match <[u8; 8]>::try_from(k) {
@@ -740,6 +746,47 @@ impl Store {
     /// The consensus state blob last saved.
     pub fn consensus_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(cf::META, META_CONSENSUS)
+    }
+
+    // ----- evidence of misbehaviour -----
+
+    /// Keep `e` durably (synced), once per validator and vote slot. Returns false when that slot
+    /// already has a record or [`MAX_EQUIVOCATIONS`] are kept. The caller checks the evidence.
+    pub fn record_equivocation(&self, e: &Equivocation) -> Result<bool, StoreError> {
+        let v = &e.a.vote;
+        let mut key = META_EQUIVOCATION.to_vec();
+        key.extend_from_slice(&v.height.to_be_bytes());
+        key.extend_from_slice(&v.round.to_be_bytes());
+        key.push(v.kind as u8);
+        key.extend_from_slice(&v.validator.to_be_bytes());
+        if self.get(cf::META, &key)?.is_some() || self.equivocations()?.len() >= MAX_EQUIVOCATIONS {
+            return Ok(false);
+        }
+        let mut wb = WriteBatch::default();
+        self.put(&mut wb, cf::META, &key, &e.to_bytes());
+        self.write_synced(wb, "record equivocation")?;
+        Ok(true)
+    }
+
+    /// Every kept equivocation record, by height, round, kind and validator.
+    pub fn equivocations(&self) -> Result<Vec<Equivocation>, StoreError> {
+        let fam = cf::META;
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(self.cf(fam), IteratorMode::From(META_EQUIVOCATION, Direction::Forward));
+        for kv in iter {
+            let (k, v) = kv.map_err(StoreError::rocks("scan equivocations"))?;
+            if !k.starts_with(META_EQUIVOCATION) {
+                break;
+            }
+            let payload = unseal(fam, &k, &v, || show_key(fam, &k))?;
+            let e = Equivocation::from_bytes(payload).map_err(|err| StoreError::Corrupt {
+                cf: fam,
+                key: show_key(fam, &k),
+                reason: err.to_string(),
+            })?;
+            out.push(e);
+        }
+        Ok(out)
     }
 
     // ----- backup -----
