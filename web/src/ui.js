@@ -112,7 +112,16 @@ async function run() {
       let before = 0;
       progress(0, total, start);
       for (const f of state.evidence) {
-        const { digest, hasher } = await hashBlob(f, (n, name) => progress(before + n, total, start, name));
+        let hashed;
+        try {
+          hashed = await hashBlob(f, (n, name) => progress(before + n, total, start, name));
+        } catch (e) {
+          // Unreadable, or changed while read: nothing is verified against a partial digest.
+          state.results = null;
+          msg.textContent = `${escapeText(f.name)}: ${escapeText(e.message || String(e))}`;
+          return;
+        }
+        const { digest, hasher } = hashed;
         before += f.size;
         state.hasher = hasher;
         evidence.push({ name: f.name, digest, length: BigInt(f.size) });
