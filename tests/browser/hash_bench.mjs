@@ -4,7 +4,7 @@
 // on one machine in one session; the browser test prints the same rate for its 4100 MiB file.
 //
 //   node hash_bench.mjs [--page FILE] [--mib N] [--runs N] [--chunk MIB,MIB,...] [--prefer wasm|js]
-//                     [--read auto|byob|slices]
+//                     [--read slices|byob]
 //
 // --page defaults to web/dist/verify.html. --chunk, --prefer and --read are passed to hashBlob (pages
 // from before src/hasher.js ignore them). Prints one line per run: bytes, seconds, MB/s, hasher.
@@ -24,7 +24,7 @@ const mib = Number(arg('mib', '1024'));
 const runs = Number(arg('runs', '1'));
 const chunks = arg('chunk', '').split(',').filter(Boolean).map((c) => Number(c) * 1024 * 1024);
 const prefer = arg('prefer', 'wasm');
-const read = arg('read', 'auto');
+const read = arg('read', 'slices');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!existsSync(page)) throw new Error(`no page at ${page}`);
 if (!(mib > 0 && mib <= 8192)) throw new Error('--mib must be in 1..8192');

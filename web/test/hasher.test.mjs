@@ -39,10 +39,10 @@ test('WebAssembly and JavaScript hashers equal node:crypto on every edge length 
   }
 });
 
-test('a blob split over many parts reads whole through the byte stream', async () => {
+test('a blob split over many parts reads whole, in slices and as a byte stream', async () => {
   const parts = Array.from({ length: 50 }, (_, i) => randomBytes(1000 + i * 977));
   const all = Buffer.concat(parts);
-  for (const read of ['auto', 'byob', 'slices']) {
+  for (const read of ['byob', 'slices']) {
     const r = await hashBlob(new Blob(parts), () => {}, { chunk: 4096, read });
     assert.equal(hexOf(r.digest), sha(all), read);
   }
