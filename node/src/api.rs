@@ -942,7 +942,8 @@ async fn get_genesis(State(ctx): State<ApiContext>) -> Response {
 
 /// `GET /verify`: the judge's offline verification page, `web/dist/verify.html` (built from `web/`
 /// and committed), served as is with the Content-Security-Policy it was built with
-/// (`web/dist/verify.csp`: only its own inline script and style, no request of any kind).
+/// (`web/dist/verify.csp`: only its own inline script and style, WebAssembly compiled from that
+/// script, no request of any kind).
 async fn get_verify_page() -> Response {
     const PAGE: &str = include_str!("../../web/dist/verify.html");
     const CSP: &str = include_str!("../../web/dist/verify.csp");
