@@ -280,7 +280,7 @@ fn attach(case_id: &str, files: &[PathBuf], deposits: &[String], conn: &Conn, wa
     if wait.wait {
         let want: Vec<Hash> = todo.iter().map(|(id, _)| *id).collect();
         node.wait_case(case_id, wait.timeout, "the attachment", |c| {
-            let have: HashSet<Hash> = attached(&c).into_iter().collect();
+            let have: HashSet<Hash> = attached(c).into_iter().collect();
             want.iter().all(|d| have.contains(d))
         })?;
         println!("{} deposit(s) attached to {case_id}", want.len());
