@@ -61,7 +61,7 @@ pub enum Error {
     #[error("TLS: {0}")]
     Tls(String),
     /// The node could not be reached, or the connection broke before a whole answer.
-    #[error("cannot reach the node ({url}): {reason}")]
+    #[error("cannot reach node: {reason}")]
     Transport {
         /// The request's URL.
         url: String,
