@@ -30,6 +30,11 @@ use curia_verifier::hashing::Progress;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// For commands that talk to a node over https://: trust only the CA certificate(s) in this
+    /// PEM file (as `curia testnet init --tls` writes one). Without it, https:// URLs are checked
+    /// against the public web roots; http:// URLs take no CA file.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -278,6 +283,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    let ca = cli.ca_file.as_deref();
     match cli.cmd {
         Cmd::Keygen { out, force } => {
             let key = keys::generate()?;
@@ -306,27 +312,27 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Genesis(args) => genesis::run(args),
         Cmd::Demo { out } => demo::run(&out),
         Cmd::Audit(AuditCmd { data_dir, node, key, genesis, json }) => match (data_dir, node) {
-            (_, Some(url)) => audit_node::run(&url, key.as_deref(), genesis.as_deref(), json),
+            (_, Some(url)) => audit_node::run(&url, ca, key.as_deref(), genesis.as_deref(), json),
             (Some(data_dir), None) => audit::run(&audit::AuditArgs { data_dir, genesis, json }),
             (None, None) => unreachable!("clap requires --data-dir or --node"),
         }
         .map(|c| c as u8),
         Cmd::Node { cmd: NodeCmd::Init { out, name, force } } => netcmd::node_init(&out, &name, force).map(|()| 0),
         Cmd::Node { cmd: NodeCmd::Run { config } } => netcmd::node_run(&config).map(|()| 0),
-        Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config),
+        Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config, ca),
         Cmd::Node { cmd: NodeCmd::Restore { config, backup } } => backup::restore(&config, &backup),
         Cmd::Evidence { cmd: EvidenceCmd::Verify { file, genesis } } => evidence::verify(&file, &genesis),
         Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, tls } } => {
             netcmd::testnet_init(&out, validators, base_port, force, tls).map(|()| 0)
         }
         Cmd::Deposit { files, key, node, wait, out, timeout } => {
-            netcmd::deposit(&files, &key, node.trim_end_matches('/'), wait, out.as_deref(), timeout)
+            netcmd::deposit(&files, &key, &node, ca, wait, out.as_deref(), timeout)
         }
         Cmd::Receipt { cmd: ReceiptCmd::Get { id, node, out, wait } } => {
-            netcmd::receipt_get(node.trim_end_matches('/'), &id, out.as_deref(), wait)
+            netcmd::receipt_get(&node, ca, &id, out.as_deref(), wait)
         }
-        Cmd::Status { node, json } => netcmd::status(node.trim_end_matches('/'), json),
-        Cmd::Case { cmd } => case::run(cmd),
+        Cmd::Status { node, json } => netcmd::status(&node, ca, json),
+        Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),
     }
 }

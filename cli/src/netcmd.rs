@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use curia_client::Client as ApiClient;
 use curia_ledger::crypto::SecretKey;
 use curia_ledger::genesis::{Client, ClientRole, Params, Validator, ValidatorRole};
 use curia_ledger::hash::Hash;
-use curia_ledger::receipt::Receipt;
 use curia_ledger::tx::{Commitment, Deposit, Payload, TxBody};
 use curia_node::config::{
     read_key, write_key, write_token, ConsensusSection, ListenSection, MempoolSection, NetworkSection, NodeConfig,
@@ -194,18 +194,9 @@ pub fn node_run(config: &Path) -> Result<()> {
     Ok(())
 }
 
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(30)).build()
-}
-
-fn api_error(e: ureq::Error) -> anyhow::Error {
-    match e {
-        ureq::Error::Status(code, resp) => {
-            let body = resp.into_string().unwrap_or_default();
-            anyhow::anyhow!("node answered {code}: {body}")
-        }
-        other => anyhow::anyhow!("cannot reach node: {other}"),
-    }
+/// A client of the node API at `node`; `ca_file` is the PEM CA file to trust for an `https://` URL.
+pub fn client(node: &str, ca_file: Option<&Path>) -> Result<ApiClient> {
+    Ok(ApiClient::builder(node).ca_file_opt(ca_file).timeout(Duration::from_secs(30)).build()?)
 }
 
 /// Deposit files; with `wait`, save each receipt once committed.
@@ -213,25 +204,21 @@ pub fn deposit(
     files: &[PathBuf],
     key_path: &Path,
     node: &str,
+    ca_file: Option<&Path>,
     wait: bool,
     out: Option<&Path>,
     timeout_s: u64,
 ) -> Result<u8> {
     let key = read_key(key_path)?;
-    let status: serde_json::Value = agent().get(&format!("{node}/v1/status")).call().map_err(api_error)?.into_json()?;
-    let chain_id = Hash::from_hex(status["chain_id"].as_str().context("status has no chain_id")?)?;
+    let client = client(node, ca_file)?;
+    let chain_id = client.chain_id()?;
     let mut ids = Vec::new();
     for f in files {
         let digest = crate::hash_file(f)?;
         let len = std::fs::metadata(f)?.len();
         let tx = deposit_tx(&key, &chain_id, digest, len, f)?;
-        let resp: serde_json::Value = agent()
-            .post(&format!("{node}/v1/deposits"))
-            .send_json(serde_json::to_value(&tx)?)
-            .map_err(api_error)
-            .with_context(|| format!("depositing {}", f.display()))?
-            .into_json()?;
-        let id = resp["deposit_ids"][0].as_str().context("answer has no deposit ID")?.to_string();
+        let accepted = client.submit_deposit(&tx, &chain_id).with_context(|| format!("depositing {}", f.display()))?;
+        let id = accepted.deposit_ids[0];
         println!("{id}  {}", f.display());
         ids.push((f.clone(), id));
     }
@@ -240,7 +227,7 @@ pub fn deposit(
     }
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
     for (f, id) in ids {
-        let r = wait_receipt(node, &id, deadline)?;
+        let r = client.wait_receipt(&id, deadline.saturating_duration_since(Instant::now()))?;
         let path = match out {
             Some(d) => {
                 std::fs::create_dir_all(d)?;
@@ -292,26 +279,10 @@ fn media_type(f: &Path) -> &'static str {
     }
 }
 
-fn wait_receipt(node: &str, id: &str, deadline: Instant) -> Result<Receipt> {
-    loop {
-        match agent().get(&format!("{node}/v1/deposits/{id}/receipt")).call() {
-            Ok(resp) => {
-                let text = resp.into_string()?;
-                return Ok(Receipt::from_json(text.as_bytes())?);
-            }
-            Err(ureq::Error::Status(404, _)) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(250))
-            }
-            Err(ureq::Error::Status(404, _)) => bail!("deposit {id} was not committed before the deadline"),
-            Err(e) => return Err(api_error(e)),
-        }
-    }
-}
-
 /// Fetch a receipt and save it.
-pub fn receipt_get(node: &str, id: &str, out: Option<&Path>, wait_s: u64) -> Result<u8> {
-    Hash::from_hex(id).context("deposit ID")?;
-    let r = wait_receipt(node, id, Instant::now() + Duration::from_secs(wait_s))?;
+pub fn receipt_get(node: &str, ca_file: Option<&Path>, id: &str, out: Option<&Path>, wait_s: u64) -> Result<u8> {
+    let id = Hash::from_hex(id).context("deposit ID")?;
+    let r = client(node, ca_file)?.wait_receipt(&id, Duration::from_secs(wait_s))?;
     match out {
         Some(p) => {
             std::fs::write(p, r.to_json() + "\n")?;
@@ -323,8 +294,9 @@ pub fn receipt_get(node: &str, id: &str, out: Option<&Path>, wait_s: u64) -> Res
 }
 
 /// Print a node's status.
-pub fn status(node: &str, json: bool) -> Result<u8> {
-    let v: serde_json::Value = agent().get(&format!("{node}/v1/status")).call().map_err(api_error)?.into_json()?;
+pub fn status(node: &str, ca_file: Option<&Path>, json: bool) -> Result<u8> {
+    let st = client(node, ca_file)?.status()?;
+    let v = serde_json::to_value(&st)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

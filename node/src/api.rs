@@ -51,19 +51,30 @@ use curia_ledger::access::{
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::tx::{check_case_id, Transaction};
 use curia_ledger::{Hash, LedgerError};
-use curia_storage::{CaseEntry, Store, StoreError};
-use serde::Serialize;
+use curia_storage::{CaseEntry, CaseEvent as StoredEvent, Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::http::ConnLimits;
 use crate::mempool::{check_admission, Admitted, MAX_SUBMISSION};
 use crate::NodeError;
 
+/// The answer bodies, shared with `curia-client` (`api-types/`).
+pub use curia_api_types::{
+    Accepted, BatchAnswer, BlockInfo, BlockTxs, CaseEvent, CaseInfo, CaseRecord, DepositInfo, DigestDeposits,
+    ErrorBody, ErrorDetail, ItemResult, NodeStatus, TxBatch,
+};
+
 pub use crate::limits::{
     API_MAX_CONNECTIONS, API_MAX_CONNECTIONS_PER_IP, BODY_BUFFER_BUDGET, BODY_READ_TIMEOUT, BUSY_RETRY_AFTER_S,
     CHAIN_READ_CONCURRENCY, DEPOSIT_BODY_LIMIT, SUBMIT_CONCURRENCY, SUBMIT_SLOT_WAIT, SUBMIT_TIMEOUT,
     TRANSACTIONS_BODY_LIMIT,
 };
+
+// The limits clients see in `curia_api_types` are the node's own.
+const _: () = assert!(curia_api_types::DEPOSIT_BODY_LIMIT == DEPOSIT_BODY_LIMIT);
+const _: () = assert!(curia_api_types::TRANSACTIONS_BODY_LIMIT == TRANSACTIONS_BODY_LIMIT);
+const _: () = assert!(curia_api_types::MAX_SUBMISSION == MAX_SUBMISSION);
+const _: () = assert!(curia_api_types::MAX_CHAIN_BLOCKS == crate::limits::MAX_CHAIN_BLOCKS);
 
 /// The driver's answer to a submission: per-transaction results in order, or an error for the
 /// whole submission (such as [`NodeError::TooManyTxs`]).
@@ -78,31 +89,6 @@ pub struct Submit {
     pub checks: Vec<Result<Hash, NodeError>>,
     /// Where the driver sends the mempool's answer.
     pub reply: oneshot::Sender<SubmitResult>,
-}
-
-/// What the driver publishes about the node; served by `GET /v1/status` and `/healthz`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct NodeStatus {
-    /// Chain ID (hex).
-    pub chain_id: String,
-    /// Chain name from the genesis.
-    pub chain_name: String,
-    /// This node's name.
-    pub node: String,
-    /// Height of the last committed block.
-    pub height: u64,
-    /// Hash of the last committed block (hex).
-    pub tip_hash: String,
-    /// Current consensus round.
-    pub round: u32,
-    /// Connected peers.
-    pub peers: usize,
-    /// Transactions pending in the mempool.
-    pub mempool_txs: usize,
-    /// Bytes pending in the mempool.
-    pub mempool_bytes: usize,
-    /// Time of the last commit, ms since the Unix epoch.
-    pub last_commit_ms: u64,
 }
 
 /// Everything the API handlers need.
@@ -133,18 +119,6 @@ pub struct ApiError {
     pub message: String,
     /// `Retry-After` seconds, for 503.
     pub retry_after_s: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-/// The `error` object of every error response.
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -187,7 +161,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
         let mut r = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after_s {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
@@ -196,35 +170,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The HTTP status of an error code. Unknown codes are 422 (a transaction the rules refuse).
+/// The HTTP status of an error code: the table of [`curia_api_types::error_status`], shared with
+/// clients. Unknown codes are 422 (a transaction the rules refuse).
 pub fn error_status(code: &str) -> StatusCode {
-    match code {
-        "bad_json"
-        | "bad_query"
-        | "bad_hex"
-        | "bad_height"
-        | "bad_case_id"
-        | "bad_body"
-        | "decode"
-        | "unsupported_version"
-        | "bad_key"
-        | "bad_timestamp"
-        | "bad_signature" => StatusCode::BAD_REQUEST,
-        "unsigned_request" | "stale_request" | "bad_read_signature" => StatusCode::UNAUTHORIZED,
-        "unknown_sender" | "wrong_role" | "forbidden_reader" => StatusCode::FORBIDDEN,
-        "unauthorized" => StatusCode::UNAUTHORIZED,
-        "body_timeout" => StatusCode::REQUEST_TIMEOUT,
-        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-        "not_found" | "deposit_not_found" | "receipt_pending" | "block_not_found" | "case_not_found" => {
-            StatusCode::NOT_FOUND
-        }
-        "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-        "already_pending" | "duplicate" => StatusCode::CONFLICT,
-        "too_large" | "too_many_txs" => StatusCode::PAYLOAD_TOO_LARGE,
-        "mempool_full" | "busy" | "unavailable" | "timeout" | "too_many_connections" => StatusCode::SERVICE_UNAVAILABLE,
-        "storage" | "config" | "network" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
+    StatusCode::from_u16(curia_api_types::error_status(code)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -420,13 +369,6 @@ async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<Vec<Result
     }
 }
 
-/// Answer to an accepted transaction.
-#[derive(Serialize)]
-struct Accepted {
-    tx_id: Hash,
-    deposit_ids: Vec<Hash>,
-}
-
 /// `POST /v1/deposits`: one deposit or batch deposit transaction.
 async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let (bytes, share) = read_body(&ctx, &headers, body, DEPOSIT_BODY_LIMIT).await?;
@@ -451,43 +393,11 @@ async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: B
     }
 }
 
-/// Body of `POST /v1/transactions`.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TxBatch {
-    txs: Vec<Transaction>,
-}
-
-/// One transaction's result in a batch answer.
-#[derive(Serialize)]
-struct ItemResult {
-    index: usize,
-    tx_id: Hash,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deposit_ids: Option<Vec<Hash>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ItemError>,
-}
-
-/// A failed item's error (same fields as an error response's `error`).
-#[derive(Serialize)]
-struct ItemError {
-    code: &'static str,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct BatchAnswer {
-    accepted: usize,
-    rejected: usize,
-    results: Vec<ItemResult>,
-}
-
 /// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result.
 async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let (bytes, share) = read_body(&ctx, &headers, body, TRANSACTIONS_BODY_LIMIT).await?;
     let _slot = submit_slot(&ctx).await?;
-    let TxBatch { txs } = parse_json(&ctx, &bytes, "{\"txs\": [...]} batch")?;
+    let txs = parse_json::<TxBatch>(&ctx, &bytes, "{\"txs\": [...]} batch")?.txs.into_owned();
     drop((bytes, share));
     if txs.is_empty() {
         ctx.metrics.inc_rejected("invalid_field");
@@ -517,7 +427,7 @@ async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, bo
                     }
                     _ => all_full = false,
                 }
-                let error = Some(ItemError { code: e.code(), message: e.to_string() });
+                let error = Some(ErrorDetail { code: e.code().to_owned(), message: e.to_string() });
                 answer.results.push(ItemResult { index, tx_id, deposit_ids: None, error });
             }
         }
@@ -579,21 +489,6 @@ async fn get_evidence(State(ctx): State<ApiContext>) -> ApiResult<Json<EvidenceL
 }
 
 /// `GET /v1/deposits/{id}`.
-#[derive(Serialize)]
-struct DepositInfo {
-    deposit_id: Hash,
-    status: &'static str,
-    height: u64,
-    tx_index: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    item_index: Option<u32>,
-    block_hash: Hash,
-    block_time_ms: u64,
-    commit_time_ms: u64,
-    receipt_ready: bool,
-    receipt: String,
-}
-
 async fn get_deposit(
     State(ctx): State<ApiContext>,
     id: Result<Path<String>, PathRejection>,
@@ -609,7 +504,7 @@ async fn get_deposit(
         let cert = store.cert(loc.height)?.ok_or_else(|| missing("certificate"))?;
         Ok(DepositInfo {
             deposit_id,
-            status: "committed",
+            status: "committed".into(),
             height: loc.height,
             tx_index: loc.tx_index,
             item_index: loc.item_index,
@@ -652,12 +547,6 @@ async fn get_receipt(State(ctx): State<ApiContext>, id: Result<Path<String>, Pat
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
-#[derive(Serialize)]
-struct DigestDeposits {
-    commitment: Hash,
-    deposit_ids: Vec<Hash>,
-}
-
 /// `GET /v1/digests/{sha256}`: every committed deposit of a commitment (empty list if none).
 async fn get_digest(
     State(ctx): State<ApiContext>,
@@ -666,16 +555,6 @@ async fn get_digest(
     let commitment = hash_param("sha256", &path_param(d, "sha256", "bad_hex")?)?;
     let deposit_ids = read(&ctx, move |store| Ok(store.deposits_by_digest(&commitment)?)).await?;
     Ok(Json(DigestDeposits { commitment, deposit_ids }))
-}
-
-#[derive(Serialize)]
-struct BlockInfo {
-    height: u64,
-    block_hash: Hash,
-    tx_count: u32,
-    commit_time_ms: u64,
-    header: curia_ledger::block::Header,
-    certificate: curia_ledger::block::CommitCertificate,
 }
 
 /// `GET /v1/blocks/{height}`.
@@ -704,13 +583,6 @@ async fn get_block(
     Ok(Json(info))
 }
 
-#[derive(Serialize)]
-struct BlockTxs {
-    height: u64,
-    commit_time_ms: u64,
-    tx_ids: Vec<Hash>,
-}
-
 /// `GET /v1/blocks/{height}/txs`: the IDs of a committed block's transactions, in order.
 async fn get_block_txs(
     State(ctx): State<ApiContext>,
@@ -730,15 +602,6 @@ async fn get_block_txs(
     })
     .await?;
     Ok(Json(info))
-}
-
-#[derive(Serialize)]
-struct CaseInfo {
-    case_id: String,
-    owner: curia_ledger::crypto::PublicKey,
-    open: bool,
-    record_count: u32,
-    records: Vec<CaseEntry>,
 }
 
 /// The reader of a signed read request (`docs/api.md`, "Signed reads"): its three headers are
@@ -830,7 +693,7 @@ async fn get_case(
         check_case_reader(&spec, store, &reader)?;
         let status =
             store.case_status(&id)?.ok_or_else(|| ApiError::new("case_not_found", format!("case {id} not found")))?;
-        let records = store.case_records(&id)?;
+        let records = store.case_records(&id)?.into_iter().map(case_record).collect();
         Ok(CaseInfo {
             case_id: id,
             owner: status.record.owner,
@@ -842,6 +705,17 @@ async fn get_case(
     .await
     .map_err(IntoResponse::into_response)?;
     Ok(Json(info))
+}
+
+/// A stored case record as the API shows it.
+fn case_record(e: CaseEntry) -> CaseRecord {
+    let event = match e.event {
+        StoredEvent::Opened { owner } => CaseEvent::Opened { owner },
+        StoredEvent::Attached { deposit } => CaseEvent::Attached { deposit },
+        StoredEvent::Verified { deposit, valid } => CaseEvent::Verified { deposit, valid },
+        StoredEvent::Closed => CaseEvent::Closed,
+    };
+    CaseRecord { height: e.height, tx_index: e.tx_index, event }
 }
 
 /// `GET /v1/status`.

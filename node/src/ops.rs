@@ -40,12 +40,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::api::NodeStatus;
 use crate::http::ConnLimits;
 use crate::limits::OPS_MAX_CONNECTIONS;
+use curia_api_types::Health;
 
 /// Content type of the `/metrics` answer (OpenMetrics text, which Prometheus reads).
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -337,19 +337,8 @@ impl std::fmt::Debug for Backups {
     }
 }
 
-/// The answer of `POST /admin/backup`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BackupAnswer {
-    /// The backup folder, as an absolute path on the node's machine.
-    pub path: String,
-    /// The tip's height read just before the checkpoint: the backup holds at least this height.
-    pub height: u64,
-    /// The hash of the block at `height`, in hex.
-    pub block_hash: String,
-    /// Older backups deleted to keep the configured count (absolute paths).
-    #[serde(default)]
-    pub removed: Vec<String>,
-}
+/// The answer of `POST /admin/backup` (shared with `curia-client`).
+pub use curia_api_types::BackupAnswer;
 
 impl Backups {
     /// Backups of `store` in `DATA_DIR/`[`BACKUP_SUBDIR`] (on the store's file system, so the
@@ -526,14 +515,8 @@ async fn backup_method_not_allowed() -> Response {
     ops_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST to make a backup")
 }
 
-#[derive(serde::Serialize)]
-struct Health {
-    status: &'static str,
-    node: NodeStatus,
-}
-
 async fn healthz(State(s): State<OpsState>) -> Json<Health> {
-    Json(Health { status: "ok", node: s.status.borrow().clone() })
+    Json(Health { status: "ok".into(), node: s.status.borrow().clone() })
 }
 
 async fn metrics_text(State(s): State<OpsState>) -> Response {
