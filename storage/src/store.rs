@@ -263,7 +263,7 @@ impl Store {
         // A store older than the per-transaction layout lacks its two families; a read-only
         // open cannot create them.
         if let Ok(existing) = DB::list_cf(&opts, &path) {
-            cfs.retain(|d| existing.iter().any(|e| e == d.name()));
+            cfs.retain(|d| existing.iter().any(|e| e.as_str() == d.name()));
         }
         let db = DB::open_cf_descriptors_read_only(&opts, &path, cfs, false)
             .map_err(StoreError::rocks(format!("open {} read-only", path.display())))?;
