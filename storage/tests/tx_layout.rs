@@ -113,7 +113,7 @@ fn a_wrong_or_missing_tile_is_refused_not_served() {
     let mut key = 1u64.to_be_bytes().to_vec();
     key.push(0); // band 0 (leaf hashes)
     key.extend_from_slice(&0u32.to_be_bytes()); // tile 0: leaves 0..256, leaf 3 and its lower siblings
-    // Well sealed but wrong hashes: the proof does not reach the header's root.
+                                                // Well sealed but wrong hashes: the proof does not reach the header's root.
     store.raw_put_for_tests(cf::TX_TILES, &key, &seal(cf::TX_TILES, &key, &[7u8; 256 * 32])).unwrap();
     match store.receipt(&id) {
         Err(StoreError::Corrupt { cf, .. }) => assert_eq!(cf, "tx_tiles"),
