@@ -103,7 +103,7 @@ pub fn inclusion_proof(
         let shift = l - band * TILE_LEVELS;
         let lo = j << shift; // index in the band
         let t = lo / TILE_WIDTH as u64;
-        if !cache.contains_key(&(band, t)) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry((band, t)) {
             let band_len = n >> (band * TILE_LEVELS);
             let want = (band_len - t * TILE_WIDTH as u64).min(TILE_WIDTH as u64) as usize;
             let hashes = tile(band, t)?
@@ -114,7 +114,7 @@ pub fn inclusion_proof(
                     hashes.len()
                 )));
             }
-            cache.insert((band, t), hashes);
+            slot.insert(hashes);
         }
         let hashes = &cache[&(band, t)];
         let off = (lo - t * TILE_WIDTH as u64) as usize;

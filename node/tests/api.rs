@@ -463,7 +463,9 @@ async fn binary_submissions_are_the_canonical_transaction_list() {
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (trailing, 400, "decode"),
         (whole[..whole.len() - 1].to_vec(), 400, "decode"),
-        (b"{\"txs\": []}".to_vec(), 400, "decode"),
+        // JSON with the binary content type: its first four bytes read as a huge count.
+        (b"{\"txs\": []}".to_vec(), 413, "too_many_txs"),
+        (vec![0, 0, 0, 1, 9, 9, 9], 400, "decode"),
         (vec![1, 2], 400, "decode"),
         (binary_list(&[]), 422, "invalid_field"),
         (((MempoolConfig::default().max_submission + 1) as u32).to_be_bytes().to_vec(), 413, "too_many_txs"),
