@@ -36,11 +36,13 @@ pub fn bands(leaves: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
     }
     out.push(leaves.to_vec());
     let mut level: Vec<Hash> = leaves.to_vec();
-    let mut l = 0u32;
+    // Levels left until the next band.
+    let mut to_band = TILE_LEVELS;
     while level.len() >= 2 {
         level = level.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
-        l += 1;
-        if l % TILE_LEVELS == 0 {
+        to_band -= 1;
+        if to_band == 0 {
+            to_band = TILE_LEVELS;
             if level.is_empty() {
                 break;
             }
