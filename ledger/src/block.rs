@@ -138,6 +138,10 @@ impl Block {
     /// Check that the header commits to this body: `tx_root` and `tx_count` match the
     /// transactions and `last_commit_hash` the carried certificate.
     pub fn check_body(&self) -> Result<()> {
+        self.check_body_root(&merkle::root(&self.leaves()))
+    }
+    /// [`Block::check_body`] with the root of [`Block::leaves`] already computed (`tx_root`).
+    pub fn check_body_root(&self, tx_root: &Hash) -> Result<()> {
         let h = self.header.height;
         let lc = last_commit_hash(self.last_commit.as_ref());
         if lc != self.header.last_commit_hash {
@@ -152,7 +156,7 @@ impl Block {
                 reason: format!("header says {} transactions, block has {}", self.header.tx_count, self.txs.len()),
             });
         }
-        let root = merkle::root(&self.leaves());
+        let root = *tx_root;
         if root != self.header.tx_root {
             return Err(LedgerError::InvalidBlock {
                 height: h,

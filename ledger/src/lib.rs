@@ -22,6 +22,7 @@ pub mod genesis;
 pub mod hash;
 pub mod limits;
 pub mod merkle;
+pub mod merkle_tiles;
 pub mod receipt;
 pub mod state;
 pub mod testkit;

@@ -393,11 +393,45 @@ async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: B
     }
 }
 
-/// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result.
+/// Whether the request says its body is `application/octet-stream`.
+fn is_octet_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/octet-stream"))
+}
+
+/// The binary form of a `POST /v1/transactions` body: the canonical list of transactions
+/// (`u32` count, big-endian, then each canonical transaction), nothing after it. A count above
+/// [`MAX_SUBMISSION`] is `too_many_txs` before anything is decoded; anything else that does not
+/// decode strictly is 400 `decode`.
+fn parse_binary_txs(ctx: &ApiContext, bytes: &[u8]) -> ApiResult<Vec<Transaction>> {
+    use curia_ledger::codec::{Canonical, Reader};
+    if let Some(n) = bytes.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize) {
+        if n > MAX_SUBMISSION {
+            ctx.metrics.inc_rejected("too_many_txs");
+            return Err(NodeError::TooManyTxs { got: n, max: MAX_SUBMISSION }.into());
+        }
+    }
+    let mut r = Reader::new(bytes, "transaction list");
+    let txs = r.list("transactions", MAX_SUBMISSION, Transaction::decode).and_then(|t| r.finish().map(|()| t));
+    txs.map_err(|e| {
+        ctx.metrics.inc_rejected("decode");
+        ApiError::new("decode", format!("body is not a canonical transaction list: {e}"))
+    })
+}
+
+/// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result, as
+/// JSON or (with `Content-Type: application/octet-stream`) as the canonical binary list.
 async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let (bytes, share) = read_body(&ctx, &headers, body, TRANSACTIONS_BODY_LIMIT).await?;
     let _slot = submit_slot(&ctx).await?;
-    let txs = parse_json::<TxBatch>(&ctx, &bytes, "{\"txs\": [...]} batch")?.txs.into_owned();
+    let txs = if is_octet_stream(&headers) {
+        parse_binary_txs(&ctx, &bytes)?
+    } else {
+        parse_json::<TxBatch>(&ctx, &bytes, "{\"txs\": [...]} batch")?.txs.into_owned()
+    };
     drop((bytes, share));
     if txs.is_empty() {
         ctx.metrics.inc_rejected("invalid_field");

@@ -16,6 +16,11 @@
 //! - `--chunk N`: transactions per HTTP request (default: as many as 50 ms of load, at least 1).
 //! - `--workers N`: concurrent HTTP senders (default 8); `--drain S`: how long to wait for the
 //!   last commits after sending stops (default 30).
+//! - `--ceiling-secs S` (default 3; 0 skips it): first measure the signature ceiling for
+//!   S seconds (`curia_benches::ceiling`: ed25519 batch verification on all cores, divided by
+//!   the validators on the machine); the report then gives the committed rate as a fraction of
+//!   it (`committed_over_ceiling`). `--local-validators N`: validators sharing this machine
+//!   (default: the number of nodes).
 //!
 //! Method: every transaction is built and signed before the clock starts (a fresh run ID goes
 //! into every nonce, so runs never collide). Requests are scheduled open-loop at `rate`; each
@@ -31,6 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use curia_benches::ceiling::{self, Ceiling, CeilingOptions};
 use curia_client::types::TxBatch;
 use curia_client::{Client, Error as ClientError};
 use curia_ledger::crypto::SecretKey;
@@ -48,6 +54,8 @@ struct Args {
     chunk: Option<usize>,
     workers: usize,
     drain: f64,
+    ceiling_secs: f64,
+    local_validators: Option<usize>,
 }
 
 fn usage(msg: &str) -> ! {
@@ -71,6 +79,8 @@ fn parse_args() -> Args {
         chunk: None,
         workers: 8,
         drain: 30.0,
+        ceiling_secs: 3.0,
+        local_validators: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -89,6 +99,8 @@ fn parse_args() -> Args {
             "--chunk" => a.chunk = Some(num(val()) as usize),
             "--workers" => a.workers = num(val()) as usize,
             "--drain" => a.drain = num(val()),
+            "--ceiling-secs" => a.ceiling_secs = num(val()),
+            "--local-validators" => a.local_validators = Some(num(val()) as usize),
             "-h" | "--help" => usage("usage"),
             other => usage(&format!("unknown option {other}")),
         }
@@ -114,6 +126,9 @@ fn parse_args() -> Args {
     };
     if !(a.rate > 0.0 && a.duration > 0.0 && a.workers > 0) {
         usage("--rate, --duration and --workers must be positive");
+    }
+    if a.ceiling_secs.is_nan() || a.ceiling_secs < 0.0 || a.local_validators == Some(0) {
+        usage("--ceiling-secs must be >= 0 and --local-validators positive");
     }
     a
 }
@@ -239,6 +254,32 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// The signature ceiling, measured before anything is signed or sent (`--ceiling-secs 0`: none).
+fn measure_ceiling(a: &Args) -> Option<Ceiling> {
+    if a.ceiling_secs == 0.0 {
+        return None;
+    }
+    let validators = a.local_validators.unwrap_or(a.nodes.len());
+    eprintln!("loadgen: measuring the signature ceiling for {:.1} s ...", a.ceiling_secs);
+    let o = CeilingOptions { duration: Duration::from_secs_f64(a.ceiling_secs), ..CeilingOptions::default() };
+    let c = ceiling::measure(validators, &o).unwrap_or_else(|e| usage(&format!("ceiling: {e}")));
+    eprintln!(
+        "loadgen: {:.0} signatures/s on {} threads / {validators} validators = ceiling {:.0} deposits/s",
+        c.verify_rate_per_s, c.threads, c.ceiling_deposits_per_s
+    );
+    Some(c)
+}
+
+/// The report with the ceiling and the committed rate's fraction of it.
+fn with_ceiling(mut report: serde_json::Value, c: Option<&Ceiling>) -> serde_json::Value {
+    if let Some(c) = c {
+        let committed = report["committed_deposits_per_s"].as_f64().unwrap_or(0.0);
+        report["ceiling"] = serde_json::to_value(c).expect("ceiling serializes");
+        report["committed_over_ceiling"] = serde_json::json!((c.ratio(committed) * 1000.0).round() / 1000.0);
+    }
+    report
+}
+
 fn main() {
     let a = parse_args();
     let spec = Genesis::from_json(
@@ -253,6 +294,7 @@ fn main() {
         .map(|s| s.height)
         .unwrap_or_else(|e| usage(&format!("node {} does not answer /v1/status: {e}", a.nodes[0])));
 
+    let ceiling = measure_ceiling(&a);
     eprintln!("loadgen: signing {} deposits ...", (a.rate * a.duration).ceil());
     let t = Instant::now();
     let chunks = prepare(&a, &key, &spec.chain_id, per_chunk);
@@ -380,6 +422,7 @@ fn main() {
         "heights": [start_height + 1, last_height],
         "sent_s": (send_end_ms.saturating_sub(start_ms)) as f64 / 1000.0,
     });
+    let report = with_ceiling(report, ceiling.as_ref());
     println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
     if committed_deposits < n_deposits {
         eprintln!(
