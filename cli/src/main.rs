@@ -204,6 +204,11 @@ enum TestnetCmd {
         /// Write into a non-empty folder.
         #[arg(long)]
         force: bool,
+        /// The validators' roles in order, comma-separated (court, notary, timesvc, mediation,
+        /// forensic), one per validator; names become `<role>-<n>`. Default: court-a, court-b,
+        /// notary, timesvc, then courts.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
     },
 }
 
@@ -283,8 +288,8 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Node { cmd: NodeCmd::Run { config } } => netcmd::node_run(&config).map(|()| 0),
         Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config),
         Cmd::Node { cmd: NodeCmd::Restore { config, backup } } => backup::restore(&config, &backup),
-        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force } } => {
-            netcmd::testnet_init(&out, validators, base_port, force).map(|()| 0)
+        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, roles } } => {
+            netcmd::testnet_init(&out, validators, base_port, force, &roles).map(|()| 0)
         }
         Cmd::Deposit { files, key, node, wait, out, timeout } => {
             netcmd::deposit(&files, &key, node.trim_end_matches('/'), wait, out.as_deref(), timeout)

@@ -6,7 +6,8 @@
 //! - [`codec`]: the canonical binary encoding; [`hash`]: domain-separated SHA-256;
 //!   [`crypto`]: ed25519; [`merkle`]: RFC 6962 trees and proofs.
 //! - [`genesis`]: the founding document; [`tx`]: transactions; [`block`]: headers, votes and
-//!   commit certificates; [`state`]: the deterministic state transition.
+//!   commit certificates; [`state`]: the deterministic state transition; [`membership`]: the
+//!   validator set in force at each height and the transactions that change it.
 //! - [`receipt`]: self-contained receipts; [`verify`]: offline verification reports;
 //!   [`audit`]: full replay from genesis.
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod genesis;
 pub mod hash;
 pub mod limits;
+pub mod membership;
 pub mod merkle;
 pub mod receipt;
 pub mod state;
