@@ -66,9 +66,8 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool, 
     // with every key made here.
     let mut draft = genesis::new_draft("curia-testnet", curia_node::driver::now_ms(), Params::default())?;
     let mut vkeys = Vec::new();
-    for i in 0..validators {
+    for (i, (name, role)) in layout.into_iter().enumerate() {
         let key = keys::generate()?;
-        let (name, role) = layout[i].clone();
         draft.add_validator(Validator {
             name: name.clone(),
             role,

@@ -253,6 +253,8 @@ type NodeExecutor = Executor<NodeStore, NodeNet, NodeClock, NodePool>;
 
 struct Driver {
     spec: Arc<ChainSpec>,
+    /// Keeps the network's peers on the validator set (`crate::members`).
+    peers_follow: crate::members::PeerFollower,
     name: String,
     store: Arc<Store>,
     net: NetHandle,
@@ -298,7 +300,10 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         },
     )
     .map_err(consensus_err)?;
+    let membership = crate::members::stored_membership(&spec, &store)?;
+    let peers_follow = crate::members::PeerFollower::new(&membership, store.tip().height);
     let mut d = Driver {
+        peers_follow,
         spec,
         name,
         store,
@@ -359,6 +364,7 @@ impl Driver {
                     self.height_started = Instant::now();
                     self.last_commit_ms = now_ms();
                     tracing::info!(height, txs, deposits, block = %hash, "committed");
+                    self.peers_follow.after_commit(&self.spec, &self.store, &self.net, height);
                 }
                 Note::InvalidBlock { height, reason } => {
                     tracing::warn!(height, error = %reason, "peer block is invalid");

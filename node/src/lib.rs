@@ -22,6 +22,7 @@ pub mod driver;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod members;
 pub mod mempool;
 pub mod net;
 pub mod ops;

@@ -30,22 +30,26 @@ pub async fn run_node(
         .map_err(|e| NodeError::Config(format!("cannot read genesis {}: {e}", cfg.node.genesis.display())))?;
     let spec = Arc::new(Genesis::from_json(&genesis_bytes)?);
     let key = read_key(&cfg.node.key)?;
-    if spec.validator_index(&key.public()).is_none() {
-        return Err(NodeError::Config(format!("key {} is not a validator in the genesis", key.public())));
-    }
     let store = Arc::new(
         Store::open(cfg.node.data_dir.join(curia_storage::STORE_SUBDIR), &spec)
             .map_err(|e| NodeError::Storage(e.to_string()))?,
     );
-
-    let mut peers = Vec::new();
-    for v in &spec.genesis.validators {
-        let addr = v
-            .address
-            .parse()
-            .map_err(|e| NodeError::Config(format!("validator {} address {:?}: {e}", v.name, v.address)))?;
-        peers.push((v.key, addr));
+    // A key in no set of the chain's history may still be a validator that a membership change
+    // (committed, but not yet synced by this node) adds: it follows commits until then.
+    let membership = crate::members::stored_membership(&spec, &store)?;
+    let tip = store.tip().height;
+    let known = |k| {
+        spec.validator_index(k).is_some()
+            || membership.latest().index_of(k).is_some()
+            || membership.set_at(tip + 1).index_of(k).is_some()
+    };
+    if !known(&key.public()) {
+        tracing::warn!(
+            key = %key.public(),
+            "this key is not a validator of the genesis or of the stored validator set: following the chain until a membership change adds it"
+        );
     }
+    let peers = crate::members::validator_peers(&membership, tip)?;
     let observers = cfg
         .network
         .observers
