@@ -241,6 +241,11 @@ enum TestnetCmd {
         /// 127.0.0.1 and localhost per node.
         #[arg(long)]
         tls: bool,
+        /// The validators' roles in order, comma-separated (court, notary, timesvc, mediation,
+        /// forensic), one per validator; names become `<role>-<n>`. Default: court-a, court-b,
+        /// notary, timesvc, then courts.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
     },
 }
 
@@ -322,8 +327,8 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config, ca),
         Cmd::Node { cmd: NodeCmd::Restore { config, backup } } => backup::restore(&config, &backup),
         Cmd::Evidence { cmd: EvidenceCmd::Verify { file, genesis } } => evidence::verify(&file, &genesis),
-        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, tls } } => {
-            netcmd::testnet_init(&out, validators, base_port, force, tls).map(|()| 0)
+        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, tls, roles } } => {
+            netcmd::testnet_init(&out, validators, base_port, force, tls, &roles).map(|()| 0)
         }
         Cmd::Deposit { files, key, node, wait, out, timeout } => {
             netcmd::deposit(&files, &key, &node, ca, wait, out.as_deref(), timeout)

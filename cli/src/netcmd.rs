@@ -20,8 +20,40 @@ use crate::{genesis, keys};
 /// Write a fresh testnet: keys, a genesis signed by every validator (genesis.json and
 /// genesis.sigs.json, built by the ceremony's code) and one config per validator, on loopback
 /// ports. With `tls`, a local CA ([`crate::tlsgen`]) and TLS on every API and ops listener.
-pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool, tls: bool) -> Result<()> {
+/// Names and roles of a testnet's validators: the default layout (court-a, court-b, notary,
+/// timesvc, then `court-<i>`), or one role per validator named `<role>-<n>` (n counts from 1 per
+/// role).
+fn testnet_layout(validators: usize, roles: &[String]) -> Result<Vec<(String, ValidatorRole)>> {
+    if roles.is_empty() {
+        let default = [ValidatorRole::Court, ValidatorRole::Court, ValidatorRole::Notary, ValidatorRole::Timesvc];
+        let names = ["court-a", "court-b", "notary", "timesvc"];
+        return Ok((0..validators)
+            .map(|i| {
+                let name = names.get(i).map(|s| s.to_string()).unwrap_or_else(|| format!("court-{i}"));
+                (name, *default.get(i).unwrap_or(&ValidatorRole::Court))
+            })
+            .collect());
+    }
+    anyhow::ensure!(
+        roles.len() == validators,
+        "--roles names {} roles for {validators} validators (one role per validator)",
+        roles.len()
+    );
+    let mut counts = std::collections::HashMap::new();
+    roles
+        .iter()
+        .map(|r| {
+            let role = ValidatorRole::parse(r.trim())?;
+            let n = counts.entry(role.as_str()).or_insert(0);
+            *n += 1;
+            Ok((format!("{}-{n}", role.as_str()), role))
+        })
+        .collect()
+}
+
+pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool, tls: bool, roles: &[String]) -> Result<()> {
     anyhow::ensure!((1..=32).contains(&validators), "--validators must be 1 to 32");
+    let layout = testnet_layout(validators, roles)?;
     if out.exists() && !force {
         anyhow::ensure!(
             std::fs::read_dir(out)?.next().is_none(),
@@ -30,18 +62,15 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool, 
         );
     }
     std::fs::create_dir_all(out)?;
-    let roles = [ValidatorRole::Court, ValidatorRole::Court, ValidatorRole::Notary, ValidatorRole::Timesvc];
-    let names = ["court-a", "court-b", "notary", "timesvc"];
     // The same steps as a genesis ceremony (`curia genesis new/add-validator/add-client/sign`),
     // with every key made here.
     let mut draft = genesis::new_draft("curia-testnet", curia_node::driver::now_ms(), Params::default())?;
     let mut vkeys = Vec::new();
-    for i in 0..validators {
+    for (i, (name, role)) in layout.into_iter().enumerate() {
         let key = keys::generate()?;
-        let name = names.get(i).map(|s| s.to_string()).unwrap_or_else(|| format!("court-{i}"));
         draft.add_validator(Validator {
             name: name.clone(),
-            role: *roles.get(i).unwrap_or(&ValidatorRole::Court),
+            role,
             key: key.public(),
             power: 1,
             address: format!("/ip4/127.0.0.1/tcp/{}", base_port + i as u16),

@@ -44,7 +44,9 @@ use curia_ledger::crypto::{PublicKey, Signature};
 use curia_ledger::equivocation::Equivocation;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
-use curia_ledger::state::{apply_block_with, build_block_with, verify_all, Change, Proposing, StateView, Tip};
+use curia_ledger::state::{
+    apply_block_with, build_block_with, membership_of, verify_all, Change, Proposing, StateView, Tip,
+};
 use curia_ledger::tx::{Payload, Transaction};
 use curia_ledger::Hash;
 
@@ -233,7 +235,8 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         let proposals = store.proposals().map_err(store_err)?;
         let spec = cfg.spec.clone();
         let proposer = cfg.key.as_ref().map(|k| k.public());
-        let mut machine = Machine::new(cfg, tip.height)?;
+        let membership = store.read_state(|st| membership_of(&cfg.spec, st)).map_err(store_err)?.map_err(store_err)?;
+        let mut machine = Machine::with_membership(cfg, tip.height, membership)?;
         machine.set_signing_floor(floor);
         let last_commit_at = clock.monotonic_ms();
         let mut x = Executor {
@@ -451,7 +454,9 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         if cert.height != h || cert.block_hash != hash {
             return broken(format!("the certificate is for {:?} at height {}", cert.block_hash, cert.height));
         }
-        if let Err(e) = cert.verify(&self.spec) {
+        let spec = &self.spec;
+        let membership = self.store.read_state(|st| membership_of(spec, st)).map_err(store_err)?.map_err(store_err)?;
+        if let Err(e) = cert.verify_in(&spec.chain_id, membership.set_at(h)) {
             return broken(format!("the certificate is not a quorum of valid precommits: {e}"));
         }
         let changes = match self.checked.remove(&hash) {
@@ -473,6 +478,15 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
             ));
         }
         self.checked.clear();
+        // The history now holds this block's membership changes: the machine learns the set in
+        // force two heights on.
+        if changes.iter().any(|c| matches!(c, Change::Member { .. })) {
+            let spec = &self.spec;
+            let m = self.store.read_state(|st| membership_of(spec, st)).map_err(store_err)?.map_err(store_err)?;
+            self.machine.set_membership(m, h);
+        } else {
+            self.machine.set_membership(membership, h);
+        }
         let ids: Vec<Hash> = block.txs.iter().map(|t| t.id(&self.spec.chain_id)).collect();
         self.pool.remove(&ids);
         self.last_commit_at = self.clock.monotonic_ms();

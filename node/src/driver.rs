@@ -116,6 +116,8 @@ pub struct DriverParts {
     /// Where this validator records the positions it signs at; its value at start is the
     /// signing floor (rule S3).
     pub signing: Arc<SigningRecord>,
+    /// node.toml `[network.addresses]`: a validator's address by name, replacing the registered one.
+    pub address_overrides: std::collections::BTreeMap<String, String>,
 }
 
 /// Milliseconds since the Unix epoch by the local clock.
@@ -280,6 +282,8 @@ type NodeExecutor = Executor<NodeStore, NodeNet, NodeClock, NodePool>;
 
 struct Driver {
     spec: Arc<ChainSpec>,
+    /// Keeps the network's peers on the validator set (`crate::members`).
+    peers_follow: crate::members::PeerFollower,
     name: String,
     store: Arc<Store>,
     net: NetHandle,
@@ -312,6 +316,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         mempool,
         pacing,
         signing,
+        address_overrides,
     } = parts;
     let cfg = Config { spec: spec.clone(), key: Some(key), timeouts };
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
@@ -345,7 +350,10 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         floor,
     )
     .map_err(consensus_err)?;
+    let membership = crate::members::stored_membership(&spec, &store)?;
+    let peers_follow = crate::members::PeerFollower::new(&membership, store.tip().height, address_overrides);
     let mut d = Driver {
+        peers_follow,
         spec,
         name,
         store,
@@ -407,6 +415,7 @@ impl Driver {
                     self.height_started = Instant::now();
                     self.last_commit_ms = now_ms();
                     tracing::info!(height, txs, deposits, block = %hash, "committed");
+                    self.peers_follow.after_commit(&self.spec, &self.store, &self.net, height);
                 }
                 Note::InvalidBlock { height, reason } => {
                     tracing::warn!(height, error = %reason, "peer block is invalid");

@@ -25,6 +25,7 @@ pub mod driver;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod members;
 pub mod mempool;
 pub mod net;
 pub mod ops;

@@ -3,8 +3,11 @@
 //! Rules:
 //! - A validator's network identity is its consensus key: the libp2p ed25519 key is made from
 //!   the same secret, so its peer ID follows from the genesis ([`peer_id_of`]).
-//! - Only genesis validators (and peers an operator lists as observers) may stay connected: the
-//!   allow list refuses every other peer right after the noise handshake proves who it is.
+//! - Only validators (and peers an operator lists as observers) may stay connected: the allow list
+//!   refuses every other peer right after the noise handshake proves who it is. The validators
+//!   are those of the set in force and the next set ([`NetHandle::set_peers`], called by the
+//!   driver when a membership change commits); a peer that leaves both is disallowed and its
+//!   connections are closed.
 //! - One protocol, `/curia/1`: a request is a length-prefixed byte string of at most
 //!   [`MAX_FRAME`] bytes; a response likewise. Pushed messages (votes, proposals, transactions)
 //!   are requests answered with an empty response; fetches (blocks for catch-up) carry their
@@ -155,6 +158,7 @@ enum NetCmd {
     Broadcast { bytes: Vec<u8> },
     Fetch { to: PeerId, bytes: Vec<u8>, reply: oneshot::Sender<Result<Vec<u8>, String>> },
     Peers { reply: oneshot::Sender<Vec<PeerId>> },
+    SetPeers { peers: Vec<(PeerId, Multiaddr)> },
 }
 
 /// A handle to the running network task.
@@ -179,6 +183,20 @@ impl NetHandle {
         let (reply, rx) = oneshot::channel();
         self.cmds.send(NetCmd::Fetch { to, bytes, reply }).await.map_err(|_| "network stopped".to_string())?;
         rx.await.map_err(|_| "network stopped".to_string())?
+    }
+    /// Replace the validators to dial and allow (observers stay allowed). Peers no longer listed
+    /// are disallowed and disconnected.
+    pub fn set_peers(&self, peers: &[(PublicKey, Multiaddr)]) -> Result<(), crate::NodeError> {
+        let mut list = Vec::with_capacity(peers.len());
+        for (k, a) in peers {
+            let p = peer_id_of(k)?;
+            if p != self.local {
+                list.push((p, a.clone()));
+            }
+        }
+        self.cmds
+            .try_send(NetCmd::SetPeers { peers: list })
+            .map_err(|e| crate::NodeError::Network(format!("cannot update the peer list: {e}")))
     }
     /// Connected peers.
     pub async fn peers(&self) -> Vec<PeerId> {
@@ -267,8 +285,10 @@ pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiv
             allowed.insert(p);
         }
     }
+    let mut observers = HashSet::new();
     for k in &cfg.observers {
         allowed.insert(peer_id_of(k)?);
+        observers.insert(peer_id_of(k)?);
     }
     let timeout = cfg.request_timeout;
     let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -300,13 +320,14 @@ pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiv
 
     let (cmd_tx, cmd_rx) = mpsc::channel(QUEUE);
     let (ev_tx, ev_rx) = mpsc::channel(QUEUE);
-    tokio::spawn(run(swarm, dial, cmd_rx, ev_tx));
+    tokio::spawn(run(swarm, dial, observers, cmd_rx, ev_tx));
     Ok((NetHandle { cmds: cmd_tx, local }, ev_rx))
 }
 
 async fn run(
     mut swarm: Swarm<Behaviour>,
-    dial: HashMap<PeerId, Multiaddr>,
+    mut dial: HashMap<PeerId, Multiaddr>,
+    observers: HashSet<PeerId>,
     mut cmds: mpsc::Receiver<NetCmd>,
     events: mpsc::Sender<NetEvent>,
 ) {
@@ -373,6 +394,17 @@ async fn run(
                     }
                     NetCmd::Peers { reply } => {
                         let _ = reply.send(connected.iter().copied().collect());
+                    }
+                    NetCmd::SetPeers { peers } => {
+                        let new: HashMap<PeerId, Multiaddr> = peers.into_iter().collect();
+                        for p in dial.keys().filter(|p| !new.contains_key(p) && !observers.contains(p)) {
+                            swarm.behaviour_mut().allow.disallow_peer(*p);
+                            let _ = swarm.disconnect_peer_id(*p);
+                        }
+                        for p in new.keys() {
+                            swarm.behaviour_mut().allow.allow_peer(*p);
+                        }
+                        dial = new;
                     }
                 }
             }

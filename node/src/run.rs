@@ -30,9 +30,6 @@ pub async fn run_node(
         .map_err(|e| NodeError::Config(format!("cannot read genesis {}: {e}", cfg.node.genesis.display())))?;
     let spec = Arc::new(Genesis::from_json(&genesis_bytes)?);
     let key = read_key(&cfg.node.key)?;
-    if spec.validator_index(&key.public()).is_none() {
-        return Err(NodeError::Config(format!("key {} is not a validator in the genesis", key.public())));
-    }
     // TLS files are checked before anything is opened, so a bad file stops the start at once.
     let api_tls = cfg.api.tls.as_ref().map(|t| crate::tls::server_config("api", t)).transpose()?;
     let ops_tls = cfg.ops.tls.as_ref().map(|t| crate::tls::server_config("ops", t)).transpose()?;
@@ -41,14 +38,22 @@ pub async fn run_node(
         Store::open(cfg.node.data_dir.join(curia_storage::STORE_SUBDIR), &spec)
             .map_err(|e| NodeError::Storage(e.to_string()))?,
     );
-
-    let mut peers = Vec::new();
-    for v in &spec.genesis.validators {
-        let address = cfg.network.addresses.get(&v.name).unwrap_or(&v.address);
-        let addr = net::parse_peer_address(address)
-            .map_err(|e| NodeError::Config(format!("validator {} address {address:?}: {e}", v.name)))?;
-        peers.push((v.key, addr));
+    // A key in no set of the chain's history may still be a validator that a membership change
+    // (committed, but not yet synced by this node) adds: it follows commits until then.
+    let membership = crate::members::stored_membership(&spec, &store)?;
+    let tip = store.tip().height;
+    let known = |k| {
+        spec.validator_index(k).is_some()
+            || membership.latest().index_of(k).is_some()
+            || membership.set_at(tip + 1).index_of(k).is_some()
+    };
+    if !known(&key.public()) {
+        tracing::warn!(
+            key = %key.public(),
+            "this key is not a validator of the genesis or of the stored validator set: following the chain until a membership change adds it"
+        );
     }
+    let peers = crate::members::validator_peers(&membership, tip, &cfg.network.addresses)?;
     let observers = cfg
         .network
         .observers
@@ -56,8 +61,11 @@ pub async fn run_node(
         .map(|k| PublicKey::from_hex(k).map_err(|e| NodeError::Config(format!("observer key: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     for name in cfg.network.addresses.keys() {
-        if !spec.genesis.validators.iter().any(|v| &v.name == name) {
-            return Err(NodeError::Config(format!("[network.addresses]: no validator named {name:?} in the genesis")));
+        let named = |set: &curia_ledger::membership::ValidatorSet| set.validators.iter().any(|v| &v.name == name);
+        if !spec.genesis.validators.iter().any(|v| &v.name == name) && !named(membership.latest()) {
+            return Err(NodeError::Config(format!(
+                "[network.addresses]: no validator named {name:?} in the genesis or the stored validator set"
+            )));
         }
     }
     let listen = cfg.network.listen.parse().map_err(|e| NodeError::Config(format!("network.listen: {e}")))?;
@@ -133,6 +141,7 @@ pub async fn run_node(
             empty_block_after: Duration::from_millis(c.empty_block_ms),
         },
         signing,
+        address_overrides: cfg.network.addresses.clone(),
     };
     let result = driver::run(parts, shutdown).await;
     let _ = stop_tx.send(true);

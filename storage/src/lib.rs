@@ -13,6 +13,7 @@
 mod audit;
 mod codec;
 mod error;
+mod membership;
 mod store;
 
 pub use audit::{audit_store, AuditProgress};

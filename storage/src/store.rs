@@ -659,6 +659,7 @@ impl Store {
         let mut cases: HashMap<String, CaseStatus> = HashMap::new();
         let mut deposits = Vec::new();
         let mut digests = Vec::new();
+        let mut members = Vec::new();
         for c in changes {
             match c {
                 Change::TxApplied { id } => {
@@ -717,7 +718,14 @@ impl Store {
                         st.record.open = false;
                     }
                 }
+                Change::Member { entry } => members.push(entry.clone()),
             }
+        }
+        if !members.is_empty() {
+            let mut all = self.member_entries()?;
+            all.extend(members);
+            let b = crate::membership::encode_entries(&all);
+            self.put(wb, cf::META, crate::membership::META_MEMBERSHIP, &b);
         }
         if let Some((b, _)) = block {
             if tx_index.map_or(0, |i| i as usize + 1) != b.txs.len() {
@@ -1028,6 +1036,9 @@ impl StateView for StoreState<'_> {
     }
     fn attached(&self, case: &str, deposit: &Hash) -> bool {
         self.keep(self.store.get(cf::ATTACHMENTS, &attachment_key(case, deposit)).map(|v| v.is_some()))
+    }
+    fn member_entries(&self) -> Vec<curia_ledger::membership::MemberEntry> {
+        self.keep(self.store.member_entries())
     }
 }
 

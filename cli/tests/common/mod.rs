@@ -170,6 +170,15 @@ impl Cluster {
         (content.as_bytes().to_vec(), r)
     }
 
+    /// Start one more node, set up by the caller in `dir/NAME/node.toml`; returns its index.
+    pub fn add_node(&mut self, name: &str) -> usize {
+        self.names.push(name.to_string());
+        let i = self.names.len() - 1;
+        self.nodes.push(Some(self.spawn(i)));
+        self.wait_healthy(i);
+        i
+    }
+
     pub fn wait_height(&self, i: usize, h: u64, within: Duration) -> bool {
         let t = Instant::now();
         while t.elapsed() < within {
