@@ -501,7 +501,7 @@ async fn read<T: Send + 'static>(
 /// `GET /v1/evidence`: the evidence of misbehaviour this node has kept (see
 /// `curia_ledger::equivocation`), oldest height first. Public: it names validators, not clients,
 /// and every record proves itself against the genesis.
-#[derive(Serialize)]
+#[derive(serde::Serialize)]
 struct EvidenceList {
     chain_id: Hash,
     evidence: Vec<curia_ledger::equivocation::EquivocationJson>,
