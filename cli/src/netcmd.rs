@@ -51,7 +51,14 @@ fn testnet_layout(validators: usize, roles: &[String]) -> Result<Vec<(String, Va
         .collect()
 }
 
-pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool, tls: bool, roles: &[String]) -> Result<()> {
+pub fn testnet_init(
+    out: &Path,
+    validators: usize,
+    base_port: u16,
+    force: bool,
+    tls: bool,
+    roles: &[String],
+) -> Result<()> {
     anyhow::ensure!((1..=32).contains(&validators), "--validators must be 1 to 32");
     let layout = testnet_layout(validators, roles)?;
     if out.exists() && !force {
