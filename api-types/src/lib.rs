@@ -274,7 +274,8 @@ pub fn error_status(code: &str) -> u16 {
         | "unsupported_version"
         | "bad_key"
         | "bad_timestamp"
-        | "bad_signature" => 400,
+        | "bad_signature"
+        | "tls_required" => 400,
         "unsigned_request" | "stale_request" | "bad_read_signature" | "unauthorized" => 401,
         "unknown_sender" | "wrong_role" | "forbidden_reader" | "admin_disabled" => 403,
         "not_found" | "deposit_not_found" | "receipt_pending" | "block_not_found" | "case_not_found" => 404,

@@ -137,6 +137,9 @@ pub enum Error {
     /// 400 `decode`: an encoded value cannot be decoded.
     #[error("{0}")]
     Decode(ApiFailure),
+    /// 400 `tls_required`: plain HTTP was sent to a TLS listener (use an https URL).
+    #[error("{0}")]
+    TlsRequired(ApiFailure),
     /// 400 `unsupported_version`: an encoded value has an unknown version.
     #[error("{0}")]
     UnsupportedVersion(ApiFailure),
@@ -271,6 +274,7 @@ impl Error {
             "bad_key" => Error::BadKey(f),
             "bad_timestamp" => Error::BadTimestamp(f),
             "decode" => Error::Decode(f),
+            "tls_required" => Error::TlsRequired(f),
             "unsupported_version" => Error::UnsupportedVersion(f),
             "unsigned_request" => Error::UnsignedRequest(f),
             "stale_request" => Error::StaleRequest(f),
@@ -330,6 +334,7 @@ impl Error {
             | BadKey(f)
             | BadTimestamp(f)
             | Decode(f)
+            | TlsRequired(f)
             | UnsupportedVersion(f)
             | UnsignedRequest(f)
             | StaleRequest(f)
