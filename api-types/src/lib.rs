@@ -17,6 +17,8 @@
 //!
 //! This crate depends only on the ledger and serde: no HTTP, async runtime or storage.
 
+pub mod key_file;
+
 use std::borrow::Cow;
 
 use curia_ledger::block::{CommitCertificate, Header};

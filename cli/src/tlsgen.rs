@@ -58,22 +58,7 @@ impl LocalCa {
     }
 }
 
-/// Write a file readable by its owner only.
+/// Write a file readable by its owner only (the node's helper; synced).
 fn write_private(path: &Path, text: &str, force: bool) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
+    curia_node::config::write_private(path, text, force).with_context(|| format!("writing {}", path.display()))
 }

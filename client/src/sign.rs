@@ -25,7 +25,7 @@ use curia_ledger::Hash;
 use crate::Error;
 
 /// The `type` of a key file.
-pub const KEY_FILE_TYPE: &str = "curia-ed25519-secret-key";
+pub use curia_api_types::key_file::KEY_FILE_TYPE;
 /// Largest key file read.
 const MAX_KEY_FILE: u64 = 64 << 10;
 
@@ -33,14 +33,6 @@ const MAX_KEY_FILE: u64 = 64 << 10;
 /// `{"type": "curia-ed25519-secret-key", "public": HEX, "secret": HEX}`.
 pub fn read_key_file(path: &Path) -> Result<SecretKey, Error> {
     use std::io::Read;
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct KeyFile {
-        #[serde(rename = "type")]
-        kind: String,
-        public: String,
-        secret: String,
-    }
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let mut bytes = Vec::new();
     std::fs::File::open(path).map_err(io)?.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes).map_err(io)?;
@@ -48,19 +40,7 @@ pub fn read_key_file(path: &Path) -> Result<SecretKey, Error> {
     if bytes.len() as u64 > MAX_KEY_FILE {
         return Err(bad(format!("over {MAX_KEY_FILE} bytes")));
     }
-    let kf: KeyFile = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    if kf.kind != KEY_FILE_TYPE {
-        return Err(bad(format!("type is {:?}, expected {KEY_FILE_TYPE}", kf.kind)));
-    }
-    let seed: [u8; 32] = hex::decode(&kf.secret)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad("secret is not 32 bytes of hex".into()))?;
-    let key = SecretKey::from_seed(&seed);
-    if key.public().to_string() != kf.public {
-        return Err(bad("public key does not match the secret".into()));
-    }
-    Ok(key)
+    curia_api_types::key_file::parse_key_file(&bytes).map_err(bad)
 }
 
 /// What a single deposit says about its evidence (the fields of `docs/api.md`, "Field rules").

@@ -267,8 +267,9 @@ pub fn write_token(path: &Path, token: &str, force: bool) -> Result<(), NodeErro
         .map_err(|e| NodeError::Config(format!("cannot write ops token {}: {e}", path.display())))
 }
 
-/// Write `text` to a new file readable only by its owner (unless `force`, refuse an existing one).
-fn write_private(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
+/// Write `text` to a new file readable only by its owner and sync it (unless `force`, refuse an
+/// existing one).
+pub fn write_private(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true);
@@ -287,55 +288,15 @@ fn write_private(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// On-disk form of a key.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    #[serde(rename = "type")]
-    kind: String,
-    public: String,
-    secret: String,
-}
-
-const KEY_TYPE: &str = "curia-ed25519-secret-key";
-
-/// Write `key` to `path` with mode 0600, refusing to overwrite unless `force`.
+/// Write `key` to `path` (the format of [`curia_api_types::key_file`]) with mode 0600, refusing
+/// to overwrite unless `force`.
 pub fn write_key(path: &Path, key: &SecretKey, force: bool) -> Result<(), NodeError> {
-    use std::io::Write;
-    let kf = KeyFile { kind: KEY_TYPE.into(), public: key.public().to_string(), secret: hex::encode(key.seed()) };
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let io = |e: std::io::Error| NodeError::Config(format!("cannot write key {}: {e}", path.display()));
-    let mut f = opts.open(path).map_err(io)?;
-    let text = serde_json::to_string_pretty(&kf).expect("key serializes") + "\n";
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)
+    write_private(path, &curia_api_types::key_file::key_file_text(key), force)
+        .map_err(|e| NodeError::Config(format!("cannot write key {}: {e}", path.display())))
 }
 
 /// Read a key file, checking that its public key matches its secret.
 pub fn read_key(path: &Path) -> Result<SecretKey, NodeError> {
-    let bad = |m: String| NodeError::Config(format!("key file {}: {m}", path.display()));
-    let kf: KeyFile = serde_json::from_slice(&read_small(path, "key")?).map_err(|e| bad(e.to_string()))?;
-    if kf.kind != KEY_TYPE {
-        return Err(bad(format!("type is {:?}, expected {KEY_TYPE}", kf.kind)));
-    }
-    let seed: [u8; 32] = hex::decode(&kf.secret)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad("secret is not 32 bytes of hex".into()))?;
-    let key = SecretKey::from_seed(&seed);
-    if key.public().to_string() != kf.public {
-        return Err(bad("public key does not match the secret".into()));
-    }
-    Ok(key)
+    curia_api_types::key_file::parse_key_file(&read_small(path, "key")?)
+        .map_err(|m| NodeError::Config(format!("key file {}: {m}", path.display())))
 }

@@ -12,7 +12,6 @@ pub mod config;
 pub mod server;
 pub mod store;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -67,22 +66,8 @@ pub fn run(cmd: WitnessCmd) -> Result<u8> {
 
 /// Writes a secret key file (one line) with mode 0600, refusing to overwrite unless `force`.
 fn write_secret(path: &Path, text: &str, force: bool) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).with_context(|| format!("cannot write key {}", path.display()))?;
-    f.write_all(format!("{text}\n").as_bytes())?;
-    f.sync_all()?;
-    Ok(())
+    curia_node::config::write_private(path, &format!("{text}\n"), force)
+        .with_context(|| format!("cannot write key {}", path.display()))
 }
 
 /// Reads a witness key file (one `PRIVATE+KEY+...` line, at most 1 KiB).
