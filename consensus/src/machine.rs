@@ -1109,8 +1109,12 @@ impl Machine {
                 if self.validity_of(&v) == Some(Validity::Valid) && self.prevotes(round, &Some(v)) >= self.quorum {
                     self.l36_done = true;
                     if self.step == Step::Prevote {
-                        self.locked = Some((round, v));
                         self.cast(VoteKind::Precommit, Some(v), out);
+                        // The lock is our own precommit (I2): a machine that signed none (its
+                        // key not in the set in force here, or the signing floor) does not lock.
+                        if self.own_votes.get(&(round, VoteKind::Precommit)).is_some_and(|p| p.vote.block == Some(v)) {
+                            self.locked = Some((round, v));
+                        }
                         self.enter_step(Step::Precommit, out);
                     }
                     self.valid = Some((round, v));
