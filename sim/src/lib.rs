@@ -15,7 +15,8 @@
 //! executor with `state::build_block` and `state::apply_block`.
 //!
 //! Checked on every run: agreement (no two honest validators commit different blocks at a
-//! height), every committed certificate verifies against the genesis alone, only valid blocks
+//! height), every committed certificate verifies against the set in force at its height as
+//! [`members::SetModel`] computes it from the genesis and the committed changes, only valid blocks
 //! commit (the in-memory store re-applies each one), no honest validator signs two different
 //! votes or proposals for one slot, the executor's and the machine's invariants (a broken one
 //! ends the run at once), the round rules from outside ([`rounds`]: no honest validator changes
