@@ -167,7 +167,29 @@ impl TestChain {
         CommitCertificate::from_votes(block.header.height, round, block.hash(), &votes)
     }
 
-    /// The receipt of a deposit, searching every block.
+    /// The membership history of the chain (receipt format 13): every committed membership
+    /// transaction with its block's header, certificate and inclusion proof, in order.
+    pub fn history(&self) -> Vec<crate::history::HistoryEntry> {
+        let mut out = Vec::new();
+        for (block, cert) in &self.blocks {
+            for (ti, tx) in block.txs.iter().enumerate() {
+                if let Payload::Membership { .. } = tx.body.payload {
+                    let proof = crate::merkle::inclusion_proof(&block.leaves(), ti as u64).expect("index in block");
+                    out.push(crate::history::HistoryEntry::new(
+                        tx,
+                        ti as u32,
+                        proof,
+                        block.header.clone(),
+                        cert.clone(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The receipt of a deposit, searching every block (with the membership history in force
+    /// at its height embedded).
     pub fn receipt(&self, deposit_id: &Hash) -> Option<Receipt> {
         for (block, cert) in &self.blocks {
             for (ti, tx) in block.txs.iter().enumerate() {
@@ -175,7 +197,9 @@ impl TestChain {
                 for (k, (dep, _)) in tx.deposits(&id).iter().enumerate() {
                     if dep == deposit_id {
                         let item = (!tx.items.is_empty()).then_some(k as u32);
-                        return Receipt::build(&self.spec.chain_id, block, cert, ti as u32, item).ok();
+                        let r = Receipt::build(&self.spec.chain_id, block, cert, ti as u32, item).ok()?;
+                        let history = crate::history::entries_for_height(&self.history(), block.header.height);
+                        return Some(r.with_history(history));
                     }
                 }
             }

@@ -130,3 +130,117 @@ fn golden_receipts_decode_and_verify() {
         assert_eq!(rep.first_failure().unwrap().name, "digest");
     }
 }
+
+/// The deterministic chain behind the membership fixtures (receipt format 13): the same genesis
+/// as the other fixtures; a deposit before any change; `add` of a court `v4` (approved by v0, v1,
+/// v2: 3 of 4); a deposit once it is in force; `rotate` of v1's key (approved by v0, v2, v3, v4:
+/// 4 of 5); a deposit once that is in force.
+pub fn membership_fixture_chain() -> (TestChain, Vec<(String, Receipt, Vec<u8>)>) {
+    use curia_ledger::genesis::{Validator, ValidatorRole};
+    use curia_ledger::membership::{approval_hash, MemberApproval, MemberChange};
+    let mut c = TestChain::new(4);
+    let member_tx = |c: &TestChain, seq: u64, change: MemberChange, by: &[&str], nonce: u64| {
+        let msg = approval_hash(&c.spec.chain_id, seq, &change);
+        let approvals = by
+            .iter()
+            .map(|n| MemberApproval { key: test_key(n).public(), signature: test_key(n).sign(&msg) })
+            .collect();
+        c.tx("registrar", Payload::Membership { seq, change, approvals }, nonce)
+    };
+    let data: Vec<Vec<u8>> =
+        ["before", "one", "two"].iter().map(|n| format!("membership fixture: {n}\n").into_bytes()).collect();
+    let before = c.deposit("platform", &data[0], 1);
+    let ids: Vec<Hash> = vec![before.id(&c.spec.chain_id)];
+    assert!(c.commit(vec![before]).is_empty());
+    let add = MemberChange::Add {
+        validator: Validator {
+            name: "v4".into(),
+            role: ValidatorRole::Court,
+            key: test_key("v4").public(),
+            power: 1,
+            address: "/ip4/127.0.0.1/tcp/27004".into(),
+        },
+    };
+    assert!(c.commit(vec![member_tx(&c, 0, add, &["v0", "v1", "v2"], 1)]).is_empty());
+    c.commit(vec![]);
+    let one = c.deposit("platform", &data[1], 2);
+    let ids = [ids, vec![one.id(&c.spec.chain_id)]].concat();
+    assert!(c.commit(vec![one]).is_empty());
+    let rotate = MemberChange::Rotate { old: test_key("v1").public(), new: test_key("v1-rotated").public() };
+    c.extra_keys.push(test_key("v1-rotated"));
+    assert!(c
+        .commit(vec![c.deposit("platform", b"filler", 3), member_tx(&c, 1, rotate, &["v0", "v2", "v3", "v4"], 2)])
+        .is_empty());
+    c.commit(vec![]);
+    let two = c.deposit("platform", &data[2], 4);
+    let ids = [ids, vec![two.id(&c.spec.chain_id)]].concat();
+    assert!(c.commit(vec![two]).is_empty());
+    let out = ["before", "one", "two"]
+        .iter()
+        .zip(ids.iter().zip(data))
+        .map(|(n, (id, d))| (format!("member-{n}"), c.receipt(id).unwrap(), d))
+        .collect();
+    (c, out)
+}
+
+#[test]
+fn membership_golden_fixtures_are_frozen() {
+    use curia_ledger::history::MembershipHistory;
+    let (c, receipts) = membership_fixture_chain();
+    let history = c.history();
+    assert_eq!(history.len(), 2);
+    assert_eq!(receipts[0].1.version, 1, "a receipt before any change is version 1, no history");
+    assert_eq!(receipts[1].1.membership.len(), 1);
+    assert_eq!(receipts[2].1.membership.len(), 2);
+    let golden = serde_json::json!({
+        "comment": "Canonical bytes (hex) of the membership fixtures (docs/receipt-format.md section 13). Regenerate only with CURIA_UPDATE_GOLDEN=1 and a note on why the format changed.",
+        "history_entry_0": hex::encode(history[0].to_bytes()),
+        "history_entry_1": hex::encode(history[1].to_bytes()),
+        "receipt_member_two": hex::encode(receipts[2].1.to_bytes()),
+    });
+    let doc = MembershipHistory::new(c.spec.chain_id, history);
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("golden-membership.json".into(), (serde_json::to_string_pretty(&golden).unwrap() + "\n").into_bytes()),
+        ("membership.json".into(), (doc.to_json() + "\n").into_bytes()),
+    ];
+    for (name, r, data) in &receipts {
+        let rep = verify_receipt(Evidence::Bytes(data), r, &c.spec);
+        assert!(rep.is_valid(), "{name}: {:?}", rep.first_failure());
+        files.push((format!("receipt-{name}.json"), (r.to_json() + "\n").into_bytes()));
+        files.push((format!("evidence-{name}.bin"), data.clone()));
+    }
+    let update = std::env::var("CURIA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    for (name, bytes) in files {
+        let path = dir().join(&name);
+        if update {
+            std::fs::write(&path, &bytes).unwrap();
+        } else {
+            let have = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(have == bytes, "{name} changed: the membership fixtures are no longer what was frozen");
+        }
+    }
+}
+
+#[test]
+fn membership_golden_receipts_decode_and_verify() {
+    use curia_ledger::history::MembershipHistory;
+    let spec = curia_ledger::genesis::Genesis::from_json(&std::fs::read(dir().join("genesis.json")).unwrap()).unwrap();
+    for name in ["member-before", "member-one", "member-two"] {
+        let bytes = std::fs::read(dir().join(format!("receipt-{name}.json"))).unwrap();
+        let r = Receipt::from_json(&bytes).unwrap();
+        assert_eq!(Receipt::parse(&r.to_bytes()).unwrap(), r, "{name}: binary round trip");
+        let data = std::fs::read(dir().join(format!("evidence-{name}.bin"))).unwrap();
+        let rep = verify_receipt(Evidence::Bytes(&data), &r, &spec);
+        assert!(rep.is_valid(), "{name}: {:?}", rep.first_failure());
+        // Without its history, a receipt signed by a later set is refused.
+        if !r.membership.is_empty() {
+            let bare = r.clone().with_history(Vec::new());
+            let rep = verify_receipt(Evidence::Bytes(&data), &bare, &spec);
+            assert_eq!(rep.first_failure().unwrap().name, "certificate", "{name}");
+        }
+    }
+    let doc = MembershipHistory::parse(&std::fs::read(dir().join("membership.json")).unwrap()).unwrap();
+    assert_eq!(MembershipHistory::parse(&doc.to_bytes()).unwrap(), doc);
+    let m = curia_ledger::history::walk_history(&spec, &doc.entries).unwrap();
+    assert_eq!(m.len(), 2);
+}
