@@ -54,7 +54,7 @@ pub fn run(cmd: MembershipCmd, ca_file: Option<&Path>) -> Result<u8> {
                     (spec, h)
                 }
                 (None, Some(dir)) => {
-                    let store = curia_storage::Store::open_read_only(&dir)
+                    let store = curia_storage::Store::open_read_only(curia_storage::locate_store(&dir))
                         .with_context(|| format!("opening the store in {}", dir.display()))?;
                     let spec = given.unwrap_or_else(|| store.spec().clone());
                     let entries = store.membership_history().context("reading the membership history")?;

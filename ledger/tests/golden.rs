@@ -131,55 +131,10 @@ fn golden_receipts_decode_and_verify() {
     }
 }
 
-/// The deterministic chain behind the membership fixtures (receipt format 13): the same genesis
-/// as the other fixtures; a deposit before any change; `add` of a court `v4` (approved by v0, v1,
-/// v2: 3 of 4); a deposit once it is in force; `rotate` of v1's key (approved by v0, v2, v3, v4:
-/// 4 of 5); a deposit once that is in force.
+/// The membership fixtures' chain: `TestChain::membership_fixture` (testkit), its three receipts.
 pub fn membership_fixture_chain() -> (TestChain, Vec<(String, Receipt, Vec<u8>)>) {
-    use curia_ledger::genesis::{Validator, ValidatorRole};
-    use curia_ledger::membership::{approval_hash, MemberApproval, MemberChange};
-    let mut c = TestChain::new(4);
-    let member_tx = |c: &TestChain, seq: u64, change: MemberChange, by: &[&str], nonce: u64| {
-        let msg = approval_hash(&c.spec.chain_id, seq, &change);
-        let approvals = by
-            .iter()
-            .map(|n| MemberApproval { key: test_key(n).public(), signature: test_key(n).sign(&msg) })
-            .collect();
-        c.tx("registrar", Payload::Membership { seq, change, approvals }, nonce)
-    };
-    let data: Vec<Vec<u8>> =
-        ["before", "one", "two"].iter().map(|n| format!("membership fixture: {n}\n").into_bytes()).collect();
-    let before = c.deposit("platform", &data[0], 1);
-    let ids: Vec<Hash> = vec![before.id(&c.spec.chain_id)];
-    assert!(c.commit(vec![before]).is_empty());
-    let add = MemberChange::Add {
-        validator: Validator {
-            name: "v4".into(),
-            role: ValidatorRole::Court,
-            key: test_key("v4").public(),
-            power: 1,
-            address: "/ip4/127.0.0.1/tcp/27004".into(),
-        },
-    };
-    assert!(c.commit(vec![member_tx(&c, 0, add, &["v0", "v1", "v2"], 1)]).is_empty());
-    c.commit(vec![]);
-    let one = c.deposit("platform", &data[1], 2);
-    let ids = [ids, vec![one.id(&c.spec.chain_id)]].concat();
-    assert!(c.commit(vec![one]).is_empty());
-    let rotate = MemberChange::Rotate { old: test_key("v1").public(), new: test_key("v1-rotated").public() };
-    c.extra_keys.push(test_key("v1-rotated"));
-    assert!(c
-        .commit(vec![c.deposit("platform", b"filler", 3), member_tx(&c, 1, rotate, &["v0", "v2", "v3", "v4"], 2)])
-        .is_empty());
-    c.commit(vec![]);
-    let two = c.deposit("platform", &data[2], 4);
-    let ids = [ids, vec![two.id(&c.spec.chain_id)]].concat();
-    assert!(c.commit(vec![two]).is_empty());
-    let out = ["before", "one", "two"]
-        .iter()
-        .zip(ids.iter().zip(data))
-        .map(|(n, (id, d))| (format!("member-{n}"), c.receipt(id).unwrap(), d))
-        .collect();
+    let (c, deposits) = TestChain::membership_fixture();
+    let out = deposits.into_iter().map(|(n, id, d)| (format!("member-{n}"), c.receipt(&id).unwrap(), d)).collect();
     (c, out)
 }
 
