@@ -58,7 +58,7 @@ pub fn run(cmd: MembershipCmd, ca_file: Option<&Path>) -> Result<u8> {
                         .with_context(|| format!("opening the store in {}", dir.display()))?;
                     let spec = given.unwrap_or_else(|| store.spec().clone());
                     let entries = store.membership_history().context("reading the membership history")?;
-                    (spec.clone(), MembershipHistory::new(store.spec().chain_id, entries))
+                    (spec, MembershipHistory::new(store.spec().chain_id, entries))
                 }
                 (None, None) => bail!("give --node or --data-dir"),
             };

@@ -1045,8 +1045,10 @@ def mutations():
         yield f"{n} binary", ev, cv.parse_receipt(dumps(r)).encode(), GENESIS_BYTES
         for path, v in walk(r):
             pat = pattern(path)
-            if isinstance(v, str) and pat not in TEXT_FIELDS:
+            if isinstance(v, str) and pat not in TEXT_FIELDS and all(ch in "0123456789abcdef" for ch in v):
                 yield f"{n} {pat} digit 0", ev, dumps(set_path(r, path, flip_hex_digit(v, 0))), GENESIS_BYTES
+            elif isinstance(v, str) and pat not in TEXT_FIELDS:
+                yield f"{n} {pat} + x", ev, dumps(set_path(r, path, v + "x")), GENESIS_BYTES
             elif isinstance(v, int) and not isinstance(v, bool):
                 yield f"{n} {pat} +1", ev, dumps(set_path(r, path, v + 1)), GENESIS_BYTES
     yield from payload_kind_mutations()
