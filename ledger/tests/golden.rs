@@ -199,3 +199,38 @@ fn membership_golden_receipts_decode_and_verify() {
     let m = curia_ledger::history::walk_history(&spec, &doc.entries).unwrap();
     assert_eq!(m.len(), 2);
 }
+
+#[test]
+fn receipt_versions_and_history_shape_are_strict() {
+    use curia_ledger::codec::Writer;
+    let two: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir().join("receipt-member-two.json")).unwrap()).unwrap();
+    let parse = |v: &serde_json::Value| Receipt::from_json(&serde_json::to_vec(v).unwrap());
+    assert!(parse(&two).is_ok());
+    let mut v = two.clone();
+    v["version"] = 1.into();
+    assert!(parse(&v).is_err(), "version 1 with history");
+    let mut v = two.clone();
+    v.as_object_mut().unwrap().remove("membership");
+    assert!(parse(&v).is_err(), "version 2 without history");
+    let mut v = two.clone();
+    v["membership"] = serde_json::json!([]);
+    assert!(parse(&v).is_err(), "version 2 with an empty history");
+    let mut v = two.clone();
+    v["membership"][0]["extra"] = 1.into();
+    assert!(parse(&v).is_err(), "unknown key in an entry");
+    let mut v = two.clone();
+    v["version"] = 3.into();
+    assert!(matches!(parse(&v), Err(curia_ledger::LedgerError::UnsupportedVersion { .. })));
+    // Binary: a version 2 receipt whose list is empty, and trailing bytes after the list.
+    let r = parse(&two).unwrap();
+    let bytes = r.to_bytes();
+    let n = r.membership.iter().map(|e| e.to_bytes().len()).sum::<usize>() + 4;
+    let mut w = Writer::new();
+    w.u32(0);
+    let empty = [&bytes[..bytes.len() - n], &w.into_bytes()[..]].concat();
+    assert!(Receipt::parse(&empty).is_err(), "version 2 with 0 entries (binary)");
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(Receipt::parse(&trailing).is_err());
+}
