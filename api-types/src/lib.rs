@@ -19,6 +19,11 @@
 
 pub mod key_file;
 
+/// `GET /v1/membership`: the chain's whole membership history (receipt format 13), exactly the
+/// document `curia membership export` writes and `curia verify --membership` reads. It is the
+/// ledger's strict structure (like a receipt), not an open answer.
+pub use curia_ledger::history::{HistoryEntry, MembershipHistory};
+
 use std::borrow::Cow;
 
 use curia_ledger::block::{CommitCertificate, Header};

@@ -10,6 +10,7 @@ mod demo;
 mod evidence;
 mod genesis;
 mod keys;
+mod membership;
 mod netcmd;
 mod tlsgen;
 mod witness;
@@ -71,6 +72,11 @@ enum Cmd {
     /// complete, 1 some validators have not signed, 2 anything wrong), publish a printable notice
     /// (publish), or print it (show; `curia genesis FILE` is the same).
     Genesis(genesis::GenesisArgs),
+    /// The chain's validator-set history: `curia membership export --node URL --genesis G --out FILE`.
+    Membership {
+        #[command(subcommand)]
+        cmd: membership::MembershipCmd,
+    },
     /// Set up and run validator nodes.
     Node {
         #[command(subcommand)]
@@ -339,6 +345,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Status { node, json } => netcmd::status(&node, ca, json),
         Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),
+        Cmd::Membership { cmd } => membership::run(cmd, ca),
     }
 }
 

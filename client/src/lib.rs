@@ -281,6 +281,14 @@ impl Client {
         self.get_bytes("/v1/genesis", &[], MAX_GENESIS_BYTES)
     }
 
+    /// `GET /v1/membership`: the chain's membership history (receipt format 13), parsed with every
+    /// limit of the format. The node's word: a verifier walks it from a genesis it trusts.
+    pub fn membership(&self) -> Result<curia_ledger::history::MembershipHistory, Error> {
+        let path = "/v1/membership";
+        let bytes = self.get_bytes(path, &[], curia_ledger::history::MAX_HISTORY_BYTES)?;
+        curia_ledger::history::MembershipHistory::parse(&bytes).map_err(|e| self.protocol(path, e.to_string()))
+    }
+
     /// `GET /v1/deposits/{id}`: [`Error::DepositNotFound`] until committed.
     pub fn deposit(&self, id: &Hash) -> Result<DepositInfo, Error> {
         let path = format!("/v1/deposits/{id}");

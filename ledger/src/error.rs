@@ -185,6 +185,16 @@ pub enum LedgerError {
     /// A removal would leave no court.
     #[error("the change would leave no court among the validators")]
     NoCourtLeft,
+    /// A membership history entry (receipt format 13) was refused.
+    #[error("membership history entry {index}: {code}: {reason}")]
+    MembershipHistory {
+        /// Index of the entry.
+        index: usize,
+        /// The failure's name (`history_...`).
+        code: &'static str,
+        /// What was found.
+        reason: String,
+    },
     /// A membership change's sequence number is not the next one.
     #[error("membership change number {got}, expected {expected}")]
     MembershipSeq {
@@ -261,6 +271,7 @@ impl LedgerError {
             LedgerError::TooFewValidators { .. } => "too_few_validators",
             LedgerError::NoCourtLeft => "no_court_left",
             LedgerError::MembershipSeq { .. } => "membership_seq",
+            LedgerError::MembershipHistory { .. } => "membership_history",
             LedgerError::InvalidBlock { .. } => "invalid_block",
             LedgerError::TxInBlock { .. } => "invalid_tx_in_block",
             LedgerError::InvalidCertificate { .. } => "invalid_certificate",

@@ -194,6 +194,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/status", get(get_status))
         .route("/v1/chain", get(get_chain))
         .route("/v1/genesis", get(get_genesis))
+        .route("/v1/membership", get(get_membership))
         .route("/v1/evidence", get(get_evidence))
         .route("/verify", get(get_verify_page))
         .fallback(not_found)
@@ -846,6 +847,19 @@ async fn get_chain(
 /// `GET /v1/genesis`: the node's genesis JSON, for auditors to compare with the published one.
 async fn get_genesis(State(ctx): State<ApiContext>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], ctx.spec.genesis.to_json()).into_response()
+}
+
+/// `GET /v1/membership`: the membership history (every committed validator-set change with the
+/// header, certificate and inclusion proof of the block that committed it; receipt format 13),
+/// as [`curia_api_types::MembershipHistory`] JSON. Public, like the genesis.
+async fn get_membership(State(ctx): State<ApiContext>) -> ApiResult<Response> {
+    let chain_id = ctx.spec.chain_id;
+    let json = read(&ctx, move |store| {
+        let entries = store.membership_history()?;
+        Ok(curia_api_types::MembershipHistory::new(chain_id, entries).to_json())
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// `GET /verify`: the judge's offline verification page, `web/dist/verify.html` (built from `web/`

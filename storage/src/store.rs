@@ -527,15 +527,18 @@ impl Store {
         self.get_decoded(cf::CASE_STATUS, case_id.as_bytes(), |b| decode_case_status(b).map_err(|e| e.0))
     }
 
-    /// The self-contained receipt of a deposit: from the deposit's transaction and its block's
+    /// The self-contained receipt of a deposit, with the membership history in force at its
+    /// height (receipt format 13): from the deposit's transaction and its block's
     /// tree tiles (`O(log n)` reads and hashing, see `store/tx_layout.rs`), or for a block
     /// committed before that layout from the whole stored block.
     pub fn receipt(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
         let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
-        if loc.height >= self.tx_layout_from {
-            return self.receipt_from_layout(deposit_id, loc).map(Some);
-        }
-        self.receipt_at(deposit_id, loc).map(Some)
+        let r = if loc.height >= self.tx_layout_from {
+            self.receipt_from_layout(deposit_id, loc)?
+        } else {
+            self.receipt_at(deposit_id, loc)?
+        };
+        self.embed_history(r).map(Some)
     }
 
     /// The receipt of a deposit built from its whole stored block, whatever the layout (the way
@@ -543,7 +546,8 @@ impl Store {
     /// compare against).
     pub fn receipt_from_block(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
         let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
-        self.receipt_at(deposit_id, loc).map(Some)
+        let r = self.receipt_at(deposit_id, loc)?;
+        self.embed_history(r).map(Some)
     }
 
     fn receipt_at(&self, deposit_id: &Hash, loc: DepositLocation) -> Result<Receipt, StoreError> {
