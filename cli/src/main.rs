@@ -12,6 +12,7 @@ mod genesis;
 mod keys;
 mod netcmd;
 mod tlsgen;
+mod validator;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -121,6 +122,12 @@ enum Cmd {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Change the validator set: propose a change (add, remove, rotate, power), approve it as a
+    /// validator, submit it, and list the set in force at a height.
+    Validator {
+        #[command(subcommand)]
+        cmd: validator::ValidatorCmd,
     },
     /// Run a transparency-log witness (C2SP tlog-witness) or make its key.
     Witness {
@@ -339,6 +346,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Status { node, json } => netcmd::status(&node, ca, json),
         Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),
+        Cmd::Validator { cmd } => validator::run(cmd, ca),
     }
 }
 

@@ -515,7 +515,8 @@ fn rotated_key_signs_from_activation_and_old_key_votes_are_refused() {
     let chain = TestChain::new(4);
     let (old, new) = (test_key("v1"), test_key("v1-next"));
     let rotate = MemberEntry { height: 0, change: MemberChange::Rotate { old: old.public(), new: new.public() } };
-    let membership = || Membership::with_entries(chain.spec.validator_set.clone(), &[rotate.clone()]).unwrap();
+    let membership =
+        || Membership::with_entries(chain.spec.validator_set.clone(), std::slice::from_ref(&rotate)).unwrap();
     assert_eq!(rotate.effective_height(), 2);
     // Validator 0 at height 2 (the rotation is in force).
     let mut m = Machine::with_membership(cfg(&chain, 0), 1, membership()).unwrap();
