@@ -13,6 +13,7 @@ mod keys;
 mod membership;
 mod netcmd;
 mod tlsgen;
+mod validator;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -127,6 +128,12 @@ enum Cmd {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Change the validator set: propose a change (add, remove, rotate, power), approve it as a
+    /// validator, submit it, and list the set in force at a height.
+    Validator {
+        #[command(subcommand)]
+        cmd: validator::ValidatorCmd,
     },
     /// Run a transparency-log witness (C2SP tlog-witness) or make its key.
     Witness {
@@ -346,6 +353,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),
         Cmd::Membership { cmd } => membership::run(cmd, ca),
+        Cmd::Validator { cmd } => validator::run(cmd, ca),
     }
 }
 

@@ -262,6 +262,16 @@ impl Client {
         self.get_json("/v1/status", &[], MAX_SMALL_ANSWER)
     }
 
+    /// `GET /v1/validators[?height=H]`: the validator set in force at `height` (default: the
+    /// next height) with the next membership sequence number (the node's word).
+    pub fn validators(&self, height: Option<u64>) -> Result<types::ValidatorsAnswer, Error> {
+        let path = match height {
+            Some(h) => format!("/v1/validators?height={h}"),
+            None => "/v1/validators".to_string(),
+        };
+        self.get_json(&path, &[], MAX_SMALL_ANSWER)
+    }
+
     /// The chain ID the node reports in its status. Prefer the chain ID of a genesis obtained
     /// independently: the node's word proves nothing.
     pub fn chain_id(&self) -> Result<Hash, Error> {

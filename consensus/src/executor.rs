@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use curia_ledger::block::{Block, CommitCertificate, SignedVote};
-use curia_ledger::crypto::{PublicKey, Signature};
+use curia_ledger::crypto::{PublicKey, SecretKey, Signature};
 use curia_ledger::equivocation::Equivocation;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
@@ -263,6 +263,11 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
     pub fn machine(&self) -> &Machine {
         &self.machine
     }
+    /// Give the machine another key to sign with from the heights whose set names it (a
+    /// rotation's new key, [`Machine::add_key`]); blocks it proposes then name that key.
+    pub fn add_key(&mut self, key: SecretKey) {
+        self.machine.add_key(key);
+    }
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
@@ -389,7 +394,8 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
     /// Rule X3: build a block from the source on the committed tip, carrying the tip's
     /// certificate.
     fn build_proposal(&mut self) -> Result<Block, ConsensusError> {
-        let Some(proposer) = self.proposer else {
+        // The key the set in force names for this validator (a rotated key from its activation).
+        let Some(proposer) = self.machine.signing_key().map(|k| k.public()).or(self.proposer) else {
             return Err(ConsensusError::Invariant("an observer was asked for a proposal".into()));
         };
         let tip = self.store.tip();

@@ -291,6 +291,9 @@ pub struct Machine {
     /// The set in force at `height`; `me`, `powers`, `quorum` and `weak` follow it.
     set: Arc<ValidatorSet>,
     me: Option<u16>,
+    /// Keys besides `cfg.key` (a rotated validator's next key, [`Machine::add_key`]): the
+    /// machine signs with whichever of its keys the set in force names.
+    extra_keys: Vec<SecretKey>,
     powers: Vec<u64>,
     quorum: u64,
     weak: u64,
@@ -355,6 +358,7 @@ impl Machine {
             known_tip: committed_height,
             set,
             me: None,
+            extra_keys: Vec::new(),
             powers: Vec::new(),
             quorum: 0,
             weak: 0,
@@ -393,12 +397,37 @@ impl Machine {
     /// is any power no quorum can avoid).
     fn enter_set(&mut self) {
         let set = self.membership.set_at(self.height).clone();
-        self.me = self.cfg.key.as_ref().and_then(|k| set.index_of(&k.public())).map(|i| i as u16);
+        self.me = self.my_index(&set);
         self.powers = set.validators.iter().map(|v| v.power).collect();
         self.quorum = set.quorum_power();
         self.weak = set.total_power - set.quorum_power() + 1;
         self.max_round_seen = vec![None; set.len()];
         self.set = set;
+    }
+
+    /// This machine's index in `set`: the place of the first of its keys that `set` holds.
+    fn my_index(&self, set: &ValidatorSet) -> Option<u16> {
+        self.cfg.key.iter().chain(&self.extra_keys).find_map(|k| set.index_of(&k.public())).map(|i| i as u16)
+    }
+
+    /// Another key this validator may sign with: the new key of a rotation (`rotate old new`).
+    /// It is used only at heights whose set in force names it, so from the rotation's activation
+    /// height on the machine signs with it, and never with the old key again (which that set no
+    /// longer holds). Adding a key the machine has is a no-op.
+    pub fn add_key(&mut self, key: SecretKey) {
+        let p = key.public();
+        if self.cfg.key.as_ref().is_some_and(|k| k.public() == p) || self.extra_keys.iter().any(|k| k.public() == p) {
+            return;
+        }
+        self.extra_keys.push(key);
+        self.me = self.my_index(&self.set.clone());
+    }
+
+    /// The key this machine signs with at the current height: the one the set in force names
+    /// at its index (`None` while it is not a member of that set).
+    pub fn signing_key(&self) -> Option<&SecretKey> {
+        let want = self.set.get(usize::from(self.me?))?.key;
+        self.cfg.key.iter().chain(&self.extra_keys).find(|k| k.public() == want)
     }
 
     /// The validator-set history after the block at `committed_height` (given by the executor
@@ -683,7 +712,7 @@ impl Machine {
         if self.below_floor(SignPos { height: self.height, round: self.round, step: 0 }) {
             return;
         }
-        let (Some(me), Some(key)) = (self.me, self.cfg.key.as_ref()) else { return };
+        let (Some(me), Some(key)) = (self.me, self.signing_key()) else { return };
         let p = Proposal {
             chain_id: self.cfg.spec.chain_id,
             height: self.height,
@@ -732,7 +761,7 @@ impl Machine {
     /// Sign (or, Rule S1, re-send the already signed) vote of this round, persist it, then
     /// broadcast it.
     fn cast(&mut self, kind: VoteKind, block: Option<Hash>, out: &mut Vec<Effect>) {
-        if self.me.is_none() || self.cfg.key.is_none() {
+        if self.me.is_none() || self.signing_key().is_none() {
             return;
         }
         if let Some(v) = self.own_votes.get(&(self.round, kind)) {
@@ -746,7 +775,7 @@ impl Machine {
         if let (VoteKind::Prevote, Some(b)) = (kind, block) {
             self.check_prevote(b);
         }
-        let (Some(me), Some(key)) = (self.me, self.cfg.key.as_ref()) else { return };
+        let (Some(me), Some(key)) = (self.me, self.signing_key()) else { return };
         let v = Vote {
             chain_id: self.cfg.spec.chain_id,
             height: self.height,

@@ -13,7 +13,9 @@
 //!      `close_case` need an existing, open case whose owner (the judge who opened it) is the
 //!      sender; `attach_deposit` needs an existing deposit not yet attached to that case;
 //!      `record_verification` needs a deposit attached to that case;
-//!   5. registry updates need distinct, valid approvals of more than half of the court validators;
+//!   5. registry updates need distinct, valid approvals of more than half of the court validators
+//!      of the set in force at the block's height (approvals name validators by their index in
+//!      that set); no key any validator of the chain ever held may become a client's;
 //!      `add` needs an unknown key that is no validator's, `remove` an active client, `rotate` an
 //!      active old key and an unknown new key.
 //!   6. membership changes follow [`crate::membership`]: approvals by more than two thirds of
@@ -43,7 +45,7 @@ use crate::crypto::{verify_batch, PublicKey, Signature};
 use crate::genesis::{ChainSpec, ClientRole, ValidatorRole};
 use crate::hash::{Hash, TAG_STATE, TAG_STATE_DELTA};
 use crate::limits::MAX_BLOCK_DEPOSITS;
-use crate::membership::{check_member_approvals, MemberEntry, Membership};
+use crate::membership::{check_member_approvals, MemberEntry, Membership, ValidatorSet};
 use crate::tx::{Payload, RegistryAction, Transaction};
 use crate::{merkle, LedgerError, Result};
 
@@ -371,8 +373,15 @@ impl<'a> Overlay<'a> {
             }
             // Rule 5: registry.
             Payload::Registry { action, approvals } => {
-                check_approvals(spec, action, approvals)?;
-                let is_validator = |k: &PublicKey| spec.validator_index(k).is_some();
+                let m = membership_of(spec, self)?;
+                let in_force = match self.height {
+                    Some(h) => m.set_at(h),
+                    None => m.latest(),
+                };
+                check_approvals(spec, in_force, action, approvals)?;
+                // A key any validator of this chain ever held (genesis, added, rotated to) is
+                // never a client's.
+                let is_validator = |k: &PublicKey| m.key_used(k) || m.latest().index_of(k).is_some();
                 match action {
                     RegistryAction::Add(c) => {
                         c.key.check()?;
@@ -437,17 +446,23 @@ impl<'a> Overlay<'a> {
     }
 }
 
-/// Rule 5: distinct court approvals, each valid, from more than half of the courts. Public so
-/// that a node can refuse a registry transaction at admission for the same reason.
-pub fn check_approvals(spec: &ChainSpec, action: &RegistryAction, approvals: &[crate::tx::Approval]) -> Result<()> {
-    let courts = spec.genesis.validators.iter().filter(|v| v.role == ValidatorRole::Court).count();
+/// Rule 5: distinct court approvals, each valid, from more than half of the courts of the set
+/// in force (`in_force`: at the height of the block that commits the update; an approval names a
+/// validator by its index in that set). Public so that a node can refuse a registry
+/// transaction at admission for the same reason.
+pub fn check_approvals(
+    spec: &ChainSpec,
+    in_force: &ValidatorSet,
+    action: &RegistryAction,
+    approvals: &[crate::tx::Approval],
+) -> Result<()> {
+    let courts = in_force.validators.iter().filter(|v| v.role == ValidatorRole::Court).count();
     let needed = courts / 2 + 1;
     let msg = action.approval_hash(&spec.chain_id);
     let mut seen = HashSet::new();
     let mut items = Vec::new();
     for a in approvals {
-        let v = spec
-            .genesis
+        let v = in_force
             .validators
             .get(a.validator as usize)
             .ok_or_else(|| LedgerError::Registry(format!("approval by unknown validator index {}", a.validator)))?;

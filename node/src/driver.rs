@@ -93,6 +93,8 @@ pub struct DriverParts {
     pub spec: Arc<ChainSpec>,
     /// This validator's key.
     pub key: SecretKey,
+    /// The next key file of a rotation ([`crate::rotation`]).
+    pub next_key: std::path::PathBuf,
     /// This node's name (for status).
     pub name: String,
     /// The store.
@@ -284,6 +286,8 @@ struct Driver {
     spec: Arc<ChainSpec>,
     /// Keeps the network's peers on the validator set (`crate::members`).
     peers_follow: crate::members::PeerFollower,
+    /// The next key of a rotation, loaded when the rotation commits.
+    next_key: crate::rotation::NextKey,
     name: String,
     store: Arc<Store>,
     net: NetHandle,
@@ -305,6 +309,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
     let DriverParts {
         spec,
         key,
+        next_key,
         name,
         store,
         net,
@@ -318,6 +323,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         signing,
         address_overrides,
     } = parts;
+    let next_key = crate::rotation::NextKey::new(next_key, key.public());
     let cfg = Config { spec: spec.clone(), key: Some(key), timeouts };
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
     tracing::info!(height = store.tip().height, "consensus starting");
@@ -353,6 +359,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
     let membership = crate::members::stored_membership(&spec, &store)?;
     let peers_follow = crate::members::PeerFollower::new(&membership, store.tip().height, address_overrides);
     let mut d = Driver {
+        next_key,
         peers_follow,
         spec,
         name,
@@ -369,6 +376,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         withheld: 0,
     };
     d.notes();
+    d.poll_next_key();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -397,6 +405,18 @@ fn consensus_err(e: ConsensusError) -> NodeError {
 }
 
 impl Driver {
+    /// Give consensus the rotation's next key once it is due ([`crate::rotation`]).
+    fn poll_next_key(&mut self) {
+        match crate::members::stored_membership(&self.spec, &self.store) {
+            Ok(m) => {
+                if let Some(k) = self.next_key.poll(&m) {
+                    self.exec.add_key(k);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the validator set to check the next key"),
+        }
+    }
+
     /// Pass one input to the executor, then turn its notes into metrics and logs.
     fn exec(&mut self, f: impl FnOnce(&mut NodeExecutor) -> Result<(), ConsensusError>) -> Result<(), NodeError> {
         let r = f(&mut self.exec);
@@ -416,6 +436,7 @@ impl Driver {
                     self.last_commit_ms = now_ms();
                     tracing::info!(height, txs, deposits, block = %hash, "committed");
                     self.peers_follow.after_commit(&self.spec, &self.store, &self.net, height);
+                    self.poll_next_key();
                 }
                 Note::InvalidBlock { height, reason } => {
                     tracing::warn!(height, error = %reason, "peer block is invalid");
