@@ -36,6 +36,16 @@ pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// How long a stopping server waits for requests in flight before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+// ----- validator network (libp2p) -----
+
+/// How often each peer connection is pinged (libp2p `ping`).
+pub const PEER_PING_INTERVAL: Duration = Duration::from_secs(1);
+/// A ping not answered within this time closes the connection: a dead or stopped peer is shown
+/// disconnected within about [`PEER_PING_INTERVAL`] + [`PEER_PING_TIMEOUT`] (plus the time to
+/// notice, under load), instead of the 3600 s idle timeout. Long enough that a busy but live
+/// peer (a validator verifying a full block) still answers.
+pub const PEER_PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 // ----- submissions (POST /v1/deposits, POST /v1/transactions) -----
 
 /// Largest body of `POST /v1/deposits` (one transaction; a full batch of 10,000 items is about
