@@ -19,7 +19,7 @@ use curia_ledger::equivocation::Equivocation;
 use curia_ledger::evidence::Misbehaviour;
 use curia_ledger::hash::Hash;
 use curia_ledger::tx::{Payload, Transaction, TxBody};
-use curia_node::limits::{PEER_PING_INTERVAL, PEER_PING_TIMEOUT};
+use curia_node::limits::PEER_DEAD_AFTER;
 
 fn key(c: &Cluster, path: &str) -> SecretKey {
     curia_node::config::read_key(&c.dir.join(path)).unwrap()
@@ -107,7 +107,7 @@ fn evidence_is_recorded_on_chain_shown_by_audit_and_a_stopped_peer_is_dropped() 
     wait_for(&c, Duration::from_secs(30), "node 0 sees three peers", || peers(0) == 3);
     let pid = c.pid(3).unwrap();
     signal(pid, "-STOP");
-    let bound = PEER_PING_INTERVAL + PEER_PING_TIMEOUT + Duration::from_secs(10);
+    let bound = PEER_DEAD_AFTER + Duration::from_secs(15);
     let stopped = Instant::now();
     wait_for(&c, bound, "node 0 drops the stopped peer", || peers(0) == 2);
     let took = stopped.elapsed();

@@ -14,9 +14,10 @@
 //!   answer in the response. What the bytes mean is the caller's business.
 //! - The node keeps dialing validators it is not connected to, every [`REDIAL`].
 //! - Keepalive: libp2p `ping` on every connection every [`PEER_PING_INTERVAL`]; a ping not
-//!   answered within [`PEER_PING_TIMEOUT`] closes the connection, so a dead or stopped peer (a
-//!   half-open TCP connection) is shown disconnected within about the sum of the two, not after
-//!   the 3600 s idle timeout.
+//!   answered within [`PEER_PING_TIMEOUT`] fails; libp2p forgives the first failure and retries
+//!   on a new stream, and the second failure closes the connection, so a dead or stopped peer (a
+//!   half-open TCP connection) is shown disconnected within about
+//!   [`crate::limits::PEER_DEAD_AFTER`] (15 s), not after the 3600 s idle timeout.
 //! - A peer address is an IP multiaddr (`/ip4/A/tcp/P`, `/ip6/…`), a DNS multiaddr
 //!   (`/dns/HOST/tcp/P`, `/dns4/…`, `/dns6/…`) or `HOST:PORT` ([`parse_peer_address`]). Host
 //!   names are resolved at each dial (the system resolver, at most [`RESOLVE_TIMEOUT`], off the
