@@ -277,6 +277,36 @@ pub struct Health {
     pub node: NodeStatus,
 }
 
+/// `GET /v1/evidence`: the evidence of misbehaviour a node has kept (what it saw itself, whether
+/// or not it is on chain yet), oldest height first. Every record proves itself: its signed
+/// messages are in canonical hex.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceList {
+    /// The chain.
+    pub chain_id: Hash,
+    /// Double votes (`curia_ledger::equivocation`), checked against the genesis set.
+    pub evidence: Vec<curia_ledger::equivocation::EquivocationJson>,
+    /// Double proposals, by height, round and proposer.
+    #[serde(default)]
+    pub double_proposals: Vec<DoubleProposalInfo>,
+}
+
+/// One double proposal of an [`EvidenceList`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoubleProposalInfo {
+    /// The proposer's index in the set in force at `height`.
+    pub proposer: u16,
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// The two signed proposals, as an `evidence` transaction carries them
+    /// (`{"type": "double_proposal", "a": hex, "b": hex}`).
+    pub evidence: curia_ledger::evidence::Misbehaviour,
+}
+
 /// The answer of `POST /admin/backup` on the ops listener.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupAnswer {

@@ -61,8 +61,8 @@ pub use curia_api_types as types;
 pub use error::{ApiFailure, Error};
 pub use sign::{read_key_file, DepositFields, SignedDeposit, Signer};
 use types::{
-    Accepted, BackupAnswer, BatchAnswer, BlockInfo, BlockTxs, CaseInfo, DepositInfo, DigestDeposits, ErrorBody, Health,
-    NodeStatus, TxBatch, DEPOSIT_BODY_LIMIT, TRANSACTIONS_BODY_LIMIT,
+    Accepted, BackupAnswer, BatchAnswer, BlockInfo, BlockTxs, CaseInfo, DepositInfo, DigestDeposits, ErrorBody,
+    EvidenceList, Health, NodeStatus, TxBatch, DEPOSIT_BODY_LIMIT, TRANSACTIONS_BODY_LIMIT,
 };
 
 /// Longest single wait between retries or polls, whatever `Retry-After` says.
@@ -364,6 +364,11 @@ impl Client {
     /// `GET /v1/digests/{sha256}`: the committed deposits of a commitment.
     pub fn digest(&self, commitment: &Hash) -> Result<DigestDeposits, Error> {
         self.get_json(&format!("/v1/digests/{commitment}"), &[], MAX_SMALL_ANSWER)
+    }
+
+    /// `GET /v1/evidence`: the misbehaviour evidence the node kept.
+    pub fn evidence(&self) -> Result<EvidenceList, Error> {
+        self.get_json("/v1/evidence", &[], MAX_SUBMIT_ANSWER)
     }
 
     /// `GET /v1/blocks/{height}`.

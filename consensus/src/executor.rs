@@ -34,7 +34,9 @@
 //!   error: a node must not vote, build or commit on a state it could not read. The node exits;
 //!   the simulator reports a violation and ends the run.
 //! - X8 (evidence): an `Equivocation` (two verified, conflicting votes of one validator) is given
-//!   to the store to keep and reported as a [`Note::Equivocation`].
+//!   to the store to keep and reported as a [`Note::Equivocation`]; a `DoubleProposal` (two
+//!   verified, different proposals of one proposer for one height and round) likewise, as a
+//!   [`Note::DoubleProposal`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -42,6 +44,7 @@ use std::sync::Arc;
 use curia_ledger::block::{Block, CommitCertificate, SignedVote};
 use curia_ledger::crypto::{PublicKey, SecretKey, Signature};
 use curia_ledger::equivocation::Equivocation;
+use curia_ledger::evidence::DoubleProposal;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
 use curia_ledger::state::{
@@ -123,6 +126,10 @@ pub trait ChainStore {
     fn record_equivocation(&mut self, _evidence: &Equivocation) -> Result<(), Self::Error> {
         Ok(())
     }
+    /// Keep evidence of a double proposal durably (rule X8). The default keeps nothing.
+    fn record_double_proposal(&mut self, _evidence: &DoubleProposal) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Where a proposer's transactions come from (the node's mempool).
@@ -184,6 +191,9 @@ pub enum Note {
     /// A validator signed two different votes for one slot (rule X8); the evidence was given to
     /// the store.
     Equivocation(Box<Equivocation>),
+    /// A proposer signed two different proposals for one height and round (rule X8); the
+    /// evidence was given to the store.
+    DoubleProposal(Box<DoubleProposal>),
 }
 
 /// The executor of one validator: its machine and the four things it acts on.
@@ -366,6 +376,10 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
             Effect::Equivocation(e) => {
                 self.store.record_equivocation(&e).map_err(store_err)?;
                 self.notes.push(Note::Equivocation(Box::new(e)));
+            }
+            Effect::DoubleProposal(d) => {
+                self.store.record_double_proposal(&d).map_err(store_err)?;
+                self.notes.push(Note::DoubleProposal(Box::new(d)));
             }
         }
         Ok(None)

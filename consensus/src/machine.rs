@@ -7,6 +7,7 @@ use std::sync::Arc;
 use curia_ledger::block::{Block, CommitCertificate, SignedVote, Vote, VoteKind};
 use curia_ledger::crypto::SecretKey;
 use curia_ledger::equivocation::Equivocation;
+use curia_ledger::evidence::DoubleProposal;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::membership::{Membership, ValidatorSet, ACTIVATION_DELAY};
 use curia_ledger::Hash;
@@ -195,6 +196,9 @@ pub enum Effect {
     /// Rule E: a validator signed two different votes for one slot; keep this evidence (both
     /// votes verified). Emitted once per validator and slot, for the first two values seen.
     Equivocation(Equivocation),
+    /// Rule E: the proposer of a height and round signed two different proposals for it; keep
+    /// this evidence (both verified). Emitted once per height and round, for the first two seen.
+    DoubleProposal(DoubleProposal),
 }
 
 /// Counters of what the machine saw and refused.
@@ -309,6 +313,8 @@ pub struct Machine {
     awaiting_block: Option<(u64, u32)>,
 
     proposals: BTreeMap<u32, SignedProposal>,
+    /// Rounds of this height whose double proposal was reported.
+    double_proposals: std::collections::BTreeSet<u32>,
     blocks: BTreeMap<Hash, Block>,
     validity: BTreeMap<Hash, Validity>,
     votes: BTreeMap<(u32, VoteKind), RoundVotes>,
@@ -372,6 +378,7 @@ impl Machine {
             l36_done: false,
             awaiting_block: None,
             proposals: BTreeMap::new(),
+            double_proposals: Default::default(),
             blocks: BTreeMap::new(),
             validity: BTreeMap::new(),
             votes: BTreeMap::new(),
@@ -1015,6 +1022,13 @@ impl Machine {
         if let Some(old) = self.proposals.get(&q.round) {
             if old != &p {
                 self.stats.equivocations += 1;
+                // Both are verified (ours on arrival, this one above) and by the one proposer
+                // of (h, r); only the first conflicting pair is reported: the first is kept.
+                if self.double_proposals.insert(q.round) {
+                    if let Ok(d) = DoubleProposal::new(old.clone(), p.clone()) {
+                        out.push(Effect::DoubleProposal(d));
+                    }
+                }
             }
             return;
         }
@@ -1231,6 +1245,7 @@ impl Machine {
         self.l36_done = false;
         self.awaiting_block = None;
         self.proposals.clear();
+        self.double_proposals.clear();
         self.blocks.clear();
         self.validity.clear();
         self.votes.clear();

@@ -54,6 +54,8 @@ use curia_ledger::{Hash, LedgerError};
 use curia_storage::{CaseEntry, CaseEvent as StoredEvent, Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use curia_api_types::{DoubleProposalInfo, EvidenceList};
+
 use crate::http::ConnLimits;
 use crate::mempool::{check_admission_at, Admitted, MAX_SUBMISSION};
 use crate::NodeError;
@@ -502,27 +504,33 @@ async fn read<T: Send + 'static>(
 }
 
 /// `GET /v1/evidence`: the evidence of misbehaviour this node has kept (see
-/// `curia_ledger::equivocation`), oldest height first. Public: it names validators, not clients,
-/// and every record proves itself against the genesis.
-#[derive(serde::Serialize)]
-struct EvidenceList {
-    chain_id: Hash,
-    evidence: Vec<curia_ledger::equivocation::EquivocationJson>,
-}
-
+/// `curia_ledger::equivocation` and `curia_ledger::evidence`), oldest height first. Public: it
+/// names validators, not clients, and every record proves itself.
 async fn get_evidence(State(ctx): State<ApiContext>) -> ApiResult<Json<EvidenceList>> {
     let spec = ctx.spec.clone();
-    let evidence = read(&ctx, move |store| {
+    let (evidence, double_proposals) = read(&ctx, move |store| {
         let kept = store.equivocations()?;
         // Kept only after the machine verified both votes: a record that no longer checks is a
         // damaged store, reported as such.
-        kept.iter()
+        let votes = kept
+            .iter()
             .map(|e| curia_ledger::equivocation::EquivocationJson::from_evidence(e, &spec))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::new("storage", format!("a kept evidence record does not check: {e}")))
+            .map_err(|e| ApiError::new("storage", format!("a kept evidence record does not check: {e}")))?;
+        let proposals = store
+            .double_proposals()?
+            .into_iter()
+            .map(|d| DoubleProposalInfo {
+                proposer: d.a.proposal.proposer,
+                height: d.a.proposal.height,
+                round: d.a.proposal.round,
+                evidence: curia_ledger::evidence::Misbehaviour::DoubleProposal(d),
+            })
+            .collect();
+        Ok((votes, proposals))
     })
     .await?;
-    Ok(Json(EvidenceList { chain_id: ctx.spec.chain_id, evidence }))
+    Ok(Json(EvidenceList { chain_id: ctx.spec.chain_id, evidence, double_proposals }))
 }
 
 /// `GET /v1/deposits/{id}`.

@@ -149,6 +149,7 @@ impl Mempool {
     /// an applied transaction; not already pending.
     fn precheck(&self, state: &dyn StateView, tx: &Transaction, id: &Hash) -> Result<(), NodeError> {
         check_sender(state, tx)?;
+        check_evidence(&self.spec, state, tx, id)?;
         if state.tx_applied(id) {
             return Err(LedgerError::DuplicateTx(*id).into());
         }
@@ -283,6 +284,21 @@ pub fn check_admission_at(
     results
 }
 
+/// An `evidence` transaction: every rule the ledger applies (rule 7 of `curia_ledger::state`)
+/// as the next block would, on the committed `state`: a sender in the set in force, conflicting
+/// messages signed by the offender of the set in force at the offence's height, and an offence
+/// not recorded yet (422 `evidence_sender_not_validator`, `evidence_invalid`,
+/// `evidence_offender_unknown`, `evidence_bad_signature`, `evidence_duplicate`). Other kinds pass.
+/// The sender is checked against the latest set (which differs from the set in force only
+/// while a committed membership change waits to take effect) and the offence's height is not
+/// bounded here; the proposer's checks at the block's height add both.
+pub fn check_evidence(spec: &ChainSpec, state: &dyn StateView, tx: &Transaction, id: &Hash) -> Result<(), NodeError> {
+    if !tx.body.payload.sent_by_validator() {
+        return Ok(());
+    }
+    Ok(curia_ledger::state::check_tx_at(spec, state, None, tx, id)?)
+}
+
 /// The rules of the state transition that [`check_signed`] leaves out, for the payloads whose
 /// refusal a client must hear about (see [`check_admission_at`]).
 fn check_with_state(
@@ -294,6 +310,7 @@ fn check_with_state(
 ) -> Result<(), LedgerError> {
     use curia_ledger::state::Overlay;
     match &tx.body.payload {
+        _ if tx.body.payload.sent_by_validator() => curia_ledger::state::check_tx_at(spec, state, next_height, tx, id),
         Payload::Registry { .. } | Payload::Membership { .. } => {
             let mut overlay = match next_height {
                 Some(h) => Overlay::at_height(state, h),
@@ -310,8 +327,12 @@ fn check_with_state(
     }
 }
 
-/// A registered, active sender whose role may send the transaction's kind.
+/// A registered, active sender whose role may send the transaction's kind. An `evidence`
+/// transaction is sent by a validator, not a client: [`check_evidence`] checks its sender.
 fn check_sender(state: &dyn StateView, tx: &Transaction) -> Result<(), NodeError> {
+    if tx.body.payload.sent_by_validator() {
+        return Ok(());
+    }
     let sender = &tx.body.sender;
     let client =
         state.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;

@@ -131,7 +131,7 @@ fn show_key(cf: &str, k: &[u8]) -> String {
 
 /// The chain store.
 pub struct Store {
-    db: DB,
+    pub(crate) db: DB,
     path: PathBuf,
     spec: ChainSpec,
     read_only: bool,
@@ -364,7 +364,7 @@ impl Store {
         &self.path
     }
 
-    fn cf(&self, name: &'static str) -> &ColumnFamily {
+    pub(crate) fn cf(&self, name: &'static str) -> &ColumnFamily {
         self.db.cf_handle(name).expect("every family is opened")
     }
 
@@ -399,7 +399,7 @@ impl Store {
         self.get_decoded(fam, &height_key(height), |b| T::from_bytes(b).map_err(|e| e.to_string()))
     }
 
-    fn write_synced(&self, b: WriteBatch, op: &str) -> Result<(), StoreError> {
+    pub(crate) fn write_synced(&self, b: WriteBatch, op: &str) -> Result<(), StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly { path: self.path.clone() });
         }
@@ -644,7 +644,7 @@ impl Store {
         Ok(new_tip)
     }
 
-    fn put(&self, wb: &mut WriteBatch, fam: &'static str, key: &[u8], payload: &[u8]) {
+    pub(crate) fn put(&self, wb: &mut WriteBatch, fam: &'static str, key: &[u8], payload: &[u8]) {
         wb.put_cf(self.cf(fam), key, seal(fam, key, payload));
     }
 
@@ -723,6 +723,7 @@ impl Store {
                     }
                 }
                 Change::Member { entry } => members.push(entry.clone()),
+                Change::Evidence { key, .. } => self.put_evidence_record(wb, key, height),
             }
         }
         if !members.is_empty() {
@@ -1043,6 +1044,9 @@ impl StateView for StoreState<'_> {
     }
     fn member_entries(&self) -> Vec<curia_ledger::membership::MemberEntry> {
         self.keep(self.store.member_entries())
+    }
+    fn evidence_recorded(&self, key: &Hash) -> bool {
+        self.keep(self.store.evidence_recorded(key))
     }
 }
 
