@@ -404,7 +404,6 @@ fn validator_commands_add_rotate_remove_with_real_processes() {
 
 /// A receipt signed by a set after a change verifies from the genesis with the membership walk.
 #[test]
-#[ignore = "needs mverify11's membership walk; un-ignored at merge"]
 fn receipts_signed_by_a_later_set_verify() {
     let mut c = Cluster::start(2);
     let (_e, active) = add_court_e_by_cli(&mut c);

@@ -130,7 +130,10 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                     ),
                 });
             }
-            cert.verify(self.spec)?;
+            // Against the set in force at this height (the genesis set until a membership change
+            // takes effect), not the genesis set: after a change the certificates are the new set's.
+            let m = membership_of(self.spec, &self.state)?;
+            cert.verify_in(&self.spec.chain_id, m.set_at(height))?;
             let changes = apply_block(self.spec, &self.state, &self.tip, block)?;
             if block.last_commit != self.last_cert {
                 return Err(LedgerError::InvalidBlock {
