@@ -12,7 +12,7 @@ phase() {
   echo "== test phase: $name took $((SECONDS - start)) s" >&2
 }
 phase setup bash scripts/setup.sh
-# As root (CI here), the network-namespace fault test (cli/tests/netns.rs) must run, not skip.
+# As root (CI here), the network-namespace fault test (cli/tests/it/netns.rs) must run, not skip.
 if [ "$(id -u)" = 0 ]; then export CURIA_NETNS_REQUIRED=1; fi
 phase "cargo test" cargo test --workspace
 if [ -f tests/python/run.sh ]; then phase "python verifier" bash tests/python/run.sh; fi

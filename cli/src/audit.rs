@@ -8,7 +8,7 @@
 //! codes that `--node` (cli/src/audit_node.rs) shares. Text from outside (a node's answers, the
 //! reasons a chain fails, paths) is escaped before it is printed
 //! ([`curia_verifier::escape::terminal`]); the JSON output is serde's. It uses only the ledger and storage
-//! crates, so that `storage/tests/cli_audit.rs` can compile it on its own.
+//! crates, so that `storage/tests/it/cli_audit.rs` can compile it on its own.
 
 use std::path::PathBuf;
 use std::time::Instant;

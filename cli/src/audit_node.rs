@@ -16,7 +16,7 @@
 //! has). Without a key, or with one the node refuses (401, 403), the audit is exit 2.
 //!
 //! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]) and the replayed state.
-//! This file lives apart from `audit.rs` because `storage/tests/cli_audit.rs` compiles that one
+//! This file lives apart from `audit.rs` because `storage/tests/it/cli_audit.rs` compiles that one
 //! without the node crate or an HTTP client.
 
 use std::path::Path;

@@ -340,6 +340,9 @@ impl std::fmt::Debug for Backups {
 /// The answer of `POST /admin/backup` (shared with `curia-client`).
 pub use curia_api_types::BackupAnswer;
 
+/// The folder a backup is written to before it is named after the height it holds.
+const STAGING: &str = "backup-staging";
+
 impl Backups {
     /// Backups of `store` in `DATA_DIR/`[`BACKUP_SUBDIR`] (on the store's file system, so the
     /// checkpoint can hard-link the store's immutable files).
@@ -360,14 +363,21 @@ impl Backups {
         &self.dir
     }
 
-    /// Write one backup (blocking): read the tip, then checkpoint the store into a new folder
-    /// `backup-HEIGHT-UNIX_MS`.
+    /// Write one backup (blocking): checkpoint the store into a staging folder, read the tip the
+    /// copy holds (blocks keep committing meanwhile, so the live tip read before or after could
+    /// name another height), then rename it to `backup-HEIGHT-UNIX_MS`. A staging folder left by
+    /// a crash is removed first (backups never run two at a time).
     fn write(&self) -> Result<BackupAnswer, String> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| format!("cannot create the backup folder {}: {e}", self.dir.display()))?;
         let dir = std::fs::canonicalize(&self.dir)
             .map_err(|e| format!("cannot resolve the backup folder {}: {e}", self.dir.display()))?;
-        let tip = self.store.tip();
+        let staging = dir.join(STAGING);
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)
+                .map_err(|e| format!("cannot remove the unfinished backup {}: {e}", staging.display()))?;
+        }
+        let tip = self.store.checkpoint(&staging).map_err(|e| e.to_string())?;
         let mut ms = crate::driver::now_ms();
         let mut dest = dir.join(format!("backup-{}-{ms}", tip.height));
         // Two backups in the same millisecond at the same height: take the next free name.
@@ -375,7 +385,8 @@ impl Backups {
             ms += 1;
             dest = dir.join(format!("backup-{}-{ms}", tip.height));
         }
-        self.store.checkpoint(&dest).map_err(|e| e.to_string())?;
+        std::fs::rename(&staging, &dest)
+            .map_err(|e| format!("cannot rename {} to {}: {e}", staging.display(), dest.display()))?;
         let removed = self.prune(&dir);
         Ok(BackupAnswer {
             path: dest.display().to_string(),

@@ -876,14 +876,17 @@ impl Store {
     // ----- backup -----
 
     /// Write a consistent online backup (a RocksDB checkpoint: hard links where possible) to
-    /// `dest`, which must not exist. The store stays open and writable meanwhile.
-    pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<(), StoreError> {
+    /// `dest`, which must not exist. The store stays open and writable meanwhile, so blocks may
+    /// commit while the checkpoint is taken: the tip returned is read from the copy itself, not
+    /// from this store.
+    pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<Tip, StoreError> {
         let dest = dest.as_ref();
         if dest.exists() {
             return Err(StoreError::Backup { path: dest.into(), reason: "already exists".into() });
         }
         let cp = rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(StoreError::rocks("start checkpoint"))?;
-        cp.create_checkpoint(dest).map_err(StoreError::rocks(format!("checkpoint to {}", dest.display())))
+        cp.create_checkpoint(dest).map_err(StoreError::rocks(format!("checkpoint to {}", dest.display())))?;
+        Ok(Store::open_read_only(dest)?.tip())
     }
 
     /// Restore a backup made by [`Store::checkpoint`] into `target` (which must not exist or be

@@ -1,6 +1,6 @@
 """A live four-validator testnet on loopback for the client's tests.
 
-As cli/tests/common/mod.rs and testnet/start.sh do: `curia testnet init --validators 4` into a
+As cli/tests/it/common/mod.rs and testnet/start.sh do: `curia testnet init --validators 4` into a
 temporary folder, shorter consensus timeouts, four `curia node run` processes, then wait (with a
 deadline) until every node answers `/healthz`. `stop()` terminates exactly the processes it
 started (SIGTERM, then SIGKILL after a deadline) and is safe to call twice; it is also

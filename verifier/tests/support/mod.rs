@@ -1,5 +1,5 @@
 //! Receipts built offline with the ledger's test chain, for the display and large-file tests
-//! (shared with cli/tests/display.rs through a `#[path]` module).
+//! (shared with cli/tests/it/display.rs through a `#[path]` module).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! commits a deposit; a name that does not resolve (`[network.addresses]` override on one node)
 //! is logged with the host name, and the network still works through the other addresses.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -14,8 +14,15 @@ pub fn curia() -> Command {
     Command::new(env!("CARGO_BIN_EXE_curia"))
 }
 
-/// The cluster tests run one at a time: each starts four processes on a two-core machine.
+/// The cluster tests run one at a time: each starts four processes on a two-core machine, and
+/// they share one process's port window ([`Cluster::port_base`]).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Hold this while a test runs `curia node run` processes without a [`Cluster`] (which holds it
+/// itself): such tests then never overlap each other, in CPU or in ports.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub struct Cluster {
     _serial: std::sync::MutexGuard<'static, ()>,
@@ -27,7 +34,7 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(test: u16) -> Cluster {
-        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let serial = serial();
         let base = 20000 + (std::process::id() % 300) as u16 * 30 + test * 6; // below the ephemeral range (32768+)
         let dir = std::env::temp_dir().join(format!("curia-net-{}-{test}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -67,7 +74,7 @@ impl Cluster {
     /// `base + 1000 + i`, ops on `base + 2000 + i`), with a platform key in
     /// `dir/clients/platform.key` for [`Cluster::deposit`]. Waits until every node is healthy.
     pub fn launch(dir: PathBuf, base: u16, names: Vec<String>) -> Cluster {
-        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let serial = serial();
         let mut c = Cluster { _serial: serial, dir, base, names, nodes: vec![] };
         for i in 0..c.names.len() {
             c.nodes.push(Some(c.spawn(i)));

@@ -4,7 +4,7 @@
 //! `/v1/chain` serves case records, so it needs a signed read by an auditor, judge or court key:
 //! the audit signs with `--key`, and an unsigned or platform-signed request is refused.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

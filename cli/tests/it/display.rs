@@ -1,7 +1,7 @@
 //! Nothing from the chain is shown raw: what a receipt says (label, media type, reference) and
 //! what a receipt file holds reach the terminal escaped, in every `curia` command that shows it.
 
-#[path = "../../verifier/tests/support/mod.rs"]
+#[path = "../../../verifier/tests/support/mod.rs"]
 mod support;
 
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! tiles are byte for byte those built from the whole block; older stores (no layout) keep
 //! working; corrupt tiles are refused by name.
 
-mod common;
+use crate::common;
 
 use curia_ledger::codec::Canonical;
 use curia_ledger::hash::Hash;

@@ -21,7 +21,7 @@
 //! - Waits are condition polls with deadlines; fixed intervals only pace the flapping link and
 //!   bound the windows in which the test watches that nothing commits.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
@@ -481,6 +481,7 @@ impl Load {
 
 #[test]
 fn partitions_isolation_and_a_flapping_link_under_load() {
+    let _serial = crate::common::serial();
     let started = Instant::now();
     let dir = std::env::temp_dir().join(format!("curia-netns-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -7,7 +7,7 @@
 //! - a SIGSTOPped peer is shown disconnected within the keepalive bound (libp2p ping), and
 //!   connected again after SIGCONT.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

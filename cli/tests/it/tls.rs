@@ -7,7 +7,7 @@
 //! The client here is the test's own (ureq over rustls with the testnet's CA file), not the
 //! `curia` client commands.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -103,6 +103,7 @@ fn metric(page: &str, line_start: &str) -> f64 {
 
 #[test]
 fn testnet_over_tls() {
+    let _serial = common::serial();
     let base = common::Cluster::port_base(0) + 9;
     let dir = std::env::temp_dir().join(format!("curia-tls-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -5,7 +5,7 @@
 //!
 //! The child is this test binary re-run with `CURIA_CRASH_CHILD_DIR` set.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -145,7 +145,7 @@ fn survives_sigkill_at_random_instants() {
     let (mut kills, mut mid_run, mut rounds) = (0, 0, 1);
     while kills < KILLS {
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args(["crash::crash_child", "--exact", "--nocapture", "--test-threads=1"])
             .env("CURIA_CRASH_CHILD_DIR", dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,7 +1,7 @@
 //! The genesis ceremony through the `curia` binary: four institutions with their own key folders
 //! found a chain, sign it, check it, publish it and run it; and every refusal of the ceremony.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

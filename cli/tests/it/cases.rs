@@ -1,7 +1,7 @@
 //! The case workflow against a real local network: `curia case open|attach|show|verify|close`,
 //! the access rules of signed case reads, every verification reason, the report and `--record`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Real processes on loopback: four `curia node run` validators, started and stopped by the
 //! tests themselves. Covers the node issue's process-level acceptance tests.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! backup of a running node, audited, restored into that node after it stopped, and the node
 //! catching up to the same chain.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,9 +1,9 @@
 //! The CLI's `curia audit` module (cli/src/audit.rs), compiled here so its exit codes are tested
 //! with the store before the CLI wires it in.
 
-mod common;
+use crate::common;
 
-#[path = "../../cli/src/audit.rs"]
+#[path = "../../../cli/src/audit.rs"]
 mod audit;
 
 use audit::{run, AuditArgs};

@@ -1,6 +1,6 @@
 //! Round trips, reopen, refusals, vote log, backup and restore.
 
-mod common;
+use crate::common;
 
 use curia_ledger::block::{Vote, VoteKind};
 use curia_ledger::codec::Canonical;
@@ -223,7 +223,7 @@ fn checkpoint_and_restore() {
     commit_range(&store, &c, &ch, 0..4);
     let backups = tempfile::tempdir().unwrap();
     let backup = backups.path().join("b1");
-    store.checkpoint(&backup).unwrap();
+    assert_eq!(store.checkpoint(&backup).unwrap().height, 4, "the tip the copy holds");
     assert!(store.checkpoint(&backup).is_err(), "a second checkpoint into the same directory is refused");
     // The store keeps going after the backup.
     commit_range(&store, &c, &ch, 4..6);

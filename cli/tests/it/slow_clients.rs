@@ -8,7 +8,7 @@
 //! node closes (header or body deadline) opens a new one at once, so the pressure lasts for the
 //! whole measurement.
 
-mod common;
+use crate::common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

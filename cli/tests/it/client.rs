@@ -3,7 +3,7 @@
 //! the receipts offline; bad input gets its specific error variant; and the CLI passes
 //! `--ca-file` through to the client.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

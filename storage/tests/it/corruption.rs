@@ -1,7 +1,7 @@
 //! Flipped bytes on disk make reads fail loudly, naming the family and key, and the audit names
 //! the height.
 
-mod common;
+use crate::common;
 
 use curia_ledger::testkit::TestChain;
 use curia_storage::{audit_store, cf, Store, StoreError};

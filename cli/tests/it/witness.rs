@@ -3,7 +3,7 @@
 //! witness killed with SIGKILL and restarted remembers its size, and never loses a size it
 //! answered 200 for; malformed bodies get specific errors; a corrupt state file stops it.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! height, and deposits commit throughout. Then the fifth validator is removed again: the
 //! certificates go back to four signers and deposits still commit.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

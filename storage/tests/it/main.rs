@@ -1,0 +1,10 @@
+//! The store's integration tests in one test binary (one link of RocksDB instead of one per
+//! file). Each module is one former test file; `common` builds the test chains.
+
+mod common;
+
+mod cli_audit;
+mod corruption;
+mod crash;
+mod store;
+mod tx_layout;
