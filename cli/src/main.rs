@@ -12,6 +12,7 @@ mod genesis;
 mod keys;
 mod netcmd;
 mod tlsgen;
+mod tsa;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -121,6 +122,11 @@ enum Cmd {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// RFC 3161 time stamps over a checkpoint: ask a TSA, or verify a token offline.
+    Tsa {
+        #[command(subcommand)]
+        cmd: tsa::TsaCmd,
     },
     /// Run a transparency-log witness (C2SP tlog-witness) or make its key.
     Witness {
@@ -339,6 +345,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Status { node, json } => netcmd::status(&node, ca, json),
         Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),
+        Cmd::Tsa { cmd } => tsa::run(cmd),
     }
 }
 
