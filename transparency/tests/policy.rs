@@ -150,7 +150,7 @@ fn parse_errors() {
         (
             "witness A B+00000000+AQ==\nquorum none\n".into(),
             1,
-            "invalid verifier key: key ID is not 8 lowercase hex digits",
+            "invalid verifier key: Ed25519 public key is not 32 bytes",
         ),
     ];
     for (text, line, reason) in cases {
