@@ -15,6 +15,7 @@ mod netcmd;
 mod tlsgen;
 mod tsa;
 mod validator;
+mod verify_log;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -58,8 +59,9 @@ enum Cmd {
         files: Vec<PathBuf>,
     },
     /// Verify evidence against a receipt and a genesis, offline. Exit 0 valid, 1 invalid, 2 unusable input.
-    /// (The same command as the standalone `curia-verify`.)
-    Verify(curia_verifier::cmd::VerifyArgs),
+    /// (The same command as the standalone `curia-verify`; with --policy, also an upgraded
+    /// receipt's place in the deposit log, its witness cosignatures and its RFC 3161 time stamp.)
+    Verify(verify_log::VerifyCmd),
     /// Work with receipts.
     Receipt {
         #[command(subcommand)]
@@ -323,7 +325,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Verify(args) => Ok(curia_verifier::cmd::run(&args)?),
+        Cmd::Verify(cmd) => verify_log::run(&cmd),
         Cmd::Receipt { cmd: ReceiptCmd::Show { receipt, json } } => {
             let r = load_receipt(&receipt)?;
             if json {

@@ -115,7 +115,9 @@ fn stamp_verify_and_tamper() {
         let (code, text) = verify(&dir, &token, "checkpoint.txt", other_cert);
         assert_eq!(code, 1, "{text}");
         assert!(text.contains("signed by another certificate"), "{text}");
-        assert!(!openssl_verify(&dir, &token, "checkpoint.txt", other_cert).0);
+        // (No openssl comparison here: the token carries the TSA's certificate (certReq), which
+        // `openssl ts -verify` uses and chains to the CA whatever `-untrusted` names; curia pins
+        // the certificate the judge gives.)
         // A bad signature: the last byte of the response is the signature's.
         let mut bytes = std::fs::read(&token).unwrap();
         let last = bytes.len() - 1;
@@ -147,7 +149,7 @@ fn stamp_verify_and_tamper() {
         let (code, text) = verify(&dir, &token, "checkpoint.txt", cert);
         assert_eq!(code, 1, "{text}");
         assert!(text.contains(want), "{cert}: {text}");
-        assert!(!openssl_verify(&dir, &token, "checkpoint.txt", cert).0, "openssl accepted {cert}");
+        // (openssl checks the certificate the token carries, whose EKU is right: no comparison.)
     }
     // Unusable input: exit 2.
     let (code, text) = verify(&dir, &dir.join("missing.tsr"), "checkpoint.txt", "tsa-rsa.pem");
@@ -164,5 +166,240 @@ fn stamp_verify_and_tamper() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("cannot reach the TSA"), "{text}");
     assert!(!dir.join("never.tsr").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- Upgraded receipts: `curia verify --policy POLICY [--tsa-cert CERT]` -------------------
+
+use curia_ledger::merkle;
+use curia_ledger::receipt::Receipt;
+use curia_ledger::tlog::MemLog;
+use curia_ledger::tx::Payload;
+use curia_transparency::checkpoint::Checkpoint;
+use curia_transparency::cosignature;
+use curia_transparency::note::{KeyKind, Note, Signer};
+use curia_transparency::rfc3161;
+use curia_transparency::upgrade::{LogProof, ReceiptLog};
+
+const ORIGIN: &str = "curia.test/log";
+
+fn golden(name: &str) -> PathBuf {
+    repo().join("ledger/tests/data/golden").join(name)
+}
+
+fn signer(name: &str) -> Signer {
+    let seed: [u8; 32] =
+        sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(name.as_bytes())).into();
+    Signer::from_seed(name, &seed).unwrap()
+}
+
+/// The deposit's leaf as receipt format 14.1 states it, computed here from the receipt's fields.
+fn leaf_of(r: &Receipt) -> curia_ledger::hash::Hash {
+    let c = match (&r.tx.payload, &r.item) {
+        (_, Some(item)) => item.commitment,
+        (Payload::Deposit(d), None) => d.commitment.hash(),
+        _ => panic!("not a deposit"),
+    };
+    let mut data = r.deposit_id.0.to_vec();
+    data.extend_from_slice(&c.0);
+    merkle::leaf_hash(&data)
+}
+
+/// A log of seven leaves whose leaf 4 is `leaf`; `salt` varies the other leaves (a fork).
+fn log_with(leaf: curia_ledger::hash::Hash, salt: &str) -> MemLog {
+    let mut log = MemLog::new();
+    for i in 0..7 {
+        let l = if i == 4 { leaf } else { merkle::leaf_hash(format!("{salt} deposit {i}").as_bytes()) };
+        log.append(l).unwrap();
+    }
+    log
+}
+
+/// The signed note over `log`'s checkpoint: the log key's signature, then `witnesses`' cosignatures.
+fn signed_note(log: &MemLog, log_key: &Signer, witnesses: &[&Signer]) -> (String, Vec<u8>) {
+    let text = Checkpoint::new(ORIGIN, log.size(), log.root()).to_text();
+    let mut signatures = vec![log_key.sign(&text).unwrap()];
+    for (i, w) in witnesses.iter().enumerate() {
+        signatures.push(cosignature::cosign(w, &text, 1_795_000_000 + i as u64).unwrap());
+    }
+    (text.clone(), Note { text, signatures }.to_bytes())
+}
+
+/// `receipt` (a golden file) with a `log` member: leaf 4 of `log`, the note, and the token.
+fn upgrade(dir: &Path, receipt: &str, out: &str, log: &MemLog, note: &[u8], token: Option<&[u8]>) -> PathBuf {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(golden(receipt)).unwrap()).unwrap();
+    let proof =
+        LogProof { extra: None, index: 4, proof: log.inclusion_proof(log.size(), 4).unwrap(), note: note.to_vec() };
+    let member = ReceiptLog { proof, tsa_token: token.map(<[u8]>::to_vec), tsa_chain: Vec::new() };
+    v.as_object_mut().unwrap().insert("log".into(), member.to_json());
+    let path = dir.join(out);
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    path
+}
+
+fn verify_policy(evidence: &str, receipt: &Path, policy: &Path, tsa_cert: Option<&Path>) -> (i32, String) {
+    let mut c = curia();
+    c.arg("verify").arg(golden(evidence)).arg("--receipt").arg(receipt).arg("--genesis").arg(golden("genesis.json"));
+    c.arg("--policy").arg(policy);
+    if let Some(cert) = tsa_cert {
+        c.arg("--tsa-cert").arg(cert);
+    }
+    let (out, text) = run(c);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn upgraded_receipt_under_a_witness_policy() {
+    let dir = std::env::temp_dir().join(format!("curia-tsa-upgrade-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new("bash").arg(repo().join("tests/tsa/make-tsa.sh")).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cert = dir.join("tsa-rsa.pem");
+
+    let receipt = Receipt::from_json(&std::fs::read(golden("receipt-single.json")).unwrap()).unwrap();
+    let leaf = leaf_of(&receipt);
+    let log_key = signer("validators.curia.test");
+    let [w1, w2, w3] = [signer("bar.example/w1"), signer("procur.example/w1"), signer("notary.example/w1")];
+    let policy = dir.join("policy.txt");
+    std::fs::write(
+        &policy,
+        format!(
+            "# two of three outside witnesses\nlog {}\nwitness bar {}\nwitness procur {}\nwitness notary {}\ngroup outside 2 bar procur notary\nquorum outside\n",
+            log_key.verifier(KeyKind::Ed25519).to_vkey(),
+            w1.verifier(KeyKind::CosignatureV1).to_vkey(),
+            w2.verifier(KeyKind::CosignatureV1).to_vkey(),
+            w3.verifier(KeyKind::CosignatureV1).to_vkey(),
+        ),
+    )
+    .unwrap();
+
+    // The honest log, cosigned by two of the three witnesses, its text stamped by the test TSA.
+    let log = log_with(leaf, "honest");
+    let (text, note2) = signed_note(&log, &log_key, &[&w1, &w2]);
+    std::fs::write(dir.join("checkpoint.txt"), &text).unwrap();
+    let tsa = Tsa::start(&dir, "tsa_rsa");
+    let tsr = dir.join("checkpoint.tsr");
+    let mut c = curia();
+    c.args(["tsa", "stamp", "--url", &tsa.url, "--in"]).arg(dir.join("checkpoint.txt")).arg("--out").arg(&tsr);
+    let (o, t) = run(c);
+    assert!(o.status.success(), "{t}");
+    drop(tsa);
+    let (ok, t) = openssl_verify(&dir, &tsr, "checkpoint.txt", "tsa-rsa.pem");
+    assert!(ok, "openssl ts -verify: {t}");
+    let token = rfc3161::token_from_response(&std::fs::read(&tsr).unwrap()).unwrap();
+
+    // 2 of 3: valid, with both upper bounds on the deposit's time.
+    let good = upgrade(&dir, "receipt-single.json", "up-2of3.json", &log, &note2, Some(&token));
+    let (code, t) = verify_policy("evidence-single.bin", &good, &policy, Some(&cert));
+    assert_eq!(code, 0, "{t}");
+    for want in [
+        "[PASS] log_checkpoint",
+        "curia.test/log size 7: signed by validators.curia.test; cosigned by bar, procur",
+        "[PASS] log_inclusion  leaf 4 of 7",
+        "[PASS] log_tsa",
+        "witness        bar cosigned at 2026-",
+        "validators     20",
+        "TSA genTime    20",
+        "POLICY VERDICT: VALID",
+    ] {
+        assert!(t.contains(want), "{want:?} in {t}");
+    }
+    // Without --tsa-cert: valid, the token reported as not checked.
+    let (code, t) = verify_policy("evidence-single.bin", &good, &policy, None);
+    assert_eq!(code, 0, "{t}");
+    assert!(t.contains("carried but not checked") && t.contains("TSA genTime    none checked"), "{t}");
+    // --json: the log checks and the stamp, machine-readable.
+    let mut c = curia();
+    c.arg("verify").arg(golden("evidence-single.bin")).arg("--receipt").arg(&good);
+    c.arg("--genesis")
+        .arg(golden("genesis.json"))
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--tsa-cert")
+        .arg(&cert)
+        .arg("--json");
+    let (o, t) = run(c);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["policy_verdict"], "valid");
+    assert_eq!(j["log"]["size"], 7);
+    assert_eq!(j["log"]["witnesses"].as_array().unwrap().len(), 2);
+    assert!(j["log"]["tsa"]["gen_time"].as_str().unwrap().starts_with("20"), "{j}");
+    // Without --policy the same receipt verifies as any receipt; its log is said to be unchecked.
+    let mut c = curia();
+    c.arg("verify").arg(golden("evidence-single.bin")).arg("--receipt").arg(&good);
+    c.arg("--genesis").arg(golden("genesis.json"));
+    let (o, t) = run(c);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("VERDICT: VALID") && t.contains("give --policy to check it"), "{t}");
+
+    // One cosignature of three: the quorum is not met.
+    let (_, note1) = signed_note(&log, &log_key, &[&w3]);
+    let one = upgrade(&dir, "receipt-single.json", "up-1of3.json", &log, &note1, Some(&token));
+    let (code, t) = verify_policy("evidence-single.bin", &one, &policy, Some(&cert));
+    assert_eq!(code, 1, "{t}");
+    assert!(
+        t.contains("[FAIL] log_checkpoint") && t.contains("group outside: 1 of its 3 members satisfied, 2 required"),
+        "{t}"
+    );
+    assert!(t.contains("[PASS] log_inclusion") && t.contains("POLICY VERDICT: INVALID. Check `log_checkpoint`"), "{t}");
+
+    // A receipt whose leaf is not in the checkpoint: the batch item's receipt with the log
+    // member made for the single deposit (its evidence and receipt are otherwise valid).
+    let other = upgrade(&dir, "receipt-batch.json", "up-other-leaf.json", &log, &note2, Some(&token));
+    let (code, t) = verify_policy("evidence-batch.bin", &other, &policy, Some(&cert));
+    assert_eq!(code, 1, "{t}");
+    assert!(t.contains("VERDICT: VALID. This evidence existed"), "the receipt itself is valid: {t}");
+    assert!(t.contains("[PASS] log_checkpoint") && t.contains("[FAIL] log_inclusion"), "{t}");
+    assert!(t.contains("the deposit's leaf is not at index 4 under the checkpoint's root at size 7"), "{t}");
+
+    // A fork: the same size, another root (the deposit included among other leaves), signed with
+    // the log key (as leaked validator keys could) and cosigned by the forger's own witnesses.
+    let fork = log_with(leaf, "forged");
+    assert_eq!(fork.size(), log.size());
+    assert_ne!(fork.root(), log.root());
+    let [f1, f2] = [signer("forger.example/w1"), signer("forger.example/w2")];
+    let (fork_text, fork_note) = signed_note(&fork, &log_key, &[&f1, &f2]);
+    let forked = upgrade(&dir, "receipt-single.json", "up-fork.json", &fork, &fork_note, None);
+    let (code, t) = verify_policy("evidence-single.bin", &forked, &policy, None);
+    assert_eq!(code, 1, "{t}");
+    assert!(t.contains("[PASS] log_inclusion") && t.contains("group outside: 0 of its 3 members satisfied"), "{t}");
+    // ... and with real witnesses' cosignature lines copied from the honest checkpoint: they do
+    // not verify over the fork's text.
+    let honest = Note::parse(&note2).unwrap();
+    let mut copied = Note::parse(&fork_note).unwrap();
+    copied.signatures.extend(honest.signatures[1..].iter().cloned());
+    let copied = upgrade(&dir, "receipt-single.json", "up-fork-copied.json", &fork, &copied.to_bytes(), Some(&token));
+    let (code, t) = verify_policy("evidence-single.bin", &copied, &policy, Some(&cert));
+    assert_eq!(code, 1, "{t}");
+    assert!(t.contains("[FAIL] log_checkpoint") && t.contains("invalid signature for key bar.example/w1+"), "{t}");
+    // The honest checkpoint's token does not stamp the fork's text.
+    assert!(t.contains("[FAIL] log_tsa") && t.contains("(other data)"), "{t}");
+    assert_ne!(fork_text, text);
+
+    // Asked for the TSA time, a receipt with no token fails; a receipt with no log member fails.
+    let no_token = upgrade(&dir, "receipt-single.json", "up-no-token.json", &log, &note2, None);
+    let (code, t) = verify_policy("evidence-single.bin", &no_token, &policy, Some(&cert));
+    assert_eq!(code, 1, "{t}");
+    assert!(t.contains("[FAIL] log_tsa") && t.contains("carries no time-stamp token"), "{t}");
+    let (code, t) = verify_policy("evidence-single.bin", &golden("receipt-single.json"), &policy, None);
+    assert_eq!(code, 1, "{t}");
+    assert!(t.contains("[FAIL] log ") && t.contains("it is not upgraded"), "{t}");
+
+    // Unusable input, exit 2: a malformed log member, policy or TSA certificate.
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&good).unwrap()).unwrap();
+    let p = v["log"]["proof"].as_str().unwrap().replace("index 4", "index 04");
+    v["log"]["proof"] = p.into();
+    std::fs::write(dir.join("bad-log.json"), v.to_string()).unwrap();
+    let (code, t) = verify_policy("evidence-single.bin", &dir.join("bad-log.json"), &policy, None);
+    assert_eq!(code, 2, "{t}");
+    assert!(t.contains("tlog-proof line 2: is not `index"), "{t}");
+    std::fs::write(dir.join("bad-policy.txt"), "quorum everyone\n").unwrap();
+    let (code, t) = verify_policy("evidence-single.bin", &good, &dir.join("bad-policy.txt"), None);
+    assert_eq!(code, 2, "{t}");
+    assert!(t.contains("policy line 1: quorum \"everyone\" is not defined above"), "{t}");
+    let (code, t) = verify_policy("evidence-single.bin", &good, &policy, Some(&dir.join("checkpoint.txt")));
+    assert_eq!(code, 2, "{t}");
+    assert!(t.contains("TSA certificate"), "{t}");
     let _ = std::fs::remove_dir_all(&dir);
 }

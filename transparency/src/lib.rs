@@ -13,6 +13,8 @@
 //!   over a checkpoint's text, against the TSA certificate a judge supplies;
 //! - [`policy`]: C2SP tlog-policy files (logs, witnesses, k-of-n groups, quorum) and the check
 //!   that a checkpoint carries the quorum of valid `cosignature/v1` lines;
+//! - [`upgrade`]: upgraded receipts: the `log` member (a C2SP tlog-proof to a cosigned
+//!   checkpoint, an optional RFC 3161 token) and its verification under a policy;
 //! - [`witness`]: the decisions of a witness (c2sp.org/tlog-witness `add-checkpoint`): request
 //!   parsing, the 400/403/404/409/422 answers, and what to persist before cosigning.
 //!
@@ -24,6 +26,7 @@ pub mod cosignature;
 pub mod note;
 pub mod policy;
 pub mod rfc3161;
+pub mod upgrade;
 pub mod witness;
 
 /// Everything that can be wrong with a note, key, checkpoint, cosignature or witness request.
@@ -236,6 +239,25 @@ pub enum Error {
     /// A checkpoint does not satisfy a policy.
     #[error("policy not satisfied: {0}")]
     PolicyNotSatisfied(String),
+    /// A tlog-proof text is malformed.
+    #[error("tlog-proof line {line}: {reason}")]
+    LogProof {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A tlog-proof text is larger than the limit.
+    #[error("tlog-proof is too large: {len} bytes > limit {max}")]
+    LogProofTooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A receipt's `log` member is malformed.
+    #[error("receipt log member: {0}")]
+    ReceiptLog(String),
 }
 
 /// Result with this crate's error.
