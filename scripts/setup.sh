@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Curia needs on a fresh Debian machine with Rust:
-# libclang-dev (the rocksdb crate's bindgen) and Python's `cryptography` (the independent verifier).
+# libclang-dev (the rocksdb crate's bindgen), Python's `cryptography` and `asn1crypto` (the independent
+# verifier and its RFC 3161 checks) and openssl (the test TSA).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
@@ -16,6 +17,16 @@ fi
 if ! python3 -c 'import cryptography' 2>/dev/null; then
   echo "setup: installing python cryptography" >&2
   python3 -m pip install -q cryptography
+fi
+# The independent RFC 3161 checks (tests/python/curia_rfc3161.py) parse CMS with asn1crypto;
+# the time-stamp tests run `openssl ts` as the test TSA.
+if ! python3 -c 'import asn1crypto' 2>/dev/null; then
+  echo "setup: installing python asn1crypto" >&2
+  python3 -m pip install -q asn1crypto
+fi
+if ! command -v openssl >/dev/null; then
+  echo "setup: installing openssl (the test TSA)" >&2
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
 fi
 # The judge's page (web/) and its browser test (tests/browser/): Node.js with npm, Debian's
 # Chromium (the test drives it with puppeteer-core; nothing downloads a browser) and a CJK font for

@@ -13,7 +13,9 @@ mod keys;
 mod membership;
 mod netcmd;
 mod tlsgen;
+mod tsa;
 mod validator;
+mod verify_log;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -57,8 +59,9 @@ enum Cmd {
         files: Vec<PathBuf>,
     },
     /// Verify evidence against a receipt and a genesis, offline. Exit 0 valid, 1 invalid, 2 unusable input.
-    /// (The same command as the standalone `curia-verify`.)
-    Verify(curia_verifier::cmd::VerifyArgs),
+    /// (The same command as the standalone `curia-verify`; with --policy, also an upgraded
+    /// receipt's place in the deposit log, its witness cosignatures and its RFC 3161 time stamp.)
+    Verify(verify_log::VerifyCmd),
     /// Work with receipts.
     Receipt {
         #[command(subcommand)]
@@ -128,6 +131,11 @@ enum Cmd {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// RFC 3161 time stamps over a checkpoint: ask a TSA, or verify a token offline.
+    Tsa {
+        #[command(subcommand)]
+        cmd: tsa::TsaCmd,
     },
     /// Change the validator set: propose a change (add, remove, rotate, power), approve it as a
     /// validator, submit it, and list the set in force at a height.
@@ -317,7 +325,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Verify(args) => Ok(curia_verifier::cmd::run(&args)?),
+        Cmd::Verify(cmd) => verify_log::run(&cmd),
         Cmd::Receipt { cmd: ReceiptCmd::Show { receipt, json } } => {
             let r = load_receipt(&receipt)?;
             if json {
@@ -352,6 +360,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Status { node, json } => netcmd::status(&node, ca, json),
         Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),
+        Cmd::Tsa { cmd } => tsa::run(cmd),
         Cmd::Membership { cmd } => membership::run(cmd, ca),
         Cmd::Validator { cmd } => validator::run(cmd, ca),
     }

@@ -32,6 +32,9 @@ pub const RECEIPT_VERSION_MEMBERSHIP: u16 = 2;
 pub const RECEIPT_MAGIC: &[u8; 8] = b"CURIARCT";
 /// The `format` field of a JSON receipt.
 pub const RECEIPT_FORMAT: &str = "curia-receipt";
+/// The top-level member of an upgraded JSON receipt that carries its place in the deposit log
+/// (receipt format 15.4); reading a receipt ignores it.
+pub const RECEIPT_LOG_MEMBER: &str = "log";
 
 /// A batch item's place in its batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +118,8 @@ impl Receipt {
         serde_json::to_string_pretty(self).expect("receipt serializes")
     }
 
-    /// Parse JSON, enforcing the format, the version and every limit of the canonical form.
+    /// Parse JSON, enforcing the format, the version and every limit of the canonical form. A
+    /// top-level `log` member (an upgraded receipt, receipt format 15.4) is ignored here.
     pub fn from_json(bytes: &[u8]) -> Result<Receipt> {
         if bytes.len() > MAX_RECEIPT_BYTES {
             return Err(LedgerError::TooLarge {
@@ -124,8 +128,13 @@ impl Receipt {
                 max: MAX_RECEIPT_BYTES as u64,
             });
         }
-        let v: serde_json::Value =
+        let mut v: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| LedgerError::Json { what: "receipt", reason: e.to_string() })?;
+        // An upgraded receipt's `log` member (receipt format 15.4) is not part of the receipt's
+        // canonical bytes: it is checked, under a witness policy, by `curia verify --policy`.
+        if let Some(o) = v.as_object_mut() {
+            o.remove(RECEIPT_LOG_MEMBER);
+        }
         match v.get("format").and_then(|f| f.as_str()) {
             Some(RECEIPT_FORMAT) => {}
             other => {

@@ -3,14 +3,15 @@
 # fixtures in ledger/tests/data/golden/, and the differential tests that feed the same receipts,
 # tampered several hundred ways, to the Rust `curia verify` and compare verdicts and failed checks.
 # Called by scripts/test.sh after `cargo test`.
-# Needs python3 (3.11+) and the `cryptography` package (installed by scripts/setup.sh), and cargo:
+# Needs python3 (3.11+), the `cryptography` and `asn1crypto` packages and openssl (installed by
+# scripts/setup.sh; test_rfc3161.py runs `openssl ts` as its TSA), and cargo:
 # unless CURIA_BIN names a `curia` binary, this builds one (the debug build `cargo test` made).
 # Exits non-zero if any test fails or is skipped; the last lines are unittest's `Ran N tests` and
 # `OK`/`FAILED`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if ! python3 -c 'import cryptography' 2>/dev/null; then
-  echo "tests/python: the python 'cryptography' package is missing (run scripts/setup.sh)" >&2
+if ! python3 -c 'import cryptography, asn1crypto' 2>/dev/null; then
+  echo "tests/python: the python 'cryptography' or 'asn1crypto' package is missing (run scripts/setup.sh)" >&2
   exit 1
 fi
 if [ -z "${CURIA_BIN:-}" ]; then

@@ -9,6 +9,12 @@
 //! - [`checkpoint`]: checkpoints (c2sp.org/tlog-checkpoint): origin, tree size, root hash;
 //! - [`cosignature`]: timestamped Ed25519 cosignatures (c2sp.org/tlog-cosignature,
 //!   `cosignature/v1`, signature type `0x04`);
+//! - [`rfc3161`]: RFC 3161 time-stamp requests and the offline verification of a TSA's token
+//!   over a checkpoint's text, against the TSA certificate a judge supplies;
+//! - [`policy`]: C2SP tlog-policy files (logs, witnesses, k-of-n groups, quorum) and the check
+//!   that a checkpoint carries the quorum of valid `cosignature/v1` lines;
+//! - [`upgrade`]: upgraded receipts: the `log` member (a C2SP tlog-proof to a cosigned
+//!   checkpoint, an optional RFC 3161 token) and its verification under a policy;
 //! - [`witness`]: the decisions of a witness (c2sp.org/tlog-witness `add-checkpoint`): request
 //!   parsing, the 400/403/404/409/422 answers, and what to persist before cosigning.
 //!
@@ -18,6 +24,9 @@
 pub mod checkpoint;
 pub mod cosignature;
 pub mod note;
+pub mod policy;
+pub mod rfc3161;
+pub mod upgrade;
 pub mod witness;
 
 /// Everything that can be wrong with a note, key, checkpoint, cosignature or witness request.
@@ -129,6 +138,126 @@ pub enum Error {
     /// A witness or log configuration is invalid.
     #[error("configuration: {0}")]
     Config(String),
+    /// A time stamp or TSA certificate is larger than the limit.
+    #[error("{what} is too large: {len} bytes > limit {max}")]
+    TsaTooLarge {
+        /// What.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A time-stamp structure or the TSA certificate is not valid DER of its ASN.1 type.
+    #[error("{what} is malformed: {reason}")]
+    TsaDer {
+        /// Which structure.
+        what: &'static str,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The TSA refused: the response's status is neither granted (0) nor grantedWithMods (1).
+    #[error("the TSA did not grant the time stamp: status {status} {text:?}")]
+    TsaStatus {
+        /// PKIStatus (`u64::MAX` if out of range).
+        status: u64,
+        /// The status strings, joined.
+        text: String,
+    },
+    /// A granted response carries no token.
+    #[error("the TSA's response carries no time-stamp token")]
+    TsaNoToken,
+    /// The token's CMS structure is not that of a time-stamp token.
+    #[error("time-stamp token: {0}")]
+    TsaStructure(&'static str),
+    /// The token has other than one signer.
+    #[error("time-stamp token has {0} signers, exactly 1 required")]
+    TsaSignerCount(usize),
+    /// An algorithm other than the supported ones.
+    #[error("unsupported {what} algorithm {oid}")]
+    TsaAlgorithm {
+        /// Where.
+        what: &'static str,
+        /// The OID found.
+        oid: String,
+    },
+    /// A required signed attribute is missing.
+    #[error("time-stamp token lacks the {0} signed attribute")]
+    TsaMissingAttribute(&'static str),
+    /// A signed attribute is malformed or repeated.
+    #[error("time-stamp token: {0}")]
+    TsaAttribute(&'static str),
+    /// The message-digest attribute is not the SHA-256 of the encapsulated TSTInfo.
+    #[error("time-stamp token: message-digest attribute does not match the TSTInfo (content altered)")]
+    TsaMessageDigest,
+    /// The signing-certificate attribute does not name the TSA certificate.
+    #[error("time-stamp token: {0}")]
+    TsaCertId(&'static str),
+    /// The signer identifier does not name the TSA certificate.
+    #[error("time-stamp token was signed by another certificate than the TSA certificate given")]
+    TsaSignerId,
+    /// The signature does not verify under the TSA certificate's key.
+    #[error("time-stamp token signature does not verify under the TSA certificate")]
+    TsaSignature,
+    /// The TSA certificate is not a time-stamping certificate (RFC 3161 section 2.3).
+    #[error("{0}")]
+    TsaKeyUsage(&'static str),
+    /// genTime falls outside the TSA certificate's validity.
+    #[error(
+        "genTime {gen_time} is outside the TSA certificate's validity ({not_before} to {not_after}, Unix seconds)"
+    )]
+    TsaCertValidity {
+        /// genTime, RFC 3339.
+        gen_time: String,
+        /// notBefore, Unix seconds.
+        not_before: i64,
+        /// notAfter, Unix seconds.
+        not_after: i64,
+    },
+    /// The token stamps another hash than the expected one.
+    #[error("time-stamp token stamps {found}, not the expected {expected} (other data)")]
+    TsaImprintMismatch {
+        /// The expected SHA-256, hex.
+        expected: String,
+        /// The stamped hash, hex.
+        found: String,
+    },
+    /// A nonce is invalid, or the token's is not the request's.
+    #[error("time-stamp nonce: {0}")]
+    TsaNonce(&'static str),
+    /// genTime is not a valid RFC 3161 GeneralizedTime.
+    #[error("time-stamp token: {0}")]
+    TsaGenTime(&'static str),
+    /// A tlog-policy file is malformed.
+    #[error("policy line {line}: {reason}")]
+    Policy {
+        /// 1-based line number (0: the file as a whole).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint does not satisfy a policy.
+    #[error("policy not satisfied: {0}")]
+    PolicyNotSatisfied(String),
+    /// A tlog-proof text is malformed.
+    #[error("tlog-proof line {line}: {reason}")]
+    LogProof {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A tlog-proof text is larger than the limit.
+    #[error("tlog-proof is too large: {len} bytes > limit {max}")]
+    LogProofTooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A receipt's `log` member is malformed.
+    #[error("receipt log member: {0}")]
+    ReceiptLog(String),
 }
 
 /// Result with this crate's error.

@@ -625,6 +625,9 @@ function decodeReceipt(data) {
 
 function parseReceiptJson(data) {
   const v = parseJson(data, 'receipt', false);
+  // An upgraded receipt's `log` member (15.4) is not part of the receipt; this page does not
+  // check it (`curia verify --policy` does).
+  if (isObj(v) && has(v, 'log')) delete v.log;
   const fmt = isObj(v) && has(v, 'format') ? v.format : undefined;
   if (fmt !== 'curia-receipt') {
     throw new Unusable(`bad receipt JSON: format is ${typeof fmt === 'string' ? JSON.stringify(fmt) : 'missing'}, expected "curia-receipt"`);

@@ -45,6 +45,16 @@ test('genesis canonical bytes, chain ID, validators hash; receipt canonical byte
   assert.equal(verifyAll(read('evidence-batch.bin'), Uint8Array.from([...bin, 0]), GENESIS).code, 2);
 });
 
+test('an upgraded receipt\'s `log` member (15.4) is ignored: same canonical bytes, same verdict', () => {
+  const up = JSON.parse(new TextDecoder().decode(read('receipt-single.json')));
+  up.log = { proof: 'not checked by this page' };
+  assert.equal(hex(encodeReceipt(parseReceipt(enc(up)))), golden.receipt_single);
+  assert.equal(verifyAll(read('evidence-single.bin'), enc(up), GENESIS).code, 0);
+  // Any other unknown top-level key is still refused.
+  const other = { ...up, logs: 1 };
+  assert.equal(verifyAll(read('evidence-single.bin'), enc(other), GENESIS).code, 2);
+});
+
 test('evidence given as a digest: length not checked; wrong digest fails `digest`', () => {
   const ev = read('evidence-single.bin');
   const digest = new Uint8Array(createHash('sha256').update(ev).digest());
