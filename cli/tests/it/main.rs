@@ -21,4 +21,5 @@ mod netns;
 mod network;
 mod slow_clients;
 mod tls;
+mod tsa;
 mod witness;
