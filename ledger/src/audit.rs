@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use crate::block::{Block, CommitCertificate};
+use crate::deposit_log::{deposit_leaves, Frontier};
 use crate::genesis::ChainSpec;
 use crate::state::{apply_block, Change, MemState, StateView, Stats, Tip};
 use crate::LedgerError;
@@ -68,6 +69,8 @@ pub struct Auditor<'s, S: AuditState> {
     last_cert: Option<CommitCertificate>,
     blocks: u64,
     failure: Option<AuditFailure>,
+    /// The deposit log replayed so far (`deposit_log`).
+    log: Frontier,
 }
 
 impl<'s> Auditor<'s, MemState> {
@@ -80,7 +83,15 @@ impl<'s> Auditor<'s, MemState> {
 impl<'s, S: AuditState> Auditor<'s, S> {
     /// An auditor starting at genesis with `state` (which must be the genesis state).
     pub fn new(spec: &'s ChainSpec, state: S) -> Self {
-        Auditor { spec, state, tip: Tip::genesis(spec), last_cert: None, blocks: 0, failure: None }
+        Auditor {
+            spec,
+            state,
+            tip: Tip::genesis(spec),
+            last_cert: None,
+            blocks: 0,
+            failure: None,
+            log: Frontier::new(),
+        }
     }
 
     /// Check the next block and its certificate. After the first failure, every call fails.
@@ -89,7 +100,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             return Err(f.clone());
         }
         let height = block.header.height;
-        let r = (|| -> Result<Vec<Change>, LedgerError> {
+        let r = (|| -> Result<(Vec<Change>, Frontier), LedgerError> {
             let hash = block.hash();
             if cert.block_hash != hash || cert.height != height {
                 return Err(LedgerError::InvalidCertificate {
@@ -108,11 +119,17 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                     reason: format!("carried certificate is not the one the chain gave for block {}", self.tip.height),
                 });
             }
-            Ok(changes)
+            // The deposit log grows by this block's deposits in commit order.
+            let mut log = self.log.clone();
+            for (_, leaf) in deposit_leaves(&changes) {
+                log.append(leaf)?;
+            }
+            Ok((changes, log))
         })();
         match r {
-            Ok(changes) => {
+            Ok((changes, log)) => {
                 self.state.apply_changes(&changes);
+                self.log = log;
                 self.tip = Tip::after(&block.header);
                 self.last_cert = Some(cert.clone());
                 self.blocks += 1;
@@ -129,6 +146,11 @@ impl<'s, S: AuditState> Auditor<'s, S> {
     /// The tip after the last good block.
     pub fn tip(&self) -> Tip {
         self.tip
+    }
+
+    /// The deposit log after the last good block (its size and root).
+    pub fn log(&self) -> &Frontier {
+        &self.log
     }
 
     /// The replayed state.

@@ -25,6 +25,7 @@ pub mod driver;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod log_api;
 pub mod members;
 pub mod mempool;
 pub mod net;
