@@ -6,13 +6,15 @@
 //! and the certificate the block carries for the previous block is exactly the one the chain
 //! gave for that block (so every stored certificate below the tip is the canonical one).
 //! The first failure stops the replay and is reported with its height and reason.
+//! Evidence transactions replayed are listed in the summary ([`AuditEvidence`]), with the
+//! offender's name in the set in force at the offence's height.
 
 use serde::Serialize;
 
 use crate::block::{Block, CommitCertificate};
 use crate::deposit_log::{deposit_leaves, Frontier};
 use crate::genesis::ChainSpec;
-use crate::state::{apply_block, Change, MemState, StateView, Stats, Tip};
+use crate::state::{apply_block, membership_of, Change, MemState, StateView, Stats, Tip};
 use crate::LedgerError;
 
 /// A state an audit can replay into.
@@ -53,12 +55,31 @@ pub struct AuditSummary {
     pub case_records: u64,
     /// Registry changes.
     pub registry_changes: u64,
+    /// Misbehaviour evidence recorded by the replayed blocks, in chain order.
+    pub evidence: Vec<AuditEvidence>,
     /// Height of the last good block.
     pub height: u64,
     /// Hash of the last good block (hex).
     pub tip_hash: String,
     /// The first problem, if any.
     pub failure: Option<AuditFailure>,
+}
+
+/// One offence recorded on the chain, as an audit reports it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AuditEvidence {
+    /// Height of the block whose evidence transaction recorded it.
+    pub block_height: u64,
+    /// The offender's name in the set in force at the offence's height.
+    pub offender: String,
+    /// The offender's key (hex).
+    pub offender_key: String,
+    /// Height of the offence.
+    pub height: u64,
+    /// Round of the offence.
+    pub round: u32,
+    /// `prevote`, `precommit` (double vote) or `proposal` (double proposal).
+    pub kind: &'static str,
 }
 
 /// Replays blocks one at a time.
@@ -71,6 +92,7 @@ pub struct Auditor<'s, S: AuditState> {
     failure: Option<AuditFailure>,
     /// The deposit log replayed so far (`deposit_log`).
     log: Frontier,
+    evidence: Vec<AuditEvidence>,
 }
 
 impl<'s> Auditor<'s, MemState> {
@@ -91,6 +113,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             blocks: 0,
             failure: None,
             log: Frontier::new(),
+            evidence: Vec::new(),
         }
     }
 
@@ -111,7 +134,10 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                     ),
                 });
             }
-            cert.verify(self.spec)?;
+            // Against the set in force at this height (the genesis set until a membership change
+            // takes effect), not the genesis set: after a change the certificates are the new set's.
+            let m = membership_of(self.spec, &self.state)?;
+            cert.verify_in(&self.spec.chain_id, m.set_at(height))?;
             let changes = apply_block(self.spec, &self.state, &self.tip, block)?;
             if block.last_commit != self.last_cert {
                 return Err(LedgerError::InvalidBlock {
@@ -128,6 +154,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
         })();
         match r {
             Ok((changes, log)) => {
+                self.note_evidence(height, &changes);
                 self.state.apply_changes(&changes);
                 self.log = log;
                 self.tip = Tip::after(&block.header);
@@ -141,6 +168,37 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                 Err(f)
             }
         }
+    }
+
+    /// List the offences `changes` record (before they are applied: names come from the
+    /// validator-set history up to the previous block, which fixes every set up to `height`).
+    fn note_evidence(&mut self, block_height: u64, changes: &[Change]) {
+        let mut history = None;
+        for c in changes {
+            if let Change::Evidence { offender, height, round, kind, .. } = c {
+                let m = history.get_or_insert_with(|| membership_of(self.spec, &self.state).ok());
+                let name = m
+                    .as_ref()
+                    .and_then(|m| {
+                        let set = m.set_at(*height);
+                        set.index_of(offender).and_then(|i| set.get(i)).map(|v| v.name.clone())
+                    })
+                    .unwrap_or_else(|| "?".into());
+                self.evidence.push(AuditEvidence {
+                    block_height,
+                    offender: name,
+                    offender_key: offender.to_string(),
+                    height: *height,
+                    round: *round,
+                    kind: kind.as_str(),
+                });
+            }
+        }
+    }
+
+    /// The offences recorded so far.
+    pub fn evidence(&self) -> &[AuditEvidence] {
+        &self.evidence
     }
 
     /// The tip after the last good block.
@@ -167,6 +225,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             cases: stats.cases,
             case_records: stats.case_records,
             registry_changes: stats.registry_changes,
+            evidence: self.evidence.clone(),
             height: self.tip.height,
             tip_hash: self.tip.block_hash.to_hex(),
             failure: self.failure.clone(),

@@ -13,6 +13,7 @@
 mod audit;
 mod codec;
 mod error;
+mod evidence;
 mod membership;
 mod store;
 
