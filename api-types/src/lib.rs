@@ -357,7 +357,8 @@ pub fn error_status(code: &str) -> u16 {
         | "block_not_found"
         | "case_not_found"
         | "height_not_known"
-        | "log_size_not_reached" => 404,
+        | "log_size_not_reached"
+        | "checkpoint_not_found" => 404,
         "method_not_allowed" => 405,
         "body_timeout" => 408,
         "already_pending" | "duplicate" | "backup_in_progress" => 409,

@@ -202,6 +202,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/log", get(crate::log_api::get_log))
         .route("/v1/log/inclusion", get(crate::log_api::get_inclusion))
         .route("/v1/log/consistency", get(crate::log_api::get_consistency))
+        .route("/v1/checkpoint", get(crate::log_api::get_checkpoint))
         .route("/verify", get(get_verify_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod chain_stream;
+pub mod checkpoints;
 pub mod config;
 pub mod driver;
 pub mod error;

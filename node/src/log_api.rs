@@ -1,5 +1,6 @@
 //! The deposit log's read endpoints (`docs/api.md`, "Transparency log"):
-//! `GET /v1/log`, `GET /v1/log/inclusion?index=I&size=N`, `GET /v1/log/consistency?from=A&to=B`.
+//! `GET /v1/log`, `GET /v1/log/inclusion?index=I&size=N`, `GET /v1/log/consistency?from=A&to=B`,
+//! and the validators' signed checkpoints `GET /v1/checkpoint[?size=N]` (`crate::checkpoints`).
 //!
 //! Rules:
 //! - Public reads: leaf hashes and roots reveal no case data (a leaf is a hash of a deposit ID
@@ -114,6 +115,37 @@ pub(crate) async fn get_consistency(
     })
     .await?;
     Ok(Json(ans))
+}
+
+/// `GET /v1/checkpoint` (the complete checkpoint of the largest size) and
+/// `GET /v1/checkpoint?size=N`: the signed note as `text/plain`, validator signatures then any
+/// witness cosignatures (`docs/receipt-format.md` 14.2). 404 `checkpoint_not_found` if none.
+pub(crate) async fn get_checkpoint(
+    State(ctx): State<ApiContext>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let size = match q.as_deref() {
+        None | Some("") => None,
+        q => Some(parse_query(q, ["size"])?[0]),
+    };
+    let cp = read(&ctx, move |store| {
+        let cp = match size {
+            Some(s) => store.log_checkpoint(s)?,
+            None => store.latest_log_checkpoint()?,
+        };
+        cp.ok_or_else(|| {
+            ApiError::new(
+                "checkpoint_not_found",
+                match size {
+                    Some(s) => format!("no complete checkpoint of size {s} on this node"),
+                    None => "no complete checkpoint on this node yet".to_string(),
+                },
+            )
+        })
+    })
+    .await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], cp.note).into_response())
 }
 
 #[cfg(test)]

@@ -114,9 +114,11 @@ const META_TX_LAYOUT: &[u8] = b"tx_layout_from";
 /// `u64 height || u64 size` of the deposit log (see `store/deposit_log.rs`).
 const META_TLOG: &[u8] = b"tlog";
 
+mod checkpoints;
 mod deposit_log;
 mod tx_layout;
 
+pub use checkpoints::{StoredCheckpoint, MAX_CHECKPOINT_NOTE};
 pub use deposit_log::LogState;
 
 fn show_height(k: &[u8]) -> String {
@@ -129,7 +131,9 @@ fn show_height(k: &[u8]) -> String {
 fn show_key(cf: &str, k: &[u8]) -> String {
     match cf {
         cf::BLOCKS | cf::CERTS | cf::HEADERS => show_height(k),
-        cf::META => format!("key {}", String::from_utf8_lossy(k)),
+        cf::META => {
+            checkpoints::show_checkpoint_key(k).unwrap_or_else(|| format!("key {}", String::from_utf8_lossy(k)))
+        }
         cf::DEPOSITS => format!("deposit {}", hex::encode(k)),
         cf::TXS => format!("transaction {}", hex::encode(k)),
         cf::DIGESTS if k.len() == 64 => {

@@ -392,3 +392,30 @@ fn deposit_log_follows_the_chain() {
     assert_eq!(store.log_size(), n + 21);
     assert!(audit_store(&store, None, |_| {}).unwrap().failure.is_none());
 }
+
+#[test]
+fn log_checkpoints_are_kept_by_size_and_survive_reopen() {
+    use curia_storage::{StoredCheckpoint, MAX_CHECKPOINT_NOTE};
+    let c = common::chain(2, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!(store.latest_log_checkpoint().unwrap(), None, "no checkpoint: the other meta keys are not one");
+    let cp = |size, height, note: &str| StoredCheckpoint { size, height, note: note.as_bytes().to_vec() };
+    store.put_log_checkpoint(&cp(3, 1, "a")).unwrap();
+    store.put_log_checkpoint(&cp(10, 4, "b")).unwrap();
+    store.put_log_checkpoint(&cp(7, 3, "c")).unwrap();
+    assert_eq!(store.latest_log_checkpoint().unwrap(), Some(cp(10, 4, "b")));
+    // One record per size: a later one of the same size replaces it.
+    store.put_log_checkpoint(&cp(10, 5, "d")).unwrap();
+    let too_big = "x".repeat(MAX_CHECKPOINT_NOTE + 1);
+    assert!(store.put_log_checkpoint(&cp(11, 6, &too_big)).is_err());
+    drop(store);
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!(store.log_checkpoint(3).unwrap(), Some(cp(3, 1, "a")));
+    assert_eq!(store.log_checkpoint(7).unwrap(), Some(cp(7, 3, "c")));
+    assert_eq!(store.log_checkpoint(4).unwrap(), None);
+    assert_eq!(store.log_checkpoint(11).unwrap(), None);
+    assert_eq!(store.latest_log_checkpoint().unwrap(), Some(cp(10, 5, "d")));
+    // The records are checksummed like every value: the audit of the store still passes.
+    audit_store(&store, None, |_| {}).unwrap();
+}

@@ -9,6 +9,8 @@
 //! - [`checkpoint`]: checkpoints (c2sp.org/tlog-checkpoint): origin, tree size, root hash;
 //! - [`cosignature`]: timestamped Ed25519 cosignatures (c2sp.org/tlog-cosignature,
 //!   `cosignature/v1`, signature type `0x04`);
+//! - [`validators`]: checkpoints of a Curia chain's deposit log signed by its validators (origin,
+//!   `height <H>` line, key names, more than two thirds of the power in force);
 //! - [`witness`]: the decisions of a witness (c2sp.org/tlog-witness `add-checkpoint`): request
 //!   parsing, the 400/403/404/409/422 answers, and what to persist before cosigning.
 //!
@@ -18,6 +20,7 @@
 pub mod checkpoint;
 pub mod cosignature;
 pub mod note;
+pub mod validators;
 pub mod witness;
 
 /// Everything that can be wrong with a note, key, checkpoint, cosignature or witness request.

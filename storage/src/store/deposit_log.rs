@@ -194,10 +194,8 @@ impl Store {
     ) -> Result<LogState, StoreError> {
         let hashes: Vec<Hash> = leaves.iter().map(|l| l.1).collect();
         let add = deposit_log::append_leaves(state.size, &hashes, &Reader { store: self })?;
-        let mut i = tlog::stored_hash_count(state.size);
-        for h in &add {
+        for (i, h) in (tlog::stored_hash_count(state.size)..).zip(&add) {
             self.put(wb, cf::TLOG, &i.to_be_bytes(), &h.0);
-            i += 1;
         }
         for (k, (id, _)) in leaves.iter().enumerate() {
             self.put(wb, cf::TLOG_INDEX, &id.0, &(state.size + k as u64).to_be_bytes());
