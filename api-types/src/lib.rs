@@ -351,8 +351,14 @@ pub fn error_status(code: &str) -> u16 {
         | "tls_required" => 400,
         "unsigned_request" | "stale_request" | "bad_read_signature" | "unauthorized" => 401,
         "unknown_sender" | "wrong_role" | "forbidden_reader" | "admin_disabled" => 403,
-        "not_found" | "deposit_not_found" | "receipt_pending" | "block_not_found" | "case_not_found"
-        | "height_not_known" => 404,
+        "not_found"
+        | "deposit_not_found"
+        | "receipt_pending"
+        | "block_not_found"
+        | "case_not_found"
+        | "height_not_known"
+        | "log_size_not_reached"
+        | "checkpoint_not_found" => 404,
         "method_not_allowed" => 405,
         "body_timeout" => 408,
         "already_pending" | "duplicate" | "backup_in_progress" => 409,
@@ -362,4 +368,47 @@ pub fn error_status(code: &str) -> u16 {
         "mempool_full" | "busy" | "unavailable" | "timeout" | "too_many_connections" => 503,
         _ => 422,
     }
+}
+
+/// `GET /v1/log`: the deposit log as this node holds it (unsigned; a checkpoint is the signed
+/// form). See `docs/receipt-format.md` section 14.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogHead {
+    /// Number of deposits in the log.
+    pub size: u64,
+    /// RFC 6962 root of the log.
+    pub root: Hash,
+    /// The last block whose deposits the log holds.
+    pub height: u64,
+}
+
+/// `GET /v1/log/inclusion?index=I&size=N`: the inclusion proof of leaf `index` in the tree of
+/// the log's first `size` deposits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogInclusion {
+    /// Leaf index.
+    pub index: u64,
+    /// Tree size.
+    pub size: u64,
+    /// The leaf's RFC 6962 hash, `SHA-256(0x00 || deposit ID || commitment)`.
+    pub leaf_hash: Hash,
+    /// Root of the tree of `size` deposits.
+    pub root: Hash,
+    /// Audit path, bottom up (RFC 9162 §2.1.3).
+    pub proof: Vec<Hash>,
+}
+
+/// `GET /v1/log/consistency?from=A&to=B`: the consistency proof between two sizes of the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConsistency {
+    /// The smaller size (at least 1).
+    pub from: u64,
+    /// The larger size.
+    pub to: u64,
+    /// Root of the tree of `from` deposits.
+    pub from_root: Hash,
+    /// Root of the tree of `to` deposits.
+    pub to_root: Hash,
+    /// Consistency proof (RFC 9162 §2.1.4); empty when `from == to`.
+    pub proof: Vec<Hash>,
 }

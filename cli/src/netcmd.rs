@@ -142,6 +142,7 @@ pub fn testnet_init(
             },
             consensus: ConsensusSection::default(),
             mempool: MempoolSection::default(),
+            checkpoints: Default::default(),
         };
         write_token(&dir.join("ops.token"), &new_token()?, force)?;
         std::fs::write(dir.join("node.toml"), cfg.to_toml())?;
@@ -188,6 +189,7 @@ pub fn node_init(out: &Path, name: &str, force: bool) -> Result<()> {
         ops: OpsSection { token_file: Some(PathBuf::from("ops.token")), ..OpsSection::new("127.0.0.1:9090".parse()?) },
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),
+        checkpoints: Default::default(),
     };
     let path = out.join("node.toml");
     anyhow::ensure!(force || !path.exists(), "{} exists (use --force)", path.display());

@@ -234,6 +234,10 @@ pub enum Error {
     /// 404 `height_not_known`: the validator set at a height above the tip + 2 is not decided.
     #[error("{0}")]
     HeightNotKnown(ApiFailure),
+    /// 404 from the deposit log's reads (`log_size_not_reached`: the node's log is smaller than
+    /// the size asked for; `checkpoint_not_found`: no complete checkpoint of that size).
+    #[error("{0}")]
+    Log(ApiFailure),
     /// 422 with another ledger rule code (`batch_root_mismatch`, `bad_proof`, ...).
     #[error("{0}")]
     Rule(ApiFailure),
@@ -328,6 +332,7 @@ impl Error {
             | "evidence_duplicate"
             | "evidence_sender_not_validator" => Error::Evidence(f),
             "height_not_known" => Error::HeightNotKnown(f),
+            "log_size_not_reached" | "checkpoint_not_found" => Error::Log(f),
             "rate_limited" => Error::RateLimited(f),
             "storage" => Error::Storage(f),
             "internal" => Error::Internal(f),
@@ -391,6 +396,7 @@ impl Error {
             | Membership(f)
             | Evidence(f)
             | HeightNotKnown(f)
+            | Log(f)
             | Rule(f)
             | RateLimited(f)
             | Storage(f)

@@ -12,6 +12,7 @@
 use serde::Serialize;
 
 use crate::block::{Block, CommitCertificate};
+use crate::deposit_log::{deposit_leaves, Frontier};
 use crate::genesis::ChainSpec;
 use crate::state::{apply_block, membership_of, Change, MemState, StateView, Stats, Tip};
 use crate::LedgerError;
@@ -89,6 +90,8 @@ pub struct Auditor<'s, S: AuditState> {
     last_cert: Option<CommitCertificate>,
     blocks: u64,
     failure: Option<AuditFailure>,
+    /// The deposit log replayed so far (`deposit_log`).
+    log: Frontier,
     evidence: Vec<AuditEvidence>,
 }
 
@@ -109,6 +112,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             last_cert: None,
             blocks: 0,
             failure: None,
+            log: Frontier::new(),
             evidence: Vec::new(),
         }
     }
@@ -119,7 +123,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             return Err(f.clone());
         }
         let height = block.header.height;
-        let r = (|| -> Result<Vec<Change>, LedgerError> {
+        let r = (|| -> Result<(Vec<Change>, Frontier), LedgerError> {
             let hash = block.hash();
             if cert.block_hash != hash || cert.height != height {
                 return Err(LedgerError::InvalidCertificate {
@@ -141,12 +145,18 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                     reason: format!("carried certificate is not the one the chain gave for block {}", self.tip.height),
                 });
             }
-            Ok(changes)
+            // The deposit log grows by this block's deposits in commit order.
+            let mut log = self.log.clone();
+            for (_, leaf) in deposit_leaves(&changes) {
+                log.append(leaf)?;
+            }
+            Ok((changes, log))
         })();
         match r {
-            Ok(changes) => {
+            Ok((changes, log)) => {
                 self.note_evidence(height, &changes);
                 self.state.apply_changes(&changes);
+                self.log = log;
                 self.tip = Tip::after(&block.header);
                 self.last_cert = Some(cert.clone());
                 self.blocks += 1;
@@ -194,6 +204,11 @@ impl<'s, S: AuditState> Auditor<'s, S> {
     /// The tip after the last good block.
     pub fn tip(&self) -> Tip {
         self.tip
+    }
+
+    /// The deposit log after the last good block (its size and root).
+    pub fn log(&self) -> &Frontier {
+        &self.log
     }
 
     /// The replayed state.

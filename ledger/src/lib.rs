@@ -18,6 +18,7 @@ pub mod audit;
 pub mod block;
 pub mod codec;
 pub mod crypto;
+pub mod deposit_log;
 pub mod equivocation;
 pub mod error;
 pub mod evidence;

@@ -124,7 +124,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status: error_status(code), code, message: message.into(), retry_after_s: None }
     }
 
@@ -178,7 +178,7 @@ pub fn error_status(code: &str) -> StatusCode {
     StatusCode::from_u16(curia_api_types::error_status(code)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 // ----- router -----
 
@@ -199,6 +199,10 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/membership", get(get_membership))
         .route("/v1/evidence", get(get_evidence))
         .route("/v1/validators", get(get_validators))
+        .route("/v1/log", get(crate::log_api::get_log))
+        .route("/v1/log/inclusion", get(crate::log_api::get_inclusion))
+        .route("/v1/log/consistency", get(crate::log_api::get_consistency))
+        .route("/v1/checkpoint", get(crate::log_api::get_checkpoint))
         .route("/verify", get(get_verify_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -493,7 +497,7 @@ fn hash_param(name: &'static str, s: &str) -> ApiResult<Hash> {
 }
 
 /// Run a store read on the blocking pool.
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     ctx: &ApiContext,
     f: impl FnOnce(&Store) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {

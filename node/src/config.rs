@@ -29,6 +29,68 @@ pub struct NodeConfig {
     /// Mempool limits.
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// Checkpoints of the deposit log and the witnesses they are pushed to.
+    #[serde(default)]
+    pub checkpoints: CheckpointSection,
+}
+
+/// `[checkpoints]`: when validators sign checkpoints of the deposit log
+/// ([`crate::checkpoints`]), and the witnesses each complete checkpoint is pushed to.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointSection {
+    /// A checkpoint after every block whose height is a multiple of this (1 to 1,000,000).
+    pub every_blocks: u64,
+    /// Also one after the first block whose header time enters a new period of this many
+    /// seconds since the epoch (1 to 1,000,000).
+    pub every_secs: u64,
+    /// Witnesses (C2SP tlog-witness) to push complete checkpoints to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witness: Vec<WitnessSection>,
+}
+
+impl Default for CheckpointSection {
+    fn default() -> Self {
+        CheckpointSection {
+            every_blocks: crate::limits::CHECKPOINT_EVERY_BLOCKS,
+            every_secs: crate::limits::CHECKPOINT_EVERY_SECS,
+            witness: Vec::new(),
+        }
+    }
+}
+
+/// `[[checkpoints.witness]]`: one witness.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSection {
+    /// Its base URL, `http://HOST:PORT[/PATH]` (the node posts to `URL/add-checkpoint`).
+    pub url: String,
+    /// Its cosignature verifier key (`name+id+base64`, type `0x04`).
+    pub vkey: String,
+}
+
+impl CheckpointSection {
+    /// Check the values: periods in range, at most [`crate::limits::MAX_WITNESSES`] witnesses,
+    /// each with a usable URL and a cosignature vkey.
+    pub fn check(&self) -> Result<(), NodeError> {
+        let max = crate::limits::CHECKPOINT_MAX_PERIOD;
+        for (name, v) in [("every_blocks", self.every_blocks), ("every_secs", self.every_secs)] {
+            if v == 0 || v > max {
+                return Err(NodeError::Config(format!("[checkpoints] {name} must be from 1 to {max}, not {v}")));
+            }
+        }
+        if self.witness.len() > crate::limits::MAX_WITNESSES {
+            return Err(NodeError::Config(format!(
+                "[checkpoints] lists {} witnesses, at most {}",
+                self.witness.len(),
+                crate::limits::MAX_WITNESSES
+            )));
+        }
+        for w in &self.witness {
+            crate::checkpoints::WitnessTarget::new(w)?;
+        }
+        Ok(())
+    }
 }
 
 /// `[node]`

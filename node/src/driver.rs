@@ -20,7 +20,8 @@
 //!   read error), and the driver stops with it: a node must not vote or commit on a state it
 //!   could not read.
 //! - Wire frames start with one byte: [`FRAME_CONSENSUS`] for a consensus message,
-//!   [`FRAME_TXS`] for gossiped transactions (canonical encoding, a `u32` count then each).
+//!   [`FRAME_TXS`] for gossiped transactions (canonical encoding, a `u32` count then each),
+//!   [`crate::checkpoints::FRAME_CHECKPOINT_SIG`] for a validator's checkpoint signature.
 //!   Every frame from a peer is acknowledged at once; its content is untrusted until checked.
 
 use std::collections::HashMap;
@@ -122,6 +123,8 @@ pub struct DriverParts {
     pub signing: Arc<SigningRecord>,
     /// node.toml `[network.addresses]`: a validator's address by name, replacing the registered one.
     pub address_overrides: std::collections::BTreeMap<String, String>,
+    /// node.toml `[checkpoints]` ([`crate::checkpoints`]).
+    pub checkpoints: crate::config::CheckpointSection,
 }
 
 /// Milliseconds since the Unix epoch by the local clock.
@@ -309,6 +312,8 @@ struct Driver {
     withheld: u64,
     /// This validator's key: signs the evidence transactions it submits.
     key: SecretKey,
+    /// Checkpoints of the deposit log being signed and collected.
+    checkpoints: crate::checkpoints::Checkpoints,
 }
 
 /// Run the driver until the network and API channels close or `shutdown` resolves.
@@ -329,7 +334,10 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         pacing,
         signing,
         address_overrides,
+        checkpoints,
     } = parts;
+    let checkpoints =
+        crate::checkpoints::Checkpoints::start(spec.clone(), store.clone(), net.clone(), checkpoints, key.clone())?;
     let next_key = crate::rotation::NextKey::new(next_key, key.public());
     let cfg = Config { spec: spec.clone(), key: Some(key.clone()), timeouts };
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
@@ -382,6 +390,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         last_commit_ms: 0,
         withheld: 0,
         key,
+        checkpoints,
     };
     d.notes();
     d.poll_next_key();
@@ -399,6 +408,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
                 Some(s) => d.on_submit(s)?,
             },
         }
+        d.checkpoints.tick();
         d.publish();
     }
 }
@@ -418,6 +428,7 @@ impl Driver {
         match crate::members::stored_membership(&self.spec, &self.store) {
             Ok(m) => {
                 if let Some(k) = self.next_key.poll(&m) {
+                    self.checkpoints.add_key(k.clone());
                     self.exec.add_key(k);
                 }
             }
@@ -445,6 +456,9 @@ impl Driver {
                     tracing::info!(height, txs, deposits, block = %hash, "committed");
                     self.peers_follow.after_commit(&self.spec, &self.store, &self.net, height);
                     self.poll_next_key();
+                    if let Err(e) = self.checkpoints.after_commit(height, deposits as u64) {
+                        tracing::error!(height, error = %e, "checkpoint after commit failed");
+                    }
                 }
                 Note::InvalidBlock { height, reason } => {
                     tracing::warn!(height, error = %reason, "peer block is invalid");
@@ -545,6 +559,12 @@ impl Driver {
                     let checks = check_admission(&spec, &store.state(), &txs);
                     let _ = wake.send(Wake::Gossip(txs, checks));
                 });
+                Ok(())
+            }
+            Some((&crate::checkpoints::FRAME_CHECKPOINT_SIG, _)) => {
+                if let Err(code) = self.checkpoints.on_frame(&bytes) {
+                    self.metrics.inc_rejected(code);
+                }
                 Ok(())
             }
             _ => {

@@ -20,11 +20,13 @@
 
 pub mod api;
 pub mod chain_stream;
+pub mod checkpoints;
 pub mod config;
 pub mod driver;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod log_api;
 pub mod members;
 pub mod mempool;
 pub mod net;

@@ -36,6 +36,41 @@ pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// How long a stopping server waits for requests in flight before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+// ----- checkpoints of the deposit log (`crate::checkpoints`) -----
+
+/// Default `[checkpoints] every_blocks`: a checkpoint after every block whose height is a
+/// multiple of it.
+pub const CHECKPOINT_EVERY_BLOCKS: u64 = 100;
+/// Default `[checkpoints] every_secs`: also a checkpoint after the first block whose header time
+/// enters a new period of this many seconds.
+pub const CHECKPOINT_EVERY_SECS: u64 = 60;
+/// Largest `every_blocks` and `every_secs` accepted.
+pub const CHECKPOINT_MAX_PERIOD: u64 = 1_000_000;
+/// Checkpoints being collected (complete or not) kept in memory; the oldest is dropped first.
+pub const CHECKPOINT_PENDING: usize = 8;
+/// Signature messages kept for heights this node has not committed yet (at most
+/// [`CHECKPOINT_EARLY_HEIGHTS`] ahead of its tip).
+pub const CHECKPOINT_EARLY_SIGS: usize = 512;
+/// How far ahead of the tip an early signature may be.
+pub const CHECKPOINT_EARLY_HEIGHTS: u64 = 16;
+/// How often a validator sends its signatures again for checkpoints it keeps in memory (a
+/// peer that was behind, or lost the message, gets them again).
+pub const CHECKPOINT_RESEND: Duration = Duration::from_secs(2);
+/// A checkpoint's signatures are sent again for at most this long after its block.
+pub const CHECKPOINT_RESEND_FOR: Duration = Duration::from_secs(30);
+/// Most witnesses in `[checkpoints]`.
+pub const MAX_WITNESSES: usize = 32;
+/// Time for one `add-checkpoint` exchange with a witness (connect, send, answer).
+pub const WITNESS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest witness answer read.
+pub const WITNESS_MAX_ANSWER: usize = 16 << 10;
+/// First wait after a failed push; doubled after each failure up to [`WITNESS_BACKOFF_MAX`].
+pub const WITNESS_BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// Longest wait between two pushes to a failing witness.
+pub const WITNESS_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Most `409` answers followed in a row for one checkpoint (each names the witness's size).
+pub const WITNESS_MAX_409: usize = 3;
+
 // ----- validator network (libp2p) -----
 
 /// How often each peer connection is pinged (libp2p `ping`).

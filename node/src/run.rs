@@ -26,6 +26,7 @@ pub async fn run_node(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     cfg.consensus.check()?;
+    cfg.checkpoints.check()?;
     let genesis_bytes = std::fs::read(&cfg.node.genesis)
         .map_err(|e| NodeError::Config(format!("cannot read genesis {}: {e}", cfg.node.genesis.display())))?;
     let spec = Arc::new(Genesis::from_json(&genesis_bytes)?);
@@ -143,6 +144,7 @@ pub async fn run_node(
         },
         signing,
         address_overrides: cfg.network.addresses.clone(),
+        checkpoints: cfg.checkpoints.clone(),
     };
     let result = driver::run(parts, shutdown).await;
     let _ = stop_tx.send(true);

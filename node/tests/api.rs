@@ -310,6 +310,46 @@ async fn reads_serve_the_committed_chain() {
     let a = get(h.api, "/v1/cases/bad%20id").await;
     assert_eq!((a.status, a.code().as_str()), (400, "bad_case_id"));
 
+    // The deposit log: block 1's single deposit and five batch items, then block 4's deposit.
+    let mut log = curia_ledger::deposit_log::Frontier::new();
+    let mut leaves = Vec::new();
+    for (b, _) in &h.chain.blocks {
+        for (_, leaf) in curia_ledger::deposit_log::block_leaves(&spec.chain_id, b) {
+            log.append(leaf).unwrap();
+            leaves.push(leaf);
+        }
+    }
+    assert_eq!(log.size(), 7);
+    let head: curia_api_types::LogHead = serde_json::from_slice(&get(h.api, "/v1/log").await.body).unwrap();
+    assert_eq!((head.size, head.root, head.height), (7, log.root(), 4));
+    let a = get(h.api, "/v1/log/inclusion?index=3&size=7").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let inc: curia_api_types::LogInclusion = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(
+        inc.leaf_hash,
+        curia_ledger::deposit_log::leaf_hash(&batch.deposits(&batch_id)[2].0, &Hash::sha256(&[2]))
+    );
+    assert_eq!(inc.leaf_hash, leaves[3]);
+    curia_ledger::tlog::verify_inclusion(&inc.leaf_hash, 3, 7, &inc.proof, &log.root()).unwrap();
+    let a = get(h.api, "/v1/log/consistency?from=2&to=7").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let cons: curia_api_types::LogConsistency = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(cons.from_root, curia_ledger::merkle::root(&leaves[..2]));
+    assert_eq!(cons.to_root, log.root());
+    curia_ledger::tlog::verify_consistency(2, 7, &cons.from_root, &cons.to_root, &cons.proof).unwrap();
+    for (path, status, code) in [
+        ("/v1/log/inclusion?index=0&size=8", 404, "log_size_not_reached"),
+        ("/v1/log/consistency?from=1&to=8", 404, "log_size_not_reached"),
+        ("/v1/log/inclusion?index=7&size=7", 400, "bad_query"),
+        ("/v1/log/inclusion?index=1", 400, "bad_query"),
+        ("/v1/log/consistency?from=0&to=7", 400, "bad_query"),
+        ("/v1/log/consistency?from=5&to=4", 400, "bad_query"),
+        ("/v1/log/consistency?from=1&to=7&x=1", 400, "bad_query"),
+    ] {
+        let a = get(h.api, path).await;
+        assert_eq!((a.status, a.code().as_str()), (status, code), "{path}: {}", a.text());
+    }
+
     // Status.
     let a = get(h.api, "/v1/status").await;
     assert_eq!(a.status, 200);

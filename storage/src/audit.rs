@@ -5,7 +5,9 @@
 //! the stored header equals the block's; every transaction and deposit index entry points back
 //! to this block; then the ledger's audit checks the certificate, links, signatures, state rules
 //! and state root. Finally the recorded tip must be the last block's, and nothing may be stored
-//! above it. The first failure stops the audit and is reported with its height.
+//! above it. The deposit log's entries for each block are recomputed and compared
+//! ([`Store::audit_log_block`]), and the replayed log's size and root must be the store's. The
+//! first failure stops the audit and is reported with its height.
 //!
 //! The replayed state is kept in memory ([`curia_ledger::state::MemState`]): roughly 100 bytes per deposit, so a
 //! 100-million-deposit chain needs about 10 GB of RAM. Replaying into a scratch store through
@@ -13,6 +15,7 @@
 
 use curia_ledger::audit::{AuditFailure, AuditSummary, Auditor};
 use curia_ledger::block::{Block, CommitCertificate};
+use curia_ledger::deposit_log::{block_leaves, Frontier};
 use curia_ledger::genesis::ChainSpec;
 
 use crate::codec::{digest_key, DepositLocation};
@@ -74,6 +77,18 @@ fn check_indexes(store: &Store, spec: &ChainSpec, block: &Block) -> Result<(), S
     Ok(())
 }
 
+/// Whether the store's deposit log differs from the replayed one (`None`: it agrees, or the
+/// store has no log).
+fn log_mismatch(store: &Store, replayed: &Frontier) -> Result<Option<String>, StoreError> {
+    let Some(state) = store.log_state() else { return Ok(None) };
+    if state.size != replayed.size() {
+        return Ok(Some(format!("the deposit log holds {} leaves, the chain {}", state.size, replayed.size())));
+    }
+    let root = store.log_root(state.size)?;
+    Ok((root != replayed.root())
+        .then(|| format!("the deposit log's root {root} is not the replayed root {}", replayed.root())))
+}
+
 /// Replay `store` from genesis. `spec`, if given, must be the store's chain. Calls `progress`
 /// after every block. Returns the summary, whose `failure` names the first bad height; an `Err`
 /// means the audit could not start.
@@ -95,6 +110,9 @@ pub fn audit_store(
     let tip = store.stored_tip()?;
     let mut auditor = Auditor::in_memory(spec);
     let mut storage_failure = None;
+    // A read-only store written before the deposit log has none to check.
+    let has_log = store.log_state().is_some();
+    let mut log_size = 0u64;
     for height in 1..=tip.height {
         let r = (|| -> Result<(Block, CommitCertificate), StoreError> {
             let missing = |what| StoreError::NotFound { what, key: format!("at height {height}") };
@@ -109,6 +127,9 @@ pub fn audit_store(
                 });
             }
             check_indexes(store, spec, &block)?;
+            if has_log {
+                log_size = store.audit_log_block(log_size, &block_leaves(&spec.chain_id, &block))?;
+            }
             Ok((block, cert))
         })();
         match r {
@@ -133,6 +154,8 @@ pub fn audit_store(
                 reason: format!("recorded tip {tip:?} is not the replayed tip {replayed:?}"),
                 code: "storage_corrupt",
             });
+        } else if let Some(reason) = log_mismatch(store, auditor.log())? {
+            storage_failure = Some(AuditFailure { height: tip.height, reason, code: "storage_corrupt" });
         } else if store.raw_get(cf::BLOCKS, &(tip.height + 1).to_be_bytes())?.is_some() {
             storage_failure = Some(AuditFailure {
                 height: tip.height + 1,

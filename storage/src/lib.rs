@@ -20,7 +20,7 @@ mod store;
 pub use audit::{audit_store, AuditProgress};
 pub use codec::{CaseEntry, CaseEvent, CaseStatus, DepositLocation, CHECKSUM_LEN};
 pub use error::StoreError;
-pub use store::{cf, Store, StoreOptions, StoreState, SCHEMA_VERSION};
+pub use store::{cf, LogState, Store, StoreOptions, StoreState, StoredCheckpoint, MAX_CHECKPOINT_NOTE, SCHEMA_VERSION};
 
 /// Where a node keeps its store inside its data directory.
 pub const STORE_SUBDIR: &str = "chain";

@@ -6,7 +6,8 @@
 //! - [`Store::commit_block`] writes the block, its certificate, its header, every state change,
 //!   every index entry and the new tip in one RocksDB `WriteBatch`, with a synced WAL write: when
 //!   it returns the block survives a crash or power loss, and a crash before it returns leaves
-//!   the store at the previous block (the batch is all or nothing).
+//!   the store at the previous block (the batch is all or nothing). The deposit log's entries
+//!   (`store/deposit_log.rs`) are part of that batch.
 //! - A block is committed only on top of the tip: its height is the next one, its previous hash
 //!   is the tip's hash, its certificate names its hash and height, and its header's state root is
 //!   the one its changes produce on top of the tip's state root.
@@ -73,9 +74,13 @@ pub mod cf {
     /// `u64 height || u8 band || u32 tile` -> the hashes of one tile of the block's transaction
     /// tree (see `store/tx_layout.rs`).
     pub const TX_TILES: &str = "tx_tiles";
+    /// `u64 stored-hash index` -> 32-byte hash of the deposit log (see `store/deposit_log.rs`).
+    pub const TLOG: &str = "tlog";
+    /// Deposit ID -> `u64` leaf index in the deposit log.
+    pub const TLOG_INDEX: &str = "tlog_index";
     /// Every column family. A family's position is part of its values' checksums: new
     /// families go at the end.
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 16] = [
         META,
         BLOCKS,
         CERTS,
@@ -90,6 +95,8 @@ pub mod cf {
         VOTES,
         BLOCK_TXS,
         TX_TILES,
+        TLOG,
+        TLOG_INDEX,
     ];
 }
 
@@ -104,8 +111,15 @@ const META_EQUIVOCATION: &[u8] = b"equivocation/";
 /// Most equivocation records kept; later ones are not stored (the first are the proof needed).
 pub const MAX_EQUIVOCATIONS: usize = 1024;
 const META_TX_LAYOUT: &[u8] = b"tx_layout_from";
+/// `u64 height || u64 size` of the deposit log (see `store/deposit_log.rs`).
+const META_TLOG: &[u8] = b"tlog";
 
+mod checkpoints;
+mod deposit_log;
 mod tx_layout;
+
+pub use checkpoints::{StoredCheckpoint, MAX_CHECKPOINT_NOTE};
+pub use deposit_log::LogState;
 
 fn show_height(k: &[u8]) -> String {
     match <[u8; 8]>::try_from(k) {
@@ -117,7 +131,9 @@ fn show_height(k: &[u8]) -> String {
 fn show_key(cf: &str, k: &[u8]) -> String {
     match cf {
         cf::BLOCKS | cf::CERTS | cf::HEADERS => show_height(k),
-        cf::META => format!("key {}", String::from_utf8_lossy(k)),
+        cf::META => {
+            checkpoints::show_checkpoint_key(k).unwrap_or_else(|| format!("key {}", String::from_utf8_lossy(k)))
+        }
         cf::DEPOSITS => format!("deposit {}", hex::encode(k)),
         cf::TXS => format!("transaction {}", hex::encode(k)),
         cf::DIGESTS if k.len() == 64 => {
@@ -125,6 +141,7 @@ fn show_key(cf: &str, k: &[u8]) -> String {
         }
         cf::VOTES if k.len() == 16 => format!("vote at height {}", u64::from_be_bytes(k[..8].try_into().unwrap())),
         cf::BLOCK_TXS | cf::TX_TILES => tx_layout::show_layout_key(k),
+        cf::TLOG | cf::TLOG_INDEX => deposit_log::show_log_key(cf, k),
         _ => format!("key {}", hex::encode(k)),
     }
 }
@@ -140,6 +157,10 @@ pub struct Store {
     next_vote_seq: AtomicU64,
     /// First height committed with the per-transaction layout (`u64::MAX`: none).
     tx_layout_from: u64,
+    /// Deposit log: leaves and the last block they cover (`u64::MAX`: no log; read-only stores
+    /// written before it). Updated under the tip lock after each commit.
+    log_size: AtomicU64,
+    log_height: AtomicU64,
 }
 
 /// Tuning knobs; the defaults suit a node.
@@ -188,7 +209,9 @@ fn db_options(o: &StoreOptions) -> (Options, Vec<ColumnFamilyDescriptor>) {
                     opts.set_write_buffer_size(64 << 20);
                     opts.set_compression_type(DBCompressionType::Lz4);
                 }
-                cf::DEPOSITS | cf::DIGESTS | cf::TXS => {
+                // Hashes do not compress.
+                cf::TLOG => opts.set_compression_type(DBCompressionType::None),
+                cf::DEPOSITS | cf::DIGESTS | cf::TXS | cf::TLOG_INDEX => {
                     // Random 32-byte keys: incompressible, so no compression; big memtables cut
                     // the number of level-0 files and the write amplification.
                     opts.set_compression_type(DBCompressionType::None);
@@ -236,6 +259,7 @@ impl Store {
             put(&mut b, cf::META, META_GENESIS, &spec.genesis.to_bytes());
             put(&mut b, cf::META, META_TIP, &encode_tip(&Tip::genesis(spec)));
             put(&mut b, cf::META, META_TX_LAYOUT, &1u64.to_be_bytes());
+            put(&mut b, cf::META, META_TLOG, &[0u8; 16]);
             for c in &spec.genesis.clients {
                 let rec = ClientRecord { name: c.name.clone(), role: c.role, active: true };
                 put(&mut b, cf::CLIENTS, &c.key.0, &encode_client(&rec));
@@ -340,6 +364,8 @@ impl Store {
             tip: Mutex::new(tip),
             next_vote_seq: AtomicU64::new(next_vote_seq),
             tx_layout_from: u64::MAX,
+            log_size: AtomicU64::new(0),
+            log_height: AtomicU64::new(u64::MAX),
         };
         store.tx_layout_from = match store.read_tx_layout_from()? {
             Some(h) => h,
@@ -351,6 +377,7 @@ impl Store {
                 tip.height + 1
             }
         };
+        store.open_log(tip.height)?;
         Ok(store)
     }
 
@@ -634,12 +661,16 @@ impl Store {
         self.put(&mut wb, cf::CERTS, &hk, &cert.to_bytes());
         self.put(&mut wb, cf::HEADERS, &hk, &h.to_bytes());
         self.put_changes(&mut wb, Some((block, height)), changes)?;
+        let log = self.put_block_log(&mut wb, height, changes)?;
         if height >= self.tx_layout_from {
             self.put_tx_layout(&mut wb, block, height, &bands);
         }
         let new_tip = Tip::after(h);
         self.put(&mut wb, cf::META, META_TIP, &encode_tip(&new_tip));
         self.write_synced(wb, &format!("commit block {height}"))?;
+        if let Some(log) = log {
+            self.set_log_state(log);
+        }
         *tip_guard = new_tip;
         Ok(new_tip)
     }

@@ -15,6 +15,8 @@
 //!   that a checkpoint carries the quorum of valid `cosignature/v1` lines;
 //! - [`upgrade`]: upgraded receipts: the `log` member (a C2SP tlog-proof to a cosigned
 //!   checkpoint, an optional RFC 3161 token) and its verification under a policy;
+//! - [`validators`]: checkpoints of a Curia chain's deposit log signed by its validators (origin,
+//!   `height <H>` line, key names, more than two thirds of the power in force);
 //! - [`witness`]: the decisions of a witness (c2sp.org/tlog-witness `add-checkpoint`): request
 //!   parsing, the 400/403/404/409/422 answers, and what to persist before cosigning.
 //!
@@ -27,6 +29,7 @@ pub mod note;
 pub mod policy;
 pub mod rfc3161;
 pub mod upgrade;
+pub mod validators;
 pub mod witness;
 
 /// Everything that can be wrong with a note, key, checkpoint, cosignature or witness request.

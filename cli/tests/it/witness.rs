@@ -1,7 +1,8 @@
 //! `curia witness run` as a real process on 127.0.0.1 (a free port it picks and prints): a
 //! sequence of checkpoints is cosigned; a fork is refused (409 or 422) and never cosigned; the
 //! witness killed with SIGKILL and restarted remembers its size, and never loses a size it
-//! answered 200 for; malformed bodies get specific errors; a corrupt state file stops it.
+//! answered 200 for; malformed bodies get specific errors; a corrupt state file stops it. Four
+//! validator nodes sign checkpoints of their deposit log and push them to two witness processes.
 
 use crate::common;
 
@@ -332,4 +333,144 @@ fn corrupt_state_stops_the_witness() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is corrupt; refusing to guess"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+// ---------------------------------------------------------------- nodes pushing to witnesses
+
+/// Four validator processes sign checkpoints of their deposit log (every 4 blocks here); each
+/// node stores the complete ones (validators with more than two thirds of the power signed) and
+/// pushes them to two `curia witness run` processes, whose cosignatures it then serves at
+/// `GET /v1/checkpoint`. A second deposit gives a larger checkpoint, pushed with a consistency
+/// proof from the size the witness holds.
+#[test]
+fn validators_sign_checkpoints_and_nodes_push_them_to_witnesses() {
+    use curia_transparency::validators::{check_validator_note, origin, validator_verifier};
+
+    let base = common::Cluster::port_base(0);
+    let dir = std::env::temp_dir().join(format!("curia-checkpoints-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = curia()
+        .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let spec = curia_ledger::genesis::Genesis::from_json(&std::fs::read(dir.join("genesis.json")).unwrap()).unwrap();
+    let set = curia_ledger::membership::ValidatorSet::new(spec.genesis.validators.clone());
+    let log_origin = origin(&spec.chain_id);
+    let keys: Vec<String> = set
+        .validators
+        .iter()
+        .map(|v| format!("\"{}\"", validator_verifier(&v.name, &v.key).unwrap().to_vkey()))
+        .collect();
+
+    // Two witnesses that trust the validators' note keys, 3 of 4 required.
+    let mut witnesses = Vec::new();
+    for w in ["w1", "w2"] {
+        let wd = dir.join(format!("witness-{w}"));
+        std::fs::create_dir_all(&wd).unwrap();
+        let out = curia()
+            .args(["witness", "keygen", "--name", &format!("witness.test/{w}"), "--out"])
+            .arg(wd.join("witness.key"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let vkey = Verifier::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+        let config = format!(
+            "listen = \"127.0.0.1:0\"\nkey_file = \"witness.key\"\nstate_dir = \"state\"\n\n[[log]]\norigin = \"{log_origin}\"\nkeys = [{}]\nquorum = 3\n",
+            keys.join(", ")
+        );
+        std::fs::write(wd.join("witness.toml"), config).unwrap();
+        witnesses.push((start(&wd.join("witness.toml")), vkey));
+    }
+
+    let names: Vec<String> = ["court-a", "court-b", "notary", "timesvc"].iter().map(|s| s.to_string()).collect();
+    for n in &names {
+        let p = dir.join(n).join("node.toml");
+        let mut t = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("propose_ms = 3000", "propose_ms = 1000")
+            .replace("delta_ms = 500", "delta_ms = 250")
+            .replace("empty_block_ms = 1000", "empty_block_ms = 500")
+            .replace("every_blocks = 100", "every_blocks = 4")
+            .replace("every_secs = 60", "every_secs = 3600");
+        assert!(t.contains("every_blocks = 4") && t.trim_end().ends_with("every_secs = 3600"), "{t}");
+        for (w, vkey) in &witnesses {
+            t.push_str(&format!("\n[[checkpoints.witness]]\nurl = \"{}\"\nvkey = \"{}\"\n", w.url, vkey.to_vkey()));
+        }
+        std::fs::write(&p, t).unwrap();
+    }
+    let c = common::Cluster::launch(dir.clone(), base, names);
+
+    // A checkpoint of at least `min_size` deposits on node `i`, with every witness's valid
+    // cosignature, within 120 s.
+    let cosigned = |i: usize, min_size: u64| -> (Vec<u8>, u64) {
+        let t = Instant::now();
+        loop {
+            let (status, body) = get(&format!("{}/v1/checkpoint", c.api(i)));
+            if status == 200 {
+                let ok = check_validator_note(body.as_bytes(), &spec.chain_id, &set)
+                    .unwrap_or_else(|e| panic!("node {i} serves a checkpoint that does not check: {e}\n{body}"));
+                let note = Note::parse(body.as_bytes()).unwrap();
+                let all_cosigned = witnesses.iter().all(|(_, vkey)| {
+                    note.signatures.iter().any(|s| {
+                        s.name == vkey.name
+                            && s.key_id == vkey.key_id
+                            && vkey.verify(&note.text, &s.signature).is_some()
+                    })
+                });
+                if ok.checkpoint.size >= min_size && all_cosigned {
+                    assert!(ok.signers.len() >= 3 && ok.power >= set.quorum_power(), "{ok:?}");
+                    return (body.into_bytes(), ok.checkpoint.size);
+                }
+            } else {
+                assert_eq!(status, 404, "{body}");
+                assert!(body.contains("checkpoint_not_found"), "{body}");
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "node {i}: no checkpoint of size >= {min_size} cosigned by both witnesses; last answer {status}: {body}\nlog:\n{}",
+                c.log(i)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+
+    c.deposit(0, "checkpointed evidence, first\n");
+    let mut first_sizes = Vec::new();
+    for i in 0..4 {
+        let (note, size) = cosigned(i, 1);
+        // The checkpoint's root is the node's log root at that size.
+        let cp = Checkpoint::parse(&Note::parse(&note).unwrap().text).unwrap();
+        let (s, log) = get(&format!("{}/v1/log/consistency?from={size}&to={size}", c.api(i)));
+        assert_eq!(s, 200, "{log}");
+        assert!(log.contains(&format!("\"from_root\":\"{}\"", cp.root.to_hex())), "{log} vs {}", cp.root.to_hex());
+        // By size: the same checkpoint.
+        let (s, by_size) = get(&format!("{}/v1/checkpoint?size={size}", c.api(i)));
+        assert_eq!(s, 200);
+        assert_eq!(Checkpoint::parse(&Note::parse(by_size.as_bytes()).unwrap().text).unwrap().size, size);
+        first_sizes.push(size);
+    }
+    // A second deposit: a larger checkpoint, consistent with the first, cosigned again.
+    c.deposit(1, "checkpointed evidence, second\n");
+    let top = *first_sizes.iter().max().unwrap();
+    for i in 0..4 {
+        let (_, size) = cosigned(i, top + 1);
+        assert!(size > top);
+    }
+    // Each witness holds the log's latest cosigned checkpoint, signed by the validators.
+    let hash = curia_ledger::Hash::sha256(log_origin.as_bytes()).to_hex();
+    for (w, _) in &witnesses {
+        let (s, body) = get(&format!("{}/{hash}/checkpoint", w.url));
+        assert_eq!(s, 200, "{body}");
+        let ok = check_validator_note(body.as_bytes(), &spec.chain_id, &set).unwrap();
+        assert!(ok.checkpoint.size > top, "{body}");
+    }
+    // Refusals: no such size, malformed query.
+    let (s, body) = get(&format!("{}/v1/checkpoint?size=999999", c.api(0)));
+    assert_eq!((s, body.contains("checkpoint_not_found")), (404, true), "{body}");
+    let (s, body) = get(&format!("{}/v1/checkpoint?size=x", c.api(0)));
+    assert_eq!((s, body.contains("bad_query")), (400, true), "{body}");
+    let (s, body) = get(&format!("{}/v1/checkpoint?height=1", c.api(0)));
+    assert_eq!((s, body.contains("bad_query")), (400, true), "{body}");
 }

@@ -1,7 +1,8 @@
 //! Crash safety: a child process commits blocks (and logs votes) in a loop and is killed with
 //! SIGKILL at random instants, many times. After each kill the store is reopened and must be
 //! exactly a prefix of the deterministic chain, with every index consistent (receipts from the
-//! per-transaction layout included), nothing above the tip, and a vote log that is a prefix of what the child logged.
+//! per-transaction layout included, the deposit log ending at the tip), nothing above the tip,
+//! and a vote log that is a prefix of what the child logged.
 //!
 //! The child is this test binary re-run with `CURIA_CRASH_CHILD_DIR` set.
 
@@ -96,6 +97,17 @@ fn check_prefix(store: &Store, c: &TestChain, from: u64) -> u64 {
             }
         }
     }
+    // The deposit log ends at the same block as the chain: its size and root are those of the
+    // deposits up to the tip, whatever instant the kill hit.
+    let mut log = curia_ledger::deposit_log::Frontier::new();
+    for (b, _) in &c.blocks[..tip.height as usize] {
+        for (_, leaf) in curia_ledger::deposit_log::block_leaves(&c.spec.chain_id, b) {
+            log.append(leaf).unwrap();
+        }
+    }
+    let ls = store.log_state().expect("a writable store has a log");
+    assert_eq!((ls.height, ls.size), (tip.height, log.size()), "deposit log vs tip");
+    assert_eq!(store.log_root(ls.size).unwrap(), log.root());
     // Nothing of the next block is visible.
     let next = tip.height + 1;
     if (next as usize) <= BLOCKS {

@@ -287,3 +287,135 @@ fn audit_replays_into_a_scratch_store() {
     let mut again = curia_ledger::audit::Auditor::new(&c.spec, scratch.state());
     assert!(again.push(&c.blocks[0].0, &c.blocks[0].1).is_err());
 }
+
+/// The deposit log: every deposit in commit order, written with its block, kept on reopen,
+/// rebuilt for stores written before it, proofs that verify, and an audit that recomputes it.
+#[test]
+fn deposit_log_follows_the_chain() {
+    use curia_ledger::deposit_log::{block_leaves, Frontier};
+    use curia_ledger::tlog::{stored_hash_count, verify_consistency, verify_inclusion};
+
+    let c = common::chain(9, 20);
+    let ch = common::changes(&c);
+    let dir = tempfile::tempdir().unwrap();
+    // Expected: leaves from the blocks, independently of the store.
+    let mut sizes = vec![0u64];
+    let mut roots = vec![Frontier::new().root()];
+    let mut all = Vec::new();
+    let mut front = Frontier::new();
+    for (b, _) in &c.blocks {
+        for (id, leaf) in block_leaves(&c.spec.chain_id, b) {
+            all.push((id, leaf));
+            front.append(leaf).unwrap();
+        }
+        sizes.push(front.size());
+        roots.push(front.root());
+    }
+    assert_eq!(front.size(), 9 * 21);
+    {
+        let store = Store::open(dir.path(), &c.spec).unwrap();
+        assert_eq!(store.log_state(), Some(curia_storage::LogState { height: 0, size: 0 }));
+        for h in 0..9 {
+            commit_range(&store, &c, &ch, h..h + 1);
+            let s = store.log_state().unwrap();
+            assert_eq!((s.height, s.size), (h as u64 + 1, sizes[h + 1]));
+            assert_eq!(store.log_root(s.size).unwrap(), roots[h + 1]);
+        }
+    }
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    let n = store.log_size();
+    assert_eq!(n, front.size());
+    // Every earlier root, every leaf's index and inclusion proof, consistency between block sizes.
+    for (h, size) in sizes.iter().enumerate() {
+        assert_eq!(store.log_root(*size).unwrap(), roots[h]);
+    }
+    for (i, (id, leaf)) in all.iter().enumerate() {
+        let i = i as u64;
+        assert_eq!(store.log_index(id).unwrap(), Some(i));
+        assert_eq!(store.log_leaf_hash(i).unwrap(), Some(*leaf));
+        let proof = store.log_inclusion_proof(n, i).unwrap();
+        verify_inclusion(leaf, i, n, &proof, &roots[9]).unwrap();
+    }
+    for a in 1..sizes.len() {
+        for b in a..sizes.len() {
+            let p = store.log_consistency_proof(sizes[a], sizes[b]).unwrap();
+            verify_consistency(sizes[a], sizes[b], &roots[a], &roots[b], &p).unwrap();
+        }
+    }
+    assert!(store.log_root(n + 1).is_err(), "a size beyond the log");
+    assert!(store.log_inclusion_proof(n, n).is_err());
+    assert!(store.log_consistency_proof(0, n).is_err());
+    assert!(store.log_consistency_proof(5, n + 1).is_err());
+    assert_eq!(store.log_index(&Hash::sha256(b"nothing")).unwrap(), None);
+    let s = audit_store(&store, None, |_| {}).unwrap();
+    assert!(s.failure.is_none(), "{:?}", s.failure);
+
+    // A validly sealed but wrong stored hash (the last leaf's) is found by the audit.
+    let last_leaf = curia_ledger::tlog::stored_hash_index(0, n - 1).to_be_bytes();
+    let good = store.raw_get_for_tests(cf::TLOG, &last_leaf).unwrap().unwrap();
+    store.raw_put_for_tests(cf::TLOG, &last_leaf, &curia_storage_seal(cf::TLOG, &last_leaf, &[7; 32])).unwrap();
+    let f = audit_store(&store, None, |_| {}).unwrap().failure.expect("audit fails");
+    assert_eq!((f.height, f.code), (9, "storage_corrupt"), "{}", f.reason);
+    assert!(f.reason.contains("tlog") && f.reason.contains("stored hash"), "{}", f.reason);
+    store.raw_put_for_tests(cf::TLOG, &last_leaf, &good).unwrap();
+    // A deposit's index entry pointing elsewhere.
+    let (id, _) = all[30];
+    let good = store.raw_get_for_tests(cf::TLOG_INDEX, &id.0).unwrap().unwrap();
+    store
+        .raw_put_for_tests(cf::TLOG_INDEX, &id.0, &curia_storage_seal(cf::TLOG_INDEX, &id.0, &31u64.to_be_bytes()))
+        .unwrap();
+    let f = audit_store(&store, None, |_| {}).unwrap().failure.expect("audit fails");
+    assert!(f.reason.contains("leaf 30"), "{}", f.reason);
+    store.raw_put_for_tests(cf::TLOG_INDEX, &id.0, &good).unwrap();
+    assert!(audit_store(&store, None, |_| {}).unwrap().failure.is_none());
+
+    // A store written before the log (no record, no entries): opening it for writing rebuilds
+    // the log from its blocks, with the same hashes.
+    for i in 0..stored_hash_count(n) {
+        store.raw_delete_for_tests(cf::TLOG, &i.to_be_bytes()).unwrap();
+    }
+    store.raw_delete_for_tests(cf::META, b"tlog").unwrap();
+    drop(store);
+    let ro = Store::open_read_only(dir.path()).unwrap();
+    assert_eq!(ro.log_state(), None, "read-only: no log recorded");
+    assert_eq!(ro.log_size(), 0);
+    assert!(audit_store(&ro, None, |_| {}).unwrap().failure.is_none(), "no log, nothing to check");
+    drop(ro);
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!(store.log_state(), Some(curia_storage::LogState { height: 9, size: n }));
+    assert_eq!(store.log_root(n).unwrap(), roots[9]);
+    assert!(audit_store(&store, None, |_| {}).unwrap().failure.is_none());
+    // ... and it keeps growing with new blocks.
+    let c2 = common::chain(10, 20);
+    let ch2 = common::changes(&c2);
+    commit_range(&store, &c2, &ch2, 9..10);
+    assert_eq!(store.log_size(), n + 21);
+    assert!(audit_store(&store, None, |_| {}).unwrap().failure.is_none());
+}
+
+#[test]
+fn log_checkpoints_are_kept_by_size_and_survive_reopen() {
+    use curia_storage::{StoredCheckpoint, MAX_CHECKPOINT_NOTE};
+    let c = common::chain(2, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!(store.latest_log_checkpoint().unwrap(), None, "no checkpoint: the other meta keys are not one");
+    let cp = |size, height, note: &str| StoredCheckpoint { size, height, note: note.as_bytes().to_vec() };
+    store.put_log_checkpoint(&cp(3, 1, "a")).unwrap();
+    store.put_log_checkpoint(&cp(10, 4, "b")).unwrap();
+    store.put_log_checkpoint(&cp(7, 3, "c")).unwrap();
+    assert_eq!(store.latest_log_checkpoint().unwrap(), Some(cp(10, 4, "b")));
+    // One record per size: a later one of the same size replaces it.
+    store.put_log_checkpoint(&cp(10, 5, "d")).unwrap();
+    let too_big = "x".repeat(MAX_CHECKPOINT_NOTE + 1);
+    assert!(store.put_log_checkpoint(&cp(11, 6, &too_big)).is_err());
+    drop(store);
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!(store.log_checkpoint(3).unwrap(), Some(cp(3, 1, "a")));
+    assert_eq!(store.log_checkpoint(7).unwrap(), Some(cp(7, 3, "c")));
+    assert_eq!(store.log_checkpoint(4).unwrap(), None);
+    assert_eq!(store.log_checkpoint(11).unwrap(), None);
+    assert_eq!(store.latest_log_checkpoint().unwrap(), Some(cp(10, 5, "d")));
+    // The records are checksummed like every value: the audit of the store still passes.
+    audit_store(&store, None, |_| {}).unwrap();
+}
