@@ -20,8 +20,12 @@
 //!   read error), and the driver stops with it: a node must not vote or commit on a state it
 //!   could not read.
 //! - Wire frames start with one byte: [`FRAME_CONSENSUS`] for a consensus message,
-//!   [`FRAME_TXS`] for gossiped transactions (canonical encoding, a `u32` count then each).
+//!   [`FRAME_TXS`] for gossiped transactions (canonical encoding, a `u32` count then each),
+//!   [`crate::peer_gate::STATUS_FRAME`] for the sender's committed tip height (sent to a peer
+//!   when it connects and to all after each commit).
 //!   Every frame from a peer is acknowledged at once; its content is untrusted until checked.
+//! - Signing is held at start until the peers' heights are known and this node has caught up,
+//!   or the bounded wait has passed ([`crate::peer_gate`], the machine's rule S4).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,6 +89,8 @@ impl Default for Pacing {
 enum Wake {
     /// A timer of the executor.
     Timer(Timer),
+    /// The peer gate's bounded wait has passed.
+    GateDeadline,
     /// Gossiped transactions with their check results.
     Gossip(Vec<Transaction>, Vec<Result<Hash, NodeError>>),
 }
@@ -122,6 +128,8 @@ pub struct DriverParts {
     pub signing: Arc<SigningRecord>,
     /// node.toml `[network.addresses]`: a validator's address by name, replacing the registered one.
     pub address_overrides: std::collections::BTreeMap<String, String>,
+    /// The peer gate's bounded wait (`[consensus] peer_wait_ms`, [`crate::peer_gate`]).
+    pub peer_wait: Duration,
 }
 
 /// Milliseconds since the Unix epoch by the local clock.
@@ -309,6 +317,10 @@ struct Driver {
     withheld: u64,
     /// This validator's key: signs the evidence transactions it submits.
     key: SecretKey,
+    /// Holds signing until the peers' heights are known ([`crate::peer_gate`]).
+    gate: crate::peer_gate::PeerGate,
+    /// When the driver started (the gate's bounded wait runs from here).
+    started: Instant,
 }
 
 /// Run the driver until the network and API channels close or `shutdown` resolves.
@@ -329,6 +341,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         pacing,
         signing,
         address_overrides,
+        peer_wait,
     } = parts;
     let next_key = crate::rotation::NextKey::new(next_key, key.public());
     let cfg = Config { spec: spec.clone(), key: Some(key.clone()), timeouts };
@@ -350,7 +363,12 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
              without it, this validator may sign twice where it signed before"
         );
     }
-    let exec = Executor::start_with_floor(
+    tracing::info!(
+        wait_s = peer_wait.as_secs_f64(),
+        "holding signatures until the peers' heights are heard and this node has caught up to within one \
+         height of a quorum (or the bounded wait passes)"
+    );
+    let exec = Executor::start_held(
         cfg,
         NodeStore(store.clone(), Some(signing)),
         NodeNet { handle: net.clone(), ids: HashMap::new(), peers: Vec::new() },
@@ -361,8 +379,16 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
             empty_block_ms: pacing.empty_block_after.as_millis() as u64,
         },
         floor,
+        true,
     )
     .map_err(consensus_err)?;
+    {
+        let wake = wake_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(peer_wait).await;
+            let _ = wake.send(Wake::GateDeadline);
+        });
+    }
     let membership = crate::members::stored_membership(&spec, &store)?;
     let peers_follow = crate::members::PeerFollower::new(&membership, store.tip().height, address_overrides);
     let mut d = Driver {
@@ -382,6 +408,8 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         last_commit_ms: 0,
         withheld: 0,
         key,
+        gate: crate::peer_gate::PeerGate::new(peer_wait),
+        started: Instant::now(),
     };
     d.notes();
     d.poll_next_key();
@@ -399,6 +427,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
                 Some(s) => d.on_submit(s)?,
             },
         }
+        d.check_gate();
         d.publish();
     }
 }
@@ -443,6 +472,7 @@ impl Driver {
                     self.height_started = Instant::now();
                     self.last_commit_ms = now_ms();
                     tracing::info!(height, txs, deposits, block = %hash, "committed");
+                    self.net.broadcast(crate::peer_gate::status_frame(height));
                     self.peers_follow.after_commit(&self.spec, &self.store, &self.net, height);
                     self.poll_next_key();
                 }
@@ -457,7 +487,8 @@ impl Driver {
                 Note::LeftOut { code } => self.metrics.inc_rejected(code),
                 Note::Equivocation(e) => {
                     let v = &e.a.vote;
-                    let name = self.spec.genesis.validators.get(v.validator as usize).map_or("?", |x| &x.name);
+                    let name = self.offender_name(v.validator, v.height);
+                    let name = name.as_str();
                     tracing::warn!(
                         validator = v.validator,
                         name,
@@ -472,7 +503,8 @@ impl Driver {
                 }
                 Note::DoubleProposal(d) => {
                     let p = &d.a.proposal;
-                    let name = self.spec.genesis.validators.get(p.proposer as usize).map_or("?", |x| &x.name);
+                    let name = self.offender_name(p.proposer, p.height);
+                    let name = name.as_str();
                     tracing::warn!(
                         validator = p.proposer,
                         name,
@@ -505,7 +537,8 @@ impl Driver {
 
     fn on_net(&mut self, ev: NetEvent) -> Result<(), NodeError> {
         match ev {
-            NetEvent::Connected(_) => {
+            NetEvent::Connected(p) => {
+                self.net.send(p, crate::peer_gate::status_frame(self.store.tip().height));
                 self.connected += 1;
                 self.metrics.set_peers(self.connected as u64);
             }
@@ -529,6 +562,13 @@ impl Driver {
                 let bytes = rest.to_vec();
                 self.exec(|x| x.on_bytes(from, bytes))
             }
+            Some((&crate::peer_gate::STATUS_FRAME, rest)) => {
+                match crate::peer_gate::parse_status(rest) {
+                    Some(tip) => self.on_status(from, tip),
+                    None => self.metrics.inc_rejected("bad_frame"),
+                }
+                Ok(())
+            }
             Some((&FRAME_TXS, _)) => {
                 if self.gossip_checks >= MAX_GOSSIP_CHECKS {
                     self.metrics.inc_rejected("gossip_dropped");
@@ -550,6 +590,18 @@ impl Driver {
             _ => {
                 self.metrics.inc_rejected("bad_frame");
                 Ok(())
+            }
+        }
+    }
+
+    /// The name of validator `index` in the set in force at `height` (offences are rare, so the
+    /// stored membership is read here rather than kept), or `?`.
+    fn offender_name(&self, index: u16, height: u64) -> String {
+        match crate::members::stored_membership(&self.spec, &self.store) {
+            Ok(m) => m.set_at(height).get(index as usize).map_or("?".into(), |v| v.name.clone()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the membership to name an offender");
+                "?".into()
             }
         }
     }
@@ -591,8 +643,69 @@ impl Driver {
         self.exec(|x| x.pool_changed())
     }
 
+    /// A peer's status frame: its committed tip, kept by the gate while it is closed if the
+    /// peer's identity is a validator of the set in force at the next height (or that
+    /// validator's key before its latest rotation).
+    fn on_status(&mut self, from: libp2p::PeerId, tip: u64) {
+        if self.gate.released().is_some() {
+            return;
+        }
+        let m = match crate::members::stored_membership(&self.spec, &self.store) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the membership to place a peer's status");
+                return;
+            }
+        };
+        let set = m.set_at(self.store.tip().height + 1);
+        for v in &set.validators {
+            let ids = std::iter::once(v.key).chain(crate::members::previous_key(&m, &v.key));
+            if ids.filter_map(|k| crate::net::peer_id_of(&k).ok()).any(|id| id == from) {
+                tracing::debug!(validator = %v.name, tip, "peer status");
+                self.gate.report(v.key, tip);
+                return;
+            }
+        }
+    }
+
+    /// Release signing once the gate opens ([`crate::peer_gate`]), saying why in the log.
+    fn check_gate(&mut self) {
+        if self.gate.released().is_some() {
+            return;
+        }
+        let tip = self.store.tip().height;
+        let set = match crate::members::stored_membership(&self.spec, &self.store) {
+            Ok(m) => m.set_at(tip + 1).clone(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the membership for the peer gate");
+                return;
+            }
+        };
+        let mut me = vec![self.key.public()];
+        me.extend(self.exec.machine().signing_key().map(|k| k.public()));
+        let Some(release) = self.gate.decide(&set, &me, tip, self.started.elapsed()) else { return };
+        self.exec.set_signing_hold(false);
+        let held = self.exec.machine().stats().held;
+        match release {
+            crate::peer_gate::Release::CaughtUp { quorum_height, tip } => tracing::info!(
+                quorum_height,
+                tip,
+                held,
+                "peers heard: caught up to within one height of the height a quorum reports; signing"
+            ),
+            crate::peer_gate::Release::TimedOut { quorum_height, tip } => tracing::warn!(
+                quorum_height = ?quorum_height,
+                tip,
+                held,
+                wait_s = self.gate.wait().as_secs_f64(),
+                "bounded wait passed before a quorum's heights were heard and caught up to; signing anyway"
+            ),
+        }
+    }
+
     fn on_wake(&mut self, wake: Wake) -> Result<(), NodeError> {
         match wake {
+            Wake::GateDeadline => Ok(()),
             Wake::Timer(timer) => self.exec(|x| x.on_timer(timer)),
             Wake::Gossip(txs, checks) => {
                 self.gossip_checks -= 1;
@@ -624,8 +737,10 @@ impl Driver {
             self.exec.pool_mut().0.remove(&admitted);
             results = results.iter().map(|_| Err(NodeError::Storage(e.to_string()))).collect();
         }
+        // `gossip` is true for a client's submission (this node gossips what it accepts) and
+        // false for a peer's gossip, whose already-known refusals are honest races.
         for e in results.iter().filter_map(|r| r.as_ref().err()) {
-            self.metrics.inc_rejected(e.code());
+            self.metrics.count_refusal(e.code(), !gossip);
         }
         if gossip {
             let accepted: Vec<&Transaction> =
