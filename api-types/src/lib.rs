@@ -285,7 +285,8 @@ pub struct Health {
 pub struct EvidenceList {
     /// The chain.
     pub chain_id: Hash,
-    /// Double votes (`curia_ledger::equivocation`), checked against the genesis set.
+    /// Double votes (`curia_ledger::equivocation`), each summarised (index, key) under the set in
+    /// force at its height.
     pub evidence: Vec<curia_ledger::equivocation::EquivocationJson>,
     /// Double proposals, by height, round and proposer.
     #[serde(default)]

@@ -24,10 +24,11 @@ fn reach(listen: SocketAddr) -> SocketAddr {
     addr
 }
 
-/// A client of the node's ops listener at `ops`: `https://` when a CA file is given (the
-/// listener serves TLS), else `http://`.
-fn ops_client(ops: SocketAddr, ca_file: Option<&Path>, timeout: Duration) -> Result<Client> {
-    let scheme = if ca_file.is_some() { "https" } else { "http" };
+/// A client of the node's ops listener at `ops`: `https://` when the node's config gives the
+/// listener TLS (`[ops.tls]`), trusting the CA file if one is given (else the public web roots),
+/// and `http://` otherwise (a CA file is then not used).
+fn ops_client(ops: SocketAddr, tls: bool, ca_file: Option<&Path>, timeout: Duration) -> Result<Client> {
+    let (scheme, ca_file) = if tls { ("https", ca_file) } else { ("http", None) };
     Ok(Client::builder(&format!("{scheme}://{ops}")).ca_file_opt(ca_file).timeout(timeout).build()?)
 }
 
@@ -46,7 +47,8 @@ pub fn backup(config: &Path, ca_file: Option<&Path>) -> Result<u8> {
     let token = curia_node::config::read_token(token_file)?;
     // A checkpoint hard-links the store's files and copies a few small ones: quick, but it
     // flushes memtables first, so allow for a slow disk.
-    let client = ops_client(ops, ca_file, Duration::from_secs(600))?;
+    let tls = cfg.ops.tls.is_some();
+    let client = ops_client(ops, tls, ca_file, Duration::from_secs(600))?;
     let answer = match client.backup(&token) {
         Ok(a) => a,
         Err(e @ ApiError::BackupInProgress(_)) => {
@@ -64,6 +66,21 @@ pub fn backup(config: &Path, ca_file: Option<&Path>) -> Result<u8> {
             config.display()
         ),
         Err(e) if e.status().is_some() => bail!("the node could not write the backup ({e})"),
+        Err(e) if tls => bail!(
+            "cannot reach the node's ops listener at https://{ops} (ops.listen in {}): {e}\n\
+             The ops listener serves TLS ([ops.tls] in {}): {}",
+            config.display(),
+            config.display(),
+            match ca_file {
+                None => "pass the CA certificate that signed its certificate with --ca-file (e.g. the testnet's \
+                         tls/ca.pem); without it only the public web roots are trusted"
+                    .to_string(),
+                Some(ca) => format!(
+                    "check that {} holds the CA that signed the listener's certificate, and that the node runs",
+                    ca.display()
+                ),
+            }
+        ),
         Err(e) => bail!(
             "cannot reach the node's ops listener at {ops} (ops.listen in {}): {e}\n\
              `curia node backup` asks a running node to back itself up, so the node must be running. \

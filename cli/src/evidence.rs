@@ -1,24 +1,40 @@
-//! `curia evidence verify`: check evidence of misbehaviour offline, against the genesis only.
+//! `curia evidence verify`: check evidence of misbehaviour offline, against the validator set in
+//! force at each offence's height.
 //!
 //! Rules: the input is the answer of `GET /v1/evidence` (`{"chain_id", "evidence": [...]}`) or
-//! one record of it. Each record is checked by `EquivocationJson::check`: its two signed votes
-//! (canonical hex) decode, are by one validator for one slot with different values, both
-//! signatures verify against that validator's key in the genesis, and the summary fields say
-//! what the votes say. Nothing the node says besides the votes is trusted. Exit 0 when every
-//! record checks (and there is at least one), 1 when one does not, 2 for unusable input.
+//! one record of it. The sets in force come from the genesis and, with `--membership FILE`, the
+//! chain's membership history (`curia membership export`), walked from the genesis first
+//! (`walk_history`: every change proved by its block's certificate), so the node's word is not
+//! trusted; without it, the genesis set is in force at every height. Each record is checked by
+//! `EquivocationJson::check_at`: its two signed votes (canonical hex) decode, are by one
+//! validator for one slot with different values, both signatures verify against the key of that
+//! index in the set in force at the votes' height, and the summary fields say what the votes
+//! say. Exit 0 when every record checks (and there is at least one), 1 when one does not, 2 for
+//! unusable input (including a history that does not walk).
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use curia_ledger::equivocation::EquivocationJson;
+use curia_ledger::history::walk_history;
+use curia_ledger::membership::Membership;
 use curia_verifier::escape::terminal;
 
 /// Largest evidence file read.
 const MAX_FILE: u64 = 64 << 20;
 
-/// Check the evidence in `file` against `genesis`.
-pub fn verify(file: &Path, genesis: &Path) -> Result<u8> {
+/// Check the evidence in `file` against `genesis` and the membership history in `membership`.
+pub fn verify(file: &Path, genesis: &Path, membership: Option<&Path>) -> Result<u8> {
     let spec = crate::load_genesis(genesis)?;
+    let members = match membership {
+        None => Membership::new(spec.validator_set.clone()),
+        Some(path) => {
+            let history = curia_verifier::load::membership(path, &spec)?;
+            walk_history(&spec, &history.entries).map_err(|f| {
+                anyhow::anyhow!("the membership history {} does not verify from the genesis: {f}", path.display())
+            })?
+        }
+    };
     let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if meta.len() > MAX_FILE {
         bail!("{} is larger than {MAX_FILE} bytes", file.display());
@@ -39,10 +55,10 @@ pub fn verify(file: &Path, genesis: &Path) -> Result<u8> {
     for (i, r) in records.into_iter().enumerate() {
         let checked = serde_json::from_value::<EquivocationJson>(r)
             .map_err(|e| anyhow::anyhow!("not an evidence record: {e}"))
-            .and_then(|j| j.check(&spec).map(|e| (j, e)).map_err(anyhow::Error::from));
+            .and_then(|j| j.check_at(&spec.chain_id, &members).map(|e| (j, e)).map_err(anyhow::Error::from));
         match checked {
             Ok((j, _)) => {
-                let name = &spec.genesis.validators[j.validator as usize].name;
+                let name = &members.set_at(j.height).validators[j.validator as usize].name;
                 println!(
                     "record {i}: VALID double vote by validator {} ({}) key {}: two different {}s at height {} round {}, both signatures verify",
                     j.validator,

@@ -229,14 +229,19 @@ enum NodeCmd {
 #[derive(Subcommand)]
 enum EvidenceCmd {
     /// Check every record in FILE (the answer of `GET /v1/evidence`, or one record of it): both
-    /// signed votes decode, conflict, and verify against the validator's key in the genesis.
-    /// Exit 0 all check, 1 a record does not, 2 unusable input.
+    /// signed votes decode, conflict, and verify against the validator's key in the set in force
+    /// at their height (the genesis set, or the one `--membership` leads to). Exit 0 all check,
+    /// 1 a record does not, 2 unusable input.
     Verify {
         /// The evidence JSON.
         file: PathBuf,
         /// The chain's genesis, obtained out of band.
         #[arg(long)]
         genesis: PathBuf,
+        /// The chain's membership history (`curia membership export`), needed when the set
+        /// changed before an offence; walked from the genesis before it is used.
+        #[arg(long, value_name = "FILE")]
+        membership: Option<PathBuf>,
     },
 }
 
@@ -347,7 +352,9 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Node { cmd: NodeCmd::Run { config } } => netcmd::node_run(&config).map(|()| 0),
         Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config, ca),
         Cmd::Node { cmd: NodeCmd::Restore { config, backup } } => backup::restore(&config, &backup),
-        Cmd::Evidence { cmd: EvidenceCmd::Verify { file, genesis } } => evidence::verify(&file, &genesis),
+        Cmd::Evidence { cmd: EvidenceCmd::Verify { file, genesis, membership } } => {
+            evidence::verify(&file, &genesis, membership.as_deref())
+        }
         Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, tls, roles } } => {
             netcmd::testnet_init(&out, validators, base_port, force, tls, &roles).map(|()| 0)
         }

@@ -240,6 +240,22 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         pacing: Pacing,
         floor: Option<SignPos>,
     ) -> Result<Self, ConsensusError> {
+        Self::start_held(cfg, store, net, clock, pool, pacing, floor, false)
+    }
+
+    /// [`Executor::start_with_floor`] that also holds signing from the start when `hold` is set
+    /// (the machine's rule S4), until [`Executor::set_signing_hold`] clears it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_held(
+        cfg: Config,
+        store: S,
+        net: N,
+        clock: C,
+        pool: P,
+        pacing: Pacing,
+        floor: Option<SignPos>,
+        hold: bool,
+    ) -> Result<Self, ConsensusError> {
         let tip = store.tip();
         let votes = store.votes().map_err(store_err)?;
         let proposals = store.proposals().map_err(store_err)?;
@@ -248,6 +264,7 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         let membership = store.read_state(|st| membership_of(&cfg.spec, st)).map_err(store_err)?.map_err(store_err)?;
         let mut machine = Machine::with_membership(cfg, tip.height, membership)?;
         machine.set_signing_floor(floor);
+        machine.set_signing_hold(hold);
         let last_commit_at = clock.monotonic_ms();
         let mut x = Executor {
             machine,
@@ -272,6 +289,10 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
     /// The machine (status and counters).
     pub fn machine(&self) -> &Machine {
         &self.machine
+    }
+    /// Hold or release signing (the machine's rule S4).
+    pub fn set_signing_hold(&mut self, hold: bool) {
+        self.machine.set_signing_hold(hold);
     }
     /// Give the machine another key to sign with from the heights whose set names it (a
     /// rotation's new key, [`Machine::add_key`]); blocks it proposes then name that key.

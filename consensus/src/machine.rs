@@ -218,6 +218,9 @@ pub struct Stats {
     pub commits: u64,
     /// Votes and proposals not signed because they were at or below the signing floor (rule S3).
     pub withheld: u64,
+    /// Votes and proposals not signed because the node held signing until it learned the peers'
+    /// heights (rule S4).
+    pub held: u64,
 }
 
 /// A place where a validator signs: height, round and step (0 proposal, 1 prevote, 2
@@ -331,6 +334,8 @@ pub struct Machine {
     stats: Stats,
     /// Rule S3: nothing is signed at or below this position.
     signing_floor: Option<SignPos>,
+    /// Rule S4: nothing new is signed while the node holds signing.
+    hold: bool,
     /// The first broken invariant (see [`Machine::check_invariants`]).
     broken: Option<String>,
 }
@@ -393,6 +398,7 @@ impl Machine {
             last_serve: BTreeMap::new(),
             stats: Stats::default(),
             signing_floor: None,
+            hold: false,
             broken: None,
         };
         m.enter_set();
@@ -480,6 +486,27 @@ impl Machine {
     /// network has moved past `floor`. Set it before [`Input::Start`].
     pub fn set_signing_floor(&mut self, floor: Option<SignPos>) {
         self.signing_floor = floor;
+    }
+
+    /// Rule S4 (learn from peers before voting): while `hold` is set, sign no new vote or
+    /// proposal (counted in [`Stats::held`]; the slot behaves as if our message were lost, as
+    /// under S3). Votes and proposals restored by S1 are still re-sent. The node sets it at
+    /// start and clears it once it has heard the peers' heights and caught up (or a bounded wait
+    /// has passed): see `node/src/peer_gate.rs`.
+    pub fn set_signing_hold(&mut self, hold: bool) {
+        self.hold = hold;
+    }
+
+    /// Whether signing is held (rule S4).
+    pub fn signing_hold(&self) -> bool {
+        self.hold
+    }
+
+    fn held(&mut self) -> bool {
+        if self.hold {
+            self.stats.held += 1;
+        }
+        self.hold
     }
 
     fn below_floor(&mut self, pos: SignPos) -> bool {
@@ -716,7 +743,7 @@ impl Machine {
     }
 
     fn sign_proposal(&mut self, pol_round: Option<u32>, block: Block, out: &mut Vec<Effect>) {
-        if self.below_floor(SignPos { height: self.height, round: self.round, step: 0 }) {
+        if self.held() || self.below_floor(SignPos { height: self.height, round: self.round, step: 0 }) {
             return;
         }
         let (Some(me), Some(key)) = (self.me, self.signing_key()) else { return };
@@ -775,8 +802,8 @@ impl Machine {
             out.push(Effect::Broadcast(Message::Vote(v.clone())));
             return;
         }
-        // Rule S3: nothing new is signed at or below the signing floor.
-        if self.below_floor(SignPos { height: self.height, round: self.round, step: kind as u8 }) {
+        // Rules S4 and S3: nothing new is signed while held or at or below the signing floor.
+        if self.held() || self.below_floor(SignPos { height: self.height, round: self.round, step: kind as u8 }) {
             return;
         }
         if let (VoteKind::Prevote, Some(b)) = (kind, block) {

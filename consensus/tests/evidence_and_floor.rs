@@ -1,6 +1,7 @@
 //! Rule E's evidence (two conflicting signed votes become one `Effect::Equivocation`, once per
 //! validator and slot, only for verified votes) and rule S3 (a restored validator signs nothing
-//! at or below its signing floor, where it could contradict a vote it has forgotten).
+//! at or below its signing floor, where it could contradict a vote it has forgotten), and rule S4
+//! (a held machine signs nothing until the node releases it).
 
 use std::sync::Arc;
 
@@ -136,4 +137,31 @@ fn a_proposer_does_not_propose_at_or_below_its_floor() {
     let fx = m.on(NOW, Input::ProposalBlock { height: 1, round: 0, block: b });
     assert!(asked);
     assert!(!fx.iter().any(|e| matches!(e, Effect::PersistProposal(_) | Effect::Broadcast(Message::Proposal { .. }))));
+}
+
+/// Rule S4: while the node holds signing (at start, until it has learned the peers' heights),
+/// the machine signs nothing, even where its timeouts would have it prevote nil; once released
+/// it signs again. Votes its store remembers are still re-sent while held.
+#[test]
+fn a_held_machine_signs_nothing_until_released() {
+    let chain = TestChain::new(4);
+    let cfg = Config { spec: Arc::new(chain.spec.clone()), key: Some(test_key("v0")), timeouts: Timeouts::default() };
+    let mut m = Machine::new(cfg.clone(), 0).unwrap();
+    m.set_signing_hold(true);
+    let mut all = m.on(NOW, Input::Start { votes: vec![], proposals: vec![] });
+    for (round, step) in [(0, Step::Propose), (0, Step::Prevote), (0, Step::Precommit)] {
+        all.extend(m.on(NOW, Input::Timeout { height: 1, round, step }));
+    }
+    assert_eq!(signed(&all), 0, "{all:?}");
+    assert!(m.stats().held >= 1 && m.signing_hold());
+    m.set_signing_hold(false);
+    let fx = m.on(NOW, Input::Timeout { height: 1, round: 1, step: Step::Propose });
+    assert_eq!(signed(&fx), 1, "released: the round-1 prevote nil is signed: {fx:?}");
+
+    // A remembered vote is re-sent while held.
+    let old = vote(&chain, 0, 0, VoteKind::Prevote, None);
+    let mut m = Machine::new(cfg, 0).unwrap();
+    m.set_signing_hold(true);
+    let fx = m.on(NOW, Input::Start { votes: vec![old.clone()], proposals: vec![] });
+    assert!(fx.iter().any(|e| matches!(e, Effect::Broadcast(Message::Vote(v)) if *v == old)), "{fx:?}");
 }

@@ -3,8 +3,10 @@
 //!
 //! Rules (described for operators in `docs/api.md`, "Evidence of misbehaviour"):
 //! - An [`Equivocation`] holds the two signed votes in full, so it proves itself: anyone holding
-//!   the genesis can check both signatures against the validator's key ([`Equivocation::check`]),
-//!   without trusting the node that recorded it.
+//!   the validator set in force at the votes' height (`Membership::set_at`: the genesis set, or
+//!   the set the membership history leads to) can check both signatures against the validator's
+//!   key ([`Equivocation::check_in`]), without trusting the node that recorded it. The validator
+//!   index is an index into that set, as in the votes themselves.
 //! - The two votes must agree on chain, validator, height, round and kind, and differ in the
 //!   block they vote for (nil counts as a value). Two votes for the same block with different
 //!   clocks are not equivocation: they count once, for one value.
@@ -19,6 +21,7 @@ use crate::codec::{Canonical, Reader, Writer};
 use crate::crypto::PublicKey;
 use crate::genesis::ChainSpec;
 use crate::hash::Hash;
+use crate::membership::{Membership, ValidatorSet};
 use crate::{LedgerError, Result};
 
 /// Two conflicting signed votes by one validator.
@@ -51,22 +54,38 @@ impl Equivocation {
         Ok(if p.block < q.block { Equivocation { a: x, b: y } } else { Equivocation { a: y, b: x } })
     }
 
-    /// The validator's index in the genesis.
+    /// The validator's index in the set in force at the votes' height.
     pub fn validator(&self) -> u16 {
         self.a.vote.validator
     }
 
-    /// Check the evidence against the chain: a well-formed pair in canonical order for this
-    /// chain, by a validator of its genesis, both signatures valid for that validator's key.
-    /// Returns the validator's key.
+    /// The votes' height.
+    pub fn height(&self) -> u64 {
+        self.a.vote.height
+    }
+
+    /// Check the evidence against the genesis set only ([`Equivocation::check_in`] with the
+    /// genesis set): right for heights before the first membership change.
     pub fn check(&self, spec: &ChainSpec) -> Result<PublicKey> {
+        self.check_in(&spec.chain_id, &spec.validator_set)
+    }
+
+    /// Check the evidence against `set`, the validator set in force at the votes' height on
+    /// chain `chain_id`: a well-formed pair in canonical order for this chain, by a validator of
+    /// `set`, both signatures valid for that validator's key. Returns the validator's key.
+    pub fn check_in(&self, chain_id: &Hash, set: &ValidatorSet) -> Result<PublicKey> {
         let again = Equivocation::new(self.a.clone(), self.b.clone())?;
         if again != *self {
             return Err(bad("the votes are not in canonical order (nil first, then by block hash)"));
         }
-        self.a.verify(spec)?;
-        self.b.verify(spec)?;
-        Ok(spec.genesis.validators[self.validator() as usize].key)
+        self.a.verify_in(chain_id, set)?;
+        self.b.verify_in(chain_id, set)?;
+        Ok(set.validators[self.validator() as usize].key)
+    }
+
+    /// Check the evidence against the set `membership` says is in force at the votes' height.
+    pub fn check_at(&self, chain_id: &Hash, membership: &Membership) -> Result<PublicKey> {
+        self.check_in(chain_id, membership.set_at(self.height()))
     }
 }
 
@@ -105,9 +124,9 @@ pub struct EquivocationJson {
     pub kind: String,
     /// Chain ID.
     pub chain_id: Hash,
-    /// Validator index in the genesis.
+    /// Validator index in the set in force at `height`.
     pub validator: u16,
-    /// The validator's key.
+    /// The validator's key (in that set).
     pub validator_key: PublicKey,
     /// Height.
     pub height: u64,
@@ -130,9 +149,16 @@ fn kind_name(k: VoteKind) -> &'static str {
 }
 
 impl EquivocationJson {
-    /// The JSON form of `e` (whose validator is in `spec`: check it first).
+    /// The JSON form of `e`, checked against the genesis set of `spec` only
+    /// ([`EquivocationJson::from_evidence_at`] for a chain whose set changed).
     pub fn from_evidence(e: &Equivocation, spec: &ChainSpec) -> Result<EquivocationJson> {
-        let key = e.check(spec)?;
+        EquivocationJson::from_evidence_at(e, &spec.chain_id, &Membership::new(spec.validator_set.clone()))
+    }
+
+    /// The JSON form of `e`, checked first against the set `membership` says is in force at its
+    /// height ([`Equivocation::check_at`]).
+    pub fn from_evidence_at(e: &Equivocation, chain_id: &Hash, membership: &Membership) -> Result<EquivocationJson> {
+        let key = e.check_at(chain_id, membership)?;
         let v = |s: &SignedVote| VoteJson {
             block: s.vote.block,
             time_ms: s.vote.time_ms,
@@ -150,9 +176,15 @@ impl EquivocationJson {
         })
     }
 
-    /// Decode the two signed votes, check the evidence against `spec` ([`Equivocation::check`])
-    /// and that the summary fields say what the votes say.
+    /// [`EquivocationJson::check_at`] against the genesis set of `spec` only.
     pub fn check(&self, spec: &ChainSpec) -> Result<Equivocation> {
+        self.check_at(&spec.chain_id, &Membership::new(spec.validator_set.clone()))
+    }
+
+    /// Decode the two signed votes, check the evidence against the set `membership` says is in
+    /// force at their height ([`Equivocation::check_at`]) and that the summary fields say what
+    /// the votes say.
+    pub fn check_at(&self, chain_id: &Hash, membership: &Membership) -> Result<Equivocation> {
         if self.kind != DOUBLE_VOTE {
             return Err(bad(format!("type is {:?}, expected {DOUBLE_VOTE:?}", self.kind)));
         }
@@ -162,7 +194,7 @@ impl EquivocationJson {
             SignedVote::from_bytes(&bytes)
         };
         let e = Equivocation { a: decode(&self.votes[0])?, b: decode(&self.votes[1])? };
-        let again = EquivocationJson::from_evidence(&e, spec)?;
+        let again = EquivocationJson::from_evidence_at(&e, chain_id, membership)?;
         if again != *self {
             return Err(bad("the summary fields do not match the signed votes"));
         }
@@ -222,5 +254,51 @@ mod tests {
         let mut lie = j;
         lie.validator = 2;
         assert!(lie.check(&spec).is_err());
+    }
+
+    /// The set in force at the votes' height decides: a validator added after genesis is
+    /// checkable, and after a key rotation the new key signs for the index, not the old one.
+    #[test]
+    fn a_double_vote_is_checked_against_the_set_in_force() {
+        use crate::genesis::{Validator, ValidatorRole};
+        use crate::membership::{MemberChange, MemberEntry};
+        let spec = test_genesis(4).into_spec().unwrap();
+        let mut m = Membership::new(spec.validator_set.clone());
+        let joiner = Validator {
+            name: "court-e".into(),
+            role: ValidatorRole::Court,
+            key: test_key("v4").public(),
+            power: 1,
+            address: "/ip4/127.0.0.1/tcp/1".into(),
+        };
+        // Committed at 1 and 2: in force from 3 and 4; the votes are at height 5.
+        m.push(MemberEntry { height: 1, change: MemberChange::Add { validator: joiner } }, &|_| false).unwrap();
+        let rotate = MemberChange::Rotate { old: test_key("v1").public(), new: test_key("v1-new").public() };
+        m.push(MemberEntry { height: 2, change: rotate }, &|_| false).unwrap();
+
+        let joined =
+            Equivocation::new(vote(&spec, 4, Some(Hash::sha256(b"x")), "v4"), vote(&spec, 4, None, "v4")).unwrap();
+        assert!(joined.check(&spec).is_err(), "index 4 is not in the genesis set");
+        assert_eq!(joined.check_at(&spec.chain_id, &m).unwrap(), test_key("v4").public());
+        let j = EquivocationJson::from_evidence_at(&joined, &spec.chain_id, &m).unwrap();
+        assert_eq!((j.validator, j.validator_key), (4, test_key("v4").public()));
+        assert_eq!(j.check_at(&spec.chain_id, &m).unwrap(), joined);
+        assert!(j.check(&spec).is_err());
+
+        let new_key =
+            Equivocation::new(vote(&spec, 1, Some(Hash::sha256(b"x")), "v1-new"), vote(&spec, 1, None, "v1-new"))
+                .unwrap();
+        assert_eq!(new_key.check_at(&spec.chain_id, &m).unwrap(), test_key("v1-new").public());
+        assert!(new_key.check(&spec).is_err(), "the genesis key of index 1 did not sign these");
+        // Votes signed with the retired key at a height where the new one is in force prove
+        // nothing against index 1 (the genesis check alone would have accepted them).
+        let old_key =
+            Equivocation::new(vote(&spec, 1, Some(Hash::sha256(b"x")), "v1"), vote(&spec, 1, None, "v1")).unwrap();
+        assert!(old_key.check(&spec).is_ok());
+        assert!(old_key.check_at(&spec.chain_id, &m).is_err());
+        // A summary naming the old key for the new key's votes is refused.
+        let mut lie = EquivocationJson::from_evidence_at(&new_key, &spec.chain_id, &m).unwrap();
+        lie.validator_key = test_key("v1").public();
+        assert!(lie.check_at(&spec.chain_id, &m).is_err());
     }
 }

@@ -234,3 +234,75 @@ fn receipt_versions_and_history_shape_are_strict() {
     trailing.push(0);
     assert!(Receipt::parse(&trailing).is_err());
 }
+
+/// The evidence-transaction fixtures (payload tag 9, receipt format 4.1.3) on the fixture chain:
+/// a double vote by v1 sent by v0, and a double proposal by v2 sent by v3. The Python verifier
+/// rebuilds these bytes from the spec and compares (`tests/python/test_verify.py`,
+/// `EvidenceTransactions`). Frozen in `golden-evidence.json`.
+#[test]
+fn evidence_golden_fixtures_are_frozen() {
+    use curia_ledger::equivocation::Equivocation;
+    use curia_ledger::evidence::{DoubleProposal, Misbehaviour};
+    use curia_ledger::proposal::Proposal;
+    use curia_ledger::tx::{Transaction, TxBody};
+    let (c, _) = fixture_chain();
+    let chain_id = c.spec.chain_id;
+    let vote = |block| {
+        Vote { chain_id, height: 2, round: 0, kind: VoteKind::Prevote, block, time_ms: 1_767_225_602_000, validator: 1 }
+            .sign(&test_key("v1"))
+    };
+    let proposal = |pol_round, block: &[u8]| {
+        Proposal { chain_id, height: 3, round: 1, pol_round, block_hash: Hash::sha256(block), proposer: 2 }
+            .sign(&test_key("v2"))
+    };
+    let double_vote = Equivocation::new(vote(Some(Hash::sha256(b"block x"))), vote(None)).unwrap();
+    let double_proposal = DoubleProposal::new(proposal(None, b"block y"), proposal(Some(0), b"block z")).unwrap();
+    let tx = |sender: &str, nonce: u64, evidence: Misbehaviour| -> Transaction {
+        TxBody { sender: test_key(sender).public(), nonce, payload: Payload::Evidence { evidence } }
+            .sign(&chain_id, &test_key(sender))
+    };
+    let cases = [
+        ("double_vote", tx("v0", 7, Misbehaviour::DoubleVote(double_vote.clone()))),
+        ("double_proposal", tx("v3", 8, Misbehaviour::DoubleProposal(double_proposal.clone()))),
+    ];
+    let mut golden = serde_json::Map::new();
+    golden.insert(
+        "comment".into(),
+        "Evidence transactions (payload tag 9, docs/receipt-format.md 4.1.3) on the fixture chain: `json` is the \
+         transaction as the API takes it, `body` its canonical body, `tx` the envelope (hex). Regenerate only with \
+         CURIA_UPDATE_GOLDEN=1 and a note on why the format changed."
+            .into(),
+    );
+    for (name, t) in &cases {
+        // Each decodes back to itself and passes the ledger's field checks.
+        assert_eq!(&Transaction::from_bytes(&t.to_bytes()).unwrap(), t, "{name}");
+        t.body.check_fields().unwrap();
+        golden.insert(
+            (*name).into(),
+            serde_json::json!({
+                "json": serde_json::to_value(t).unwrap(),
+                "body": hex::encode(t.body.to_bytes()),
+                "tx": hex::encode(t.to_bytes()),
+                "tx_id": t.id(&chain_id).to_hex(),
+            }),
+        );
+    }
+    golden.insert(
+        "messages".into(),
+        serde_json::json!({
+            "vote_a": hex::encode(double_vote.a.to_bytes()),
+            "vote_b": hex::encode(double_vote.b.to_bytes()),
+            "proposal_a": hex::encode(double_proposal.a.to_bytes()),
+            "proposal_b": hex::encode(double_proposal.b.to_bytes()),
+            "proposal_a_signing_hash": double_proposal.a.proposal.signing_hash().to_hex(),
+        }),
+    );
+    let bytes = (serde_json::to_string_pretty(&serde_json::Value::Object(golden)).unwrap() + "\n").into_bytes();
+    let path = dir().join("golden-evidence.json");
+    if std::env::var("CURIA_UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &bytes).unwrap();
+    } else {
+        let have = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(have == bytes, "golden-evidence.json changed: the evidence encoding is no longer what was frozen");
+    }
+}

@@ -514,11 +514,14 @@ async fn get_evidence(State(ctx): State<ApiContext>) -> ApiResult<Json<EvidenceL
     let spec = ctx.spec.clone();
     let (evidence, double_proposals) = read(&ctx, move |store| {
         let kept = store.equivocations()?;
-        // Kept only after the machine verified both votes: a record that no longer checks is a
-        // damaged store, reported as such.
+        // Each double vote is summarised (index, key) under the set in force at its height, as
+        // the machine checked it before keeping it: a record that no longer checks is a damaged
+        // store, reported as such.
+        let members =
+            crate::members::stored_membership(&spec, store).map_err(|e| ApiError::new("storage", e.to_string()))?;
         let votes = kept
             .iter()
-            .map(|e| curia_ledger::equivocation::EquivocationJson::from_evidence(e, &spec))
+            .map(|e| curia_ledger::equivocation::EquivocationJson::from_evidence_at(e, &spec.chain_id, &members))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::new("storage", format!("a kept evidence record does not check: {e}")))?;
         let proposals = store

@@ -221,6 +221,9 @@ pub struct ConsensusSection {
     pub block_interval_ms: u64,
     /// An empty block is proposed after this long with nothing waiting.
     pub empty_block_ms: u64,
+    /// At start, the longest this validator holds its signatures while it learns the peers'
+    /// heights and catches up (`crate::peer_gate`).
+    pub peer_wait_ms: u64,
 }
 
 impl Default for ConsensusSection {
@@ -233,6 +236,7 @@ impl Default for ConsensusSection {
             delta_ms: 500,
             block_interval_ms: p.block_interval.as_millis() as u64,
             empty_block_ms: p.empty_block_after.as_millis() as u64,
+            peer_wait_ms: 10_000,
         }
     }
 }

@@ -21,8 +21,12 @@
 //!   could not read.
 //! - Wire frames start with one byte: [`FRAME_CONSENSUS`] for a consensus message,
 //!   [`FRAME_TXS`] for gossiped transactions (canonical encoding, a `u32` count then each),
-//!   [`crate::checkpoints::FRAME_CHECKPOINT_SIG`] for a validator's checkpoint signature.
+//!   [`crate::checkpoints::FRAME_CHECKPOINT_SIG`] for a validator's checkpoint signature,
+//!   [`crate::peer_gate::STATUS_FRAME`] for the sender's committed tip height (sent to a peer
+//!   when it connects and to all after each commit).
 //!   Every frame from a peer is acknowledged at once; its content is untrusted until checked.
+//! - Signing is held at start until the peers' heights are known and this node has caught up,
+//!   or the bounded wait has passed ([`crate::peer_gate`], the machine's rule S4).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +60,20 @@ use crate::NodeError;
 pub const FRAME_CONSENSUS: u8 = 0;
 /// Frame tag of gossiped transactions.
 pub const FRAME_TXS: u8 = 1;
+// Every frame kind has its own tag (two branches once both took 2: the first match arm would
+// have read the other kind's frames).
+const _: () = {
+    let tags = [FRAME_CONSENSUS, FRAME_TXS, crate::checkpoints::FRAME_CHECKPOINT_SIG, crate::peer_gate::STATUS_FRAME];
+    let mut i = 0;
+    while i < tags.len() {
+        let mut j = i + 1;
+        while j < tags.len() {
+            assert!(tags[i] != tags[j], "two wire frame kinds share a tag");
+            j += 1;
+        }
+        i += 1;
+    }
+};
 /// Most committed blocks sent in answer to one sync request.
 pub const SERVE_BATCH: u64 = executor::SERVE_BATCH;
 /// Most transactions gossiped in one frame (defined with the node's other limits).
@@ -86,6 +104,8 @@ impl Default for Pacing {
 enum Wake {
     /// A timer of the executor.
     Timer(Timer),
+    /// The peer gate's bounded wait has passed.
+    GateDeadline,
     /// Gossiped transactions with their check results.
     Gossip(Vec<Transaction>, Vec<Result<Hash, NodeError>>),
 }
@@ -125,6 +145,8 @@ pub struct DriverParts {
     pub address_overrides: std::collections::BTreeMap<String, String>,
     /// node.toml `[checkpoints]` ([`crate::checkpoints`]).
     pub checkpoints: crate::config::CheckpointSection,
+    /// The peer gate's bounded wait (`[consensus] peer_wait_ms`, [`crate::peer_gate`]).
+    pub peer_wait: Duration,
 }
 
 /// Milliseconds since the Unix epoch by the local clock.
@@ -314,6 +336,10 @@ struct Driver {
     key: SecretKey,
     /// Checkpoints of the deposit log being signed and collected.
     checkpoints: crate::checkpoints::Checkpoints,
+    /// Holds signing until the peers' heights are known ([`crate::peer_gate`]).
+    gate: crate::peer_gate::PeerGate,
+    /// When the driver started (the gate's bounded wait runs from here).
+    started: Instant,
 }
 
 /// Run the driver until the network and API channels close or `shutdown` resolves.
@@ -335,6 +361,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         signing,
         address_overrides,
         checkpoints,
+        peer_wait,
     } = parts;
     let checkpoints =
         crate::checkpoints::Checkpoints::start(spec.clone(), store.clone(), net.clone(), checkpoints, key.clone())?;
@@ -358,7 +385,12 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
              without it, this validator may sign twice where it signed before"
         );
     }
-    let exec = Executor::start_with_floor(
+    tracing::info!(
+        wait_s = peer_wait.as_secs_f64(),
+        "holding signatures until the peers' heights are heard and this node has caught up to within one \
+         height of a quorum (or the bounded wait passes)"
+    );
+    let exec = Executor::start_held(
         cfg,
         NodeStore(store.clone(), Some(signing)),
         NodeNet { handle: net.clone(), ids: HashMap::new(), peers: Vec::new() },
@@ -369,8 +401,16 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
             empty_block_ms: pacing.empty_block_after.as_millis() as u64,
         },
         floor,
+        true,
     )
     .map_err(consensus_err)?;
+    {
+        let wake = wake_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(peer_wait).await;
+            let _ = wake.send(Wake::GateDeadline);
+        });
+    }
     let membership = crate::members::stored_membership(&spec, &store)?;
     let peers_follow = crate::members::PeerFollower::new(&membership, store.tip().height, address_overrides);
     let mut d = Driver {
@@ -391,6 +431,8 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         withheld: 0,
         key,
         checkpoints,
+        gate: crate::peer_gate::PeerGate::new(peer_wait),
+        started: Instant::now(),
     };
     d.notes();
     d.poll_next_key();
@@ -409,6 +451,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
             },
         }
         d.checkpoints.tick();
+        d.check_gate();
         d.publish();
     }
 }
@@ -454,6 +497,7 @@ impl Driver {
                     self.height_started = Instant::now();
                     self.last_commit_ms = now_ms();
                     tracing::info!(height, txs, deposits, block = %hash, "committed");
+                    self.net.broadcast(crate::peer_gate::status_frame(height));
                     self.peers_follow.after_commit(&self.spec, &self.store, &self.net, height);
                     self.poll_next_key();
                     if let Err(e) = self.checkpoints.after_commit(height, deposits as u64) {
@@ -471,7 +515,8 @@ impl Driver {
                 Note::LeftOut { code } => self.metrics.inc_rejected(code),
                 Note::Equivocation(e) => {
                     let v = &e.a.vote;
-                    let name = self.spec.genesis.validators.get(v.validator as usize).map_or("?", |x| &x.name);
+                    let name = self.offender_name(v.validator, v.height);
+                    let name = name.as_str();
                     tracing::warn!(
                         validator = v.validator,
                         name,
@@ -486,7 +531,8 @@ impl Driver {
                 }
                 Note::DoubleProposal(d) => {
                     let p = &d.a.proposal;
-                    let name = self.spec.genesis.validators.get(p.proposer as usize).map_or("?", |x| &x.name);
+                    let name = self.offender_name(p.proposer, p.height);
+                    let name = name.as_str();
                     tracing::warn!(
                         validator = p.proposer,
                         name,
@@ -519,7 +565,8 @@ impl Driver {
 
     fn on_net(&mut self, ev: NetEvent) -> Result<(), NodeError> {
         match ev {
-            NetEvent::Connected(_) => {
+            NetEvent::Connected(p) => {
+                self.net.send(p, crate::peer_gate::status_frame(self.store.tip().height));
                 self.connected += 1;
                 self.metrics.set_peers(self.connected as u64);
             }
@@ -542,6 +589,13 @@ impl Driver {
                 let from = self.exec.net_mut().peer(from);
                 let bytes = rest.to_vec();
                 self.exec(|x| x.on_bytes(from, bytes))
+            }
+            Some((&crate::peer_gate::STATUS_FRAME, rest)) => {
+                match crate::peer_gate::parse_status(rest) {
+                    Some(tip) => self.on_status(from, tip),
+                    None => self.metrics.inc_rejected("bad_frame"),
+                }
+                Ok(())
             }
             Some((&FRAME_TXS, _)) => {
                 if self.gossip_checks >= MAX_GOSSIP_CHECKS {
@@ -570,6 +624,18 @@ impl Driver {
             _ => {
                 self.metrics.inc_rejected("bad_frame");
                 Ok(())
+            }
+        }
+    }
+
+    /// The name of validator `index` in the set in force at `height` (offences are rare, so the
+    /// stored membership is read here rather than kept), or `?`.
+    fn offender_name(&self, index: u16, height: u64) -> String {
+        match crate::members::stored_membership(&self.spec, &self.store) {
+            Ok(m) => m.set_at(height).get(index as usize).map_or("?".into(), |v| v.name.clone()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the membership to name an offender");
+                "?".into()
             }
         }
     }
@@ -611,8 +677,69 @@ impl Driver {
         self.exec(|x| x.pool_changed())
     }
 
+    /// A peer's status frame: its committed tip, kept by the gate while it is closed if the
+    /// peer's identity is a validator of the set in force at the next height (or that
+    /// validator's key before its latest rotation).
+    fn on_status(&mut self, from: libp2p::PeerId, tip: u64) {
+        if self.gate.released().is_some() {
+            return;
+        }
+        let m = match crate::members::stored_membership(&self.spec, &self.store) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the membership to place a peer's status");
+                return;
+            }
+        };
+        let set = m.set_at(self.store.tip().height + 1);
+        for v in &set.validators {
+            let ids = std::iter::once(v.key).chain(crate::members::previous_key(&m, &v.key));
+            if ids.filter_map(|k| crate::net::peer_id_of(&k).ok()).any(|id| id == from) {
+                tracing::debug!(validator = %v.name, tip, "peer status");
+                self.gate.report(v.key, tip);
+                return;
+            }
+        }
+    }
+
+    /// Release signing once the gate opens ([`crate::peer_gate`]), saying why in the log.
+    fn check_gate(&mut self) {
+        if self.gate.released().is_some() {
+            return;
+        }
+        let tip = self.store.tip().height;
+        let set = match crate::members::stored_membership(&self.spec, &self.store) {
+            Ok(m) => m.set_at(tip + 1).clone(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the membership for the peer gate");
+                return;
+            }
+        };
+        let mut me = vec![self.key.public()];
+        me.extend(self.exec.machine().signing_key().map(|k| k.public()));
+        let Some(release) = self.gate.decide(&set, &me, tip, self.started.elapsed()) else { return };
+        self.exec.set_signing_hold(false);
+        let held = self.exec.machine().stats().held;
+        match release {
+            crate::peer_gate::Release::CaughtUp { quorum_height, tip } => tracing::info!(
+                quorum_height,
+                tip,
+                held,
+                "peers heard: caught up to within one height of the height a quorum reports; signing"
+            ),
+            crate::peer_gate::Release::TimedOut { quorum_height, tip } => tracing::warn!(
+                quorum_height = ?quorum_height,
+                tip,
+                held,
+                wait_s = self.gate.wait().as_secs_f64(),
+                "bounded wait passed before a quorum's heights were heard and caught up to; signing anyway"
+            ),
+        }
+    }
+
     fn on_wake(&mut self, wake: Wake) -> Result<(), NodeError> {
         match wake {
+            Wake::GateDeadline => Ok(()),
             Wake::Timer(timer) => self.exec(|x| x.on_timer(timer)),
             Wake::Gossip(txs, checks) => {
                 self.gossip_checks -= 1;
@@ -644,8 +771,10 @@ impl Driver {
             self.exec.pool_mut().0.remove(&admitted);
             results = results.iter().map(|_| Err(NodeError::Storage(e.to_string()))).collect();
         }
+        // `gossip` is true for a client's submission (this node gossips what it accepts) and
+        // false for a peer's gossip, whose already-known refusals are honest races.
         for e in results.iter().filter_map(|r| r.as_ref().err()) {
-            self.metrics.inc_rejected(e.code());
+            self.metrics.count_refusal(e.code(), !gossip);
         }
         if gossip {
             let accepted: Vec<&Transaction> =

@@ -31,6 +31,7 @@ pub mod members;
 pub mod mempool;
 pub mod net;
 pub mod ops;
+pub mod peer_gate;
 pub mod rotation;
 pub mod run;
 pub mod signing;

@@ -55,7 +55,7 @@ pub fn validator_peers(
 }
 
 /// The key a validator held just before its latest rotation to `key`, if `key` came by rotation.
-fn previous_key(m: &Membership, key: &PublicKey) -> Option<PublicKey> {
+pub(crate) fn previous_key(m: &Membership, key: &PublicKey) -> Option<PublicKey> {
     m.entries()
         .filter_map(|e| match &e.change {
             curia_ledger::membership::MemberChange::Rotate { old, new } if new == key => Some(*old),

@@ -7,6 +7,13 @@
 //! - Recording a metric never blocks and never fails: every metric is an atomic, and the
 //!   rejected-transaction family is labelled only by the short stable error codes of
 //!   [`crate::NodeError::code`] (a bounded set).
+//! - A transaction gossiped by a peer and refused because this node already has it
+//!   ([`ALREADY_KNOWN`]: pending, committed, or its offence already recorded) is a race between
+//!   honest nodes (every validator that detects an offence submits its own evidence, and the
+//!   losers' transactions reach nodes that have recorded the winner's): it is counted in
+//!   `curia_gossip_already_known_total`, not in `curia_rejected_transactions_total`, so the
+//!   rejection counter shows refusals worth a look ([`Metrics::count_refusal`]). The same codes
+//!   from a client's submission stay rejections.
 //! - `/healthz` answers 200 as long as the process serves requests, with the node's status.
 //! - `POST /admin/backup` ([`ops_router_with_backup`]) writes an online backup of the store
 //!   ([`Store::checkpoint`]) into a folder the node chooses, `DATA_DIR/backups/backup-H-MS`
@@ -68,7 +75,12 @@ pub struct Metrics {
     committed_deposits: Counter,
     equivocations: Family<ReasonLabels, Counter>,
     withheld_signatures: Gauge,
+    gossip_already_known: Family<ReasonLabels, Counter>,
 }
+
+/// Refusal codes that mean "this node already has it": for a peer's gossip, an honest race
+/// (module rules), not a rejection.
+pub const ALREADY_KNOWN: [&str; 3] = ["evidence_duplicate", "already_pending", "duplicate"];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -146,7 +158,15 @@ impl Metrics {
             "Votes and proposals this validator did not sign because it may have signed there before a restore",
             withheld_signatures.clone(),
         );
+        let gossip_already_known = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "curia_gossip_already_known",
+            "Transactions gossiped by peers and refused because this node already has them (pending, committed, \
+             or the offence already recorded): races between honest nodes, not rejections; by reason code",
+            gossip_already_known.clone(),
+        );
         Metrics {
+            gossip_already_known,
             registry,
             height,
             commit_latency,
@@ -198,6 +218,18 @@ impl Metrics {
     /// `bad_signature`.
     pub fn inc_rejected(&self, reason: &str) {
         self.rejected.get_or_create(&vec![("reason", reason.to_owned())]).inc();
+    }
+
+    /// One transaction refused with error code `code`, from a peer's gossip (`from_peer`) or
+    /// from a client: a peer's transaction this node already has ([`ALREADY_KNOWN`]) is counted
+    /// in `curia_gossip_already_known_total`, every other refusal in
+    /// `curia_rejected_transactions_total`.
+    pub fn count_refusal(&self, code: &str, from_peer: bool) {
+        if from_peer && ALREADY_KNOWN.contains(&code) {
+            self.gossip_already_known.get_or_create(&vec![("reason", code.to_owned())]).inc();
+        } else {
+            self.inc_rejected(code);
+        }
     }
 
     /// One HTTP connection closed by a limit: `reason` is `too_many_connections`,
@@ -769,5 +801,30 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
+    }
+
+    /// A peer's gossip refused because this node already has it is an honest race, counted
+    /// apart; the same codes from a client, and a peer's other refusals, are rejections.
+    #[test]
+    fn already_known_gossip_is_not_a_rejection() {
+        let m = Metrics::new();
+        m.count_refusal("evidence_duplicate", true);
+        m.count_refusal("evidence_duplicate", true);
+        m.count_refusal("already_pending", true);
+        m.count_refusal("duplicate", true);
+        m.count_refusal("bad_signature", true);
+        m.count_refusal("evidence_duplicate", false);
+        m.count_refusal("already_pending", false);
+        let text = m.encode();
+        let value = |line: &str| {
+            text.lines().find_map(|l| l.strip_prefix(line)).map(|v| v.trim().to_string()).unwrap_or_default()
+        };
+        assert_eq!(value("curia_gossip_already_known_total{reason=\"evidence_duplicate\"}"), "2", "{text}");
+        assert_eq!(value("curia_gossip_already_known_total{reason=\"already_pending\"}"), "1", "{text}");
+        assert_eq!(value("curia_gossip_already_known_total{reason=\"duplicate\"}"), "1", "{text}");
+        assert_eq!(value("curia_rejected_transactions_total{reason=\"evidence_duplicate\"}"), "1", "{text}");
+        assert_eq!(value("curia_rejected_transactions_total{reason=\"already_pending\"}"), "1", "{text}");
+        assert_eq!(value("curia_rejected_transactions_total{reason=\"bad_signature\"}"), "1", "{text}");
+        assert_eq!(value("curia_gossip_already_known_total{reason=\"bad_signature\"}"), "", "{text}");
     }
 }

@@ -145,6 +145,7 @@ pub async fn run_node(
         signing,
         address_overrides: cfg.network.addresses.clone(),
         checkpoints: cfg.checkpoints.clone(),
+        peer_wait: Duration::from_millis(c.peer_wait_ms),
     };
     let result = driver::run(parts, shutdown).await;
     let _ = stop_tx.send(true);

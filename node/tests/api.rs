@@ -124,6 +124,7 @@ struct Harness {
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     dir: PathBuf,
+    store: Arc<Store>,
 }
 
 impl Harness {
@@ -171,8 +172,13 @@ impl Harness {
                 drop(submissions);
             });
         }
-        let ctx =
-            ApiContext { spec, store, submit: submit.clone(), status: status_rx.clone(), metrics: metrics.clone() };
+        let ctx = ApiContext {
+            spec,
+            store: store.clone(),
+            submit: submit.clone(),
+            status: status_rx.clone(),
+            metrics: metrics.clone(),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -183,7 +189,7 @@ impl Harness {
         let ops = ops_listener.local_addr().unwrap();
         let ops_app = ops::ops_router(metrics, status_rx);
         tokio::spawn(async move { axum::serve(ops_listener, ops_app).await });
-        Harness { api, ops, chain, submit, stop: Some(stop), server: Some(server), dir }
+        Harness { api, ops, chain, submit, stop: Some(stop), server: Some(server), dir, store }
     }
 
     /// Stop the API gracefully and check it ended cleanly.
@@ -961,5 +967,55 @@ async fn membership_history_is_served_and_embedded_in_receipts() {
         let report = verify_receipt(Evidence::Bytes(evidence), &r, &spec);
         assert!(report.is_valid(), "{name}: {:?}", report.first_failure());
     }
+    h.stop().await;
+}
+
+/// `GET /v1/evidence` summarises each double vote under the set in force at its height: on a
+/// chain where v4 joined and v1's key was rotated, a double vote by v4 (index 4, not in the
+/// genesis) and one by index 1 signed with its new key are served with their in-force keys and
+/// check offline against the walked membership history, not against the genesis set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_is_summarised_under_the_set_in_force() {
+    use curia_ledger::block::{Vote, VoteKind};
+    use curia_ledger::equivocation::{Equivocation, EquivocationJson};
+    let (chain, _) = TestChain::membership_fixture();
+    let history = chain.history();
+    let h = Harness::start(chain, None, 4).await;
+    let spec = h.chain.spec.clone();
+    let height = h.store.tip().height;
+    let double = |index: u16, key: &str| {
+        let vote = |block| {
+            Vote {
+                chain_id: spec.chain_id,
+                height,
+                round: 0,
+                kind: VoteKind::Prevote,
+                block,
+                time_ms: 1,
+                validator: index,
+            }
+            .sign(&test_key(key))
+        };
+        Equivocation::new(vote(Some(Hash::sha256(b"x"))), vote(None)).unwrap()
+    };
+    let (joined, rotated) = (double(4, "v4"), double(1, "v1-rotated"));
+    assert!(h.store.record_equivocation(&joined).unwrap());
+    assert!(h.store.record_equivocation(&rotated).unwrap());
+    let a = get(h.api, "/v1/evidence").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let list: curia_api_types::EvidenceList = serde_json::from_slice(&a.body).unwrap();
+    let m = curia_ledger::history::walk_history(&spec, &history).unwrap();
+    let mut seen = Vec::new();
+    for j in &list.evidence {
+        let e = j.check_at(&spec.chain_id, &m).unwrap();
+        assert!(j.check(&spec).is_err(), "a later set's double vote must not check against the genesis set");
+        seen.push((j.validator, j.validator_key, e));
+    }
+    seen.sort_by_key(|s| s.0);
+    assert_eq!(
+        seen,
+        vec![(1, test_key("v1-rotated").public(), rotated.clone()), (4, test_key("v4").public(), joined.clone())]
+    );
+    assert_eq!(EquivocationJson::from_evidence_at(&joined, &spec.chain_id, &m).unwrap(), list.evidence[1].clone());
     h.stop().await;
 }

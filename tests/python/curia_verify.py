@@ -601,6 +601,8 @@ def encode_body(body: dict) -> bytes:
         w.u32(len(p["approvals"]))
         for ap in p["approvals"]:
             w.fixed(ap["key"]).fixed(ap["signature"])
+    elif k == "evidence":
+        w.u8(9).fixed(encode_evidence(p["evidence"]))
     else:  # pragma: no cover - parse_body only produces the kinds above
         raise AssertionError(k)
     return w.bytes()
@@ -619,6 +621,73 @@ def encode_change(c: dict) -> bytes:
     else:
         w.u8(4).fixed(c["key"]).u64(c["power"])
     return w.bytes()
+
+
+# Doc 4.1.3: misbehaviour evidence. Each message is kept decoded (the fields an auditor reads)
+# with its canonical signed bytes (`bytes`), which are what the encoding carries.
+OFFENCE_TAGS = {"double_vote": 1, "double_proposal": 2}
+OFFENCE_NAMES = {v: k for k, v in OFFENCE_TAGS.items()}
+VOTE_KINDS = {1: "prevote", 2: "precommit"}
+MAX_EVIDENCE_HEX = 1024  # hex digits per message in JSON
+
+
+def decode_signed_vote(r: "Reader") -> dict:
+    """Doc 5.2: `vote || sig (64)`."""
+    start = r.pos
+    chain_id, height, round_ = r.take(32), r.u64(), r.u32()
+    kind = r.u8()
+    if kind not in VOTE_KINDS:
+        raise r.fail(f"unknown vote kind tag {kind}")
+    block = r.option(lambda: r.take(32))
+    time_ms, validator, sig = r.u64(), r.u16(), r.take(64)
+    return {"chain_id": chain_id, "height": height, "round": round_, "kind": VOTE_KINDS[kind], "block": block,
+            "time_ms": time_ms, "validator": validator, "signature": sig, "bytes": r.buf[start:r.pos]}
+
+
+def decode_signed_proposal(r: "Reader") -> dict:
+    """Doc 5.2.1: `proposal || sig (64)`."""
+    start = r.pos
+    chain_id, height, round_ = r.take(32), r.u64(), r.u32()
+    pol_round = r.option(r.u32)
+    block_hash, proposer, sig = r.take(32), r.u16(), r.take(64)
+    return {"chain_id": chain_id, "height": height, "round": round_, "pol_round": pol_round,
+            "block_hash": block_hash, "proposer": proposer, "signature": sig, "bytes": r.buf[start:r.pos]}
+
+
+def decode_evidence(r: "Reader") -> dict:
+    """Doc 4.1.3: `u8 offence tag || message a || message b`."""
+    tag = r.u8()
+    if tag == 1:
+        a, b = decode_signed_vote(r), decode_signed_vote(r)
+    elif tag == 2:
+        a, b = decode_signed_proposal(r), decode_signed_proposal(r)
+    else:
+        raise r.fail(f"unknown offence tag {tag}")
+    return {"type": OFFENCE_NAMES[tag], "a": a, "b": b}
+
+
+def encode_evidence(e: dict) -> bytes:
+    return Writer().u8(OFFENCE_TAGS[e["type"]]).fixed(e["a"]["bytes"]).fixed(e["b"]["bytes"]).bytes()
+
+
+def parse_evidence(eo: "Obj") -> dict:
+    """The JSON form (doc 4.1.3): `{"type", "a": HEX, "b": HEX}`, each message at most 1024 hex
+    digits and exactly one canonical signed message."""
+    t = eo.str("type")
+    if t not in OFFENCE_TAGS:
+        raise Unusable(f"{eo.where}.type: unknown offence type {t!r}")
+    decode = decode_signed_vote if t == "double_vote" else decode_signed_proposal
+    msgs = []
+    for k in ("a", "b"):
+        x = eo.raw(k)
+        if not isinstance(x, str) or len(x) > MAX_EVIDENCE_HEX or not HEX_RE.match(x) or len(x) % 2:
+            raise Unusable(f"{eo.where}.{k}: expected at most {MAX_EVIDENCE_HEX} hex digits")
+        r = Reader(bytes.fromhex(x), f"{eo.where}.{k}")
+        m = decode(r)
+        r.finish()
+        msgs.append(m)
+    eo.done()
+    return {"type": t, "a": msgs[0], "b": msgs[1]}
 
 
 def decode_change(r: "Reader") -> dict:
@@ -706,6 +775,8 @@ def decode_body(r: Reader) -> dict:
         change = decode_change(r)
         approvals = r.list("approvals", MAX_APPROVALS, lambda: {"key": r.take(32), "signature": r.take(64)})
         p = {"kind": "membership", "seq": seq, "change": change, "approvals": approvals}
+    elif tag == 9:
+        p = {"kind": "evidence", "evidence": decode_evidence(r)}
     else:
         raise r.fail(f"unknown payload tag {tag}")
     return {"sender": sender, "nonce": nonce, "payload": p}
@@ -767,6 +838,8 @@ def parse_body(o: Obj) -> dict:
             approvals.append({"key": ap.hex("key", 32), "signature": ap.hex("signature", 64)})
             ap.done()
         p = {"kind": kind, "seq": seq, "change": change, "approvals": approvals}
+    elif kind == "evidence":
+        p = {"kind": kind, "evidence": parse_evidence(po.obj("evidence"))}
     else:
         raise Unusable(f"{po.where}.kind: unknown payload kind {kind!r}")
     po.done()
@@ -814,6 +887,10 @@ def check_fields(body: dict) -> Optional[str]:
                 return e
         if k == "batch_deposit" and not 1 <= p["count"] <= MAX_BATCH_ITEMS:
             return f"invalid batch count: {p['count']} is not in 1..={MAX_BATCH_ITEMS}"
+        return None
+    if k == "evidence":
+        # No field rules beyond the decoder: whether the evidence proves an offence is the
+        # ledger's check against the chain's state (doc 4.1.3), not a field check.
         return None
     if k == "membership":
         if p["change"]["op"] == "add" and not is_name(p["change"]["validator"]["name"]):

@@ -234,3 +234,85 @@ fn store_receipts_export_and_curia_verify_walk_the_membership_history() {
     assert!(!out.status.success());
     assert!(!tmp.0.join("x.json").exists(), "nothing written");
 }
+
+/// `curia evidence verify` checks double votes against the set in force at their height: with
+/// `--membership`, a double vote by the court that joined after genesis and one signed with a
+/// rotated key verify; without it (genesis set only) they do not, and neither does a double
+/// vote signed with the retired key at a height where the new key is in force.
+#[test]
+fn evidence_verify_uses_the_set_in_force() {
+    use curia_ledger::block::{Vote, VoteKind};
+    use curia_ledger::equivocation::{Equivocation, EquivocationJson};
+    use curia_ledger::testkit::test_key;
+    let (chain, _) = TestChain::membership_fixture();
+    let spec = chain.spec.clone();
+    let tmp = TempDir::new("evidence");
+    let height = chain.blocks.last().unwrap().0.header.height;
+    let m = curia_ledger::history::walk_history(&spec, &chain.history()).unwrap();
+    let double = |index: u16, key: &str| {
+        let vote = |block| {
+            Vote {
+                chain_id: spec.chain_id,
+                height,
+                round: 0,
+                kind: VoteKind::Precommit,
+                block,
+                time_ms: 1,
+                validator: index,
+            }
+            .sign(&test_key(key))
+        };
+        Equivocation::new(vote(Some(curia_ledger::Hash::sha256(b"x"))), vote(None)).unwrap()
+    };
+    let genesis = tmp.0.join("genesis.json");
+    std::fs::write(&genesis, spec.genesis.to_json()).unwrap();
+    let hist = tmp.0.join("membership.json");
+    std::fs::write(&hist, MembershipHistory::new(spec.chain_id, chain.history()).to_json()).unwrap();
+    let run = |records: &[EquivocationJson], with_history: bool| {
+        let file = tmp.0.join("evidence.json");
+        let list = serde_json::json!({"chain_id": spec.chain_id, "evidence": records});
+        std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
+        let mut cmd = curia();
+        cmd.args(["evidence", "verify"]).arg(&file).arg("--genesis").arg(&genesis);
+        if with_history {
+            cmd.arg("--membership").arg(&hist);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let joined = EquivocationJson::from_evidence_at(&double(4, "v4"), &spec.chain_id, &m).unwrap();
+    let rotated = EquivocationJson::from_evidence_at(&double(1, "v1-rotated"), &spec.chain_id, &m).unwrap();
+    let (code, text) = run(&[rotated.clone(), joined.clone()], true);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("record 1: VALID double vote by validator 4 (v4)"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "record 0: VALID double vote by validator 1 (v1) key {}",
+            test_key("v1-rotated").public()
+        )),
+        "{text}"
+    );
+    // Genesis set only: index 4 does not exist, index 1's genesis key did not sign.
+    for r in [&joined, &rotated] {
+        let (code, text) = run(std::slice::from_ref(r), false);
+        assert_eq!(code, 1, "{text}");
+        assert!(text.contains("INVALID"), "{text}");
+    }
+    // The retired key's votes at a height where the new key is in force prove nothing against
+    // index 1 (summarised against the genesis set, where they would check).
+    let retired = EquivocationJson::from_evidence(&double(1, "v1"), &spec).unwrap();
+    let (code, text) = run(std::slice::from_ref(&retired), true);
+    assert_eq!(code, 1, "{text}");
+    let (code, text) = run(std::slice::from_ref(&retired), false);
+    assert_eq!(code, 0, "{text}");
+    // A history that does not walk from the genesis is unusable input.
+    let mut bad = MembershipHistory::new(spec.chain_id, chain.history());
+    bad.entries.reverse();
+    std::fs::write(&hist, bad.to_json()).unwrap();
+    let (code, text) = run(std::slice::from_ref(&joined), true);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("does not verify from the genesis"), "{text}");
+}

@@ -2,7 +2,8 @@
 //! of four validators on loopback commits a deposit sent over HTTPS and serves its receipt;
 //! plain HTTP to a TLS port is answered `tls_required` and closed at once (so it holds no
 //! connection slot); a client that trusts another CA cannot connect; a node whose key does not
-//! fit its certificate refuses to start.
+//! fit its certificate refuses to start; `curia node backup` reaches the ops listener over TLS
+//! with the node's token and the testnet's CA, and is refused clearly without them.
 //!
 //! The client here is the test's own (ureq over rustls with the testnet's CA file), not the
 //! `curia` client commands.
@@ -234,4 +235,43 @@ fn testnet_over_tls() {
     let page = agent.get(&format!("{}/metrics", net.ops(0))).call().unwrap().into_string().unwrap();
     assert!(metric(&page, "curia_refused_connections_total{reason=\"tls_handshake_failed\"}") >= 1.0, "{page}");
     drop(held);
+
+    // `curia node backup` over TLS with the node's token: with the testnet's CA it gets a
+    // backup; without a CA (public roots only), with another CA or with a wrong token it is
+    // refused with a message that says why, and writes nothing.
+    let config = dir.join("court-a/node.toml");
+    let backups = dir.join("court-a/data/backups");
+    let backup = |extra: &[&std::ffi::OsStr], cfg: &Path| {
+        let o = curia().args(extra).args(["node", "backup", "--config"]).arg(cfg).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr))
+    };
+    let count = || std::fs::read_dir(&backups).map(|d| d.count()).unwrap_or(0);
+    let (code, out) = backup(&[], &config);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("serves TLS") && out.contains("--ca-file"), "{out}");
+    let other_ca = dir.join("other-ca.pem");
+    std::fs::write(&other_ca, other.cert.pem()).unwrap();
+    let (code, out) = backup(&["--ca-file".as_ref(), other_ca.as_os_str()], &config);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.to_lowercase().contains("certificate"), "{out}");
+    let wrong_token = dir.join("court-a/wrong.token");
+    std::fs::write(&wrong_token, "x".repeat(40)).unwrap();
+    let t = std::fs::read_to_string(&config).unwrap();
+    assert!(t.contains("token_file = "), "{t}");
+    let wrong_cfg = dir.join("court-a/wrong-token.toml");
+    let line = t.lines().find(|l| l.starts_with("token_file = ")).unwrap();
+    std::fs::write(&wrong_cfg, t.replace(line, &format!("token_file = {:?}", wrong_token.display().to_string())))
+        .unwrap();
+    let ca = dir.join("tls/ca.pem");
+    let (code, out) = backup(&["--ca-file".as_ref(), ca.as_os_str()], &wrong_cfg);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("refused the token"), "{out}");
+    assert_eq!(count(), 0, "a refused backup wrote something");
+    let (code, out) = backup(&["--ca-file".as_ref(), ca.as_os_str()], &config);
+    assert_eq!(code, Some(0), "{out}");
+    let path = out.lines().find_map(|l| l.strip_prefix("backup")).unwrap_or_else(|| panic!("{out}")).trim();
+    assert!(Path::new(path).join("CURRENT").is_file(), "{out}");
+    assert_eq!(count(), 1);
+    let o = curia().args(["audit", "--data-dir", path, "--genesis"]).arg(dir.join("genesis.json")).output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
 }
