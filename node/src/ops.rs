@@ -68,6 +68,7 @@ pub struct Metrics {
     committed_deposits: Counter,
     equivocations: Family<ReasonLabels, Counter>,
     withheld_signatures: Gauge,
+    rejected_consensus: Counter,
 }
 
 impl Default for Metrics {
@@ -146,6 +147,14 @@ impl Metrics {
             "Votes and proposals this validator did not sign because it may have signed there before a restore",
             withheld_signatures.clone(),
         );
+        let rejected_consensus = Counter::default();
+        registry.register(
+            "curia_rejected_consensus_messages",
+            "Consensus messages refused: a signature that does not verify under the key the set in force at \
+             their height names (e.g. a rotated-away or removed key), an unknown validator, another chain, a \
+             wrong proposer or a bad shape",
+            rejected_consensus.clone(),
+        );
         Metrics {
             registry,
             height,
@@ -160,7 +169,13 @@ impl Metrics {
             committed_deposits,
             equivocations,
             withheld_signatures,
+            rejected_consensus,
         }
+    }
+
+    /// `n` more consensus messages refused by the machine (`curia_consensus::Stats::rejected`).
+    pub fn add_rejected_consensus(&self, n: u64) {
+        self.rejected_consensus.inc_by(n);
     }
 
     /// Validator `name` was seen signing two different votes for one slot.
