@@ -140,6 +140,9 @@ pub struct Store {
     next_vote_seq: AtomicU64,
     /// First height committed with the per-transaction layout (`u64::MAX`: none).
     tx_layout_from: u64,
+    /// The first membership history entries with their proofs, once built
+    /// (`crate::membership`): receipts embed them without decoding their blocks again.
+    pub(crate) history_cache: Mutex<Vec<curia_ledger::history::HistoryEntry>>,
 }
 
 /// Tuning knobs; the defaults suit a node.
@@ -340,6 +343,7 @@ impl Store {
             tip: Mutex::new(tip),
             next_vote_seq: AtomicU64::new(next_vote_seq),
             tx_layout_from: u64::MAX,
+            history_cache: Mutex::new(Vec::new()),
         };
         store.tx_layout_from = match store.read_tx_layout_from()? {
             Some(h) => h,
