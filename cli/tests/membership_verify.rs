@@ -242,7 +242,7 @@ fn store_receipts_export_and_curia_verify_walk_the_membership_history() {
 fn history_entries_are_cached_below_the_tip_only() {
     let (chain, deposits) = TestChain::membership_fixture();
     let tmp = TempDir::new("cache");
-    let store = Store::open(&tmp.0.join("store"), &chain.spec).unwrap();
+    let store = Store::open(tmp.0.join("store"), &chain.spec).unwrap();
     let commit = |upto: u64| {
         for (b, cert) in chain.blocks.iter().filter(|(b, _)| b.header.height <= upto) {
             if b.header.height > store.tip().height {
