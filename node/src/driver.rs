@@ -318,6 +318,8 @@ struct Driver {
     peers_follow: crate::members::PeerFollower,
     /// The next key of a rotation, loaded when the rotation commits.
     next_key: crate::rotation::NextKey,
+    /// That key once loaded, and whether the network identity has switched to it.
+    rotated: Option<(SecretKey, bool)>,
     name: String,
     store: Arc<Store>,
     net: NetHandle,
@@ -332,6 +334,8 @@ struct Driver {
     last_commit_ms: u64,
     /// Votes and proposals withheld by the signing floor, as last logged.
     withheld: u64,
+    /// Consensus messages the machine refused, as last counted in the metrics.
+    rejected: u64,
     /// This validator's key: signs the evidence transactions it submits.
     key: SecretKey,
     /// Checkpoints of the deposit log being signed and collected.
@@ -415,6 +419,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
     let peers_follow = crate::members::PeerFollower::new(&membership, store.tip().height, address_overrides);
     let mut d = Driver {
         next_key,
+        rotated: None,
         peers_follow,
         spec,
         name,
@@ -429,6 +434,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         height_started: Instant::now(),
         last_commit_ms: 0,
         withheld: 0,
+        rejected: 0,
         key,
         checkpoints,
         gate: crate::peer_gate::PeerGate::new(peer_wait),
@@ -436,10 +442,18 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
     };
     d.notes();
     d.poll_next_key();
+    // The next-key file is also looked for on a timer: a node whose file was missing when its
+    // rotation took effect is refused by its peers and commits nothing, so it would never look.
+    let mut next_key_poll = tokio::time::interval(crate::limits::NEXT_KEY_POLL);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
+            _ = next_key_poll.tick() => {
+                if d.rotated.is_none() {
+                    d.poll_next_key();
+                }
+            }
             Some(wake) = wake_rx.recv() => d.on_wake(wake)?,
             ev = net_events.recv() => match ev {
                 None => return Ok(()),
@@ -472,10 +486,34 @@ impl Driver {
             Ok(m) => {
                 if let Some(k) = self.next_key.poll(&m) {
                     self.checkpoints.add_key(k.clone());
-                    self.exec.add_key(k);
+                    self.exec.add_key(k.clone());
+                    self.rotated = Some((k, false));
                 }
+                self.follow_rotation(&m);
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the validator set to check the next key"),
+        }
+    }
+
+    /// After a rotation of this validator's key (`crate::members`, `crate::rotation`): switch the
+    /// network identity to the new key once the set at `tip + 2` names it (the rotation has
+    /// committed; peers then allow both keys until the old one leaves the set at their next
+    /// height), and sign evidence with it once the set at `tip + 1` names it.
+    fn follow_rotation(&mut self, m: &curia_ledger::membership::Membership) {
+        let Some((k, switched)) = &mut self.rotated else { return };
+        let tip = self.store.tip().height;
+        let public = k.public();
+        if !*switched && m.set_at(tip + curia_ledger::membership::ACTIVATION_DELAY).index_of(&public).is_some() {
+            *switched = true;
+            let (net, k) = (self.net.clone(), k.clone());
+            tokio::spawn(async move {
+                if let Err(e) = net.rekey(k).await {
+                    tracing::error!(error = %e, "cannot switch the network identity to the rotated key");
+                }
+            });
+        }
+        if self.key.public() != public && m.set_at(tip + 1).index_of(&public).is_some() {
+            self.key = k.clone();
         }
     }
 
@@ -545,6 +583,11 @@ impl Driver {
                     self.submit_evidence(Misbehaviour::DoubleProposal(*d));
                 }
             }
+        }
+        let rejected = self.exec.machine().stats().rejected;
+        if rejected > self.rejected {
+            self.metrics.add_rejected_consensus(rejected - self.rejected);
+            self.rejected = rejected;
         }
         let withheld = self.exec.machine().stats().withheld;
         if withheld > self.withheld {

@@ -18,6 +18,19 @@ pub enum NodeError {
     /// The transaction is already pending.
     #[error("transaction {0} is already pending")]
     AlreadyPending(Hash),
+    /// Another membership change with the same sequence number is already pending: only one of
+    /// them could commit (approvals are bound to the number), so the second is refused.
+    #[error(
+        "membership change number {seq} is already pending (transaction {pending}); only one change can take \
+         that place: once it commits, propose this one again as number {next}",
+        next = seq + 1
+    )]
+    MembershipSeqPending {
+        /// The sequence number both carry.
+        seq: u64,
+        /// The pending transaction that holds it.
+        pending: Hash,
+    },
     /// A submission holds too many transactions.
     #[error("submission holds {got} transactions, limit {max}")]
     TooManyTxs {
@@ -46,6 +59,7 @@ impl NodeError {
         match self {
             NodeError::MempoolFull { .. } => "mempool_full",
             NodeError::AlreadyPending(_) => "already_pending",
+            NodeError::MembershipSeqPending { .. } => "membership_seq",
             NodeError::TooManyTxs { .. } => "too_many_txs",
             NodeError::Config(_) => "config",
             NodeError::Network(_) => "network",

@@ -151,6 +151,9 @@ pub const NET_MAX_FRAME: usize = 32 << 20;
 pub const NET_QUEUE: usize = 4096;
 /// How often unconnected validators are dialed again.
 pub const NET_REDIAL: Duration = Duration::from_secs(2);
+/// How often the driver looks for the next-key file of a rotation besides after each commit
+/// (`crate::rotation`).
+pub const NEXT_KEY_POLL: Duration = Duration::from_secs(5);
 
 // ----- files and operator actions -----
 

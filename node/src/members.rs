@@ -3,11 +3,12 @@
 //! added can connect and sync before its activation height, and one that was removed is
 //! disconnected once it is in neither). Recomputed at start and after every commit that grows
 //! the stored membership history.
-//! - A validator whose key was rotated keeps its network identity (the libp2p key is made from
-//!   the key file it was started with) until its operator restarts it with the new key file, so
-//!   the key it held just before its latest rotation is also allowed, at the same address, as
-//!   a network identity only: votes and proposals are checked against the set's keys, never
-//!   against the connection's identity.
+//! - A key retired by a rotation (or a removal) is allowed only while it is in one of those two
+//!   sets: once the set in force at the next height no longer names it, its connections are
+//!   closed and it is refused, as network identity too. A node whose own key was rotated
+//!   switches its network identity to the new key as soon as the rotation commits and the new
+//!   key is loaded (`crate::rotation`, [`crate::net::NetHandle::rekey`]), while the others
+//!   still allow both, so it stays connected across the change.
 
 use std::collections::BTreeMap;
 
@@ -43,12 +44,7 @@ pub fn validator_peers(
             let address = overrides.get(&v.name).unwrap_or(&v.address);
             let addr = crate::net::parse_peer_address(address)
                 .map_err(|e| NodeError::Config(format!("validator {} address {address:?}: {e}", v.name)))?;
-            out.push((v.key, addr.clone()));
-            if let Some(prev) = previous_key(m, &v.key) {
-                if !out.iter().any(|(k, _)| k == &prev) {
-                    out.push((prev, addr));
-                }
-            }
+            out.push((v.key, addr));
         }
     }
     Ok(out)

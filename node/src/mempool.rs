@@ -12,7 +12,8 @@
 //!   [`check_admission_at`] adds the batch size and runs the state transition's own checks on
 //!   registry updates and membership changes (approvals by the set in force, the change's
 //!   rules), so nothing is accepted that the proposer would drop for them. [`Mempool::admit`]
-//!   does the rest on the loop.
+//!   does the rest on the loop, including refusing a membership change whose sequence number a
+//!   pending change already holds (422 `membership_seq`: only one of them could commit).
 //! - Only transactions whose exact signature was verified are ever pending, so [`Mempool::holds`]
 //!   tells the state transition which signatures it need not verify again.
 //! - Order is first in, first out. A proposer takes a prefix bounded by transaction count and
@@ -156,7 +157,21 @@ impl Mempool {
         if self.txs.contains_key(id) {
             return Err(NodeError::AlreadyPending(*id));
         }
+        if let Payload::Membership { seq, .. } = &tx.body.payload {
+            if let Some(pending) = self.pending_membership(*seq) {
+                return Err(NodeError::MembershipSeqPending { seq: *seq, pending });
+            }
+        }
         Ok(())
+    }
+
+    /// The pending membership change with sequence number `seq`, if any (a scan: membership
+    /// changes are rare, and only they pay for it).
+    fn pending_membership(&self, seq: u64) -> Option<Hash> {
+        self.txs.iter().find_map(|(id, (tx, _))| match &tx.body.payload {
+            Payload::Membership { seq: s, .. } if *s == seq => Some(*id),
+            _ => None,
+        })
     }
 
     fn insert(&mut self, tx: Transaction, id: Hash) -> Result<Admitted, NodeError> {
@@ -263,10 +278,13 @@ pub fn check_admission(spec: &ChainSpec, state: &dyn StateView, txs: &[Transacti
 ///   `not_enough_approval_power`), 400 `bad_signature` for a forged approval, the change's own
 ///   rules (422 `membership_seq`, `validator_key_used_before`, `too_few_validators`, ...).
 ///
-/// So a refusal names its reason at submission, never "accepted" then dropped. What can still
-/// be dropped later is only what depends on transactions pending at the same time (two changes
-/// with the same sequence number: the second to reach a block fails `membership_seq`) or a set
-/// that changes between admission and commit (a change committed in the last two blocks).
+/// So a refusal names its reason at submission, never "accepted" then dropped. A second
+/// membership change with the sequence number of one pending in this mempool is refused by
+/// [`Mempool::admit`] (422 `membership_seq`). What can still be dropped later: two changes with
+/// one sequence number submitted to two different nodes at the same time (each node admits its
+/// own before the other's gossip arrives, then refuses the other's; the one that reaches a block
+/// first wins and the other fails `membership_seq` at proposal time), and a change whose set
+/// changes between admission and commit (a change committed in the last two blocks).
 pub fn check_admission_at(
     spec: &ChainSpec,
     state: &dyn StateView,
@@ -360,6 +378,51 @@ mod tests {
         let state = MemState::genesis(&c.spec);
         let m = Mempool::new(Arc::new(c.spec.clone()), cfg);
         (c, state, m)
+    }
+
+    /// A membership change `seq` adding validator `name`, approved by v0, v1, v2 (quorum of 4).
+    fn add_change(c: &TestChain, seq: u64, name: &str, nonce: u64) -> Transaction {
+        use curia_ledger::genesis::{Validator, ValidatorRole};
+        use curia_ledger::membership::{approval_hash, MemberApproval, MemberChange};
+        use curia_ledger::testkit::test_key;
+        let change = MemberChange::Add {
+            validator: Validator {
+                name: name.into(),
+                role: ValidatorRole::Court,
+                key: test_key(name).public(),
+                power: 1,
+                address: "/ip4/127.0.0.1/tcp/1".into(),
+            },
+        };
+        let msg = approval_hash(&c.spec.chain_id, seq, &change);
+        let approvals = ["v0", "v1", "v2"]
+            .iter()
+            .map(|n| MemberApproval { key: test_key(n).public(), signature: test_key(n).sign(&msg) })
+            .collect();
+        c.tx("registrar", Payload::Membership { seq, change, approvals }, nonce)
+    }
+
+    #[test]
+    fn a_second_pending_membership_change_with_the_same_seq_is_refused() {
+        let (c, state, mut m) = setup(MempoolConfig::default());
+        let first = add_change(&c, 0, "court-x", 1);
+        let second = add_change(&c, 0, "court-y", 2);
+        let later = add_change(&c, 1, "court-z", 3);
+        let r = m.submit(&state, vec![first.clone(), second.clone()]).unwrap();
+        assert!(r[0].is_ok(), "{:?}", r[0]);
+        let e = r[1].as_ref().unwrap_err();
+        assert_eq!(e.code(), "membership_seq");
+        assert!(e.to_string().contains("number 0 is already pending"), "{e}");
+        assert!(e.to_string().contains(&first.id(&c.spec.chain_id).to_string()), "{e}");
+        assert_eq!(m.len(), 1);
+        // Number 1 is not the next number on the committed state: refused by the ledger's rule.
+        let r = m.submit(&state, vec![later]).unwrap();
+        assert_eq!(r[0].as_ref().unwrap_err().code(), "membership_seq");
+        // Once the first leaves the mempool (committed or dropped), number 0 is free again.
+        m.remove(&[first.id(&c.spec.chain_id)]);
+        let r = m.submit(&state, vec![second]).unwrap();
+        assert!(r[0].is_ok(), "{:?}", r[0]);
+        assert_eq!(m.len(), 1);
     }
 
     #[test]

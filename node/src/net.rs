@@ -2,12 +2,16 @@
 //!
 //! Rules:
 //! - A validator's network identity is its consensus key: the libp2p ed25519 key is made from
-//!   the same secret, so its peer ID follows from the genesis ([`peer_id_of`]).
+//!   the same secret, so its peer ID follows from the genesis and the membership history
+//!   ([`peer_id_of`]). When its key is rotated the node switches identity without a restart
+//!   ([`NetHandle::rekey`]): the swarm is rebuilt with the new key on the same listen address,
+//!   its connections are closed and the peers are dialed again under the new peer ID.
 //! - Only validators (and peers an operator lists as observers) may stay connected: the allow list
 //!   refuses every other peer right after the noise handshake proves who it is. The validators
 //!   are those of the set in force and the next set ([`NetHandle::set_peers`], called by the
 //!   driver when a membership change commits); a peer that leaves both is disallowed and its
-//!   connections are closed.
+//!   connections are closed: every connected peer is checked against the new list, so a key
+//!   retired by a rotation or a removal keeps no connection.
 //! - One protocol, `/curia/1`: a request is a length-prefixed byte string of at most
 //!   [`MAX_FRAME`] bytes; a response likewise. Pushed messages (votes, proposals, transactions)
 //!   are requests answered with an empty response; fetches (blocks for catch-up) carry their
@@ -166,6 +170,7 @@ enum NetCmd {
     Fetch { to: PeerId, bytes: Vec<u8>, reply: oneshot::Sender<Result<Vec<u8>, String>> },
     Peers { reply: oneshot::Sender<Vec<PeerId>> },
     SetPeers { peers: Vec<(PeerId, Multiaddr)> },
+    Rekey { key: SecretKey, reply: oneshot::Sender<Result<PeerId, String>> },
 }
 
 /// A handle to the running network task.
@@ -192,18 +197,26 @@ impl NetHandle {
         rx.await.map_err(|_| "network stopped".to_string())?
     }
     /// Replace the validators to dial and allow (observers stay allowed). Peers no longer listed
-    /// are disallowed and disconnected.
+    /// are disallowed and disconnected. (The node's own peer ID, which a rotation changes, is
+    /// left out by the network task.)
     pub fn set_peers(&self, peers: &[(PublicKey, Multiaddr)]) -> Result<(), crate::NodeError> {
         let mut list = Vec::with_capacity(peers.len());
         for (k, a) in peers {
-            let p = peer_id_of(k)?;
-            if p != self.local {
-                list.push((p, a.clone()));
-            }
+            list.push((peer_id_of(k)?, a.clone()));
         }
         self.cmds
             .try_send(NetCmd::SetPeers { peers: list })
             .map_err(|e| crate::NodeError::Network(format!("cannot update the peer list: {e}")))
+    }
+    /// Switch this node's network identity to `key` (after a rotation of its validator key):
+    /// the swarm is rebuilt with that key, listening on the same address, every connection is
+    /// closed (peers see the old identity leave) and the validators are dialed again. Returns
+    /// the new peer ID. `local` keeps the identity the network started with.
+    pub async fn rekey(&self, key: SecretKey) -> Result<PeerId, crate::NodeError> {
+        let err = |e: String| crate::NodeError::Network(e);
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(NetCmd::Rekey { key, reply }).await.map_err(|_| err("network stopped".into()))?;
+        rx.await.map_err(|_| err("network stopped".into()))?.map_err(err)
     }
     /// Connected peers.
     pub async fn peers(&self) -> Vec<PeerId> {
@@ -283,25 +296,40 @@ struct Behaviour {
 /// Start the network task for the validator with secret `key`. Returns the handle and the
 /// stream of events; the task stops when the handle and its clones are dropped.
 pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), crate::NodeError> {
-    let net_err = |e: String| crate::NodeError::Network(e);
-    let keypair = identity::Keypair::ed25519_from_bytes(key.seed()).map_err(|e| net_err(e.to_string()))?;
-    let local = keypair.public().to_peer_id();
+    let local = peer_id_of(&key.public())?;
     let mut dial: HashMap<PeerId, Multiaddr> = HashMap::new();
-    let mut allowed = HashSet::new();
     for (k, addr) in &cfg.peers {
         let p = peer_id_of(k)?;
         if p != local {
             dial.insert(p, addr.clone());
-            allowed.insert(p);
         }
     }
     let mut observers = HashSet::new();
     for k in &cfg.observers {
-        allowed.insert(peer_id_of(k)?);
         observers.insert(peer_id_of(k)?);
     }
-    let timeout = cfg.request_timeout;
-    let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
+    let allowed: HashSet<PeerId> = dial.keys().chain(observers.iter()).copied().collect();
+    let mut swarm = build_swarm(key, &allowed, cfg.request_timeout)?;
+    swarm
+        .listen_on(cfg.listen.clone())
+        .map_err(|e| crate::NodeError::Network(format!("cannot listen on {}: {e}", cfg.listen)))?;
+
+    let (cmd_tx, cmd_rx) = mpsc::channel(QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(QUEUE);
+    let task = Task { listen: cfg.listen, timeout: cfg.request_timeout, observers };
+    tokio::spawn(run(task, swarm, dial, cmd_rx, ev_tx));
+    Ok((NetHandle { cmds: cmd_tx, local }, ev_rx))
+}
+
+/// A swarm with identity `key` that allows `allowed` (not yet listening).
+fn build_swarm(
+    key: &SecretKey,
+    allowed: &HashSet<PeerId>,
+    timeout: Duration,
+) -> Result<Swarm<Behaviour>, crate::NodeError> {
+    let net_err = |e: String| crate::NodeError::Network(e);
+    let keypair = identity::Keypair::ed25519_from_bytes(key.seed()).map_err(|e| net_err(e.to_string()))?;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
             libp2p::tcp::Config::default().nodelay(true),
@@ -311,7 +339,7 @@ pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiv
         .map_err(|e| net_err(e.to_string()))?
         .with_behaviour(|_| {
             let mut allow = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
-            for p in &allowed {
+            for p in allowed {
                 allow.allow_peer(*p);
             }
             Behaviour {
@@ -329,21 +357,27 @@ pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiv
         .map_err(|e| net_err(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    swarm.listen_on(cfg.listen.clone()).map_err(|e| net_err(format!("cannot listen on {}: {e}", cfg.listen)))?;
-
-    let (cmd_tx, cmd_rx) = mpsc::channel(QUEUE);
-    let (ev_tx, ev_rx) = mpsc::channel(QUEUE);
-    tokio::spawn(run(swarm, dial, observers, cmd_rx, ev_tx));
-    Ok((NetHandle { cmds: cmd_tx, local }, ev_rx))
+    Ok(swarm)
 }
 
+/// What the network task keeps across a change of identity.
+struct Task {
+    listen: Multiaddr,
+    timeout: Duration,
+    observers: HashSet<PeerId>,
+}
+
+/// How long a rebuilt swarm keeps trying to listen on the old swarm's address.
+const RELISTEN_FOR: Duration = Duration::from_secs(5);
+
 async fn run(
+    task: Task,
     mut swarm: Swarm<Behaviour>,
     mut dial: HashMap<PeerId, Multiaddr>,
-    observers: HashSet<PeerId>,
     mut cmds: mpsc::Receiver<NetCmd>,
     events: mpsc::Sender<NetEvent>,
 ) {
+    let observers = &task.observers;
     let mut connected: HashSet<PeerId> = HashSet::new();
     let mut fetches: HashMap<request_response::OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>> =
         HashMap::new();
@@ -409,15 +443,38 @@ async fn run(
                         let _ = reply.send(connected.iter().copied().collect());
                     }
                     NetCmd::SetPeers { peers } => {
-                        let new: HashMap<PeerId, Multiaddr> = peers.into_iter().collect();
-                        for p in dial.keys().filter(|p| !new.contains_key(p) && !observers.contains(p)) {
-                            swarm.behaviour_mut().allow.disallow_peer(*p);
-                            let _ = swarm.disconnect_peer_id(*p);
+                        let me = *swarm.local_peer_id();
+                        let new: HashMap<PeerId, Multiaddr> = peers.into_iter().filter(|(p, _)| *p != me).collect();
+                        // Every peer that was allowed or is connected, checked against the new list.
+                        let gone: HashSet<PeerId> = dial
+                            .keys()
+                            .chain(connected.iter())
+                            .filter(|p| !new.contains_key(p) && !observers.contains(p))
+                            .copied()
+                            .collect();
+                        for p in gone {
+                            swarm.behaviour_mut().allow.disallow_peer(p);
+                            if swarm.disconnect_peer_id(p).is_ok() {
+                                tracing::info!(peer = %p, "peer's key is no longer in the validator set; connection closed");
+                            }
                         }
                         for p in new.keys() {
                             swarm.behaviour_mut().allow.allow_peer(*p);
                         }
                         dial = new;
+                    }
+                    NetCmd::Rekey { key, reply } => {
+                        let r = rekey(&task, &mut swarm, &key, &mut dial).await;
+                        if r.is_ok() {
+                            for p in connected.drain() {
+                                let _ = events.try_send(NetEvent::Disconnected(p));
+                            }
+                            // Pending fetches were on the old connections: they fail now.
+                            fetches.clear();
+                            resolving.clear();
+                            redial.reset_immediately();
+                        }
+                        let _ = reply.send(r);
                     }
                 }
             }
@@ -469,6 +526,38 @@ async fn run(
     }
 }
 
+/// Replace `swarm` by one with identity `key`, allowing the same peers, listening on the same
+/// address (the old swarm is dropped first, which closes its listener and connections).
+async fn rekey(
+    task: &Task,
+    swarm: &mut Swarm<Behaviour>,
+    key: &SecretKey,
+    dial: &mut HashMap<PeerId, Multiaddr>,
+) -> Result<PeerId, String> {
+    let me = peer_id_of(&key.public()).map_err(|e| e.to_string())?;
+    if me == *swarm.local_peer_id() {
+        return Ok(me);
+    }
+    dial.remove(&me);
+    let allowed: HashSet<PeerId> = dial.keys().chain(task.observers.iter()).copied().collect();
+    let new = build_swarm(key, &allowed, task.timeout).map_err(|e| e.to_string())?;
+    let old = std::mem::replace(swarm, new);
+    let old_id = *old.local_peer_id();
+    drop(old);
+    let started = tokio::time::Instant::now();
+    loop {
+        match swarm.listen_on(task.listen.clone()) {
+            Ok(_) => break,
+            Err(e) if started.elapsed() >= RELISTEN_FOR => {
+                return Err(format!("cannot listen on {} under the new identity: {e}", task.listen))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    tracing::info!(old = %old_id, new = %me, "network identity switched to the rotated key");
+    Ok(me)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,6 +573,56 @@ mod tests {
         for bad in ["node-b", "node-b:x", "node b:1", ":1", "/ip4/10.0.0.1", "/dns/h/udp/1", "/ip4/1.2.3.4/tcp/1/ws"] {
             assert!(parse_peer_address(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A free loopback port (bound, read, released).
+    fn free_addr() -> Multiaddr {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()
+    }
+
+    /// Wait (bounded) for the next Connected/Disconnected event for `peer`.
+    async fn expect(events: &mut mpsc::Receiver<NetEvent>, want_connected: bool, peer: PeerId) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let ev = tokio::time::timeout_at(deadline, events.recv()).await.expect("event in time").expect("open");
+            match ev {
+                NetEvent::Connected(p) if want_connected && p == peer => return,
+                NetEvent::Disconnected(p) if !want_connected && p == peer => return,
+                _ => {}
+            }
+        }
+    }
+
+    /// A node that rotates its key switches its peer ID without a restart; a peer dropped from
+    /// the list is disconnected even if it was only connected, not dialed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rekey_switches_identity_and_set_peers_closes_retired_keys() {
+        let key = |n: u8| SecretKey::from_seed(&[n; 32]);
+        let (a_old, a_new, b) = (key(1), key(2), key(3));
+        let (addr_a, addr_b) = (free_addr(), free_addr());
+        let cfg = |listen: &Multiaddr, peers: Vec<(PublicKey, Multiaddr)>| NetConfig {
+            listen: listen.clone(),
+            peers,
+            observers: vec![],
+            request_timeout: Duration::from_secs(5),
+        };
+        let (na, _ea) = spawn(&a_old, cfg(&addr_a, vec![(b.public(), addr_b.clone())])).unwrap();
+        // B allows both of A's keys (as while a rotation is between commit and activation).
+        let both = vec![(a_old.public(), addr_a.clone()), (a_new.public(), addr_a.clone())];
+        let (nb, mut eb) = spawn(&b, cfg(&addr_b, both)).unwrap();
+        let (id_old, id_new) = (peer_id_of(&a_old.public()).unwrap(), peer_id_of(&a_new.public()).unwrap());
+        expect(&mut eb, true, id_old).await;
+        assert_eq!(na.rekey(a_new.clone()).await.unwrap(), id_new);
+        expect(&mut eb, false, id_old).await;
+        expect(&mut eb, true, id_new).await;
+        assert_eq!(nb.peers().await, vec![id_new]);
+        // The old key leaves B's list: nothing to close. Then the new one does: closed.
+        nb.set_peers(&[(a_new.public(), addr_a.clone())]).unwrap();
+        nb.set_peers(&[]).unwrap();
+        expect(&mut eb, false, id_new).await;
+        assert!(nb.peers().await.is_empty());
     }
 
     #[tokio::test]

@@ -76,6 +76,7 @@ pub struct Metrics {
     equivocations: Family<ReasonLabels, Counter>,
     withheld_signatures: Gauge,
     gossip_already_known: Family<ReasonLabels, Counter>,
+    rejected_consensus: Counter,
 }
 
 /// Refusal codes that mean "this node already has it": for a peer's gossip, an honest race
@@ -165,6 +166,14 @@ impl Metrics {
              or the offence already recorded): races between honest nodes, not rejections; by reason code",
             gossip_already_known.clone(),
         );
+        let rejected_consensus = Counter::default();
+        registry.register(
+            "curia_rejected_consensus_messages",
+            "Consensus messages refused: a signature that does not verify under the key the set in force at \
+             their height names (e.g. a rotated-away or removed key), an unknown validator, another chain, a \
+             wrong proposer or a bad shape",
+            rejected_consensus.clone(),
+        );
         Metrics {
             gossip_already_known,
             registry,
@@ -180,7 +189,13 @@ impl Metrics {
             committed_deposits,
             equivocations,
             withheld_signatures,
+            rejected_consensus,
         }
+    }
+
+    /// `n` more consensus messages refused by the machine (`curia_consensus::Stats::rejected`).
+    pub fn add_rejected_consensus(&self, n: u64) {
+        self.rejected_consensus.inc_by(n);
     }
 
     /// Validator `name` was seen signing two different votes for one slot.

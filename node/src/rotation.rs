@@ -3,7 +3,8 @@
 //! Rules:
 //! - The operator writes the new key to the next-key file (`[node] next_key`, default the key
 //!   file's path with `.next` appended) before the `rotate` change is submitted.
-//! - The node reads that file at start and after each commit while its next key is not loaded
+//! - The node reads that file at start, after each commit and every
+//!   [`crate::limits::NEXT_KEY_POLL`] while its next key is not loaded
 //!   and none of its keys is in the latest validator set (that is, once a rotation away from its
 //!   key has committed). A key there that the latest set holds is given to consensus
 //!   ([`curia_consensus::Machine::add_key`]), which signs with it from the heights whose set in

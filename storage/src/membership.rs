@@ -7,6 +7,13 @@
 //! certificate and inclusion proof) need no index of their own: an entry's height names the
 //! block that committed it, and the change is the membership transaction of that block whose
 //! `seq` is the entry's place. Receipts embed the entries in force at their height.
+//!
+//! Built entries are cached (the first [`HISTORY_CACHE`] of them, in order), so a receipt
+//! request decodes no block for them again. Only entries of blocks below the tip are cached:
+//! the certificate of the tip block is replaced by the canonical one when the next block
+//! commits (receipt format 5.3.1), and every entry a receipt embeds is at least two blocks
+//! below the receipt's block. A cached entry is used only if it still names the stored change
+//! at its place.
 
 use curia_ledger::codec::{Reader, Writer};
 use curia_ledger::history::HistoryEntry;
@@ -22,6 +29,9 @@ use crate::store::{cf, Store};
 pub(crate) const META_MEMBERSHIP: &[u8] = b"membership";
 /// Most entries the history holds (far above any real chain's changes; bounds decoding).
 const MAX_ENTRIES: usize = 1 << 20;
+/// Most history entries kept built in memory: as many as one receipt may embed (receipt format
+/// 7.1); each is a transaction, a header and a certificate, at most a few tens of KiB.
+pub const HISTORY_CACHE: usize = 1024;
 
 pub(crate) fn encode_entries(entries: &[MemberEntry]) -> Vec<u8> {
     let mut w = Writer::new();
@@ -66,30 +76,55 @@ impl Store {
         self.history_for(&entries, entries.len())
     }
 
-    /// The first `n` entries of [`Store::membership_history`] for the committed changes `entries`.
+    /// The first `n` entries of [`Store::membership_history`] for the committed changes
+    /// `entries`, from the cache where it holds them (see the module docs).
     fn history_for(&self, entries: &[MemberEntry], n: usize) -> Result<Vec<HistoryEntry>, StoreError> {
+        let tip = self.tip().height;
+        let mut cache = self.history_cache.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::with_capacity(n);
         for (i, e) in entries.iter().take(n).enumerate() {
-            let missing =
-                |what| StoreError::NotFound { what, key: format!("height {} (membership change {i})", e.height) };
-            let block = self.block(e.height)?.ok_or_else(|| missing("block"))?;
-            let cert = self.cert(e.height)?.ok_or_else(|| missing("certificate"))?;
-            let found = block.txs.iter().enumerate().find(
-                |(_, t)| matches!(&t.body.payload, Payload::Membership { seq, change, .. } if *seq == i as u64 && *change == e.change),
-            );
-            let (ti, tx) = found.ok_or_else(|| StoreError::Corrupt {
-                cf: cf::META,
-                key: "membership".into(),
-                reason: format!("block {} holds no membership change number {i}", e.height),
-            })?;
-            let proof = merkle::inclusion_proof(&block.leaves(), ti as u64).map_err(|err| StoreError::Corrupt {
-                cf: cf::BLOCKS,
-                key: format!("height {}", e.height),
-                reason: err.to_string(),
-            })?;
-            out.push(HistoryEntry::new(tx, ti as u32, proof, block.header.clone(), cert));
+            match cache.get(i) {
+                Some(c) if c.member_entry().as_ref() == Some(e) => {
+                    out.push(c.clone());
+                    continue;
+                }
+                Some(_) => cache.truncate(i),
+                None => {}
+            }
+            let entry = self.build_entry(e, i)?;
+            if i == cache.len() && i < HISTORY_CACHE && e.height < tip {
+                cache.push(entry.clone());
+            }
+            out.push(entry);
         }
         Ok(out)
+    }
+
+    /// Entries cached so far (tests).
+    #[doc(hidden)]
+    pub fn history_cached(&self) -> usize {
+        self.history_cache.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// History entry `i`, for the committed change `e`, built from its block.
+    fn build_entry(&self, e: &MemberEntry, i: usize) -> Result<HistoryEntry, StoreError> {
+        let missing = |what| StoreError::NotFound { what, key: format!("height {} (membership change {i})", e.height) };
+        let block = self.block(e.height)?.ok_or_else(|| missing("block"))?;
+        let cert = self.cert(e.height)?.ok_or_else(|| missing("certificate"))?;
+        let found = block.txs.iter().enumerate().find(
+            |(_, t)| matches!(&t.body.payload, Payload::Membership { seq, change, .. } if *seq == i as u64 && *change == e.change),
+        );
+        let (ti, tx) = found.ok_or_else(|| StoreError::Corrupt {
+            cf: cf::META,
+            key: "membership".into(),
+            reason: format!("block {} holds no membership change number {i}", e.height),
+        })?;
+        let proof = merkle::inclusion_proof(&block.leaves(), ti as u64).map_err(|err| StoreError::Corrupt {
+            cf: cf::BLOCKS,
+            key: format!("height {}", e.height),
+            reason: err.to_string(),
+        })?;
+        Ok(HistoryEntry::new(tx, ti as u32, proof, block.header.clone(), cert))
     }
 
     /// `r` with the history in force at its height embedded (version 2), or unchanged (version

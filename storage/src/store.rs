@@ -161,6 +161,9 @@ pub struct Store {
     /// written before it). Updated under the tip lock after each commit.
     log_size: AtomicU64,
     log_height: AtomicU64,
+    /// The first membership history entries with their proofs, once built
+    /// (`crate::membership`): receipts embed them without decoding their blocks again.
+    pub(crate) history_cache: Mutex<Vec<curia_ledger::history::HistoryEntry>>,
 }
 
 /// Tuning knobs; the defaults suit a node.
@@ -366,6 +369,7 @@ impl Store {
             tx_layout_from: u64::MAX,
             log_size: AtomicU64::new(0),
             log_height: AtomicU64::new(u64::MAX),
+            history_cache: Mutex::new(Vec::new()),
         };
         store.tx_layout_from = match store.read_tx_layout_from()? {
             Some(h) => h,

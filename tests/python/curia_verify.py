@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Independent verifier of Curia receipts, written from docs/receipt-format.md (not from the Rust).
 
-Usage: python3 curia_verify.py EVIDENCE_FILE RECEIPT_FILE GENESIS_JSON
+Usage: python3 curia_verify.py [--membership HISTORY] (EVIDENCE_FILE | --digest HEX) RECEIPT_FILE GENESIS_JSON
+
+`--membership HISTORY` (a document of section 13.4, as `curia membership export` writes it) is
+used only for a receipt that embeds no history: the entries in force at its height are taken from
+it. A history for another chain, or one that cannot be read, is unusable input.
 
 Prints every check and a verdict. Exit status: 0 valid, 1 invalid, 2 unusable input.
 Only hashlib and the `cryptography` package are used; the strict ed25519 rules that
@@ -1640,27 +1644,63 @@ def read_file(path: str, what: str, limit: int) -> bytes:
 
 
 def verify_files(evidence_path: str, receipt_path: str, genesis_path: str,
-                 digest_hex: Optional[str] = None) -> tuple[int, Optional[Report], str]:
+                 digest_hex: Optional[str] = None,
+                 membership_path: Optional[str] = None) -> tuple[int, Optional[Report], str]:
     """Returns (exit code, report or None, text to print). With `digest_hex` (doc 8.1 `--digest`)
-    the evidence is that SHA-256 and `evidence_path` is only a name."""
+    the evidence is that SHA-256 and `evidence_path` is only a name. With `membership_path`
+    (doc 13.4 `--membership`) a receipt that embeds no history takes it from that file."""
     try:
         genesis = read_file(genesis_path, "genesis", MAX_GENESIS_BYTES)
         receipt = read_file(receipt_path, "receipt", MAX_RECEIPT_BYTES)
+        history = None
+        if membership_path is not None:
+            history = read_file(membership_path, "membership history", MAX_HISTORY_BYTES)
         if digest_hex is not None:
             evidence = Evidence(parse_hex(digest_hex, 32, "--digest"), None)
         else:
             evidence = hash_file(evidence_path)
     except Unusable as e:
         return 2, None, f"UNUSABLE INPUT: {e}\n"
-    return verify_data(evidence, receipt, genesis, evidence_path)
+    return verify_data(evidence, receipt, genesis, evidence_path, history)
+
+
+def entries_for_height(entries: list[dict], height: int) -> list[dict]:
+    """Doc 13.3/13.4: the leading entries of a history that are in force at `height` (committed
+    at `h` with `h + 2 <= height`), the ones a receipt at that height embeds."""
+    out = []
+    for e in entries:
+        if e["header"]["height"] + ACTIVATION_DELAY > height:
+            break
+        out.append(e)
+    return out
+
+
+def apply_history_file(rc: Receipt, spec: Spec, history: bytes) -> Receipt:
+    """Doc 13.4 `--membership FILE`: parse the document (unreadable: Unusable), refuse one for
+    another chain (Unusable), and if the receipt embeds no history, give it the entries in force
+    at its height, as if it embedded them (version 2). A receipt's own history wins."""
+    chain_id, entries = parse_history(history)
+    if chain_id != spec.chain_id:
+        raise Unusable(f"membership history is for chain {chain_id.hex()}, the genesis founds {spec.chain_id.hex()}")
+    if rc.membership:
+        return rc
+    embedded = entries_for_height(entries, rc.header["height"])
+    if embedded:
+        rc.membership = embedded
+        rc.version = 2
+    return rc
 
 
 def verify_data(evidence: "bytes | Evidence", receipt: bytes, genesis: bytes,
-                evidence_name: str = "(evidence)") -> tuple[int, Optional[Report], str]:
-    """Verify in memory. Returns (exit code, report or None, text to print)."""
+                evidence_name: str = "(evidence)",
+                history: Optional[bytes] = None) -> tuple[int, Optional[Report], str]:
+    """Verify in memory; `history` is a membership history document (doc 13.4) or None. Returns
+    (exit code, report or None, text to print)."""
     try:
         spec = parse_genesis(genesis)
         rc = parse_receipt(receipt)
+        if history is not None:
+            rc = apply_history_file(rc, spec, history)
     except Unusable as e:
         return 2, None, f"UNUSABLE INPUT: {e}\n"
     rep = verify(evidence, rc, spec)
@@ -1689,14 +1729,17 @@ def verify_data(evidence: "bytes | Evidence", receipt: bytes, genesis: bytes,
 
 def main(argv: list[str]) -> int:
     args = argv[1:]
-    digest = None
+    digest = membership = None
+    if len(args) >= 2 and args[0] == "--membership":
+        membership, args = args[1], args[2:]
     if len(args) == 4 and args[0] == "--digest":
         digest, args = args[1], ["(digest given)"] + args[2:]
     if len(args) != 3:
-        sys.stderr.write("usage: curia_verify.py (EVIDENCE_FILE | --digest HEX) RECEIPT GENESIS_JSON\n")
+        sys.stderr.write("usage: curia_verify.py [--membership HISTORY] (EVIDENCE_FILE | --digest HEX) "
+                         "RECEIPT GENESIS_JSON\n")
         return 2
     try:
-        code, _, text = verify_files(args[0], args[1], args[2], digest)
+        code, _, text = verify_files(args[0], args[1], args[2], digest, membership)
     except Exception as e:  # never a traceback: any unexpected failure is unusable input
         sys.stdout.write(f"UNUSABLE INPUT: internal error: {type(e).__name__}: {e}\n")
         return 2

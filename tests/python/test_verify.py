@@ -1438,5 +1438,121 @@ class Malformed(unittest.TestCase):
         self.assert_unusable(self.cli(receipt=set_path(other, ("tx", "payload", "extra"), 1)), "unknown key")
 
 
+# ---------------------------------------------------------------------------------------------
+# `--membership FILE` (doc 13.4): a receipt that embeds no history takes the entries in force at
+# its height from a history document; the receipt's own history wins; a file for another chain or
+# one that cannot be read is unusable (exit 2). Compared with `curia verify --membership` when
+# CURIA_BIN is set (tests/python/run.sh always sets it).
+
+
+def stripped(name: str) -> dict:
+    """A golden receipt signed after a membership change, with its embedded history removed."""
+    r = copy.deepcopy(MEMBER_RECEIPTS[name])
+    del r["membership"]
+    r["version"] = 1
+    return r
+
+
+class MembershipFile(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+
+    def write(self, name: str, data) -> str:
+        path = os.path.join(self.dir.name, name)
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else dumps(data))
+        return path
+
+    def both(self, evidence: str, receipt, history):
+        """(python exit, python failed checks, rust exit, rust failed checks) for the same files;
+        rust is None without CURIA_BIN."""
+        rp = self.write("r.json", receipt)
+        hp = self.write("h.json", history) if history is not None else None
+        ep = golden_path(f"evidence-{evidence}.bin")
+        gp = golden_path("genesis.json")
+        args = ([ "--membership", hp] if hp else []) + [ep, rp, gp]
+        p = run_cli(*args)
+        code, rep, text = cv.verify_files(ep, rp, gp, None, hp)
+        self.assertEqual(p.returncode, code, p.stdout + p.stderr)
+        mine = (code, [c.name for c in rep.checks if not c.ok] if rep else [])
+        rust = None
+        if CURIA_BIN:
+            cmd = [CURIA_BIN, "verify", ep, "--receipt", rp, "--genesis", gp, "--json"]
+            if hp:
+                cmd += ["--membership", hp]
+            q = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            failed = [c["name"] for c in json.loads(q.stdout)["checks"] if not c["ok"]] if q.returncode in (0, 1) else []
+            rust = (q.returncode, failed)
+        return mine, rust, text
+
+    def test_file_gives_a_bare_receipt_its_history(self):
+        doc = json.loads(read("membership.json"))
+        for n in ("member-one", "member-two"):
+            with self.subTest(receipt=n):
+                mine, rust, text = self.both(n, stripped(n), None)
+                self.assertEqual(mine, (1, ["certificate"]), text)
+                mine, rust2, text = self.both(n, stripped(n), doc)
+                self.assertEqual(mine, (0, []), text)
+                self.assertIn("change(s) from the genesis set", text)
+                if CURIA_BIN:
+                    self.assertEqual(rust, (1, ["certificate"]))
+                    self.assertEqual(rust2, (0, []))
+        # The file holds two changes; member-one's height has only the first in force.
+        rc = cv.parse_receipt(dumps(stripped("member-one")))
+        _, entries = cv.parse_history(read("membership.json"))
+        self.assertEqual(len(entries), 2)
+        self.assertEqual(len(cv.entries_for_height(entries, rc.header["height"])), 1)
+
+    def test_a_receipt_before_any_change_is_unchanged_by_the_file(self):
+        mine, rust, text = self.both("member-before", MEMBER_RECEIPTS["member-before"], json.loads(read("membership.json")))
+        self.assertEqual(mine, (0, []), text)
+        self.assertNotIn("change(s) from the genesis set", text)
+        if CURIA_BIN:
+            self.assertEqual(rust, (0, []))
+
+    def test_the_receipts_own_history_wins(self):
+        doc = json.loads(read("membership.json"))
+        bad = copy.deepcopy(doc)
+        bad["entries"][0]["tx"]["payload"]["approvals"].pop()  # parses, but does not walk
+        mine, rust, text = self.both("member-two", MEMBER_RECEIPTS["member-two"], bad)
+        self.assertEqual(mine, (0, []), text)
+        mine, rust2, text = self.both("member-two", stripped("member-two"), bad)
+        self.assertEqual(mine, (1, ["membership", "certificate"]), text)
+        self.assertIn("entry 0:", text)
+        if CURIA_BIN:
+            self.assertEqual(rust, (0, []))
+            self.assertEqual(rust2, (1, ["membership", "certificate"]))
+
+    def test_unusable_files(self):
+        doc = json.loads(read("membership.json"))
+        other = dict(doc, chain_id="00" * 32)
+        cases = {"another chain": other, "not json": b"{", "wrong format": dict(doc, format="curia-receipt"),
+                 "unknown key": dict(doc, extra=1), "version 2": dict(doc, version=2)}
+        for what, history in cases.items():
+            with self.subTest(case=what):
+                for receipt, ev in ((stripped("member-two"), "member-two"),
+                                    (MEMBER_RECEIPTS["member-two"], "member-two")):
+                    mine, rust, text = self.both(ev, receipt, history)
+                    self.assertEqual(mine, (2, []), text)
+                    self.assertIn("UNUSABLE INPUT", text)
+                    if CURIA_BIN:
+                        self.assertEqual(rust, (2, []))
+        p = run_cli("--membership", os.path.join(self.dir.name, "missing.json"), golden_path("evidence-member-two.bin"),
+                    self.write("r.json", stripped("member-two")), golden_path("genesis.json"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot read membership history", p.stdout)
+
+    def test_canonical_history_file(self):
+        _, entries = cv.parse_history(read("membership.json"))
+        w = cv.Writer().fixed(cv.HISTORY_MAGIC).u16(1).fixed(SPEC.chain_id).u32(len(entries))
+        for e in entries:
+            w.fixed(cv.encode_entry(e))
+        mine, rust, text = self.both("member-two", stripped("member-two"), w.bytes())
+        self.assertEqual(mine, (0, []), text)
+        if CURIA_BIN:
+            self.assertEqual(rust, (0, []))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,7 +1,11 @@
 //! Membership changes between real processes: a fifth validator (a court) is added to a running
 //! four-validator network; its node syncs the chain, then signs certificates from its activation
 //! height, and deposits commit throughout. Then the fifth validator is removed again: the
-//! certificates go back to four signers and deposits still commit.
+//! certificates go back to four signers and deposits still commit. After a key rotation, the
+//! rotated node switches its network identity, the old key is refused as a peer, and votes
+//! signed with it (delivered through an observer peer the test runs) are refused and counted;
+//! `GET /v1/membership` serves the history and `curia membership export` writes a file that
+//! `curia verify --membership` accepts for a receipt without embedded history.
 
 use crate::common;
 
@@ -306,6 +310,16 @@ fn validator_commands_add_rotate_remove_with_real_processes() {
     c.kill(1);
     let (_, r) = c.deposit(2, "with court-a and court-b down\n");
     assert!(r.certificate.sigs.iter().any(|s| s.validator == 4));
+    // court-a comes back with an observer allowed (a key of the test's own, used below to
+    // deliver votes as a peer the node accepts).
+    let observer_file = c.dir.join("observer.key");
+    let (code, _, err) = run_curia(&["keygen", "--out", observer_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let observer = curia_node::config::read_key(&observer_file).unwrap();
+    let toml = c.dir.join("court-a/node.toml");
+    let t = std::fs::read_to_string(&toml).unwrap();
+    assert!(t.contains("observers = []"), "{t}");
+    std::fs::write(&toml, t.replace("observers = []", &format!("observers = [\"{}\"]", observer.public()))).unwrap();
     c.restart(0);
     c.restart(1);
 
@@ -368,7 +382,12 @@ fn validator_commands_add_rotate_remove_with_real_processes() {
     });
     let notary_log = c.log(2);
     assert!(notary_log.contains("next key loaded"), "{notary_log}");
-    c.deposit(3, "after the rotation\n");
+    // It switched its network identity to the new key, without a restart.
+    assert!(notary_log.contains("network identity switched to the rotated key"), "{notary_log}");
+    // The old key: refused as a peer, and a vote signed with it is refused and counted.
+    old_key_is_refused(&c, &observer, &key(&c, "notary/validator.key"));
+    let (after_content, after) = c.deposit(3, "after the rotation\n");
+    assert_eq!(after.version, 2, "a receipt certified after the changes embeds the history");
 
     // Remove timesvc (index 3): its node commits nothing more once the removal is in force.
     let timesvc = key(&c, "timesvc/validator.key").public();
@@ -400,6 +419,145 @@ fn validator_commands_add_rotate_remove_with_real_processes() {
     // The receipt from before every change still verifies offline.
     let (code, out) = verify_receipt(&c, &before, &r_before, "before-cli");
     assert_eq!(code, 0, "{out}");
+
+    // GET /v1/membership serves the whole history; `curia membership export` writes it, and
+    // `curia verify --membership` gives it to a receipt that embeds none.
+    let doc: serde_json::Value = ureq::get(&format!("{}/v1/membership", c.api(1))).call().unwrap().into_json().unwrap();
+    assert_eq!(doc["format"], "curia-membership");
+    assert_eq!(doc["chain_id"], spec.chain_id.to_hex());
+    let ops: Vec<&str> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["tx"]["payload"]["change"]["op"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(ops, ["add", "rotate", "remove"], "{doc}");
+    let history = c.dir.join("membership.json");
+    let g = c.dir.join("genesis.json");
+    let (code, out, err) = run_curia(&[
+        "membership",
+        "export",
+        "--node",
+        &c.api(0),
+        "--genesis",
+        g.to_str().unwrap(),
+        "--out",
+        history.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let bare = after.clone().with_history(vec![]);
+    assert_eq!(bare.version, 1);
+    let (code, out) = verify_receipt(&c, &after_content, &after, "after-rotation");
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = verify_receipt(&c, &after_content, &bare, "after-rotation-bare");
+    assert_eq!(code, 1, "without its history the later set's certificate cannot verify: {out}");
+    let ev = c.dir.join("after-rotation-bare.txt");
+    let rf = c.dir.join("after-rotation-bare.receipt.json");
+    let args = |extra: &[&str]| {
+        let mut a =
+            vec!["verify", ev.to_str().unwrap(), "--receipt", rf.to_str().unwrap(), "--genesis", g.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        run_curia(&a)
+    };
+    let (code, out, err) = args(&["--membership", history.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("membership"), "{out}");
+    // A tampered history file is refused: the walk fails and so does the receipt (exit 1).
+    let mut bad: serde_json::Value = serde_json::from_slice(&std::fs::read(&history).unwrap()).unwrap();
+    bad["entries"][1]["certificate"]["sigs"].as_array_mut().unwrap().truncate(1);
+    let bad_file = c.dir.join("membership-bad.json");
+    std::fs::write(&bad_file, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let (code, out, err) = args(&["--membership", bad_file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+}
+
+/// A free loopback address for a libp2p listener (bound, read, released).
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+}
+
+/// One poll of whether `peer` is among the connected `peers`, counted; then a short pause.
+async fn watch<P: PartialEq>(peers: Vec<P>, peer: &P, polls: &mut u32, seen: &mut u32) {
+    *polls += 1;
+    if peers.contains(peer) {
+        *seen += 1;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// `curia_rejected_consensus_messages_total` of node `i`.
+fn rejected_consensus(c: &Cluster, i: usize) -> u64 {
+    let text = ureq::get(&format!("http://127.0.0.1:{}/metrics", c.base + 2000 + i as u16))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("curia_rejected_consensus_messages_total "))
+        .map(|v| v.trim().parse::<f64>().unwrap() as u64)
+        .unwrap_or_else(|| panic!("no rejected-consensus counter in:\n{text}"))
+}
+
+/// After the notary's rotation took effect: a peer under its old key is refused by court-a
+/// (it never stays connected, while the observer, the control, connects to the same node), and
+/// precommits signed with the old key, delivered through the observer, are refused by court-a's
+/// consensus and counted in its metrics.
+fn old_key_is_refused(c: &Cluster, observer: &SecretKey, old: &SecretKey) {
+    use curia_ledger::block::{Vote, VoteKind};
+    use curia_ledger::codec::Canonical;
+    use curia_node::net::{peer_id_of, spawn, NetConfig};
+    let spec = c.genesis();
+    let court_a = key(c, "court-a/validator.key").public();
+    let court_a_id = peer_id_of(&court_a).unwrap();
+    let target = curia_node::net::parse_peer_address(&format!("127.0.0.1:{}", c.base)).unwrap();
+    let cfg = |listen: String| NetConfig {
+        listen: curia_node::net::parse_peer_address(&listen).unwrap(),
+        peers: vec![(court_a, target.clone())],
+        observers: vec![],
+        request_timeout: Duration::from_secs(5),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let (obs, _obs_events) = spawn(observer, cfg(free_addr())).unwrap();
+        let (stale, _stale_events) = spawn(old, cfg(free_addr())).unwrap();
+        let started = Instant::now();
+        let mut polls = 0u32;
+        let mut stale_connected = 0u32;
+        while !obs.peers().await.contains(&court_a_id) {
+            assert!(started.elapsed() < Duration::from_secs(60), "the observer never connected to court-a");
+            watch(stale.peers().await, &court_a_id, &mut polls, &mut stale_connected).await;
+        }
+        let before = rejected_consensus(c, 0);
+        let height = c.height(0) + 100;
+        for round in 0..3 {
+            let vote = Vote {
+                chain_id: spec.chain_id,
+                height,
+                round,
+                kind: VoteKind::Precommit,
+                block: Some(curia_ledger::hash::Hash::sha256(b"old key")),
+                time_ms: 1,
+                validator: 2,
+            }
+            .sign(old);
+            let mut frame = vec![curia_node::driver::FRAME_CONSENSUS, 2];
+            frame.extend_from_slice(&vote.to_bytes());
+            obs.send(court_a_id, frame);
+        }
+        let t = Instant::now();
+        while rejected_consensus(c, 0) < before + 3 {
+            assert!(t.elapsed() < Duration::from_secs(60), "votes under the old key were not counted as refused");
+            watch(stale.peers().await, &court_a_id, &mut polls, &mut stale_connected).await;
+        }
+        // Keep watching the old key for at least four redial periods.
+        while started.elapsed() < Duration::from_secs(8) {
+            watch(stale.peers().await, &court_a_id, &mut polls, &mut stale_connected).await;
+        }
+        // A refused dial may show as connected for the instant before court-a closes it; a key
+        // still allowed would be connected at (nearly) every poll.
+        assert!(stale_connected <= 2, "the old key stayed connected: {stale_connected} of {polls} polls");
+    });
 }
 
 /// A receipt signed by a set after a change verifies from the genesis with the membership walk.

@@ -316,3 +316,32 @@ fn evidence_verify_uses_the_set_in_force() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("does not verify from the genesis"), "{text}");
 }
+
+/// The store caches built history entries once their block is below the tip (the tip's
+/// certificate may still be replaced by the canonical one), and serves the history and the
+/// receipts unchanged from the cache.
+#[test]
+fn history_entries_are_cached_below_the_tip_only() {
+    let (chain, deposits) = TestChain::membership_fixture();
+    let tmp = TempDir::new("cache");
+    let store = Store::open(tmp.0.join("store"), &chain.spec).unwrap();
+    let commit = |upto: u64| {
+        for (b, cert) in chain.blocks.iter().filter(|(b, _)| b.header.height <= upto) {
+            if b.header.height > store.tip().height {
+                let changes = store.execute(b).unwrap();
+                store.commit_block(b, cert, &changes).unwrap();
+            }
+        }
+    };
+    // The rotation (change 1) is in block 5: with block 5 as the tip, only change 0 is cached.
+    commit(5);
+    assert_eq!(store.history_cached(), 0);
+    assert_eq!(store.membership_history().unwrap().len(), 2);
+    assert_eq!(store.history_cached(), 1);
+    commit(7);
+    assert_eq!(store.membership_history().unwrap(), chain.history());
+    assert_eq!(store.history_cached(), 2);
+    for (name, id, _) in &deposits {
+        assert_eq!(store.receipt(id).unwrap().unwrap(), chain.receipt(id).unwrap(), "{name}");
+    }
+}

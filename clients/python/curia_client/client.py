@@ -46,6 +46,8 @@ U64 = (1 << 64) - 1
 MAX_DEPOSIT_BODY = 1 << 20
 #: Receipts are at most 1 MiB (docs/receipt-format.md section 10).
 MAX_RECEIPT_BYTES = 1 << 20
+#: A membership history document is at most 64 MiB (docs/receipt-format.md 13.4).
+MAX_HISTORY_BYTES = 64 << 20
 #: Bound for other small JSON answers (status, deposit status).
 MAX_SMALL_ANSWER = 64 << 10
 #: Bound for a deposit answer: 10,000 deposit IDs of 64 hex digits and JSON punctuation.
@@ -150,6 +152,26 @@ class Client:
         did = check_deposit_id(deposit_id)
         a = self.transport.request("GET", f"/v1/deposits/{did}/receipt", MAX_RECEIPT_BYTES)
         return Receipt.from_json(a.body, a.json("receipt"), did, self.chain_id.hex())
+
+    def get_membership(self) -> tuple[bytes, list]:
+        """`GET /v1/membership`: the chain's membership history (docs/receipt-format.md 13.4) as
+        the node's bytes and the changes read from it (`curia_client.membership.MembershipChange`),
+        after checking its shape and that it is for the client's chain. It proves nothing by itself:
+        the verifier walks it from the genesis (`verify(..., membership=PATH)`)."""
+        from .membership import read_history_document
+
+        a = self.transport.request("GET", "/v1/membership", MAX_HISTORY_BYTES)
+        _, changes = read_history_document(a.json("membership history"), self.chain_id.hex())
+        return a.body, changes
+
+    def save_membership(self, path: Union[str, Path], overwrite: bool = False) -> Path:
+        """Fetch the membership history and write the node's bytes atomically to `path`, for
+        `verify(..., membership=path)` or `curia verify --membership`."""
+        p = Path(path)
+        if p.exists() and not overwrite:
+            raise InvalidInput(f"{p} exists (pass overwrite=True to replace it)")
+        raw, _ = self.get_membership()
+        return _write_atomic(p, raw, overwrite)
 
     def wait_receipt(self, deposit_id: str, timeout: float = 60.0) -> Receipt:
         """The receipt, polling until it is issued, for at most `timeout` seconds in total."""
@@ -293,30 +315,41 @@ class Client:
             data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         else:
             data = receipt.raw
-        if p.exists() and not overwrite:
-            raise InvalidInput(f"{p} exists (pass overwrite=True to replace it)")
-        fd, tmp = tempfile.mkstemp(prefix=".receipt-", dir=str(p.parent) if str(p.parent) else ".")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        return p
+        return _write_atomic(p, data, overwrite)
 
     def verify(self, evidence_path: Union[str, Path], receipt_path: Union[str, Path],
-               genesis_path: Optional[Union[str, Path]] = None) -> VerifyResult:
-        """Verify offline with the independent verifier (curia_verify); the genesis defaults to the client's."""
+               genesis_path: Optional[Union[str, Path]] = None,
+               membership: Optional[Union[str, Path]] = None) -> VerifyResult:
+        """Verify offline with the independent verifier (curia_verify); the genesis defaults to the client's.
+
+        A version 2 receipt carries the membership history it needs. `membership` (a saved
+        history, `save_membership`) serves only a receipt that embeds none (receipt format 13.4).
+        """
         g = genesis_path if genesis_path is not None else self.genesis
         if g is None:
             raise InvalidInput("verification needs the chain's genesis file")
-        return verify_files(evidence_path, receipt_path, g)
+        return verify_files(evidence_path, receipt_path, g, membership)
+
+
+def _write_atomic(p: Path, data: bytes, overwrite: bool) -> Path:
+    """Write `data` to `p` through a synced temporary file in the same directory and a rename;
+    refuse to replace an existing file unless `overwrite`."""
+    if p.exists() and not overwrite:
+        raise InvalidInput(f"{p} exists (pass overwrite=True to replace it)")
+    fd, tmp = tempfile.mkstemp(prefix=".curia-", dir=str(p.parent) if str(p.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
 
 
 __all__ = ["Client", "check_text", "check_media_type", "check_deposit_id"]

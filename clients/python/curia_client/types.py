@@ -259,15 +259,23 @@ class Receipt:
     height: int
     commit_time_ms: int
     salted: bool
+    #: 1, or 2 for a receipt that embeds membership history (docs/receipt-format.md 13.3).
+    version: int = 1
+    #: The membership changes a version 2 receipt embeds, in order (empty for version 1).
+    membership: tuple = ()
 
     @classmethod
     def from_json(cls, raw: bytes, doc: Any, deposit_id: str, chain_id: Optional[str]) -> "Receipt":
-        """Checked construction: format and version, the deposit asked for, the client's chain."""
+        """Checked construction: format and version, the deposit asked for, the client's chain,
+        and for version 2 the shape of the embedded history (`curia_client.membership`)."""
+        from .membership import read_receipt_history
+
         o = want_dict(doc, "receipt")
         if o.get("format") != "curia-receipt":
             raise ProtocolError("receipt: format is not curia-receipt")
-        if want_int(o.get("version"), "receipt version", 0xFFFF) != 1:
-            raise ProtocolError(f"receipt: version {o['version']} is not 1")
+        version = want_int(o.get("version"), "receipt version", 0xFFFF)
+        if version not in (1, 2):
+            raise ProtocolError(f"receipt: version {version} is not 1 or 2")
         got = want_hex(o.get("deposit_id"), 32, "receipt deposit_id")
         if got != deposit_id:
             raise ProtocolError(f"receipt is for deposit {got}, asked for {deposit_id}")
@@ -290,7 +298,8 @@ class Receipt:
             salted = want_bool(payload.get("salted"), "receipt payload salted")
         else:
             raise ProtocolError("receipt: payload is not a deposit")
-        return cls(raw, o, got, cid, height, times[(len(times) - 1) // 2], salted)
+        history = read_receipt_history(o, version, cid, height)
+        return cls(raw, o, got, cid, height, times[(len(times) - 1) // 2], salted, version, tuple(history))
 
 
 # ----- what the client returns -----

@@ -68,11 +68,19 @@ def load_verifier() -> ModuleType:
 
 
 def verify_files(evidence_path: Union[str, Path], receipt_path: Union[str, Path],
-                 genesis_path: Union[str, Path]) -> VerifyResult:
-    """Run curia_verify on the files: every check of docs/receipt-format.md section 8."""
+                 genesis_path: Union[str, Path],
+                 membership_path: Optional[Union[str, Path]] = None) -> VerifyResult:
+    """Run curia_verify on the files: every check of docs/receipt-format.md section 8. A version 2
+    receipt's embedded membership history is walked from the genesis (section 13); with
+    `membership_path` (a history saved by `Client.save_membership` or `curia membership export`) a
+    receipt that embeds none takes the entries in force at its height from that file (13.4)."""
     cv = load_verifier()
     try:
-        code, report, text = cv.verify_files(str(evidence_path), str(receipt_path), str(genesis_path))
+        if membership_path is None:
+            code, report, text = cv.verify_files(str(evidence_path), str(receipt_path), str(genesis_path))
+        else:
+            code, report, text = cv.verify_files(str(evidence_path), str(receipt_path), str(genesis_path), None,
+                                                 str(membership_path))
     except Exception as e:  # as curia_verify's own main: an unexpected failure is unusable input
         return VerifyResult("unusable", 2, [], f"UNUSABLE INPUT: internal error: {type(e).__name__}: {e}\n")
     checks = [] if report is None else [VerifyCheck(c.name, bool(c.ok), str(c.detail)) for c in report.checks]
