@@ -6,6 +6,11 @@
 //! and the certificate the block carries for the previous block is exactly the one the chain
 //! gave for that block (so every stored certificate below the tip is the canonical one).
 //! The first failure stops the replay and is reported with its height and reason.
+//!
+//! The replayed state is an [`AuditState`]: [`MemState`] for small chains and tests, or a state
+//! on disk (storage's scratch state) whose size is bounded by the disk, not the RAM. A state
+//! that cannot be read or written ([`AuditState::take_error`]) stops the replay too, but it is
+//! no verdict on the chain: [`Auditor::state_error`] tells the caller the audit is incomplete.
 
 use serde::Serialize;
 
@@ -16,13 +21,26 @@ use crate::LedgerError;
 
 /// A state an audit can replay into.
 pub trait AuditState: StateView {
-    /// Apply a block's changes.
-    fn apply_changes(&mut self, changes: &[Change]);
+    /// Apply a block's changes. An error is a storage failure (the state is then unusable).
+    fn apply_changes(&mut self, changes: &[Change]) -> Result<(), LedgerError>;
+    /// The first read error since the last call, if any. [`StateView`] reads cannot fail, so a
+    /// state on disk keeps its first read error here; the [`Auditor`] asks after every block
+    /// and discards the block's result if there was one.
+    fn take_error(&mut self) -> Option<LedgerError>;
+    /// Counts of what the state holds.
+    fn stats(&self) -> Stats;
 }
 
 impl AuditState for MemState {
-    fn apply_changes(&mut self, changes: &[Change]) {
-        self.apply(changes)
+    fn apply_changes(&mut self, changes: &[Change]) -> Result<(), LedgerError> {
+        self.apply(changes);
+        Ok(())
+    }
+    fn take_error(&mut self) -> Option<LedgerError> {
+        None
+    }
+    fn stats(&self) -> Stats {
+        self.stats
     }
 }
 
@@ -68,6 +86,7 @@ pub struct Auditor<'s, S: AuditState> {
     last_cert: Option<CommitCertificate>,
     blocks: u64,
     failure: Option<AuditFailure>,
+    state_error: Option<LedgerError>,
 }
 
 impl<'s> Auditor<'s, MemState> {
@@ -80,7 +99,7 @@ impl<'s> Auditor<'s, MemState> {
 impl<'s, S: AuditState> Auditor<'s, S> {
     /// An auditor starting at genesis with `state` (which must be the genesis state).
     pub fn new(spec: &'s ChainSpec, state: S) -> Self {
-        Auditor { spec, state, tip: Tip::genesis(spec), last_cert: None, blocks: 0, failure: None }
+        Auditor { spec, state, tip: Tip::genesis(spec), last_cert: None, blocks: 0, failure: None, state_error: None }
     }
 
     /// Check the next block and its certificate. After the first failure, every call fails.
@@ -101,7 +120,12 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                 });
             }
             cert.verify(self.spec)?;
-            let changes = apply_block(self.spec, &self.state, &self.tip, block)?;
+            let changes = apply_block(self.spec, &self.state, &self.tip, block);
+            // A read error makes the block's result meaningless, whatever it was.
+            if let Some(e) = self.state.take_error() {
+                return Err(e);
+            }
+            let changes = changes?;
             if block.last_commit != self.last_cert {
                 return Err(LedgerError::InvalidBlock {
                     height,
@@ -110,9 +134,9 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             }
             Ok(changes)
         })();
+        let r = r.and_then(|changes| self.state.apply_changes(&changes).map(|()| changes));
         match r {
-            Ok(changes) => {
-                self.state.apply_changes(&changes);
+            Ok(_) => {
                 self.tip = Tip::after(&block.header);
                 self.last_cert = Some(cert.clone());
                 self.blocks += 1;
@@ -120,6 +144,9 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             }
             Err(e) => {
                 let f = AuditFailure { height: self.tip.height + 1, reason: e.to_string(), code: e.code() };
+                if matches!(e, LedgerError::StateStorage { .. }) {
+                    self.state_error = Some(e);
+                }
                 self.failure = Some(f.clone());
                 Err(f)
             }
@@ -134,6 +161,17 @@ impl<'s, S: AuditState> Auditor<'s, S> {
     /// The replayed state.
     pub fn state(&self) -> &S {
         &self.state
+    }
+
+    /// The storage failure of the replayed state that stopped the audit, if any: the audit is
+    /// then incomplete, and its failure says nothing about the chain.
+    pub fn state_error(&self) -> Option<&LedgerError> {
+        self.state_error.as_ref()
+    }
+
+    /// Give back the replayed state (to remove a scratch state on disk, say).
+    pub fn into_state(self) -> S {
+        self.state
     }
 
     /// Summary, with counts from `stats`.
@@ -152,9 +190,9 @@ impl<'s, S: AuditState> Auditor<'s, S> {
     }
 }
 
-impl Auditor<'_, MemState> {
-    /// Summary with the in-memory state's counts.
+impl<S: AuditState> Auditor<'_, S> {
+    /// Summary with the replayed state's counts.
     pub fn finish(&self) -> AuditSummary {
-        self.summary(self.state.stats)
+        self.summary(self.state.stats())
     }
 }

@@ -6,7 +6,7 @@ use curia_ledger::block::{Vote, VoteKind};
 use curia_ledger::codec::Canonical;
 use curia_ledger::hash::Hash;
 use curia_ledger::testkit::{test_genesis, test_key, TestChain};
-use curia_storage::{audit_store, cf, CaseEvent, DepositLocation, Store, StoreError};
+use curia_storage::{audit_store, cf, AuditOptions, CaseEvent, DepositLocation, ScratchState, Store, StoreError};
 
 fn commit_range(store: &Store, c: &TestChain, ch: &[Vec<curia_ledger::state::Change>], r: std::ops::Range<usize>) {
     for ((b, cert), ch) in c.blocks[r.clone()].iter().zip(&ch[r]) {
@@ -74,7 +74,7 @@ fn commit_read_back_and_reopen() {
     assert!(store.case_records("case-70").unwrap().is_empty());
     // The audit of the store passes.
     let mut seen = 0;
-    let s = audit_store(&store, Some(&c.spec), |p| seen = p.height).unwrap();
+    let s = audit_store(&store, Some(&c.spec), &AuditOptions::default(), |p| seen = p.height).unwrap();
     assert!(s.failure.is_none(), "{:?}", s.failure);
     assert_eq!((s.blocks, seen, s.cases), (12, 12, 3));
     assert_eq!(s.deposits, 12 * 51);
@@ -125,7 +125,7 @@ fn the_next_block_makes_a_certificate_canonical() {
     store.commit_block(&c.blocks[1].0, &c.blocks[1].1, &ch[1]).unwrap();
     assert_eq!(store.cert(1).unwrap(), Some(carried));
     store.commit_block(&c.blocks[2].0, &c.blocks[2].1, &ch[2]).unwrap();
-    let s = audit_store(&store, Some(&c.spec), |_| {}).unwrap();
+    let s = audit_store(&store, Some(&c.spec), &AuditOptions::default(), |_| {}).unwrap();
     assert!(s.failure.is_none(), "{:?}", s.failure);
 
     // An audit catches a chain whose certificate for block 2 (valid, but a smaller quorum) is not
@@ -232,7 +232,7 @@ fn checkpoint_and_restore() {
     assert_eq!(tip.height, 4);
     let restored = Store::open(&target, &c.spec).unwrap();
     assert_eq!(restored.tip().block_hash, c.blocks[3].0.hash());
-    let s = audit_store(&restored, None, |_| {}).unwrap();
+    let s = audit_store(&restored, None, &AuditOptions::default(), |_| {}).unwrap();
     assert!(s.failure.is_none(), "{:?}", s.failure);
     assert_eq!(s.blocks, 4);
     // The restored store continues the chain.
@@ -273,17 +273,28 @@ fn read_only_open_sees_committed_blocks() {
 
 #[test]
 fn audit_replays_into_a_scratch_store() {
-    // The ledger's Auditor over a disk-backed state instead of memory.
+    // The ledger's Auditor over the disk-backed scratch state instead of memory.
     let c = common::chain(8, 10);
-    let dir = tempfile::tempdir().unwrap();
-    let scratch = Store::open(dir.path(), &c.spec).unwrap();
-    let mut auditor = curia_ledger::audit::Auditor::new(&c.spec, scratch.state());
+    let parent = tempfile::tempdir().unwrap();
+    let scratch = ScratchState::create(&c.spec, Some(parent.path())).unwrap();
+    let path = scratch.path().to_path_buf();
+    assert!(path.starts_with(parent.path()) && path.is_dir());
+    let mut auditor = curia_ledger::audit::Auditor::new(&c.spec, scratch);
     for (b, cert) in &c.blocks {
         auditor.push(b, cert).expect("block replays on the scratch state");
     }
     assert_eq!(auditor.tip(), c.tip);
-    assert!(!auditor.state().failed());
-    // Replaying a block twice is caught through the disk-backed replay set.
-    let mut again = curia_ledger::audit::Auditor::new(&c.spec, scratch.state());
-    assert!(again.push(&c.blocks[0].0, &c.blocks[0].1).is_err());
+    assert!(auditor.state_error().is_none());
+    // Same counts as the in-memory replay.
+    let mut mem = curia_ledger::audit::Auditor::in_memory(&c.spec);
+    for (b, cert) in &c.blocks {
+        mem.push(b, cert).unwrap();
+    }
+    let (disk, memory) = (auditor.finish(), mem.finish());
+    assert_eq!((disk.deposits, disk.txs, disk.blocks), (memory.deposits, memory.txs, memory.blocks));
+    assert!(disk.deposits > 0);
+    // The scratch directory goes with the state.
+    drop(auditor);
+    assert!(!path.exists());
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
 }
