@@ -146,7 +146,7 @@ struct AuditCmd {
     #[arg(long)]
     json: bool,
     /// Where the audit keeps the replayed state (a scratch database, removed when the audit
-    /// ends; about 45 bytes per deposit on disk). Default: the system temp dir.
+    /// ends; a 32-byte key per deposit plus overhead on disk). Default: the system temp dir.
     #[arg(long, value_name = "DIR")]
     scratch_dir: Option<PathBuf>,
     /// With --data-dir: keep the replayed state in memory instead (about 100 bytes of RAM per
