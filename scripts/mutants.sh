@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Mutation check of the consensus machine: plant one known bug at a time in a scratch copy of
 # the workspace and run the default simulation run (`cargo test -p curia-sim`) against it. A
-# mutant is killed if the run fails; every listed mutant must be killed.
+# mutant is killed if the run fails within its time budget; a run that is still going when the
+# budget runs out counts as "survived (timeout)". Every listed mutant must be killed: the script
+# exits 1 otherwise.
 #
 #   bash scripts/mutants.sh            # all mutants
 #   bash scripts/mutants.sh a c        # only some (by letter)
+#
+# CURIA_MUTANT_BUDGET: seconds of wall time for one mutant's test run (default 600; the
+# unmutated run takes about a minute on a quiet 2-core machine, and is itself held to the same
+# budget). Compilation is not counted. A mutant's run is stopped at its first failing test
+# (killed: the time reported is the time to that failure); the unmutated run goes to the end.
 #
 # The scratch copy is made from the working tree (tracked files, with uncommitted edits) in a
 # temporary directory; its cargo target dir (CURIA_MUTANTS_TARGET, default
@@ -19,6 +26,7 @@ TARGET="${CURIA_MUTANTS_TARGET:-${CARGO_TARGET_DIR:-$ROOT/target}-mutants}"
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/curia-mutants.XXXXXX")"
 trap 'rm -rf "$SCRATCH"' EXIT
 export CARGO_TARGET_DIR="$TARGET"
+BUDGET="${CURIA_MUTANT_BUDGET:-600}"
 MACHINE=consensus/src/machine.rs
 
 # One mutant per index: id, rule, description, original text, mutated text (both as Python
@@ -63,6 +71,11 @@ selected() {
 
 echo "scratch copy: $SCRATCH (target dir $TARGET)"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar cf - 2>/dev/null) | tar xf - -C "$SCRATCH"
+# The copy keeps the files' old modification times, and cargo names a workspace crate's
+# artifacts by its path relative to the workspace, so artifacts left in the kept target dir by
+# an earlier (newer) build would count as fresh for this copy: touch every file so the first
+# build compiles this copy.
+find "$SCRATCH" -type f -exec touch {} +
 cp "$SCRATCH/$MACHINE" "$SCRATCH/$MACHINE.orig"
 
 # Replace the original text (exactly one occurrence) by the mutated text; fail loudly otherwise.
@@ -81,17 +94,43 @@ open(path, "w").write(out)
 EOF
 }
 
+# The default simulation run, as `cargo test -p curia-sim` runs it, within the budget, in its
+# own session so that the whole process group (timeout, cargo, the test binary) can be stopped.
+# With "stop-at-first-failure" it is stopped as soon as one test reports FAILED. Sets `out`
+# (the output) and `rc` (0 passed, 124 over budget, 1 failed; other codes: failed to run).
 run_sim() {
-  # The default simulation run, as `cargo test -p curia-sim` runs it.
-  (cd "$SCRATCH" && cargo test -q -p curia-sim --tests 2>&1)
+  local log="$SCRATCH/.run.log" early="${1:-}" pid
+  : >"$log"
+  (cd "$SCRATCH" && exec setsid timeout --kill-after=10 "$BUDGET" cargo test -p curia-sim --tests -- --nocapture) >"$log" 2>&1 &
+  pid=$!
+  stopped=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ -n "$early" ] && grep -q -E '^test [a-z0-9_:]+ \.\.\. FAILED$' "$log"; then
+      sleep 1
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      stopped=1
+      break
+    fi
+    sleep 1
+  done
+  set +e
+  wait "$pid"
+  rc=$?
+  set -e
+  [ "$stopped" -eq 1 ] && rc=1
+  out="$(cat "$log")"
 }
 
-echo "building and running the unmutated copy (must pass)..."
-if ! out="$(run_sim)"; then
+echo "building and running the unmutated copy (must pass within ${BUDGET}s)..."
+(cd "$SCRATCH" && cargo build -q -p curia-sim --tests)
+start=$(date +%s)
+run_sim
+if [ "$rc" -ne 0 ]; then
   echo "$out" | tail -40
-  echo "the unmutated simulation run fails: fix that first" >&2
+  echo "the unmutated simulation run fails (exit $rc; 124 = over the ${BUDGET}s budget): fix that first" >&2
   exit 2
 fi
+echo "unmutated run passed in $(( $(date +%s) - start ))s"
 
 results=()
 survived=0
@@ -105,15 +144,21 @@ for k in "${!IDS[@]}"; do
     exit 2
   fi
   start=$(date +%s)
-  if out="$(run_sim)"; then
+  run_sim stop-at-first-failure
+  if [ "$rc" -eq 0 ]; then
     verdict=survived
+    survived=$((survived + 1))
+    tests="-"
+    first="-"
+  elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    verdict="survived (timeout after ${BUDGET}s)"
     survived=$((survived + 1))
     tests="-"
     first="-"
   else
     verdict=killed
-    tests="$(echo "$out" | sed -n 's/^test \([a-z0-9_]*\) \.\.\. FAILED$/\1/p' | sort -u | tr '\n' ' ')"
-    first="$(echo "$out" | grep -o -m1 -E '(Agreement|BadCertificate|DoubleSign|Executor|Liveness) \{[^}]{0,100}' | tr '|' '/' || true)"
+    tests="$(echo "$out" | sed -n 's/^test \([a-z0-9_:]*\) \.\.\. FAILED$/\1/p' | sort -u | tr '\n' ' ')"
+    first="$(echo "$out" | grep -o -m1 -E '(Agreement|BadCertificate|DoubleSign|Executor|Liveness|RoundSkip|Budget) \{[^}]{0,100}' | tr '|' '/' || true)"
   fi
   secs=$(( $(date +%s) - start ))
   results+=("| $id | ${RULES[$k]} | ${DESCS[$k]} | $verdict | ${secs}s | ${tests:-?} | ${first:-see output} |")

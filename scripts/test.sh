@@ -3,13 +3,21 @@
 # independent Python verifier against receipts the Rust code produces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# Each phase prints its wall time, so a slow CI run shows where the time went.
+phase() {
+  local name=$1 start=$SECONDS
+  shift
+  echo "== test phase: $name" >&2
+  "$@"
+  echo "== test phase: $name took $((SECONDS - start)) s" >&2
+}
+phase setup bash scripts/setup.sh
 # As root (CI here), the network-namespace fault test (cli/tests/netns.rs) must run, not skip.
 if [ "$(id -u)" = 0 ]; then export CURIA_NETNS_REQUIRED=1; fi
-cargo test --workspace
-if [ -f tests/python/run.sh ]; then bash tests/python/run.sh; fi
-if [ -f clients/python/run.sh ]; then bash clients/python/run.sh; fi
-if [ "$(id -u)" = 0 ] && command -v dpkg-deb >/dev/null; then bash packaging/deb/test.sh; else echo "skip packaging/deb/test.sh: it installs a .deb, so it needs root and dpkg"; fi
+phase "cargo test" cargo test --workspace
+if [ -f tests/python/run.sh ]; then phase "python verifier" bash tests/python/run.sh; fi
+if [ -f clients/python/run.sh ]; then phase "python client" bash clients/python/run.sh; fi
+if [ "$(id -u)" = 0 ] && command -v dpkg-deb >/dev/null; then phase ".deb package" bash packaging/deb/test.sh; else echo "skip packaging/deb/test.sh: it installs a .deb, so it needs root and dpkg"; fi
 # The judge's page: its unit tests and the committed bundle (web/), then the page in headless
 # Chromium against `curia verify` (tests/browser/).
-bash tests/browser/run.sh
+phase "browser" bash tests/browser/run.sh

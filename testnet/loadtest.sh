@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test on a local four-validator network: starts it (testnet/start.sh), runs the load
-# generator (benches/src/bin/loadgen.rs) with the given options, prints its JSON report, and
-# stops the network. Examples:
+# generator (benches/src/bin/loadgen.rs) with the given options, prints its JSON report and a
+# one-line summary (committed rate, the signature ceiling measured in the same run, their ratio,
+# p99), and stops the network. Examples:
 #   bash testnet/loadtest.sh --rate 5000 --duration 30
 #   bash testnet/loadtest.sh --mode batch --batch-size 1000 --rate 30000 --duration 30
 set -euo pipefail
@@ -9,4 +10,21 @@ cd "$(dirname "$0")/.."
 NET=${NET:-target/testnet}
 bash testnet/start.sh >&2
 trap 'bash testnet/stop.sh >/dev/null' EXIT
-"$(bash scripts/build.sh)/loadgen" --net "$NET" "$@"
+rc=0
+report=$("$(bash scripts/build.sh)/loadgen" --net "$NET" "$@") || rc=$?
+printf '%s\n' "$report"
+if [ -n "$report" ]; then
+  printf '%s' "$report" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+c = r.get("ceiling")
+line = "summary: %s, committed %.0f deposits/s, p99 %d ms" % (
+    r["mode"], r["committed_deposits_per_s"], r["latency_ms"]["p99"])
+if c:
+    line += "; ceiling %.0f deposits/s (%.0f signatures/s on %d threads / %d validators); committed/ceiling %.3f" % (
+        c["ceiling_deposits_per_s"], c["verify_rate_per_s"], c["threads"], c["validators"],
+        r["committed_over_ceiling"])
+print(line)
+' >&2 || true
+fi
+exit "$rc"

@@ -1,8 +1,10 @@
 // Builds dist/verify.html: one self-contained page, no network request. Bundles src/ui.js and
 // its npm dependencies (pinned by package-lock.json) with esbuild into one inline script, inlines
 // the style, and writes a Content-Security-Policy that allows exactly that script and style (by
-// their SHA-256) and nothing else: no fetch, no image, no form, no frame. The same policy is
-// written to dist/verify.csp for the node's `GET /verify` header.
+// their SHA-256) and nothing else: no fetch, no image, no form, no frame. The one addition is
+// 'wasm-unsafe-eval': it lets that script compile the WebAssembly SHA-256 inlined in it
+// (hash-wasm, src/hasher.js); it allows no JavaScript eval and no other script. The same policy
+// is written to dist/verify.csp for the node's `GET /verify` header.
 //
 //   node build.mjs                 write dist/verify.html and dist/verify.csp
 //   node build.mjs --out DIR       write them into DIR instead
@@ -45,7 +47,7 @@ if (/<\/script/i.test(script) || /<!--/.test(script)) throw new Error('bundle co
 const style = readFileSync(join(here, 'src', 'style.css'), 'utf8');
 const csp = [
   "default-src 'none'",
-  `script-src 'sha256-${b64sha(script)}'`,
+  `script-src 'sha256-${b64sha(script)}' 'wasm-unsafe-eval'`,
   `style-src 'sha256-${b64sha(style)}'`,
   "img-src 'none'",
   "connect-src 'none'",

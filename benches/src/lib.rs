@@ -1,1 +1,3 @@
 //! Benchmarks and load generators for Curia.
+
+pub mod ceiling;

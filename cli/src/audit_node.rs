@@ -12,8 +12,8 @@
 //! Blocks hold case records, so the node serves `/v1/chain` only to a signed read
 //! (`docs/api.md`, "Signed reads") by a registered auditor or judge client, or a court validator.
 //! `--key FILE` is required: every chain request (every retry too) is signed afresh with it
-//! over the path `/v1/chain` (the path the node sees, whatever prefix `URL` has; the query is
-//! not signed). Without a key, or with one the node refuses (401, 403), the audit is exit 2.
+//! over `/v1/chain?from=H&count=N` (the path and query the node sees, whatever prefix `URL`
+//! has). Without a key, or with one the node refuses (401, 403), the audit is exit 2.
 //!
 //! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]) and the replayed state, which is a
 //! scratch database on disk ([`ScratchState`], under `--scratch-dir` or the system temp dir,
@@ -22,145 +22,58 @@
 //! This file lives apart from `audit.rs` because `storage/tests/cli_audit.rs` compiles that one
 //! without the node crate or an HTTP client.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use curia_ledger::access::{sign_read_request, HEADER_READER, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use curia_client::{Client, Error as ApiError, Signer};
 use curia_ledger::audit::{AuditFailure, AuditState, Auditor};
-use curia_ledger::crypto::SecretKey;
 use curia_ledger::genesis::{ChainSpec, Genesis};
-use curia_ledger::limits::MAX_GENESIS_BYTES;
-use curia_ledger::Hash;
 use curia_node::chain_stream::{read_frame, FrameError, MAX_CHAIN_BLOCKS, MAX_FRAME_BYTES};
 use curia_node::config::read_key;
 use curia_storage::ScratchState;
 
 use crate::audit::{progress_bar, report, unusable, Source, INTERRUPTED, STOP};
 
-/// Largest `/v1/status` answer read.
-const MAX_STATUS_BYTES: usize = 64 << 10;
 /// How many times a 503 answer is retried (after its `Retry-After`) before giving up.
 const BUSY_RETRIES: u32 = 30;
-/// Longest wait honoured from a `Retry-After` header.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
-/// The path a chain request signs: the API path, without any prefix of the node's URL or the query.
-const CHAIN_PATH: &str = "/v1/chain";
 /// Why the audit needs a key, for the error without `--key`.
 const KEY_NEEDED: &str = "auditing a node needs --key FILE, the key file of a registered auditor or judge \
      client or of a court validator: GET /v1/chain serves whole blocks, case records included, only to \
      requests signed by such a key";
 
-/// Signs read requests with the auditor's key for one chain.
-struct Signer {
-    key: SecretKey,
-    chain_id: Hash,
-}
-
-impl Signer {
-    /// `req` with the signed-read headers for `GET path`, timestamped now.
-    fn sign(&self, req: ureq::Request, path: &str) -> ureq::Request {
-        let ts = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let sig = sign_read_request(&self.key, &self.chain_id, "GET", path, ts);
-        req.set(HEADER_READER, &self.key.public().to_string())
-            .set(HEADER_TIMESTAMP, &ts.to_string())
-            .set(HEADER_SIGNATURE, &hex::encode(sig.0))
-    }
-}
-
 /// Why a request did not give a usable answer (exit 2).
 struct NetError(String);
 
-/// A body, or how far over the limit it went.
-enum Body {
-    Bytes(Vec<u8>),
-    TooLarge,
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(10))
-        .timeout_read(Duration::from_secs(120))
-        .timeout_write(Duration::from_secs(30))
+/// A client of the node's API (TLS with `ca_file` for an `https://` URL). A chain frame is up to
+/// 32 MiB, so the whole-request timeout is generous.
+fn client(base: &str, ca_file: Option<&Path>) -> Result<Client, NetError> {
+    Client::builder(base)
+        .ca_file_opt(ca_file)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(300))
         .build()
+        .map_err(|e| NetError(e.to_string()))
 }
 
-/// GET `url`, retrying 503 answers after their `Retry-After`, and read at most `limit` bytes.
-/// With `signed`, each attempt is signed afresh for its API path.
-fn fetch(agent: &ureq::Agent, url: &str, limit: usize, signed: Option<(&Signer, &str)>) -> Result<Body, NetError> {
-    let mut tries = 0;
-    let resp = loop {
-        let mut req = agent.get(url);
-        if let Some((signer, path)) = signed {
-            req = signer.sign(req, path);
+/// A failed request as an unusable audit, with a hint for refused keys and signatures.
+fn net_error(what: &str, e: ApiError) -> NetError {
+    let hint = match &e {
+        ApiError::ForbiddenReader(_) => {
+            " (the node refused the key: --key must be a registered, active auditor or judge client key, or a \
+             court validator's key)"
         }
-        match req.call() {
-            Ok(r) => break r,
-            Err(ureq::Error::Status(503, r)) if tries < BUSY_RETRIES => {
-                tries += 1;
-                let wait = r.header("Retry-After").and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(1);
-                std::thread::sleep(Duration::from_secs(wait.max(1)).min(MAX_RETRY_WAIT));
-            }
-            Err(ureq::Error::Status(code, r)) => {
-                let mut body = String::new();
-                let _ = r.into_reader().take(4096).read_to_string(&mut body);
-                let hint = match (code, signed) {
-                    (403, Some(_)) => {
-                        " (the node refused the key: --key must be a registered, active auditor or judge client \
-                         key, or a court validator's key)"
-                    }
-                    (401, Some(_)) => {
-                        " (the node refused the signature: check --key, and that this machine's clock is within \
-                         300 s of the node's)"
-                    }
-                    _ => "",
-                };
-                return Err(NetError(format!("GET {url} answered {code}: {}{hint}", body.trim())));
-            }
-            Err(e) => return Err(NetError(format!("GET {url}: {e}"))),
+        ApiError::UnsignedRequest(_) | ApiError::StaleRequest(_) | ApiError::BadReadSignature(_) => {
+            " (the node refused the signature: check --key, and that this machine's clock is within 300 s of the \
+             node's)"
         }
+        _ => "",
     };
-    let mut buf = Vec::new();
-    resp.into_reader()
-        .take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| NetError(format!("GET {url}: reading the answer failed: {e}")))?;
-    if buf.len() > limit {
-        return Ok(Body::TooLarge);
-    }
-    Ok(Body::Bytes(buf))
-}
-
-fn fetch_small(agent: &ureq::Agent, url: &str, limit: usize) -> Result<Vec<u8>, NetError> {
-    match fetch(agent, url, limit, None)? {
-        Body::Bytes(b) => Ok(b),
-        Body::TooLarge => Err(NetError(format!("GET {url}: the answer is over {limit} bytes"))),
-    }
-}
-
-/// What the audit needs from `/v1/status`.
-struct Status {
-    chain_id: String,
-    height: u64,
-    tip_hash: String,
-}
-
-fn status(agent: &ureq::Agent, base: &str) -> Result<Status, NetError> {
-    let url = format!("{base}/v1/status");
-    let bytes = fetch_small(agent, &url, MAX_STATUS_BYTES)?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| NetError(format!("GET {url}: not JSON: {e}")))?;
-    let field = |k: &str| NetError(format!("GET {url}: the status has no {k}"));
-    Ok(Status {
-        chain_id: v["chain_id"].as_str().ok_or_else(|| field("chain_id"))?.to_string(),
-        height: v["height"].as_u64().ok_or_else(|| field("height"))?,
-        tip_hash: v["tip_hash"].as_str().ok_or_else(|| field("tip_hash"))?.to_string(),
-    })
+    NetError(format!("{what}: {e}{hint}"))
 }
 
 /// The genesis: the auditor's file, or the node's (flagged as unchecked).
-fn genesis(agent: &ureq::Agent, base: &str, file: Option<&Path>) -> Result<(ChainSpec, bool), String> {
+fn genesis(client: &Client, file: Option<&Path>) -> Result<(ChainSpec, bool), String> {
     match file {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read genesis {}: {e}", path.display()))?;
@@ -168,8 +81,7 @@ fn genesis(agent: &ureq::Agent, base: &str, file: Option<&Path>) -> Result<(Chai
             Ok((spec, true))
         }
         None => {
-            let url = format!("{base}/v1/genesis");
-            let bytes = fetch_small(agent, &url, MAX_GENESIS_BYTES).map_err(|e| e.0)?;
+            let bytes = client.genesis_bytes().map_err(|e| net_error("GET /v1/genesis", e).0)?;
             let spec = Genesis::from_json(&bytes).map_err(|e| format!("the node's genesis is invalid: {e}"))?;
             Ok((spec, false))
         }
@@ -187,6 +99,7 @@ fn frame_failure(e: FrameError) -> AuditFailure {
 /// Run `curia audit --node URL --key FILE`. Returns the process exit code.
 pub fn run(
     url: &str,
+    ca_file: Option<&Path>,
     key_file: Option<&Path>,
     genesis_file: Option<&Path>,
     json: bool,
@@ -198,12 +111,15 @@ pub fn run(
         Some(Ok(k)) => k,
     };
     let base = url.trim_end_matches('/');
-    let agent = agent();
-    let (spec, checked) = match genesis(&agent, base, genesis_file) {
+    let client = match client(base, ca_file) {
+        Ok(c) => c,
+        Err(e) => return Ok(unusable(json, &e.0)),
+    };
+    let (spec, checked) = match genesis(&client, genesis_file) {
         Ok(g) => g,
         Err(e) => return Ok(unusable(json, &e)),
     };
-    let signer = Signer { key, chain_id: spec.chain_id };
+    let signer = Signer::new(key, spec.chain_id);
     let warning = (!checked).then(|| {
         format!(
             "the genesis was taken from the node being audited and was NOT checked against a published copy. \
@@ -215,9 +131,9 @@ pub fn run(
     if let Some(w) = &warning {
         eprintln!("WARNING: {w}");
     }
-    let st = match status(&agent, base) {
+    let st = match client.status() {
         Ok(s) => s,
-        Err(e) => return Ok(unusable(json, &e.0)),
+        Err(e) => return Ok(unusable(json, &net_error(&format!("GET {base}/v1/status"), e).0)),
     };
     if st.chain_id != spec.chain_id.to_hex() {
         let msg =
@@ -237,9 +153,9 @@ pub fn run(
     'stream: while from <= tip {
         let count = (tip - from + 1).min(u64::from(MAX_CHAIN_BLOCKS));
         let chain_url = format!("{base}/v1/chain?from={from}&count={count}");
-        let bytes = match fetch(&agent, &chain_url, MAX_FRAME_BYTES, Some((&signer, CHAIN_PATH))) {
-            Ok(Body::Bytes(b)) => b,
-            Ok(Body::TooLarge) => {
+        let bytes = match client.chain(&signer, from, count as u32, MAX_FRAME_BYTES, BUSY_RETRIES) {
+            Ok(b) => b,
+            Err(ApiError::AnswerTooLarge { .. }) => {
                 let reason = format!("the node's chain answer from height {from} is over {MAX_FRAME_BYTES} bytes");
                 problem = Some(AuditFailure { height: from, reason, code: "bad_frame" });
                 break;
@@ -247,6 +163,7 @@ pub fn run(
             Err(e) => {
                 bar.finish_and_clear();
                 let done = auditor.tip().height;
+                let e = net_error(&format!("GET {chain_url}"), e);
                 return Ok(unusable(json, &format!("{} (after checking blocks 1 to {done} of {tip})", e.0)));
             }
         };

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use curia_client::{Client, Error as ApiError};
 use curia_node::config::NodeConfig;
-use curia_node::ops::BackupAnswer;
 use curia_storage::{Store, STORE_SUBDIR};
 
 /// The address to reach a listener on from this machine: a wildcard listen address (`0.0.0.0`,
@@ -24,19 +24,16 @@ fn reach(listen: SocketAddr) -> SocketAddr {
     addr
 }
 
-/// The `error.code` and `error.message` of a JSON error answer, or the raw body.
-fn error_text(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(v) if v["error"]["code"].is_string() => {
-            format!("{}: {}", v["error"]["code"].as_str().unwrap_or(""), v["error"]["message"].as_str().unwrap_or(""))
-        }
-        _ => body.trim().to_string(),
-    }
+/// A client of the node's ops listener at `ops`: `https://` when a CA file is given (the
+/// listener serves TLS), else `http://`.
+fn ops_client(ops: SocketAddr, ca_file: Option<&Path>, timeout: Duration) -> Result<Client> {
+    let scheme = if ca_file.is_some() { "https" } else { "http" };
+    Ok(Client::builder(&format!("{scheme}://{ops}")).ca_file_opt(ca_file).timeout(timeout).build()?)
 }
 
 /// `curia node backup`: POST /admin/backup to the node's ops listener, with the token of its
 /// `[ops] token_file`, and print the answer.
-pub fn backup(config: &Path) -> Result<u8> {
+pub fn backup(config: &Path, ca_file: Option<&Path>) -> Result<u8> {
     let cfg = NodeConfig::load(config)?;
     let ops = reach(cfg.ops.listen);
     let token_file = cfg.ops.token_file.as_deref().with_context(|| {
@@ -47,34 +44,26 @@ pub fn backup(config: &Path) -> Result<u8> {
         )
     })?;
     let token = curia_node::config::read_token(token_file)?;
-    let url = format!("http://{ops}/admin/backup");
     // A checkpoint hard-links the store's files and copies a few small ones: quick, but it
     // flushes memtables first, so allow for a slow disk.
-    let agent =
-        ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(600)).build();
-    let answer: BackupAnswer = match agent.post(&url).set("Authorization", &format!("Bearer {token}")).send_bytes(&[]) {
-        Ok(resp) => resp.into_json().with_context(|| format!("the node's answer from {url} is not a backup report"))?,
-        Err(ureq::Error::Status(409, resp)) => bail!(
-            "the node is already writing a backup ({}); wait for it to finish and run this again",
-            error_text(&resp.into_string().unwrap_or_default())
+    let client = ops_client(ops, ca_file, Duration::from_secs(600))?;
+    let answer = match client.backup(&token) {
+        Ok(a) => a,
+        Err(e @ ApiError::BackupInProgress(_)) => {
+            bail!("the node is already writing a backup ({e}); wait for it to finish and run this again")
+        }
+        Err(e @ (ApiError::Unauthorized(_) | ApiError::AdminDisabled(_))) => bail!(
+            "the node refused the token of {} ({e}): is it the token the node was started with?",
+            token_file.display()
         ),
-        Err(ureq::Error::Status(401 | 403, resp)) => bail!(
-            "the node refused the token of {} ({}): is it the token the node was started with?",
-            token_file.display(),
-            error_text(&resp.into_string().unwrap_or_default())
-        ),
-        Err(ureq::Error::Status(429, resp)) => bail!(
-            "the node made a backup a short while ago and allows one per [ops] backup_min_interval_s ({})",
-            error_text(&resp.into_string().unwrap_or_default())
-        ),
-        Err(ureq::Error::Status(404, _)) => bail!(
+        Err(e @ ApiError::RateLimited(_)) => {
+            bail!("the node made a backup a short while ago and allows one per [ops] backup_min_interval_s ({e})")
+        }
+        Err(ApiError::NotFound(_)) | Err(ApiError::Http { status: 404, .. }) => bail!(
             "{ops} (ops.listen in {}) has no backup endpoint (404): is it an older curia build, or not a curia node?",
             config.display()
         ),
-        Err(ureq::Error::Status(code, resp)) => bail!(
-            "the node could not write the backup (HTTP {code}, {})",
-            error_text(&resp.into_string().unwrap_or_default())
-        ),
+        Err(e) if e.status().is_some() => bail!("the node could not write the backup ({e})"),
         Err(e) => bail!(
             "cannot reach the node's ops listener at {ops} (ops.listen in {}): {e}\n\
              `curia node backup` asks a running node to back itself up, so the node must be running. \
@@ -99,7 +88,8 @@ pub fn backup(config: &Path) -> Result<u8> {
 }
 
 /// `curia node restore`: copy a backup into the stopped node's empty store location, check it,
-/// and warn about the vote log.
+/// and report the signing record that keeps the node from voting twice (or warn that it is
+/// missing).
 pub fn restore(config: &Path, backup: &Path) -> Result<u8> {
     let cfg = NodeConfig::load(config)?;
     let spec = crate::load_genesis(&cfg.node.genesis)?;
@@ -108,14 +98,13 @@ pub fn restore(config: &Path, backup: &Path) -> Result<u8> {
     // Offline only: a node answering on its ops address may still have its store open (even one
     // moved aside while it ran).
     let ops = reach(cfg.ops.listen);
-    let probe = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
-    match probe.get(&format!("http://{ops}/healthz")).call() {
-        Ok(_) | Err(ureq::Error::Status(..)) => bail!(
+    // Anything accepting connections there counts, whatever it speaks (plain HTTP or TLS).
+    if std::net::TcpStream::connect_timeout(&ops, Duration::from_secs(2)).is_ok() {
+        bail!(
             "something answers on the node's ops address {ops} (ops.listen in {}): stop the node before \
              restoring its store",
             config.display()
-        ),
-        Err(_) => {}
+        );
     }
 
     if target.exists() {
@@ -197,15 +186,27 @@ pub fn restore(config: &Path, backup: &Path) -> Result<u8> {
     println!("restored  {} into {}", backup.display(), target.display());
     println!("height    {}", tip.height);
     println!("block     {}", tip.block_hash.to_hex());
-    eprintln!(
-        "WARNING: do not start this validator until the other validators have committed past the height it had \
-         reached before it stopped. This copy holds the node's vote log only up to when it was made (height {}): \
-         it has forgotten the votes the node sent after that, and a validator must never vote again at a height \
-         where it already voted. Check with `curia status --node URL` on another validator that its height is \
-         above this node's last height (its last `curia_height`), then start it with `curia node run`; it \
-         catches up from its peers.",
-        tip.height
-    );
+    // The signing record (node/src/signing.rs) lives beside the store, not in it: a restore
+    // leaves it, and the node will not sign again where it may have signed before.
+    let record = data_dir.join(curia_node::signing::SIGNING_FILE);
+    match curia_node::signing::SigningRecord::open(data_dir).map(|r| r.high()) {
+        Ok(Some(high)) => println!(
+            "signing   floor height {} round {} step {} ({} kept): the node signs nothing new at or below it",
+            high.height,
+            high.round,
+            high.step,
+            record.display()
+        ),
+        _ => eprintln!(
+            "WARNING: no signing record {} (was this data directory moved without it?). This copy holds the node's \
+             vote log only up to when it was made (height {}): it has forgotten the votes the node sent after that, \
+             and nothing now stops it from voting again where it already voted. Do not start this validator until \
+             the other validators have committed past the height it had reached before it stopped (check with \
+             `curia status --node URL` on another validator), then start it with `curia node run`.",
+            record.display(),
+            tip.height
+        ),
+    }
     Ok(0)
 }
 

@@ -7,9 +7,12 @@ mod audit_node;
 mod backup;
 mod case;
 mod demo;
+mod evidence;
 mod genesis;
 mod keys;
 mod netcmd;
+mod tlsgen;
+mod witness;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,6 +31,11 @@ use curia_verifier::hashing::Progress;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// For commands that talk to a node over https://: trust only the CA certificate(s) in this
+    /// PEM file (as `curia testnet init --tls` writes one). Without it, https:// URLs are checked
+    /// against the public web roots; http:// URLs take no CA file.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +77,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: NodeCmd,
     },
+    /// Check evidence of misbehaviour offline (`curia evidence verify FILE --genesis GENESIS`).
+    Evidence {
+        #[command(subcommand)]
+        cmd: EvidenceCmd,
+    },
     /// Set up local test networks.
     Testnet {
         #[command(subcommand)]
@@ -109,6 +122,11 @@ enum Cmd {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Run a transparency-log witness (C2SP tlog-witness) or make its key.
+    Witness {
+        #[command(subcommand)]
+        cmd: witness::WitnessCmd,
     },
     /// Build a small chain in memory, deposit a sample file, and verify its receipt, showing a
     /// tampered file and a tampered receipt rejected.
@@ -197,6 +215,20 @@ enum NodeCmd {
 }
 
 #[derive(Subcommand)]
+enum EvidenceCmd {
+    /// Check every record in FILE (the answer of `GET /v1/evidence`, or one record of it): both
+    /// signed votes decode, conflict, and verify against the validator's key in the genesis.
+    /// Exit 0 all check, 1 a record does not, 2 unusable input.
+    Verify {
+        /// The evidence JSON.
+        file: PathBuf,
+        /// The chain's genesis, obtained out of band.
+        #[arg(long)]
+        genesis: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum TestnetCmd {
     /// Write keys, a genesis and one config per validator (two courts, a notary and a time
     /// service by default) on loopback ports.
@@ -213,6 +245,16 @@ enum TestnetCmd {
         /// Write into a non-empty folder.
         #[arg(long)]
         force: bool,
+        /// Serve the APIs and ops listeners over TLS: make a local CA (its certificate in
+        /// OUT/tls/ca.pem, for clients' --ca-file; its key is not kept) and a certificate for
+        /// 127.0.0.1 and localhost per node.
+        #[arg(long)]
+        tls: bool,
+        /// The validators' roles in order, comma-separated (court, notary, timesvc, mediation,
+        /// forensic), one per validator; names become `<role>-<n>`. Default: court-a, court-b,
+        /// notary, timesvc, then courts.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
     },
 }
 
@@ -271,6 +313,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    let ca = cli.ca_file.as_deref();
     match cli.cmd {
         Cmd::Keygen { out, force } => {
             let key = keys::generate()?;
@@ -301,7 +344,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Audit(AuditCmd { data_dir, node, key, genesis, json, scratch_dir, in_memory }) => match (data_dir, node) {
             (_, Some(url)) => {
                 stop_on_ctrl_c();
-                audit_node::run(&url, key.as_deref(), genesis.as_deref(), json, scratch_dir.as_deref())
+                audit_node::run(&url, ca, key.as_deref(), genesis.as_deref(), json, scratch_dir.as_deref())
             }
             (Some(data_dir), None) => {
                 stop_on_ctrl_c();
@@ -312,19 +355,21 @@ fn run(cli: Cli) -> Result<u8> {
         .map(|c| c as u8),
         Cmd::Node { cmd: NodeCmd::Init { out, name, force } } => netcmd::node_init(&out, &name, force).map(|()| 0),
         Cmd::Node { cmd: NodeCmd::Run { config } } => netcmd::node_run(&config).map(|()| 0),
-        Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config),
+        Cmd::Node { cmd: NodeCmd::Backup { config } } => backup::backup(&config, ca),
         Cmd::Node { cmd: NodeCmd::Restore { config, backup } } => backup::restore(&config, &backup),
-        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force } } => {
-            netcmd::testnet_init(&out, validators, base_port, force).map(|()| 0)
+        Cmd::Evidence { cmd: EvidenceCmd::Verify { file, genesis } } => evidence::verify(&file, &genesis),
+        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, tls, roles } } => {
+            netcmd::testnet_init(&out, validators, base_port, force, tls, &roles).map(|()| 0)
         }
         Cmd::Deposit { files, key, node, wait, out, timeout } => {
-            netcmd::deposit(&files, &key, node.trim_end_matches('/'), wait, out.as_deref(), timeout)
+            netcmd::deposit(&files, &key, &node, ca, wait, out.as_deref(), timeout)
         }
         Cmd::Receipt { cmd: ReceiptCmd::Get { id, node, out, wait } } => {
-            netcmd::receipt_get(node.trim_end_matches('/'), &id, out.as_deref(), wait)
+            netcmd::receipt_get(&node, ca, &id, out.as_deref(), wait)
         }
-        Cmd::Status { node, json } => netcmd::status(node.trim_end_matches('/'), json),
-        Cmd::Case { cmd } => case::run(cmd),
+        Cmd::Status { node, json } => netcmd::status(&node, ca, json),
+        Cmd::Case { cmd } => case::run(cmd, ca),
+        Cmd::Witness { cmd } => witness::run(cmd),
     }
 }
 

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use curia_client::Client as ApiClient;
 use curia_ledger::crypto::SecretKey;
 use curia_ledger::genesis::{Client, ClientRole, Params, Validator, ValidatorRole};
 use curia_ledger::hash::Hash;
-use curia_ledger::receipt::Receipt;
 use curia_ledger::tx::{Commitment, Deposit, Payload, TxBody};
 use curia_node::config::{
     read_key, write_key, write_token, ConsensusSection, ListenSection, MempoolSection, NetworkSection, NodeConfig,
@@ -19,9 +19,48 @@ use crate::{genesis, keys};
 
 /// Write a fresh testnet: keys, a genesis signed by every validator (genesis.json and
 /// genesis.sigs.json, built by the ceremony's code) and one config per validator, on loopback
-/// ports.
-pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) -> Result<()> {
+/// ports. With `tls`, a local CA ([`crate::tlsgen`]) and TLS on every API and ops listener.
+/// Names and roles of a testnet's validators: the default layout (court-a, court-b, notary,
+/// timesvc, then `court-<i>`), or one role per validator named `<role>-<n>` (n counts from 1 per
+/// role).
+fn testnet_layout(validators: usize, roles: &[String]) -> Result<Vec<(String, ValidatorRole)>> {
+    if roles.is_empty() {
+        let default = [ValidatorRole::Court, ValidatorRole::Court, ValidatorRole::Notary, ValidatorRole::Timesvc];
+        let names = ["court-a", "court-b", "notary", "timesvc"];
+        return Ok((0..validators)
+            .map(|i| {
+                let name = names.get(i).map(|s| s.to_string()).unwrap_or_else(|| format!("court-{i}"));
+                (name, *default.get(i).unwrap_or(&ValidatorRole::Court))
+            })
+            .collect());
+    }
+    anyhow::ensure!(
+        roles.len() == validators,
+        "--roles names {} roles for {validators} validators (one role per validator)",
+        roles.len()
+    );
+    let mut counts = std::collections::HashMap::new();
+    roles
+        .iter()
+        .map(|r| {
+            let role = ValidatorRole::parse(r.trim())?;
+            let n = counts.entry(role.as_str()).or_insert(0);
+            *n += 1;
+            Ok((format!("{}-{n}", role.as_str()), role))
+        })
+        .collect()
+}
+
+pub fn testnet_init(
+    out: &Path,
+    validators: usize,
+    base_port: u16,
+    force: bool,
+    tls: bool,
+    roles: &[String],
+) -> Result<()> {
     anyhow::ensure!((1..=32).contains(&validators), "--validators must be 1 to 32");
+    let layout = testnet_layout(validators, roles)?;
     if out.exists() && !force {
         anyhow::ensure!(
             std::fs::read_dir(out)?.next().is_none(),
@@ -30,18 +69,15 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
         );
     }
     std::fs::create_dir_all(out)?;
-    let roles = [ValidatorRole::Court, ValidatorRole::Court, ValidatorRole::Notary, ValidatorRole::Timesvc];
-    let names = ["court-a", "court-b", "notary", "timesvc"];
     // The same steps as a genesis ceremony (`curia genesis new/add-validator/add-client/sign`),
     // with every key made here.
     let mut draft = genesis::new_draft("curia-testnet", curia_node::driver::now_ms(), Params::default())?;
     let mut vkeys = Vec::new();
-    for i in 0..validators {
+    for (i, (name, role)) in layout.into_iter().enumerate() {
         let key = keys::generate()?;
-        let name = names.get(i).map(|s| s.to_string()).unwrap_or_else(|| format!("court-{i}"));
         draft.add_validator(Validator {
             name: name.clone(),
-            role: *roles.get(i).unwrap_or(&ValidatorRole::Court),
+            role,
             key: key.public(),
             power: 1,
             address: format!("/ip4/127.0.0.1/tcp/{}", base_port + i as u16),
@@ -64,6 +100,11 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
     spec.check_founding()?;
     let genesis_path = out.join("genesis.json");
     genesis::write_atomic(&genesis_path, &(draft.to_json() + "\n"))?;
+    let ca = if tls { Some(crate::tlsgen::LocalCa::new()?) } else { None };
+    if let Some(ca) = &ca {
+        std::fs::create_dir_all(out.join("tls"))?;
+        ca.write_cert(&out.join(crate::tlsgen::CA_FILE))?;
+    }
     let sigs_path = genesis::sigs_path_for(&genesis_path);
     let _ = std::fs::remove_file(&sigs_path);
     for (_, key) in &vkeys {
@@ -73,6 +114,10 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
         let dir = out.join(name);
         std::fs::create_dir_all(&dir)?;
         write_key(&dir.join("validator.key"), key, force)?;
+        let tls_files = match &ca {
+            Some(ca) => Some(ca.issue(name, &dir.join("tls"), force)?),
+            None => None,
+        };
         let cfg = NodeConfig {
             node: NodeSection {
                 name: name.clone(),
@@ -83,10 +128,15 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
             network: NetworkSection {
                 listen: format!("/ip4/127.0.0.1/tcp/{}", base_port + i as u16),
                 observers: vec![],
+                addresses: Default::default(),
             },
-            api: ListenSection { listen: format!("127.0.0.1:{}", base_port + 1000 + i as u16).parse()? },
+            api: ListenSection {
+                tls: tls_files.clone(),
+                ..ListenSection::new(format!("127.0.0.1:{}", base_port + 1000 + i as u16).parse()?)
+            },
             ops: OpsSection {
                 token_file: Some(PathBuf::from("ops.token")),
+                tls: tls_files,
                 ..OpsSection::new(format!("127.0.0.1:{}", base_port + 2000 + i as u16).parse()?)
             },
             consensus: ConsensusSection::default(),
@@ -97,11 +147,18 @@ pub fn testnet_init(out: &Path, validators: usize, base_port: u16, force: bool) 
     }
     println!("testnet of {validators} validators written to {}", out.display());
     println!("chain     {}", spec.chain_id);
+    let scheme = if tls { "https" } else { "http" };
     for (i, (name, _)) in vkeys.iter().enumerate() {
         println!(
-            "{name:<10} api http://127.0.0.1:{}  ops http://127.0.0.1:{}",
+            "{name:<10} api {scheme}://127.0.0.1:{}  ops {scheme}://127.0.0.1:{}",
             base_port + 1000 + i as u16,
             base_port + 2000 + i as u16
+        );
+    }
+    if tls {
+        println!(
+            "tls       CA certificate {} (give it to clients as --ca-file)",
+            out.join(crate::tlsgen::CA_FILE).display()
         );
     }
     println!("clients   keys in {}", clients_dir.display());
@@ -120,8 +177,12 @@ pub fn node_init(out: &Path, name: &str, force: bool) -> Result<()> {
             genesis: PathBuf::from("genesis.json"),
             key: PathBuf::from("validator.key"),
         },
-        network: NetworkSection { listen: "/ip4/0.0.0.0/tcp/27000".into(), observers: vec![] },
-        api: ListenSection { listen: "127.0.0.1:8080".parse()? },
+        network: NetworkSection {
+            listen: "/ip4/0.0.0.0/tcp/27000".into(),
+            observers: vec![],
+            addresses: Default::default(),
+        },
+        api: ListenSection::new("127.0.0.1:8080".parse()?),
         ops: OpsSection { token_file: Some(PathBuf::from("ops.token")), ..OpsSection::new("127.0.0.1:9090".parse()?) },
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),
@@ -169,18 +230,9 @@ pub fn node_run(config: &Path) -> Result<()> {
     Ok(())
 }
 
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(30)).build()
-}
-
-fn api_error(e: ureq::Error) -> anyhow::Error {
-    match e {
-        ureq::Error::Status(code, resp) => {
-            let body = resp.into_string().unwrap_or_default();
-            anyhow::anyhow!("node answered {code}: {body}")
-        }
-        other => anyhow::anyhow!("cannot reach node: {other}"),
-    }
+/// A client of the node API at `node`; `ca_file` is the PEM CA file to trust for an `https://` URL.
+pub fn client(node: &str, ca_file: Option<&Path>) -> Result<ApiClient> {
+    Ok(ApiClient::builder(node).ca_file_opt(ca_file).timeout(Duration::from_secs(30)).build()?)
 }
 
 /// Deposit files; with `wait`, save each receipt once committed.
@@ -188,25 +240,21 @@ pub fn deposit(
     files: &[PathBuf],
     key_path: &Path,
     node: &str,
+    ca_file: Option<&Path>,
     wait: bool,
     out: Option<&Path>,
     timeout_s: u64,
 ) -> Result<u8> {
     let key = read_key(key_path)?;
-    let status: serde_json::Value = agent().get(&format!("{node}/v1/status")).call().map_err(api_error)?.into_json()?;
-    let chain_id = Hash::from_hex(status["chain_id"].as_str().context("status has no chain_id")?)?;
+    let client = client(node, ca_file)?;
+    let chain_id = client.chain_id()?;
     let mut ids = Vec::new();
     for f in files {
         let digest = crate::hash_file(f)?;
         let len = std::fs::metadata(f)?.len();
         let tx = deposit_tx(&key, &chain_id, digest, len, f)?;
-        let resp: serde_json::Value = agent()
-            .post(&format!("{node}/v1/deposits"))
-            .send_json(serde_json::to_value(&tx)?)
-            .map_err(api_error)
-            .with_context(|| format!("depositing {}", f.display()))?
-            .into_json()?;
-        let id = resp["deposit_ids"][0].as_str().context("answer has no deposit ID")?.to_string();
+        let accepted = client.submit_deposit(&tx, &chain_id).with_context(|| format!("depositing {}", f.display()))?;
+        let id = accepted.deposit_ids[0];
         println!("{id}  {}", f.display());
         ids.push((f.clone(), id));
     }
@@ -215,7 +263,7 @@ pub fn deposit(
     }
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
     for (f, id) in ids {
-        let r = wait_receipt(node, &id, deadline)?;
+        let r = client.wait_receipt(&id, deadline.saturating_duration_since(Instant::now()))?;
         let path = match out {
             Some(d) => {
                 std::fs::create_dir_all(d)?;
@@ -267,26 +315,10 @@ fn media_type(f: &Path) -> &'static str {
     }
 }
 
-fn wait_receipt(node: &str, id: &str, deadline: Instant) -> Result<Receipt> {
-    loop {
-        match agent().get(&format!("{node}/v1/deposits/{id}/receipt")).call() {
-            Ok(resp) => {
-                let text = resp.into_string()?;
-                return Ok(Receipt::from_json(text.as_bytes())?);
-            }
-            Err(ureq::Error::Status(404, _)) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(250))
-            }
-            Err(ureq::Error::Status(404, _)) => bail!("deposit {id} was not committed before the deadline"),
-            Err(e) => return Err(api_error(e)),
-        }
-    }
-}
-
 /// Fetch a receipt and save it.
-pub fn receipt_get(node: &str, id: &str, out: Option<&Path>, wait_s: u64) -> Result<u8> {
-    Hash::from_hex(id).context("deposit ID")?;
-    let r = wait_receipt(node, id, Instant::now() + Duration::from_secs(wait_s))?;
+pub fn receipt_get(node: &str, ca_file: Option<&Path>, id: &str, out: Option<&Path>, wait_s: u64) -> Result<u8> {
+    let id = Hash::from_hex(id).context("deposit ID")?;
+    let r = client(node, ca_file)?.wait_receipt(&id, Duration::from_secs(wait_s))?;
     match out {
         Some(p) => {
             std::fs::write(p, r.to_json() + "\n")?;
@@ -298,8 +330,9 @@ pub fn receipt_get(node: &str, id: &str, out: Option<&Path>, wait_s: u64) -> Res
 }
 
 /// Print a node's status.
-pub fn status(node: &str, json: bool) -> Result<u8> {
-    let v: serde_json::Value = agent().get(&format!("{node}/v1/status")).call().map_err(api_error)?.into_json()?;
+pub fn status(node: &str, ca_file: Option<&Path>, json: bool) -> Result<u8> {
+    let st = client(node, ca_file)?.status()?;
+    let v = serde_json::to_value(&st)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

@@ -458,3 +458,23 @@ fn testnet_init_writes_a_signed_genesis() {
     let out = code(&["genesis", "check", s(&net.join("genesis.json"))], 0);
     assert!(out.contains("COMPLETE") && out.contains("client    platform platform"), "{out}");
 }
+
+#[test]
+fn testnet_init_names_mediation_and_forensic_roles() {
+    let dir = temp_dir("testnet-roles");
+    let net = dir.join("net");
+    let roles = "court,court,timesvc,mediation,forensic,notary";
+    ok(&["testnet", "init", "--out", s(&net), "--validators", "6", "--roles", roles]);
+    let g = std::fs::read_to_string(net.join("genesis.json")).unwrap();
+    for (name, role) in [("mediation-1", "mediation"), ("forensic-1", "forensic"), ("court-2", "court")] {
+        assert!(g.contains(&format!("\"name\": \"{name}\",\n      \"role\": \"{role}\"")), "{name}: {g}");
+    }
+    assert!(net.join("forensic-1/node.toml").is_file());
+    let out = code(&["genesis", "check", s(&net.join("genesis.json"))], 0);
+    assert!(out.contains("COMPLETE"), "{out}");
+    let out =
+        code(&["testnet", "init", "--out", s(&dir.join("bad")), "--validators", "2", "--roles", "court,judge"], 2);
+    assert!(out.contains("unknown validator role \"judge\""), "{out}");
+    let out = code(&["testnet", "init", "--out", s(&dir.join("bad2")), "--validators", "3", "--roles", "court"], 2);
+    assert!(out.contains("one role per validator"), "{out}");
+}

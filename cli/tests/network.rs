@@ -147,14 +147,17 @@ fn a_node_with_an_unknown_key_cannot_join() {
         ureq::get(&format!("{url}/v1/status")).call().ok()?.into_json().ok()
     };
     let stranger_api = format!("http://127.0.0.1:{api}");
-    // Watch for 6 s: the stranger never has a peer and never gets a block; the validators keep
-    // exactly their three peers.
+    // Watch for 6 s: the stranger never gets a block; the validators keep exactly their three
+    // peers.
     let t = Instant::now();
     let mut seen_up = false;
     while t.elapsed() < Duration::from_secs(6) {
         if let Some(s) = status(&stranger_api) {
             seen_up = true;
-            assert_eq!((s["peers"].as_u64(), s["height"].as_u64()), (Some(0), Some(0)), "the stranger joined: {s}");
+            // Its own peer count may show a dial in flight before the validator closes it (a key in
+            // no set runs as a follower that dials the validators, issue 11); what counts is that
+            // no validator keeps it and it never gets a block.
+            assert_eq!(s["height"].as_u64(), Some(0), "the stranger got a block: {s}");
         }
         for i in 0..4 {
             let s = status(&c.api(i)).expect("validator answers");

@@ -33,19 +33,24 @@
 //!   after every input before its effects are performed, or X5), stops the executor with an
 //!   error: a node must not vote, build or commit on a state it could not read. The node exits;
 //!   the simulator reports a violation and ends the run.
+//! - X8 (evidence): an `Equivocation` (two verified, conflicting votes of one validator) is given
+//!   to the store to keep and reported as a [`Note::Equivocation`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use curia_ledger::block::{Block, CommitCertificate, SignedVote};
 use curia_ledger::crypto::{PublicKey, Signature};
+use curia_ledger::equivocation::Equivocation;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
-use curia_ledger::state::{apply_block_with, build_block_with, verify_all, Change, Proposing, StateView, Tip};
+use curia_ledger::state::{
+    apply_block_with, build_block_with, membership_of, verify_all, Change, Proposing, StateView, Tip,
+};
 use curia_ledger::tx::{Payload, Transaction};
 use curia_ledger::Hash;
 
-use crate::machine::{Config, Effect, Input, Machine, PeerId, Step};
+use crate::machine::{Config, Effect, Input, Machine, PeerId, SignPos, Step};
 use crate::msg::{Message, SignedProposal};
 use crate::ConsensusError;
 
@@ -113,6 +118,11 @@ pub trait ChainStore {
     fn proposals(&self) -> Result<Vec<SignedProposal>, Self::Error>;
     /// Drop logged votes below `height`.
     fn prune_votes_below(&mut self, height: u64) -> Result<(), Self::Error>;
+    /// Keep evidence of equivocation durably (rule X8). The default keeps nothing: a store with
+    /// no place for evidence (the simulator's) leaves it to [`Note::Equivocation`].
+    fn record_equivocation(&mut self, _evidence: &Equivocation) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Where a proposer's transactions come from (the node's mempool).
@@ -171,6 +181,9 @@ pub enum Note {
         /// The ledger's error code.
         code: &'static str,
     },
+    /// A validator signed two different votes for one slot (rule X8); the evidence was given to
+    /// the store.
+    Equivocation(Box<Equivocation>),
 }
 
 /// The executor of one validator: its machine and the four things it acts on.
@@ -203,12 +216,28 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
     /// Start a validator: read the tip, the vote log and the saved proposals from `store`, build
     /// the machine and feed it its `Start` input.
     pub fn start(cfg: Config, store: S, net: N, clock: C, pool: P, pacing: Pacing) -> Result<Self, ConsensusError> {
+        Self::start_with_floor(cfg, store, net, clock, pool, pacing, None)
+    }
+
+    /// [`Executor::start`] with a signing floor (the machine's rule S3): nothing new is signed at
+    /// or below `floor`.
+    pub fn start_with_floor(
+        cfg: Config,
+        store: S,
+        net: N,
+        clock: C,
+        pool: P,
+        pacing: Pacing,
+        floor: Option<SignPos>,
+    ) -> Result<Self, ConsensusError> {
         let tip = store.tip();
         let votes = store.votes().map_err(store_err)?;
         let proposals = store.proposals().map_err(store_err)?;
         let spec = cfg.spec.clone();
         let proposer = cfg.key.as_ref().map(|k| k.public());
-        let machine = Machine::new(cfg, tip.height)?;
+        let membership = store.read_state(|st| membership_of(&cfg.spec, st)).map_err(store_err)?.map_err(store_err)?;
+        let mut machine = Machine::with_membership(cfg, tip.height, membership)?;
+        machine.set_signing_floor(floor);
         let last_commit_at = clock.monotonic_ms();
         let mut x = Executor {
             machine,
@@ -329,6 +358,10 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
             Effect::Commit { block, cert } => self.commit(block, cert)?,
             Effect::FetchBlocks { from_height } => self.net.broadcast(&Message::SyncRequest { from_height }),
             Effect::ServeBlocks { peer, from_height } => self.serve(peer, from_height)?,
+            Effect::Equivocation(e) => {
+                self.store.record_equivocation(&e).map_err(store_err)?;
+                self.notes.push(Note::Equivocation(Box::new(e)));
+            }
         }
         Ok(None)
     }
@@ -421,7 +454,9 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         if cert.height != h || cert.block_hash != hash {
             return broken(format!("the certificate is for {:?} at height {}", cert.block_hash, cert.height));
         }
-        if let Err(e) = cert.verify(&self.spec) {
+        let spec = &self.spec;
+        let membership = self.store.read_state(|st| membership_of(spec, st)).map_err(store_err)?.map_err(store_err)?;
+        if let Err(e) = cert.verify_in(&spec.chain_id, membership.set_at(h)) {
             return broken(format!("the certificate is not a quorum of valid precommits: {e}"));
         }
         let changes = match self.checked.remove(&hash) {
@@ -443,6 +478,15 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
             ));
         }
         self.checked.clear();
+        // The history now holds this block's membership changes: the machine learns the set in
+        // force two heights on.
+        if changes.iter().any(|c| matches!(c, Change::Member { .. })) {
+            let spec = &self.spec;
+            let m = self.store.read_state(|st| membership_of(spec, st)).map_err(store_err)?.map_err(store_err)?;
+            self.machine.set_membership(m, h);
+        } else {
+            self.machine.set_membership(membership, h);
+        }
         let ids: Vec<Hash> = block.txs.iter().map(|t| t.id(&self.spec.chain_id)).collect();
         self.pool.remove(&ids);
         self.last_commit_at = self.clock.monotonic_ms();

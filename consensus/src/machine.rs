@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use curia_ledger::block::{Block, CommitCertificate, SignedVote, Vote, VoteKind};
 use curia_ledger::crypto::SecretKey;
+use curia_ledger::equivocation::Equivocation;
 use curia_ledger::genesis::ChainSpec;
+use curia_ledger::membership::{Membership, ValidatorSet, ACTIVATION_DELAY};
 use curia_ledger::Hash;
 
 use crate::msg::{Message, Proposal, SignedProposal};
@@ -190,6 +192,9 @@ pub enum Effect {
         /// First height it lacks.
         from_height: u64,
     },
+    /// Rule E: a validator signed two different votes for one slot; keep this evidence (both
+    /// votes verified). Emitted once per validator and slot, for the first two values seen.
+    Equivocation(Equivocation),
 }
 
 /// Counters of what the machine saw and refused.
@@ -207,6 +212,31 @@ pub struct Stats {
     pub dropped: u64,
     /// Blocks committed.
     pub commits: u64,
+    /// Votes and proposals not signed because they were at or below the signing floor (rule S3).
+    pub withheld: u64,
+}
+
+/// A place where a validator signs: height, round and step (0 proposal, 1 prevote, 2
+/// precommit), ordered as the machine moves through them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SignPos {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// 0 proposal, 1 prevote, 2 precommit (the vote kind's code).
+    pub step: u8,
+}
+
+impl SignPos {
+    /// Where a vote is signed.
+    pub fn of_vote(v: &Vote) -> SignPos {
+        SignPos { height: v.height, round: v.round, step: v.kind as u8 }
+    }
+    /// Where a proposal is signed.
+    pub fn of_proposal(p: &Proposal) -> SignPos {
+        SignPos { height: p.height, round: p.round, step: 0 }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +285,11 @@ pub struct Status {
 #[derive(Debug)]
 pub struct Machine {
     cfg: Config,
+    /// The validator-set history known to this machine, complete up to `known_tip`.
+    membership: Membership,
+    known_tip: u64,
+    /// The set in force at `height`; `me`, `powers`, `quorum` and `weak` follow it.
+    set: Arc<ValidatorSet>,
     me: Option<u16>,
     powers: Vec<u64>,
     quorum: u64,
@@ -285,6 +320,8 @@ pub struct Machine {
     last_fetch: Option<u64>,
     last_serve: BTreeMap<PeerId, u64>,
     stats: Stats,
+    /// Rule S3: nothing is signed at or below this position.
+    signing_floor: Option<SignPos>,
     /// The first broken invariant (see [`Machine::check_invariants`]).
     broken: Option<String>,
 }
@@ -294,27 +331,33 @@ impl Machine {
     /// the first block). It decides height `committed_height + 1` once given [`Input::Start`].
     pub fn new(cfg: Config, committed_height: u64) -> Result<Machine, ConsensusError> {
         let spec = cfg.spec.clone();
-        let me = match &cfg.key {
-            None => None,
-            Some(k) => Some(
-                spec.validator_index(&k.public())
-                    .ok_or_else(|| ConsensusError::NotAValidator(k.public().to_string()))? as u16,
-            ),
-        };
-        if spec.total_power == 0 {
+        if let Some(k) = &cfg.key {
+            spec.validator_index(&k.public()).ok_or_else(|| ConsensusError::NotAValidator(k.public().to_string()))?;
+        }
+        Machine::with_membership(cfg, committed_height, Membership::new(spec.validator_set.clone()))
+    }
+
+    /// A machine whose chain's validator-set history up to `committed_height` is `membership`.
+    /// Its key need not be in the set in force: it votes at the heights where it is (a validator
+    /// that joins follows commits until its activation height).
+    pub fn with_membership(
+        cfg: Config,
+        committed_height: u64,
+        membership: Membership,
+    ) -> Result<Machine, ConsensusError> {
+        if cfg.spec.total_power == 0 {
             return Err(ConsensusError::NoPower);
         }
-        let powers: Vec<u64> = spec.genesis.validators.iter().map(|v| v.power).collect();
-        // Rule Q: a quorum is more than 2/3 of the power; "f+1" is any power no quorum can avoid.
-        let quorum = spec.quorum_power();
-        let weak = spec.total_power - spec.quorum_power() + 1;
-        let n = powers.len();
-        Ok(Machine {
+        let set = membership.set_at(committed_height + 1).clone();
+        let mut m = Machine {
             cfg,
-            me,
-            powers,
-            quorum,
-            weak,
+            membership,
+            known_tip: committed_height,
+            set,
+            me: None,
+            powers: Vec::new(),
+            quorum: 0,
+            weak: 0,
             started: false,
             now: 0,
             height: committed_height + 1,
@@ -328,7 +371,7 @@ impl Machine {
             blocks: BTreeMap::new(),
             validity: BTreeMap::new(),
             votes: BTreeMap::new(),
-            max_round_seen: vec![None; n],
+            max_round_seen: Vec::new(),
             own_votes: BTreeMap::new(),
             own_proposals: BTreeMap::new(),
             sync_certs: BTreeMap::new(),
@@ -338,13 +381,77 @@ impl Machine {
             last_fetch: None,
             last_serve: BTreeMap::new(),
             stats: Stats::default(),
+            signing_floor: None,
             broken: None,
-        })
+        };
+        m.enter_set();
+        Ok(m)
+    }
+
+    /// Take the set in force at the current height: this validator's index in it, the powers,
+    /// the quorum and the weak threshold (rule Q: a quorum is more than 2/3 of the power; "f+1"
+    /// is any power no quorum can avoid).
+    fn enter_set(&mut self) {
+        let set = self.membership.set_at(self.height).clone();
+        self.me = self.cfg.key.as_ref().and_then(|k| set.index_of(&k.public())).map(|i| i as u16);
+        self.powers = set.validators.iter().map(|v| v.power).collect();
+        self.quorum = set.quorum_power();
+        self.weak = set.total_power - set.quorum_power() + 1;
+        self.max_round_seen = vec![None; set.len()];
+        self.set = set;
+    }
+
+    /// The validator-set history after the block at `committed_height` (given by the executor
+    /// after each commit). Sets are known up to `committed_height + 2`.
+    pub fn set_membership(&mut self, membership: Membership, committed_height: u64) {
+        self.membership = membership;
+        self.known_tip = committed_height;
+        if self.membership.set_at(self.height).hash != self.set.hash {
+            self.enter_set();
+        }
+    }
+
+    /// The set in force at `height`, if this machine knows it yet.
+    fn set_for(&self, height: u64) -> Option<&Arc<ValidatorSet>> {
+        (height <= self.known_tip + ACTIVATION_DELAY).then(|| self.membership.set_at(height))
+    }
+
+    /// The set in force at `height`, or the last one this machine knows for a later height.
+    fn set_for_or_latest(&self, height: u64) -> &Arc<ValidatorSet> {
+        self.membership.set_at(height.min(self.known_tip + ACTIVATION_DELAY))
+    }
+
+    /// The set in force at the current height.
+    pub fn validator_set(&self) -> &Arc<ValidatorSet> {
+        &self.set
     }
 
     /// Where the machine is.
     pub fn status(&self) -> Status {
         Status { height: self.height, round: self.round, step: self.step, locked: self.locked }
+    }
+
+    /// The signing floor (rule S3), if one is set.
+    pub fn signing_floor(&self) -> Option<SignPos> {
+        self.signing_floor
+    }
+
+    /// Rule S3 (restored validator): never sign a vote or a proposal at a position at or below
+    /// `floor`: the highest position this validator may have signed before, as recorded outside
+    /// its store (a store restored from a backup has forgotten what it signed since). Votes and
+    /// proposals already in the store's log are still re-sent; new ones there are withheld
+    /// (counted in [`Stats::withheld`]) as if lost, so the validator is silent until the
+    /// network has moved past `floor`. Set it before [`Input::Start`].
+    pub fn set_signing_floor(&mut self, floor: Option<SignPos>) {
+        self.signing_floor = floor;
+    }
+
+    fn below_floor(&mut self, pos: SignPos) -> bool {
+        let below = self.signing_floor.is_some_and(|f| pos <= f);
+        if below {
+            self.stats.withheld += 1;
+        }
+        below
     }
 
     /// Counters.
@@ -408,7 +515,7 @@ impl Machine {
         if lv == v || self.broken.is_some() {
             return;
         }
-        let quorum = self.cfg.spec.quorum_power();
+        let quorum = self.quorum;
         if !(lr..self.round).any(|vr| self.prevotes(vr, &Some(v)) >= quorum) {
             self.broken = Some(format!(
                 "I3: h{} r{}: prevote for {v:?} while locked on {lv:?} in round {lr}, without a quorum of prevotes for it since",
@@ -417,9 +524,15 @@ impl Machine {
         }
     }
 
-    /// The proposer of `(height, round)`: rule P, round robin over the genesis validators.
+    /// The proposer of `(height, round)` on a chain whose set never changed.
     pub fn proposer(spec: &ChainSpec, height: u64, round: u32) -> u16 {
-        let n = spec.genesis.validators.len() as u64;
+        Self::proposer_in(&spec.validator_set, height, round)
+    }
+
+    /// The proposer of `(height, round)`: rule P, round robin over `set`, the set in force at
+    /// `height`.
+    pub fn proposer_in(set: &ValidatorSet, height: u64, round: u32) -> u16 {
+        let n = set.len() as u64;
         ((height.wrapping_add(round as u64)) % n) as u16
     }
 
@@ -534,7 +647,7 @@ impl Machine {
         for v in again {
             out.push(Effect::Broadcast(Message::Vote(v)));
         }
-        if self.me.is_none() || self.me != Some(Self::proposer(&self.cfg.spec, h, round)) {
+        if self.me.is_none() || self.me != Some(Self::proposer_in(&self.set, h, round)) {
             return;
         }
         // Rule S2: a proposal signed before a restart is re-sent, never replaced.
@@ -567,6 +680,9 @@ impl Machine {
     }
 
     fn sign_proposal(&mut self, pol_round: Option<u32>, block: Block, out: &mut Vec<Effect>) {
+        if self.below_floor(SignPos { height: self.height, round: self.round, step: 0 }) {
+            return;
+        }
         let (Some(me), Some(key)) = (self.me, self.cfg.key.as_ref()) else { return };
         let p = Proposal {
             chain_id: self.cfg.spec.chain_id,
@@ -621,6 +737,10 @@ impl Machine {
         }
         if let Some(v) = self.own_votes.get(&(self.round, kind)) {
             out.push(Effect::Broadcast(Message::Vote(v.clone())));
+            return;
+        }
+        // Rule S3: nothing new is signed at or below the signing floor.
+        if self.below_floor(SignPos { height: self.height, round: self.round, step: kind as u8 }) {
             return;
         }
         if let (VoteKind::Prevote, Some(b)) = (kind, block) {
@@ -742,12 +862,18 @@ impl Machine {
             self.stats.dropped += 1;
             return;
         }
-        if (q.validator as usize) >= self.powers.len() || q.chain_id != self.cfg.spec.chain_id {
+        if q.chain_id != self.cfg.spec.chain_id
+            || (q.height == self.height && q.validator as usize >= self.powers.len())
+        {
             self.stats.rejected += 1;
             return;
         }
         if q.height > self.height {
-            if !verified && v.verify(&self.cfg.spec).is_err() {
+            // Checked against the set in force at its height, or, for a height whose set is not
+            // known yet (too far ahead to buffer anyway), the latest set known: enough to learn
+            // that peers are ahead.
+            let set = self.set_for_or_latest(q.height);
+            if !verified && v.verify_in(&self.cfg.spec.chain_id, set).is_err() {
                 self.stats.rejected += 1;
                 return;
             }
@@ -768,7 +894,9 @@ impl Machine {
             return;
         }
         let others = known.len();
-        if !verified && v.verify(&self.cfg.spec).is_err() {
+        // The vote already held, for evidence if this one conflicts with it (rule E).
+        let first = if others == 1 { known.first().cloned() } else { None };
+        if !verified && v.verify_in(&self.cfg.spec.chain_id, &self.set).is_err() {
             self.stats.rejected += 1;
             return;
         }
@@ -782,6 +910,9 @@ impl Machine {
             // (up to a bound) and counts towards its value: quorum intersection still holds, as
             // an honest validator never equivocates, and every node sees the same tallies.
             self.stats.equivocations += 1;
+            if let Some(Ok(e)) = first.map(|f| Equivocation::new(f, v.clone())) {
+                out.push(Effect::Equivocation(e));
+            }
             // Beyond the bound, only votes for nil or for a block we hold (a proposal of this
             // height, so itself bounded) are kept: a flood of junk values cannot hide a vote
             // that a proof of lock needs.
@@ -821,9 +952,11 @@ impl Machine {
             self.stats.dropped += 1;
             return;
         }
-        // Rule V1: the proposer of (h, r), a pol round below r, the block it names at height h.
+        // Rule V1: the proposer of (h, r) in the set in force at h, a pol round below r, the
+        // block it names at height h.
+        let set = self.set_for_or_latest(q.height).clone();
         let shape_ok = q.chain_id == self.cfg.spec.chain_id
-            && q.proposer == Self::proposer(&self.cfg.spec, q.height, q.round)
+            && q.proposer == Self::proposer_in(&set, q.height, q.round)
             && q.pol_round.is_none_or(|vr| vr < q.round)
             && block.header.height == q.height
             && block.hash() == q.block_hash
@@ -831,7 +964,7 @@ impl Machine {
             // certificate's hash: check them, so a corrupted body under a good header cannot be
             // taken for (and judged as) the block.
             && block.check_body().is_ok();
-        if !shape_ok || (!verified && p.verify(&self.cfg.spec).is_err()) {
+        if !shape_ok || (!verified && p.verify_in(&self.cfg.spec.chain_id, &set).is_err()) {
             self.stats.rejected += 1;
             return;
         }
@@ -874,7 +1007,10 @@ impl Machine {
     }
 
     /// Rule C1: a committed block from a peer is taken only with a certificate that verifies
-    /// against the genesis validators, and is committed only once the node finds it valid.
+    /// against the set in force at its height, and is committed only once the node finds it
+    /// valid. A certificate for a height whose set is not known yet (more than two heights above
+    /// the tip, across a membership change) is kept unverified and verified when its height
+    /// comes (see `try_commit`).
     fn on_commit_msg(&mut self, block: Block, cert: CommitCertificate, out: &mut Vec<Effect>) {
         let h = cert.height;
         if h < self.height || h > self.height + SYNC_WINDOW || self.sync_certs.contains_key(&h) {
@@ -882,11 +1018,11 @@ impl Machine {
             return;
         }
         let hash = block.hash();
-        if block.header.height != h
-            || cert.block_hash != hash
-            || block.check_body().is_err()
-            || cert.verify(&self.cfg.spec).is_err()
-        {
+        let cert_bad = match self.set_for(h) {
+            Some(set) => cert.verify_in(&self.cfg.spec.chain_id, set).is_err(),
+            None => false,
+        };
+        if block.header.height != h || cert.block_hash != hash || block.check_body().is_err() || cert_bad {
             self.stats.rejected += 1;
             return;
         }
@@ -1065,13 +1201,19 @@ impl Machine {
         self.blocks.clear();
         self.validity.clear();
         self.votes.clear();
-        self.max_round_seen.iter_mut().for_each(|r| *r = None);
+        self.enter_set();
         self.own_votes.clear();
         self.own_proposals.clear();
         self.ahead_since = None;
         self.last_fetch = None;
         let h = self.height;
         self.sync_certs = std::mem::take(&mut self.sync_certs).into_iter().filter(|(k, _)| *k >= h).collect();
+        // A certificate kept unverified (its set was unknown when it arrived) is checked now,
+        // once, against the set in force at its height (verifying a verified one again is cheap).
+        if self.sync_certs.get(&h).is_some_and(|(_, c)| c.verify_in(&self.cfg.spec.chain_id, &self.set).is_err()) {
+            self.sync_certs.remove(&h);
+            self.stats.rejected += 1;
+        }
         if let Some((block, _)) = self.sync_certs.get(&h) {
             let block = block.clone();
             self.want_validity(block.hash(), block, out);

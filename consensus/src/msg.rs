@@ -19,6 +19,7 @@ use curia_ledger::codec::{Canonical, Reader, Writer};
 use curia_ledger::crypto::{SecretKey, Signature};
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_BYTES;
+use curia_ledger::membership::ValidatorSet;
 use curia_ledger::{Hash, LedgerError, Result as LedgerResult};
 
 use crate::ConsensusError;
@@ -94,12 +95,17 @@ pub struct SignedProposal {
 impl SignedProposal {
     /// Verify the chain, the proposer index and the signature (not who should propose).
     pub fn verify(&self, spec: &ChainSpec) -> LedgerResult<()> {
+        self.verify_in(&spec.chain_id, &spec.validator_set)
+    }
+
+    /// [`SignedProposal::verify`] against `set`, the set in force at the proposal's height.
+    pub fn verify_in(&self, chain_id: &Hash, set: &ValidatorSet) -> LedgerResult<()> {
         let p = &self.proposal;
-        let v = spec.genesis.validators.get(p.proposer as usize).ok_or_else(|| LedgerError::Invalid {
+        let v = set.get(p.proposer as usize).ok_or_else(|| LedgerError::Invalid {
             what: "proposal",
             reason: format!("no validator with index {}", p.proposer),
         })?;
-        if p.chain_id != spec.chain_id {
+        if p.chain_id != *chain_id {
             return Err(LedgerError::Invalid { what: "proposal", reason: "proposal is for another chain".into() });
         }
         v.key.verify("proposal", &p.signing_hash(), &self.signature)

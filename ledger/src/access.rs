@@ -6,9 +6,11 @@
 //!   milliseconds since the Unix epoch, and the reader's signature over [`read_request_hash`].
 //! - The signed hash is `tagged("curia/v1/read", chain_id (32) || str method || str path ||
 //!   u64 timestamp_ms)` in the canonical encoding (`str` is a `u32` length then UTF-8 bytes, `u64`
-//!   is big-endian). `method` is the upper-case HTTP method; `path` is the request path without
-//!   its query string (e.g. `/v1/cases/CASE-1`). Binding the chain ID, method and path means a
-//!   signature is good for one request on one chain only; the timestamp bounds replay.
+//!   is big-endian). `method` is the upper-case HTTP method; `path` is the request target: the
+//!   path and, when the request has one, `?` and the query string exactly as sent (e.g.
+//!   `/v1/cases/CASE-1`, `/v1/chain?from=1&count=256`). Binding the chain ID, method, path and
+//!   query means a signature is good for one request on one chain only (a captured chain read
+//!   cannot be replayed for another range); the timestamp bounds replay.
 //! - A request is fresh if its timestamp is within [`READ_MAX_SKEW_MS`] of the verifier's clock,
 //!   in either direction. The ledger has no clock: the caller passes its own `now_ms`.
 //! - Case records may be read by an active client whose role is judge or auditor, or by a

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::block::{Block, CommitCertificate};
 use crate::genesis::ChainSpec;
-use crate::state::{apply_block, Change, MemState, StateView, Stats, Tip};
+use crate::state::{apply_block, membership_of, Change, MemState, StateView, Stats, Tip};
 use crate::LedgerError;
 
 /// A state an audit can replay into.
@@ -119,7 +119,10 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                     ),
                 });
             }
-            cert.verify(self.spec)?;
+            // Against the set in force at this height (the genesis set until a membership change
+            // takes effect).
+            let m = membership_of(self.spec, &self.state)?;
+            cert.verify_in(&self.spec.chain_id, m.set_at(height))?;
             let changes = apply_block(self.spec, &self.state, &self.tip, block);
             // A read error makes the block's result meaningless, whatever it was.
             if let Some(e) = self.state.take_error() {

@@ -25,11 +25,15 @@ use crate::crypto::{PublicKey, SecretKey, Signature};
 use crate::genesis::{ChainSpec, ValidatorRole};
 use crate::hash::{Hash, TAG_CERT, TAG_HEADER, TAG_VOTE};
 use crate::limits::*;
+use crate::membership::ValidatorSet;
 use crate::tx::Transaction;
 use crate::{merkle, LedgerError, Result};
 
-/// Header format version (2 added `last_commit_hash`).
+/// Header format version (2 added `last_commit_hash`) while the validator set has never changed.
 pub const HEADER_VERSION: u16 = 2;
+/// Header format version once a membership change takes effect at or before the next height:
+/// version 3 adds `next_validators_hash` (see [`crate::membership`]).
+pub const HEADER_VERSION_MEMBERSHIP: u16 = 3;
 
 /// A block header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,8 +55,12 @@ pub struct Header {
     pub tx_count: u32,
     /// State root after this block.
     pub state_root: Hash,
-    /// Hash of the validator set that certifies this block.
+    /// Hash of the validator set that certifies this block (the set in force at its height).
     pub validators_hash: Hash,
+    /// Version 3 only: hash of the set in force at the next height. Version 2 headers (chains
+    /// whose set has not changed yet) have none: the next set is the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_validators_hash: Option<Hash>,
     /// The proposer's clock when proposing, ms since the Unix epoch.
     pub time_ms: u64,
     /// The proposer's key.
@@ -78,16 +86,19 @@ impl Canonical for Header {
         w.u32(self.tx_count);
         self.state_root.encode(w);
         self.validators_hash.encode(w);
+        if let Some(n) = &self.next_validators_hash {
+            n.encode(w);
+        }
         w.u64(self.time_ms);
         self.proposer.encode(w);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let version = r.u16()?;
-        if version != HEADER_VERSION {
+        if version != HEADER_VERSION && version != HEADER_VERSION_MEMBERSHIP {
             return Err(LedgerError::UnsupportedVersion {
                 what: "header",
                 found: version as u64,
-                supported: HEADER_VERSION as u64,
+                supported: HEADER_VERSION_MEMBERSHIP as u64,
             });
         }
         Ok(Header {
@@ -100,6 +111,7 @@ impl Canonical for Header {
             tx_count: r.u32()?,
             state_root: Hash::decode(r)?,
             validators_hash: Hash::decode(r)?,
+            next_validators_hash: if version == HEADER_VERSION_MEMBERSHIP { Some(Hash::decode(r)?) } else { None },
             time_ms: r.u64()?,
             proposer: PublicKey::decode(r)?,
         })
@@ -138,6 +150,10 @@ impl Block {
     /// Check that the header commits to this body: `tx_root` and `tx_count` match the
     /// transactions and `last_commit_hash` the carried certificate.
     pub fn check_body(&self) -> Result<()> {
+        self.check_body_root(&merkle::root(&self.leaves()))
+    }
+    /// [`Block::check_body`] with the root of [`Block::leaves`] already computed (`tx_root`).
+    pub fn check_body_root(&self, tx_root: &Hash) -> Result<()> {
         let h = self.header.height;
         let lc = last_commit_hash(self.last_commit.as_ref());
         if lc != self.header.last_commit_hash {
@@ -152,7 +168,7 @@ impl Block {
                 reason: format!("header says {} transactions, block has {}", self.header.tx_count, self.txs.len()),
             });
         }
-        let root = merkle::root(&self.leaves());
+        let root = *tx_root;
         if root != self.header.tx_root {
             return Err(LedgerError::InvalidBlock {
                 height: h,
@@ -257,13 +273,18 @@ pub struct SignedVote {
 }
 
 impl SignedVote {
-    /// Verify against the chain's validator set.
+    /// Verify against the chain's genesis validator set.
     pub fn verify(&self, spec: &ChainSpec) -> Result<()> {
-        let v = spec.genesis.validators.get(self.vote.validator as usize).ok_or_else(|| LedgerError::Invalid {
+        self.verify_in(&spec.chain_id, &spec.validator_set)
+    }
+
+    /// Verify against `set` (the set in force at the vote's height) on chain `chain_id`.
+    pub fn verify_in(&self, chain_id: &Hash, set: &ValidatorSet) -> Result<()> {
+        let v = set.get(self.vote.validator as usize).ok_or_else(|| LedgerError::Invalid {
             what: "vote",
             reason: format!("no validator with index {}", self.vote.validator),
         })?;
-        if self.vote.chain_id != spec.chain_id {
+        if self.vote.chain_id != *chain_id {
             return Err(LedgerError::Invalid { what: "vote", reason: "vote is for another chain".into() });
         }
         v.key.verify("vote", &self.vote.signing_hash(), &self.signature)
@@ -338,10 +359,16 @@ impl CommitCertificate {
         }
     }
 
-    /// Verify: shape, signatures, and a quorum of voting power. Returns the signed power.
+    /// Verify against the genesis set: shape, signatures, and a quorum of voting power. Returns
+    /// the signed power.
     pub fn verify(&self, spec: &ChainSpec) -> Result<u64> {
+        self.verify_in(&spec.chain_id, &spec.validator_set)
+    }
+
+    /// Verify against `set` (the set in force at the certificate's height) on chain `chain_id`.
+    pub fn verify_in(&self, chain_id: &Hash, set: &ValidatorSet) -> Result<u64> {
         let bad = |reason: String| LedgerError::InvalidCertificate { height: self.height, reason };
-        let vs = &spec.genesis.validators;
+        let vs = &set.validators;
         let mut power = 0u64;
         let mut items = Vec::with_capacity(self.sigs.len());
         let mut prev: Option<u16> = None;
@@ -354,13 +381,13 @@ impl CommitCertificate {
                 .get(s.validator as usize)
                 .ok_or_else(|| bad(format!("signature by unknown validator index {}", s.validator)))?;
             power += v.power;
-            items.push((v.key, self.vote_of(&spec.chain_id, s).signing_hash(), s.signature));
+            items.push((v.key, self.vote_of(chain_id, s).signing_hash(), s.signature));
         }
-        if power < spec.quorum_power() {
+        if power < set.quorum_power() {
             return Err(bad(format!(
                 "signed voting power {power} is not more than two thirds of {} (need {})",
-                spec.total_power,
-                spec.quorum_power()
+                set.total_power,
+                set.quorum_power()
             )));
         }
         // One by one, never as a batch: batch verification cannot see a torsion component in `R`
@@ -383,12 +410,17 @@ impl CommitCertificate {
         t[(t.len() - 1) / 2]
     }
 
-    /// The clocks signed by time-service validators, with their names.
+    /// The clocks signed by time-service validators of the genesis set, with their names.
     pub fn timesvc_readings(&self, spec: &ChainSpec) -> Vec<(String, u64)> {
+        self.timesvc_readings_in(&spec.validator_set)
+    }
+
+    /// The clocks signed by time-service validators of `set`, with their names.
+    pub fn timesvc_readings_in(&self, set: &ValidatorSet) -> Vec<(String, u64)> {
         self.sigs
             .iter()
             .filter_map(|s| {
-                let v = spec.genesis.validators.get(s.validator as usize)?;
+                let v = set.get(s.validator as usize)?;
                 (v.role == ValidatorRole::Timesvc).then(|| (v.name.clone(), s.time_ms))
             })
             .collect()

@@ -150,6 +150,50 @@ pub enum LedgerError {
     #[error("registry: {0}")]
     Registry(String),
 
+    // ---- membership ----
+    /// A membership approval is signed by a key outside the set in force.
+    #[error("membership approval by {0}, which is not a validator of the set in force")]
+    ApprovalNotMember(String),
+    /// Two approvals of one membership change by the same validator.
+    #[error("repeated membership approval by {0}")]
+    DuplicateApproval(String),
+    /// The approvals of a membership change hold too little power.
+    #[error("membership change approved by power {got}, needs more than two thirds of the set in force ({needed})")]
+    NotEnoughApprovalPower {
+        /// Power of the valid approvals.
+        got: u64,
+        /// Quorum power of the set in force.
+        needed: u64,
+    },
+    /// A new validator key is already in the set (or is a client's key).
+    #[error("key {0} is already in use")]
+    ValidatorKeyInUse(String),
+    /// A new validator key was used by a validator of this chain before.
+    #[error("key {0} was a validator key of this chain before and cannot be used again")]
+    ValidatorKeyUsedBefore(String),
+    /// A membership change names a key outside the latest set.
+    #[error("{0} is not a validator")]
+    NotAValidator(String),
+    /// A removal would leave too few validators.
+    #[error("the change would leave {left} validators, fewer than {min}")]
+    TooFewValidators {
+        /// Validators left.
+        left: usize,
+        /// The least allowed.
+        min: usize,
+    },
+    /// A removal would leave no court.
+    #[error("the change would leave no court among the validators")]
+    NoCourtLeft,
+    /// A membership change's sequence number is not the next one.
+    #[error("membership change number {got}, expected {expected}")]
+    MembershipSeq {
+        /// The next sequence number.
+        expected: u64,
+        /// The one in the transaction.
+        got: u64,
+    },
+
     // ---- blocks, certificates, chains ----
     /// A block or header breaks a chain rule.
     #[error("invalid block at height {height}: {reason}")]
@@ -217,6 +261,15 @@ impl LedgerError {
             LedgerError::NotAttached { .. } => "not_attached",
             LedgerError::NotEnoughApprovals { .. } => "not_enough_approvals",
             LedgerError::Registry(_) => "registry",
+            LedgerError::ApprovalNotMember(_) => "approval_not_member",
+            LedgerError::DuplicateApproval(_) => "duplicate_approval",
+            LedgerError::NotEnoughApprovalPower { .. } => "not_enough_approval_power",
+            LedgerError::ValidatorKeyInUse(_) => "validator_key_in_use",
+            LedgerError::ValidatorKeyUsedBefore(_) => "validator_key_used_before",
+            LedgerError::NotAValidator(_) => "not_a_validator",
+            LedgerError::TooFewValidators { .. } => "too_few_validators",
+            LedgerError::NoCourtLeft => "no_court_left",
+            LedgerError::MembershipSeq { .. } => "membership_seq",
             LedgerError::InvalidBlock { .. } => "invalid_block",
             LedgerError::TxInBlock { .. } => "invalid_tx_in_block",
             LedgerError::InvalidCertificate { .. } => "invalid_certificate",

@@ -34,6 +34,10 @@ pub enum ValidatorRole {
     Notary = 2,
     /// A time-service centre's node; its signed clock is shown in receipts.
     Timesvc = 3,
+    /// A mediation platform's node.
+    Mediation = 4,
+    /// A forensic appraisal centre's node.
+    Forensic = 5,
 }
 
 /// Role of a client key.
@@ -88,20 +92,33 @@ impl ValidatorRole {
             ValidatorRole::Court => "court",
             ValidatorRole::Notary => "notary",
             ValidatorRole::Timesvc => "timesvc",
+            ValidatorRole::Mediation => "mediation",
+            ValidatorRole::Forensic => "forensic",
         }
     }
     /// Parse a lower-case role name, naming the accepted ones when it is not one.
     pub fn parse(s: &str) -> Result<Self> {
-        [ValidatorRole::Court, ValidatorRole::Notary, ValidatorRole::Timesvc]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| LedgerError::Genesis(format!("unknown validator role {s:?}: court, notary or timesvc")))
+        [
+            ValidatorRole::Court,
+            ValidatorRole::Notary,
+            ValidatorRole::Timesvc,
+            ValidatorRole::Mediation,
+            ValidatorRole::Forensic,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| {
+            LedgerError::Genesis(format!("unknown validator role {s:?}: court, notary, timesvc, mediation or forensic"))
+        })
     }
-    fn from_u8(b: u8) -> Option<Self> {
+    /// The role with this canonical tag byte.
+    pub fn from_u8(b: u8) -> Option<Self> {
         Some(match b {
             1 => ValidatorRole::Court,
             2 => ValidatorRole::Notary,
             3 => ValidatorRole::Timesvc,
+            4 => ValidatorRole::Mediation,
+            5 => ValidatorRole::Forensic,
             _ => return None,
         })
     }
@@ -180,6 +197,8 @@ pub struct ChainSpec {
     pub validators_hash: Hash,
     /// Total voting power.
     pub total_power: u64,
+    /// The genesis validator set (the set in force at height 1).
+    pub validator_set: std::sync::Arc<crate::membership::ValidatorSet>,
 }
 
 impl Genesis {
@@ -208,7 +227,8 @@ impl Genesis {
         let chain_id = Hash::tagged(TAG_GENESIS, &[&self.to_bytes()]);
         let validators_hash = validators_hash(&self.validators);
         let total_power = self.validators.iter().map(|v| v.power).sum();
-        Ok(ChainSpec { genesis: self, chain_id, validators_hash, total_power })
+        let validator_set = std::sync::Arc::new(crate::membership::ValidatorSet::new(self.validators.clone()));
+        Ok(ChainSpec { genesis: self, chain_id, validators_hash, total_power, validator_set })
     }
 
     fn validate(&self) -> Result<()> {
@@ -678,7 +698,10 @@ mod tests {
         assert!(g.add_client(c("p", test_key("court").public())).unwrap_err().to_string().contains("duplicate key"));
         g.add_client(c("p", test_key("p").public())).unwrap();
         assert!(g.clone().into_spec().is_ok());
-        assert!(ValidatorRole::parse("judge").unwrap_err().to_string().contains("court, notary or timesvc"));
+        assert!(ValidatorRole::parse("judge")
+            .unwrap_err()
+            .to_string()
+            .contains("court, notary, timesvc, mediation or forensic"));
         assert!(ClientRole::parse("court").unwrap_err().to_string().contains("platform, judge"));
         assert_eq!(ValidatorRole::parse("timesvc").unwrap(), ValidatorRole::Timesvc);
         // A draft with no validator is a draft, not a genesis.

@@ -37,6 +37,8 @@ pub const TAG_BATCH_ITEM: &str = "curia/v1/batch-item";
 pub const TAG_SALTED: &str = "curia/v1/salted";
 /// Tag of a court's approval of a registry update.
 pub const TAG_REGISTRY: &str = "curia/v1/registry";
+/// Tag of a validator's approval of a membership change.
+pub const TAG_MEMBERSHIP: &str = "curia/v1/membership";
 
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

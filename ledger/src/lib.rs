@@ -4,9 +4,11 @@
 //! a judge's machine needs to verify a receipt offline lives here.
 //!
 //! - [`codec`]: the canonical binary encoding; [`hash`]: domain-separated SHA-256;
-//!   [`crypto`]: ed25519; [`merkle`]: RFC 6962 trees and proofs.
+//!   [`crypto`]: ed25519; [`merkle`]: RFC 6962 trees and proofs; [`tlog`]: an append-only log's
+//!   stored hashes and the proofs computed from them.
 //! - [`genesis`]: the founding document; [`tx`]: transactions; [`block`]: headers, votes and
-//!   commit certificates; [`state`]: the deterministic state transition.
+//!   commit certificates; [`state`]: the deterministic state transition; [`membership`]: the
+//!   validator set in force at each height and the transactions that change it.
 //! - [`receipt`]: self-contained receipts; [`verify`]: offline verification reports;
 //!   [`audit`]: full replay from genesis.
 
@@ -15,14 +17,18 @@ pub mod audit;
 pub mod block;
 pub mod codec;
 pub mod crypto;
+pub mod equivocation;
 pub mod error;
 pub mod genesis;
 pub mod hash;
 pub mod limits;
+pub mod membership;
 pub mod merkle;
+pub mod merkle_tiles;
 pub mod receipt;
 pub mod state;
 pub mod testkit;
+pub mod tlog;
 pub mod tx;
 pub mod verify;
 

@@ -226,9 +226,29 @@ impl Receipt {
             reason: format!("block {} has no deposit at {tx_index}/{item_index:?}", block.header.height),
         };
         let tx = block.txs.get(tx_index as usize).ok_or_else(not_found)?;
-        let tx_id = tx.id(chain_id);
         let leaves = block.leaves();
         let tx_proof = crate::merkle::inclusion_proof(&leaves, tx_index as u64)?;
+        Receipt::build_from_parts(chain_id, &block.header, cert, tx, tx_index, tx_proof, item_index)
+    }
+
+    /// [`Receipt::build`] from the parts a receipt needs, without the rest of the block: the
+    /// header, the transaction at `tx_index` and its inclusion proof in `header.tx_root` (which
+    /// the caller computed, e.g. from stored tiles; it is taken as given, so check it with
+    /// [`crate::merkle::verify_inclusion`] if it comes from storage).
+    pub fn build_from_parts(
+        chain_id: &Hash,
+        header: &Header,
+        cert: &CommitCertificate,
+        tx: &crate::tx::Transaction,
+        tx_index: u32,
+        tx_proof: Vec<Hash>,
+        item_index: Option<u32>,
+    ) -> Result<Receipt> {
+        let not_found = || LedgerError::Invalid {
+            what: "receipt request",
+            reason: format!("block {} has no deposit at {tx_index}/{item_index:?}", header.height),
+        };
+        let tx_id = tx.id(chain_id);
         let (item, deposit_id) = match (&tx.body.payload, item_index) {
             (Payload::Deposit(_), None) => (None, tx_id),
             (Payload::BatchDeposit(_), Some(i)) => {
@@ -249,7 +269,7 @@ impl Receipt {
             item,
             tx_index,
             tx_proof,
-            header: block.header.clone(),
+            header: header.clone(),
             certificate: cert.clone(),
             salt: None,
         })

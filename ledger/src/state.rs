@@ -16,6 +16,13 @@
 //!   5. registry updates need distinct, valid approvals of more than half of the court validators;
 //!      `add` needs an unknown key that is no validator's, `remove` an active client, `rotate` an
 //!      active old key and an unknown new key.
+//!   6. membership changes follow [`crate::membership`]: approvals by more than two thirds of
+//!      the power in force at the block's height, sequence number = changes committed before,
+//!      and the change keeps the set valid. A change committed in block `h` is in force from
+//!      `h + 2`.
+//! - Headers: `validators_hash` is the hash of the set in force at the block's height; while no
+//!   membership change takes effect at or before the next height the header is version 2,
+//!   afterwards version 3 with `next_validators_hash`, the set in force at the next height.
 //! - A block is valid only if every transaction in it applies, in order, on top of the state
 //!   left by the previous one (a proposer leaves rejected transactions out), and, above height 1,
 //!   it carries a verifying certificate for the tip block (`last_commit`, see [`crate::block`]).
@@ -30,12 +37,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::block::{last_commit_hash, Block, CommitCertificate, Header, HEADER_VERSION};
+use crate::block::{last_commit_hash, Block, CommitCertificate, Header, HEADER_VERSION, HEADER_VERSION_MEMBERSHIP};
 use crate::codec::{Canonical, Writer};
 use crate::crypto::{verify_batch, PublicKey, Signature};
 use crate::genesis::{ChainSpec, ClientRole, ValidatorRole};
 use crate::hash::{Hash, TAG_STATE, TAG_STATE_DELTA};
 use crate::limits::MAX_BLOCK_DEPOSITS;
+use crate::membership::{check_member_approvals, MemberEntry, Membership};
 use crate::tx::{Payload, RegistryAction, Transaction};
 use crate::{merkle, LedgerError, Result};
 
@@ -71,6 +79,16 @@ pub trait StateView {
     fn case(&self, id: &str) -> Option<CaseRecord>;
     /// Whether a deposit is attached to a case.
     fn attached(&self, case: &str, deposit: &Hash) -> bool;
+    /// The committed membership changes, in order (the validator-set history; empty while the
+    /// genesis set has never changed).
+    fn member_entries(&self) -> Vec<MemberEntry> {
+        Vec::new()
+    }
+}
+
+/// The validator-set history of `state`: the genesis set and its committed changes.
+pub fn membership_of(spec: &ChainSpec, state: &dyn StateView) -> Result<Membership> {
+    Membership::with_entries(spec.validator_set.clone(), &state.member_entries())
 }
 
 /// One change to the state. A block's changes, in order, are its state delta.
@@ -123,6 +141,11 @@ pub enum Change {
         /// Case ID.
         case_id: String,
     },
+    /// A membership change was committed (appended to the validator-set history).
+    Member {
+        /// The entry.
+        entry: MemberEntry,
+    },
 }
 
 impl Change {
@@ -163,6 +186,11 @@ impl Change {
             Change::CaseClosed { case_id } => {
                 w.u8(7);
                 w.str(case_id);
+            }
+            Change::Member { entry } => {
+                w.u8(8);
+                w.u64(entry.height);
+                entry.change.encode(w);
             }
         }
     }
@@ -211,6 +239,8 @@ pub struct Overlay<'a> {
     deposits: HashSet<Hash>,
     cases: HashMap<String, CaseRecord>,
     attached: HashSet<(String, Hash)>,
+    member: Vec<MemberEntry>,
+    height: Option<u64>,
     changes: Vec<Change>,
 }
 
@@ -224,8 +254,16 @@ impl<'a> Overlay<'a> {
             deposits: HashSet::new(),
             cases: HashMap::new(),
             attached: HashSet::new(),
+            member: Vec::new(),
+            height: None,
             changes: Vec::new(),
         }
+    }
+
+    /// An empty overlay on `base` for the block at `height` (membership approvals are checked
+    /// against the set in force there; without a height, against the latest set).
+    pub fn at_height(base: &'a dyn StateView, height: u64) -> Self {
+        Overlay { height: Some(height), ..Overlay::new(base) }
     }
 
     /// The changes so far.
@@ -251,6 +289,7 @@ impl<'a> Overlay<'a> {
                 self.attached.insert((case_id.clone(), *deposit));
             }
             Change::Verified { .. } => {}
+            Change::Member { entry } => self.member.push(entry.clone()),
             Change::CaseClosed { case_id } => {
                 let owner = self.case(case_id).map(|c| c.owner).unwrap_or(PublicKey([0; 32]));
                 self.cases.insert(case_id.clone(), CaseRecord { owner, open: false });
@@ -367,6 +406,21 @@ impl<'a> Overlay<'a> {
                     }
                 }
             }
+            // Rule 6: membership.
+            Payload::Membership { seq, change, approvals } => {
+                let m = membership_of(spec, self)?;
+                if *seq != m.len() {
+                    return Err(LedgerError::MembershipSeq { expected: m.len(), got: *seq });
+                }
+                let in_force = match self.height {
+                    Some(h) => m.set_at(h),
+                    None => m.latest(),
+                };
+                check_member_approvals(&spec.chain_id, in_force, *seq, change, approvals)?;
+                m.apply(change, &|k| self.client(k).is_some())?;
+                let height = self.height.unwrap_or(0);
+                out.push(Change::Member { entry: MemberEntry { height, change: change.clone() } });
+            }
         }
         Ok(out)
     }
@@ -428,6 +482,11 @@ impl StateView for Overlay<'_> {
     fn attached(&self, case: &str, deposit: &Hash) -> bool {
         self.attached.contains(&(case.to_string(), *deposit)) || self.base.attached(case, deposit)
     }
+    fn member_entries(&self) -> Vec<MemberEntry> {
+        let mut e = self.base.member_entries();
+        e.extend(self.member.iter().cloned());
+        e
+    }
 }
 
 /// Whether the caller already verified this transaction's signature: called with the
@@ -473,8 +532,10 @@ pub fn apply_block_with(
 ) -> Result<Vec<Change>> {
     let h = &block.header;
     let bad = |reason: String| LedgerError::InvalidBlock { height: h.height, reason };
-    if h.version != HEADER_VERSION {
-        return Err(bad(format!("header version {} is not {HEADER_VERSION}", h.version)));
+    let m = membership_of(spec, state).map_err(|e| bad(format!("validator-set history: {e}")))?;
+    let version = header_version(&m, h.height);
+    if h.version != version {
+        return Err(bad(format!("header version {} is not {version}", h.version)));
     }
     if h.chain_id != spec.chain_id {
         return Err(bad(format!("chain ID {} is not this chain's {}", h.chain_id, spec.chain_id)));
@@ -488,13 +549,17 @@ pub fn apply_block_with(
             h.prev_hash, tip.height, tip.block_hash
         )));
     }
-    if h.validators_hash != spec.validators_hash {
-        return Err(bad("validator-set hash does not match the genesis validators".into()));
+    let in_force = m.set_at(h.height);
+    if h.validators_hash != in_force.hash {
+        return Err(bad(format!("validator-set hash does not match the set in force at height {}", h.height)));
+    }
+    if h.next_validators_hash != next_validators_hash(&m, h.height) {
+        return Err(bad(format!("next validator-set hash does not match the set in force at height {}", h.height + 1)));
     }
     if h.time_ms < tip.time_ms {
         return Err(bad(format!("time {} is before the previous block's {}", h.time_ms, tip.time_ms)));
     }
-    if spec.validator_index(&h.proposer).is_none() {
+    if in_force.index_of(&h.proposer).is_none() {
         return Err(bad(format!("proposer {} is not a validator", h.proposer)));
     }
     if block.txs.len() > spec.genesis.params.max_block_txs as usize {
@@ -509,9 +574,9 @@ pub fn apply_block_with(
         return Err(bad(format!("{items} deposits exceed the limit {MAX_BLOCK_DEPOSITS}")));
     }
     block.check_body()?;
-    check_last_commit(spec, tip, block)?;
+    check_last_commit(spec, &m, tip, block)?;
     let ids = check_txs_stateless(spec, &block.txs, checked).map_err(|e| bad(e.to_string()))?;
-    let mut ov = Overlay::new(state);
+    let mut ov = Overlay::at_height(state, h.height);
     for (i, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
         ov.apply_tx(spec, tx, id).map_err(|e| LedgerError::TxInBlock {
             height: h.height,
@@ -529,7 +594,7 @@ pub fn apply_block_with(
 
 /// The carried certificate: none at height 1; above, one for the tip's height and hash that
 /// verifies against the validators.
-fn check_last_commit(spec: &ChainSpec, tip: &Tip, block: &Block) -> Result<()> {
+fn check_last_commit(spec: &ChainSpec, m: &Membership, tip: &Tip, block: &Block) -> Result<()> {
     let bad = |reason: String| LedgerError::InvalidBlock { height: block.header.height, reason };
     match (&block.last_commit, tip.height) {
         (None, 0) => Ok(()),
@@ -542,7 +607,7 @@ fn check_last_commit(spec: &ChainSpec, tip: &Tip, block: &Block) -> Result<()> {
                     c.block_hash, c.height, tip.block_hash, tip.height
                 )));
             }
-            c.verify(spec).map_err(|e| bad(format!("carried certificate: {e}")))?;
+            c.verify_in(&spec.chain_id, m.set_at(tip.height)).map_err(|e| bad(format!("carried certificate: {e}")))?;
             Ok(())
         }
     }
@@ -590,7 +655,7 @@ pub fn build_block_with(
     proposing: Proposing,
     checked: SigChecked,
 ) -> Built {
-    let mut ov = Overlay::new(state);
+    let mut ov = Overlay::at_height(state, tip.height + 1);
     let mut txs = Vec::new();
     let mut rejected = Vec::new();
     let mut deposits = 0usize;
@@ -620,14 +685,48 @@ pub fn build_block_with(
         }
     }
     let changes = ov.into_changes();
-    let header = next_header(spec, tip, &txs, &changes, &proposing);
+    let header = match membership_of(spec, state) {
+        Ok(m) => next_header_in(spec, &m, tip, &txs, &changes, &proposing),
+        // The history was stored by this node; if it cannot be read, this header names the
+        // genesis set and every validator will refuse the block.
+        Err(_) => next_header(spec, tip, &txs, &changes, &proposing),
+    };
     Built { block: Block { header, last_commit: proposing.last_commit, txs }, changes, rejected }
 }
 
+/// The header version at `height`: 2 until a membership change takes effect at or before
+/// `height + 1`, then 3.
+pub fn header_version(m: &Membership, height: u64) -> u16 {
+    if m.changed_by(height + 1) {
+        HEADER_VERSION_MEMBERSHIP
+    } else {
+        HEADER_VERSION
+    }
+}
+
+/// The `next_validators_hash` of the header at `height`: none in a version 2 header, else the
+/// hash of the set in force at `height + 1`.
+pub fn next_validators_hash(m: &Membership, height: u64) -> Option<Hash> {
+    (header_version(m, height) == HEADER_VERSION_MEMBERSHIP).then(|| m.set_at(height + 1).hash)
+}
+
 /// The header of the block after `tip` holding `txs` with state `changes` (its time is never
-/// before the tip's).
+/// before the tip's), on a chain whose validator set never changed.
 pub fn next_header(
     spec: &ChainSpec,
+    tip: &Tip,
+    txs: &[Transaction],
+    changes: &[Change],
+    proposing: &Proposing,
+) -> Header {
+    next_header_in(spec, &Membership::new(spec.validator_set.clone()), tip, txs, changes, proposing)
+}
+
+/// [`next_header`] on a chain with validator-set history `m` (every change committed up to the
+/// tip).
+pub fn next_header_in(
+    spec: &ChainSpec,
+    m: &Membership,
     tip: &Tip,
     txs: &[Transaction],
     changes: &[Change],
@@ -636,7 +735,7 @@ pub fn next_header(
     let height = tip.height + 1;
     let leaves: Vec<Hash> = txs.iter().map(Transaction::leaf_hash).collect();
     Header {
-        version: HEADER_VERSION,
+        version: header_version(m, height),
         chain_id: spec.chain_id,
         height,
         prev_hash: tip.block_hash,
@@ -644,7 +743,8 @@ pub fn next_header(
         tx_root: merkle::root(&leaves),
         tx_count: txs.len() as u32,
         state_root: next_state_root(&tip.state_root, height, changes),
-        validators_hash: spec.validators_hash,
+        validators_hash: m.set_at(height).hash,
+        next_validators_hash: next_validators_hash(m, height),
         time_ms: proposing.time_ms.max(tip.time_ms),
         proposer: proposing.proposer,
     }
@@ -658,6 +758,7 @@ pub struct MemState {
     deposits: HashMap<Hash, Hash>,
     cases: HashMap<String, CaseRecord>,
     attached: HashSet<(String, Hash)>,
+    member: Vec<MemberEntry>,
     /// Counts for summaries.
     pub stats: Stats,
 }
@@ -713,6 +814,7 @@ impl MemState {
                     self.stats.case_records += 1;
                 }
                 Change::Verified { .. } => self.stats.case_records += 1,
+                Change::Member { entry } => self.member.push(entry.clone()),
                 Change::CaseClosed { case_id } => {
                     if let Some(c) = self.cases.get_mut(case_id) {
                         c.open = false;
@@ -744,5 +846,8 @@ impl StateView for MemState {
     }
     fn attached(&self, case: &str, deposit: &Hash) -> bool {
         self.attached.contains(&(case.to_string(), *deposit))
+    }
+    fn member_entries(&self) -> Vec<MemberEntry> {
+        self.member.clone()
     }
 }

@@ -6,8 +6,9 @@ use crate::block::{Block, CommitCertificate, Vote, VoteKind};
 use crate::crypto::{PublicKey, SecretKey};
 use crate::genesis::{ChainSpec, Client, ClientRole, Genesis, Params, Validator, ValidatorRole};
 use crate::hash::Hash;
+use crate::membership::ValidatorSet;
 use crate::receipt::Receipt;
-use crate::state::{build_block, MemState, Proposing, Tip};
+use crate::state::{build_block, membership_of, MemState, Proposing, Tip};
 use crate::tx::{batch_body, Commitment, Deposit, Payload, Transaction, TxBody};
 
 /// The key whose seed is `SHA-256("curia-test-key/" || name)`. For tests only.
@@ -64,6 +65,8 @@ pub struct TestChain {
     pub blocks: Vec<(Block, CommitCertificate)>,
     /// The clock used for the next block.
     pub now_ms: u64,
+    /// Validator keys that are not `test_key(name)` (added or rotated validators).
+    pub extra_keys: Vec<SecretKey>,
 }
 
 impl TestChain {
@@ -72,7 +75,7 @@ impl TestChain {
         let spec = test_genesis(n).into_spec().expect("test genesis is valid");
         let state = MemState::genesis(&spec);
         let tip = Tip::genesis(&spec);
-        TestChain { spec, state, tip, blocks: Vec::new(), now_ms: TEST_GENESIS_MS + 1000 }
+        TestChain { spec, state, tip, blocks: Vec::new(), now_ms: TEST_GENESIS_MS + 1000, extra_keys: Vec::new() }
     }
 
     /// A signed deposit of `data` by client `who` with `nonce`.
@@ -111,8 +114,8 @@ impl TestChain {
     /// Build, certify (all validators precommit in round 0) and apply a block. Returns the
     /// transactions left out, with reasons.
     pub fn commit(&mut self, txs: Vec<Transaction>) -> Vec<(Transaction, crate::LedgerError)> {
-        let proposer =
-            self.spec.genesis.validators[(self.tip.height as usize) % self.spec.genesis.validators.len()].key;
+        let set = self.set_at(self.tip.height + 1);
+        let proposer = set.validators[(self.tip.height as usize) % set.len()].key;
         let built = build_block(&self.spec, &self.state, &self.tip, txs, self.proposing(proposer));
         let cert = self.certify(&built.block, 0);
         self.state.apply(&built.changes);
@@ -132,9 +135,22 @@ impl TestChain {
         self.blocks.last().map(|(_, c)| c.clone())
     }
 
+    /// The validator set in force at `height` on this chain.
+    pub fn set_at(&self, height: u64) -> std::sync::Arc<ValidatorSet> {
+        membership_of(&self.spec, &self.state).expect("test chain history is valid").set_at(height).clone()
+    }
+
+    /// The secret key of validator key `pk`: `test_key(name)` or one of `extra_keys`.
+    pub fn secret_of(&self, pk: &PublicKey) -> SecretKey {
+        let set = membership_of(&self.spec, &self.state).expect("test chain history is valid");
+        let named = set.latest().validators.iter().chain(&self.spec.genesis.validators).map(|v| test_key(&v.name));
+        named.chain(self.extra_keys.iter().cloned()).find(|k| &k.public() == pk).expect("a known validator key")
+    }
+
     /// A certificate for `block` signed by every validator in `round`, with clocks near `now_ms`.
     pub fn certify(&self, block: &Block, round: u32) -> CommitCertificate {
-        let votes: Vec<_> = (0..self.spec.genesis.validators.len())
+        let set = self.set_at(block.header.height);
+        let votes: Vec<_> = (0..set.len())
             .map(|i| {
                 Vote {
                     chain_id: self.spec.chain_id,
@@ -145,7 +161,7 @@ impl TestChain {
                     time_ms: self.now_ms + 10 * i as u64,
                     validator: i as u16,
                 }
-                .sign(&test_key(&format!("v{i}")))
+                .sign(&self.secret_of(&set.validators[i].key))
             })
             .collect();
         CommitCertificate::from_votes(block.header.height, round, block.hash(), &votes)

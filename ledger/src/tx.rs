@@ -21,6 +21,7 @@ use crate::crypto::{PublicKey, SecretKey, Signature};
 use crate::genesis::{check_name, Client, ClientRole};
 use crate::hash::{Hash, TAG_BATCH_ITEM, TAG_REGISTRY, TAG_SALTED, TAG_TX};
 use crate::limits::*;
+use crate::membership::{MemberApproval, MemberChange};
 use crate::{merkle, LedgerError, Result};
 
 /// What a deposit commits to.
@@ -164,6 +165,16 @@ pub enum Payload {
         /// Court approvals.
         approvals: Vec<Approval>,
     },
+    /// Change the validator set (registrar, with approvals of more than two thirds of the power
+    /// in force; see [`crate::membership`]).
+    Membership {
+        /// The change's sequence number: how many changes were committed before it.
+        seq: u64,
+        /// The change.
+        change: MemberChange,
+        /// Validator approvals.
+        approvals: Vec<MemberApproval>,
+    },
 }
 
 impl Payload {
@@ -177,6 +188,7 @@ impl Payload {
             Payload::RecordVerification { .. } => "record_verification",
             Payload::CloseCase { .. } => "close_case",
             Payload::Registry { .. } => "registry",
+            Payload::Membership { .. } => "membership",
         }
     }
     /// The client role allowed to send this kind.
@@ -187,7 +199,7 @@ impl Payload {
             | Payload::AttachDeposit { .. }
             | Payload::RecordVerification { .. }
             | Payload::CloseCase { .. } => ClientRole::Judge,
-            Payload::Registry { .. } => ClientRole::Registrar,
+            Payload::Registry { .. } | Payload::Membership { .. } => ClientRole::Registrar,
         }
     }
 }
@@ -254,6 +266,18 @@ impl TxBody {
             Payload::Registry { action, approvals } => {
                 if let RegistryAction::Add(c) = action {
                     check_name("client name", &c.name)?;
+                }
+                if approvals.len() > MAX_APPROVALS {
+                    return Err(LedgerError::TooLarge {
+                        what: "approvals",
+                        len: approvals.len() as u64,
+                        max: MAX_APPROVALS as u64,
+                    });
+                }
+            }
+            Payload::Membership { change, approvals, .. } => {
+                if let MemberChange::Add { validator } = change {
+                    check_name("validator name", &validator.name)?;
                 }
                 if approvals.len() > MAX_APPROVALS {
                     return Err(LedgerError::TooLarge {
@@ -542,6 +566,15 @@ impl Canonical for TxBody {
                     a.signature.encode(w);
                 });
             }
+            Payload::Membership { seq, change, approvals } => {
+                w.u8(8);
+                w.u64(*seq);
+                change.encode(w);
+                w.list(approvals, |w, a| {
+                    a.key.encode(w);
+                    a.signature.encode(w);
+                });
+            }
         }
     }
 
@@ -585,6 +618,13 @@ impl Canonical for TxBody {
                 action: RegistryAction::decode(r)?,
                 approvals: r.list("approvals", MAX_APPROVALS, |r| {
                     Ok(Approval { validator: r.u16()?, signature: Signature::decode(r)? })
+                })?,
+            },
+            8 => Payload::Membership {
+                seq: r.u64()?,
+                change: MemberChange::decode(r)?,
+                approvals: r.list("approvals", MAX_APPROVALS, |r| {
+                    Ok(MemberApproval { key: PublicKey::decode(r)?, signature: Signature::decode(r)? })
                 })?,
             },
             t => return Err(r.bad_tag("payload", t)),

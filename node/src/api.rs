@@ -51,19 +51,30 @@ use curia_ledger::access::{
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::tx::{check_case_id, Transaction};
 use curia_ledger::{Hash, LedgerError};
-use curia_storage::{CaseEntry, Store, StoreError};
-use serde::Serialize;
+use curia_storage::{CaseEntry, CaseEvent as StoredEvent, Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::http::ConnLimits;
 use crate::mempool::{check_admission, Admitted, MAX_SUBMISSION};
 use crate::NodeError;
 
+/// The answer bodies, shared with `curia-client` (`api-types/`).
+pub use curia_api_types::{
+    Accepted, BatchAnswer, BlockInfo, BlockTxs, CaseEvent, CaseInfo, CaseRecord, DepositInfo, DigestDeposits,
+    ErrorBody, ErrorDetail, ItemResult, NodeStatus, TxBatch,
+};
+
 pub use crate::limits::{
     API_MAX_CONNECTIONS, API_MAX_CONNECTIONS_PER_IP, BODY_BUFFER_BUDGET, BODY_READ_TIMEOUT, BUSY_RETRY_AFTER_S,
     CHAIN_READ_CONCURRENCY, DEPOSIT_BODY_LIMIT, SUBMIT_CONCURRENCY, SUBMIT_SLOT_WAIT, SUBMIT_TIMEOUT,
     TRANSACTIONS_BODY_LIMIT,
 };
+
+// The limits clients see in `curia_api_types` are the node's own.
+const _: () = assert!(curia_api_types::DEPOSIT_BODY_LIMIT == DEPOSIT_BODY_LIMIT);
+const _: () = assert!(curia_api_types::TRANSACTIONS_BODY_LIMIT == TRANSACTIONS_BODY_LIMIT);
+const _: () = assert!(curia_api_types::MAX_SUBMISSION == MAX_SUBMISSION);
+const _: () = assert!(curia_api_types::MAX_CHAIN_BLOCKS == crate::limits::MAX_CHAIN_BLOCKS);
 
 /// The driver's answer to a submission: per-transaction results in order, or an error for the
 /// whole submission (such as [`NodeError::TooManyTxs`]).
@@ -78,31 +89,6 @@ pub struct Submit {
     pub checks: Vec<Result<Hash, NodeError>>,
     /// Where the driver sends the mempool's answer.
     pub reply: oneshot::Sender<SubmitResult>,
-}
-
-/// What the driver publishes about the node; served by `GET /v1/status` and `/healthz`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct NodeStatus {
-    /// Chain ID (hex).
-    pub chain_id: String,
-    /// Chain name from the genesis.
-    pub chain_name: String,
-    /// This node's name.
-    pub node: String,
-    /// Height of the last committed block.
-    pub height: u64,
-    /// Hash of the last committed block (hex).
-    pub tip_hash: String,
-    /// Current consensus round.
-    pub round: u32,
-    /// Connected peers.
-    pub peers: usize,
-    /// Transactions pending in the mempool.
-    pub mempool_txs: usize,
-    /// Bytes pending in the mempool.
-    pub mempool_bytes: usize,
-    /// Time of the last commit, ms since the Unix epoch.
-    pub last_commit_ms: u64,
 }
 
 /// Everything the API handlers need.
@@ -133,18 +119,6 @@ pub struct ApiError {
     pub message: String,
     /// `Retry-After` seconds, for 503.
     pub retry_after_s: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-/// The `error` object of every error response.
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -187,7 +161,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
         let mut r = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after_s {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
@@ -196,35 +170,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The HTTP status of an error code. Unknown codes are 422 (a transaction the rules refuse).
+/// The HTTP status of an error code: the table of [`curia_api_types::error_status`], shared with
+/// clients. Unknown codes are 422 (a transaction the rules refuse).
 pub fn error_status(code: &str) -> StatusCode {
-    match code {
-        "bad_json"
-        | "bad_query"
-        | "bad_hex"
-        | "bad_height"
-        | "bad_case_id"
-        | "bad_body"
-        | "decode"
-        | "unsupported_version"
-        | "bad_key"
-        | "bad_timestamp"
-        | "bad_signature" => StatusCode::BAD_REQUEST,
-        "unsigned_request" | "stale_request" | "bad_read_signature" => StatusCode::UNAUTHORIZED,
-        "unknown_sender" | "wrong_role" | "forbidden_reader" => StatusCode::FORBIDDEN,
-        "unauthorized" => StatusCode::UNAUTHORIZED,
-        "body_timeout" => StatusCode::REQUEST_TIMEOUT,
-        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-        "not_found" | "deposit_not_found" | "receipt_pending" | "block_not_found" | "case_not_found" => {
-            StatusCode::NOT_FOUND
-        }
-        "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-        "already_pending" | "duplicate" => StatusCode::CONFLICT,
-        "too_large" | "too_many_txs" => StatusCode::PAYLOAD_TOO_LARGE,
-        "mempool_full" | "busy" | "unavailable" | "timeout" | "too_many_connections" => StatusCode::SERVICE_UNAVAILABLE,
-        "storage" | "config" | "network" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
+    StatusCode::from_u16(curia_api_types::error_status(code)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -245,6 +194,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/status", get(get_status))
         .route("/v1/chain", get(get_chain))
         .route("/v1/genesis", get(get_genesis))
+        .route("/v1/evidence", get(get_evidence))
         .route("/verify", get(get_verify_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -262,8 +212,18 @@ pub async fn serve(
     ctx: ApiContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_tls(listener, ctx, None, shutdown).await
+}
+
+/// [`serve`], speaking TLS with `tls` when it is given (`[api.tls]`).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    ctx: ApiContext,
+    tls: Option<crate::tls::TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let metrics = ctx.metrics.clone();
-    crate::http::serve(listener, router(ctx), API_CONN_LIMITS, metrics, shutdown).await
+    crate::http::serve_tls(listener, router(ctx), API_CONN_LIMITS, metrics, tls, shutdown).await
 }
 
 /// Submissions parsed, checked and waiting for the driver at once; a submission takes a slot only
@@ -409,13 +369,6 @@ async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<Vec<Result
     }
 }
 
-/// Answer to an accepted transaction.
-#[derive(Serialize)]
-struct Accepted {
-    tx_id: Hash,
-    deposit_ids: Vec<Hash>,
-}
-
 /// `POST /v1/deposits`: one deposit or batch deposit transaction.
 async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let (bytes, share) = read_body(&ctx, &headers, body, DEPOSIT_BODY_LIMIT).await?;
@@ -440,43 +393,45 @@ async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: B
     }
 }
 
-/// Body of `POST /v1/transactions`.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TxBatch {
-    txs: Vec<Transaction>,
+/// Whether the request says its body is `application/octet-stream`.
+fn is_octet_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/octet-stream"))
 }
 
-/// One transaction's result in a batch answer.
-#[derive(Serialize)]
-struct ItemResult {
-    index: usize,
-    tx_id: Hash,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deposit_ids: Option<Vec<Hash>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ItemError>,
+/// The binary form of a `POST /v1/transactions` body: the canonical list of transactions
+/// (`u32` count, big-endian, then each canonical transaction), nothing after it. A count above
+/// [`MAX_SUBMISSION`] is `too_many_txs` before anything is decoded; anything else that does not
+/// decode strictly is 400 `decode`.
+fn parse_binary_txs(ctx: &ApiContext, bytes: &[u8]) -> ApiResult<Vec<Transaction>> {
+    use curia_ledger::codec::{Canonical, Reader};
+    if let Some(n) = bytes.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize) {
+        if n > MAX_SUBMISSION {
+            ctx.metrics.inc_rejected("too_many_txs");
+            return Err(NodeError::TooManyTxs { got: n, max: MAX_SUBMISSION }.into());
+        }
+    }
+    let mut r = Reader::new(bytes, "transaction list");
+    let txs = r.list("transactions", MAX_SUBMISSION, Transaction::decode).and_then(|t| r.finish().map(|()| t));
+    txs.map_err(|e| {
+        ctx.metrics.inc_rejected("decode");
+        ApiError::new("decode", format!("body is not a canonical transaction list: {e}"))
+    })
 }
 
-/// A failed item's error (same fields as an error response's `error`).
-#[derive(Serialize)]
-struct ItemError {
-    code: &'static str,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct BatchAnswer {
-    accepted: usize,
-    rejected: usize,
-    results: Vec<ItemResult>,
-}
-
-/// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result.
+/// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result, as
+/// JSON or (with `Content-Type: application/octet-stream`) as the canonical binary list.
 async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let (bytes, share) = read_body(&ctx, &headers, body, TRANSACTIONS_BODY_LIMIT).await?;
     let _slot = submit_slot(&ctx).await?;
-    let TxBatch { txs } = parse_json(&ctx, &bytes, "{\"txs\": [...]} batch")?;
+    let txs = if is_octet_stream(&headers) {
+        parse_binary_txs(&ctx, &bytes)?
+    } else {
+        parse_json::<TxBatch>(&ctx, &bytes, "{\"txs\": [...]} batch")?.txs.into_owned()
+    };
     drop((bytes, share));
     if txs.is_empty() {
         ctx.metrics.inc_rejected("invalid_field");
@@ -506,7 +461,7 @@ async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, bo
                     }
                     _ => all_full = false,
                 }
-                let error = Some(ItemError { code: e.code(), message: e.to_string() });
+                let error = Some(ErrorDetail { code: e.code().to_owned(), message: e.to_string() });
                 answer.results.push(ItemResult { index, tx_id, deposit_ids: None, error });
             }
         }
@@ -543,22 +498,31 @@ async fn read<T: Send + 'static>(
         .map_err(|e| ApiError::new("internal", format!("store read task failed: {e}")))?
 }
 
-/// `GET /v1/deposits/{id}`.
-#[derive(Serialize)]
-struct DepositInfo {
-    deposit_id: Hash,
-    status: &'static str,
-    height: u64,
-    tx_index: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    item_index: Option<u32>,
-    block_hash: Hash,
-    block_time_ms: u64,
-    commit_time_ms: u64,
-    receipt_ready: bool,
-    receipt: String,
+/// `GET /v1/evidence`: the evidence of misbehaviour this node has kept (see
+/// `curia_ledger::equivocation`), oldest height first. Public: it names validators, not clients,
+/// and every record proves itself against the genesis.
+#[derive(serde::Serialize)]
+struct EvidenceList {
+    chain_id: Hash,
+    evidence: Vec<curia_ledger::equivocation::EquivocationJson>,
 }
 
+async fn get_evidence(State(ctx): State<ApiContext>) -> ApiResult<Json<EvidenceList>> {
+    let spec = ctx.spec.clone();
+    let evidence = read(&ctx, move |store| {
+        let kept = store.equivocations()?;
+        // Kept only after the machine verified both votes: a record that no longer checks is a
+        // damaged store, reported as such.
+        kept.iter()
+            .map(|e| curia_ledger::equivocation::EquivocationJson::from_evidence(e, &spec))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::new("storage", format!("a kept evidence record does not check: {e}")))
+    })
+    .await?;
+    Ok(Json(EvidenceList { chain_id: ctx.spec.chain_id, evidence }))
+}
+
+/// `GET /v1/deposits/{id}`.
 async fn get_deposit(
     State(ctx): State<ApiContext>,
     id: Result<Path<String>, PathRejection>,
@@ -574,7 +538,7 @@ async fn get_deposit(
         let cert = store.cert(loc.height)?.ok_or_else(|| missing("certificate"))?;
         Ok(DepositInfo {
             deposit_id,
-            status: "committed",
+            status: "committed".into(),
             height: loc.height,
             tx_index: loc.tx_index,
             item_index: loc.item_index,
@@ -617,12 +581,6 @@ async fn get_receipt(State(ctx): State<ApiContext>, id: Result<Path<String>, Pat
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
-#[derive(Serialize)]
-struct DigestDeposits {
-    commitment: Hash,
-    deposit_ids: Vec<Hash>,
-}
-
 /// `GET /v1/digests/{sha256}`: every committed deposit of a commitment (empty list if none).
 async fn get_digest(
     State(ctx): State<ApiContext>,
@@ -631,16 +589,6 @@ async fn get_digest(
     let commitment = hash_param("sha256", &path_param(d, "sha256", "bad_hex")?)?;
     let deposit_ids = read(&ctx, move |store| Ok(store.deposits_by_digest(&commitment)?)).await?;
     Ok(Json(DigestDeposits { commitment, deposit_ids }))
-}
-
-#[derive(Serialize)]
-struct BlockInfo {
-    height: u64,
-    block_hash: Hash,
-    tx_count: u32,
-    commit_time_ms: u64,
-    header: curia_ledger::block::Header,
-    certificate: curia_ledger::block::CommitCertificate,
 }
 
 /// `GET /v1/blocks/{height}`.
@@ -669,13 +617,6 @@ async fn get_block(
     Ok(Json(info))
 }
 
-#[derive(Serialize)]
-struct BlockTxs {
-    height: u64,
-    commit_time_ms: u64,
-    tx_ids: Vec<Hash>,
-}
-
 /// `GET /v1/blocks/{height}/txs`: the IDs of a committed block's transactions, in order.
 async fn get_block_txs(
     State(ctx): State<ApiContext>,
@@ -695,15 +636,6 @@ async fn get_block_txs(
     })
     .await?;
     Ok(Json(info))
-}
-
-#[derive(Serialize)]
-struct CaseInfo {
-    case_id: String,
-    owner: curia_ledger::crypto::PublicKey,
-    open: bool,
-    record_count: u32,
-    records: Vec<CaseEntry>,
 }
 
 /// The reader of a signed read request (`docs/api.md`, "Signed reads"): its three headers are
@@ -746,6 +678,12 @@ fn signed_reader(
     Ok(reader)
 }
 
+/// What a signed read signs as its path: the path and the query as the request carries them
+/// (`/v1/chain?from=1&count=2`), the path alone when there is no query.
+fn request_target(uri: &axum::http::Uri) -> &str {
+    uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
+}
+
 /// A refused signed read as a response: every 401 carries `WWW-Authenticate: Curia-Signature`.
 fn read_refusal(e: ApiError) -> Response {
     let challenge = e.status == StatusCode::UNAUTHORIZED;
@@ -783,13 +721,13 @@ async fn get_case(
 ) -> Result<Json<CaseInfo>, Response> {
     let id = path_param(id, "id", "bad_case_id").map_err(IntoResponse::into_response)?;
     check_case_id(&id).map_err(|e| ApiError::new("bad_case_id", format!("path parameter id: {e}")).into_response())?;
-    let reader = signed_reader(&ctx, "GET", uri.path(), &headers).map_err(read_refusal)?;
+    let reader = signed_reader(&ctx, "GET", request_target(&uri), &headers).map_err(read_refusal)?;
     let spec = ctx.spec.clone();
     let info = read(&ctx, move |store| {
         check_case_reader(&spec, store, &reader)?;
         let status =
             store.case_status(&id)?.ok_or_else(|| ApiError::new("case_not_found", format!("case {id} not found")))?;
-        let records = store.case_records(&id)?;
+        let records = store.case_records(&id)?.into_iter().map(case_record).collect();
         Ok(CaseInfo {
             case_id: id,
             owner: status.record.owner,
@@ -801,6 +739,17 @@ async fn get_case(
     .await
     .map_err(IntoResponse::into_response)?;
     Ok(Json(info))
+}
+
+/// A stored case record as the API shows it.
+fn case_record(e: CaseEntry) -> CaseRecord {
+    let event = match e.event {
+        StoredEvent::Opened { owner } => CaseEvent::Opened { owner },
+        StoredEvent::Attached { deposit } => CaseEvent::Attached { deposit },
+        StoredEvent::Verified { deposit, valid } => CaseEvent::Verified { deposit, valid },
+        StoredEvent::Closed => CaseEvent::Closed,
+    };
+    CaseRecord { height: e.height, tx_index: e.tx_index, event }
 }
 
 /// `GET /v1/status`.
@@ -850,7 +799,8 @@ fn chain_query(q: Option<&str>) -> ApiResult<(u64, u32)> {
 ///
 /// The blocks hold case transactions in clear, so this is a case read: like `GET /v1/cases/{id}`
 /// it needs a signed request ([`signed_reader`]) by a key that [`may_read_cases`]. The signed
-/// path is `/v1/chain`: the query is not signed (see `docs/api.md`, "Signed reads"). Order:
+/// path includes the query (`/v1/chain?from=1&count=256`; see `docs/api.md`, "Signed reads"),
+/// so a captured request cannot be replayed for another range. Order:
 /// 400 `bad_query`; 401 / 400 for the signature and its headers; 403 `forbidden_reader`; then
 /// 503 `busy`, so a refused request never takes one of the [`CHAIN_READ_CONCURRENCY`] slots.
 async fn get_chain(
@@ -862,7 +812,7 @@ async fn get_chain(
     use crate::chain_stream::FrameWriter;
     use curia_ledger::codec::Canonical;
     let (from, count) = chain_query(q.as_deref()).map_err(IntoResponse::into_response)?;
-    let reader = signed_reader(&ctx, "GET", uri.path(), &headers).map_err(read_refusal)?;
+    let reader = signed_reader(&ctx, "GET", request_target(&uri), &headers).map_err(read_refusal)?;
     let spec = ctx.spec.clone();
     read(&ctx, move |store| check_case_reader(&spec, store, &reader)).await.map_err(IntoResponse::into_response)?;
     let _permit = CHAIN_READS.try_acquire().map_err(|_| {
@@ -900,7 +850,8 @@ async fn get_genesis(State(ctx): State<ApiContext>) -> Response {
 
 /// `GET /verify`: the judge's offline verification page, `web/dist/verify.html` (built from `web/`
 /// and committed), served as is with the Content-Security-Policy it was built with
-/// (`web/dist/verify.csp`: only its own inline script and style, no request of any kind).
+/// (`web/dist/verify.csp`: only its own inline script and style, WebAssembly compiled from that
+/// script, no request of any kind).
 async fn get_verify_page() -> Response {
     const PAGE: &str = include_str!("../../web/dist/verify.html");
     const CSP: &str = include_str!("../../web/dist/verify.csp");

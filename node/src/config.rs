@@ -54,6 +54,10 @@ pub struct NetworkSection {
     /// Keys (hex) of observers allowed to connect besides the validators.
     #[serde(default)]
     pub observers: Vec<String>,
+    /// Where to dial validators, by genesis name, instead of the genesis address: a multiaddr
+    /// (`/ip4/…/tcp/P`, `/dns/HOST/tcp/P`) or `HOST:PORT` ([`crate::net::parse_peer_address`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub addresses: std::collections::BTreeMap<String, String>,
 }
 
 /// A listener.
@@ -62,6 +66,26 @@ pub struct NetworkSection {
 pub struct ListenSection {
     /// Address, e.g. `127.0.0.1:8080`.
     pub listen: SocketAddr,
+    /// Serve TLS instead of plain HTTP ([`crate::tls`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
+}
+
+impl ListenSection {
+    /// A plain-HTTP listener on `listen`.
+    pub fn new(listen: SocketAddr) -> ListenSection {
+        ListenSection { listen, tls: None }
+    }
+}
+
+/// `[api.tls]`, `[ops.tls]`: the listener's certificate and key (see [`crate::tls`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM file: the server certificate first, then any intermediate CA certificates.
+    pub cert_chain: PathBuf,
+    /// PEM file: the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// `[ops]`: the operator's listener.
@@ -81,6 +105,9 @@ pub struct OpsSection {
     /// Least time between two backups, in seconds; a request sooner gets 429.
     #[serde(default = "default_backup_min_interval_s")]
     pub backup_min_interval_s: u64,
+    /// Serve TLS instead of plain HTTP ([`crate::tls`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
 }
 
 fn default_backup_keep() -> usize {
@@ -99,6 +126,7 @@ impl OpsSection {
             token_file: None,
             backup_keep: default_backup_keep(),
             backup_min_interval_s: default_backup_min_interval_s(),
+            tls: None,
         }
     }
 
@@ -198,8 +226,11 @@ impl NodeConfig {
         let mut c: NodeConfig =
             toml::from_str(&text).map_err(|e| NodeError::Config(format!("config {}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in
-            [&mut c.node.data_dir, &mut c.node.genesis, &mut c.node.key].into_iter().chain(c.ops.token_file.as_mut())
+        let tls = c.api.tls.iter_mut().chain(c.ops.tls.iter_mut()).flat_map(|t| [&mut t.cert_chain, &mut t.key]);
+        for p in [&mut c.node.data_dir, &mut c.node.genesis, &mut c.node.key]
+            .into_iter()
+            .chain(c.ops.token_file.as_mut())
+            .chain(tls)
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -236,8 +267,9 @@ pub fn write_token(path: &Path, token: &str, force: bool) -> Result<(), NodeErro
         .map_err(|e| NodeError::Config(format!("cannot write ops token {}: {e}", path.display())))
 }
 
-/// Write `text` to a new file readable only by its owner (unless `force`, refuse an existing one).
-fn write_private(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
+/// Write `text` to a new file readable only by its owner and sync it (unless `force`, refuse an
+/// existing one).
+pub fn write_private(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true);
@@ -256,55 +288,15 @@ fn write_private(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// On-disk form of a key.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    #[serde(rename = "type")]
-    kind: String,
-    public: String,
-    secret: String,
-}
-
-const KEY_TYPE: &str = "curia-ed25519-secret-key";
-
-/// Write `key` to `path` with mode 0600, refusing to overwrite unless `force`.
+/// Write `key` to `path` (the format of [`curia_api_types::key_file`]) with mode 0600, refusing
+/// to overwrite unless `force`.
 pub fn write_key(path: &Path, key: &SecretKey, force: bool) -> Result<(), NodeError> {
-    use std::io::Write;
-    let kf = KeyFile { kind: KEY_TYPE.into(), public: key.public().to_string(), secret: hex::encode(key.seed()) };
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let io = |e: std::io::Error| NodeError::Config(format!("cannot write key {}: {e}", path.display()));
-    let mut f = opts.open(path).map_err(io)?;
-    let text = serde_json::to_string_pretty(&kf).expect("key serializes") + "\n";
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)
+    write_private(path, &curia_api_types::key_file::key_file_text(key), force)
+        .map_err(|e| NodeError::Config(format!("cannot write key {}: {e}", path.display())))
 }
 
 /// Read a key file, checking that its public key matches its secret.
 pub fn read_key(path: &Path) -> Result<SecretKey, NodeError> {
-    let bad = |m: String| NodeError::Config(format!("key file {}: {m}", path.display()));
-    let kf: KeyFile = serde_json::from_slice(&read_small(path, "key")?).map_err(|e| bad(e.to_string()))?;
-    if kf.kind != KEY_TYPE {
-        return Err(bad(format!("type is {:?}, expected {KEY_TYPE}", kf.kind)));
-    }
-    let seed: [u8; 32] = hex::decode(&kf.secret)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad("secret is not 32 bytes of hex".into()))?;
-    let key = SecretKey::from_seed(&seed);
-    if key.public().to_string() != kf.public {
-        return Err(bad("public key does not match the secret".into()));
-    }
-    Ok(key)
+    curia_api_types::key_file::parse_key_file(&read_small(path, "key")?)
+        .map_err(|m| NodeError::Config(format!("key file {}: {m}", path.display())))
 }

@@ -28,11 +28,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use curia_consensus::executor::{self, ChainStore, Clock, Executor, Network, Note, Timer, TxSource};
+use curia_consensus::machine::SignPos;
 use curia_consensus::msg::{decode_proposals, encode_proposals};
 use curia_consensus::{Config, ConsensusError, Message, PeerId, SignedProposal, Timeouts};
 use curia_ledger::block::{Block, CommitCertificate, SignedVote};
 use curia_ledger::codec::{Canonical, Reader, Writer};
 use curia_ledger::crypto::{SecretKey, Signature};
+use curia_ledger::equivocation::Equivocation;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::state::{Change, StateView, Tip};
 use curia_ledger::tx::Transaction;
@@ -44,6 +46,7 @@ use crate::api::{NodeStatus, Submit};
 use crate::mempool::{check_signed, Mempool, MempoolConfig};
 use crate::net::{NetEvent, NetHandle};
 use crate::ops::Metrics;
+use crate::signing::SigningRecord;
 use crate::NodeError;
 
 /// Frame tag of a consensus message.
@@ -110,6 +113,11 @@ pub struct DriverParts {
     pub mempool: MempoolConfig,
     /// Proposal pacing.
     pub pacing: Pacing,
+    /// Where this validator records the positions it signs at; its value at start is the
+    /// signing floor (rule S3).
+    pub signing: Arc<SigningRecord>,
+    /// node.toml `[network.addresses]`: a validator's address by name, replacing the registered one.
+    pub address_overrides: std::collections::BTreeMap<String, String>,
 }
 
 /// Milliseconds since the Unix epoch by the local clock.
@@ -121,7 +129,21 @@ pub fn now_ms() -> u64 {
 
 /// The RocksDB store as the executor's chain store. State reads run on the blocking-aware
 /// path (`block_in_place`) and report the first failed read as the error.
-pub struct NodeStore(pub Arc<Store>);
+pub struct NodeStore(pub Arc<Store>, pub Option<Arc<SigningRecord>>);
+
+impl NodeStore {
+    /// Rule S3: record where this validator signs before the vote or proposal is logged.
+    fn note_signing(&self, pos: SignPos) -> Result<(), StoreError> {
+        match &self.1 {
+            None => Ok(()),
+            Some(r) => r.note(pos).map_err(|source| StoreError::Io {
+                op: "write the signing record",
+                path: r.path().to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
 
 impl ChainStore for NodeStore {
     type Error = StoreError;
@@ -145,12 +167,16 @@ impl ChainStore for NodeStore {
         self.0.commit_block(block, cert, changes)
     }
     fn append_vote(&mut self, vote: &SignedVote) -> Result<(), StoreError> {
+        self.note_signing(SignPos::of_vote(&vote.vote))?;
         self.0.append_vote(vote)
     }
     fn votes(&self) -> Result<Vec<SignedVote>, StoreError> {
         self.0.votes()
     }
     fn save_proposals(&mut self, proposals: &[SignedProposal]) -> Result<(), StoreError> {
+        if let Some(top) = proposals.iter().map(|p| SignPos::of_proposal(&p.proposal)).max() {
+            self.note_signing(top)?;
+        }
         self.0.put_consensus_state(&encode_proposals(proposals))
     }
     fn proposals(&self) -> Result<Vec<SignedProposal>, StoreError> {
@@ -165,6 +191,9 @@ impl ChainStore for NodeStore {
     }
     fn prune_votes_below(&mut self, height: u64) -> Result<(), StoreError> {
         self.0.prune_votes_below(height)
+    }
+    fn record_equivocation(&mut self, evidence: &Equivocation) -> Result<(), StoreError> {
+        self.0.record_equivocation(evidence).map(|_| ())
     }
 }
 
@@ -253,6 +282,8 @@ type NodeExecutor = Executor<NodeStore, NodeNet, NodeClock, NodePool>;
 
 struct Driver {
     spec: Arc<ChainSpec>,
+    /// Keeps the network's peers on the validator set (`crate::members`).
+    peers_follow: crate::members::PeerFollower,
     name: String,
     store: Arc<Store>,
     net: NetHandle,
@@ -265,6 +296,8 @@ struct Driver {
     metrics: Arc<Metrics>,
     height_started: Instant,
     last_commit_ms: u64,
+    /// Votes and proposals withheld by the signing floor, as last logged.
+    withheld: u64,
 }
 
 /// Run the driver until the network and API channels close or `shutdown` resolves.
@@ -282,13 +315,31 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         timeouts,
         mempool,
         pacing,
+        signing,
+        address_overrides,
     } = parts;
     let cfg = Config { spec: spec.clone(), key: Some(key), timeouts };
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
     tracing::info!(height = store.tip().height, "consensus starting");
-    let exec = Executor::start(
+    let floor = signing.high();
+    if let Some(f) = floor {
+        tracing::info!(
+            height = f.height,
+            round = f.round,
+            step = f.step,
+            record = %signing.path().display(),
+            "signing floor: this validator signed up to here before; it will sign nothing new at or below it"
+        );
+    } else if store.tip().height > 0 {
+        tracing::warn!(
+            record = %signing.path().display(),
+            "no signing record beside a store that is not empty: if this data directory was moved or restored \
+             without it, this validator may sign twice where it signed before"
+        );
+    }
+    let exec = Executor::start_with_floor(
         cfg,
-        NodeStore(store.clone()),
+        NodeStore(store.clone(), Some(signing)),
         NodeNet { handle: net.clone(), ids: HashMap::new(), peers: Vec::new() },
         NodeClock { started: Instant::now(), wake: wake_tx.clone() },
         NodePool(Mempool::new(spec.clone(), mempool)),
@@ -296,9 +347,13 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
             block_interval_ms: pacing.block_interval.as_millis() as u64,
             empty_block_ms: pacing.empty_block_after.as_millis() as u64,
         },
+        floor,
     )
     .map_err(consensus_err)?;
+    let membership = crate::members::stored_membership(&spec, &store)?;
+    let peers_follow = crate::members::PeerFollower::new(&membership, store.tip().height, address_overrides);
     let mut d = Driver {
+        peers_follow,
         spec,
         name,
         store,
@@ -311,6 +366,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         metrics,
         height_started: Instant::now(),
         last_commit_ms: 0,
+        withheld: 0,
     };
     d.notes();
     tokio::pin!(shutdown);
@@ -359,13 +415,43 @@ impl Driver {
                     self.height_started = Instant::now();
                     self.last_commit_ms = now_ms();
                     tracing::info!(height, txs, deposits, block = %hash, "committed");
+                    self.peers_follow.after_commit(&self.spec, &self.store, &self.net, height);
                 }
                 Note::InvalidBlock { height, reason } => {
                     tracing::warn!(height, error = %reason, "peer block is invalid");
                     self.metrics.inc_rejected("invalid_block");
                 }
                 Note::LeftOut { code } => self.metrics.inc_rejected(code),
+                Note::Equivocation(e) => {
+                    let v = &e.a.vote;
+                    let name = self.spec.genesis.validators.get(v.validator as usize).map_or("?", |x| &x.name);
+                    tracing::warn!(
+                        validator = v.validator,
+                        name,
+                        height = v.height,
+                        round = v.round,
+                        kind = ?v.kind,
+                        "equivocation: a validator signed two different votes for one slot; evidence kept \
+                         (GET /v1/evidence)"
+                    );
+                    self.metrics.inc_equivocation(name);
+                }
             }
+        }
+        let withheld = self.exec.machine().stats().withheld;
+        if withheld > self.withheld {
+            self.withheld = withheld;
+            let st = self.exec.machine().status();
+            let floor = self.exec.machine().signing_floor();
+            tracing::warn!(
+                height = st.height,
+                round = st.round,
+                withheld,
+                floor = ?floor,
+                "not signing: at or below the signing floor (this validator may have signed here before a \
+                 restore); waiting for the network to move past it"
+            );
+            self.metrics.set_withheld_signatures(withheld);
         }
     }
 

@@ -10,10 +10,13 @@
 //! - [`chain_stream`]: the binary frame of `GET /v1/chain` (blocks and certificates for audits).
 //! - [`http`]: serving a router with connection caps and request-head deadlines; [`limits`]:
 //!   every limit of the node, with compile-time checks of how they relate.
+//! - [`signing`]: the signing high-water mark kept outside the store (no double signing after
+//!   a restore).
+//! - [`tls`]: TLS on the API and ops listeners (rustls).
 //! - [`config`]: the TOML configuration and key files; [`run`]: assembling a node.
 //!
-//! Not built yet (issue 5): the load generator and its figures; a canonical commit certificate
-//! shared by all nodes (today each node stores the quorum of precommits it collected).
+//! Each node stores the quorum of precommits it collected, so two nodes may hold different (both
+//! valid) certificates for one block; the load generator is `benches/src/bin/loadgen.rs`.
 
 pub mod api;
 pub mod chain_stream;
@@ -22,9 +25,12 @@ pub mod driver;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod members;
 pub mod mempool;
 pub mod net;
 pub mod ops;
 pub mod run;
+pub mod signing;
+pub mod tls;
 
 pub use error::NodeError;

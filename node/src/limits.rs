@@ -28,6 +28,9 @@ pub const OPS_MAX_CONNECTIONS: usize = 32;
 /// server starts waiting for it: from the connection's start, or from the end of the previous
 /// answer on a kept-alive connection (so it is also the idle time allowed between requests).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for a TLS handshake on a TLS listener, from accept (the connection holds its
+/// place in the caps meanwhile); then the request head gets [`HEADER_READ_TIMEOUT`].
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head, and the connection's read buffer (hyper's `max_buf_size`).
 pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// How long a stopping server waits for requests in flight before closing their connections.

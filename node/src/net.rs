@@ -3,13 +3,22 @@
 //! Rules:
 //! - A validator's network identity is its consensus key: the libp2p ed25519 key is made from
 //!   the same secret, so its peer ID follows from the genesis ([`peer_id_of`]).
-//! - Only genesis validators (and peers an operator lists as observers) may stay connected: the
-//!   allow list refuses every other peer right after the noise handshake proves who it is.
+//! - Only validators (and peers an operator lists as observers) may stay connected: the allow list
+//!   refuses every other peer right after the noise handshake proves who it is. The validators
+//!   are those of the set in force and the next set ([`NetHandle::set_peers`], called by the
+//!   driver when a membership change commits); a peer that leaves both is disallowed and its
+//!   connections are closed.
 //! - One protocol, `/curia/1`: a request is a length-prefixed byte string of at most
 //!   [`MAX_FRAME`] bytes; a response likewise. Pushed messages (votes, proposals, transactions)
 //!   are requests answered with an empty response; fetches (blocks for catch-up) carry their
 //!   answer in the response. What the bytes mean is the caller's business.
 //! - The node keeps dialing validators it is not connected to, every [`REDIAL`].
+//! - A peer address is an IP multiaddr (`/ip4/A/tcp/P`, `/ip6/…`), a DNS multiaddr
+//!   (`/dns/HOST/tcp/P`, `/dns4/…`, `/dns6/…`) or `HOST:PORT` ([`parse_peer_address`]). Host
+//!   names are resolved at each dial (the system resolver, at most [`RESOLVE_TIMEOUT`], off the
+//!   network task), so a peer that moves to another address is found again; a name that does not
+//!   resolve is logged as a warning naming the host (again only when the error changes), and the
+//!   node keeps trying.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -29,6 +38,71 @@ pub const MAX_FRAME: usize = crate::limits::NET_MAX_FRAME;
 pub const REDIAL: Duration = crate::limits::NET_REDIAL;
 /// Capacity of the queues between the network task and the node ([`crate::limits::NET_QUEUE`]).
 pub const QUEUE: usize = crate::limits::NET_QUEUE;
+
+/// Longest wait for one host-name lookup.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A peer address as configured: a multiaddr, or `HOST:PORT` / `IP:PORT`, which becomes
+/// `/dns/HOST/tcp/PORT` or `/ip4|ip6/IP/tcp/PORT`.
+pub fn parse_peer_address(s: &str) -> Result<Multiaddr, String> {
+    if s.starts_with('/') {
+        let a: Multiaddr = s.parse().map_err(|e| format!("not a multiaddr: {e}"))?;
+        let mut it = a.iter();
+        use libp2p::multiaddr::Protocol as P;
+        return match (it.next(), it.next(), it.next()) {
+            (Some(P::Ip4(_) | P::Ip6(_) | P::Dns(_) | P::Dns4(_) | P::Dns6(_)), Some(P::Tcp(_)), None) => Ok(a),
+            _ => Err("expected /ip4/ADDR/tcp/PORT, /ip6/…, /dns/HOST/tcp/PORT, /dns4/… or /dns6/…".into()),
+        };
+    }
+    if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+        return Ok(Multiaddr::from(sa.ip()).with(libp2p::multiaddr::Protocol::Tcp(sa.port())));
+    }
+    let (host, port) = s.rsplit_once(':').ok_or("expected HOST:PORT or a multiaddr")?;
+    let port: u16 = port.parse().map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if !valid {
+        return Err(format!("{host:?} is not a host name"));
+    }
+    Ok(Multiaddr::empty()
+        .with(libp2p::multiaddr::Protocol::Dns(host.to_owned().into()))
+        .with(libp2p::multiaddr::Protocol::Tcp(port)))
+}
+
+/// The host and port of a `/dns*/HOST/tcp/PORT` address; `None` for an IP address.
+fn dns_target(a: &Multiaddr) -> Option<(String, u16)> {
+    use libp2p::multiaddr::Protocol as P;
+    let mut it = a.iter();
+    match (it.next(), it.next()) {
+        (Some(P::Dns(h) | P::Dns4(h) | P::Dns6(h)), Some(P::Tcp(port))) => Some((h.to_string(), port)),
+        _ => None,
+    }
+}
+
+/// The IP addresses of a peer address: itself for an IP address; for a host name, what the
+/// system resolver answers (`/dns4/` keeps IPv4 answers only, `/dns6/` IPv6).
+pub async fn resolve(a: &Multiaddr) -> Result<Vec<Multiaddr>, String> {
+    use libp2p::multiaddr::Protocol as P;
+    let Some((host, port)) = dns_target(a) else { return Ok(vec![a.clone()]) };
+    let keep = |ip: &std::net::IpAddr| match a.iter().next() {
+        Some(P::Dns4(_)) => ip.is_ipv4(),
+        Some(P::Dns6(_)) => ip.is_ipv6(),
+        _ => true,
+    };
+    let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), port)))
+        .await
+        .map_err(|_| format!("cannot resolve host {host:?}: no answer within {RESOLVE_TIMEOUT:?}"))?
+        .map_err(|e| format!("cannot resolve host {host:?}: {e}"))?;
+    let addrs: Vec<Multiaddr> =
+        found.filter(|sa| keep(&sa.ip())).map(|sa| Multiaddr::from(sa.ip()).with(P::Tcp(sa.port()))).collect();
+    if addrs.is_empty() {
+        return Err(format!("cannot resolve host {host:?}: no address of the requested family"));
+    }
+    Ok(addrs)
+}
 
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/curia/1");
 
@@ -84,6 +158,7 @@ enum NetCmd {
     Broadcast { bytes: Vec<u8> },
     Fetch { to: PeerId, bytes: Vec<u8>, reply: oneshot::Sender<Result<Vec<u8>, String>> },
     Peers { reply: oneshot::Sender<Vec<PeerId>> },
+    SetPeers { peers: Vec<(PeerId, Multiaddr)> },
 }
 
 /// A handle to the running network task.
@@ -108,6 +183,20 @@ impl NetHandle {
         let (reply, rx) = oneshot::channel();
         self.cmds.send(NetCmd::Fetch { to, bytes, reply }).await.map_err(|_| "network stopped".to_string())?;
         rx.await.map_err(|_| "network stopped".to_string())?
+    }
+    /// Replace the validators to dial and allow (observers stay allowed). Peers no longer listed
+    /// are disallowed and disconnected.
+    pub fn set_peers(&self, peers: &[(PublicKey, Multiaddr)]) -> Result<(), crate::NodeError> {
+        let mut list = Vec::with_capacity(peers.len());
+        for (k, a) in peers {
+            let p = peer_id_of(k)?;
+            if p != self.local {
+                list.push((p, a.clone()));
+            }
+        }
+        self.cmds
+            .try_send(NetCmd::SetPeers { peers: list })
+            .map_err(|e| crate::NodeError::Network(format!("cannot update the peer list: {e}")))
     }
     /// Connected peers.
     pub async fn peers(&self) -> Vec<PeerId> {
@@ -196,8 +285,10 @@ pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiv
             allowed.insert(p);
         }
     }
+    let mut observers = HashSet::new();
     for k in &cfg.observers {
         allowed.insert(peer_id_of(k)?);
+        observers.insert(peer_id_of(k)?);
     }
     let timeout = cfg.request_timeout;
     let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -229,13 +320,14 @@ pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiv
 
     let (cmd_tx, cmd_rx) = mpsc::channel(QUEUE);
     let (ev_tx, ev_rx) = mpsc::channel(QUEUE);
-    tokio::spawn(run(swarm, dial, cmd_rx, ev_tx));
+    tokio::spawn(run(swarm, dial, observers, cmd_rx, ev_tx));
     Ok((NetHandle { cmds: cmd_tx, local }, ev_rx))
 }
 
 async fn run(
     mut swarm: Swarm<Behaviour>,
-    dial: HashMap<PeerId, Multiaddr>,
+    mut dial: HashMap<PeerId, Multiaddr>,
+    observers: HashSet<PeerId>,
     mut cmds: mpsc::Receiver<NetCmd>,
     events: mpsc::Sender<NetEvent>,
 ) {
@@ -244,13 +336,44 @@ async fn run(
         HashMap::new();
     let mut pending_replies = futures::stream::FuturesUnordered::new();
     let mut redial = tokio::time::interval(REDIAL);
+    // Host-name lookups run off this task; their answers come back here.
+    let (resolved_tx, mut resolved_rx) = mpsc::channel::<(PeerId, Result<Vec<Multiaddr>, String>)>(QUEUE);
+    let mut resolving: HashSet<PeerId> = HashSet::new();
+    let mut last_error: HashMap<PeerId, String> = HashMap::new();
     loop {
         tokio::select! {
             _ = redial.tick() => {
                 for (p, a) in &dial {
-                    if !connected.contains(p) {
+                    if connected.contains(p) {
+                        continue;
+                    }
+                    if dns_target(a).is_none() {
                         let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(*p).addresses(vec![a.clone()]).build();
                         let _ = swarm.dial(opts);
+                    } else if resolving.insert(*p) {
+                        let (p, a, tx) = (*p, a.clone(), resolved_tx.clone());
+                        tokio::spawn(async move {
+                            let _ = tx.send((p, resolve(&a).await)).await;
+                        });
+                    }
+                }
+            }
+            Some((p, r)) = resolved_rx.recv() => {
+                resolving.remove(&p);
+                match r {
+                    Ok(addrs) => {
+                        last_error.remove(&p);
+                        if !connected.contains(&p) {
+                            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(p).addresses(addrs).build();
+                            let _ = swarm.dial(opts);
+                        }
+                    }
+                    Err(e) => {
+                        if last_error.get(&p) != Some(&e) {
+                            let addr = dial.get(&p).map(|a| a.to_string()).unwrap_or_default();
+                            tracing::warn!(peer = %p, address = %addr, error = %e, "cannot dial a validator: its address does not resolve; retrying");
+                            last_error.insert(p, e);
+                        }
                     }
                 }
             }
@@ -271,6 +394,17 @@ async fn run(
                     }
                     NetCmd::Peers { reply } => {
                         let _ = reply.send(connected.iter().copied().collect());
+                    }
+                    NetCmd::SetPeers { peers } => {
+                        let new: HashMap<PeerId, Multiaddr> = peers.into_iter().collect();
+                        for p in dial.keys().filter(|p| !new.contains_key(p) && !observers.contains(p)) {
+                            swarm.behaviour_mut().allow.disallow_peer(*p);
+                            let _ = swarm.disconnect_peer_id(*p);
+                        }
+                        for p in new.keys() {
+                            swarm.behaviour_mut().allow.allow_peer(*p);
+                        }
+                        dial = new;
                     }
                 }
             }
@@ -314,5 +448,34 @@ async fn run(
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_addresses_by_ip_or_name() {
+        let ok = |s: &str| parse_peer_address(s).unwrap().to_string();
+        assert_eq!(ok("/ip4/10.0.0.1/tcp/27000"), "/ip4/10.0.0.1/tcp/27000");
+        assert_eq!(ok("/dns/node-b.court.example/tcp/27000"), "/dns/node-b.court.example/tcp/27000");
+        assert_eq!(ok("node-b.court.example:27000"), "/dns/node-b.court.example/tcp/27000");
+        assert_eq!(ok("10.0.0.1:27000"), "/ip4/10.0.0.1/tcp/27000");
+        assert_eq!(ok("[::1]:27000"), "/ip6/::1/tcp/27000");
+        for bad in ["node-b", "node-b:x", "node b:1", ":1", "/ip4/10.0.0.1", "/dns/h/udp/1", "/ip4/1.2.3.4/tcp/1/ws"] {
+            assert!(parse_peer_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn localhost_resolves_at_dial_time_and_unknown_names_say_so() {
+        let a = parse_peer_address("localhost:27000").unwrap();
+        let ips = resolve(&a).await.unwrap();
+        assert!(ips.iter().any(|m| m.to_string() == "/ip4/127.0.0.1/tcp/27000"), "{ips:?}");
+        let v4 = resolve(&"/dns4/localhost/tcp/1".parse().unwrap()).await.unwrap();
+        assert!(v4.iter().all(|m| m.to_string().starts_with("/ip4/")), "{v4:?}");
+        let e = resolve(&parse_peer_address("no-such-host.invalid:1").unwrap()).await.unwrap_err();
+        assert!(e.contains("cannot resolve host \"no-such-host.invalid\""), "{e}");
     }
 }

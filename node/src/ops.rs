@@ -40,12 +40,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::api::NodeStatus;
 use crate::http::ConnLimits;
 use crate::limits::OPS_MAX_CONNECTIONS;
+use curia_api_types::Health;
 
 /// Content type of the `/metrics` answer (OpenMetrics text, which Prometheus reads).
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -66,6 +66,8 @@ pub struct Metrics {
     http_connections: Family<ReasonLabels, Gauge>,
     committed_txs: Counter,
     committed_deposits: Counter,
+    equivocations: Family<ReasonLabels, Counter>,
+    withheld_signatures: Gauge,
 }
 
 impl Default for Metrics {
@@ -131,6 +133,19 @@ impl Metrics {
             "Deposits committed (a batch counts its items)",
             committed_deposits.clone(),
         );
+        let equivocations = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "curia_equivocations",
+            "Conflicting signed votes seen (one per validator and vote slot), by validator name; evidence at \
+             GET /v1/evidence",
+            equivocations.clone(),
+        );
+        let withheld_signatures = Gauge::default();
+        registry.register(
+            "curia_withheld_signatures",
+            "Votes and proposals this validator did not sign because it may have signed there before a restore",
+            withheld_signatures.clone(),
+        );
         Metrics {
             registry,
             height,
@@ -143,7 +158,19 @@ impl Metrics {
             http_connections,
             committed_txs,
             committed_deposits,
+            equivocations,
+            withheld_signatures,
         }
+    }
+
+    /// Validator `name` was seen signing two different votes for one slot.
+    pub fn inc_equivocation(&self, name: &str) {
+        self.equivocations.get_or_create(&vec![("validator", name.to_owned())]).inc();
+    }
+
+    /// Signatures withheld by the signing floor since start.
+    pub fn set_withheld_signatures(&self, n: u64) {
+        self.withheld_signatures.set(as_i64(n));
     }
 
     /// The height of the last committed block.
@@ -223,6 +250,17 @@ pub async fn serve(
     crate::http::serve(listener, app, OPS_CONN_LIMITS, metrics, shutdown).await
 }
 
+/// [`serve`], speaking TLS with `tls` when it is given (`[ops.tls]`).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    metrics: Arc<Metrics>,
+    tls: Option<crate::tls::TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    crate::http::serve_tls(listener, app, OPS_CONN_LIMITS, metrics, tls, shutdown).await
+}
+
 /// `/healthz`, `/metrics`, and JSON answers for unknown routes and methods.
 fn base_router() -> Router<OpsState> {
     Router::new()
@@ -299,19 +337,8 @@ impl std::fmt::Debug for Backups {
     }
 }
 
-/// The answer of `POST /admin/backup`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BackupAnswer {
-    /// The backup folder, as an absolute path on the node's machine.
-    pub path: String,
-    /// The tip's height read just before the checkpoint: the backup holds at least this height.
-    pub height: u64,
-    /// The hash of the block at `height`, in hex.
-    pub block_hash: String,
-    /// Older backups deleted to keep the configured count (absolute paths).
-    #[serde(default)]
-    pub removed: Vec<String>,
-}
+/// The answer of `POST /admin/backup` (shared with `curia-client`).
+pub use curia_api_types::BackupAnswer;
 
 impl Backups {
     /// Backups of `store` in `DATA_DIR/`[`BACKUP_SUBDIR`] (on the store's file system, so the
@@ -488,14 +515,8 @@ async fn backup_method_not_allowed() -> Response {
     ops_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST to make a backup")
 }
 
-#[derive(serde::Serialize)]
-struct Health {
-    status: &'static str,
-    node: NodeStatus,
-}
-
 async fn healthz(State(s): State<OpsState>) -> Json<Health> {
-    Json(Health { status: "ok", node: s.status.borrow().clone() })
+    Json(Health { status: "ok".into(), node: s.status.borrow().clone() })
 }
 
 async fn metrics_text(State(s): State<OpsState>) -> Response {

@@ -30,28 +30,44 @@ pub async fn run_node(
         .map_err(|e| NodeError::Config(format!("cannot read genesis {}: {e}", cfg.node.genesis.display())))?;
     let spec = Arc::new(Genesis::from_json(&genesis_bytes)?);
     let key = read_key(&cfg.node.key)?;
-    if spec.validator_index(&key.public()).is_none() {
-        return Err(NodeError::Config(format!("key {} is not a validator in the genesis", key.public())));
-    }
+    // TLS files are checked before anything is opened, so a bad file stops the start at once.
+    let api_tls = cfg.api.tls.as_ref().map(|t| crate::tls::server_config("api", t)).transpose()?;
+    let ops_tls = cfg.ops.tls.as_ref().map(|t| crate::tls::server_config("ops", t)).transpose()?;
+    let signing = Arc::new(crate::signing::SigningRecord::open(&cfg.node.data_dir)?);
     let store = Arc::new(
         Store::open(cfg.node.data_dir.join(curia_storage::STORE_SUBDIR), &spec)
             .map_err(|e| NodeError::Storage(e.to_string()))?,
     );
-
-    let mut peers = Vec::new();
-    for v in &spec.genesis.validators {
-        let addr = v
-            .address
-            .parse()
-            .map_err(|e| NodeError::Config(format!("validator {} address {:?}: {e}", v.name, v.address)))?;
-        peers.push((v.key, addr));
+    // A key in no set of the chain's history may still be a validator that a membership change
+    // (committed, but not yet synced by this node) adds: it follows commits until then.
+    let membership = crate::members::stored_membership(&spec, &store)?;
+    let tip = store.tip().height;
+    let known = |k| {
+        spec.validator_index(k).is_some()
+            || membership.latest().index_of(k).is_some()
+            || membership.set_at(tip + 1).index_of(k).is_some()
+    };
+    if !known(&key.public()) {
+        tracing::warn!(
+            key = %key.public(),
+            "this key is not a validator of the genesis or of the stored validator set: following the chain until a membership change adds it"
+        );
     }
+    let peers = crate::members::validator_peers(&membership, tip, &cfg.network.addresses)?;
     let observers = cfg
         .network
         .observers
         .iter()
         .map(|k| PublicKey::from_hex(k).map_err(|e| NodeError::Config(format!("observer key: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    for name in cfg.network.addresses.keys() {
+        let named = |set: &curia_ledger::membership::ValidatorSet| set.validators.iter().any(|v| &v.name == name);
+        if !spec.genesis.validators.iter().any(|v| &v.name == name) && !named(membership.latest()) {
+            return Err(NodeError::Config(format!(
+                "[network.addresses]: no validator named {name:?} in the genesis or the stored validator set"
+            )));
+        }
+    }
     let listen = cfg.network.listen.parse().map_err(|e| NodeError::Config(format!("network.listen: {e}")))?;
     let net_cfg = NetConfig { listen, peers, observers, request_timeout: Duration::from_secs(10) };
     let (net, net_events) = net::spawn(&key, net_cfg)?;
@@ -78,7 +94,7 @@ pub async fn run_node(
     let stopped = move |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let api_task = tokio::spawn(api::serve(api_listener, ctx, stopped(stop_rx.clone())));
+    let api_task = tokio::spawn(api::serve_tls(api_listener, ctx, api_tls, stopped(stop_rx.clone())));
     let backups = ops::Backups::new(
         store.clone(),
         &cfg.node.data_dir,
@@ -87,8 +103,15 @@ pub async fn run_node(
     );
     let ops_app = ops::ops_router_with_backup(metrics.clone(), status_rx, backups);
     let ops_stop = stopped(stop_rx.clone());
-    let ops_task = tokio::spawn(ops::serve(ops_listener, ops_app, metrics.clone(), ops_stop));
-    tracing::info!(node = %cfg.node.name, api = %cfg.api.listen, ops = %cfg.ops.listen, p2p = %cfg.network.listen, "node started");
+    let ops_task = tokio::spawn(ops::serve_tls(ops_listener, ops_app, metrics.clone(), ops_tls, ops_stop));
+    let scheme = |tls: &Option<_>| if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        node = %cfg.node.name,
+        api = %format!("{}://{}", scheme(&cfg.api.tls), cfg.api.listen),
+        ops = %format!("{}://{}", scheme(&cfg.ops.tls), cfg.ops.listen),
+        p2p = %cfg.network.listen,
+        "node started"
+    );
 
     let c = &cfg.consensus;
     let parts = DriverParts {
@@ -117,6 +140,8 @@ pub async fn run_node(
             block_interval: Duration::from_millis(c.block_interval_ms),
             empty_block_after: Duration::from_millis(c.empty_block_ms),
         },
+        signing,
+        address_overrides: cfg.network.addresses.clone(),
     };
     let result = driver::run(parts, shutdown).await;
     let _ = stop_tx.send(true);

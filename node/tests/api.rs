@@ -49,9 +49,15 @@ async fn http(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answ
 
 /// [`http`] with extra request headers.
 async fn http_with(addr: SocketAddr, method: &str, path: &str, extra: &[(&str, String)], body: Vec<u8>) -> Answer {
+    // JSON unless the caller names another content type.
+    let json_type = if extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
     let extra: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{json_type}Content-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     );
     tokio::task::spawn_blocking(move || {
@@ -419,6 +425,60 @@ async fn submissions_get_ids_or_their_documented_errors() {
     h.stop().await;
 }
 
+/// The canonical list encoding of `txs`: `u32` count, then each canonical transaction.
+fn binary_list(txs: &[&Transaction]) -> Vec<u8> {
+    use curia_ledger::codec::{Canonical, Writer};
+    let mut w = Writer::new();
+    w.list(txs, |w, t| t.encode(w));
+    w.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_submissions_are_the_canonical_transaction_list() {
+    let h = Harness::start(TestChain::new(4), Some(MempoolConfig::default()), 16).await;
+    let c = &h.chain;
+    let octet = [("Content-Type", "application/octet-stream".to_string())];
+    let post_bin = |body: Vec<u8>| http_with(h.api, "POST", "/v1/transactions", &octet, body);
+
+    let fresh = c.deposit("platform", b"binary", 1);
+    let batch = c.batch("platform", (0..3u8).map(|i| Hash::sha256(&[i])).collect(), 2);
+    let mut forged = c.deposit("platform", b"forged", 3);
+    forged.signature.0[0] ^= 1;
+    let a = post_bin(binary_list(&[&fresh, &forged, &batch])).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let v = a.json();
+    assert_eq!((v["accepted"].as_u64(), v["rejected"].as_u64()), (Some(2), Some(1)));
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(r[0]["deposit_ids"], json!([fresh.id(&c.spec.chain_id).to_hex()]));
+    assert_eq!(r[1]["error"]["code"], "bad_signature");
+    assert_eq!(r[2]["deposit_ids"].as_array().unwrap().len(), 3, "a batch keeps its items");
+    // The same transaction again, now as JSON: the two forms reach the same mempool.
+    let a = post(h.api, "/v1/transactions", &json!({"txs": [tx_json(&fresh)]})).await;
+    assert_eq!(a.json()["results"][0]["error"]["code"], "already_pending");
+
+    // Refusals: trailing bytes, truncation, garbage, an empty list, too many.
+    let mut trailing = binary_list(&[&c.deposit("platform", b"t", 4)]);
+    trailing.push(0);
+    let whole = binary_list(&[&c.deposit("platform", b"u", 5)]);
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (trailing, 400, "decode"),
+        (whole[..whole.len() - 1].to_vec(), 400, "decode"),
+        // JSON with the binary content type: its first four bytes read as a huge count.
+        (b"{\"txs\": []}".to_vec(), 413, "too_many_txs"),
+        (vec![0, 0, 0, 1, 9, 9, 9], 400, "decode"),
+        (vec![1, 2], 400, "decode"),
+        (binary_list(&[]), 422, "invalid_field"),
+        (((MempoolConfig::default().max_submission + 1) as u32).to_be_bytes().to_vec(), 413, "too_many_txs"),
+    ];
+    for (body, status, code) in cases {
+        let a = post_bin(body).await;
+        assert_eq!((a.status, a.code().as_str()), (status, code), "{}", a.text());
+    }
+    let m = get(h.ops, "/metrics").await.text();
+    assert!(m.contains("curia_rejected_transactions_total{reason=\"decode\"} 4"), "{m}");
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_mempool_or_queue_pushes_back_with_retry_after() {
     let cfg = MempoolConfig { max_txs: 1, retry_after_ms: 1500, ..Default::default() };
@@ -553,8 +613,13 @@ async fn case_reads_need_a_signed_request_by_a_judge_auditor_or_court() {
     flipped[2].1 = hex::encode(sig);
     let a = http_with(h.api, "GET", path, &flipped, Vec::new()).await;
     assert_eq!(code(&a), (401, "bad_read_signature".into()));
-    // The path signed is the request path without its query string.
-    let a = http_with(h.api, "GET", &format!("{path}?x=1"), &good, Vec::new()).await;
+    // The path signed includes the query string: a signature over the path alone does not cover
+    // the request with a query (no replay with another query), one over both does.
+    let with_query = format!("{path}?x=1");
+    let a = http_with(h.api, "GET", &with_query, &good, Vec::new()).await;
+    assert_eq!(code(&a), (401, "bad_read_signature".into()), "{}", a.text());
+    let signed = read_headers(&chain_id, "judge", &with_query, now);
+    let a = http_with(h.api, "GET", &with_query, &signed, Vec::new()).await;
     assert_eq!(a.status, 200, "{}", a.text());
 
     // A deposit's receipt stays readable by whoever holds its ID, unsigned.

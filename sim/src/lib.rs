@@ -8,7 +8,8 @@
 //! partitions messages (partitions heal); validators that crash, possibly halfway through
 //! performing an input's effects, and restart from what their store holds; up to f Byzantine
 //! validators that equivocate, double-vote, forge signatures and certificates, replay old
-//! messages, propose invalid blocks, rush rounds, stay silent or send garbage bytes; and Twins
+//! messages, propose invalid blocks, rush to the next round, push to far-future rounds, stay
+//! silent or send garbage bytes; and Twins
 //! ([`twins`]): a Byzantine validator run as two honest instances sharing one key, under an
 //! enumerated partition schedule. Blocks are real ledger blocks built and checked by the
 //! executor with `state::build_block` and `state::apply_block`.
@@ -17,14 +18,21 @@
 //! height), every committed certificate verifies against the genesis alone, only valid blocks
 //! commit (the in-memory store re-applies each one), no honest validator signs two different
 //! votes or proposals for one slot, the executor's and the machine's invariants (a broken one
-//! ends the run at once), and after the network heals every honest validator commits new blocks
-//! within a bound of virtual time.
+//! ends the run at once), the round rules from outside ([`rounds`]: no honest validator changes
+//! round except on its own timeout, a new height, or `f + 1` validators seen ahead), and after
+//! the network heals every honest validator commits new blocks within a bound of virtual time,
+//! and decides every height it enters after healing within a bound of rounds.
+//!
+//! Every run is bounded: by virtual time, and by a budget of simulated events
+//! ([`Scenario::max_events`]); a run that exceeds it fails ([`Violation::Budget`]) rather than
+//! running on, so no planted bug can make the simulation hang.
 //!
 //! Everything is a function of the seed: iteration is over ordered maps, the random numbers come
 //! from [`Rng`], and the trace hash covers every event and effect.
 
 pub mod env;
 pub mod rng;
+pub mod rounds;
 pub mod scenario;
 pub mod twins;
 
@@ -45,10 +53,13 @@ use sha2::{Digest, Sha256};
 
 pub use env::{Io, MemStore, SharedIo, SimClock, SimError, SimNet, SimPool};
 pub use rng::Rng;
-pub use scenario::{Byz, Crash, Kind, Partition, Scenario, SIM_TIMEOUTS};
+pub use scenario::{Byz, Crash, Kind, Partition, Scenario, MAX_EVENTS, MAX_ROUNDS_AFTER_HEAL, SIM_TIMEOUTS};
 
 /// Proposal pacing in the simulator (virtual milliseconds): the node's rule, shorter.
 pub const SIM_PACING: Pacing = Pacing { block_interval_ms: 30, empty_block_ms: 100 };
+
+/// How many rounds ahead a round-pushing Byzantine validator votes (`Byz::push`).
+pub const PUSH_AHEAD: u32 = 5;
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,8 +91,22 @@ pub enum Violation {
         /// The error.
         detail: String,
     },
-    /// After healing, an honest validator did not commit enough blocks in time.
+    /// After healing, an honest validator did not commit enough blocks in time, or took too
+    /// many rounds for a height it entered after healing.
     Liveness {
+        /// Description.
+        detail: String,
+    },
+    /// An honest validator changed round in a way no round rule allows (checked from the
+    /// outside by [`rounds::RoundWatch`]: a skip without `f + 1` validators ahead).
+    RoundSkip {
+        /// Instance.
+        node: usize,
+        /// Description.
+        detail: String,
+    },
+    /// The run used up its budget of simulated events (a run that would not end).
+    Budget {
         /// Description.
         detail: String,
     },
@@ -109,6 +134,10 @@ pub struct Report {
     pub delivered: u64,
     /// Each instance's machine status and counters at the end (for failure reports).
     pub statuses: Vec<String>,
+    /// Events (deliveries, timers, crashes, restarts) simulated.
+    pub events: u64,
+    /// Highest round an honest validator reached at a height it entered after healing.
+    pub max_round_after_heal: u32,
 }
 
 impl Report {
@@ -122,11 +151,12 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed {} scenario {} -> heights {:?} at {}ms, {} violations: {:?}\n  machines: {:#?}",
+            "seed {} scenario {} -> heights {:?} at {}ms after {} events, {} violations: {:?}\n  machines: {:#?}",
             self.seed,
             self.scenario,
             self.heights,
             self.end_ms,
+            self.events,
             self.violations.len(),
             self.violations,
             self.statuses
@@ -161,6 +191,12 @@ struct Node {
     rushed: BTreeMap<u64, u32>,
     /// Twins: the slot (round at height 1, phase) this instance is in.
     slot: (u32, u8),
+    /// Highest round of each height this instance has pushed to (Byzantine `push`).
+    pushed: BTreeMap<u64, u32>,
+    /// The outside check of the round rules on what this instance received.
+    watch: rounds::RoundWatch,
+    /// The height this instance is deciding and the virtual time it entered it.
+    entered: (u64, u64),
 }
 
 impl Node {
@@ -191,6 +227,12 @@ pub struct Sim {
     proposal_sent: BTreeMap<(u64, u32), u64>,
     latencies: Vec<u64>,
     delivered: u64,
+    /// Voting power of each validator, and the weak threshold f + 1 (the least power that no
+    /// quorum can avoid), for the outside check of rule L55.
+    powers: Vec<u64>,
+    weak: u64,
+    events_done: u64,
+    max_round_after_heal: u32,
 }
 
 fn vote_slot_hash(b: &Option<Hash>) -> Hash {
@@ -202,6 +244,8 @@ impl Sim {
     pub fn new(sc: Scenario, seed: u64) -> Sim {
         let helper = Rc::new(TestChain::new(sc.n));
         let spec = Arc::new(test_genesis(sc.n).into_spec().expect("test genesis is valid"));
+        let powers: Vec<u64> = spec.genesis.validators.iter().map(|v| v.power).collect();
+        let weak = spec.total_power - spec.quorum_power() + 1;
         let nodes = (0..sc.instances())
             .map(|i| {
                 let validator = sc.validator_of(i);
@@ -219,6 +263,9 @@ impl Sim {
                     crash_down: None,
                     rushed: BTreeMap::new(),
                     slot: (0, 0),
+                    pushed: BTreeMap::new(),
+                    watch: rounds::RoundWatch::default(),
+                    entered: (0, 0),
                 }
             })
             .collect();
@@ -238,6 +285,10 @@ impl Sim {
             proposal_sent: BTreeMap::new(),
             latencies: Vec::new(),
             delivered: 0,
+            powers,
+            weak,
+            events_done: 0,
+            max_round_after_heal: 0,
             sc,
         };
         for c in sim.sc.crashes.clone() {
@@ -276,8 +327,11 @@ impl Sim {
         let r = Executor::start(cfg, store, SimNet(io.clone()), SimClock(io.clone()), pool, SIM_PACING);
         match r {
             Ok(x) => {
+                let st = x.machine().status();
+                self.nodes[i].watch.boot(st.height, st.round);
+                self.nodes[i].entered = (st.height, self.now);
                 self.nodes[i].exec = Some(x);
-                self.after(i, Ok(()));
+                self.after(i, Ok(()), None);
             }
             Err(e) => self.violations.push(Violation::Executor { node: i, detail: format!("start: {e}") }),
         }
@@ -292,6 +346,17 @@ impl Sim {
             if t > deadline || !self.violations.is_empty() {
                 break;
             }
+            if self.events_done >= self.sc.max_events {
+                let heights: Vec<u64> = self.nodes.iter().map(Node::height).collect();
+                self.violations.push(Violation::Budget {
+                    detail: format!(
+                        "{} events simulated by {t}ms (heal at {heal}ms) without finishing; heights {heights:?}",
+                        self.events_done
+                    ),
+                });
+                break;
+            }
+            self.events_done += 1;
             if heal_target.is_none() && t >= heal {
                 let max = (0..self.nodes.len()).filter(|&i| self.honest(i)).map(|i| self.nodes[i].height()).max();
                 heal_target = Some(max.unwrap_or(0) + self.sc.blocks_after_heal);
@@ -333,6 +398,8 @@ impl Sim {
             end_ms: self.now,
             latency_delays,
             delivered: self.delivered,
+            events: self.events_done,
+            max_round_after_heal: self.max_round_after_heal,
             statuses: self
                 .nodes
                 .iter()
@@ -353,6 +420,9 @@ impl Sim {
                 self.delivered += 1;
                 self.trace.update(format!("{} deliver {from}->{to} ", self.now));
                 self.trace.update(&bytes);
+                if self.honest(to) {
+                    self.watch_delivery(to, from, &bytes);
+                }
                 if let Some(byz) = self.nodes[to].byz.filter(|b| !b.silent) {
                     if byz.replay && self.nodes[to].heard.len() < 64 {
                         self.nodes[to].heard.push(bytes.clone());
@@ -363,15 +433,22 @@ impl Sim {
                     if byz.rush {
                         self.rush(to, &bytes);
                     }
+                    if byz.push {
+                        self.push_rounds(to, &bytes);
+                    }
                 }
                 let r = self.with_exec(to, |x| x.on_bytes(PeerId(from as u64), bytes));
-                self.after(to, r);
+                self.after(to, r, None);
             }
             Event::Timer { node, incarnation, timer } => {
                 if self.nodes[node].incarnation == incarnation && self.nodes[node].exec.is_some() {
                     self.trace.update(format!("{} timer {node} {timer:?}", self.now));
                     let r = self.with_exec(node, |x| x.on_timer(timer));
-                    self.after(node, r);
+                    let timeout = match timer {
+                        Timer::Consensus { height, round, step: Step::Precommit } => Some((height, round)),
+                        _ => None,
+                    };
+                    self.after(node, r, timeout);
                 }
             }
             Event::Crash { node, down_ms } => {
@@ -405,9 +482,10 @@ impl Sim {
         }
     }
 
-    /// After instance `i` handled an input: route what it sent, schedule its timers, check its
-    /// commits, and take it down if it died or stopped with an error.
-    fn after(&mut self, i: usize, r: Result<(), ConsensusError>) {
+    /// After instance `i` handled an input (`timeout`: the precommit timeout `(height, round)`
+    /// it was, if it was one): route what it sent, schedule its timers, check its commits and
+    /// its round change, and take it down if it died or stopped with an error.
+    fn after(&mut self, i: usize, r: Result<(), ConsensusError>, timeout: Option<(u64, u32)>) {
         let (sent, timers, dead) = {
             let mut io = self.nodes[i].io.borrow_mut();
             (std::mem::take(&mut io.sent), std::mem::take(&mut io.timers), io.dead)
@@ -437,6 +515,9 @@ impl Sim {
             if st.height == 1 {
                 self.nodes[i].slot = (st.round, u8::from(st.step == Step::Precommit));
             }
+            if self.honest(i) {
+                self.check_round(i, st.height, st.round, timeout);
+            }
         }
         if dead {
             let x = self.nodes[i].exec.take().expect("was up");
@@ -450,6 +531,48 @@ impl Sim {
         if let Err(e) = r {
             self.violations.push(Violation::Executor { node: i, detail: e.to_string() });
         }
+    }
+
+    /// The round rules seen from outside (see [`rounds`]), and the per-height round bound after
+    /// healing.
+    fn check_round(&mut self, i: usize, height: u64, round: u32, timeout: Option<(u64, u32)>) {
+        if let Err(detail) = self.nodes[i].watch.check(height, round, timeout, &self.powers, self.weak) {
+            let detail = format!("at {}ms (seed {}): {detail}", self.now, self.seed);
+            self.violations.push(Violation::RoundSkip { node: i, detail });
+        }
+        if self.nodes[i].entered.0 != height {
+            self.nodes[i].entered = (height, self.now);
+        }
+        if self.nodes[i].entered.1 >= self.sc.heal_ms {
+            self.max_round_after_heal = self.max_round_after_heal.max(round);
+            if round > self.sc.max_rounds_after_heal {
+                self.violations.push(Violation::Liveness {
+                    detail: format!(
+                        "validator {i} reached round {round} at height {height}, which it entered at {}ms, after \
+                         healing at {}ms (seed {}); the bound is {} rounds",
+                        self.nodes[i].entered.1, self.sc.heal_ms, self.seed, self.sc.max_rounds_after_heal
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Record, for the outside round check, a vote or proposal delivered to honest instance
+    /// `to`. Bytes from honest senders are the executor's own, so their signatures are valid;
+    /// from Byzantine senders a message counts only if its signature verifies.
+    fn watch_delivery(&mut self, to: usize, from: usize, bytes: &[u8]) {
+        let Some(current) = self.nodes[to].exec.as_ref().map(|x| x.machine().status().height) else { return };
+        let checked = self.nodes[from].byz.is_some();
+        let (height, validator, round) = match Message::from_wire(bytes) {
+            Ok(Message::Vote(v)) if !checked || v.verify(&self.spec).is_ok() => {
+                (v.vote.height, v.vote.validator as usize, v.vote.round)
+            }
+            Ok(Message::Proposal { proposal, .. }) if !checked || proposal.verify(&self.spec).is_ok() => {
+                (proposal.proposal.height, proposal.proposal.proposer as usize, proposal.proposal.round)
+            }
+            _ => return,
+        };
+        self.nodes[to].watch.saw(current, height, validator, round, self.sc.n);
     }
 
     /// An honest commit: agreement, and the certificate verifies against the genesis alone.
@@ -514,6 +637,25 @@ impl Sim {
         }
         self.nodes[i].rushed.insert(h, next);
         let v = self.vote_as(i, h, next, VoteKind::Prevote, None);
+        self.send_to_all(i, Message::Vote(v).to_wire());
+    }
+
+    /// A round-pushing Byzantine validator answers anything of round `r` with a well-formed,
+    /// validly signed nil prevote for round `r + PUSH_AHEAD` (once per target round): one
+    /// validator's messages for far-future rounds, which must not move anyone (rule L55 needs
+    /// f + 1).
+    fn push_rounds(&mut self, i: usize, bytes: &[u8]) {
+        let (h, r) = match Message::from_wire(bytes) {
+            Ok(Message::Proposal { proposal, .. }) => (proposal.proposal.height, proposal.proposal.round),
+            Ok(Message::Vote(v)) => (v.vote.height, v.vote.round),
+            _ => return,
+        };
+        let target = r.saturating_add(PUSH_AHEAD);
+        if self.nodes[i].pushed.get(&h).is_some_and(|&x| x >= target) {
+            return;
+        }
+        self.nodes[i].pushed.insert(h, target);
+        let v = self.vote_as(i, h, target, VoteKind::Prevote, None);
         self.send_to_all(i, Message::Vote(v).to_wire());
     }
 

@@ -53,6 +53,10 @@ pub struct Byz {
     /// On hearing anything of a round, sends a (validly signed) nil prevote for the next round
     /// at once, trying to drag honest validators into later rounds before they decide.
     pub rush: bool,
+    /// On hearing anything of a round, sends a (validly signed) nil prevote for a round
+    /// `PUSH_AHEAD` rounds later at once: one validator's far-future votes, which must not move
+    /// an honest validator (rule L55 needs f + 1; checked by `crate::rounds`).
+    pub push: bool,
 }
 
 /// A partition: during `[from_ms, until_ms)` only validators in the same group hear each other.
@@ -105,6 +109,12 @@ pub struct Scenario {
     pub blocks_after_heal: u64,
     /// ...within this much virtual time.
     pub liveness_bound_ms: u64,
+    /// A height an honest validator enters after healing must be decided by then before its
+    /// round exceeds this bound.
+    pub max_rounds_after_heal: u32,
+    /// Most events (deliveries, timers, crashes, restarts) a run may simulate; a run that needs
+    /// more fails (`Violation::Budget`) instead of running on.
+    pub max_events: u64,
     /// Timeouts of every machine.
     pub timeouts: Timeouts,
     /// Validators that run as two honest instances sharing one key (Twins): instance `n + k`
@@ -137,6 +147,18 @@ impl fmt::Display for Scenario {
         )
     }
 }
+
+/// Default [`Scenario::max_rounds_after_heal`]. Once the network is whole, a height needs a
+/// round with an honest proposer whose timeouts exceed the delays: with at most f of n
+/// proposers Byzantine and the simulator's timeouts (400 ms and up) far above its delays
+/// (under 100 ms), that is within the first few rounds. The highest measured over the default
+/// run is 5 (n = 7, two Byzantine); the bound leaves a wide margin.
+pub const MAX_ROUNDS_AFTER_HEAL: u32 = 12;
+/// Default [`Scenario::max_events`]: about seven times the most any run of the default run
+/// needs (42 451, a Byzantine7 seed with flooding Byzantine validators), so a run that would
+/// go on and on (a machine stuck changing rounds, a message storm) fails within seconds to tens
+/// of seconds instead of hanging.
+pub const MAX_EVENTS: u64 = 300_000;
 
 /// Timeouts used in the simulator (milliseconds of virtual time).
 pub const SIM_TIMEOUTS: Timeouts =
@@ -174,6 +196,8 @@ impl Scenario {
             heal_ms: rng.range(2000, 4000),
             blocks_after_heal: 3,
             liveness_bound_ms: 30_000,
+            max_rounds_after_heal: MAX_ROUNDS_AFTER_HEAL,
+            max_events: MAX_EVENTS,
             timeouts: SIM_TIMEOUTS,
             twins: Vec::new(),
             slots: BTreeMap::new(),
@@ -238,6 +262,7 @@ impl Scenario {
                             garbage: rng.chance(500),
                             fake_commits: rng.chance(500),
                             rush: rng.chance(500),
+                            push: false,
                         }
                     };
                     s.byzantine.insert(b, byz);
@@ -248,6 +273,11 @@ impl Scenario {
                     let at_ms = rng.range(0, s.heal_ms - 600);
                     let down_ms = rng.range(50, (s.heal_ms - at_ms).min(1500));
                     s.crashes.push(Crash { node, at_ms, down_ms });
+                }
+                // Drawn last, so the other parameters of a seed are what they were before the
+                // round pusher existed.
+                for b in s.byzantine.values_mut().filter(|b| !b.silent) {
+                    b.push = rng.chance(500);
                 }
             }
         }

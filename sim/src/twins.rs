@@ -117,6 +117,8 @@ impl TwinsSpace {
             heal_ms: self.heal_ms(),
             blocks_after_heal: 2,
             liveness_bound_ms: 30_000,
+            max_rounds_after_heal: crate::scenario::MAX_ROUNDS_AFTER_HEAL,
+            max_events: crate::scenario::MAX_EVENTS,
             timeouts: SIM_TIMEOUTS,
             twins,
             slots,

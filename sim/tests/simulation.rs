@@ -3,21 +3,36 @@
 //! configuration (a soak); by default a few dozen seeds each and a budget that fits in seconds.
 
 use curia_sim::twins::{budget, TwinsSpace};
-use curia_sim::{run, run_scenario, seeds_per_scenario, Kind, Scenario};
+use curia_sim::{run, run_scenario, seeds_per_scenario, Byz, Kind, Scenario, Violation};
+
+/// Failing runs reported in full before a test stops (the rest of its seeds are not run: one
+/// failure already fails the test, and a broken machine should not cost the whole sweep).
+const MAX_FAILURES: usize = 3;
 
 fn sweep(kind: Kind, default: u64) {
     let seeds = seeds_per_scenario(default);
     let mut failures = Vec::new();
     let mut heights = 0u64;
+    let (mut events, mut rounds) = (0u64, 0u32);
+    let mut ran = 0u64;
     for seed in 0..seeds {
         let r = run(kind, seed);
+        ran += 1;
         heights += r.heights.iter().copied().min().unwrap_or(0);
+        events = events.max(r.events);
+        rounds = rounds.max(r.max_round_after_heal);
         if !r.ok() {
             eprintln!("FAILED: {r}\n  re-run: cargo run -p curia-sim --example sim -- {kind:?} {seed}");
             failures.push(seed);
+            if failures.len() >= MAX_FAILURES {
+                break;
+            }
         }
     }
-    eprintln!("{kind:?}: {seeds} seeds, mean lowest height {:.1}", heights as f64 / seeds as f64);
+    eprintln!(
+        "{kind:?}: {ran} seeds, mean lowest height {:.1}, most events {events}, highest round after healing {rounds}",
+        heights as f64 / ran as f64
+    );
     assert!(failures.is_empty(), "{kind:?}: failing seeds {failures:?} (details above)");
 }
 
@@ -86,17 +101,24 @@ fn twins(n: usize, f: usize, rounds: u32, default_budget: u64) {
     let space = TwinsSpace::new(n, f, rounds);
     let picked = space.sample(budget(default_budget));
     let mut failures = Vec::new();
+    let (mut events, mut after_heal) = (0u64, 0u32);
     for &index in &picked {
         let r = run_scenario(space.schedule(index), index as u64);
+        events = events.max(r.events);
+        after_heal = after_heal.max(r.max_round_after_heal);
         if !r.ok() {
             eprintln!("FAILED: {r}\n  re-run: cargo run -p curia-sim --example sim -- twins{n} {index}");
             failures.push(index);
-            if failures.len() >= 3 {
+            if failures.len() >= MAX_FAILURES {
                 break;
             }
         }
     }
-    eprintln!("twins n={n} f={f} rounds={rounds}: {} of {} schedules", picked.len(), space.size());
+    eprintln!(
+        "twins n={n} f={f} rounds={rounds}: {} of {} schedules, most events {events}, highest round after healing {after_heal}",
+        picked.len(),
+        space.size()
+    );
     assert!(failures.is_empty(), "twins n={n}: failing schedules {failures:?} (details above)");
 }
 
@@ -110,4 +132,47 @@ fn twins_one_of_four() {
 #[test]
 fn twins_two_of_seven() {
     twins(7, 2, 2, 40);
+}
+
+/// Byzantine validators that only push: each answers anything of round `r` with a signed nil
+/// prevote for round `r + 5`. f of them (1 of 4, 2 of 7) hold less than f + 1, so no honest
+/// validator may move (rule L55, checked from outside on every input), and the chain goes on.
+#[test]
+fn round_pushers_move_nobody() {
+    for (n, pushers) in [(4usize, vec![2usize]), (7, vec![1, 4])] {
+        for seed in 0..4u64 {
+            let mut sc = Scenario::generate(Kind::Calm, seed);
+            sc.n = n;
+            sc.loss_per_mille = 100;
+            for &b in &pushers {
+                sc.byzantine.insert(b, Byz { push: true, ..Byz::default() });
+            }
+            let r = run_scenario(sc, seed);
+            assert!(r.ok(), "{r}");
+            let honest = (0..n).filter(|i| !pushers.contains(i));
+            assert!(honest.clone().all(|i| r.heights[i] >= 3), "{r}");
+        }
+    }
+}
+
+/// The bounds that turn a run that would not end into a failure do fail.
+#[test]
+fn bounds_fail_runs() {
+    // The event budget.
+    let mut sc = Scenario::generate(Kind::Calm, 1);
+    sc.max_events = 500;
+    let r = run_scenario(sc, 1);
+    assert!(matches!(r.violations.as_slice(), [Violation::Budget { .. }]), "{r}");
+    assert_eq!(r.events, 500);
+    // The round bound after healing: validator 1 is silent, so height 1 (entered at time 0,
+    // after healing at 0) needs round 1, one more than allowed here.
+    let mut sc = Scenario::generate(Kind::Calm, 1);
+    sc.heal_ms = 0;
+    sc.max_rounds_after_heal = 0;
+    sc.byzantine.insert(1, Byz { silent: true, ..Byz::default() });
+    let r = run_scenario(sc, 1);
+    assert!(
+        matches!(r.violations.as_slice(), [Violation::Liveness { detail }] if detail.contains("round 1 at height 1")),
+        "{r}"
+    );
 }

@@ -60,6 +60,7 @@ pub struct ScratchState {
     db: Option<DB>,
     dir: Option<PathBuf>,
     stats: Stats,
+    members: Vec<curia_ledger::membership::MemberEntry>,
     error: RefCell<Option<StoreError>>,
     write: WriteOptions,
 }
@@ -121,6 +122,7 @@ impl ScratchState {
             db: Some(db),
             dir: Some(dir.to_path_buf()),
             stats: Stats::default(),
+            members: Vec::new(),
             error: RefCell::new(None),
             write,
         };
@@ -279,6 +281,9 @@ impl StateView for ScratchState {
     fn attached(&self, case: &str, deposit: &Hash) -> bool {
         self.exists(OTHER, &attached_key(case, deposit))
     }
+    fn member_entries(&self) -> Vec<curia_ledger::membership::MemberEntry> {
+        self.members.clone()
+    }
 }
 
 fn ledger_error(e: StoreError) -> LedgerError {
@@ -289,6 +294,7 @@ impl AuditState for ScratchState {
     fn apply_changes(&mut self, changes: &[Change]) -> Result<(), LedgerError> {
         let mut wb = WriteBatch::default();
         let mut stats = self.stats;
+        let mut members = Vec::new();
         {
             let (deposits, txs, other) = (self.cf(DEPOSITS), self.cf(TXS), self.cf(OTHER));
             for c in changes {
@@ -315,6 +321,8 @@ impl AuditState for ScratchState {
                         stats.case_records += 1;
                     }
                     Change::Verified { .. } => stats.case_records += 1,
+                    // The validator-set history is small (one entry per change): kept in memory.
+                    Change::Member { entry } => members.push(entry.clone()),
                     Change::CaseClosed { case_id } => {
                         // As in memory: the case keeps its owner and is no longer open. A case
                         // opened in this same block is in the batch, not yet readable.
@@ -339,6 +347,7 @@ impl AuditState for ScratchState {
         }
         self.write(wb).map_err(ledger_error)?;
         self.stats = stats;
+        self.members.extend(members);
         Ok(())
     }
 

@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use curia_ledger::block::{Block, CommitCertificate, Header, SignedVote};
 use curia_ledger::codec::Canonical;
 use curia_ledger::crypto::PublicKey;
+use curia_ledger::equivocation::Equivocation;
 use curia_ledger::genesis::{ChainSpec, Genesis};
 use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
@@ -66,9 +67,29 @@ pub mod cf {
     pub const ATTACHMENTS: &str = "attachments";
     /// `u64 height || u64 seq` -> canonical signed vote.
     pub const VOTES: &str = "votes";
-    /// Every column family.
-    pub const ALL: [&str; 12] =
-        [META, BLOCKS, CERTS, HEADERS, DEPOSITS, DIGESTS, CASES, TXS, CLIENTS, CASE_STATUS, ATTACHMENTS, VOTES];
+    /// `u64 height || u32 tx index` -> canonical transaction (see `store/tx_layout.rs`).
+    pub const BLOCK_TXS: &str = "block_txs";
+    /// `u64 height || u8 band || u32 tile` -> the hashes of one tile of the block's transaction
+    /// tree (see `store/tx_layout.rs`).
+    pub const TX_TILES: &str = "tx_tiles";
+    /// Every column family. A family's position is part of its values' checksums: new
+    /// families go at the end.
+    pub const ALL: [&str; 14] = [
+        META,
+        BLOCKS,
+        CERTS,
+        HEADERS,
+        DEPOSITS,
+        DIGESTS,
+        CASES,
+        TXS,
+        CLIENTS,
+        CASE_STATUS,
+        ATTACHMENTS,
+        VOTES,
+        BLOCK_TXS,
+        TX_TILES,
+    ];
 }
 
 const META_SCHEMA: &[u8] = b"schema";
@@ -76,6 +97,14 @@ const META_CHAIN: &[u8] = b"chain_id";
 const META_GENESIS: &[u8] = b"genesis";
 const META_TIP: &[u8] = b"tip";
 const META_CONSENSUS: &[u8] = b"consensus_state";
+/// Prefix of equivocation evidence keys in `meta`: `equivocation/ || u64 height || u32 round ||
+/// u8 kind || u16 validator` -> canonical [`Equivocation`].
+const META_EQUIVOCATION: &[u8] = b"equivocation/";
+/// Most equivocation records kept; later ones are not stored (the first are the proof needed).
+pub const MAX_EQUIVOCATIONS: usize = 1024;
+const META_TX_LAYOUT: &[u8] = b"tx_layout_from";
+
+mod tx_layout;
 
 fn show_height(k: &[u8]) -> String {
     match <[u8; 8]>::try_from(k) {
@@ -94,6 +123,7 @@ fn show_key(cf: &str, k: &[u8]) -> String {
             format!("digest {} deposit {}", hex::encode(&k[..32]), hex::encode(&k[32..]))
         }
         cf::VOTES if k.len() == 16 => format!("vote at height {}", u64::from_be_bytes(k[..8].try_into().unwrap())),
+        cf::BLOCK_TXS | cf::TX_TILES => tx_layout::show_layout_key(k),
         _ => format!("key {}", hex::encode(k)),
     }
 }
@@ -107,6 +137,8 @@ pub struct Store {
     /// The tip; held while committing so commits are serialized.
     tip: Mutex<Tip>,
     next_vote_seq: AtomicU64,
+    /// First height committed with the per-transaction layout (`u64::MAX`: none).
+    tx_layout_from: u64,
 }
 
 /// Tuning knobs; the defaults suit a node.
@@ -202,6 +234,7 @@ impl Store {
             put(&mut b, cf::META, META_CHAIN, &spec.chain_id.0);
             put(&mut b, cf::META, META_GENESIS, &spec.genesis.to_bytes());
             put(&mut b, cf::META, META_TIP, &encode_tip(&Tip::genesis(spec)));
+            put(&mut b, cf::META, META_TX_LAYOUT, &1u64.to_be_bytes());
             for c in &spec.genesis.clients {
                 let rec = ClientRecord { name: c.name.clone(), role: c.role, active: true };
                 put(&mut b, cf::CLIENTS, &c.key.0, &encode_client(&rec));
@@ -231,7 +264,12 @@ impl Store {
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = dir.as_ref().to_path_buf();
         Store::check_exists(&path)?;
-        let (opts, cfs) = db_options(&StoreOptions::default());
+        let (opts, mut cfs) = db_options(&StoreOptions::default());
+        // A store older than the per-transaction layout lacks its two families; a read-only
+        // open cannot create them.
+        if let Ok(existing) = DB::list_cf(&opts, &path) {
+            cfs.retain(|d| existing.iter().any(|e| e.as_str() == d.name()));
+        }
         let db = DB::open_cf_descriptors_read_only(&opts, &path, cfs, false)
             .map_err(StoreError::rocks(format!("open {} read-only", path.display())))?;
         Store::finish_open(db, path, None, true)
@@ -293,14 +331,26 @@ impl Store {
                 u64::from_be_bytes(k[8..].try_into().expect("8 bytes")) + 1
             }
         };
-        Ok(Store {
+        let mut store = Store {
             db,
             path,
             spec: stored_spec,
             read_only,
             tip: Mutex::new(tip),
             next_vote_seq: AtomicU64::new(next_vote_seq),
-        })
+            tx_layout_from: u64::MAX,
+        };
+        store.tx_layout_from = match store.read_tx_layout_from()? {
+            Some(h) => h,
+            None if read_only => u64::MAX,
+            None => {
+                // A store written before the per-transaction layout: blocks from the next one on
+                // get it; receipts of older blocks are built from the whole block.
+                store.write_tx_layout_from(tip.height + 1)?;
+                tip.height + 1
+            }
+        };
+        Ok(store)
     }
 
     /// The chain this store holds (from its recorded genesis).
@@ -315,6 +365,11 @@ impl Store {
 
     fn cf(&self, name: &'static str) -> &ColumnFamily {
         self.db.cf_handle(name).expect("every family is opened")
+    }
+
+    /// The families this store has open (a read-only old store may lack the newest ones).
+    fn open_families(&self) -> impl Iterator<Item = (&'static str, &ColumnFamily)> + '_ {
+        cf::ALL.iter().filter_map(|n| self.db.cf_handle(n).map(|h| (*n, h)))
     }
 
     pub(crate) fn get(&self, fam: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -484,9 +539,26 @@ impl Store {
         self.get_decoded(cf::CASE_STATUS, case_id.as_bytes(), |b| decode_case_status(b).map_err(|e| e.0))
     }
 
-    /// The self-contained receipt of a deposit, built from the stored block and certificate.
+    /// The self-contained receipt of a deposit: from the deposit's transaction and its block's
+    /// tree tiles (`O(log n)` reads and hashing, see `store/tx_layout.rs`), or for a block
+    /// committed before that layout from the whole stored block.
     pub fn receipt(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
         let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
+        if loc.height >= self.tx_layout_from {
+            return self.receipt_from_layout(deposit_id, loc).map(Some);
+        }
+        self.receipt_at(deposit_id, loc).map(Some)
+    }
+
+    /// The receipt of a deposit built from its whole stored block, whatever the layout (the way
+    /// every receipt was built before the per-transaction layout; kept for older blocks and to
+    /// compare against).
+    pub fn receipt_from_block(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
+        let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
+        self.receipt_at(deposit_id, loc).map(Some)
+    }
+
+    fn receipt_at(&self, deposit_id: &Hash, loc: DepositLocation) -> Result<Receipt, StoreError> {
         let missing =
             |what| StoreError::NotFound { what, key: format!("at height {} (deposit {deposit_id})", loc.height) };
         let block = self.block(loc.height)?.ok_or_else(|| missing("block"))?;
@@ -499,7 +571,7 @@ impl Store {
                 reason: format!("index points to deposit {} instead", r.deposit_id),
             });
         }
-        Ok(Some(r))
+        Ok(r)
     }
 
     // ----- executing and committing -----
@@ -552,7 +624,9 @@ impl Store {
         if next_state_root(&tip.state_root, height, changes) != h.state_root {
             return Err(bad("the changes do not produce the header's state root".into()));
         }
-        block.check_body().map_err(|e| bad(e.to_string()))?;
+        // The tree's bands are stored for receipts; their root is the body's transaction root.
+        let (tx_root, bands) = curia_ledger::merkle_tiles::bands(&block.leaves());
+        block.check_body_root(&tx_root).map_err(|e| bad(e.to_string()))?;
         let mut wb = WriteBatch::default();
         // The certificate this block carries for the tip becomes the tip's certificate, so every
         // node stores (and serves in receipts) the same one below its tip.
@@ -568,6 +642,9 @@ impl Store {
         self.put(&mut wb, cf::CERTS, &hk, &cert.to_bytes());
         self.put(&mut wb, cf::HEADERS, &hk, &h.to_bytes());
         self.put_changes(&mut wb, Some((block, height)), changes)?;
+        if height >= self.tx_layout_from {
+            self.put_tx_layout(&mut wb, block, height, &bands);
+        }
         let new_tip = Tip::after(h);
         self.put(&mut wb, cf::META, META_TIP, &encode_tip(&new_tip));
         self.write_synced(wb, &format!("commit block {height}"))?;
@@ -594,6 +671,7 @@ impl Store {
         let mut cases: HashMap<String, CaseStatus> = HashMap::new();
         let mut deposits = Vec::new();
         let mut digests = Vec::new();
+        let mut members = Vec::new();
         for c in changes {
             match c {
                 Change::TxApplied { id } => {
@@ -652,7 +730,14 @@ impl Store {
                         st.record.open = false;
                     }
                 }
+                Change::Member { entry } => members.push(entry.clone()),
             }
+        }
+        if !members.is_empty() {
+            let mut all = self.member_entries()?;
+            all.extend(members);
+            let b = crate::membership::encode_entries(&all);
+            self.put(wb, cf::META, crate::membership::META_MEMBERSHIP, &b);
         }
         if let Some((b, _)) = block {
             if tx_index.map_or(0, |i| i as usize + 1) != b.txs.len() {
@@ -754,6 +839,47 @@ impl Store {
         self.get(cf::META, META_CONSENSUS)
     }
 
+    // ----- evidence of misbehaviour -----
+
+    /// Keep `e` durably (synced), once per validator and vote slot. Returns false when that slot
+    /// already has a record or [`MAX_EQUIVOCATIONS`] are kept. The caller checks the evidence.
+    pub fn record_equivocation(&self, e: &Equivocation) -> Result<bool, StoreError> {
+        let v = &e.a.vote;
+        let mut key = META_EQUIVOCATION.to_vec();
+        key.extend_from_slice(&v.height.to_be_bytes());
+        key.extend_from_slice(&v.round.to_be_bytes());
+        key.push(v.kind as u8);
+        key.extend_from_slice(&v.validator.to_be_bytes());
+        if self.get(cf::META, &key)?.is_some() || self.equivocations()?.len() >= MAX_EQUIVOCATIONS {
+            return Ok(false);
+        }
+        let mut wb = WriteBatch::default();
+        self.put(&mut wb, cf::META, &key, &e.to_bytes());
+        self.write_synced(wb, "record equivocation")?;
+        Ok(true)
+    }
+
+    /// Every kept equivocation record, by height, round, kind and validator.
+    pub fn equivocations(&self) -> Result<Vec<Equivocation>, StoreError> {
+        let fam = cf::META;
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(self.cf(fam), IteratorMode::From(META_EQUIVOCATION, Direction::Forward));
+        for kv in iter {
+            let (k, v) = kv.map_err(StoreError::rocks("scan equivocations"))?;
+            if !k.starts_with(META_EQUIVOCATION) {
+                break;
+            }
+            let payload = unseal(fam, &k, &v, || show_key(fam, &k))?;
+            let e = Equivocation::from_bytes(payload).map_err(|err| StoreError::Corrupt {
+                cf: fam,
+                key: show_key(fam, &k),
+                reason: err.to_string(),
+            })?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
     // ----- backup -----
 
     /// Write a consistent online backup (a RocksDB checkpoint: hard links where possible) to
@@ -815,16 +941,16 @@ impl Store {
 
     /// Flush memtables to disk (for measuring size; not needed for durability).
     pub fn flush(&self) -> Result<(), StoreError> {
-        for name in cf::ALL {
-            self.db.flush_cf(self.cf(name)).map_err(StoreError::rocks(format!("flush {name}")))?;
+        for (name, h) in self.open_families() {
+            self.db.flush_cf(h).map_err(StoreError::rocks(format!("flush {name}")))?;
         }
         Ok(())
     }
 
     /// Compact every column family fully (slow; for measurements and maintenance).
     pub fn compact(&self) -> Result<(), StoreError> {
-        for name in cf::ALL {
-            self.db.compact_range_cf::<&[u8], &[u8]>(self.cf(name), None, None);
+        for (_, h) in self.open_families() {
+            self.db.compact_range_cf::<&[u8], &[u8]>(h, None, None);
         }
         Ok(())
     }
@@ -832,8 +958,7 @@ impl Store {
     /// Approximate live bytes per column family (SST and blob files), from RocksDB properties.
     pub fn family_sizes(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
         let mut out = Vec::new();
-        for name in cf::ALL {
-            let h = self.cf(name);
+        for (name, h) in self.open_families() {
             let sst = self
                 .db
                 .property_int_value_cf(h, "rocksdb.total-sst-files-size")
@@ -855,6 +980,14 @@ impl Store {
         let mut wb = WriteBatch::default();
         wb.put_cf(self.cf(fam), key, value);
         self.write_synced(wb, "raw put")
+    }
+
+    /// Test hook: delete a key. For tests that simulate older stores only.
+    #[doc(hidden)]
+    pub fn raw_delete_for_tests(&self, fam: &'static str, key: &[u8]) -> Result<(), StoreError> {
+        let mut wb = WriteBatch::default();
+        wb.delete_cf(self.cf(fam), key);
+        self.write_synced(wb, "raw delete")
     }
 
     /// Raw value (checksum not checked) under a key; used for existence checks.
@@ -915,5 +1048,8 @@ impl StateView for StoreState<'_> {
     }
     fn attached(&self, case: &str, deposit: &Hash) -> bool {
         self.keep(self.store.get(cf::ATTACHMENTS, &attachment_key(case, deposit)).map(|v| v.is_some()))
+    }
+    fn member_entries(&self) -> Vec<curia_ledger::membership::MemberEntry> {
+        self.keep(self.store.member_entries())
     }
 }

@@ -1,7 +1,7 @@
 //! Crash safety: a child process commits blocks (and logs votes) in a loop and is killed with
 //! SIGKILL at random instants, many times. After each kill the store is reopened and must be
-//! exactly a prefix of the deterministic chain, with every index consistent, nothing above the
-//! tip, and a vote log that is a prefix of what the child logged.
+//! exactly a prefix of the deterministic chain, with every index consistent (receipts from the
+//! per-transaction layout included), nothing above the tip, and a vote log that is a prefix of what the child logged.
 //!
 //! The child is this test binary re-run with `CURIA_CRASH_CHILD_DIR` set.
 
@@ -88,6 +88,10 @@ fn check_prefix(store: &Store, c: &TestChain, from: u64) -> u64 {
                 assert_eq!(store.deposit_location(&dep).unwrap(), Some(want), "deposit in block {h}");
                 if k % 97 == 0 {
                     assert!(store.deposits_by_digest(&commitment).unwrap().contains(&dep));
+                    // The per-transaction layout came with the block: same receipt both ways.
+                    let fast = store.receipt(&dep).unwrap().expect("receipt below the tip");
+                    let slow = store.receipt_from_block(&dep).unwrap().expect("receipt below the tip");
+                    assert_eq!(fast, slow, "receipt of a deposit in block {h}");
                 }
             }
         }
@@ -98,6 +102,7 @@ fn check_prefix(store: &Store, c: &TestChain, from: u64) -> u64 {
         assert!(store.block(next).unwrap().is_none(), "block {next} above the tip");
         assert!(store.header(next).unwrap().is_none());
         assert!(store.cert(next).unwrap().is_none());
+        assert!(store.block_tx(next, 0).unwrap().is_none(), "a transaction of block {next} stored");
         let (b, _) = &c.blocks[next as usize - 1];
         for tx in &b.txs {
             let id = tx.id(&c.spec.chain_id);

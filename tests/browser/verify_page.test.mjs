@@ -6,7 +6,9 @@
 //    gen_cases.py: tampered receipts, genesis files and evidence), through the page's verifier;
 // 3. a live testnet (4 `curia node run` on loopback): a deposit's receipt as the node serves it
 //    and as `curia receipt get` saves it, tampered variants, the page served at GET /verify, and
-//    a 4100 MiB sparse file hashed by the page in chunks (its speed is printed);
+//    a 4100 MiB sparse file hashed by the page in chunks (its speed and hasher are printed);
+// 4. the page's WebAssembly SHA-256 and, on a copy of the page whose CSP refuses WebAssembly, its
+//    JavaScript fallback: same digests as `curia hash`, same verdicts, and the page says which ran;
 // and the page's default language, its language switch, screenshots in both languages and the
 // printed one-page record (saved to $VERIFY_PAGE_OUT, default <target>/verify-page/).
 //
@@ -43,6 +45,7 @@ const BIG_BYTES = 4100 * 1024 * 1024;
 let browser;
 let tmp;
 const requests = [];
+const ownPages = [PAGE_URL]; // file:// pages the tests open (the page, and copies of it)
 const nodes = [];
 
 // ---------------------------------------------------------------------------------------------
@@ -381,8 +384,10 @@ test('live testnet: receipts as served, tampered variants, GET /verify, and a 41
   t0 = Date.now();
   const [rec] = await uiVerify(page, { evidence: [big], receipts: [bigReceipt], genesis }, 1_200_000);
   const secs = (Date.now() - t0) / 1000;
-  const mbps = await page.$eval('body', (b) => b.dataset.mbps);
-  console.log(`# page hashed ${BIG_BYTES} bytes in ${secs.toFixed(1)} s: ${mbps} MB/s (curia hash: ${curiaHashMbps.toFixed(0)} MB/s)`);
+  const { mbps, hasher } = await page.$eval('body', (b) => ({ ...b.dataset }));
+  console.log(`# page hashed ${BIG_BYTES} bytes in ${secs.toFixed(1)} s: ${mbps} MB/s with its ${hasher} hasher (curia hash: ${curiaHashMbps.toFixed(0)} MB/s)`);
+  assert.equal(hasher, 'wasm', 'the page did not use its WebAssembly SHA-256');
+  assert.match(await page.$eval('#progress-text', (e) => e.textContent), /MB\/s \(WebAssembly\)$/);
   assert.equal(rec.code, 0, rec.text);
   assert.equal(rec.fields.sha256, digest);
   assert.equal(rec.fields.deposit_id, bigId);
@@ -408,8 +413,43 @@ test('live testnet: receipts as served, tampered variants, GET /verify, and a 41
   await page.close();
 });
 
+test('WebAssembly refused by the CSP: the page hashes with JavaScript, same digests and verdicts', async () => {
+  const g = join(GOLDEN, 'genesis.json');
+  const ev = join(GOLDEN, 'evidence-single.bin');
+  const rc = join(GOLDEN, 'receipt-single.json');
+  // A file of 40 MiB + 123 bytes of varied bytes: several chunks and a partial block.
+  const data = Buffer.alloc(40 * 1024 * 1024 + 123);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((Math.imul(i, 2654435761) >>> 0), Math.min(i, data.length - 4));
+  const file = join(tmp, 'varied.bin');
+  writeFileSync(file, data);
+  const want = curia(['hash', file]).split(/\s+/)[0];
+  const html = readFileSync(PAGE, 'utf8');
+  assert.equal(html.split(" 'wasm-unsafe-eval'").length, 2, "the page's CSP should allow 'wasm-unsafe-eval' once");
+  const strict = join(tmp, 'verify-no-wasm.html');
+  writeFileSync(strict, html.replace(" 'wasm-unsafe-eval'", ''));
+  const strictUrl = pathToFileURL(strict).href;
+  ownPages.push(strictUrl);
+  const results = {};
+  for (const [name, url] of [['page', PAGE_URL], ['no-wasm', strictUrl]]) {
+    const page = await openPage(['en'], url);
+    const [rec] = await uiVerify(page, { evidence: [ev], receipts: [rc], genesis: g });
+    assertSame(rec, curiaVerify(ev, rc, g), name);
+    assert.equal(rec.code, 0, `${name}: ${rec.text}`);
+    const hasher = await page.$eval('body', (b) => b.dataset.hasher);
+    await (await page.$('#in-evidence')).uploadFile(file);
+    const hashed = await page.evaluate(async () => {
+      const r = await window.curia.hashBlob(document.getElementById('in-evidence').files[0]);
+      return { hex: Array.from(r.digest, (x) => x.toString(16).padStart(2, '0')).join(''), hasher: r.hasher };
+    });
+    results[name] = { hasher, bigHasher: hashed.hasher };
+    assert.equal(hashed.hex, want, `${name}: page digest of ${file} differs from curia hash`);
+    await page.close();
+  }
+  assert.deepEqual(results, { page: { hasher: 'wasm', bigHasher: 'wasm' }, 'no-wasm': { hasher: 'js', bigHasher: 'js' } });
+});
+
 test('no page made any request but loading itself', () => {
-  const others = requests.filter((u) => u !== PAGE_URL && !/^http:\/\/127\.0\.0\.1:\d+\/verify$/.test(u));
+  const others = requests.filter((u) => !ownPages.includes(u) && !/^http:\/\/127\.0\.0\.1:\d+\/verify$/.test(u));
   assert.deepEqual(others, []);
   assert.ok(requests.length >= 2);
 });

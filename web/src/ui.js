@@ -1,4 +1,5 @@
-// verify.html's page logic: take the files, hash the evidence in chunks with a progress bar,
+// verify.html's page logic: take the files, hash the evidence in chunks with a progress bar
+// (./hasher.js: WebAssembly SHA-256, or @noble/hashes where WebAssembly is refused),
 // run every check of docs/receipt-format.md section 8 (./verify.js), and show a printable record.
 //
 // Rules: the page makes no network request (the CSP forbids it too). Every string that comes
@@ -6,7 +7,7 @@
 // as HTML. Files are read in slices, so evidence of any size is hashed in constant memory; a
 // receipt or genesis larger than its limit is refused before it is read.
 
-import { sha256 } from '@noble/hashes/sha2.js';
+import { hashBlob } from './hasher.js';
 import { Unusable } from './json.js';
 import { parseGenesis, parseReceipt, LIMITS } from './chain.js';
 import { verifyReceipt, verifyAll, formatUtc } from './verify.js';
@@ -14,7 +15,6 @@ import { escapeText } from './escape.js';
 import { hex, fromHex } from './codec.js';
 import { TEXT, defaultLang } from './i18n.js';
 
-const CHUNK = 4 << 20;
 const $ = (id) => document.getElementById(id);
 const state = { evidence: [], receipts: [], genesis: null, results: null, lang: 'en', hashStats: null };
 
@@ -29,19 +29,6 @@ function el(tag, attrs, ...children) {
   return e;
 }
 const t = () => TEXT[state.lang];
-
-/** SHA-256 of a File/Blob, read in CHUNK (4 MiB) slices (the next one is read while this one is hashed). */
-export async function hashBlob(blob, onProgress) {
-  const h = sha256.create();
-  let next = blob.slice(0, CHUNK).arrayBuffer();
-  for (let off = 0; off < blob.size; off += CHUNK) {
-    const buf = await next;
-    if (off + CHUNK < blob.size) next = blob.slice(off + CHUNK, off + 2 * CHUNK).arrayBuffer();
-    h.update(new Uint8Array(buf));
-    onProgress(Math.min(off + CHUNK, blob.size));
-  }
-  return h.digest();
-}
 
 async function readLimited(file, limit, what) {
   if (file.size > limit) throw new Unusable(`${what} ${file.name} is larger than ${limit} bytes`);
@@ -82,19 +69,23 @@ function showFileLists() {
   list('genesis-list', state.genesis ? [state.genesis] : []);
 }
 
-function progress(done, total, startMs) {
+/** How the progress line names the hasher that ran (./hasher.js). */
+const HASHER_NAMES = { wasm: 'WebAssembly', js: 'JavaScript' };
+
+function progress(done, total, startMs, hasher) {
   const p = $('progress');
   p.max = total || 1;
   p.value = done;
   const secs = Math.max((performance.now() - startMs) / 1000, 1e-3);
-  state.progress = { done, total, mbps: done / 1e6 / secs };
+  state.progress = { done, total, mbps: done / 1e6 / secs, hasher: hasher || (state.progress && state.progress.hasher) };
   showProgress();
 }
 
 function showProgress() {
   const pr = state.progress;
   const mb = (x) => (x / 1e6).toFixed(1);
-  $('progress-text').textContent = pr ? `${t().hashing}: ${mb(pr.done)} MB ${t().of} ${mb(pr.total)} MB, ${pr.mbps.toFixed(0)} MB/s` : '';
+  $('progress-text').textContent = pr ? `${t().hashing}: ${mb(pr.done)} MB ${t().of} ${mb(pr.total)} MB, ${pr.mbps.toFixed(0)} MB/s${
+    pr.hasher ? ` (${HASHER_NAMES[pr.hasher]})` : ''}` : '';
 }
 
 async function run() {
@@ -121,13 +112,24 @@ async function run() {
       let before = 0;
       progress(0, total, start);
       for (const f of state.evidence) {
-        const digest = await hashBlob(f, (n) => progress(before + n, total, start));
+        let hashed;
+        try {
+          hashed = await hashBlob(f, (n, name) => progress(before + n, total, start, name));
+        } catch (e) {
+          // Unreadable, or changed while read: nothing is verified against a partial digest.
+          state.results = null;
+          msg.textContent = `${escapeText(f.name)}: ${escapeText(e.message || String(e))}`;
+          return;
+        }
+        const { digest, hasher } = hashed;
         before += f.size;
+        state.hasher = hasher;
         evidence.push({ name: f.name, digest, length: BigInt(f.size) });
       }
       const secs = (performance.now() - start) / 1000;
       state.hashStats = { bytes: total, seconds: secs, mbps: total / 1e6 / Math.max(secs, 1e-3) };
       document.body.dataset.mbps = state.hashStats.mbps.toFixed(1);
+      if (state.hasher) document.body.dataset.hasher = state.hasher;
     }
     // Genesis once, then each receipt against the evidence that matches it.
     let spec = null;

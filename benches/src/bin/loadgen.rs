@@ -16,6 +16,11 @@
 //! - `--chunk N`: transactions per HTTP request (default: as many as 50 ms of load, at least 1).
 //! - `--workers N`: concurrent HTTP senders (default 8); `--drain S`: how long to wait for the
 //!   last commits after sending stops (default 30).
+//! - `--ceiling-secs S` (default 3; 0 skips it): first measure the signature ceiling for
+//!   S seconds (`curia_benches::ceiling`: ed25519 batch verification on all cores, divided by
+//!   the validators on the machine); the report then gives the committed rate as a fraction of
+//!   it (`committed_over_ceiling`). `--local-validators N`: validators sharing this machine
+//!   (default: the number of nodes).
 //!
 //! Method: every transaction is built and signed before the clock starts (a fresh run ID goes
 //! into every nonce, so runs never collide). Requests are scheduled open-loop at `rate`; each
@@ -31,6 +36,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use curia_benches::ceiling::{self, Ceiling, CeilingOptions};
+use curia_client::types::TxBatch;
+use curia_client::{Client, Error as ClientError};
 use curia_ledger::crypto::SecretKey;
 use curia_ledger::genesis::Genesis;
 use curia_ledger::hash::Hash;
@@ -46,6 +54,8 @@ struct Args {
     chunk: Option<usize>,
     workers: usize,
     drain: f64,
+    ceiling_secs: f64,
+    local_validators: Option<usize>,
 }
 
 fn usage(msg: &str) -> ! {
@@ -69,6 +79,8 @@ fn parse_args() -> Args {
         chunk: None,
         workers: 8,
         drain: 30.0,
+        ceiling_secs: 3.0,
+        local_validators: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -87,6 +99,8 @@ fn parse_args() -> Args {
             "--chunk" => a.chunk = Some(num(val()) as usize),
             "--workers" => a.workers = num(val()) as usize,
             "--drain" => a.drain = num(val()),
+            "--ceiling-secs" => a.ceiling_secs = num(val()),
+            "--local-validators" => a.local_validators = Some(num(val()) as usize),
             "-h" | "--help" => usage("usage"),
             other => usage(&format!("unknown option {other}")),
         }
@@ -112,6 +126,9 @@ fn parse_args() -> Args {
     };
     if !(a.rate > 0.0 && a.duration > 0.0 && a.workers > 0) {
         usage("--rate, --duration and --workers must be positive");
+    }
+    if a.ceiling_secs.is_nan() || a.ceiling_secs < 0.0 || a.local_validators == Some(0) {
+        usage("--ceiling-secs must be >= 0 and --local-validators positive");
     }
     a
 }
@@ -183,7 +200,7 @@ fn prepare(a: &Args, key: &SecretKey, chain_id: &Hash, per_chunk: usize) -> Vec<
         .enumerate()
         .map(|(index, c)| Chunk {
             index,
-            body: serde_json::to_vec(&serde_json::json!({ "txs": c })).expect("transactions serialize"),
+            body: serde_json::to_vec(&TxBatch { txs: c.into() }).expect("transactions serialize"),
             tx_ids: c.iter().map(|t| t.id(chain_id)).collect(),
             deposits: c.iter().map(|t| t.items.len().max(1)).sum(),
         })
@@ -197,37 +214,36 @@ struct Tally {
     http_errors: HashMap<String, u64>,
 }
 
-fn send(agent: &ureq::Agent, url: &str, chunk: &Chunk, tally: &Mutex<Tally>) {
-    let r =
-        agent.post(&format!("{url}/v1/transactions")).set("content-type", "application/json").send_bytes(&chunk.body);
-    let body: Result<serde_json::Value, String> = match r {
-        Ok(resp) => resp.into_json().map_err(|e| format!("bad answer: {e}")),
-        Err(ureq::Error::Status(code, resp)) => {
-            let v: serde_json::Value = resp.into_json().unwrap_or_default();
-            if v.get("results").is_some() {
-                Ok(v)
-            } else {
-                Err(format!("{code} {}", v["error"]["code"].as_str().unwrap_or("?")))
-            }
-        }
-        Err(e) => Err(format!("transport: {}", e.kind())),
-    };
+/// A client of one node: no retries (the schedule is open-loop; refusals are counted).
+fn client(url: &str, timeout: Duration) -> Client {
+    Client::builder(url)
+        .timeout(timeout)
+        .submit_deadline(Duration::ZERO)
+        .build()
+        .unwrap_or_else(|e| usage(&format!("node {url}: {e}")))
+}
+
+fn send(client: &Client, chunk: &Chunk, tally: &Mutex<Tally>) {
+    let answer = client.submit_batch_body(&chunk.body, chunk.tx_ids.len());
     let mut t = tally.lock().unwrap();
-    match body {
-        Ok(v) => {
-            t.accepted_txs += v["accepted"].as_u64().unwrap_or(0);
-            for r in v["results"].as_array().into_iter().flatten() {
-                if let Some(code) = r["error"]["code"].as_str() {
-                    *t.rejected.entry(code.to_string()).or_default() += 1;
+    match answer {
+        Ok(b) => {
+            t.accepted_txs += b.accepted as u64;
+            for r in &b.results {
+                if let Some(e) = &r.error {
+                    *t.rejected.entry(e.code.clone()).or_default() += 1;
                 }
             }
         }
-        Err(e) => *t.http_errors.entry(e).or_default() += chunk.tx_ids.len() as u64,
+        Err(e) => {
+            let key = match (e.status(), e.code(), &e) {
+                (Some(status), code, _) => format!("{status} {}", code.unwrap_or("?")),
+                (None, _, ClientError::Transport { .. }) => "transport".to_string(),
+                (None, _, other) => other.to_string(),
+            };
+            *t.http_errors.entry(key).or_default() += chunk.tx_ids.len() as u64;
+        }
     }
-}
-
-fn get_json(agent: &ureq::Agent, url: &str) -> Option<serde_json::Value> {
-    agent.get(url).call().ok()?.into_json().ok()
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -236,6 +252,32 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     }
     let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[i.min(sorted.len() - 1)]
+}
+
+/// The signature ceiling, measured before anything is signed or sent (`--ceiling-secs 0`: none).
+fn measure_ceiling(a: &Args) -> Option<Ceiling> {
+    if a.ceiling_secs == 0.0 {
+        return None;
+    }
+    let validators = a.local_validators.unwrap_or(a.nodes.len());
+    eprintln!("loadgen: measuring the signature ceiling for {:.1} s ...", a.ceiling_secs);
+    let o = CeilingOptions { duration: Duration::from_secs_f64(a.ceiling_secs), ..CeilingOptions::default() };
+    let c = ceiling::measure(validators, &o).unwrap_or_else(|e| usage(&format!("ceiling: {e}")));
+    eprintln!(
+        "loadgen: {:.0} signatures/s on {} threads / {validators} validators = ceiling {:.0} deposits/s",
+        c.verify_rate_per_s, c.threads, c.ceiling_deposits_per_s
+    );
+    Some(c)
+}
+
+/// The report with the ceiling and the committed rate's fraction of it.
+fn with_ceiling(mut report: serde_json::Value, c: Option<&Ceiling>) -> serde_json::Value {
+    if let Some(c) = c {
+        let committed = report["committed_deposits_per_s"].as_f64().unwrap_or(0.0);
+        report["ceiling"] = serde_json::to_value(c).expect("ceiling serializes");
+        report["committed_over_ceiling"] = serde_json::json!((c.ratio(committed) * 1000.0).round() / 1000.0);
+    }
+    report
 }
 
 fn main() {
@@ -247,11 +289,12 @@ fn main() {
     let key = curia_node::config::read_key(&a.key).unwrap_or_else(|e| usage(&e.to_string()));
     let per_tx = a.batch.unwrap_or(1) as f64;
     let per_chunk = a.chunk.unwrap_or_else(|| ((a.rate / per_tx) * 0.05).ceil().max(1.0) as usize).clamp(1, 10_000);
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
-    let start_height = get_json(&agent, &format!("{}/v1/status", a.nodes[0]))
-        .and_then(|v| v["height"].as_u64())
-        .unwrap_or_else(|| usage(&format!("node {} does not answer /v1/status", a.nodes[0])));
+    let start_height = client(&a.nodes[0], Duration::from_secs(60))
+        .status()
+        .map(|s| s.height)
+        .unwrap_or_else(|e| usage(&format!("node {} does not answer /v1/status: {e}", a.nodes[0])));
 
+    let ceiling = measure_ceiling(&a);
     eprintln!("loadgen: signing {} deposits ...", (a.rate * a.duration).ceil());
     let t = Instant::now();
     let chunks = prepare(&a, &key, &spec.chain_id, per_chunk);
@@ -281,13 +324,13 @@ fn main() {
     let mut workers = Vec::new();
     for _ in 0..a.workers {
         let (rx, chunks, tally, nodes) = (job_rx.clone(), chunks.clone(), tally.clone(), a.nodes.clone());
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+        let clients: Vec<Client> = nodes.iter().map(|n| client(n, Duration::from_secs(60))).collect();
         workers.push(std::thread::spawn(move || loop {
             let k = match rx.lock().unwrap().recv() {
                 Ok(k) => k,
                 Err(_) => return,
             };
-            send(&agent, &nodes[k % nodes.len()], &chunks[k], &tally);
+            send(&clients[k % clients.len()], &chunks[k], &tally);
         }));
     }
 
@@ -297,21 +340,16 @@ fn main() {
         let (node, watch_until) = (a.nodes[0].clone(), watch_until.clone());
         let want = n_txs;
         std::thread::spawn(move || {
-            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+            let client = client(&node, Duration::from_secs(30));
             let mut next = start_height + 1;
             let mut commits: Vec<(Hash, u64)> = Vec::with_capacity(want);
             let mut blocks = 0u64;
             while now_ms() < watch_until.load(Ordering::Relaxed) && commits.len() < want {
-                let Some(v) = get_json(&agent, &format!("{node}/v1/blocks/{next}/txs")) else {
+                let Ok(b) = client.block_txs(next) else {
                     std::thread::sleep(Duration::from_millis(20));
                     continue;
                 };
-                let at = v["commit_time_ms"].as_u64().unwrap_or(0);
-                for id in v["tx_ids"].as_array().into_iter().flatten() {
-                    if let Some(h) = id.as_str().and_then(|s| Hash::from_hex(s).ok()) {
-                        commits.push((h, at));
-                    }
-                }
+                commits.extend(b.tx_ids.into_iter().map(|h| (h, b.commit_time_ms)));
                 blocks += 1;
                 next += 1;
             }
@@ -384,6 +422,7 @@ fn main() {
         "heights": [start_height + 1, last_height],
         "sent_s": (send_end_ms.saturating_sub(start_ms)) as f64 / 1000.0,
     });
+    let report = with_ceiling(report, ceiling.as_ref());
     println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
     if committed_deposits < n_deposits {
         eprintln!(

@@ -26,7 +26,7 @@ mod verify;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -36,7 +36,8 @@ use curia_ledger::tx::{check_case_id, Payload};
 use curia_ledger::verify::format_utc;
 use curia_verifier::escape::terminal;
 
-use client::{CaseView, Node};
+use client::{attached, CaseView, Node};
+use curia_client::types::CaseEvent;
 
 /// Open, fill, read, verify and close cases (judges; `show` also auditors and courts).
 #[derive(Subcommand)]
@@ -160,6 +161,9 @@ pub struct Conn {
     /// A node's API, e.g. http://127.0.0.1:28000.
     #[arg(long)]
     node: String,
+    /// The global `--ca-file`, set by [`run`].
+    #[arg(skip)]
+    ca_file: Option<PathBuf>,
 }
 
 /// Waiting for a commit.
@@ -174,13 +178,18 @@ pub struct WaitArgs {
 }
 
 /// Run a `case` subcommand; the exit code.
-pub fn run(cmd: CaseCmd) -> Result<u8> {
+/// `ca_file` is the global `--ca-file` (trusted CA for an `https://` node).
+pub fn run(cmd: CaseCmd, ca_file: Option<&Path>) -> Result<u8> {
+    let with_ca = |conn: Conn| Conn { ca_file: ca_file.map(Path::to_path_buf), ..conn };
     match cmd {
-        CaseCmd::Open { case, title, conn, wait } => open(&case, &title, &conn, &wait),
-        CaseCmd::Attach { case, files, deposits, conn, wait } => attach(&case, &files, &deposits, &conn, &wait),
-        CaseCmd::Show { case, conn, json } => show(&case, &conn, json),
-        CaseCmd::Close { case, note, conn, wait } => close(&case, &note, &conn, &wait),
+        CaseCmd::Open { case, title, conn, wait } => open(&case, &title, &with_ca(conn), &wait),
+        CaseCmd::Attach { case, files, deposits, conn, wait } => {
+            attach(&case, &files, &deposits, &with_ca(conn), &wait)
+        }
+        CaseCmd::Show { case, conn, json } => show(&case, &with_ca(conn), json),
+        CaseCmd::Close { case, note, conn, wait } => close(&case, &note, &with_ca(conn), &wait),
         CaseCmd::Verify { case, evidence, genesis, conn, out, record, json, timeout, lang } => {
+            let conn = with_ca(conn);
             let out = out.unwrap_or_else(|| PathBuf::from(format!("case-{case}-report")));
             verify::verify(
                 &verify::VerifyJob {
@@ -245,7 +254,7 @@ fn attach(case_id: &str, files: &[PathBuf], deposits: &[String], conn: &Conn, wa
         }
         wanted.extend(found.into_iter().map(|id| (id, terminal(&f.display().to_string()).into_owned())));
     }
-    let already: HashSet<Hash> = case.attached().into_iter().collect();
+    let already: HashSet<Hash> = attached(&case).into_iter().collect();
     let mut seen = HashSet::new();
     let mut txs = Vec::new();
     let mut todo = Vec::new();
@@ -271,7 +280,7 @@ fn attach(case_id: &str, files: &[PathBuf], deposits: &[String], conn: &Conn, wa
     if wait.wait {
         let want: Vec<Hash> = todo.iter().map(|(id, _)| *id).collect();
         node.wait_case(case_id, wait.timeout, "the attachment", |c| {
-            let have: HashSet<Hash> = c.attached().into_iter().collect();
+            let have: HashSet<Hash> = attached(c).into_iter().collect();
             want.iter().all(|d| have.contains(d))
         })?;
         println!("{} deposit(s) attached to {case_id}", want.len());
@@ -301,20 +310,13 @@ fn show_text(node: &Node, c: &CaseView) -> String {
     for r in &c.records {
         let t = *times.entry(r.height).or_insert_with(|| node.commit_time(r.height));
         let when = t.map(format_utc).unwrap_or_else(|| "-".into());
-        let what = match r.event.as_str() {
-            "opened" => format!("opened    by {}", r.owner.map(|k| k.to_string()).unwrap_or_default()),
-            "attached" => format!("attached  deposit {}", r.deposit.map(|d| d.to_hex()).unwrap_or_default()),
-            "verified" => format!(
-                "verified  deposit {} {}",
-                r.deposit.map(|d| d.to_hex()).unwrap_or_default(),
-                match r.valid {
-                    Some(true) => "VALID",
-                    Some(false) => "INVALID",
-                    None => "?",
-                }
-            ),
-            "closed" => "closed".into(),
-            other => terminal(other).into_owned(),
+        let what = match &r.event {
+            CaseEvent::Opened { owner } => format!("opened    by {owner}"),
+            CaseEvent::Attached { deposit } => format!("attached  deposit {deposit}"),
+            CaseEvent::Verified { deposit, valid } => {
+                format!("verified  deposit {deposit} {}", if *valid { "VALID" } else { "INVALID" })
+            }
+            CaseEvent::Closed => "closed".into(),
         };
         let _ = writeln!(s, "  block {:>6} tx {:>4}  {when}  {what}", r.height, r.tx_index);
     }

@@ -28,7 +28,7 @@ use curia_ledger::verify::{format_utc, verify_receipt, Evidence};
 use curia_verifier::hashing::{hash_file, Hashed, Progress};
 use serde::Serialize;
 
-use super::client::{now_ms, Node};
+use super::client::{attached, now_ms, verified_count, Node};
 use super::report::{registered_name, report_html, report_text, CaseReport, Item, Lang, Summary};
 use super::Conn;
 
@@ -294,7 +294,7 @@ pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u
         node.own_open_case(job.case).context("--record needs the judge who owns the case, and an open case")?;
     }
     let (files, receipts) = read_evidence_dir(job.evidence)?;
-    let attached_list = case.attached();
+    let attached_list = attached(&case);
     let attached: HashSet<Hash> = attached_list.iter().copied().collect();
     let mut node_receipts = HashMap::new();
     for id in &attached_list {
@@ -415,7 +415,7 @@ pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u
         if to_record.is_empty() {
             eprintln!("--record: no item is tied to a deposit attached to the case; nothing recorded");
         } else {
-            let before = node.own_open_case(job.case)?.verified_count();
+            let before = verified_count(&node.own_open_case(job.case)?);
             let mut txs = Vec::new();
             for i in &to_record {
                 txs.push(node.tx(Payload::RecordVerification {
@@ -429,7 +429,7 @@ pub(super) fn verify(job: &VerifyJob<'_>, record: bool, json: bool, timeout_s: u
             node.submit(&txs, Instant::now() + Duration::from_secs(timeout_s))?;
             let n = txs.len();
             let c =
-                node.wait_case(job.case, timeout_s, "the verification records", |c| c.verified_count() >= before + n)?;
+                node.wait_case(job.case, timeout_s, "the verification records", |c| verified_count(c) >= before + n)?;
             let msg = format!(
                 "recorded {n} verification result(s) in case {} (report {report_hash}); the case now has {} records",
                 job.case, c.record_count

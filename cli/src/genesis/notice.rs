@@ -43,6 +43,8 @@ fn role_zh(r: ValidatorRole) -> &'static str {
         ValidatorRole::Court => "法院",
         ValidatorRole::Notary => "公证机构",
         ValidatorRole::Timesvc => "授时中心",
+        ValidatorRole::Mediation => "调解平台",
+        ValidatorRole::Forensic => "司法鉴定中心",
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use curia_ledger::block::Header;
+use curia_client::Client;
 use curia_ledger::genesis::Genesis;
 use curia_ledger::receipt::Receipt;
 
@@ -94,11 +94,16 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.base + 1000 + i as u16)
     }
 
+    /// A typed client of node `i`'s API.
+    pub fn client(&self, i: usize) -> Client {
+        Client::new(&self.api(i)).unwrap()
+    }
+
     pub fn wait_healthy(&self, i: usize) {
-        let url = format!("http://127.0.0.1:{}/healthz", self.base + 2000 + i as u16);
+        let ops = Client::new(&format!("http://127.0.0.1:{}", self.base + 2000 + i as u16)).unwrap();
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(30) {
-            if ureq::get(&url).call().is_ok() {
+            if ops.health().is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -128,16 +133,11 @@ impl Cluster {
     }
 
     pub fn height(&self, i: usize) -> u64 {
-        let v: serde_json::Value =
-            ureq::get(&format!("{}/v1/status", self.api(i))).call().unwrap().into_json().unwrap();
-        v["height"].as_u64().unwrap()
+        self.client(i).status().unwrap().height
     }
 
     pub fn block_hash(&self, i: usize, h: u64) -> String {
-        let v: serde_json::Value =
-            ureq::get(&format!("{}/v1/blocks/{h}", self.api(i))).call().unwrap().into_json().unwrap();
-        let header: Header = serde_json::from_value(v["header"].clone()).unwrap();
-        header.hash().to_hex()
+        self.client(i).block(h).unwrap().header.hash().to_hex()
     }
 
     pub fn genesis(&self) -> curia_ledger::genesis::ChainSpec {
@@ -168,6 +168,15 @@ impl Cluster {
             Receipt::from_json(&std::fs::read(self.dir.join("receipts").join(format!("{id}.receipt.json"))).unwrap())
                 .unwrap();
         (content.as_bytes().to_vec(), r)
+    }
+
+    /// Start one more node, set up by the caller in `dir/NAME/node.toml`; returns its index.
+    pub fn add_node(&mut self, name: &str) -> usize {
+        self.names.push(name.to_string());
+        let i = self.names.len() - 1;
+        self.nodes.push(Some(self.spawn(i)));
+        self.wait_healthy(i);
+        i
     }
 
     pub fn wait_height(&self, i: usize, h: u64, within: Duration) -> bool {
