@@ -31,8 +31,8 @@ MACHINE=consensus/src/machine.rs
 
 # One mutant per index: id, rule, description, original text, mutated text (both as Python
 # string literals), all in consensus/src/machine.rs.
-IDS=(a b c d e f g)
-RULES=(L22 L28 L36 Q E C1 L55)
+IDS=(a b c d e f g h)
+RULES=(L22 L28 L36 Q E C1 L55 M)
 DESCS=(
   "fresh proposal prevoted even when locked on another block"
   "re-proposal prevoted whatever round the validator locked in"
@@ -41,24 +41,27 @@ DESCS=(
   "a vote signature not checked"
   "commit from a certificate that was not verified"
   "round skip on one validator's message instead of f+1"
+  "membership change in force at h+1 instead of h+2 (the machine takes the next height's set)"
 )
 OLDS=(
   "'let vote = ok && lock.is_none_or(|(_, lv)| lv == v);'"
   "'let vote = ok && lock.is_none_or(|(lr, lv)| lr <= vr || lv == v);'"
   "'self.locked = Some((round, v));'"
-  "'let quorum = spec.quorum_power();'"
-  "'let others = known.len();\n        if !verified && v.verify(&self.cfg.spec).is_err() {'"
-  "'            || cert.verify(&self.cfg.spec).is_err()\n'"
+  "'self.quorum = set.quorum_power();'"
+  "'if !verified && v.verify_in(&self.cfg.spec.chain_id, &self.set).is_err() {'"
+  "'Some(set) => cert.verify_in(&self.cfg.spec.chain_id, set).is_err(),'"
   "'if acc >= self.weak {'"
+  "'let set = self.membership.set_at(self.height).clone();'"
 )
 NEWS=(
   "'let vote = ok;'"
   "'let vote = ok;'"
   "'self.locked = Some((0, v));'"
-  "'let quorum = spec.total_power * 2 / 3;'"
-  "'let others = known.len();\n        if false && !verified && v.verify(&self.cfg.spec).is_err() {'"
-  "''"
+  "'self.quorum = set.total_power * 2 / 3;'"
+  "'if false && !verified && v.verify_in(&self.cfg.spec.chain_id, &self.set).is_err() {'"
+  "'Some(_) => false,'"
   "'if acc >= 1 {'"
+  "'let set = self.membership.set_at(self.height + 1).clone();'"
 )
 
 want=("$@")
@@ -158,7 +161,7 @@ for k in "${!IDS[@]}"; do
   else
     verdict=killed
     tests="$(echo "$out" | sed -n 's/^test \([a-z0-9_:]*\) \.\.\. FAILED$/\1/p' | sort -u | tr '\n' ' ')"
-    first="$(echo "$out" | grep -o -m1 -E '(Agreement|BadCertificate|DoubleSign|Executor|Liveness|RoundSkip|Budget) \{[^}]{0,100}' | tr '|' '/' || true)"
+    first="$(echo "$out" | grep -o -m1 -E '(Agreement|BadCertificate|DoubleSign|Executor|Liveness|RoundSkip|Budget|Membership) \{[^}]{0,100}' | tr '|' '/' || true)"
   fi
   secs=$(( $(date +%s) - start ))
   results+=("| $id | ${RULES[$k]} | ${DESCS[$k]} | $verdict | ${secs}s | ${tests:-?} | ${first:-see output} |")

@@ -19,6 +19,11 @@
 
 pub mod key_file;
 
+/// `GET /v1/membership`: the chain's whole membership history (receipt format 13), exactly the
+/// document `curia membership export` writes and `curia verify --membership` reads. It is the
+/// ledger's strict structure (like a receipt), not an open answer.
+pub use curia_ledger::history::{HistoryEntry, MembershipHistory};
+
 use std::borrow::Cow;
 
 use curia_ledger::block::{CommitCertificate, Header};
@@ -227,6 +232,42 @@ pub struct NodeStatus {
     pub last_commit_ms: u64,
 }
 
+/// Answer of `GET /v1/validators?height=H`: the validator set in force at one height.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsAnswer {
+    /// The height asked for (default: the next height, tip + 1).
+    pub height: u64,
+    /// Height of the node's last committed block when it answered.
+    pub tip: u64,
+    /// `validators_hash` of the set (receipt format 3.3).
+    pub set_hash: Hash,
+    /// Sum of the validators' powers.
+    pub total_power: u64,
+    /// Least approving (or signing) power that is a quorum: more than two thirds of the total.
+    pub quorum_power: u64,
+    /// Membership changes committed so far: the sequence number the next change must carry.
+    pub next_seq: u64,
+    /// The validators, in index order.
+    pub validators: Vec<ValidatorInfo>,
+}
+
+/// One validator in a [`ValidatorsAnswer`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorInfo {
+    /// Its place in the set (the index certificates and registry approvals name).
+    pub index: u32,
+    /// Unique name.
+    pub name: String,
+    /// Role.
+    pub role: curia_ledger::genesis::ValidatorRole,
+    /// Consensus key, also the node's network identity.
+    pub key: PublicKey,
+    /// Voting power.
+    pub power: u64,
+    /// Registered network address.
+    pub address: String,
+}
+
 /// `GET /healthz` on the ops listener.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
@@ -234,6 +275,36 @@ pub struct Health {
     pub status: String,
     /// The node's status.
     pub node: NodeStatus,
+}
+
+/// `GET /v1/evidence`: the evidence of misbehaviour a node has kept (what it saw itself, whether
+/// or not it is on chain yet), oldest height first. Every record proves itself: its signed
+/// messages are in canonical hex.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceList {
+    /// The chain.
+    pub chain_id: Hash,
+    /// Double votes (`curia_ledger::equivocation`), checked against the genesis set.
+    pub evidence: Vec<curia_ledger::equivocation::EquivocationJson>,
+    /// Double proposals, by height, round and proposer.
+    #[serde(default)]
+    pub double_proposals: Vec<DoubleProposalInfo>,
+}
+
+/// One double proposal of an [`EvidenceList`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoubleProposalInfo {
+    /// The proposer's index in the set in force at `height`.
+    pub proposer: u16,
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// The two signed proposals, as an `evidence` transaction carries them
+    /// (`{"type": "double_proposal", "a": hex, "b": hex}`).
+    pub evidence: curia_ledger::evidence::Misbehaviour,
 }
 
 /// The answer of `POST /admin/backup` on the ops listener.
@@ -280,7 +351,8 @@ pub fn error_status(code: &str) -> u16 {
         | "tls_required" => 400,
         "unsigned_request" | "stale_request" | "bad_read_signature" | "unauthorized" => 401,
         "unknown_sender" | "wrong_role" | "forbidden_reader" | "admin_disabled" => 403,
-        "not_found" | "deposit_not_found" | "receipt_pending" | "block_not_found" | "case_not_found" => 404,
+        "not_found" | "deposit_not_found" | "receipt_pending" | "block_not_found" | "case_not_found"
+        | "height_not_known" => 404,
         "method_not_allowed" => 405,
         "body_timeout" => 408,
         "already_pending" | "duplicate" | "backup_in_progress" => 409,

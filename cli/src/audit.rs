@@ -114,8 +114,27 @@ pub fn report(
             None => println!("result     OK: every block from genesis to height {} checks out", summary.height),
             Some(f) => println!("result     FAILED at height {}: {} [{}]", f.height, terminal(&f.reason), f.code),
         }
+        print_evidence(&summary.evidence);
     }
     Ok(code)
+}
+
+/// The "Misbehaviour evidence" section: every offence recorded by the replayed evidence
+/// transactions (the JSON output has them as `evidence`).
+fn print_evidence(evidence: &[curia_ledger::audit::AuditEvidence]) {
+    println!();
+    println!("Misbehaviour evidence ({} recorded on chain)", evidence.len());
+    for e in evidence {
+        let what = if e.kind == "proposal" { "double proposal".to_string() } else { format!("double {}", e.kind) };
+        println!(
+            "  {} {} at height {} round {}: {what}, recorded in block {}",
+            terminal(&e.offender),
+            e.offender_key,
+            e.height,
+            e.round,
+            e.block_height
+        );
+    }
 }
 
 /// Run the audit of a local store. Returns the process exit code.

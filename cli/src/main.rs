@@ -10,8 +10,10 @@ mod demo;
 mod evidence;
 mod genesis;
 mod keys;
+mod membership;
 mod netcmd;
 mod tlsgen;
+mod validator;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +74,11 @@ enum Cmd {
     /// complete, 1 some validators have not signed, 2 anything wrong), publish a printable notice
     /// (publish), or print it (show; `curia genesis FILE` is the same).
     Genesis(genesis::GenesisArgs),
+    /// The chain's validator-set history: `curia membership export --node URL --genesis G --out FILE`.
+    Membership {
+        #[command(subcommand)]
+        cmd: membership::MembershipCmd,
+    },
     /// Set up and run validator nodes.
     Node {
         #[command(subcommand)]
@@ -122,6 +129,12 @@ enum Cmd {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Change the validator set: propose a change (add, remove, rotate, power), approve it as a
+    /// validator, submit it, and list the set in force at a height.
+    Validator {
+        #[command(subcommand)]
+        cmd: validator::ValidatorCmd,
     },
     /// Run a transparency-log witness (C2SP tlog-witness) or make its key.
     Witness {
@@ -370,6 +383,8 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Status { node, json } => netcmd::status(&node, ca, json),
         Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),
+        Cmd::Membership { cmd } => membership::run(cmd, ca),
+        Cmd::Validator { cmd } => validator::run(cmd, ca),
     }
 }
 

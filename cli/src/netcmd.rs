@@ -124,6 +124,7 @@ pub fn testnet_init(
                 data_dir: PathBuf::from("data"),
                 genesis: PathBuf::from("../genesis.json"),
                 key: PathBuf::from("validator.key"),
+                next_key: None,
             },
             network: NetworkSection {
                 listen: format!("/ip4/127.0.0.1/tcp/{}", base_port + i as u16),
@@ -176,6 +177,7 @@ pub fn node_init(out: &Path, name: &str, force: bool) -> Result<()> {
             data_dir: PathBuf::from("data"),
             genesis: PathBuf::from("genesis.json"),
             key: PathBuf::from("validator.key"),
+            next_key: None,
         },
         network: NetworkSection {
             listen: "/ip4/0.0.0.0/tcp/27000".into(),

@@ -221,6 +221,19 @@ pub enum Error {
     /// 422 `registry`: a registry change's approvals name an unknown, non-court or repeated validator.
     #[error("{0}")]
     Registry(ApiFailure),
+    /// 422 with a membership change's rule code (`approval_not_member`, `duplicate_approval`,
+    /// `not_enough_approval_power`, `membership_seq`, `validator_key_in_use`,
+    /// `validator_key_used_before`, `not_a_validator`, `too_few_validators`, `no_court_left`);
+    /// [`Error::code`] names which.
+    #[error("{0}")]
+    Membership(ApiFailure),
+    /// 422 with an evidence transaction's code (`evidence_invalid`, `evidence_offender_unknown`,
+    /// `evidence_bad_signature`, `evidence_duplicate`, `evidence_sender_not_validator`).
+    #[error("{0}")]
+    Evidence(ApiFailure),
+    /// 404 `height_not_known`: the validator set at a height above the tip + 2 is not decided.
+    #[error("{0}")]
+    HeightNotKnown(ApiFailure),
     /// 422 with another ledger rule code (`batch_root_mismatch`, `bad_proof`, ...).
     #[error("{0}")]
     Rule(ApiFailure),
@@ -300,6 +313,21 @@ impl Error {
             "wrong_kind" => Error::WrongKind(f),
             "not_enough_approvals" => Error::NotEnoughApprovals(f),
             "registry" => Error::Registry(f),
+            "approval_not_member"
+            | "duplicate_approval"
+            | "not_enough_approval_power"
+            | "membership_seq"
+            | "validator_key_in_use"
+            | "validator_key_used_before"
+            | "not_a_validator"
+            | "too_few_validators"
+            | "no_court_left" => Error::Membership(f),
+            "evidence_invalid"
+            | "evidence_offender_unknown"
+            | "evidence_bad_signature"
+            | "evidence_duplicate"
+            | "evidence_sender_not_validator" => Error::Evidence(f),
+            "height_not_known" => Error::HeightNotKnown(f),
             "rate_limited" => Error::RateLimited(f),
             "storage" => Error::Storage(f),
             "internal" => Error::Internal(f),
@@ -360,6 +388,9 @@ impl Error {
             | WrongKind(f)
             | NotEnoughApprovals(f)
             | Registry(f)
+            | Membership(f)
+            | Evidence(f)
+            | HeightNotKnown(f)
             | Rule(f)
             | RateLimited(f)
             | Storage(f)

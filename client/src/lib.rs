@@ -61,8 +61,8 @@ pub use curia_api_types as types;
 pub use error::{ApiFailure, Error};
 pub use sign::{read_key_file, DepositFields, SignedDeposit, Signer};
 use types::{
-    Accepted, BackupAnswer, BatchAnswer, BlockInfo, BlockTxs, CaseInfo, DepositInfo, DigestDeposits, ErrorBody, Health,
-    NodeStatus, TxBatch, DEPOSIT_BODY_LIMIT, TRANSACTIONS_BODY_LIMIT,
+    Accepted, BackupAnswer, BatchAnswer, BlockInfo, BlockTxs, CaseInfo, DepositInfo, DigestDeposits, ErrorBody,
+    EvidenceList, Health, NodeStatus, TxBatch, DEPOSIT_BODY_LIMIT, TRANSACTIONS_BODY_LIMIT,
 };
 
 /// Longest single wait between retries or polls, whatever `Retry-After` says.
@@ -262,6 +262,16 @@ impl Client {
         self.get_json("/v1/status", &[], MAX_SMALL_ANSWER)
     }
 
+    /// `GET /v1/validators[?height=H]`: the validator set in force at `height` (default: the
+    /// next height) with the next membership sequence number (the node's word).
+    pub fn validators(&self, height: Option<u64>) -> Result<types::ValidatorsAnswer, Error> {
+        let path = match height {
+            Some(h) => format!("/v1/validators?height={h}"),
+            None => "/v1/validators".to_string(),
+        };
+        self.get_json(&path, &[], MAX_SMALL_ANSWER)
+    }
+
     /// The chain ID the node reports in its status. Prefer the chain ID of a genesis obtained
     /// independently: the node's word proves nothing.
     pub fn chain_id(&self) -> Result<Hash, Error> {
@@ -279,6 +289,14 @@ impl Client {
     /// `GET /v1/genesis`, the bytes as served.
     pub fn genesis_bytes(&self) -> Result<Vec<u8>, Error> {
         self.get_bytes("/v1/genesis", &[], MAX_GENESIS_BYTES)
+    }
+
+    /// `GET /v1/membership`: the chain's membership history (receipt format 13), parsed with every
+    /// limit of the format. The node's word: a verifier walks it from a genesis it trusts.
+    pub fn membership(&self) -> Result<curia_ledger::history::MembershipHistory, Error> {
+        let path = "/v1/membership";
+        let bytes = self.get_bytes(path, &[], curia_ledger::history::MAX_HISTORY_BYTES)?;
+        curia_ledger::history::MembershipHistory::parse(&bytes).map_err(|e| self.protocol(path, e.to_string()))
     }
 
     /// `GET /v1/deposits/{id}`: [`Error::DepositNotFound`] until committed.
@@ -346,6 +364,11 @@ impl Client {
     /// `GET /v1/digests/{sha256}`: the committed deposits of a commitment.
     pub fn digest(&self, commitment: &Hash) -> Result<DigestDeposits, Error> {
         self.get_json(&format!("/v1/digests/{commitment}"), &[], MAX_SMALL_ANSWER)
+    }
+
+    /// `GET /v1/evidence`: the misbehaviour evidence the node kept.
+    pub fn evidence(&self) -> Result<EvidenceList, Error> {
+        self.get_json("/v1/evidence", &[], MAX_SUBMIT_ANSWER)
     }
 
     /// `GET /v1/blocks/{height}`.

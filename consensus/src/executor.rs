@@ -34,14 +34,17 @@
 //!   error: a node must not vote, build or commit on a state it could not read. The node exits;
 //!   the simulator reports a violation and ends the run.
 //! - X8 (evidence): an `Equivocation` (two verified, conflicting votes of one validator) is given
-//!   to the store to keep and reported as a [`Note::Equivocation`].
+//!   to the store to keep and reported as a [`Note::Equivocation`]; a `DoubleProposal` (two
+//!   verified, different proposals of one proposer for one height and round) likewise, as a
+//!   [`Note::DoubleProposal`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use curia_ledger::block::{Block, CommitCertificate, SignedVote};
-use curia_ledger::crypto::{PublicKey, Signature};
+use curia_ledger::crypto::{PublicKey, SecretKey, Signature};
 use curia_ledger::equivocation::Equivocation;
+use curia_ledger::evidence::DoubleProposal;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
 use curia_ledger::state::{
@@ -123,6 +126,10 @@ pub trait ChainStore {
     fn record_equivocation(&mut self, _evidence: &Equivocation) -> Result<(), Self::Error> {
         Ok(())
     }
+    /// Keep evidence of a double proposal durably (rule X8). The default keeps nothing.
+    fn record_double_proposal(&mut self, _evidence: &DoubleProposal) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Where a proposer's transactions come from (the node's mempool).
@@ -184,6 +191,9 @@ pub enum Note {
     /// A validator signed two different votes for one slot (rule X8); the evidence was given to
     /// the store.
     Equivocation(Box<Equivocation>),
+    /// A proposer signed two different proposals for one height and round (rule X8); the
+    /// evidence was given to the store.
+    DoubleProposal(Box<DoubleProposal>),
 }
 
 /// The executor of one validator: its machine and the four things it acts on.
@@ -262,6 +272,11 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
     /// The machine (status and counters).
     pub fn machine(&self) -> &Machine {
         &self.machine
+    }
+    /// Give the machine another key to sign with from the heights whose set names it (a
+    /// rotation's new key, [`Machine::add_key`]); blocks it proposes then name that key.
+    pub fn add_key(&mut self, key: SecretKey) {
+        self.machine.add_key(key);
     }
     /// The store.
     pub fn store(&self) -> &S {
@@ -362,6 +377,10 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
                 self.store.record_equivocation(&e).map_err(store_err)?;
                 self.notes.push(Note::Equivocation(Box::new(e)));
             }
+            Effect::DoubleProposal(d) => {
+                self.store.record_double_proposal(&d).map_err(store_err)?;
+                self.notes.push(Note::DoubleProposal(Box::new(d)));
+            }
         }
         Ok(None)
     }
@@ -389,7 +408,8 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
     /// Rule X3: build a block from the source on the committed tip, carrying the tip's
     /// certificate.
     fn build_proposal(&mut self) -> Result<Block, ConsensusError> {
-        let Some(proposer) = self.proposer else {
+        // The key the set in force names for this validator (a rotated key from its activation).
+        let Some(proposer) = self.machine.signing_key().map(|k| k.public()).or(self.proposer) else {
             return Err(ConsensusError::Invariant("an observer was asked for a proposal".into()));
         };
         let tip = self.store.tip();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use curia_ledger::block::{Block, CommitCertificate, SignedVote, Vote, VoteKind};
 use curia_ledger::crypto::SecretKey;
 use curia_ledger::equivocation::Equivocation;
+use curia_ledger::evidence::DoubleProposal;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::membership::{Membership, ValidatorSet, ACTIVATION_DELAY};
 use curia_ledger::Hash;
@@ -195,6 +196,9 @@ pub enum Effect {
     /// Rule E: a validator signed two different votes for one slot; keep this evidence (both
     /// votes verified). Emitted once per validator and slot, for the first two values seen.
     Equivocation(Equivocation),
+    /// Rule E: the proposer of a height and round signed two different proposals for it; keep
+    /// this evidence (both verified). Emitted once per height and round, for the first two seen.
+    DoubleProposal(DoubleProposal),
 }
 
 /// Counters of what the machine saw and refused.
@@ -291,6 +295,9 @@ pub struct Machine {
     /// The set in force at `height`; `me`, `powers`, `quorum` and `weak` follow it.
     set: Arc<ValidatorSet>,
     me: Option<u16>,
+    /// Keys besides `cfg.key` (a rotated validator's next key, [`Machine::add_key`]): the
+    /// machine signs with whichever of its keys the set in force names.
+    extra_keys: Vec<SecretKey>,
     powers: Vec<u64>,
     quorum: u64,
     weak: u64,
@@ -306,6 +313,8 @@ pub struct Machine {
     awaiting_block: Option<(u64, u32)>,
 
     proposals: BTreeMap<u32, SignedProposal>,
+    /// Rounds of this height whose double proposal was reported.
+    double_proposals: std::collections::BTreeSet<u32>,
     blocks: BTreeMap<Hash, Block>,
     validity: BTreeMap<Hash, Validity>,
     votes: BTreeMap<(u32, VoteKind), RoundVotes>,
@@ -355,6 +364,7 @@ impl Machine {
             known_tip: committed_height,
             set,
             me: None,
+            extra_keys: Vec::new(),
             powers: Vec::new(),
             quorum: 0,
             weak: 0,
@@ -368,6 +378,7 @@ impl Machine {
             l36_done: false,
             awaiting_block: None,
             proposals: BTreeMap::new(),
+            double_proposals: Default::default(),
             blocks: BTreeMap::new(),
             validity: BTreeMap::new(),
             votes: BTreeMap::new(),
@@ -393,12 +404,37 @@ impl Machine {
     /// is any power no quorum can avoid).
     fn enter_set(&mut self) {
         let set = self.membership.set_at(self.height).clone();
-        self.me = self.cfg.key.as_ref().and_then(|k| set.index_of(&k.public())).map(|i| i as u16);
+        self.me = self.my_index(&set);
         self.powers = set.validators.iter().map(|v| v.power).collect();
         self.quorum = set.quorum_power();
         self.weak = set.total_power - set.quorum_power() + 1;
         self.max_round_seen = vec![None; set.len()];
         self.set = set;
+    }
+
+    /// This machine's index in `set`: the place of the first of its keys that `set` holds.
+    fn my_index(&self, set: &ValidatorSet) -> Option<u16> {
+        self.cfg.key.iter().chain(&self.extra_keys).find_map(|k| set.index_of(&k.public())).map(|i| i as u16)
+    }
+
+    /// Another key this validator may sign with: the new key of a rotation (`rotate old new`).
+    /// It is used only at heights whose set in force names it, so from the rotation's activation
+    /// height on the machine signs with it, and never with the old key again (which that set no
+    /// longer holds). Adding a key the machine has is a no-op.
+    pub fn add_key(&mut self, key: SecretKey) {
+        let p = key.public();
+        if self.cfg.key.as_ref().is_some_and(|k| k.public() == p) || self.extra_keys.iter().any(|k| k.public() == p) {
+            return;
+        }
+        self.extra_keys.push(key);
+        self.me = self.my_index(&self.set.clone());
+    }
+
+    /// The key this machine signs with at the current height: the one the set in force names
+    /// at its index (`None` while it is not a member of that set).
+    pub fn signing_key(&self) -> Option<&SecretKey> {
+        let want = self.set.get(usize::from(self.me?))?.key;
+        self.cfg.key.iter().chain(&self.extra_keys).find(|k| k.public() == want)
     }
 
     /// The validator-set history after the block at `committed_height` (given by the executor
@@ -683,7 +719,7 @@ impl Machine {
         if self.below_floor(SignPos { height: self.height, round: self.round, step: 0 }) {
             return;
         }
-        let (Some(me), Some(key)) = (self.me, self.cfg.key.as_ref()) else { return };
+        let (Some(me), Some(key)) = (self.me, self.signing_key()) else { return };
         let p = Proposal {
             chain_id: self.cfg.spec.chain_id,
             height: self.height,
@@ -732,7 +768,7 @@ impl Machine {
     /// Sign (or, Rule S1, re-send the already signed) vote of this round, persist it, then
     /// broadcast it.
     fn cast(&mut self, kind: VoteKind, block: Option<Hash>, out: &mut Vec<Effect>) {
-        if self.me.is_none() || self.cfg.key.is_none() {
+        if self.me.is_none() || self.signing_key().is_none() {
             return;
         }
         if let Some(v) = self.own_votes.get(&(self.round, kind)) {
@@ -746,7 +782,7 @@ impl Machine {
         if let (VoteKind::Prevote, Some(b)) = (kind, block) {
             self.check_prevote(b);
         }
-        let (Some(me), Some(key)) = (self.me, self.cfg.key.as_ref()) else { return };
+        let (Some(me), Some(key)) = (self.me, self.signing_key()) else { return };
         let v = Vote {
             chain_id: self.cfg.spec.chain_id,
             height: self.height,
@@ -986,6 +1022,13 @@ impl Machine {
         if let Some(old) = self.proposals.get(&q.round) {
             if old != &p {
                 self.stats.equivocations += 1;
+                // Both are verified (ours on arrival, this one above) and by the one proposer
+                // of (h, r); only the first conflicting pair is reported: the first is kept.
+                if self.double_proposals.insert(q.round) {
+                    if let Ok(d) = DoubleProposal::new(old.clone(), p.clone()) {
+                        out.push(Effect::DoubleProposal(d));
+                    }
+                }
             }
             return;
         }
@@ -1109,8 +1152,12 @@ impl Machine {
                 if self.validity_of(&v) == Some(Validity::Valid) && self.prevotes(round, &Some(v)) >= self.quorum {
                     self.l36_done = true;
                     if self.step == Step::Prevote {
-                        self.locked = Some((round, v));
                         self.cast(VoteKind::Precommit, Some(v), out);
+                        // The lock is our own precommit (I2): a machine that signed none (its
+                        // key not in the set in force here, or the signing floor) does not lock.
+                        if self.own_votes.get(&(round, VoteKind::Precommit)).is_some_and(|p| p.vote.block == Some(v)) {
+                            self.locked = Some((round, v));
+                        }
                         self.enter_step(Step::Precommit, out);
                     }
                     self.valid = Some((round, v));
@@ -1198,6 +1245,7 @@ impl Machine {
         self.l36_done = false;
         self.awaiting_block = None;
         self.proposals.clear();
+        self.double_proposals.clear();
         self.blocks.clear();
         self.validity.clear();
         self.votes.clear();

@@ -504,3 +504,57 @@ fn corrupted_bodies_under_good_headers_are_refused() {
     let fx = m.on(NOW, msg(1, Message::Commit { block: b1.clone(), cert: c1 }));
     assert_eq!(fx, vec![Effect::ValidateBlock { block: b1 }]);
 }
+
+/// A rotated key: from the rotation's activation height the set names the new key, so a vote
+/// signed with the old key is refused, one signed with the new key counts, and a validator
+/// given its new key ([`Machine::add_key`]) signs with it; without it, it is no member and
+/// signs nothing.
+#[test]
+fn rotated_key_signs_from_activation_and_old_key_votes_are_refused() {
+    use curia_ledger::membership::{MemberChange, MemberEntry, Membership};
+    let chain = TestChain::new(4);
+    let (old, new) = (test_key("v1"), test_key("v1-next"));
+    let rotate = MemberEntry { height: 0, change: MemberChange::Rotate { old: old.public(), new: new.public() } };
+    let membership =
+        || Membership::with_entries(chain.spec.validator_set.clone(), std::slice::from_ref(&rotate)).unwrap();
+    assert_eq!(rotate.effective_height(), 2);
+    // Validator 0 at height 2 (the rotation is in force).
+    let mut m = Machine::with_membership(cfg(&chain, 0), 1, membership()).unwrap();
+    m.on(NOW, Input::Start { votes: vec![], proposals: vec![] });
+    let v = |key: &curia_ledger::crypto::SecretKey| {
+        Vote {
+            chain_id: chain.spec.chain_id,
+            height: 2,
+            round: 0,
+            kind: VoteKind::Prevote,
+            block: None,
+            time_ms: NOW,
+            validator: 1,
+        }
+        .sign(key)
+    };
+    let before = m.stats().rejected;
+    m.on(NOW, msg(1, Message::Vote(v(&old))));
+    assert_eq!(m.stats().rejected, before + 1, "a vote under the rotated-away key is refused");
+    m.on(NOW, msg(1, Message::Vote(v(&new))));
+    assert_eq!(m.stats().rejected, before + 1, "a vote under the new key counts");
+    // Validator 1 with only its old key is not a member at height 2.
+    let mut stale = Machine::with_membership(cfg(&chain, 1), 1, membership()).unwrap();
+    assert!(stale.signing_key().is_none());
+    let fx = stale.on(NOW, Input::Start { votes: vec![], proposals: vec![] });
+    assert!(own_votes(&fx).is_empty());
+    // Given its new key, it signs with it.
+    let mut rotated = Machine::with_membership(cfg(&chain, 1), 1, membership()).unwrap();
+    rotated.add_key(new.clone());
+    assert_eq!(rotated.signing_key().map(|k| k.public()), Some(new.public()));
+    rotated.on(NOW, Input::Start { votes: vec![], proposals: vec![] });
+    let fx = rotated.on(NOW + 10_000, Input::Timeout { height: 2, round: 0, step: Step::Propose });
+    let votes = own_votes(&fx);
+    assert_eq!(votes.len(), 1, "{fx:?}");
+    assert!(votes[0].verify_in(&chain.spec.chain_id, rotated.validator_set()).is_ok(), "signed with the new key");
+    assert!(votes[0].verify_in(&chain.spec.chain_id, &chain.spec.validator_set).is_err(), "not with the old one");
+    // Before activation (height 1) the same machine signs with the old key.
+    let mut early = Machine::with_membership(cfg(&chain, 1), 0, membership()).unwrap();
+    early.add_key(new);
+    assert_eq!(early.signing_key().map(|k| k.public()), Some(old.public()));
+}

@@ -1,8 +1,9 @@
 //! Audit replay: re-check a whole chain from genesis.
 //!
 //! For every block, in order: the certificate is for this block's hash and height and verifies
-//! against the genesis validators; the header links to the previous block; the transaction root,
-//! every signature, every state rule and the state root hold ([`crate::state::apply_block`]);
+//! against the validator set in force at its height; the header links to the previous block;
+//! the transaction root, every signature, every state rule and the state root hold
+//! ([`crate::state::apply_block`]);
 //! and the certificate the block carries for the previous block is exactly the one the chain
 //! gave for that block (so every stored certificate below the tip is the canonical one).
 //! The first failure stops the replay and is reported with its height and reason.
@@ -11,6 +12,9 @@
 //! on disk (storage's scratch state) whose size is bounded by the disk, not the RAM. A state
 //! that cannot be read or written ([`AuditState::take_error`]) stops the replay too, but it is
 //! no verdict on the chain: [`Auditor::state_error`] tells the caller the audit is incomplete.
+//!
+//! Evidence transactions replayed are listed in the summary ([`AuditEvidence`]), with the
+//! offender's name in the set in force at the offence's height.
 
 use serde::Serialize;
 
@@ -70,12 +74,31 @@ pub struct AuditSummary {
     pub case_records: u64,
     /// Registry changes.
     pub registry_changes: u64,
+    /// Misbehaviour evidence recorded by the replayed blocks, in chain order.
+    pub evidence: Vec<AuditEvidence>,
     /// Height of the last good block.
     pub height: u64,
     /// Hash of the last good block (hex).
     pub tip_hash: String,
     /// The first problem, if any.
     pub failure: Option<AuditFailure>,
+}
+
+/// One offence recorded on the chain, as an audit reports it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AuditEvidence {
+    /// Height of the block whose evidence transaction recorded it.
+    pub block_height: u64,
+    /// The offender's name in the set in force at the offence's height.
+    pub offender: String,
+    /// The offender's key (hex).
+    pub offender_key: String,
+    /// Height of the offence.
+    pub height: u64,
+    /// Round of the offence.
+    pub round: u32,
+    /// `prevote`, `precommit` (double vote) or `proposal` (double proposal).
+    pub kind: &'static str,
 }
 
 /// Replays blocks one at a time.
@@ -87,6 +110,7 @@ pub struct Auditor<'s, S: AuditState> {
     blocks: u64,
     failure: Option<AuditFailure>,
     state_error: Option<LedgerError>,
+    evidence: Vec<AuditEvidence>,
 }
 
 impl<'s> Auditor<'s, MemState> {
@@ -99,7 +123,16 @@ impl<'s> Auditor<'s, MemState> {
 impl<'s, S: AuditState> Auditor<'s, S> {
     /// An auditor starting at genesis with `state` (which must be the genesis state).
     pub fn new(spec: &'s ChainSpec, state: S) -> Self {
-        Auditor { spec, state, tip: Tip::genesis(spec), last_cert: None, blocks: 0, failure: None, state_error: None }
+        Auditor {
+            spec,
+            state,
+            tip: Tip::genesis(spec),
+            last_cert: None,
+            blocks: 0,
+            failure: None,
+            state_error: None,
+            evidence: Vec::new(),
+        }
     }
 
     /// Check the next block and its certificate. After the first failure, every call fails.
@@ -120,7 +153,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                 });
             }
             // Against the set in force at this height (the genesis set until a membership change
-            // takes effect).
+            // takes effect), not the genesis set: after a change the certificates are the new set's.
             let m = membership_of(self.spec, &self.state)?;
             cert.verify_in(&self.spec.chain_id, m.set_at(height))?;
             let changes = apply_block(self.spec, &self.state, &self.tip, block);
@@ -137,9 +170,18 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             }
             Ok(changes)
         })();
-        let r = r.and_then(|changes| self.state.apply_changes(&changes).map(|()| changes));
+        // Offences are named from the history up to the previous block, so before applying.
+        let r = r.and_then(|changes| {
+            let evidence = self.evidence_in(height, &changes);
+            if let Some(e) = self.state.take_error() {
+                return Err(e);
+            }
+            self.state.apply_changes(&changes)?;
+            Ok(evidence)
+        });
         match r {
-            Ok(_) => {
+            Ok(evidence) => {
+                self.evidence.extend(evidence);
                 self.tip = Tip::after(&block.header);
                 self.last_cert = Some(cert.clone());
                 self.blocks += 1;
@@ -154,6 +196,39 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                 Err(f)
             }
         }
+    }
+
+    /// The offences `changes` record (before they are applied: names come from the
+    /// validator-set history up to the previous block, which fixes every set up to `height`).
+    fn evidence_in(&self, block_height: u64, changes: &[Change]) -> Vec<AuditEvidence> {
+        let mut found = Vec::new();
+        let mut history = None;
+        for c in changes {
+            if let Change::Evidence { offender, height, round, kind, .. } = c {
+                let m = history.get_or_insert_with(|| membership_of(self.spec, &self.state).ok());
+                let name = m
+                    .as_ref()
+                    .and_then(|m| {
+                        let set = m.set_at(*height);
+                        set.index_of(offender).and_then(|i| set.get(i)).map(|v| v.name.clone())
+                    })
+                    .unwrap_or_else(|| "?".into());
+                found.push(AuditEvidence {
+                    block_height,
+                    offender: name,
+                    offender_key: offender.to_string(),
+                    height: *height,
+                    round: *round,
+                    kind: kind.as_str(),
+                });
+            }
+        }
+        found
+    }
+
+    /// The offences recorded so far.
+    pub fn evidence(&self) -> &[AuditEvidence] {
+        &self.evidence
     }
 
     /// The tip after the last good block.
@@ -186,6 +261,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             cases: stats.cases,
             case_records: stats.case_records,
             registry_changes: stats.registry_changes,
+            evidence: self.evidence.clone(),
             height: self.tip.height,
             tip_hash: self.tip.block_hash.to_hex(),
             failure: self.failure.clone(),

@@ -185,6 +185,16 @@ pub enum LedgerError {
     /// A removal would leave no court.
     #[error("the change would leave no court among the validators")]
     NoCourtLeft,
+    /// A membership history entry (receipt format 13) was refused.
+    #[error("membership history entry {index}: {code}: {reason}")]
+    MembershipHistory {
+        /// Index of the entry.
+        index: usize,
+        /// The failure's name (`history_...`).
+        code: &'static str,
+        /// What was found.
+        reason: String,
+    },
     /// A membership change's sequence number is not the next one.
     #[error("membership change number {got}, expected {expected}")]
     MembershipSeq {
@@ -193,6 +203,24 @@ pub enum LedgerError {
         /// The one in the transaction.
         got: u64,
     },
+
+    // ---- misbehaviour evidence ----
+    /// An evidence transaction's messages do not prove an offence (they do not conflict, are
+    /// out of canonical order, name another chain or a height out of range).
+    #[error("invalid evidence: {0}")]
+    EvidenceInvalid(String),
+    /// The offender's index names no validator of the set in force at the offence's height.
+    #[error("evidence names an unknown offender: {0}")]
+    EvidenceOffenderUnknown(String),
+    /// A message of the evidence is not signed by the offender's key.
+    #[error("evidence signature does not verify: {0}")]
+    EvidenceBadSignature(String),
+    /// This offence (offender, height, round, kind) is already recorded on the chain.
+    #[error("evidence of this offence is already recorded: {0}")]
+    EvidenceDuplicate(String),
+    /// An evidence transaction's sender is not a validator of the set in force.
+    #[error("evidence sender {0} is not a validator of the set in force")]
+    EvidenceSenderNotValidator(String),
 
     // ---- blocks, certificates, chains ----
     /// A block or header breaks a chain rule.
@@ -270,6 +298,12 @@ impl LedgerError {
             LedgerError::TooFewValidators { .. } => "too_few_validators",
             LedgerError::NoCourtLeft => "no_court_left",
             LedgerError::MembershipSeq { .. } => "membership_seq",
+            LedgerError::MembershipHistory { .. } => "membership_history",
+            LedgerError::EvidenceInvalid(_) => "evidence_invalid",
+            LedgerError::EvidenceOffenderUnknown(_) => "evidence_offender_unknown",
+            LedgerError::EvidenceBadSignature(_) => "evidence_bad_signature",
+            LedgerError::EvidenceDuplicate(_) => "evidence_duplicate",
+            LedgerError::EvidenceSenderNotValidator(_) => "evidence_sender_not_validator",
             LedgerError::InvalidBlock { .. } => "invalid_block",
             LedgerError::TxInBlock { .. } => "invalid_tx_in_block",
             LedgerError::InvalidCertificate { .. } => "invalid_certificate",

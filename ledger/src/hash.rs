@@ -39,6 +39,8 @@ pub const TAG_SALTED: &str = "curia/v1/salted";
 pub const TAG_REGISTRY: &str = "curia/v1/registry";
 /// Tag of a validator's approval of a membership change.
 pub const TAG_MEMBERSHIP: &str = "curia/v1/membership";
+/// Tag of an offence's record key (misbehaviour evidence).
+pub const TAG_EVIDENCE: &str = "curia/v1/evidence";
 
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

@@ -8,7 +8,8 @@
 //!   stored hashes and the proofs computed from them.
 //! - [`genesis`]: the founding document; [`tx`]: transactions; [`block`]: headers, votes and
 //!   commit certificates; [`state`]: the deterministic state transition; [`membership`]: the
-//!   validator set in force at each height and the transactions that change it.
+//!   validator set in force at each height and the transactions that change it; [`history`]:
+//!   the membership history a receipt embeds, verifiable from the genesis alone.
 //! - [`receipt`]: self-contained receipts; [`verify`]: offline verification reports;
 //!   [`audit`]: full replay from genesis.
 
@@ -19,12 +20,15 @@ pub mod codec;
 pub mod crypto;
 pub mod equivocation;
 pub mod error;
+pub mod evidence;
 pub mod genesis;
 pub mod hash;
+pub mod history;
 pub mod limits;
 pub mod membership;
 pub mod merkle;
 pub mod merkle_tiles;
+pub mod proposal;
 pub mod receipt;
 pub mod state;
 pub mod testkit;

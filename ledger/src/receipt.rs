@@ -6,6 +6,11 @@
 //! certificate. It exists as versioned JSON (the form people exchange) and as canonical bytes
 //! (magic `CURIARCT`, then the fields in order; see `docs/receipt-format.md`). Reading JSON
 //! re-encodes it canonically and decodes it again, so every limit of the binary form applies.
+//!
+//! Version 1 is a receipt certified by the genesis set. Version 2 (receipt format 7 and 13) is
+//! the same fields followed by the membership history entries (at least one) that take a
+//! verifier from the genesis set to the set in force at the receipt's height; a version 1
+//! receipt never carries the `membership` key, a version 2 receipt always does.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,13 +18,16 @@ use crate::block::{CommitCertificate, Header};
 use crate::codec::{Canonical, Reader, Writer};
 use crate::crypto::Signature;
 use crate::hash::Hash;
+use crate::history::{HistoryEntry, MAX_RECEIPT_HISTORY};
 use crate::limits::MAX_RECEIPT_BYTES;
 use crate::merkle::MAX_PROOF_LEN;
 use crate::tx::{batch_item_id, Payload, TxBody};
 use crate::{LedgerError, Result};
 
-/// Receipt format version.
+/// Receipt format version of a receipt certified by the genesis set.
 pub const RECEIPT_VERSION: u16 = 1;
+/// Receipt format version of a receipt that embeds membership history (section 13).
+pub const RECEIPT_VERSION_MEMBERSHIP: u16 = 2;
 /// Magic bytes that start a binary receipt.
 pub const RECEIPT_MAGIC: &[u8; 8] = b"CURIARCT";
 /// The `format` field of a JSON receipt.
@@ -67,6 +75,10 @@ pub struct Receipt {
     /// For a salted deposit, the salt (hex, 32 bytes), if the holder chooses to reveal it.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_salt")]
     pub salt: Option<[u8; 32]>,
+    /// Version 2 only: the membership history entries in force at the receipt's height, in order
+    /// (receipt format 13). Empty (and absent from JSON) in version 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub membership: Vec<HistoryEntry>,
 }
 
 mod opt_salt {
@@ -123,9 +135,25 @@ impl Receipt {
                 })
             }
         }
+        let has_history = v.get("membership").is_some();
         match v.get("version").and_then(|f| f.as_u64()) {
-            Some(1) => {}
-            Some(n) => return Err(LedgerError::UnsupportedVersion { what: "receipt", found: n, supported: 1 }),
+            Some(1) if has_history => {
+                return Err(LedgerError::Json {
+                    what: "receipt",
+                    reason: "a version 1 receipt carries no membership history".into(),
+                })
+            }
+            Some(2) if !has_history => {
+                return Err(LedgerError::Json { what: "receipt", reason: "missing membership history".into() })
+            }
+            Some(1) | Some(2) => {}
+            Some(n) => {
+                return Err(LedgerError::UnsupportedVersion {
+                    what: "receipt",
+                    found: n,
+                    supported: RECEIPT_VERSION_MEMBERSHIP as u64,
+                })
+            }
             None => return Err(LedgerError::Json { what: "receipt", reason: "missing version".into() }),
         }
         let r: Receipt =
@@ -174,6 +202,9 @@ impl Canonical for Receipt {
         self.header.encode(w);
         self.certificate.encode(w);
         w.option(&self.salt, |w, s| w.fixed(s));
+        if self.version == RECEIPT_VERSION_MEMBERSHIP {
+            w.list(&self.membership, |w, e| e.encode(w));
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let magic = r.take(8)?;
@@ -181,14 +212,14 @@ impl Canonical for Receipt {
             return Err(LedgerError::Decode { what: "receipt", reason: "missing CURIARCT magic".into() });
         }
         let version = r.u16()?;
-        if version != RECEIPT_VERSION {
+        if version != RECEIPT_VERSION && version != RECEIPT_VERSION_MEMBERSHIP {
             return Err(LedgerError::UnsupportedVersion {
                 what: "receipt",
                 found: version as u64,
-                supported: RECEIPT_VERSION as u64,
+                supported: RECEIPT_VERSION_MEMBERSHIP as u64,
             });
         }
-        Ok(Receipt {
+        let mut rc = Receipt {
             format: RECEIPT_FORMAT.into(),
             version,
             chain_id: Hash::decode(r)?,
@@ -207,11 +238,30 @@ impl Canonical for Receipt {
             header: Header::decode(r)?,
             certificate: CommitCertificate::decode(r)?,
             salt: r.option(|r| r.array::<32>())?,
-        })
+            membership: Vec::new(),
+        };
+        if version == RECEIPT_VERSION_MEMBERSHIP {
+            rc.membership = r.list("membership history", MAX_RECEIPT_HISTORY, HistoryEntry::decode)?;
+            if rc.membership.is_empty() {
+                return Err(LedgerError::Decode {
+                    what: "receipt",
+                    reason: "a version 2 receipt carries at least one membership history entry".into(),
+                });
+            }
+        }
+        Ok(rc)
     }
 }
 
 impl Receipt {
+    /// Embed `entries` (the history in force at the receipt's height, section 13): version 2 if
+    /// there are any, version 1 (no history) otherwise.
+    pub fn with_history(mut self, entries: Vec<HistoryEntry>) -> Receipt {
+        self.version = if entries.is_empty() { RECEIPT_VERSION } else { RECEIPT_VERSION_MEMBERSHIP };
+        self.membership = entries;
+        self
+    }
+
     /// Build the receipt of the deposit made by transaction `tx_index` of `block` (item
     /// `item_index` for a batch), committed by `cert`.
     pub fn build(
@@ -272,6 +322,7 @@ impl Receipt {
             header: header.clone(),
             certificate: cert.clone(),
             salt: None,
+            membership: Vec::new(),
         })
     }
 }

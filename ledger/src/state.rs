@@ -13,13 +13,20 @@
 //!      `close_case` need an existing, open case whose owner (the judge who opened it) is the
 //!      sender; `attach_deposit` needs an existing deposit not yet attached to that case;
 //!      `record_verification` needs a deposit attached to that case;
-//!   5. registry updates need distinct, valid approvals of more than half of the court validators;
+//!   5. registry updates need distinct, valid approvals of more than half of the court validators
+//!      of the set in force at the block's height (approvals name validators by their index in
+//!      that set); no key any validator of the chain ever held may become a client's;
 //!      `add` needs an unknown key that is no validator's, `remove` an active client, `rotate` an
 //!      active old key and an unknown new key.
 //!   6. membership changes follow [`crate::membership`]: approvals by more than two thirds of
 //!      the power in force at the block's height, sequence number = changes committed before,
 //!      and the change keeps the set valid. A change committed in block `h` is in force from
 //!      `h + 2`.
+//!   7. evidence (`evidence`, [`crate::evidence`]): the sender is a validator of the set in
+//!      force at the block's height (not a client); the two messages conflict, are signed by the
+//!      offender of the set in force at the offence's height (at most the block's height), and
+//!      the offence (offender, height, round, kind) is not recorded yet. It emits an `evidence`
+//!      change holding the record.
 //! - Headers: `validators_hash` is the hash of the set in force at the block's height; while no
 //!   membership change takes effect at or before the next height the header is version 2,
 //!   afterwards version 3 with `next_validators_hash`, the set in force at the next height.
@@ -40,10 +47,11 @@ use std::collections::{HashMap, HashSet};
 use crate::block::{last_commit_hash, Block, CommitCertificate, Header, HEADER_VERSION, HEADER_VERSION_MEMBERSHIP};
 use crate::codec::{Canonical, Writer};
 use crate::crypto::{verify_batch, PublicKey, Signature};
+use crate::evidence::{record_key, Misbehaviour, OffenceKind};
 use crate::genesis::{ChainSpec, ClientRole, ValidatorRole};
 use crate::hash::{Hash, TAG_STATE, TAG_STATE_DELTA};
 use crate::limits::MAX_BLOCK_DEPOSITS;
-use crate::membership::{check_member_approvals, MemberEntry, Membership};
+use crate::membership::{check_member_approvals, MemberEntry, Membership, ValidatorSet};
 use crate::tx::{Payload, RegistryAction, Transaction};
 use crate::{merkle, LedgerError, Result};
 
@@ -84,6 +92,8 @@ pub trait StateView {
     fn member_entries(&self) -> Vec<MemberEntry> {
         Vec::new()
     }
+    /// Whether an offence with this record key ([`crate::evidence::record_key`]) is recorded.
+    fn evidence_recorded(&self, key: &Hash) -> bool;
 }
 
 /// The validator-set history of `state`: the genesis set and its committed changes.
@@ -146,6 +156,19 @@ pub enum Change {
         /// The entry.
         entry: MemberEntry,
     },
+    /// Evidence of an offence was recorded.
+    Evidence {
+        /// The record key ([`crate::evidence::record_key`]).
+        key: Hash,
+        /// The offender's key.
+        offender: PublicKey,
+        /// Height of the offence.
+        height: u64,
+        /// Round of the offence.
+        round: u32,
+        /// Kind of the offence.
+        kind: OffenceKind,
+    },
 }
 
 impl Change {
@@ -191,6 +214,14 @@ impl Change {
                 w.u8(8);
                 w.u64(entry.height);
                 entry.change.encode(w);
+            }
+            Change::Evidence { key, offender, height, round, kind } => {
+                w.u8(9);
+                key.encode(w);
+                offender.encode(w);
+                w.u64(*height);
+                w.u32(*round);
+                w.u8(*kind as u8);
             }
         }
     }
@@ -240,6 +271,7 @@ pub struct Overlay<'a> {
     cases: HashMap<String, CaseRecord>,
     attached: HashSet<(String, Hash)>,
     member: Vec<MemberEntry>,
+    evidence: HashSet<Hash>,
     height: Option<u64>,
     changes: Vec<Change>,
 }
@@ -255,6 +287,7 @@ impl<'a> Overlay<'a> {
             cases: HashMap::new(),
             attached: HashSet::new(),
             member: Vec::new(),
+            evidence: HashSet::new(),
             height: None,
             changes: Vec::new(),
         }
@@ -290,6 +323,9 @@ impl<'a> Overlay<'a> {
             }
             Change::Verified { .. } => {}
             Change::Member { entry } => self.member.push(entry.clone()),
+            Change::Evidence { key, .. } => {
+                self.evidence.insert(*key);
+            }
             Change::CaseClosed { case_id } => {
                 let owner = self.case(case_id).map(|c| c.owner).unwrap_or(PublicKey([0; 32]));
                 self.cases.insert(case_id.clone(), CaseRecord { owner, open: false });
@@ -309,6 +345,9 @@ impl<'a> Overlay<'a> {
     }
 
     fn check_tx(&self, spec: &ChainSpec, tx: &Transaction, id: &Hash) -> Result<Vec<Change>> {
+        if let Payload::Evidence { evidence } = &tx.body.payload {
+            return self.check_evidence(spec, tx, evidence, id);
+        }
         let sender = &tx.body.sender;
         let client =
             self.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
@@ -371,8 +410,15 @@ impl<'a> Overlay<'a> {
             }
             // Rule 5: registry.
             Payload::Registry { action, approvals } => {
-                check_approvals(spec, action, approvals)?;
-                let is_validator = |k: &PublicKey| spec.validator_index(k).is_some();
+                let m = membership_of(spec, self)?;
+                let in_force = match self.height {
+                    Some(h) => m.set_at(h),
+                    None => m.latest(),
+                };
+                check_approvals(spec, in_force, action, approvals)?;
+                // A key any validator of this chain ever held (genesis, added, rotated to) is
+                // never a client's.
+                let is_validator = |k: &PublicKey| m.key_used(k) || m.latest().index_of(k).is_some();
                 match action {
                     RegistryAction::Add(c) => {
                         c.key.check()?;
@@ -407,6 +453,8 @@ impl<'a> Overlay<'a> {
                 }
             }
             // Rule 6: membership.
+            // Rule 7 is checked by `check_evidence`, before the client rules.
+            Payload::Evidence { .. } => unreachable!("evidence is checked before the client rules"),
             Payload::Membership { seq, change, approvals } => {
                 let m = membership_of(spec, self)?;
                 if *seq != m.len() {
@@ -425,6 +473,44 @@ impl<'a> Overlay<'a> {
         Ok(out)
     }
 
+    /// Rule 7: an evidence transaction.
+    fn check_evidence(
+        &self,
+        spec: &ChainSpec,
+        tx: &Transaction,
+        evidence: &Misbehaviour,
+        id: &Hash,
+    ) -> Result<Vec<Change>> {
+        let m = membership_of(spec, self)?;
+        let sender = &tx.body.sender;
+        let in_force = match self.height {
+            Some(h) => m.set_at(h),
+            None => m.latest(),
+        };
+        if in_force.index_of(sender).is_none() {
+            return Err(LedgerError::EvidenceSenderNotValidator(sender.to_string()));
+        }
+        if self.tx_applied(id) {
+            return Err(LedgerError::DuplicateTx(*id));
+        }
+        let max_height = self.height.unwrap_or(u64::MAX);
+        let o = evidence.check_shape(&spec.chain_id, max_height)?;
+        let (o, offender) = evidence.check_in(&spec.chain_id, m.set_at(o.height), max_height)?;
+        let key = record_key(&spec.chain_id, &offender, o.height, o.round, o.kind);
+        if self.evidence_recorded(&key) {
+            return Err(LedgerError::EvidenceDuplicate(format!(
+                "{} by {offender} at height {} round {}",
+                o.kind.as_str(),
+                o.height,
+                o.round
+            )));
+        }
+        Ok(vec![
+            Change::TxApplied { id: *id },
+            Change::Evidence { key, offender, height: o.height, round: o.round, kind: o.kind },
+        ])
+    }
+
     fn owned_open_case(&self, case_id: &str, sender: &PublicKey) -> Result<()> {
         let case = self.case(case_id).ok_or_else(|| LedgerError::CaseNotFound(case_id.into()))?;
         if !case.open {
@@ -437,17 +523,41 @@ impl<'a> Overlay<'a> {
     }
 }
 
-/// Rule 5: distinct court approvals, each valid, from more than half of the courts. Public so
-/// that a node can refuse a registry transaction at admission for the same reason.
-pub fn check_approvals(spec: &ChainSpec, action: &RegistryAction, approvals: &[crate::tx::Approval]) -> Result<()> {
-    let courts = spec.genesis.validators.iter().filter(|v| v.role == ValidatorRole::Court).count();
+/// Every state rule for `tx` (whose stateless checks passed) on top of `state`, changing
+/// nothing: for admission of transactions whose rules need the state in full (`evidence`).
+/// With `height`, as the block at that height would apply it; without, against the latest
+/// validator set and with no bound on an offence's height (the block's checks add those).
+pub fn check_tx_at(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    height: Option<u64>,
+    tx: &Transaction,
+    id: &Hash,
+) -> Result<()> {
+    let ov = match height {
+        Some(h) => Overlay::at_height(state, h),
+        None => Overlay::new(state),
+    };
+    ov.check_tx(spec, tx, id).map(|_| ())
+}
+
+/// Rule 5: distinct court approvals, each valid, from more than half of the courts of the set
+/// in force (`in_force`: at the height of the block that commits the update; an approval names a
+/// validator by its index in that set). Public so that a node can refuse a registry
+/// transaction at admission for the same reason.
+pub fn check_approvals(
+    spec: &ChainSpec,
+    in_force: &ValidatorSet,
+    action: &RegistryAction,
+    approvals: &[crate::tx::Approval],
+) -> Result<()> {
+    let courts = in_force.validators.iter().filter(|v| v.role == ValidatorRole::Court).count();
     let needed = courts / 2 + 1;
     let msg = action.approval_hash(&spec.chain_id);
     let mut seen = HashSet::new();
     let mut items = Vec::new();
     for a in approvals {
-        let v = spec
-            .genesis
+        let v = in_force
             .validators
             .get(a.validator as usize)
             .ok_or_else(|| LedgerError::Registry(format!("approval by unknown validator index {}", a.validator)))?;
@@ -486,6 +596,9 @@ impl StateView for Overlay<'_> {
         let mut e = self.base.member_entries();
         e.extend(self.member.iter().cloned());
         e
+    }
+    fn evidence_recorded(&self, key: &Hash) -> bool {
+        self.evidence.contains(key) || self.base.evidence_recorded(key)
     }
 }
 
@@ -759,6 +872,7 @@ pub struct MemState {
     cases: HashMap<String, CaseRecord>,
     attached: HashSet<(String, Hash)>,
     member: Vec<MemberEntry>,
+    evidence: HashSet<Hash>,
     /// Counts for summaries.
     pub stats: Stats,
 }
@@ -776,6 +890,8 @@ pub struct Stats {
     pub case_records: u64,
     /// Registry changes.
     pub registry_changes: u64,
+    /// Offences recorded by evidence transactions.
+    pub evidence: u64,
 }
 
 impl MemState {
@@ -815,6 +931,10 @@ impl MemState {
                 }
                 Change::Verified { .. } => self.stats.case_records += 1,
                 Change::Member { entry } => self.member.push(entry.clone()),
+                Change::Evidence { key, .. } => {
+                    self.evidence.insert(*key);
+                    self.stats.evidence += 1;
+                }
                 Change::CaseClosed { case_id } => {
                     if let Some(c) = self.cases.get_mut(case_id) {
                         c.open = false;
@@ -849,5 +969,8 @@ impl StateView for MemState {
     }
     fn member_entries(&self) -> Vec<MemberEntry> {
         self.member.clone()
+    }
+    fn evidence_recorded(&self, key: &Hash) -> bool {
+        self.evidence.contains(key)
     }
 }

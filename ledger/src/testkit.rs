@@ -167,7 +167,116 @@ impl TestChain {
         CommitCertificate::from_votes(block.header.height, round, block.hash(), &votes)
     }
 
-    /// The receipt of a deposit, searching every block.
+    /// The chain behind the membership fixtures (receipt format 13; `ledger/tests/golden.rs`,
+    /// the CLI's and the node's tests): the genesis of `TestChain::new(4)`; a deposit before any
+    /// change (block 1); `add` of a court `v4` approved by v0, v1, v2 (block 2, in force from 4);
+    /// a deposit once it is in force (block 4); `rotate` of v1's key to `test_key("v1-rotated")`
+    /// approved by v0, v2, v3, v4 (block 5, in force from 7); a deposit once that is in force
+    /// (block 7). Returns the chain and the deposits `(name, deposit ID, evidence)` named
+    /// `before`, `one`, `two`.
+    pub fn membership_fixture() -> (TestChain, Vec<(String, Hash, Vec<u8>)>) {
+        use crate::membership::{approval_hash, MemberApproval, MemberChange};
+        let mut c = TestChain::new(4);
+        let member_tx = |c: &TestChain, seq: u64, change: MemberChange, by: &[&str], nonce: u64| {
+            let msg = approval_hash(&c.spec.chain_id, seq, &change);
+            let approvals = by
+                .iter()
+                .map(|n| MemberApproval { key: test_key(n).public(), signature: test_key(n).sign(&msg) })
+                .collect();
+            c.tx("registrar", Payload::Membership { seq, change, approvals }, nonce)
+        };
+        let names = ["before", "one", "two"];
+        let data: Vec<Vec<u8>> = names.iter().map(|n| format!("membership fixture: {n}\n").into_bytes()).collect();
+        let mut ids = Vec::new();
+        let before = c.deposit("platform", &data[0], 1);
+        ids.push(before.id(&c.spec.chain_id));
+        assert!(c.commit(vec![before]).is_empty());
+        let add = MemberChange::Add {
+            validator: Validator {
+                name: "v4".into(),
+                role: ValidatorRole::Court,
+                key: test_key("v4").public(),
+                power: 1,
+                address: "/ip4/127.0.0.1/tcp/27004".into(),
+            },
+        };
+        assert!(c.commit(vec![member_tx(&c, 0, add, &["v0", "v1", "v2"], 1)]).is_empty());
+        c.commit(vec![]);
+        let one = c.deposit("platform", &data[1], 2);
+        ids.push(one.id(&c.spec.chain_id));
+        assert!(c.commit(vec![one]).is_empty());
+        let rotate = MemberChange::Rotate { old: test_key("v1").public(), new: test_key("v1-rotated").public() };
+        c.extra_keys.push(test_key("v1-rotated"));
+        let txs = vec![c.deposit("platform", b"filler", 3), member_tx(&c, 1, rotate, &["v0", "v2", "v3", "v4"], 2)];
+        assert!(c.commit(txs).is_empty());
+        c.commit(vec![]);
+        let two = c.deposit("platform", &data[2], 4);
+        ids.push(two.id(&c.spec.chain_id));
+        assert!(c.commit(vec![two]).is_empty());
+        let out = names.iter().zip(ids).zip(data).map(|((n, id), d)| (n.to_string(), id, d)).collect();
+        (c, out)
+    }
+
+    /// [`TestChain::membership_fixture`] followed by two blocks, each with one evidence
+    /// transaction sent by `v0`: a double prevote by `v1` at height 1 (under its genesis key,
+    /// before its rotation) and one by `v4` at the tip's height (a validator the genesis set does
+    /// not have). Audits of it must check certificates under the set in force at each height and
+    /// name each offender in the set in force at its offence's height.
+    pub fn membership_evidence_fixture() -> TestChain {
+        use crate::block::SignedVote;
+        use crate::equivocation::Equivocation;
+        use crate::evidence::Misbehaviour;
+        let (mut c, _) = TestChain::membership_fixture();
+        let double_vote = |c: &TestChain, who: &str, height: u64| {
+            let key = test_key(who);
+            let index = c.set_at(height).index_of(&key.public()).expect("offender in the set in force") as u16;
+            let vote = |block: Option<Hash>| -> SignedVote {
+                let v = Vote {
+                    chain_id: c.spec.chain_id,
+                    height,
+                    round: 0,
+                    kind: VoteKind::Prevote,
+                    block,
+                    time_ms: TEST_GENESIS_MS,
+                    validator: index,
+                };
+                v.sign(&key)
+            };
+            let e = Equivocation::new(vote(Some(Hash::sha256(b"x"))), vote(None)).expect("conflicting votes");
+            Misbehaviour::DoubleVote(e)
+        };
+        let first = double_vote(&c, "v1", 1);
+        let rejected = c.commit(vec![c.tx("v0", Payload::Evidence { evidence: first }, 1)]);
+        assert!(rejected.is_empty(), "evidence against v1 refused: {rejected:?}");
+        let second = double_vote(&c, "v4", c.tip.height);
+        let rejected = c.commit(vec![c.tx("v0", Payload::Evidence { evidence: second }, 2)]);
+        assert!(rejected.is_empty(), "evidence against v4 refused: {rejected:?}");
+        c
+    }
+
+    /// The membership history of the chain (receipt format 13): every committed membership
+    /// transaction with its block's header, certificate and inclusion proof, in order.
+    pub fn history(&self) -> Vec<crate::history::HistoryEntry> {
+        let mut out = Vec::new();
+        for (block, cert) in &self.blocks {
+            for (ti, tx) in block.txs.iter().enumerate() {
+                if let Payload::Membership { .. } = tx.body.payload {
+                    let proof = crate::merkle::inclusion_proof(&block.leaves(), ti as u64).expect("index in block");
+                    out.push(crate::history::HistoryEntry::new(
+                        tx,
+                        ti as u32,
+                        proof,
+                        block.header.clone(),
+                        cert.clone(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The receipt of a deposit, searching every block (with the membership history in force
+    /// at its height embedded).
     pub fn receipt(&self, deposit_id: &Hash) -> Option<Receipt> {
         for (block, cert) in &self.blocks {
             for (ti, tx) in block.txs.iter().enumerate() {
@@ -175,7 +284,9 @@ impl TestChain {
                 for (k, (dep, _)) in tx.deposits(&id).iter().enumerate() {
                     if dep == deposit_id {
                         let item = (!tx.items.is_empty()).then_some(k as u32);
-                        return Receipt::build(&self.spec.chain_id, block, cert, ti as u32, item).ok();
+                        let r = Receipt::build(&self.spec.chain_id, block, cert, ti as u32, item).ok()?;
+                        let history = crate::history::entries_for_height(&self.history(), block.header.height);
+                        return Some(r.with_history(history));
                     }
                 }
             }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{Canonical, Reader, Writer};
 use crate::crypto::{PublicKey, SecretKey, Signature};
+use crate::evidence::Misbehaviour;
 use crate::genesis::{check_name, Client, ClientRole};
 use crate::hash::{Hash, TAG_BATCH_ITEM, TAG_REGISTRY, TAG_SALTED, TAG_TX};
 use crate::limits::*;
@@ -175,6 +176,12 @@ pub enum Payload {
         /// Validator approvals.
         approvals: Vec<MemberApproval>,
     },
+    /// Record evidence of a validator's misbehaviour (sent by a validator of the set in force,
+    /// signed with its consensus key; see [`crate::evidence`]).
+    Evidence {
+        /// The two conflicting signed messages.
+        evidence: Misbehaviour,
+    },
 }
 
 impl Payload {
@@ -189,9 +196,19 @@ impl Payload {
             Payload::CloseCase { .. } => "close_case",
             Payload::Registry { .. } => "registry",
             Payload::Membership { .. } => "membership",
+            Payload::Evidence { .. } => "evidence",
         }
     }
-    /// The client role allowed to send this kind.
+    /// Whether this kind is sent by a validator (with its consensus key) rather than by a client:
+    /// only `evidence`. For those, [`Payload::allowed_role`] is not consulted.
+    pub fn sent_by_validator(&self) -> bool {
+        matches!(self, Payload::Evidence { .. })
+    }
+
+    /// The client role allowed to send this kind. An `evidence` transaction is sent by a
+    /// validator, not a client ([`Payload::sent_by_validator`]); for it this returns
+    /// `Registrar` only so that no client role is ever accepted for it by mistake of a caller
+    /// (the state transition and admission check validators first).
     pub fn allowed_role(&self) -> ClientRole {
         match self {
             Payload::Deposit(_) | Payload::BatchDeposit(_) => ClientRole::Platform,
@@ -199,7 +216,7 @@ impl Payload {
             | Payload::AttachDeposit { .. }
             | Payload::RecordVerification { .. }
             | Payload::CloseCase { .. } => ClientRole::Judge,
-            Payload::Registry { .. } | Payload::Membership { .. } => ClientRole::Registrar,
+            Payload::Registry { .. } | Payload::Membership { .. } | Payload::Evidence { .. } => ClientRole::Registrar,
         }
     }
 }
@@ -287,6 +304,7 @@ impl TxBody {
                     });
                 }
             }
+            Payload::Evidence { .. } => {}
         }
         Ok(())
     }
@@ -575,6 +593,10 @@ impl Canonical for TxBody {
                     a.signature.encode(w);
                 });
             }
+            Payload::Evidence { evidence } => {
+                w.u8(9);
+                evidence.encode(w);
+            }
         }
     }
 
@@ -627,6 +649,7 @@ impl Canonical for TxBody {
                     Ok(MemberApproval { key: PublicKey::decode(r)?, signature: Signature::decode(r)? })
                 })?,
             },
+            9 => Payload::Evidence { evidence: Misbehaviour::decode(r)? },
             t => return Err(r.bad_tag("payload", t)),
         };
         Ok(TxBody { sender, nonce, payload })

@@ -10,15 +10,21 @@
 //!   is not registered in the genesis under a role other than platform;
 //! - `batch`: for a batch item, the item's proof leads to the signed batch root;
 //! - `inclusion`: the transaction's proof leads to the header's transaction root;
+//! - `membership` (only for a receipt that embeds membership history, version 2): the history
+//!   walks from the genesis set (see [`crate::history`]), and every entry is in force at the
+//!   receipt's height;
 //! - `certificate`: the certificate is for this header's hash and height, its validator-set hash is
-//!   the genesis's, and validators with more than two thirds of the voting power signed it;
+//!   the hash of the set in force at its height (the genesis set, or the set the embedded history
+//!   leads to), and validators with more than two thirds of that set's voting power signed it;
 //! - `time`: the commit time (median of the signed clocks) is not before the genesis time.
 
 use serde::Serialize;
 
 use crate::genesis::{ChainSpec, ClientRole};
 use crate::hash::Hash;
-use crate::receipt::{Receipt, RECEIPT_VERSION};
+use crate::history::walk_history;
+use crate::membership::ValidatorSet;
+use crate::receipt::{Receipt, RECEIPT_VERSION, RECEIPT_VERSION_MEMBERSHIP};
 use crate::tx::{salted_commitment, Commitment, Payload, Transaction};
 use crate::{merkle, LedgerError};
 
@@ -186,29 +192,76 @@ pub fn verify_receipt(evidence: Evidence<'_>, receipt: &Receipt, spec: &ChainSpe
         .map_err(|e| e.to_string()),
     );
 
+    // The set in force at the receipt's height: the genesis set, or the one the embedded
+    // history leads to (None if the history is refused).
+    let set: Option<std::sync::Arc<ValidatorSet>> = if receipt.membership.is_empty() {
+        Some(spec.validator_set.clone())
+    } else {
+        let walked = walk_history(spec, &receipt.membership).map_err(|f| f.to_string()).and_then(|m| {
+            match receipt
+                .membership
+                .iter()
+                .position(|e| e.header.height + crate::membership::ACTIVATION_DELAY > h.height)
+            {
+                Some(i) => Err(format!(
+                    "entry {i}: history_order: committed at {}, in force from {}, after the receipt's height {}",
+                    receipt.membership[i].header.height,
+                    receipt.membership[i].header.height + crate::membership::ACTIVATION_DELAY,
+                    h.height
+                )),
+                None => Ok(m),
+            }
+        });
+        let set = walked.as_ref().ok().map(|m| m.set_at(h.height).clone());
+        check(
+            "membership",
+            walked.map(|m| {
+                let s = m.set_at(h.height);
+                format!(
+                    "{} change(s) from the genesis set, each certified and approved by the set in force; {} validators in force at height {} (set {})",
+                    m.len(),
+                    s.len(),
+                    h.height,
+                    s.hash
+                )
+            }),
+        );
+        set
+    };
+
     let cert = &receipt.certificate;
     let block_hash = h.hash();
+    let genesis_set = receipt.membership.is_empty();
     check(
         "certificate",
         if cert.block_hash != block_hash {
             Err(format!("certificate is for block {}, header hashes to {}", cert.block_hash, block_hash))
         } else if cert.height != h.height {
             Err(format!("certificate is for height {}, header is {}", cert.height, h.height))
-        } else if h.validators_hash != spec.validators_hash {
-            Err("header's validator-set hash is not the genesis validators'".into())
         } else {
-            cert.verify(spec)
-                .map(|p| {
-                    format!(
-                        "{} of {} validators signed block {} ({} of {} voting power)",
-                        cert.sigs.len(),
-                        spec.genesis.validators.len(),
-                        block_hash,
-                        p,
-                        spec.total_power
-                    )
-                })
-                .map_err(|e| e.to_string())
+            match &set {
+                None => Err("the validator set in force is unknown: the membership history was refused".into()),
+                Some(_) if genesis_set && h.validators_hash != spec.validators_hash => {
+                    Err("header's validator-set hash is not the genesis validators'".into())
+                }
+                Some(s) if h.validators_hash != s.hash => Err(format!(
+                    "header's validator-set hash {} is not the hash {} of the set the membership history leads to",
+                    h.validators_hash, s.hash
+                )),
+                Some(s) => cert
+                    .verify_in(&spec.chain_id, s)
+                    .map(|p| {
+                        format!(
+                            "{} of {} validators signed block {} ({} of {} voting power)",
+                            cert.sigs.len(),
+                            s.len(),
+                            block_hash,
+                            p,
+                            s.total_power
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+            }
         },
     );
 
@@ -225,7 +278,7 @@ pub fn verify_receipt(evidence: Evidence<'_>, receipt: &Receipt, spec: &ChainSpe
     );
 
     let timesvc = cert
-        .timesvc_readings(spec)
+        .timesvc_readings_in(set.as_deref().unwrap_or(&spec.validator_set))
         .into_iter()
         .map(|(validator, time_ms)| TimeReading { validator, time_ms, time: format_utc(time_ms) })
         .collect();
@@ -243,8 +296,11 @@ pub fn verify_receipt(evidence: Evidence<'_>, receipt: &Receipt, spec: &ChainSpe
 }
 
 fn check_format(receipt: &Receipt) -> Result<String, String> {
-    if receipt.version != RECEIPT_VERSION {
-        return Err(format!("version {} is not {RECEIPT_VERSION}", receipt.version));
+    match (receipt.version, receipt.membership.is_empty()) {
+        (RECEIPT_VERSION, true) | (RECEIPT_VERSION_MEMBERSHIP, false) => {}
+        (RECEIPT_VERSION, false) => return Err("a version 1 receipt carries membership history".into()),
+        (RECEIPT_VERSION_MEMBERSHIP, true) => return Err("a version 2 receipt without membership history".into()),
+        (v, _) => return Err(format!("version {v} is not {RECEIPT_VERSION} or {RECEIPT_VERSION_MEMBERSHIP}")),
     }
     receipt.tx.check_fields().map_err(|e| e.to_string())?;
     match (&receipt.tx.payload, &receipt.item) {

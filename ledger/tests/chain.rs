@@ -255,3 +255,19 @@ fn blocks_carry_the_previous_certificate() {
     let e = apply_block(&fresh.spec, &fresh.state, &Tip::genesis(&fresh.spec), &first).unwrap_err();
     assert!(e.to_string().contains("first block carries"), "{e}");
 }
+
+/// An audit checks each certificate under the set in force at its height: after a membership
+/// change the blocks are certified by the new set, and the replay must accept them (it checked
+/// every certificate against the genesis set before, and so refused such a chain).
+#[test]
+fn audit_follows_membership_changes() {
+    let (c, _) = TestChain::membership_fixture();
+    let genesis_hash = c.spec.validators_hash;
+    let later = c.blocks.iter().filter(|(b, _)| b.header.validators_hash != genesis_hash).count();
+    assert!(later > 0, "the fixture must hold blocks certified by a later set");
+    let mut a = Auditor::in_memory(&c.spec);
+    for (b, cert) in &c.blocks {
+        a.push(b, cert).unwrap_or_else(|f| panic!("height {}: {}", f.height, f.reason));
+    }
+    assert_eq!(a.finish().blocks, c.blocks.len() as u64);
+}

@@ -130,3 +130,107 @@ fn golden_receipts_decode_and_verify() {
         assert_eq!(rep.first_failure().unwrap().name, "digest");
     }
 }
+
+/// The membership fixtures' chain: `TestChain::membership_fixture` (testkit), its three receipts.
+pub fn membership_fixture_chain() -> (TestChain, Vec<(String, Receipt, Vec<u8>)>) {
+    let (c, deposits) = TestChain::membership_fixture();
+    let out = deposits.into_iter().map(|(n, id, d)| (format!("member-{n}"), c.receipt(&id).unwrap(), d)).collect();
+    (c, out)
+}
+
+#[test]
+fn membership_golden_fixtures_are_frozen() {
+    use curia_ledger::history::MembershipHistory;
+    let (c, receipts) = membership_fixture_chain();
+    let history = c.history();
+    assert_eq!(history.len(), 2);
+    assert_eq!(receipts[0].1.version, 1, "a receipt before any change is version 1, no history");
+    assert_eq!(receipts[1].1.membership.len(), 1);
+    assert_eq!(receipts[2].1.membership.len(), 2);
+    let golden = serde_json::json!({
+        "comment": "Canonical bytes (hex) of the membership fixtures (docs/receipt-format.md section 13). Regenerate only with CURIA_UPDATE_GOLDEN=1 and a note on why the format changed.",
+        "history_entry_0": hex::encode(history[0].to_bytes()),
+        "history_entry_1": hex::encode(history[1].to_bytes()),
+        "receipt_member_two": hex::encode(receipts[2].1.to_bytes()),
+    });
+    let doc = MembershipHistory::new(c.spec.chain_id, history);
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("golden-membership.json".into(), (serde_json::to_string_pretty(&golden).unwrap() + "\n").into_bytes()),
+        ("membership.json".into(), (doc.to_json() + "\n").into_bytes()),
+    ];
+    for (name, r, data) in &receipts {
+        let rep = verify_receipt(Evidence::Bytes(data), r, &c.spec);
+        assert!(rep.is_valid(), "{name}: {:?}", rep.first_failure());
+        files.push((format!("receipt-{name}.json"), (r.to_json() + "\n").into_bytes()));
+        files.push((format!("evidence-{name}.bin"), data.clone()));
+    }
+    let update = std::env::var("CURIA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    for (name, bytes) in files {
+        let path = dir().join(&name);
+        if update {
+            std::fs::write(&path, &bytes).unwrap();
+        } else {
+            let have = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(have == bytes, "{name} changed: the membership fixtures are no longer what was frozen");
+        }
+    }
+}
+
+#[test]
+fn membership_golden_receipts_decode_and_verify() {
+    use curia_ledger::history::MembershipHistory;
+    let spec = curia_ledger::genesis::Genesis::from_json(&std::fs::read(dir().join("genesis.json")).unwrap()).unwrap();
+    for name in ["member-before", "member-one", "member-two"] {
+        let bytes = std::fs::read(dir().join(format!("receipt-{name}.json"))).unwrap();
+        let r = Receipt::from_json(&bytes).unwrap();
+        assert_eq!(Receipt::parse(&r.to_bytes()).unwrap(), r, "{name}: binary round trip");
+        let data = std::fs::read(dir().join(format!("evidence-{name}.bin"))).unwrap();
+        let rep = verify_receipt(Evidence::Bytes(&data), &r, &spec);
+        assert!(rep.is_valid(), "{name}: {:?}", rep.first_failure());
+        // Without its history, a receipt signed by a later set is refused.
+        if !r.membership.is_empty() {
+            let bare = r.clone().with_history(Vec::new());
+            let rep = verify_receipt(Evidence::Bytes(&data), &bare, &spec);
+            assert_eq!(rep.first_failure().unwrap().name, "certificate", "{name}");
+        }
+    }
+    let doc = MembershipHistory::parse(&std::fs::read(dir().join("membership.json")).unwrap()).unwrap();
+    assert_eq!(MembershipHistory::parse(&doc.to_bytes()).unwrap(), doc);
+    let m = curia_ledger::history::walk_history(&spec, &doc.entries).unwrap();
+    assert_eq!(m.len(), 2);
+}
+
+#[test]
+fn receipt_versions_and_history_shape_are_strict() {
+    use curia_ledger::codec::Writer;
+    let two: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir().join("receipt-member-two.json")).unwrap()).unwrap();
+    let parse = |v: &serde_json::Value| Receipt::from_json(&serde_json::to_vec(v).unwrap());
+    assert!(parse(&two).is_ok());
+    let mut v = two.clone();
+    v["version"] = 1.into();
+    assert!(parse(&v).is_err(), "version 1 with history");
+    let mut v = two.clone();
+    v.as_object_mut().unwrap().remove("membership");
+    assert!(parse(&v).is_err(), "version 2 without history");
+    let mut v = two.clone();
+    v["membership"] = serde_json::json!([]);
+    assert!(parse(&v).is_err(), "version 2 with an empty history");
+    let mut v = two.clone();
+    v["membership"][0]["extra"] = 1.into();
+    assert!(parse(&v).is_err(), "unknown key in an entry");
+    let mut v = two.clone();
+    v["version"] = 3.into();
+    assert!(matches!(parse(&v), Err(curia_ledger::LedgerError::UnsupportedVersion { .. })));
+    // Binary: a version 2 receipt whose list is empty, and trailing bytes after the list.
+    let r = parse(&two).unwrap();
+    let bytes = r.to_bytes();
+    let n = r.membership.iter().map(|e| e.to_bytes().len()).sum::<usize>() + 4;
+    let mut w = Writer::new();
+    w.u32(0);
+    let empty = [&bytes[..bytes.len() - n], &w.into_bytes()[..]].concat();
+    assert!(Receipt::parse(&empty).is_err(), "version 2 with 0 entries (binary)");
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(Receipt::parse(&trailing).is_err());
+}

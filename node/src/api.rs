@@ -17,7 +17,7 @@
 //! - A submission takes one of the [`SUBMIT_CONCURRENCY`] slots only once its body has fully
 //!   arrived, so a client that stalls its body holds a connection, never a slot; it waits up to
 //!   [`SUBMIT_SLOT_WAIT`] for one (then 503 `busy`). Shape, sender, signatures and registry
-//!   approvals are checked on the blocking pool ([`check_admission`]), never on the consensus loop.
+//!   approvals are checked on the blocking pool ([`check_admission_at`]), never on the consensus loop.
 //! - Submissions go to the driver through a bounded queue ([`ApiContext::submit`]); the API never
 //!   waits for room in it. A full queue or a full mempool answers 503 with `Retry-After` (whole
 //!   seconds, rounded up) so that clients back off instead of the node growing.
@@ -54,8 +54,10 @@ use curia_ledger::{Hash, LedgerError};
 use curia_storage::{CaseEntry, CaseEvent as StoredEvent, Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use curia_api_types::{DoubleProposalInfo, EvidenceList};
+
 use crate::http::ConnLimits;
-use crate::mempool::{check_admission, Admitted, MAX_SUBMISSION};
+use crate::mempool::{check_admission_at, Admitted, MAX_SUBMISSION};
 use crate::NodeError;
 
 /// The answer bodies, shared with `curia-client` (`api-types/`).
@@ -81,11 +83,11 @@ const _: () = assert!(curia_api_types::MAX_CHAIN_BLOCKS == crate::limits::MAX_CH
 pub type SubmitResult = Result<Vec<Result<Admitted, NodeError>>, NodeError>;
 
 /// A submission from the API to the driver, which admits it to its mempool and answers on
-/// `reply`. The API has already run [`check_admission`] on it, off the consensus loop.
+/// `reply`. The API has already run [`check_admission_at`] on it, off the consensus loop.
 pub struct Submit {
     /// The transactions, in the client's order.
     pub txs: Vec<Transaction>,
-    /// Their [`check_admission`] results (ID, or why it failed), in the same order.
+    /// Their [`check_admission_at`] results (ID, or why it failed), in the same order.
     pub checks: Vec<Result<Hash, NodeError>>,
     /// Where the driver sends the mempool's answer.
     pub reply: oneshot::Sender<SubmitResult>,
@@ -194,7 +196,9 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/status", get(get_status))
         .route("/v1/chain", get(get_chain))
         .route("/v1/genesis", get(get_genesis))
+        .route("/v1/membership", get(get_membership))
         .route("/v1/evidence", get(get_evidence))
+        .route("/v1/validators", get(get_validators))
         .route("/verify", get(get_verify_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -340,7 +344,8 @@ async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<Vec<Result
     }
     let (store, spec) = (ctx.store.clone(), ctx.spec.clone());
     let (txs, checks) = tokio::task::spawn_blocking(move || {
-        let checks = check_admission(&spec, &store.state(), &txs);
+        let next_height = store.tip().height + 1;
+        let checks = check_admission_at(&spec, &store.state(), Some(next_height), &txs);
         (txs, checks)
     })
     .await
@@ -499,27 +504,33 @@ async fn read<T: Send + 'static>(
 }
 
 /// `GET /v1/evidence`: the evidence of misbehaviour this node has kept (see
-/// `curia_ledger::equivocation`), oldest height first. Public: it names validators, not clients,
-/// and every record proves itself against the genesis.
-#[derive(serde::Serialize)]
-struct EvidenceList {
-    chain_id: Hash,
-    evidence: Vec<curia_ledger::equivocation::EquivocationJson>,
-}
-
+/// `curia_ledger::equivocation` and `curia_ledger::evidence`), oldest height first. Public: it
+/// names validators, not clients, and every record proves itself.
 async fn get_evidence(State(ctx): State<ApiContext>) -> ApiResult<Json<EvidenceList>> {
     let spec = ctx.spec.clone();
-    let evidence = read(&ctx, move |store| {
+    let (evidence, double_proposals) = read(&ctx, move |store| {
         let kept = store.equivocations()?;
         // Kept only after the machine verified both votes: a record that no longer checks is a
         // damaged store, reported as such.
-        kept.iter()
+        let votes = kept
+            .iter()
             .map(|e| curia_ledger::equivocation::EquivocationJson::from_evidence(e, &spec))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::new("storage", format!("a kept evidence record does not check: {e}")))
+            .map_err(|e| ApiError::new("storage", format!("a kept evidence record does not check: {e}")))?;
+        let proposals = store
+            .double_proposals()?
+            .into_iter()
+            .map(|d| DoubleProposalInfo {
+                proposer: d.a.proposal.proposer,
+                height: d.a.proposal.height,
+                round: d.a.proposal.round,
+                evidence: curia_ledger::evidence::Misbehaviour::DoubleProposal(d),
+            })
+            .collect();
+        Ok((votes, proposals))
     })
     .await?;
-    Ok(Json(EvidenceList { chain_id: ctx.spec.chain_id, evidence }))
+    Ok(Json(EvidenceList { chain_id: ctx.spec.chain_id, evidence, double_proposals }))
 }
 
 /// `GET /v1/deposits/{id}`.
@@ -843,9 +854,81 @@ async fn get_chain(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
 }
 
+/// `GET /v1/validators[?height=H]`: the validator set in force at height `H` (default: the next
+/// height, tip + 1), from the genesis and the committed membership changes. Sets are known up to
+/// tip + 2 (a change committed at `h` is in force from `h + 2`); a later height is 404
+/// `height_not_known`; a query other than one decimal `height` of at least 1 is 400 `bad_query`.
+async fn get_validators(
+    State(ctx): State<ApiContext>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> ApiResult<Json<curia_api_types::ValidatorsAnswer>> {
+    let bad = |m: String| ApiError::new("bad_query", m);
+    let asked = match q.as_deref() {
+        None | Some("") => None,
+        Some(q) => {
+            let v = q.strip_prefix("height=").ok_or_else(|| bad(format!("unknown query {q:?}; expected height=H")))?;
+            let h: u64 = v.parse().map_err(|_| bad(format!("height {v:?} is not a decimal number")))?;
+            if h == 0 {
+                return Err(bad("height must be at least 1".into()));
+            }
+            Some(h)
+        }
+    };
+    let spec = ctx.spec.clone();
+    let answer = read(&ctx, move |store| {
+        let tip = store.tip().height;
+        let height = asked.unwrap_or(tip + 1);
+        let known = tip + curia_ledger::membership::ACTIVATION_DELAY;
+        if height > known {
+            return Err(ApiError::new(
+                "height_not_known",
+                format!("the set in force at height {height} is not known yet (tip {tip}; known up to {known})"),
+            ));
+        }
+        let m = crate::members::stored_membership(&spec, store).map_err(|e| ApiError::new("storage", e.to_string()))?;
+        let set = m.set_at(height);
+        Ok(curia_api_types::ValidatorsAnswer {
+            height,
+            tip,
+            set_hash: set.hash,
+            total_power: set.total_power,
+            quorum_power: set.quorum_power(),
+            next_seq: m.len(),
+            validators: set
+                .validators
+                .iter()
+                .enumerate()
+                .map(|(i, v)| curia_api_types::ValidatorInfo {
+                    index: i as u32,
+                    name: v.name.clone(),
+                    role: v.role,
+                    key: v.key,
+                    power: v.power,
+                    address: v.address.clone(),
+                })
+                .collect(),
+        })
+    })
+    .await?;
+    Ok(Json(answer))
+}
+
 /// `GET /v1/genesis`: the node's genesis JSON, for auditors to compare with the published one.
 async fn get_genesis(State(ctx): State<ApiContext>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], ctx.spec.genesis.to_json()).into_response()
+}
+
+/// `GET /v1/membership`: the membership history (every committed validator-set change with the
+/// header, certificate and inclusion proof of the block that committed it; receipt format 13),
+/// as [`curia_api_types::MembershipHistory`] JSON. Public, like the genesis.
+async fn get_membership(State(ctx): State<ApiContext>) -> ApiResult<Response> {
+    let chain_id = ctx.spec.chain_id;
+    let json = read(&ctx, move |store| {
+        let entries = store.membership_history()?;
+        Ok(curia_api_types::MembershipHistory::new(chain_id, entries).to_json())
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// `GET /verify`: the judge's offline verification page, `web/dist/verify.html` (built from `web/`

@@ -43,6 +43,10 @@ pub struct NodeSection {
     pub genesis: PathBuf,
     /// Validator key file.
     pub key: PathBuf,
+    /// The next key file of a key rotation (default: the key file's path with `.next`
+    /// appended); see [`crate::rotation`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_key: Option<PathBuf>,
 }
 
 /// `[network]`
@@ -229,6 +233,7 @@ impl NodeConfig {
         let tls = c.api.tls.iter_mut().chain(c.ops.tls.iter_mut()).flat_map(|t| [&mut t.cert_chain, &mut t.key]);
         for p in [&mut c.node.data_dir, &mut c.node.genesis, &mut c.node.key]
             .into_iter()
+            .chain(c.node.next_key.as_mut())
             .chain(c.ops.token_file.as_mut())
             .chain(tls)
         {

@@ -35,15 +35,17 @@ use curia_ledger::block::{Block, CommitCertificate, SignedVote};
 use curia_ledger::codec::{Canonical, Reader, Writer};
 use curia_ledger::crypto::{SecretKey, Signature};
 use curia_ledger::equivocation::Equivocation;
+use curia_ledger::evidence::DoubleProposal;
+use curia_ledger::evidence::Misbehaviour;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::state::{Change, StateView, Tip};
-use curia_ledger::tx::Transaction;
+use curia_ledger::tx::{Payload, Transaction, TxBody};
 use curia_ledger::Hash;
 use curia_storage::{Store, StoreError};
 use tokio::sync::{mpsc, watch};
 
 use crate::api::{NodeStatus, Submit};
-use crate::mempool::{check_signed, Mempool, MempoolConfig};
+use crate::mempool::{check_admission, Mempool, MempoolConfig};
 use crate::net::{NetEvent, NetHandle};
 use crate::ops::Metrics;
 use crate::signing::SigningRecord;
@@ -93,6 +95,8 @@ pub struct DriverParts {
     pub spec: Arc<ChainSpec>,
     /// This validator's key.
     pub key: SecretKey,
+    /// The next key file of a rotation ([`crate::rotation`]).
+    pub next_key: std::path::PathBuf,
     /// This node's name (for status).
     pub name: String,
     /// The store.
@@ -195,6 +199,9 @@ impl ChainStore for NodeStore {
     fn record_equivocation(&mut self, evidence: &Equivocation) -> Result<(), StoreError> {
         self.0.record_equivocation(evidence).map(|_| ())
     }
+    fn record_double_proposal(&mut self, evidence: &DoubleProposal) -> Result<(), StoreError> {
+        self.0.record_double_proposal(evidence).map(|_| ())
+    }
 }
 
 /// libp2p as the executor's network: consensus frames, and the table of peer numbers.
@@ -284,6 +291,8 @@ struct Driver {
     spec: Arc<ChainSpec>,
     /// Keeps the network's peers on the validator set (`crate::members`).
     peers_follow: crate::members::PeerFollower,
+    /// The next key of a rotation, loaded when the rotation commits.
+    next_key: crate::rotation::NextKey,
     name: String,
     store: Arc<Store>,
     net: NetHandle,
@@ -298,6 +307,8 @@ struct Driver {
     last_commit_ms: u64,
     /// Votes and proposals withheld by the signing floor, as last logged.
     withheld: u64,
+    /// This validator's key: signs the evidence transactions it submits.
+    key: SecretKey,
 }
 
 /// Run the driver until the network and API channels close or `shutdown` resolves.
@@ -305,6 +316,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
     let DriverParts {
         spec,
         key,
+        next_key,
         name,
         store,
         net,
@@ -318,7 +330,8 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         signing,
         address_overrides,
     } = parts;
-    let cfg = Config { spec: spec.clone(), key: Some(key), timeouts };
+    let next_key = crate::rotation::NextKey::new(next_key, key.public());
+    let cfg = Config { spec: spec.clone(), key: Some(key.clone()), timeouts };
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
     tracing::info!(height = store.tip().height, "consensus starting");
     let floor = signing.high();
@@ -353,6 +366,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
     let membership = crate::members::stored_membership(&spec, &store)?;
     let peers_follow = crate::members::PeerFollower::new(&membership, store.tip().height, address_overrides);
     let mut d = Driver {
+        next_key,
         peers_follow,
         spec,
         name,
@@ -367,8 +381,10 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         height_started: Instant::now(),
         last_commit_ms: 0,
         withheld: 0,
+        key,
     };
     d.notes();
+    d.poll_next_key();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -397,6 +413,18 @@ fn consensus_err(e: ConsensusError) -> NodeError {
 }
 
 impl Driver {
+    /// Give consensus the rotation's next key once it is due ([`crate::rotation`]).
+    fn poll_next_key(&mut self) {
+        match crate::members::stored_membership(&self.spec, &self.store) {
+            Ok(m) => {
+                if let Some(k) = self.next_key.poll(&m) {
+                    self.exec.add_key(k);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the validator set to check the next key"),
+        }
+    }
+
     /// Pass one input to the executor, then turn its notes into metrics and logs.
     fn exec(&mut self, f: impl FnOnce(&mut NodeExecutor) -> Result<(), ConsensusError>) -> Result<(), NodeError> {
         let r = f(&mut self.exec);
@@ -416,10 +444,15 @@ impl Driver {
                     self.last_commit_ms = now_ms();
                     tracing::info!(height, txs, deposits, block = %hash, "committed");
                     self.peers_follow.after_commit(&self.spec, &self.store, &self.net, height);
+                    self.poll_next_key();
                 }
                 Note::InvalidBlock { height, reason } => {
                     tracing::warn!(height, error = %reason, "peer block is invalid");
                     self.metrics.inc_rejected("invalid_block");
+                }
+                // Another validator's evidence of the same offence won: expected, not a problem.
+                Note::LeftOut { code: "evidence_duplicate" } => {
+                    tracing::debug!("evidence transaction left out: the offence is already recorded")
                 }
                 Note::LeftOut { code } => self.metrics.inc_rejected(code),
                 Note::Equivocation(e) => {
@@ -435,6 +468,21 @@ impl Driver {
                          (GET /v1/evidence)"
                     );
                     self.metrics.inc_equivocation(name);
+                    self.submit_evidence(Misbehaviour::DoubleVote(*e));
+                }
+                Note::DoubleProposal(d) => {
+                    let p = &d.a.proposal;
+                    let name = self.spec.genesis.validators.get(p.proposer as usize).map_or("?", |x| &x.name);
+                    tracing::warn!(
+                        validator = p.proposer,
+                        name,
+                        height = p.height,
+                        round = p.round,
+                        "equivocation: a proposer signed two different proposals for one height and round; \
+                         evidence kept (GET /v1/evidence)"
+                    );
+                    self.metrics.inc_equivocation(name);
+                    self.submit_evidence(Misbehaviour::DoubleProposal(*d));
                 }
             }
         }
@@ -487,14 +535,14 @@ impl Driver {
                     return Ok(());
                 }
                 self.gossip_checks += 1;
-                let (store, chain_id, wake) = (self.store.clone(), self.spec.chain_id, self.wake.clone());
+                let (store, spec, wake) = (self.store.clone(), self.spec.clone(), self.wake.clone());
                 tokio::task::spawn_blocking(move || {
                     let mut r = Reader::new(&bytes[1..], "gossiped transactions");
                     let txs = r
                         .list("transactions", MAX_GOSSIP_TXS, Transaction::decode)
                         .and_then(|v| r.finish().map(|()| v))
                         .unwrap_or_default();
-                    let checks = check_signed(&chain_id, &store.state(), &txs);
+                    let checks = check_admission(&spec, &store.state(), &txs);
                     let _ = wake.send(Wake::Gossip(txs, checks));
                 });
                 Ok(())
@@ -503,6 +551,31 @@ impl Driver {
                 self.metrics.inc_rejected("bad_frame");
                 Ok(())
             }
+        }
+    }
+
+    /// Put evidence this validator detected on chain: an `evidence` transaction signed with its
+    /// key, checked like a client's and gossiped. Each offence is detected once per node, so a
+    /// node submits it once; several nodes may submit the same offence, and the ledger records
+    /// only the first: the others' refusal (`evidence_duplicate`, here or when the proposer
+    /// leaves them out) is logged at debug level and not counted as a rejection.
+    fn submit_evidence(&mut self, evidence: Misbehaviour) {
+        let body = TxBody { sender: self.key.public(), nonce: now_ms(), payload: Payload::Evidence { evidence } };
+        let tx = body.sign(&self.spec.chain_id, &self.key);
+        let checks = check_admission(&self.spec, &self.store.state(), std::slice::from_ref(&tx));
+        let quiet = |e: &NodeError| matches!(e.code(), "evidence_duplicate" | "already_pending" | "duplicate");
+        if let Some(Err(e)) = checks.first() {
+            if quiet(e) {
+                tracing::debug!(error = %e, "evidence not submitted: already recorded or pending");
+            } else {
+                tracing::warn!(error = %e, "evidence not submitted");
+            }
+            return;
+        }
+        match self.admit(vec![tx], checks, true).pop() {
+            Some(Ok(a)) => tracing::info!(tx = %a.tx_id, "evidence transaction submitted"),
+            Some(Err(e)) => tracing::debug!(error = %e, "evidence not submitted"),
+            None => {}
         }
     }
 

@@ -29,6 +29,7 @@ pub mod members;
 pub mod mempool;
 pub mod net;
 pub mod ops;
+pub mod rotation;
 pub mod run;
 pub mod signing;
 pub mod tls;

@@ -36,6 +36,24 @@ pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// How long a stopping server waits for requests in flight before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+// ----- validator network (libp2p) -----
+
+/// How often each peer connection is pinged (libp2p `ping`).
+pub const PEER_PING_INTERVAL: Duration = Duration::from_secs(1);
+/// A ping not answered within this time fails. libp2p's ping forgives the first failure and
+/// retries on a new stream, whose negotiation has its own 10 s timeout ([`PEER_STREAM_TIMEOUT`]);
+/// the second failure closes the connection. So a dead or stopped peer is shown disconnected
+/// within about [`PEER_DEAD_AFTER`] (about 15 s), instead of the 3600 s idle timeout. Long
+/// enough that a busy but live peer (a validator verifying a full block) still answers.
+pub const PEER_PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// libp2p's timeout for negotiating a new stream (its `SubstreamProtocol` default), part of
+/// [`PEER_DEAD_AFTER`].
+pub const PEER_STREAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// About the longest a dead peer counts as connected: a failed ping, the interval, and a failed
+/// stream negotiation.
+pub const PEER_DEAD_AFTER: Duration =
+    Duration::from_secs(2 * PEER_PING_INTERVAL.as_secs() + PEER_PING_TIMEOUT.as_secs() + PEER_STREAM_TIMEOUT.as_secs());
+
 // ----- submissions (POST /v1/deposits, POST /v1/transactions) -----
 
 /// Largest body of `POST /v1/deposits` (one transaction; a full batch of 10,000 items is about

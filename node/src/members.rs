@@ -3,6 +3,11 @@
 //! added can connect and sync before its activation height, and one that was removed is
 //! disconnected once it is in neither). Recomputed at start and after every commit that grows
 //! the stored membership history.
+//! - A validator whose key was rotated keeps its network identity (the libp2p key is made from
+//!   the key file it was started with) until its operator restarts it with the new key file, so
+//!   the key it held just before its latest rotation is also allowed, at the same address, as
+//!   a network identity only: votes and proposals are checked against the set's keys, never
+//!   against the connection's identity.
 
 use std::collections::BTreeMap;
 
@@ -38,10 +43,25 @@ pub fn validator_peers(
             let address = overrides.get(&v.name).unwrap_or(&v.address);
             let addr = crate::net::parse_peer_address(address)
                 .map_err(|e| NodeError::Config(format!("validator {} address {address:?}: {e}", v.name)))?;
-            out.push((v.key, addr));
+            out.push((v.key, addr.clone()));
+            if let Some(prev) = previous_key(m, &v.key) {
+                if !out.iter().any(|(k, _)| k == &prev) {
+                    out.push((prev, addr));
+                }
+            }
         }
     }
     Ok(out)
+}
+
+/// The key a validator held just before its latest rotation to `key`, if `key` came by rotation.
+fn previous_key(m: &Membership, key: &PublicKey) -> Option<PublicKey> {
+    m.entries()
+        .filter_map(|e| match &e.change {
+            curia_ledger::membership::MemberChange::Rotate { old, new } if new == key => Some(*old),
+            _ => None,
+        })
+        .last()
 }
 
 /// Updates the network's peer list when the sets in force at the next two heights change.

@@ -9,9 +9,10 @@
 //!   expensive part ([`check_signed`]: shape, sender and signature) needs only committed state,
 //!   so the node runs it off the consensus loop, on the blocking pool; the signatures of one
 //!   submission are checked together with ed25519 batch verification. For client submissions
-//!   [`check_admission`] adds the genesis rules that need no state (registry approvals, batch
-//!   size), so nothing is accepted that the proposer would drop for them. [`Mempool::admit`] does
-//!   the rest on the loop.
+//!   [`check_admission_at`] adds the batch size and runs the state transition's own checks on
+//!   registry updates and membership changes (approvals by the set in force, the change's
+//!   rules), so nothing is accepted that the proposer would drop for them. [`Mempool::admit`]
+//!   does the rest on the loop.
 //! - Only transactions whose exact signature was verified are ever pending, so [`Mempool::holds`]
 //!   tells the state transition which signatures it need not verify again.
 //! - Order is first in, first out. A proposer takes a prefix bounded by transaction count and
@@ -148,6 +149,7 @@ impl Mempool {
     /// an applied transaction; not already pending.
     fn precheck(&self, state: &dyn StateView, tx: &Transaction, id: &Hash) -> Result<(), NodeError> {
         check_sender(state, tx)?;
+        check_evidence(&self.spec, state, tx, id)?;
         if state.tx_applied(id) {
             return Err(LedgerError::DuplicateTx(*id).into());
         }
@@ -244,16 +246,37 @@ pub fn check_signed(chain_id: &Hash, state: &dyn StateView, txs: &[Transaction])
     results
 }
 
-/// What a node checks before admitting a client's transactions: [`check_signed`], then the
-/// ledger rules that need the genesis but not the state, so that nothing is accepted that the
-/// proposer would drop: a registry change's court approvals
-/// ([`curia_ledger::state::check_approvals`]: 422 `not_enough_approvals`, `registry`, or 400
-/// `bad_signature` for a forged one) and a batch's size against the genesis parameters.
+/// What a node checks before admitting a client's transactions: [`check_admission_at`] against
+/// the latest validator set (no block height known).
 pub fn check_admission(spec: &ChainSpec, state: &dyn StateView, txs: &[Transaction]) -> Vec<Result<Hash, NodeError>> {
+    check_admission_at(spec, state, None, txs)
+}
+
+/// What a node checks before admitting a client's transactions: [`check_signed`], then the
+/// ledger rules that the proposer would otherwise drop the transaction for later:
+/// - a batch's size against the genesis parameters;
+/// - a registry update or a membership change is checked in full by the state transition itself
+///   (`Overlay::apply_tx`) on the committed `state`, as if in the block at `next_height` (the
+///   node's tip + 1; `None`: against the latest set): approvals by the set in force (registry:
+///   more than half of its courts, 422 `not_enough_approvals` or `registry`; membership: more
+///   than two thirds of its power, 422 `approval_not_member`, `duplicate_approval`,
+///   `not_enough_approval_power`), 400 `bad_signature` for a forged approval, the change's own
+///   rules (422 `membership_seq`, `validator_key_used_before`, `too_few_validators`, ...).
+///
+/// So a refusal names its reason at submission, never "accepted" then dropped. What can still
+/// be dropped later is only what depends on transactions pending at the same time (two changes
+/// with the same sequence number: the second to reach a block fails `membership_seq`) or a set
+/// that changes between admission and commit (a change committed in the last two blocks).
+pub fn check_admission_at(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    next_height: Option<u64>,
+    txs: &[Transaction],
+) -> Vec<Result<Hash, NodeError>> {
     let mut results = check_signed(&spec.chain_id, state, txs);
     for (tx, r) in txs.iter().zip(results.iter_mut()) {
-        if r.is_ok() {
-            if let Err(e) = check_with_genesis(spec, tx) {
+        if let Ok(id) = r {
+            if let Err(e) = check_with_state(spec, state, next_height, tx, id) {
                 *r = Err(e.into());
             }
         }
@@ -261,10 +284,40 @@ pub fn check_admission(spec: &ChainSpec, state: &dyn StateView, txs: &[Transacti
     results
 }
 
-/// The genesis-dependent rules of the state transition that need no state.
-fn check_with_genesis(spec: &ChainSpec, tx: &Transaction) -> Result<(), LedgerError> {
+/// An `evidence` transaction: every rule the ledger applies (rule 7 of `curia_ledger::state`)
+/// as the next block would, on the committed `state`: a sender in the set in force, conflicting
+/// messages signed by the offender of the set in force at the offence's height, and an offence
+/// not recorded yet (422 `evidence_sender_not_validator`, `evidence_invalid`,
+/// `evidence_offender_unknown`, `evidence_bad_signature`, `evidence_duplicate`). Other kinds pass.
+/// The sender is checked against the latest set (which differs from the set in force only
+/// while a committed membership change waits to take effect) and the offence's height is not
+/// bounded here; the proposer's checks at the block's height add both.
+pub fn check_evidence(spec: &ChainSpec, state: &dyn StateView, tx: &Transaction, id: &Hash) -> Result<(), NodeError> {
+    if !tx.body.payload.sent_by_validator() {
+        return Ok(());
+    }
+    Ok(curia_ledger::state::check_tx_at(spec, state, None, tx, id)?)
+}
+
+/// The rules of the state transition that [`check_signed`] leaves out, for the payloads whose
+/// refusal a client must hear about (see [`check_admission_at`]).
+fn check_with_state(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    next_height: Option<u64>,
+    tx: &Transaction,
+    id: &Hash,
+) -> Result<(), LedgerError> {
+    use curia_ledger::state::Overlay;
     match &tx.body.payload {
-        Payload::Registry { action, approvals } => curia_ledger::state::check_approvals(spec, action, approvals),
+        _ if tx.body.payload.sent_by_validator() => curia_ledger::state::check_tx_at(spec, state, next_height, tx, id),
+        Payload::Registry { .. } | Payload::Membership { .. } => {
+            let mut overlay = match next_height {
+                Some(h) => Overlay::at_height(state, h),
+                None => Overlay::new(state),
+            };
+            overlay.apply_tx(spec, tx, id)
+        }
         Payload::BatchDeposit(b) if b.count > spec.genesis.params.max_batch_items => Err(LedgerError::TooLarge {
             what: "batch",
             len: u64::from(b.count),
@@ -274,8 +327,12 @@ fn check_with_genesis(spec: &ChainSpec, tx: &Transaction) -> Result<(), LedgerEr
     }
 }
 
-/// A registered, active sender whose role may send the transaction's kind.
+/// A registered, active sender whose role may send the transaction's kind. An `evidence`
+/// transaction is sent by a validator, not a client: [`check_evidence`] checks its sender.
 fn check_sender(state: &dyn StateView, tx: &Transaction) -> Result<(), NodeError> {
+    if tx.body.payload.sent_by_validator() {
+        return Ok(());
+    }
     let sender = &tx.body.sender;
     let client =
         state.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;

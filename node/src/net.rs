@@ -13,6 +13,11 @@
 //!   are requests answered with an empty response; fetches (blocks for catch-up) carry their
 //!   answer in the response. What the bytes mean is the caller's business.
 //! - The node keeps dialing validators it is not connected to, every [`REDIAL`].
+//! - Keepalive: libp2p `ping` on every connection every [`PEER_PING_INTERVAL`]; a ping not
+//!   answered within [`PEER_PING_TIMEOUT`] fails; libp2p forgives the first failure and retries
+//!   on a new stream, and the second failure closes the connection, so a dead or stopped peer (a
+//!   half-open TCP connection) is shown disconnected within about
+//!   [`crate::limits::PEER_DEAD_AFTER`] (15 s), not after the 3600 s idle timeout.
 //! - A peer address is an IP multiaddr (`/ip4/A/tcp/P`, `/ip6/…`), a DNS multiaddr
 //!   (`/dns/HOST/tcp/P`, `/dns4/…`, `/dns6/…`) or `HOST:PORT` ([`parse_peer_address`]). Host
 //!   names are resolved at each dial (the system resolver, at most [`RESOLVE_TIMEOUT`], off the
@@ -29,7 +34,9 @@ use curia_ledger::crypto::{PublicKey, SecretKey};
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{allow_block_list, identity, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::{allow_block_list, identity, ping, Multiaddr, PeerId, StreamProtocol, Swarm};
+
+use crate::limits::{PEER_PING_INTERVAL, PEER_PING_TIMEOUT};
 use tokio::sync::{mpsc, oneshot};
 
 /// Largest message on the wire ([`crate::limits::NET_MAX_FRAME`]).
@@ -268,6 +275,9 @@ impl request_response::Codec for FrameCodec {
 struct Behaviour {
     allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     rr: request_response::Behaviour<FrameCodec>,
+    /// Keepalive: a peer that does not answer a ping within [`PEER_PING_TIMEOUT`] has its
+    /// connection closed (a half-open TCP connection would otherwise count until the idle timeout).
+    ping: ping::Behaviour,
 }
 
 /// Start the network task for the validator with secret `key`. Returns the handle and the
@@ -310,6 +320,9 @@ pub fn spawn(key: &SecretKey, cfg: NetConfig) -> Result<(NetHandle, mpsc::Receiv
                     FrameCodec,
                     [(PROTOCOL, ProtocolSupport::Full)],
                     request_response::Config::default().with_request_timeout(timeout).with_max_concurrent_streams(1024),
+                ),
+                ping: ping::Behaviour::new(
+                    ping::Config::new().with_interval(PEER_PING_INTERVAL).with_timeout(PEER_PING_TIMEOUT),
                 ),
             }
         })
@@ -413,6 +426,11 @@ async fn run(
                 let _ = swarm.behaviour_mut().rr.send_response(channel, answer.unwrap_or_default());
             }
             ev = swarm.select_next_some() => match ev {
+                SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(e) })) => {
+                    // libp2p's ping does not close a failed connection itself.
+                    tracing::info!(%peer, error = %e, "peer does not answer pings; closing the connection");
+                    swarm.close_connection(connection);
+                }
                 SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } if num_established.get() == 1 => {
                     connected.insert(peer_id);
                     let _ = events.try_send(NetEvent::Connected(peer_id));

@@ -117,6 +117,7 @@ pub async fn run_node(
     let parts = DriverParts {
         spec,
         key,
+        next_key: cfg.node.next_key.clone().unwrap_or_else(|| crate::rotation::default_next_key_path(&cfg.node.key)),
         name: cfg.node.name.clone(),
         store: store.clone(),
         net,

@@ -889,3 +889,37 @@ async fn connections_are_capped_per_address() {
     }
     h.stop().await;
 }
+
+/// `GET /v1/membership` serves the chain's membership history (receipt format 13) and receipts
+/// of blocks certified after a change embed the entries in force at their height, on a chain
+/// whose set changed twice (add a court, rotate a key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_history_is_served_and_embedded_in_receipts() {
+    let (mut chain, deposits) = TestChain::membership_fixture();
+    chain.commit(vec![]); // so that the last deposit's block has its canonical certificate
+    let history = chain.history();
+    let h = Harness::start(chain, None, 4).await;
+    let spec = h.chain.spec.clone();
+    let a = get(h.api, "/v1/membership").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.headers["content-type"], "application/json");
+    let doc = curia_api_types::MembershipHistory::parse(&a.body).unwrap();
+    assert_eq!((doc.chain_id, doc.entries.clone()), (spec.chain_id, history));
+    let m = curia_ledger::history::walk_history(&spec, &doc.entries).unwrap();
+    assert_eq!(m.len(), 2);
+    for (name, id, evidence) in &deposits {
+        let a = get(h.api, &format!("/v1/deposits/{id}/receipt")).await;
+        assert_eq!(a.status, 200, "{name}: {}", a.text());
+        let r = Receipt::from_json(&a.body).unwrap();
+        assert_eq!(r, h.chain.receipt(id).unwrap(), "{name}");
+        let want = match name.as_str() {
+            "before" => 0,
+            "one" => 1,
+            _ => 2,
+        };
+        assert_eq!(r.membership.len(), want, "{name}");
+        let report = verify_receipt(Evidence::Bytes(evidence), &r, &spec);
+        assert!(report.is_valid(), "{name}: {:?}", report.first_failure());
+    }
+    h.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Run one simulator seed (or one Twins schedule) and print its report:
 //! `cargo run -p curia-sim --example sim -- KIND SEED` (KIND is one of calm, lossy, partition,
-//! crash, byzantine, byzantine7, twins4, twins7; for twins, SEED is the schedule number).
+//! crash, byzantine, byzantine7, join, remove, rotate, power, twins4, twins7; for twins, SEED is
+//! the schedule number).
 
 use curia_sim::twins::TwinsSpace;
 use curia_sim::{run, run_scenario, Kind};
@@ -19,12 +20,19 @@ fn main() {
                 "crash" => Kind::Crash,
                 "byzantine" => Kind::Byzantine,
                 "byzantine7" => Kind::Byzantine7,
+                "join" => Kind::Join,
+                "remove" | "removeproposer" => Kind::RemoveProposer,
+                "rotate" => Kind::Rotate,
+                "power" | "powershift" => Kind::PowerShift,
                 _ => Kind::Calm,
             };
             run(kind, seed)
         }
     };
     println!("{r}");
+    if !r.changes.is_empty() {
+        println!("changes {:?}, subject signed from {:?}, removal {:?}", r.changes, r.subject_signed_from, r.removal);
+    }
     println!("trace {}", r.trace_hash.iter().map(|b| format!("{b:02x}")).collect::<String>());
     if let Some(l) = r.latency_delays {
         println!("commit latency {l:.2} message delays, {} messages delivered", r.delivered);

@@ -239,17 +239,27 @@ impl ChainStore for MemStore {
 }
 
 /// A transaction source that always holds one fresh deposit, distinct per validator instance
-/// and per request.
+/// and per request, and the transactions submitted to it (the registrar's membership changes),
+/// offered first until committed or refused.
 pub struct SimPool {
     chain: Rc<TestChain>,
     tag: String,
     count: u64,
+    submitted: Vec<(Hash, Transaction)>,
 }
 
 impl SimPool {
     /// A source for instance `tag` of run `seed`.
     pub fn new(chain: Rc<TestChain>, tag: String) -> Self {
-        SimPool { chain, tag, count: 0 }
+        SimPool { chain, tag, count: 0, submitted: Vec::new() }
+    }
+
+    /// Admit a transaction (kept once; offered before the deposit).
+    pub fn submit(&mut self, tx: Transaction) {
+        let id = tx.id(&self.chain.spec.chain_id);
+        if !self.submitted.iter().any(|(i, _)| *i == id) {
+            self.submitted.push((id, tx));
+        }
     }
 }
 
@@ -260,10 +270,14 @@ impl TxSource for SimPool {
     fn candidates(&mut self, _max_txs: usize, _max_deposits: usize) -> Vec<Transaction> {
         self.count += 1;
         let data = format!("evidence {} {}", self.tag, self.count);
-        vec![self.chain.deposit("platform", data.as_bytes(), self.count)]
+        let mut txs: Vec<Transaction> = self.submitted.iter().map(|(_, t)| t.clone()).collect();
+        txs.push(self.chain.deposit("platform", data.as_bytes(), self.count));
+        txs
     }
     fn holds(&self, _id: &Hash, _signature: &Signature) -> bool {
         false
     }
-    fn remove(&mut self, _ids: &[Hash]) {}
+    fn remove(&mut self, ids: &[Hash]) {
+        self.submitted.retain(|(i, _)| !ids.contains(i));
+    }
 }

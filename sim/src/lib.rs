@@ -15,7 +15,8 @@
 //! executor with `state::build_block` and `state::apply_block`.
 //!
 //! Checked on every run: agreement (no two honest validators commit different blocks at a
-//! height), every committed certificate verifies against the genesis alone, only valid blocks
+//! height), every committed certificate verifies against the set in force at its height as
+//! [`members::SetModel`] computes it from the genesis and the committed changes, only valid blocks
 //! commit (the in-memory store re-applies each one), no honest validator signs two different
 //! votes or proposals for one slot, the executor's and the machine's invariants (a broken one
 //! ends the run at once), the round rules from outside ([`rounds`]: no honest validator changes
@@ -31,6 +32,7 @@
 //! from [`Rng`], and the trace hash covers every event and effect.
 
 pub mod env;
+pub mod members;
 pub mod rng;
 pub mod rounds;
 pub mod scenario;
@@ -47,11 +49,14 @@ use curia_consensus::{ChainStore, Config, ConsensusError, Executor, Note, Pacing
 use curia_ledger::block::{CommitCertificate, SignedVote, Vote, VoteKind};
 use curia_ledger::crypto::{SecretKey, Signature};
 use curia_ledger::genesis::ChainSpec;
+use curia_ledger::membership::MemberChange;
 use curia_ledger::testkit::{test_genesis, test_key, TestChain};
+use curia_ledger::tx::{Payload, Transaction};
 use curia_ledger::Hash;
 use sha2::{Digest, Sha256};
 
 pub use env::{Io, MemStore, SharedIo, SimClock, SimError, SimNet, SimPool};
+pub use members::{Op, Planned, SetModel, Swap};
 pub use rng::Rng;
 pub use scenario::{Byz, Crash, Kind, Partition, Scenario, MAX_EVENTS, MAX_ROUNDS_AFTER_HEAL, SIM_TIMEOUTS};
 
@@ -110,6 +115,14 @@ pub enum Violation {
         /// Description.
         detail: String,
     },
+    /// A membership rule seen from outside broke: an honest instance signed a vote or proposal
+    /// at a height where its key is not the set's key at the index it signed as (by the
+    /// simulator's own model of the set in force), or a committed change had a wrong sequence
+    /// number, approvals short of more than two thirds of the set in force, or could not apply.
+    Membership {
+        /// Description.
+        detail: String,
+    },
 }
 
 /// What a run produced.
@@ -138,6 +151,16 @@ pub struct Report {
     pub events: u64,
     /// Highest round an honest validator reached at a height it entered after healing.
     pub max_round_after_heal: u32,
+    /// The committed validator-set changes: what, committed at which height, in force from
+    /// which height.
+    pub changes: Vec<String>,
+    /// For the last change with a subject (the joiner, the rotated or re-powered validator):
+    /// the first height at or after its activation whose committed certificate holds the
+    /// subject's signature under its key in force.
+    pub subject_signed_from: Option<u64>,
+    /// For a removal: the activation height, the round its block was decided in, and whether
+    /// the removed validator would have proposed its round 0 under the set before.
+    pub removal: Option<(u64, u32, bool)>,
 }
 
 impl Report {
@@ -165,10 +188,35 @@ impl fmt::Display for Report {
 }
 
 enum Event {
-    Deliver { to: usize, from: usize, bytes: Vec<u8> },
-    Timer { node: usize, incarnation: u64, timer: Timer },
-    Crash { node: usize, down_ms: u64 },
-    Restart { node: usize },
+    Deliver {
+        to: usize,
+        from: usize,
+        bytes: Vec<u8>,
+    },
+    Timer {
+        node: usize,
+        incarnation: u64,
+        timer: Timer,
+    },
+    Crash {
+        node: usize,
+        down_ms: u64,
+    },
+    Restart {
+        node: usize,
+    },
+    /// The registrar sends planned change `k` (again).
+    Submit {
+        k: usize,
+    },
+    /// The operator restarts the node with its rotated key.
+    Rekey {
+        node: usize,
+    },
+    /// The operator stops the node for good.
+    Stop {
+        node: usize,
+    },
 }
 
 type SimExecutor = Executor<MemStore, SimNet, SimClock, SimPool>;
@@ -197,6 +245,33 @@ struct Node {
     watch: rounds::RoundWatch,
     /// The height this instance is deciding and the virtual time it entered it.
     entered: (u64, u64),
+    /// Stopped for good (a removed validator's node shut down): no longer held to liveness.
+    retired: bool,
+    /// Messages sent in its name are checked (its old key is used by a ghost).
+    verify_sends: bool,
+}
+
+/// Progress of one planned membership change.
+#[derive(Clone, Debug, Default)]
+struct ChangeState {
+    /// The transaction once built.
+    tx: Option<Transaction>,
+    /// Height of the block that committed it.
+    committed_at: Option<u64>,
+    /// The instance the change is about (joiner, rotated, re-powered, removed).
+    subject: Option<usize>,
+}
+
+/// An old key that goes on voting after it left the set.
+#[derive(Clone)]
+struct Ghost {
+    /// The instance whose key it was (messages are sent in its name).
+    owner: usize,
+    key: SecretKey,
+    /// Its index in the set before the change.
+    index: u16,
+    /// The first height where it is no longer in force.
+    from_height: u64,
 }
 
 impl Node {
@@ -227,10 +302,16 @@ pub struct Sim {
     proposal_sent: BTreeMap<(u64, u32), u64>,
     latencies: Vec<u64>,
     delivered: u64,
-    /// Voting power of each validator, and the weak threshold f + 1 (the least power that no
-    /// quorum can avoid), for the outside check of rule L55.
-    powers: Vec<u64>,
-    weak: u64,
+    /// The validator set in force at each height, computed from the spec and the committed
+    /// changes (powers and the weak threshold for the outside check of rule L55, certificate
+    /// checks, who may sign where).
+    model: SetModel,
+    plan: Vec<ChangeState>,
+    ghosts: Vec<Ghost>,
+    /// Partitions that start once a change is committed (`Scenario::isolate_on_commit`).
+    dyn_partitions: Vec<Partition>,
+    subject_signed_from: Option<u64>,
+    removal: Option<(u64, u32, bool)>,
     events_done: u64,
     max_round_after_heal: u32,
 }
@@ -244,8 +325,7 @@ impl Sim {
     pub fn new(sc: Scenario, seed: u64) -> Sim {
         let helper = Rc::new(TestChain::new(sc.n));
         let spec = Arc::new(test_genesis(sc.n).into_spec().expect("test genesis is valid"));
-        let powers: Vec<u64> = spec.genesis.validators.iter().map(|v| v.power).collect();
-        let weak = spec.total_power - spec.quorum_power() + 1;
+        let model = SetModel::new(&spec);
         let nodes = (0..sc.instances())
             .map(|i| {
                 let validator = sc.validator_of(i);
@@ -266,6 +346,8 @@ impl Sim {
                     pushed: BTreeMap::new(),
                     watch: rounds::RoundWatch::default(),
                     entered: (0, 0),
+                    retired: false,
+                    verify_sends: false,
                 }
             })
             .collect();
@@ -285,14 +367,21 @@ impl Sim {
             proposal_sent: BTreeMap::new(),
             latencies: Vec::new(),
             delivered: 0,
-            powers,
-            weak,
+            model,
+            plan: vec![ChangeState::default(); sc.changes.len()],
+            ghosts: Vec::new(),
+            dyn_partitions: Vec::new(),
+            subject_signed_from: None,
+            removal: None,
             events_done: 0,
             max_round_after_heal: 0,
             sc,
         };
         for c in sim.sc.crashes.clone() {
             sim.push(c.at_ms, Event::Crash { node: c.node, down_ms: c.down_ms });
+        }
+        for (k, c) in sim.sc.changes.clone().into_iter().enumerate() {
+            sim.push(c.at_ms, Event::Submit { k });
         }
         for i in 0..sim.nodes.len() {
             sim.boot(i);
@@ -302,6 +391,30 @@ impl Sim {
 
     fn honest(&self, i: usize) -> bool {
         self.nodes[i].byz.is_none() && !self.nodes[i].twin
+    }
+
+    /// Honest and not stopped for good: held to liveness.
+    fn required(&self, i: usize) -> bool {
+        self.honest(i) && !self.nodes[i].retired
+    }
+
+    /// Every planned change is committed, every required instance has committed two blocks
+    /// past its activation height, and the subject of a change that leaves it voting (joiner,
+    /// rotated or re-powered validator) has signed a committed certificate since.
+    fn members_done(&self) -> bool {
+        let signs = |k: usize| !matches!(self.sc.changes[k].op, Op::RemoveNextProposer { .. });
+        let last = self.plan.len().checked_sub(1);
+        self.plan.iter().enumerate().all(|(k, p)| {
+            p.committed_at.is_some_and(|c| {
+                let a = c + members::ACTIVATION;
+                (0..self.nodes.len()).filter(|&i| self.required(i)).all(|i| self.nodes[i].height() > a)
+            }) && (Some(k) != last || !signs(k) || self.subject_signed_from.is_some())
+        })
+    }
+
+    /// Highest height any honest instance committed (the model knows sets up to it + 2).
+    fn model_tip(&self) -> u64 {
+        self.committed.last_key_value().map_or(0, |(h, _)| *h)
     }
 
     fn push(&mut self, at: u64, e: Event) {
@@ -358,21 +471,39 @@ impl Sim {
             }
             self.events_done += 1;
             if heal_target.is_none() && t >= heal {
-                let max = (0..self.nodes.len()).filter(|&i| self.honest(i)).map(|i| self.nodes[i].height()).max();
+                let max = (0..self.nodes.len()).filter(|&i| self.required(i)).map(|i| self.nodes[i].height()).max();
                 heal_target = Some(max.unwrap_or(0) + self.sc.blocks_after_heal);
             }
             self.now = t;
             self.step(ev);
             if let Some(target) = heal_target {
-                if (0..self.nodes.len()).filter(|&i| self.honest(i)).all(|i| self.nodes[i].height() >= target) {
+                if (0..self.nodes.len()).filter(|&i| self.required(i)).all(|i| self.nodes[i].height() >= target)
+                    && self.members_done()
+                {
                     break;
                 }
             }
         }
         if self.violations.is_empty() {
             let target = heal_target.unwrap_or(0);
+            if !self.members_done() {
+                let progress: Vec<String> = self
+                    .plan
+                    .iter()
+                    .zip(&self.sc.changes)
+                    .map(|(p, c)| format!("{:?} committed at {:?}", c.op, p.committed_at))
+                    .collect();
+                let heights: Vec<u64> = self.nodes.iter().map(Node::height).collect();
+                self.violations.push(Violation::Liveness {
+                    detail: format!(
+                        "membership changes not in force and two blocks past by {}ms after healing at {heal}ms: \
+                         {progress:?}, heights {heights:?}",
+                        self.sc.liveness_bound_ms
+                    ),
+                });
+            }
             for i in 0..self.nodes.len() {
-                if self.honest(i) && self.nodes[i].height() < target {
+                if self.required(i) && self.nodes[i].height() < target {
                     self.violations.push(Violation::Liveness {
                         detail: format!(
                             "validator {i} at height {} did not reach {target} within {}ms after healing at {heal}ms",
@@ -400,6 +531,14 @@ impl Sim {
             delivered: self.delivered,
             events: self.events_done,
             max_round_after_heal: self.max_round_after_heal,
+            changes: self
+                .model
+                .committed()
+                .iter()
+                .map(|(h, c)| format!("{} committed at {h}, in force from {}", c.describe(), h + members::ACTIVATION))
+                .collect(),
+            subject_signed_from: self.subject_signed_from,
+            removal: self.removal,
             statuses: self
                 .nodes
                 .iter()
@@ -463,8 +602,199 @@ impl Sim {
             }
             Event::Restart { node } => {
                 self.trace.update(format!("{} restart {node}", self.now));
-                if self.nodes[node].exec.is_none() {
+                if self.nodes[node].exec.is_none() && !self.nodes[node].retired {
                     self.boot(node);
+                }
+            }
+            Event::Submit { k } => self.submit(k),
+            Event::Rekey { node } => {
+                let new = members::rotated_key(node);
+                if self.nodes[node].key.public() == new.public() {
+                    return;
+                }
+                self.trace.update(format!("{} rekey {node}", self.now));
+                self.nodes[node].key = new;
+                if let Some(x) = self.nodes[node].exec.take() {
+                    self.nodes[node].parked = Some(x.into_store());
+                    self.boot(node);
+                }
+            }
+            Event::Stop { node } => {
+                self.trace.update(format!("{} stop {node}", self.now));
+                self.nodes[node].retired = true;
+                if let Some(x) = self.nodes[node].exec.take() {
+                    self.nodes[node].parked = Some(x.into_store());
+                }
+            }
+        }
+    }
+
+    /// The registrar sends planned change `k` to every running instance's transaction source,
+    /// and again every `RESEND_MS` until it is committed. A change waits until the one before
+    /// it is in force.
+    fn submit(&mut self, k: usize) {
+        if self.plan[k].committed_at.is_some() {
+            return;
+        }
+        let tip = self.model_tip();
+        let earlier_pending = self.plan[..k].iter().any(|p| p.committed_at.is_none_or(|c| tip < c + 1));
+        if earlier_pending {
+            self.push(self.now + members::RESEND_MS, Event::Submit { k });
+            return;
+        }
+        if self.plan[k].tx.is_none() {
+            let set = self.model.latest().clone();
+            let instance_of = |key: &curia_ledger::crypto::PublicKey| {
+                (0..self.nodes.len()).find(|&i| self.nodes[i].key.public() == *key)
+            };
+            let (change, subject) = match self.sc.changes[k].op {
+                Op::Join { instance, power, role } => {
+                    (MemberChange::Add { validator: members::joining_validator(instance, power, role) }, Some(instance))
+                }
+                Op::RemoveNextProposer { .. } => {
+                    // Committed in the next block whose proposal is not out yet, it is in force
+                    // two heights later.
+                    let proposed = self.proposal_sent.range((tip + 1, 0)..).next().is_some();
+                    let c = tip + 1 + u64::from(proposed);
+                    let v = &set.validators[((c + members::ACTIVATION) % set.len() as u64) as usize];
+                    (MemberChange::Remove { key: v.key }, instance_of(&v.key))
+                }
+                Op::Rotate { instance, .. } => (
+                    MemberChange::Rotate {
+                        old: self.nodes[instance].key.public(),
+                        new: members::rotated_key(instance).public(),
+                    },
+                    Some(instance),
+                ),
+                Op::Power { instance, power } => {
+                    (MemberChange::Power { key: self.nodes[instance].key.public(), power }, Some(instance))
+                }
+            };
+            let approvers: Vec<SecretKey> = set.validators.iter().filter_map(|v| self.secret_of(&v.key)).collect();
+            self.plan[k].tx = Some(members::member_tx(&self.spec, self.model.len(), change, &approvers));
+            self.plan[k].subject = subject;
+        }
+        let tx = self.plan[k].tx.clone().expect("built");
+        self.trace.update(format!("{} submit {k}", self.now));
+        for i in 0..self.nodes.len() {
+            if let Some(x) = self.nodes[i].exec.as_mut() {
+                x.pool_mut().submit(tx.clone());
+            }
+        }
+        self.push(self.now + members::RESEND_MS, Event::Submit { k });
+    }
+
+    /// The secret key of a validator key the simulator handed out.
+    fn secret_of(&self, key: &curia_ledger::crypto::PublicKey) -> Option<SecretKey> {
+        (0..self.nodes.len())
+            .flat_map(|i| [test_key(&format!("v{}", self.nodes[i].validator)), members::rotated_key(i)])
+            .find(|k| k.public() == *key)
+    }
+
+    /// The first honest commit of block `h`: record its membership changes in the model, each
+    /// checked (sequence number, approvals by the set in force at `h`, applies).
+    fn learn_block(&mut self, h: u64, block: &curia_ledger::block::Block) {
+        for tx in &block.txs {
+            let Payload::Membership { seq, change, approvals } = &tx.body.payload else { continue };
+            if *seq != self.model.len() {
+                self.violations.push(Violation::Membership {
+                    detail: format!(
+                        "change {} committed at {h} with seq {seq}, expected {}",
+                        change.describe(),
+                        self.model.len()
+                    ),
+                });
+                continue;
+            }
+            if let Err(e) = self.model.check_approvals(&self.spec.chain_id, h, *seq, change, approvals) {
+                self.violations.push(Violation::Membership { detail: format!("change committed at {h}: {e}") });
+            }
+            let before = self.model.latest().clone();
+            if let Err(e) = self.model.commit(h, change) {
+                self.violations.push(Violation::Membership { detail: format!("change committed at {h}: {e}") });
+                continue;
+            }
+            let id = tx.id(&self.spec.chain_id);
+            let k = self.plan.iter().position(|p| p.tx.as_ref().is_some_and(|t| t.id(&self.spec.chain_id) == id));
+            let Some(k) = k else { continue };
+            self.plan[k].committed_at = Some(h);
+            let activation = h + members::ACTIVATION;
+            // A key that leaves the set may go on voting (a leaked or stale key).
+            let gone = match change {
+                MemberChange::Remove { key } => Some(*key),
+                MemberChange::Rotate { old, .. } => Some(*old),
+                _ => None,
+            };
+            if let (Some(key), true) = (gone, self.sc.ghosts) {
+                if let (Some(index), Some(owner), Some(secret)) =
+                    (before.index_of(&key), self.plan[k].subject, self.secret_of(&key))
+                {
+                    self.nodes[owner].verify_sends = true;
+                    self.ghosts.push(Ghost { owner, key: secret, index: index as u16, from_height: activation });
+                }
+            }
+            if let MemberChange::Remove { key } = change {
+                // Would the removed validator have proposed round 0 of the activation height
+                // under the set before?
+                let old = &before.validators[(activation % before.len() as u64) as usize];
+                self.removal = Some((activation, u32::MAX, old.key == *key));
+            }
+            if let Some((node, after_ms, for_ms)) = self.sc.isolate_on_commit {
+                let from_ms = self.now + after_ms;
+                let until_ms = (from_ms + for_ms).min(self.sc.heal_ms);
+                let group = (0..self.nodes.len()).map(|i| u8::from(i == node)).collect();
+                self.dyn_partitions.push(Partition { from_ms, until_ms, group });
+            }
+        }
+    }
+
+    /// The operators' part after instance `i` committed height `h`: a rotated validator's node
+    /// is restarted with its new key, a removed one is stopped at the activation height.
+    fn operate(&mut self, i: usize, h: u64) {
+        for k in 0..self.plan.len() {
+            let Some(c) = self.plan[k].committed_at else { continue };
+            if self.plan[k].subject != Some(i) {
+                continue;
+            }
+            match self.sc.changes[k].op {
+                Op::Rotate { swap, .. } => {
+                    let at = match swap {
+                        Swap::AtCommit if h == c => Some(self.now),
+                        Swap::AtActivation if h + 1 == c + members::ACTIVATION => Some(self.now),
+                        Swap::Late(ms) if h + 1 == c + members::ACTIVATION => Some(self.now + ms),
+                        _ => None,
+                    };
+                    if let Some(at) = at {
+                        self.push(at, Event::Rekey { node: i });
+                    }
+                }
+                Op::RemoveNextProposer { stop: true } if h + 1 == c + members::ACTIVATION => {
+                    self.push(self.now, Event::Stop { node: i });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Old keys vote for the proposal `p` of an honest instance, at heights where they are out
+    /// of the set: prevote and precommit, under the index they had.
+    fn ghost_votes(&mut self, p: &Proposal) {
+        let ghosts: Vec<Ghost> = self.ghosts.iter().filter(|g| p.height >= g.from_height).cloned().collect();
+        for g in ghosts {
+            for kind in [VoteKind::Prevote, VoteKind::Precommit] {
+                let v = Vote {
+                    chain_id: self.spec.chain_id,
+                    height: p.height,
+                    round: p.round,
+                    kind,
+                    block: Some(p.block_hash),
+                    time_ms: self.wall(),
+                    validator: g.index,
+                }
+                .sign(&g.key);
+                let bytes = Message::Vote(v).to_wire();
+                for t in (0..self.nodes.len()).filter(|&t| t != g.owner) {
+                    self.transmit(g.owner, t, bytes.clone());
                 }
             }
         }
@@ -497,6 +827,11 @@ impl Sim {
         for (to, msg) in sent {
             self.trace.update(format!("{i} sends {}", msg.summary()));
             self.check_signed(i, &msg);
+            if let (Message::Proposal { proposal, .. }, false) = (&msg, self.ghosts.is_empty()) {
+                if self.honest(i) {
+                    self.ghost_votes(&proposal.proposal);
+                }
+            }
             let to: Vec<usize> = match to {
                 None => (0..self.nodes.len()).filter(|&j| j != i).collect(),
                 Some(p) if (p.0 as usize) < self.nodes.len() => vec![p.0 as usize],
@@ -508,6 +843,9 @@ impl Sim {
         for n in notes {
             if let Note::Committed { height, hash, round, .. } = n {
                 self.on_commit(i, height, hash, round);
+                if !self.plan.is_empty() {
+                    self.operate(i, height);
+                }
             }
         }
         if let Some(x) = &self.nodes[i].exec {
@@ -536,7 +874,8 @@ impl Sim {
     /// The round rules seen from outside (see [`rounds`]), and the per-height round bound after
     /// healing.
     fn check_round(&mut self, i: usize, height: u64, round: u32, timeout: Option<(u64, u32)>) {
-        if let Err(detail) = self.nodes[i].watch.check(height, round, timeout, &self.powers, self.weak) {
+        let (powers, weak) = members::powers_and_weak(self.model.set_at(height));
+        if let Err(detail) = self.nodes[i].watch.check(height, round, timeout, &powers, weak) {
             let detail = format!("at {}ms (seed {}): {detail}", self.now, self.seed);
             self.violations.push(Violation::RoundSkip { node: i, detail });
         }
@@ -562,35 +901,56 @@ impl Sim {
     /// from Byzantine senders a message counts only if its signature verifies.
     fn watch_delivery(&mut self, to: usize, from: usize, bytes: &[u8]) {
         let Some(current) = self.nodes[to].exec.as_ref().map(|x| x.machine().status().height) else { return };
-        let checked = self.nodes[from].byz.is_some();
+        let checked = self.nodes[from].byz.is_some() || self.nodes[from].verify_sends;
+        let set = |h: u64| self.model.set_at(h);
+        let id = &self.spec.chain_id;
         let (height, validator, round) = match Message::from_wire(bytes) {
-            Ok(Message::Vote(v)) if !checked || v.verify(&self.spec).is_ok() => {
+            Ok(Message::Vote(v)) if !checked || v.verify_in(id, set(v.vote.height)).is_ok() => {
                 (v.vote.height, v.vote.validator as usize, v.vote.round)
             }
-            Ok(Message::Proposal { proposal, .. }) if !checked || proposal.verify(&self.spec).is_ok() => {
+            Ok(Message::Proposal { proposal, .. })
+                if !checked || proposal.verify_in(id, set(proposal.proposal.height)).is_ok() =>
+            {
                 (proposal.proposal.height, proposal.proposal.proposer as usize, proposal.proposal.round)
             }
             _ => return,
         };
-        self.nodes[to].watch.saw(current, height, validator, round, self.sc.n);
+        let n = self.model.set_at(height).len();
+        self.nodes[to].watch.saw(current, height, validator, round, n);
     }
 
-    /// An honest commit: agreement, and the certificate verifies against the genesis alone.
+    /// An honest commit: agreement, and the certificate (and the one the block carries for the
+    /// height before) verifies against the set in force at its height, as the simulator's model
+    /// computes it from the genesis and the committed changes.
     fn on_commit(&mut self, i: usize, h: u64, hash: Hash, round: u32) {
         if !self.honest(i) {
             return;
         }
         // Several commits can come from one input (a sync batch): look the height up.
-        let cert = self.nodes[i]
+        let stored = self.nodes[i]
             .exec
             .as_ref()
-            .and_then(|x| h.checked_sub(1).and_then(|k| x.store().chain().get(k as usize)).map(|(_, c)| c.clone()));
-        match cert {
-            Some(c) if c.height == h && c.block_hash == hash => {
-                if let Err(e) = c.verify(&self.spec) {
+            .and_then(|x| h.checked_sub(1).and_then(|k| x.store().chain().get(k as usize)).cloned());
+        if let Some((block, _)) = &stored {
+            if !self.committed.contains_key(&h) && block.hash() == hash {
+                self.learn_block(h, block);
+            }
+        }
+        match stored {
+            Some((block, c)) if c.height == h && c.block_hash == hash => {
+                if let Err(e) = c.verify_in(&self.spec.chain_id, self.model.set_at(h)) {
                     self.violations
                         .push(Violation::BadCertificate { height: h, detail: format!("validator {i}: {e}") });
                 }
+                if let Some(lc) = block.last_commit.as_ref().filter(|_| !self.model.is_empty()) {
+                    if let Err(e) = lc.verify_in(&self.spec.chain_id, self.model.set_at(h - 1)) {
+                        self.violations.push(Violation::BadCertificate {
+                            height: h - 1,
+                            detail: format!("validator {i}: carried by block {h}: {e}"),
+                        });
+                    }
+                }
+                self.note_signers(h, &c);
             }
             _ => self.violations.push(Violation::BadCertificate {
                 height: h,
@@ -609,6 +969,27 @@ impl Sim {
                 self.violations.push(Violation::Agreement { height: h, detail });
             }
             Some(_) => {}
+        }
+    }
+
+    /// Whether the subject of the last committed change signed certificate `c` (of height `h`,
+    /// at or after the change's activation) under its key in force; and the round the
+    /// activation height of a removal was decided in.
+    fn note_signers(&mut self, h: u64, c: &CommitCertificate) {
+        if let Some((a, r, _)) = &mut self.removal {
+            if *a == h && *r == u32::MAX {
+                *r = c.round;
+            }
+        }
+        let Some(p) = self.plan.iter().rev().find(|p| p.committed_at.is_some()) else { return };
+        let (Some(subject), Some(at)) = (p.subject, p.committed_at) else { return };
+        if h < at + members::ACTIVATION || self.subject_signed_from.is_some_and(|f| f <= h) {
+            return;
+        }
+        let set = self.model.set_at(h);
+        let key = self.nodes[subject].key.public();
+        if c.sigs.iter().any(|s| set.get(s.validator as usize).is_some_and(|v| v.key == key)) {
+            self.subject_signed_from = Some(h);
         }
     }
 
@@ -687,6 +1068,29 @@ impl Sim {
         };
         if !self.honest(i) {
             return;
+        }
+        // Once the set has changed: signed only where its key is in force, at its own index.
+        // (Honest instances also relay others' votes, so a vote under another index is a
+        // violation only if its own key signed it.)
+        let (index, height) = (slot.0, slot.1);
+        if !self.model.is_empty() && height <= self.model_tip() + members::ACTIVATION {
+            let key = self.nodes[i].key.public();
+            let in_force = self.model.set_at(height).get(index as usize).is_some_and(|v| v.key == key);
+            let own = match msg {
+                Message::Vote(v) => key.verify("vote", &v.vote.signing_hash(), &v.signature).is_ok(),
+                Message::Proposal { proposal: p, .. } => {
+                    key.verify("proposal", &p.proposal.signing_hash(), &p.signature).is_ok()
+                }
+                _ => false,
+            };
+            if !in_force && own {
+                self.violations.push(Violation::Membership {
+                    detail: format!(
+                        "instance {i} signed {slot:?} as validator {index} at height {height}, where its key is not that \
+                         validator's in the set in force"
+                    ),
+                });
+            }
         }
         if let Some(old) = self.signed.insert(slot, hash) {
             if old != hash {
@@ -835,7 +1239,12 @@ impl Sim {
         if self.now >= self.sc.heal_ms {
             return false;
         }
-        if self.sc.partitions.iter().any(|p| self.now >= p.from_ms && self.now < p.until_ms && p.group[a] != p.group[b])
+        if self
+            .sc
+            .partitions
+            .iter()
+            .chain(&self.dyn_partitions)
+            .any(|p| self.now >= p.from_ms && self.now < p.until_ms && p.group[a] != p.group[b])
         {
             return true;
         }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use curia_consensus::Timeouts;
+use curia_ledger::genesis::ValidatorRole;
 
+use crate::members::{Op, Planned, Swap};
 use crate::rng::Rng;
 
 /// The families of runs. Each seed draws concrete parameters within its family.
@@ -26,6 +28,21 @@ pub enum Kind {
     /// Twins: some validators run as two honest instances with one key, under an enumerated
     /// partition schedule (built by `crate::twins`, not drawn from a seed).
     Twins,
+    /// A validator joins (a real `add` transaction) while it is cut off by a partition, alone
+    /// or with one of the four; it must catch up across the change and vote from its
+    /// activation height. With loss.
+    Join,
+    /// Five validators; after a period of loss and a partition, the validator that would
+    /// propose the first round of the change's activation height is removed; its node stops
+    /// there (or runs on as a follower) and its key may go on voting (a leaked key).
+    RemoveProposer,
+    /// A validator's key is rotated while rounds run under loss and a partition; its node is
+    /// restarted with the new key at the commit, at the activation or later, and the old key
+    /// goes on voting after the activation (a leaked key).
+    Rotate,
+    /// One validator's power becomes 2 or 3, so the quorum moves from 3 of 4 to a quorum that
+    /// needs it; it is cut off around the activation height. With loss.
+    PowerShift,
 }
 
 /// What a Byzantine validator does.
@@ -125,6 +142,16 @@ pub struct Scenario {
     /// `(r, phase)`; a message crosses groups only after `heal_ms`. Other messages use the slot
     /// the sender is in (its round at height 1 and whether it has precommitted in it).
     pub slots: BTreeMap<(u32, u8), Vec<u8>>,
+    /// Instances that are not in the genesis set (keys `v<n + twins + k>`), after the twins.
+    pub joiners: usize,
+    /// Validator-set changes the registrar sends (`crate::members`).
+    pub changes: Vec<Planned>,
+    /// After a change that removes a key (remove, rotate) is in force, the old key keeps
+    /// signing prevotes and precommits for every proposal it sees (a leaked or stale key).
+    pub ghosts: bool,
+    /// From a change's first commit on: after `.1` ms, instance `.0` is cut off from everyone
+    /// for `.2` ms (ending by `heal_ms` at the latest).
+    pub isolate_on_commit: Option<(usize, u64, u64)>,
 }
 
 impl fmt::Display for Scenario {
@@ -144,7 +171,15 @@ impl fmt::Display for Scenario {
             self.partitions,
             self.crashes,
             self.heal_ms,
-        )
+        )?;
+        if self.joiners > 0 || !self.changes.is_empty() {
+            write!(
+                f,
+                " joiners={} changes={:?} ghosts={} isolate_on_commit={:?}",
+                self.joiners, self.changes, self.ghosts, self.isolate_on_commit
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -167,22 +202,28 @@ pub const SIM_TIMEOUTS: Timeouts =
 impl Scenario {
     /// Number of simulated instances: one per validator, plus the second instance of each twin.
     pub fn instances(&self) -> usize {
-        self.n + self.twins.len()
+        self.n + self.twins.len() + self.joiners
     }
 
     /// The validator (key) an instance runs as.
     pub fn validator_of(&self, instance: usize) -> usize {
         if instance < self.n {
             instance
-        } else {
+        } else if instance < self.n + self.twins.len() {
             self.twins[instance - self.n]
+        } else {
+            instance - self.twins.len()
         }
     }
 
     /// Draw the parameters of a run of family `kind` from `seed`.
     pub fn generate(kind: Kind, seed: u64) -> Scenario {
         let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(kind as u64));
-        let n = if kind == Kind::Byzantine7 { 7 } else { 4 };
+        let n = match kind {
+            Kind::Byzantine7 => 7,
+            Kind::RemoveProposer => 5,
+            _ => 4,
+        };
         let mut s = Scenario {
             kind,
             n,
@@ -201,6 +242,10 @@ impl Scenario {
             timeouts: SIM_TIMEOUTS,
             twins: Vec::new(),
             slots: BTreeMap::new(),
+            joiners: 0,
+            changes: Vec::new(),
+            ghosts: false,
+            isolate_on_commit: None,
         };
         let random_partition = |rng: &mut Rng, heal: u64, n: usize| {
             let from_ms = rng.range(0, heal / 2);
@@ -236,6 +281,60 @@ impl Scenario {
                 }
             }
             Kind::Twins => {}
+            Kind::Join => {
+                s.joiners = 1;
+                s.loss_per_mille = rng.range(0, 50);
+                let at_ms = rng.range(100, 700);
+                let roles = [
+                    ValidatorRole::Court,
+                    ValidatorRole::Notary,
+                    ValidatorRole::Timesvc,
+                    ValidatorRole::Mediation,
+                    ValidatorRole::Forensic,
+                ];
+                let role = roles[rng.below(roles.len() as u64) as usize];
+                let power = rng.range(1, 2);
+                s.changes.push(Planned { at_ms, op: Op::Join { instance: n, power, role } });
+                // The joiner is cut off from the start, alone or with one of the four, until
+                // after the change is sent.
+                let mut group = vec![0u8; n + 1];
+                group[n] = 1;
+                if rng.chance(500) {
+                    group[rng.below(n as u64) as usize] = 1;
+                }
+                let until_ms = rng.range(at_ms + 300, s.heal_ms);
+                s.partitions.push(Partition { from_ms: 0, until_ms, group });
+            }
+            Kind::RemoveProposer => {
+                s.loss_per_mille = rng.range(0, 50);
+                let p = random_partition(&mut rng, s.heal_ms, n);
+                s.partitions.push(p);
+                let at_ms = s.heal_ms + rng.range(0, 200);
+                s.changes.push(Planned { at_ms, op: Op::RemoveNextProposer { stop: rng.chance(750) } });
+                s.ghosts = rng.chance(700);
+            }
+            Kind::Rotate => {
+                s.loss_per_mille = rng.range(0, 80);
+                let p = random_partition(&mut rng, s.heal_ms, n);
+                s.partitions.push(p);
+                let instance = rng.below(n as u64) as usize;
+                let swap = match rng.below(3) {
+                    0 => Swap::AtCommit,
+                    1 => Swap::AtActivation,
+                    _ => Swap::Late(rng.range(100, 600)),
+                };
+                let at_ms = rng.range(100, 900);
+                s.changes.push(Planned { at_ms, op: Op::Rotate { instance, swap } });
+                s.ghosts = true;
+            }
+            Kind::PowerShift => {
+                s.loss_per_mille = rng.range(0, 50);
+                let instance = rng.below(n as u64) as usize;
+                let power = rng.range(2, 3);
+                let at_ms = rng.range(100, 600);
+                s.changes.push(Planned { at_ms, op: Op::Power { instance, power } });
+                s.isolate_on_commit = Some((instance, rng.range(0, 150), rng.range(300, 1000)));
+            }
             Kind::Byzantine | Kind::Byzantine7 => {
                 let f = (n - 1) / 3;
                 s.loss_per_mille = rng.range(0, 80);

@@ -122,6 +122,10 @@ impl TwinsSpace {
             timeouts: SIM_TIMEOUTS,
             twins,
             slots,
+            joiners: 0,
+            changes: Vec::new(),
+            ghosts: false,
+            isolate_on_commit: None,
         }
     }
 

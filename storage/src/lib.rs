@@ -14,6 +14,7 @@
 mod audit;
 mod codec;
 mod error;
+mod evidence;
 mod membership;
 mod scratch;
 mod store;

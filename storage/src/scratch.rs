@@ -7,8 +7,9 @@
 //!   on an unwinding panic. [`ScratchState::path`] names it so that a caller can also remove it
 //!   on Ctrl-C.
 //! - It holds exactly what [`curia_ledger::state::MemState`] holds, with the same meaning:
-//!   applied transaction IDs, deposit IDs, clients, cases (owner, open) and attachments. It
-//!   starts at the genesis state.
+//!   applied transaction IDs, deposit IDs, clients, cases (owner, open), attachments, recorded
+//!   offences (evidence record keys) and the validator-set history (kept in memory: one entry
+//!   per membership change). It starts at the genesis state.
 //! - Nothing in it must survive a crash, so writes skip the write-ahead log, and values carry no
 //!   checksum. A block's changes are one `WriteBatch`.
 //! - Layout, tuned for what a replay does: it inserts every deposit ID and reads one almost never
@@ -39,7 +40,8 @@ use crate::error::StoreError;
 
 const DEPOSITS: &str = "deposits";
 const TXS: &str = "txs";
-/// Clients (`c` || key), cases (`s` || case ID) and attachments (`a` || attachment key).
+/// Clients (`c` || key), cases (`s` || case ID), attachments (`a` || attachment key) and
+/// recorded offences (`e` || record key).
 const OTHER: &str = "other";
 
 /// Name prefix of scratch directories.
@@ -240,6 +242,12 @@ fn attached_key(case: &str, deposit: &Hash) -> Vec<u8> {
     k
 }
 
+fn evidence_key(key: &Hash) -> [u8; 33] {
+    let mut k = [b'e'; 33];
+    k[1..].copy_from_slice(&key.0);
+    k
+}
+
 fn encode_case(r: &CaseRecord) -> [u8; 33] {
     let mut v = [0u8; 33];
     v[..32].copy_from_slice(&r.owner.0);
@@ -284,6 +292,9 @@ impl StateView for ScratchState {
     fn member_entries(&self) -> Vec<curia_ledger::membership::MemberEntry> {
         self.members.clone()
     }
+    fn evidence_recorded(&self, key: &Hash) -> bool {
+        self.exists(OTHER, &evidence_key(key))
+    }
 }
 
 fn ledger_error(e: StoreError) -> LedgerError {
@@ -323,6 +334,10 @@ impl AuditState for ScratchState {
                     Change::Verified { .. } => stats.case_records += 1,
                     // The validator-set history is small (one entry per change): kept in memory.
                     Change::Member { entry } => members.push(entry.clone()),
+                    Change::Evidence { key, .. } => {
+                        wb.put_cf(other, evidence_key(key), []);
+                        stats.evidence += 1;
+                    }
                     Change::CaseClosed { case_id } => {
                         // As in memory: the case keeps its owner and is no longer open. A case
                         // opened in this same block is in the batch, not yet readable.

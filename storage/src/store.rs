@@ -130,7 +130,7 @@ fn show_key(cf: &str, k: &[u8]) -> String {
 
 /// The chain store.
 pub struct Store {
-    db: DB,
+    pub(crate) db: DB,
     path: PathBuf,
     spec: ChainSpec,
     read_only: bool,
@@ -363,7 +363,7 @@ impl Store {
         &self.path
     }
 
-    fn cf(&self, name: &'static str) -> &ColumnFamily {
+    pub(crate) fn cf(&self, name: &'static str) -> &ColumnFamily {
         self.db.cf_handle(name).expect("every family is opened")
     }
 
@@ -418,7 +418,7 @@ impl Store {
         self.get_decoded(fam, &height_key(height), |b| T::from_bytes(b).map_err(|e| e.to_string()))
     }
 
-    fn write_synced(&self, b: WriteBatch, op: &str) -> Result<(), StoreError> {
+    pub(crate) fn write_synced(&self, b: WriteBatch, op: &str) -> Result<(), StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly { path: self.path.clone() });
         }
@@ -539,15 +539,18 @@ impl Store {
         self.get_decoded(cf::CASE_STATUS, case_id.as_bytes(), |b| decode_case_status(b).map_err(|e| e.0))
     }
 
-    /// The self-contained receipt of a deposit: from the deposit's transaction and its block's
+    /// The self-contained receipt of a deposit, with the membership history in force at its
+    /// height (receipt format 13): from the deposit's transaction and its block's
     /// tree tiles (`O(log n)` reads and hashing, see `store/tx_layout.rs`), or for a block
     /// committed before that layout from the whole stored block.
     pub fn receipt(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
         let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
-        if loc.height >= self.tx_layout_from {
-            return self.receipt_from_layout(deposit_id, loc).map(Some);
-        }
-        self.receipt_at(deposit_id, loc).map(Some)
+        let r = if loc.height >= self.tx_layout_from {
+            self.receipt_from_layout(deposit_id, loc)?
+        } else {
+            self.receipt_at(deposit_id, loc)?
+        };
+        self.embed_history(r).map(Some)
     }
 
     /// The receipt of a deposit built from its whole stored block, whatever the layout (the way
@@ -555,7 +558,8 @@ impl Store {
     /// compare against).
     pub fn receipt_from_block(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
         let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
-        self.receipt_at(deposit_id, loc).map(Some)
+        let r = self.receipt_at(deposit_id, loc)?;
+        self.embed_history(r).map(Some)
     }
 
     fn receipt_at(&self, deposit_id: &Hash, loc: DepositLocation) -> Result<Receipt, StoreError> {
@@ -652,7 +656,7 @@ impl Store {
         Ok(new_tip)
     }
 
-    fn put(&self, wb: &mut WriteBatch, fam: &'static str, key: &[u8], payload: &[u8]) {
+    pub(crate) fn put(&self, wb: &mut WriteBatch, fam: &'static str, key: &[u8], payload: &[u8]) {
         wb.put_cf(self.cf(fam), key, seal(fam, key, payload));
     }
 
@@ -731,6 +735,7 @@ impl Store {
                     }
                 }
                 Change::Member { entry } => members.push(entry.clone()),
+                Change::Evidence { key, .. } => self.put_evidence_record(wb, key, height),
             }
         }
         if !members.is_empty() {
@@ -1051,5 +1056,8 @@ impl StateView for StoreState<'_> {
     }
     fn member_entries(&self) -> Vec<curia_ledger::membership::MemberEntry> {
         self.keep(self.store.member_entries())
+    }
+    fn evidence_recorded(&self, key: &Hash) -> bool {
+        self.keep(self.store.evidence_recorded(key))
     }
 }

@@ -298,3 +298,42 @@ fn audit_replays_into_a_scratch_store() {
     assert!(!path.exists());
     assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn membership_changes_and_evidence_audit_on_disk_as_in_memory() {
+    // Certificates by a later validator set, a rotated key and two recorded offences: the
+    // scratch state must hold the validator-set history and the evidence records as memory does.
+    let c = TestChain::membership_evidence_fixture();
+    let later = c.blocks.iter().filter(|(b, _)| b.header.validators_hash != c.spec.validators_hash).count();
+    assert!(later > 0, "the fixture must hold blocks certified by a later set");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    let ch = common::changes(&c);
+    commit_range(&store, &c, &ch, 0..c.blocks.len());
+    let parent = tempfile::tempdir().unwrap();
+    let disk_opts = AuditOptions { scratch_parent: Some(parent.path().into()), ..Default::default() };
+    let disk = audit_store(&store, None, &disk_opts, |_| {}).unwrap();
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "scratch state left behind");
+    let memory = audit_store(&store, None, &AuditOptions { in_memory: true, ..Default::default() }, |_| {}).unwrap();
+    assert!(disk.failure.is_none(), "{:?}", disk.failure);
+    assert!(memory.failure.is_none(), "{:?}", memory.failure);
+    assert_eq!(disk.height, c.tip.height);
+    assert_eq!((disk.blocks, disk.txs, disk.deposits), (memory.blocks, memory.txs, memory.deposits));
+    assert_eq!(disk.evidence, memory.evidence);
+    let named: Vec<(&str, u64)> = disk.evidence.iter().map(|e| (e.offender.as_str(), e.height)).collect();
+    assert_eq!(named, [("v1", 1), ("v4", c.tip.height - 1)]);
+
+    // A damaged certificate of the last block (certified by the later set): the same failure
+    // on disk as in memory, at that height.
+    let h = c.tip.height.to_be_bytes();
+    let mut v = store.raw_get_for_tests(cf::CERTS, &h).unwrap().expect("certificate stored");
+    let at = v.len() - 10;
+    v[at] ^= 1;
+    store.raw_put_for_tests(cf::CERTS, &h, &v).unwrap();
+    let disk = audit_store(&store, None, &disk_opts, |_| {}).unwrap();
+    let memory = audit_store(&store, None, &AuditOptions { in_memory: true, ..Default::default() }, |_| {}).unwrap();
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "scratch state left behind");
+    let f = disk.failure.expect("a damaged certificate fails the audit");
+    assert_eq!(f.height, c.tip.height, "{f:?}");
+    assert_eq!(Some(f), memory.failure);
+}

@@ -49,8 +49,10 @@ TAG_SALTED = "curia/v1/salted"
 TAG_HEADER = "curia/v1/header"
 TAG_VOTE = "curia/v1/vote"
 TAG_CERT = "curia/v1/cert"
+TAG_MEMBERSHIP = "curia/v1/membership"
 
-VALIDATOR_ROLES = {"court": 1, "notary": 2, "timesvc": 3}
+VALIDATOR_ROLES = {"court": 1, "notary": 2, "timesvc": 3, "mediation": 4, "forensic": 5}
+VALIDATOR_ROLE_NAMES = {v: k for k, v in VALIDATOR_ROLES.items()}
 CLIENT_ROLES = {"platform": 1, "judge": 2, "auditor": 3, "registrar": 4}
 CLIENT_ROLE_NAMES = {v: k for k, v in CLIENT_ROLES.items()}
 
@@ -594,9 +596,69 @@ def encode_body(body: dict) -> bytes:
         w.u32(len(p["approvals"]))
         for ap in p["approvals"]:
             w.u16(ap["validator"]).fixed(ap["signature"])
+    elif k == "membership":
+        w.u8(8).u64(p["seq"]).fixed(encode_change(p["change"]))
+        w.u32(len(p["approvals"]))
+        for ap in p["approvals"]:
+            w.fixed(ap["key"]).fixed(ap["signature"])
     else:  # pragma: no cover - parse_body only produces the kinds above
         raise AssertionError(k)
     return w.bytes()
+
+
+def encode_change(c: dict) -> bytes:
+    """Doc 4.1.2: a membership change."""
+    w = Writer()
+    if c["op"] == "add":
+        v = c["validator"]
+        w.u8(1).str(v["name"]).u8(VALIDATOR_ROLES[v["role"]]).fixed(v["key"]).u64(v["power"]).str(v["address"])
+    elif c["op"] == "remove":
+        w.u8(2).fixed(c["key"])
+    elif c["op"] == "rotate":
+        w.u8(3).fixed(c["old"]).fixed(c["new"])
+    else:
+        w.u8(4).fixed(c["key"]).u64(c["power"])
+    return w.bytes()
+
+
+def decode_change(r: "Reader") -> dict:
+    op = r.u8()
+    if op == 1:
+        name = r.str("validator name", MAX_NAME)
+        role = r.u8()
+        if role not in VALIDATOR_ROLE_NAMES:
+            raise r.fail(f"unknown validator role tag {role}")
+        return {"op": "add", "validator": {"name": name, "role": VALIDATOR_ROLE_NAMES[role], "key": r.take(32),
+                                           "power": r.u64(), "address": r.str("validator address", MAX_ADDRESS)}}
+    if op == 2:
+        return {"op": "remove", "key": r.take(32)}
+    if op == 3:
+        return {"op": "rotate", "old": r.take(32), "new": r.take(32)}
+    if op == 4:
+        return {"op": "power", "key": r.take(32), "power": r.u64()}
+    raise r.fail(f"unknown membership change tag {op}")
+
+
+def parse_change(co: "Obj") -> dict:
+    op = co.str("op")
+    if op == "add":
+        vo = co.obj("validator")
+        role = vo.str("role")
+        if role not in VALIDATOR_ROLES:
+            raise Unusable(f"{vo.where}.role: unknown role {role!r}")
+        c = {"op": op, "validator": {"name": vo.str("name"), "role": role, "key": vo.hex("key", 32),
+                                     "power": vo.int("power", "u64"), "address": vo.str("address")}}
+        vo.done()
+    elif op == "remove":
+        c = {"op": op, "key": co.hex("key", 32)}
+    elif op == "rotate":
+        c = {"op": op, "old": co.hex("old", 32), "new": co.hex("new", 32)}
+    elif op == "power":
+        c = {"op": op, "key": co.hex("key", 32), "power": co.int("power", "u64")}
+    else:
+        raise Unusable(f"{co.where}.op: unknown op {op!r}")
+    co.done()
+    return c
 
 
 def decode_body(r: Reader) -> dict:
@@ -639,6 +701,11 @@ def decode_body(r: Reader) -> dict:
             raise r.fail(f"unknown registry action tag {op}")
         approvals = r.list("approvals", MAX_APPROVALS, lambda: {"validator": r.u16(), "signature": r.take(64)})
         p = {"kind": "registry", "action": action, "approvals": approvals}
+    elif tag == 8:
+        seq = r.u64()
+        change = decode_change(r)
+        approvals = r.list("approvals", MAX_APPROVALS, lambda: {"key": r.take(32), "signature": r.take(64)})
+        p = {"kind": "membership", "seq": seq, "change": change, "approvals": approvals}
     else:
         raise r.fail(f"unknown payload tag {tag}")
     return {"sender": sender, "nonce": nonce, "payload": p}
@@ -691,6 +758,15 @@ def parse_body(o: Obj) -> dict:
             approvals.append({"validator": ap.int("validator", "u16"), "signature": ap.hex("signature", 64)})
             ap.done()
         p = {"kind": kind, "action": action, "approvals": approvals}
+    elif kind == "membership":
+        seq = po.int("seq", "u64")
+        change = parse_change(po.obj("change"))
+        approvals = []
+        for i, x in enumerate(po.list("approvals")):
+            ap = Obj(x, f"{po.where}.approvals[{i}]")
+            approvals.append({"key": ap.hex("key", 32), "signature": ap.hex("signature", 64)})
+            ap.done()
+        p = {"kind": kind, "seq": seq, "change": change, "approvals": approvals}
     else:
         raise Unusable(f"{po.where}.kind: unknown payload kind {kind!r}")
     po.done()
@@ -739,6 +815,12 @@ def check_fields(body: dict) -> Optional[str]:
         if k == "batch_deposit" and not 1 <= p["count"] <= MAX_BATCH_ITEMS:
             return f"invalid batch count: {p['count']} is not in 1..={MAX_BATCH_ITEMS}"
         return None
+    if k == "membership":
+        if p["change"]["op"] == "add" and not is_name(p["change"]["validator"]["name"]):
+            return "invalid validator name"
+        if len(p["approvals"]) > MAX_APPROVALS:
+            return "too many approvals"
+        return None
     if not is_name(p.get("case_id", "x")):
         return f"invalid case_id {p['case_id']!r}"
     for name in ("title", "note"):
@@ -769,15 +851,20 @@ def salted_commitment(salt: bytes, digest: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # Header, vote, certificate (doc section 5)
 
-HEADER_VERSION = 2
+HEADER_VERSIONS = (2, 3)
 HEADER_FIELDS = [("version", "u16"), ("chain_id", 32), ("height", "u64"), ("prev_hash", 32),
-                 ("last_commit_hash", 32), ("tx_root", 32), ("tx_count", "u32"), ("state_root", 32), ("validators_hash", 32), ("time_ms", "u64"),
-                 ("proposer", 32)]
+                 ("last_commit_hash", 32), ("tx_root", 32), ("tx_count", "u32"), ("state_root", 32), ("validators_hash", 32),
+                 ("next_validators_hash", 32), ("time_ms", "u64"), ("proposer", 32)]
+
+
+def header_fields(version: int) -> list:
+    """Doc 5.1: version 3 has `next_validators_hash` after `validators_hash`; version 2 does not."""
+    return [f for f in HEADER_FIELDS if version == 3 or f[0] != "next_validators_hash"]
 
 
 def encode_header(h: dict) -> bytes:
     w = Writer()
-    for name, ty in HEADER_FIELDS:
+    for name, ty in header_fields(h["version"]):
         if isinstance(ty, int):
             w.fixed(h[name])
         else:
@@ -786,12 +873,24 @@ def encode_header(h: dict) -> bytes:
 
 
 def decode_header(r: Reader) -> dict:
-    h = {}
-    for name, ty in HEADER_FIELDS:
+    h = {"version": r.u16()}
+    if h["version"] not in HEADER_VERSIONS:
+        raise Unusable(f"unsupported header version {h['version']} (this verifier reads versions 2 and 3)")
+    for name, ty in header_fields(h["version"])[1:]:
         h[name] = r.take(ty) if isinstance(ty, int) else getattr(r, ty)()
-        if name == "version" and h[name] != HEADER_VERSION:
-            raise Unusable(f"unsupported header version {h[name]} (this verifier reads version {HEADER_VERSION})")
     return h
+
+
+def parse_header(ho: "Obj") -> dict:
+    """Doc 7.1 `header`: version 2 or 3; `next_validators_hash` present exactly in version 3."""
+    version = ho.int("version", "u16")
+    if version not in HEADER_VERSIONS:
+        raise Unusable(f"unsupported header version {version} (this verifier reads versions 2 and 3)")
+    header = {}
+    for name, ty in header_fields(version):
+        header[name] = ho.hex(name, ty) if isinstance(ty, int) else ho.int(name, ty)
+    ho.done()
+    return header
 
 
 def block_hash(h: dict) -> bytes:
@@ -826,23 +925,28 @@ def decode_certificate(r: Reader) -> dict:
     return {"height": height, "round": round_, "block_hash": bh, "sigs": sigs}
 
 
-def verify_certificate(c: dict, spec: Spec) -> tuple[Optional[str], int]:
-    """Section 5.3. Returns (None or reason, signed power)."""
+def verify_certificate(c: dict, spec: Spec, validators: Optional[list[dict]] = None,
+                       chain_id: Optional[bytes] = None) -> tuple[Optional[str], int]:
+    """Section 5.3, under `validators` (default: the genesis set). Returns (None or reason, signed power)."""
+    vs = spec.validators if validators is None else validators
+    chain_id = spec.chain_id if chain_id is None else chain_id
+    total = sum(v["power"] for v in vs)
+    quorum = total * 2 // 3 + 1
     power = 0
     prev = None
     for s in c["sigs"]:
         if prev is not None and s["validator"] <= prev:
             return f"signatures not sorted by validator or repeated at index {s['validator']}", power
         prev = s["validator"]
-        if s["validator"] >= len(spec.validators):
+        if s["validator"] >= len(vs):
             return f"signature by unknown validator index {s['validator']}", power
-        power += spec.validators[s["validator"]]["power"]
-    if power < spec.quorum_power:
-        return (f"signed voting power {power} is not more than two thirds of {spec.total_power} "
-                f"(need {spec.quorum_power})"), power
+        power += vs[s["validator"]]["power"]
+    if power < quorum:
+        return (f"signed voting power {power} is not more than two thirds of {total} "
+                f"(need {quorum})"), power
     for s in c["sigs"]:
-        v = spec.validators[s["validator"]]
-        msg = vote_signing_hash(encode_vote(spec.chain_id, c["height"], c["round"], 2, c["block_hash"],
+        v = vs[s["validator"]]
+        msg = vote_signing_hash(encode_vote(chain_id, c["height"], c["round"], 2, c["block_hash"],
                                             s["time_ms"], s["validator"]))
         e = ed25519_verify_strict(v["key"], msg, s["signature"])
         if e:
@@ -884,6 +988,7 @@ class Receipt:
     certificate: dict
     salt: Optional[bytes]
     body_bytes: bytes = field(default=b"")
+    membership: list = field(default_factory=list)  # version 2: history entries (doc 13.1)
 
     def encode(self) -> bytes:
         w = Writer().fixed(RECEIPT_MAGIC).u16(self.version).fixed(self.chain_id).fixed(self.deposit_id)
@@ -902,6 +1007,10 @@ class Receipt:
             w.u8(0)
         else:
             w.u8(1).fixed(self.salt)
+        if self.version == 2:
+            w.u32(len(self.membership))
+            for e in self.membership:
+                w.fixed(encode_entry(e))
         return w.bytes()
 
 
@@ -910,8 +1019,8 @@ def decode_receipt(data: bytes) -> Receipt:
     if r.take(8) != RECEIPT_MAGIC:
         raise Unusable("cannot decode receipt: missing CURIARCT magic")
     version = r.u16()
-    if version != 1:
-        raise Unusable(f"unsupported receipt version {version} (this verifier reads version 1)")
+    if version not in (1, 2):
+        raise Unusable(f"unsupported receipt version {version} (this verifier reads versions 1 and 2)")
     chain_id, deposit_id = r.take(32), r.take(32)
     start = r.pos
     body = decode_body(r)
@@ -924,9 +1033,14 @@ def decode_receipt(data: bytes) -> Receipt:
     header = decode_header(r)
     cert = decode_certificate(r)
     salt = r.option(lambda: r.take(32))
+    membership = []
+    if version == 2:
+        membership = r.list("membership history", MAX_RECEIPT_HISTORY, lambda: decode_entry(r))
+        if not membership:
+            raise Unusable("cannot decode receipt: a version 2 receipt carries at least one membership history entry")
     r.finish()
     return Receipt(version, chain_id, deposit_id, body, signature, item, tx_index, tx_proof, header, cert, salt,
-                   body_bytes)
+                   body_bytes, membership)
 
 
 def parse_receipt_json(data: bytes) -> Receipt:
@@ -939,8 +1053,12 @@ def parse_receipt_json(data: bytes) -> Receipt:
     ver = v.get("version")
     if not isinstance(ver, int) or isinstance(ver, bool) or ver < 0:
         raise Unusable("bad receipt JSON: missing version")
-    if ver != 1:
-        raise Unusable(f"unsupported receipt version {ver} (this verifier reads version 1)")
+    if ver not in (1, 2):
+        raise Unusable(f"unsupported receipt version {ver} (this verifier reads versions 1 and 2)")
+    if ver == 1 and "membership" in v:
+        raise Unusable("bad receipt JSON: a version 1 receipt carries no membership history")
+    if ver == 2 and "membership" not in v:
+        raise Unusable("bad receipt JSON: missing membership history")
     o = Obj(v, "receipt")
     o.str("format")
     version = o.int("version", "u16")
@@ -958,30 +1076,258 @@ def parse_receipt_json(data: bytes) -> Receipt:
         io.done()
     tx_index = o.int("tx_index", "u32")
     tx_proof = [parse_hex(h, 32, f"receipt.tx_proof[{i}]") for i, h in enumerate(o.list("tx_proof"))]
-    ho = o.obj("header")
-    header = {}
-    for name, ty in HEADER_FIELDS:
-        header[name] = ho.hex(name, ty) if isinstance(ty, int) else ho.int(name, ty)
-    ho.done()
-    co = o.obj("certificate")
-    cert = {"height": co.int("height", "u64"), "round": co.int("round", "u32"),
-            "block_hash": co.hex("block_hash", 32), "sigs": []}
-    for i, x in enumerate(co.list("sigs")):
-        so = Obj(x, f"receipt.certificate.sigs[{i}]")
-        cert["sigs"].append({"validator": so.int("validator", "u16"), "time_ms": so.int("time_ms", "u64"),
-                             "signature": so.hex("signature", 64)})
-        so.done()
-    co.done()
+    header = parse_header(o.obj("header"))
+    cert = parse_certificate(o.obj("certificate"))
     salt_v = o.raw("salt", optional=True)
     salt = None if salt_v is None else parse_hex(salt_v, 32, "receipt.salt")
+    membership = []
+    if version == 2:
+        entries = o.list("membership")
+        if len(entries) > MAX_RECEIPT_HISTORY:
+            raise Unusable(f"receipt.membership: more than {MAX_RECEIPT_HISTORY} entries")
+        membership = [parse_entry(Obj(x, f"receipt.membership[{i}]")) for i, x in enumerate(entries)]
     o.done()
-    rc = Receipt(version, chain_id, deposit_id, body, signature, item, tx_index, tx_proof, header, cert, salt)
+    rc = Receipt(version, chain_id, deposit_id, body, signature, item, tx_index, tx_proof, header, cert, salt,
+                 b"", membership)
     # Section 7.3 step 4: round trip through the canonical form, so every binary limit applies.
     back = decode_receipt(rc.encode())
     rc.body_bytes = back.body_bytes
     if back.encode() != rc.encode():  # pragma: no cover - the encoding is injective
         raise Unusable("bad receipt JSON: not representable canonically")
     return rc
+
+
+def parse_certificate(co: "Obj") -> dict:
+    cert = {"height": co.int("height", "u64"), "round": co.int("round", "u32"),
+            "block_hash": co.hex("block_hash", 32), "sigs": []}
+    for i, x in enumerate(co.list("sigs")):
+        so = Obj(x, f"{co.where}.sigs[{i}]")
+        cert["sigs"].append({"validator": so.int("validator", "u16"), "time_ms": so.int("time_ms", "u64"),
+                             "signature": so.hex("signature", 64)})
+        so.done()
+    co.done()
+    return cert
+
+
+# ---------------------------------------------------------------------------------------------
+# Membership history (doc section 13)
+
+MAX_RECEIPT_HISTORY = 1024
+MAX_HISTORY_ENTRIES = 65536
+MAX_HISTORY_BYTES = 64 << 20
+HISTORY_MAGIC = b"CURIAMEM"
+HISTORY_FORMAT = "curia-membership"
+MIN_VALIDATORS = 4
+ACTIVATION_DELAY = 2
+
+
+def encode_entry(e: dict) -> bytes:
+    """Doc 13.1: tx body || sig || u32 tx_index || list<hash> tx_proof || header || certificate."""
+    w = Writer().fixed(encode_body(e["tx"])).fixed(e["signature"]).u32(e["tx_index"]).u32(len(e["tx_proof"]))
+    for h in e["tx_proof"]:
+        w.fixed(h)
+    return w.fixed(encode_header(e["header"])).fixed(encode_certificate(e["certificate"])).bytes()
+
+
+def decode_entry(r: "Reader") -> dict:
+    return {"tx": decode_body(r), "signature": r.take(64), "tx_index": r.u32(),
+            "tx_proof": r.list("transaction proof", MAX_PROOF_LEN, lambda: r.take(32)),
+            "header": decode_header(r), "certificate": decode_certificate(r)}
+
+
+def parse_entry(o: "Obj") -> dict:
+    to = o.obj("tx")
+    tx = parse_body(to)
+    to.done()
+    e = {"tx": tx, "signature": o.hex("signature", 64), "tx_index": o.int("tx_index", "u32"),
+         "tx_proof": [parse_hex(h, 32, f"{o.where}.tx_proof[{i}]") for i, h in enumerate(o.list("tx_proof"))],
+         "header": parse_header(o.obj("header")), "certificate": parse_certificate(o.obj("certificate"))}
+    o.done()
+    return e
+
+
+def parse_history(data: bytes) -> tuple[bytes, list[dict]]:
+    """Doc 13.4: a membership history document (JSON or CURIAMEM bytes). Returns (chain_id, entries)."""
+    if len(data) > MAX_HISTORY_BYTES:
+        raise Unusable(f"membership history is too large: {len(data)} > {MAX_HISTORY_BYTES}")
+    if data.startswith(HISTORY_MAGIC):
+        r = Reader(data, "membership history")
+        r.take(8)
+        if (ver := r.u16()) != 1:
+            raise Unusable(f"unsupported membership history version {ver}")
+        chain_id = r.take(32)
+        entries = r.list("membership history entries", MAX_HISTORY_ENTRIES, lambda: decode_entry(r))
+        r.finish()
+        return chain_id, entries
+    v = load_json(data, "membership history", reject_duplicates=False)
+    if not isinstance(v, dict) or v.get("format") != HISTORY_FORMAT:
+        raise Unusable(f"bad membership history JSON: format is not {HISTORY_FORMAT!r}")
+    o = Obj(v, "membership")
+    o.str("format")
+    if o.int("version", "u16") != 1:
+        raise Unusable("unsupported membership history version")
+    chain_id = o.hex("chain_id", 32)
+    raw = o.list("entries")
+    if len(raw) > MAX_HISTORY_ENTRIES:
+        raise Unusable("membership history: too many entries")
+    entries = [parse_entry(Obj(x, f"membership.entries[{i}]")) for i, x in enumerate(raw)]
+    o.done()
+    for e in entries:  # the limits of the canonical form (doc 7.3 step 4, applied to entries)
+        decode_entry_bytes(encode_entry(e))
+    return chain_id, entries
+
+
+def decode_entry_bytes(b: bytes) -> dict:
+    r = Reader(b, "membership history entry")
+    e = decode_entry(r)
+    r.finish()
+    return e
+
+
+class History:
+    """Doc 13.2: the changes applied so far. `set_at(x)`: the set left by every change committed at
+    `h` with `h + 2 <= x`; `latest`: the set left by every change."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.genesis = [dict(v) for v in spec.validators]
+        self.sets: list[tuple[int, list[dict]]] = []  # (height committed, set after the change)
+        self.used = {v["key"] for v in spec.validators}
+
+    def latest(self) -> list[dict]:
+        return self.sets[-1][1] if self.sets else self.genesis
+
+    def set_at(self, x: int) -> list[dict]:
+        for h, vs in reversed(self.sets):
+            if h + ACTIVATION_DELAY <= x:
+                return vs
+        return self.genesis
+
+    def apply(self, c: dict, genesis_clients: set) -> tuple[Optional[str], list[dict]]:
+        """The set `c` leaves on the latest set, or why it breaks a rule (docs/protocol.md)."""
+        cur = self.latest()
+        vs = [dict(v) for v in cur]
+        idx = {v["key"]: i for i, v in enumerate(cur)}
+
+        def fresh(k: bytes) -> Optional[str]:
+            if (why := key_problem(k)) is not None:
+                return f"key {k.hex()} {why}"
+            if k in idx:
+                return f"key {k.hex()} is already a validator's"
+            if k in self.used:
+                return f"key {k.hex()} was a validator key before"
+            if k in genesis_clients:
+                return f"key {k.hex()} is a client's key"
+            return None
+
+        def power_ok(pw: int) -> Optional[str]:
+            return None if 1 <= pw <= MAX_POWER else f"power {pw} is not in 1..={MAX_POWER}"
+
+        op = c["op"]
+        if op == "add":
+            v = c["validator"]
+            if not is_name(v["name"]):
+                return "invalid validator name", cur
+            if utf8_len(v["address"]) > MAX_ADDRESS:
+                return "validator address too long", cur
+            err = fresh(v["key"]) or power_ok(v["power"])
+            if err:
+                return err, cur
+            if any(o["name"] == v["name"] for o in vs):
+                return f"{v['name']} is already a validator's name", cur
+            if len(vs) >= MAX_VALIDATORS:
+                return "the validator set is full", cur
+            vs.append({"name": v["name"], "role": v["role"], "key": v["key"], "power": v["power"],
+                       "address": v["address"]})
+        elif op == "remove":
+            if c["key"] not in idx:
+                return f"{c['key'].hex()} is not a validator", cur
+            del vs[idx[c["key"]]]
+            if len(vs) < MIN_VALIDATORS:
+                return f"the change would leave {len(vs)} validators, fewer than {MIN_VALIDATORS}", cur
+            if not any(v["role"] == "court" for v in vs):
+                return "the change would leave no court", cur
+        elif op == "rotate":
+            if c["old"] not in idx:
+                return f"{c['old'].hex()} is not a validator", cur
+            err = fresh(c["new"])
+            if err:
+                return err, cur
+            vs[idx[c["old"]]]["key"] = c["new"]
+        else:
+            if c["key"] not in idx:
+                return f"{c['key'].hex()} is not a validator", cur
+            err = power_ok(c["power"])
+            if err:
+                return err, cur
+            vs[idx[c["key"]]]["power"] = c["power"]
+        return None, vs
+
+    def push(self, h: int, c: dict, vs: list[dict]) -> None:
+        self.sets.append((h, vs))
+        if c["op"] == "add":
+            self.used.add(c["validator"]["key"])
+        elif c["op"] == "rotate":
+            self.used.add(c["new"])
+
+
+def walk_history(spec: Spec, entries: list[dict]) -> tuple[Optional[str], History]:
+    """Doc 13.2. Returns (None or `entry i: name: reason`, the history walked so far)."""
+    hist = History(spec)
+    genesis_clients = {c["key"] for c in spec.clients}
+    prev = 0
+    for i, e in enumerate(entries):
+        def fail(name: str, reason: str) -> tuple[str, History]:
+            return f"entry {i}: {name}: {reason}", hist
+        hd, c, p = e["header"], e["certificate"], e["tx"]["payload"]
+        h = hd["height"]
+        if hd["chain_id"] != spec.chain_id:
+            return fail("history_chain", f"header is for chain {hd['chain_id'].hex()}")
+        if h < 1 or h < prev:
+            return fail("history_order", f"height {h} is below the previous entry's {prev}")
+        if p["kind"] != "membership":
+            return fail("history_tx", f"a {p['kind']} transaction is not a membership change")
+        if (err := check_fields(e["tx"])) is not None:
+            return fail("history_tx", err)
+        if p["seq"] != i:
+            return fail("history_tx", f"change number {p['seq']} at place {i} of the history")
+        in_force = hist.set_at(h)
+        if hd["validators_hash"] != validators_hash(in_force):
+            return fail("history_validators", f"header {h} does not name the set in force")
+        bh = block_hash(hd)
+        if c["block_hash"] != bh:
+            return fail("history_certificate", f"certificate is for block {c['block_hash'].hex()}, header hashes to {bh.hex()}")
+        if c["height"] != h:
+            return fail("history_certificate", f"certificate is for height {c['height']}, header is {h}")
+        err, _ = verify_certificate(c, spec, in_force)
+        if err:
+            return fail("history_certificate", err)
+        body_bytes = encode_body(e["tx"])
+        err = verify_inclusion(leaf_hash(body_bytes + e["signature"]), e["tx_index"], hd["tx_count"],
+                               e["tx_proof"], hd["tx_root"])
+        if err:
+            return fail("history_inclusion", f"Merkle proof rejected: {err}")
+        msg = tagged(TAG_MEMBERSHIP, spec.chain_id, p["seq"].to_bytes(8, "big"), encode_change(p["change"]))
+        keys = {v["key"]: v for v in in_force}
+        seen: set = set()
+        power = 0
+        for ap in p["approvals"]:
+            if ap["key"] not in keys:
+                return fail("history_approvals", f"approval by {ap['key'].hex()}, not a member of the set in force")
+            if ap["key"] in seen:
+                return fail("history_approvals", f"two approvals by {ap['key'].hex()}")
+            seen.add(ap["key"])
+            if (why := ed25519_verify_strict(ap["key"], msg, ap["signature"])) is not None:
+                return fail("history_approvals", f"bad approval signature by {ap['key'].hex()}: {why}")
+            power += keys[ap["key"]]["power"]
+        total = sum(v["power"] for v in in_force)
+        if power < total * 2 // 3 + 1:
+            return fail("history_approvals", f"approvals hold {power} of {total} voting power, need {total * 2 // 3 + 1}")
+        err, vs = hist.apply(p["change"], genesis_clients)
+        if err:
+            return fail("history_change", err)
+        hist.push(h, p["change"], vs)
+        prev = h
+    return None, hist
 
 
 def parse_receipt(data: bytes) -> Receipt:
@@ -1053,8 +1399,11 @@ def verify(evidence: "bytes | Evidence", rc: Receipt, spec: Spec) -> Report:
 
     # 1. format
     err = None
-    if rc.version != 1:
-        err = f"version {rc.version} is not 1"
+    if rc.version not in (1, 2):
+        err = f"version {rc.version} is not 1 or 2"
+    elif (rc.version == 2) != bool(rc.membership):
+        err = "a version 1 receipt carries membership history" if rc.version == 1 else \
+            "a version 2 receipt without membership history"
     else:
         err = check_fields(rc.tx)
         if err is None:
@@ -1145,7 +1494,21 @@ def verify(evidence: "bytes | Evidence", rc: Receipt, spec: Spec) -> Report:
     check("inclusion", f"Merkle proof rejected: {err}" if err else None,
           f"transaction {rc.tx_index} of {h['tx_count']} in block {h['height']} (root {h['tx_root'].hex()})")
 
-    # 8. certificate
+    # 8. membership (version 2 only): the set in force at the receipt's height (doc 13.3)
+    in_force: Optional[list[dict]] = spec.validators
+    if rc.membership:
+        err, hist = walk_history(spec, rc.membership)
+        if err is None:
+            late = next((i for i, e in enumerate(rc.membership)
+                         if e["header"]["height"] + ACTIVATION_DELAY > h["height"]), None)
+            if late is not None:
+                err = (f"entry {late}: history_order: in force from "
+                       f"{rc.membership[late]['header']['height'] + ACTIVATION_DELAY}, after the receipt's height")
+        in_force = None if err else hist.set_at(h["height"])
+        check("membership", err, f"{len(rc.membership)} change(s) from the genesis set; "
+                                 f"{len(in_force or [])} validators in force at height {h['height']}")
+
+    # 9. certificate
     c = rc.certificate
     bh = block_hash(h)
     power = 0
@@ -1153,15 +1516,18 @@ def verify(evidence: "bytes | Evidence", rc: Receipt, spec: Spec) -> Report:
         err = f"certificate is for block {c['block_hash'].hex()}, header hashes to {bh.hex()}"
     elif c["height"] != h["height"]:
         err = f"certificate is for height {c['height']}, header is {h['height']}"
-    elif h["validators_hash"] != spec.validators_hash:
-        err = "header's validator-set hash is not the genesis validators'"
+    elif in_force is None:
+        err = "the validator set in force is unknown: the membership history was refused"
+    elif h["validators_hash"] != validators_hash(in_force):
+        err = "header's validator-set hash is not the hash of the set in force"
     else:
-        err, power = verify_certificate(c, spec)
+        err, power = verify_certificate(c, spec, in_force)
+    vs = in_force or []
     check("certificate", err,
-          f"{len(c['sigs'])} of {len(spec.validators)} validators signed block {bh.hex()} "
-          f"({power} of {spec.total_power} voting power)")
+          f"{len(c['sigs'])} of {len(vs)} validators signed block {bh.hex()} "
+          f"({power} of {sum(v['power'] for v in vs)} voting power)")
 
-    # 9. time
+    # 10. time
     ct = commit_time_ms(c)
     if not c["sigs"]:
         err = "no signed clocks"
@@ -1171,8 +1537,9 @@ def verify(evidence: "bytes | Evidence", rc: Receipt, spec: Spec) -> Report:
         err = None
     check("time", err, f"committed at {format_utc(ct)} (median of {len(c['sigs'])} signed clocks)")
 
-    timesvc = [(spec.validators[s["validator"]]["name"], s["time_ms"]) for s in c["sigs"]
-               if s["validator"] < len(spec.validators) and spec.validators[s["validator"]]["role"] == "timesvc"]
+    vs = in_force if in_force is not None else spec.validators
+    timesvc = [(vs[s["validator"]]["name"], s["time_ms"]) for s in c["sigs"]
+               if s["validator"] < len(vs) and vs[s["validator"]]["role"] == "timesvc"]
     return Report(checks, rc.deposit_id, h["height"], ct, client["name"] if client else None, timesvc)
 
 

@@ -8,6 +8,10 @@
 //!   length is checked against the deposited length, exactly as if the bytes were given.
 //! - `--digest HEX` verifies a digest only (the length cannot be checked); a malformed value is
 //!   unusable input.
+//! - A receipt signed by a set other than the genesis set carries the membership history it
+//!   needs (receipt format 13). `--membership FILE` (a history from `curia membership export`)
+//!   is used only for a receipt that carries none: the entries in force at its height are taken
+//!   from the file. A receipt's own history always wins.
 //! - Exit status ([`Outcome::exit_code`]): 0 valid, 1 invalid; unusable input is an [`Error`],
 //!   which the binaries turn into exit status 2.
 
@@ -39,6 +43,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON (and no progress bar).
     #[arg(long)]
     pub json: bool,
+    /// A membership history (`curia membership export`), for a receipt that embeds none; a
+    /// receipt's own history wins (receipt format 13).
+    #[arg(long, value_name = "FILE")]
+    pub membership: Option<PathBuf>,
 }
 
 /// What a verification found.
@@ -78,7 +86,14 @@ impl Outcome {
 /// Verify, without printing (see the module rules).
 pub fn verify(args: &VerifyArgs) -> Result<Outcome, Error> {
     let spec = load::genesis(&args.genesis)?;
-    let receipt = load::receipt(&args.receipt)?;
+    let mut receipt = load::receipt(&args.receipt)?;
+    if let Some(path) = &args.membership {
+        let history = load::membership(path, &spec)?;
+        if receipt.membership.is_empty() {
+            let entries = curia_ledger::history::entries_for_height(&history.entries, receipt.header.height);
+            receipt = receipt.with_history(entries);
+        }
+    }
     let (evidence, evidence_name) = match (&args.file, &args.digest) {
         (Some(f), _) => {
             let progress = if args.json { Progress::Hidden } else { Progress::Auto };

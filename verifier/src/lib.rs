@@ -60,6 +60,14 @@ pub enum Error {
         /// Why.
         err: LedgerError,
     },
+    /// The membership history file (`--membership`) cannot be read or is for another chain.
+    #[error("membership history {}: {err}", .path.display())]
+    Membership {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        err: LedgerError,
+    },
     /// `--digest` is not 64 hex digits.
     #[error("--digest: {0}")]
     Digest(LedgerError),

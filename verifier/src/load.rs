@@ -39,3 +39,19 @@ pub fn receipt(path: &Path) -> Result<Receipt, Error> {
     let bytes = read_bounded(path, MAX_RECEIPT_BYTES, "receipt")?;
     Receipt::parse(&bytes).map_err(|e| Error::Receipt { path: path.to_path_buf(), err: e })
 }
+
+/// The membership history at `path` (`curia membership export`, JSON or canonical bytes),
+/// parsed; refused if it is for another chain than `spec`.
+pub fn membership(path: &Path, spec: &ChainSpec) -> Result<curia_ledger::history::MembershipHistory, Error> {
+    use curia_ledger::history::{MembershipHistory, MAX_HISTORY_BYTES};
+    let bytes = read_bounded(path, MAX_HISTORY_BYTES, "membership history")?;
+    let err = |e| Error::Membership { path: path.to_path_buf(), err: e };
+    let h = MembershipHistory::parse(&bytes).map_err(err)?;
+    if h.chain_id != spec.chain_id {
+        return Err(err(curia_ledger::LedgerError::Invalid {
+            what: "membership history",
+            reason: format!("it is for chain {}, the genesis founds {}", h.chain_id, spec.chain_id),
+        }));
+    }
+    Ok(h)
+}

@@ -1,5 +1,6 @@
 // Genesis (docs/receipt-format.md section 3), transactions (4), headers, votes and certificates
-// (5) and receipts (7): strict JSON reading, canonical encoding and decoding.
+// (5), receipts (7) and membership history entries (13): strict JSON reading, canonical encoding
+// and decoding.
 //
 // Every reading error is an `Unusable` (exit 2 of `curia verify`). JSON receipts are encoded
 // canonically and decoded again (7.3 step 4), so every limit of the binary form applies to JSON.
@@ -25,10 +26,12 @@ export const LIMITS = {
   MAX_GENESIS_BYTES: 64 << 20,
   MAX_RECEIPT_BYTES: 1 << 20,
   MAX_PROOF_LEN: 64,
+  MAX_RECEIPT_HISTORY: 1024,
 };
 const L = LIMITS;
 
-export const VALIDATOR_ROLES = { court: 1, notary: 2, timesvc: 3 };
+export const VALIDATOR_ROLES = { court: 1, notary: 2, timesvc: 3, mediation: 4, forensic: 5 };
+const VALIDATOR_ROLE_NAMES = { 1: 'court', 2: 'notary', 3: 'timesvc', 4: 'mediation', 5: 'forensic' };
 export const CLIENT_ROLES = { platform: 1, judge: 2, auditor: 3, registrar: 4 };
 const CLIENT_ROLE_NAMES = { 1: 'platform', 2: 'judge', 3: 'auditor', 4: 'registrar' };
 const INT_MAX = { u8: 0xffn, u16: 0xffffn, u32: 0xffffffffn, u64: 0xffffffffffffffffn };
@@ -222,10 +225,59 @@ export function encodeBody(body) {
       for (const ap of p.approvals) w.u16(ap.validator).fixed(ap.signature);
       break;
     }
+    case 'membership':
+      w.u8(8).u64(p.seq).fixed(encodeChange(p.change)).u32(p.approvals.length);
+      for (const ap of p.approvals) w.fixed(ap.key).fixed(ap.signature);
+      break;
     default:
       throw new Error(`unknown kind ${p.kind}`);
   }
   return w.bytes();
+}
+
+/** A membership change (4.1.2). */
+export function encodeChange(c) {
+  const w = new Writer();
+  if (c.op === 'add') {
+    const v = c.validator;
+    w.u8(1).str(v.name).u8(VALIDATOR_ROLES[v.role]).fixed(v.key).u64(v.power).str(v.address);
+  } else if (c.op === 'remove') w.u8(2).fixed(c.key);
+  else if (c.op === 'rotate') w.u8(3).fixed(c.old).fixed(c.new);
+  else w.u8(4).fixed(c.key).u64(c.power);
+  return w.bytes();
+}
+
+function decodeChange(r) {
+  const op = r.u8();
+  if (op === 1) {
+    const name = r.str('validator name', L.MAX_NAME);
+    const role = r.u8();
+    if (!VALIDATOR_ROLE_NAMES[role]) throw r.fail(`unknown validator role tag ${role}`);
+    return { op: 'add', validator: { name, role: VALIDATOR_ROLE_NAMES[role], key: r.take(32), power: r.u64(),
+      address: r.str('validator address', L.MAX_ADDRESS) } };
+  }
+  if (op === 2) return { op: 'remove', key: r.take(32) };
+  if (op === 3) return { op: 'rotate', old: r.take(32), new: r.take(32) };
+  if (op === 4) return { op: 'power', key: r.take(32), power: r.u64() };
+  throw r.fail(`unknown membership change tag ${op}`);
+}
+
+function parseChange(co) {
+  const op = co.str('op');
+  let c;
+  if (op === 'add') {
+    const vo = co.obj('validator');
+    const role = vo.str('role');
+    if (!has(VALIDATOR_ROLES, role)) throw new Unusable(`${vo.where}.role: unknown role ${JSON.stringify(role)}`);
+    c = { op, validator: { name: vo.str('name'), role, key: vo.hex('key', 32), power: vo.int('power', 'u64'),
+      address: vo.str('address') } };
+    vo.done();
+  } else if (op === 'remove') c = { op, key: co.hex('key', 32) };
+  else if (op === 'rotate') c = { op, old: co.hex('old', 32), new: co.hex('new', 32) };
+  else if (op === 'power') c = { op, key: co.hex('key', 32), power: co.int('power', 'u64') };
+  else throw new Unusable(`${co.where}.op: unknown op ${JSON.stringify(op)}`);
+  co.done();
+  return c;
 }
 
 function decodeBody(r) {
@@ -269,6 +321,11 @@ function decodeBody(r) {
     }
     const approvals = r.list('approvals', L.MAX_APPROVALS, () => ({ validator: r.u16(), signature: r.take(64) }));
     p = { kind: 'registry', action, approvals };
+  } else if (tag === 8) {
+    const seq = r.u64();
+    const change = decodeChange(r);
+    const approvals = r.list('approvals', L.MAX_APPROVALS, () => ({ key: r.take(32), signature: r.take(64) }));
+    p = { kind: 'membership', seq, change, approvals };
   } else {
     throw r.fail(`unknown payload tag ${tag}`);
   }
@@ -325,6 +382,16 @@ function parseBody(o) {
       return a;
     });
     p = { kind, action, approvals };
+  } else if (kind === 'membership') {
+    const seq = po.int('seq', 'u64');
+    const change = parseChange(po.obj('change'));
+    const approvals = po.list('approvals').map((x, i) => {
+      const ap = new Obj(x, `${po.where}.approvals[${i}]`);
+      const a = { key: ap.hex('key', 32), signature: ap.hex('signature', 64) };
+      ap.done();
+      return a;
+    });
+    p = { kind, seq, change, approvals };
   } else {
     throw new Unusable(`${po.where}.kind: unknown payload kind ${JSON.stringify(kind)}`);
   }
@@ -391,6 +458,12 @@ export function checkFields(body) {
         if (e) return e;
       }
       return p.approvals.length > L.MAX_APPROVALS ? `approvals is too large: ${p.approvals.length} > limit ${L.MAX_APPROVALS}` : null;
+    case 'membership':
+      if (p.change.op === 'add') {
+        const e = nameErr('validator name', p.change.validator.name);
+        if (e) return e;
+      }
+      return p.approvals.length > L.MAX_APPROVALS ? `approvals is too large: ${p.approvals.length} > limit ${L.MAX_APPROVALS}` : null;
     default:
       return `unknown kind ${p.kind}`;
   }
@@ -401,11 +474,13 @@ export function checkFields(body) {
 
 const HEADER_FIELDS = [['version', 'u16'], ['chain_id', 32], ['height', 'u64'], ['prev_hash', 32],
   ['last_commit_hash', 32], ['tx_root', 32], ['tx_count', 'u32'], ['state_root', 32], ['validators_hash', 32],
-  ['time_ms', 'u64'], ['proposer', 32]];
+  ['next_validators_hash', 32], ['time_ms', 'u64'], ['proposer', 32]];
+/** 5.1: version 3 has `next_validators_hash` after `validators_hash`; version 2 does not. */
+const headerFields = (version) => HEADER_FIELDS.filter(([n]) => version === 3 || n !== 'next_validators_hash');
 
 export function encodeHeader(h) {
   const w = new Writer();
-  for (const [name, ty] of HEADER_FIELDS) {
+  for (const [name, ty] of headerFields(h.version)) {
     if (typeof ty === 'number') w.fixed(h[name]);
     else w[ty](h[name]);
   }
@@ -413,14 +488,62 @@ export function encodeHeader(h) {
 }
 
 function decodeHeader(r) {
-  const h = {};
-  for (const [name, ty] of HEADER_FIELDS) {
-    h[name] = typeof ty === 'number' ? r.take(ty) : r[ty]();
-    if (name === 'version' && h.version !== 2) {
-      throw new Unusable(`unsupported header version ${h.version} (this verifier reads version 2)`);
-    }
+  const h = { version: r.u16() };
+  if (h.version !== 2 && h.version !== 3) {
+    throw new Unusable(`unsupported header version ${h.version} (this verifier reads versions 2 and 3)`);
   }
+  for (const [name, ty] of headerFields(h.version).slice(1)) h[name] = typeof ty === 'number' ? r.take(ty) : r[ty]();
   return h;
+}
+
+function parseHeader(ho) {
+  const version = ho.int('version', 'u16');
+  if (version !== 2 && version !== 3) {
+    throw new Unusable(`unsupported header version ${version} (this verifier reads versions 2 and 3)`);
+  }
+  const h = {};
+  for (const [name, ty] of headerFields(version)) h[name] = typeof ty === 'number' ? ho.hex(name, ty) : ho.int(name, ty);
+  ho.done();
+  return h;
+}
+
+function parseCertificate(co) {
+  const cert = { height: co.int('height', 'u64'), round: co.int('round', 'u32'), block_hash: co.hex('block_hash', 32),
+    sigs: co.list('sigs').map((x, i) => {
+      const so = new Obj(x, `${co.where}.sigs[${i}]`);
+      const s = { validator: so.int('validator', 'u16'), time_ms: so.int('time_ms', 'u64'),
+        signature: so.hex('signature', 64) };
+      so.done();
+      return s;
+    }) };
+  co.done();
+  return cert;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership history entries (section 13.1)
+
+export function encodeEntry(e) {
+  const w = new Writer().fixed(encodeBody(e.tx)).fixed(e.signature).u32(e.tx_index).u32(e.tx_proof.length);
+  for (const h of e.tx_proof) w.fixed(h);
+  return w.fixed(encodeHeader(e.header)).fixed(encodeCertificate(e.certificate)).bytes();
+}
+
+function decodeEntry(r) {
+  return { tx: decodeBody(r), signature: r.take(64), tx_index: r.u32(),
+    tx_proof: r.list('transaction proof', L.MAX_PROOF_LEN, () => r.take(32)), header: decodeHeader(r),
+    certificate: decodeCertificate(r) };
+}
+
+function parseEntry(o) {
+  const to = o.obj('tx');
+  const tx = parseBody(to);
+  to.done();
+  const e = { tx, signature: o.hex('signature', 64), tx_index: o.int('tx_index', 'u32'),
+    tx_proof: o.list('tx_proof').map((h, i) => parseHex(h, 32, `${o.where}.tx_proof[${i}]`)),
+    header: parseHeader(o.obj('header')), certificate: parseCertificate(o.obj('certificate')) };
+  o.done();
+  return e;
 }
 
 export const blockHash = (h) => tagged(TAG.HEADER, encodeHeader(h));
@@ -461,6 +584,10 @@ export function encodeReceipt(rc) {
   w.fixed(encodeHeader(rc.header)).fixed(encodeCertificate(rc.certificate));
   if (rc.salt === null) w.u8(0);
   else w.u8(1).fixed(rc.salt);
+  if (rc.version === 2) {
+    w.u32(rc.membership.length);
+    for (const e of rc.membership) w.fixed(encodeEntry(e));
+  }
   return w.bytes();
 }
 
@@ -468,7 +595,9 @@ function decodeReceipt(data) {
   const r = new Reader(data, 'receipt');
   if (!equal(r.take(8), MAGIC)) throw new Unusable('cannot decode receipt: missing CURIARCT magic');
   const version = r.u16();
-  if (version !== 1) throw new Unusable(`unsupported receipt version ${version} (this verifier reads version 1)`);
+  if (version !== 1 && version !== 2) {
+    throw new Unusable(`unsupported receipt version ${version} (this verifier reads versions 1 and 2)`);
+  }
   const chainId = r.take(32);
   const depositId = r.take(32);
   const start = r.pos;
@@ -482,9 +611,16 @@ function decodeReceipt(data) {
   const header = decodeHeader(r);
   const certificate = decodeCertificate(r);
   const salt = r.option(() => r.take(32));
+  let membership = [];
+  if (version === 2) {
+    membership = r.list('membership history', L.MAX_RECEIPT_HISTORY, () => decodeEntry(r));
+    if (membership.length === 0) {
+      throw new Unusable('cannot decode receipt: a version 2 receipt carries at least one membership history entry');
+    }
+  }
   r.finish();
   return { version, chain_id: chainId, deposit_id: depositId, tx, signature, item, tx_index: txIndex,
-    tx_proof: txProof, header, certificate, salt, bodyBytes };
+    tx_proof: txProof, header, certificate, salt, bodyBytes, membership };
 }
 
 function parseReceiptJson(data) {
@@ -495,7 +631,11 @@ function parseReceiptJson(data) {
   }
   const ver = v.version instanceof JNum ? v.version.uint() : null;
   if (ver === null) throw new Unusable('bad receipt JSON: missing version');
-  if (ver !== 1n) throw new Unusable(`unsupported receipt version ${ver} (this verifier reads version 1)`);
+  if (ver !== 1n && ver !== 2n) {
+    throw new Unusable(`unsupported receipt version ${ver} (this verifier reads versions 1 and 2)`);
+  }
+  if (ver === 1n && has(v, 'membership')) throw new Unusable('bad receipt JSON: a version 1 receipt carries no membership history');
+  if (ver === 2n && !has(v, 'membership')) throw new Unusable('bad receipt JSON: missing membership history');
   const o = new Obj(v, 'receipt');
   o.str('format');
   const version = o.int('version', 'u16');
@@ -514,25 +654,19 @@ function parseReceiptJson(data) {
   }
   const txIndex = o.int('tx_index', 'u32');
   const txProof = o.list('tx_proof').map((h, i) => parseHex(h, 32, `receipt.tx_proof[${i}]`));
-  const ho = o.obj('header');
-  const header = {};
-  for (const [name, ty] of HEADER_FIELDS) header[name] = typeof ty === 'number' ? ho.hex(name, ty) : ho.int(name, ty);
-  ho.done();
-  const co = o.obj('certificate');
-  const cert = { height: co.int('height', 'u64'), round: co.int('round', 'u32'), block_hash: co.hex('block_hash', 32),
-    sigs: co.list('sigs').map((x, i) => {
-      const so = new Obj(x, `receipt.certificate.sigs[${i}]`);
-      const s = { validator: so.int('validator', 'u16'), time_ms: so.int('time_ms', 'u64'),
-        signature: so.hex('signature', 64) };
-      so.done();
-      return s;
-    }) };
-  co.done();
+  const header = parseHeader(o.obj('header'));
+  const cert = parseCertificate(o.obj('certificate'));
   const saltV = o.raw('salt', true);
   const salt = saltV === null ? null : parseHex(saltV, 32, 'receipt.salt');
+  let membership = [];
+  if (version === 2) {
+    const list = o.list('membership');
+    if (list.length > L.MAX_RECEIPT_HISTORY) throw new Unusable(`receipt.membership: more than ${L.MAX_RECEIPT_HISTORY} entries`);
+    membership = list.map((x, i) => parseEntry(new Obj(x, `receipt.membership[${i}]`)));
+  }
   o.done();
   const rc = { version, chain_id: chainId, deposit_id: depositId, tx, signature, item, tx_index: txIndex,
-    tx_proof: txProof, header, certificate: cert, salt };
+    tx_proof: txProof, header, certificate: cert, salt, membership };
   // 7.3 step 4: round trip through the canonical form, so every binary limit applies.
   const back = decodeReceipt(encodeReceipt(rc));
   rc.bodyBytes = back.bodyBytes;
@@ -546,6 +680,13 @@ export function parseReceipt(data) {
   }
   if (data.length >= 8 && equal(data.subarray(0, 8), MAGIC)) return decodeReceipt(data);
   return parseReceiptJson(data);
+}
+
+/** The validator-set hash (3.3) of a list of validators. */
+export function validatorsHash(validators) {
+  const vw = new Writer().u32(validators.length);
+  for (const v of validators) vw.str(v.name).u8(VALIDATOR_ROLES[v.role]).fixed(v.key).u64(v.power);
+  return tagged(TAG.VALIDATORS, vw.bytes());
 }
 
 export { hex };

@@ -157,6 +157,7 @@ export const TAG = {
   HEADER: 'curia/v1/header',
   VOTE: 'curia/v1/vote',
   CERT: 'curia/v1/cert',
+  MEMBERSHIP: 'curia/v1/membership',
 };
 
 /** tagged(tag, data) = SHA-256(u8(len(tag)) || tag || data). */

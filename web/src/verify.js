@@ -2,7 +2,8 @@
 // check names and detail texts of the Rust verifier (ledger/src/verify.rs).
 //
 // Every check runs, even after a failure; the verdict is valid iff all pass; the first failed
-// check is the headline reason. `batch` is reported only for batch deposits. The evidence is
+// check is the headline reason. `batch` is reported only for batch deposits, `membership` only for
+// receipts that embed membership history (version 2, section 13). The evidence is
 // given as its SHA-256 digest and, when the bytes were hashed, their length (a digest alone
 // leaves the length unchecked, like `curia verify --digest`).
 
@@ -11,6 +12,7 @@ import { Unusable } from './json.js';
 import { tagged, TAG, hex, equal, leafHash, verifyInclusion, concat, Writer } from './codec.js';
 import { verifyStrict } from './ed25519.js';
 import { parseGenesis, parseReceipt, checkFields, blockHash, voteSigningHash } from './chain.js';
+import { walkHistory, verifyCertificateIn, makeSet, ACTIVATION_DELAY } from './history.js';
 
 /** `YYYY-MM-DDTHH:MM:SS.mmmZ` for ms (BigInt) since the epoch, proleptic Gregorian (as Rust). */
 export function formatUtc(ms) {
@@ -40,27 +42,9 @@ export function commitTimeMs(cert) {
   return t.length ? t[Math.floor((t.length - 1) / 2)] : 0n;
 }
 
-/** Certificate validity (5.3). Returns [null or reason, signed power]. */
-function verifyCertificate(c, spec) {
-  const bad = (m) => `invalid commit certificate for height ${c.height}: ${m}`;
-  let power = 0n;
-  let prev = -1;
-  for (const s of c.sigs) {
-    if (s.validator <= prev) return [bad(`signatures not sorted by validator or repeated at index ${s.validator}`), power];
-    prev = s.validator;
-    if (s.validator >= spec.validators.length) return [bad(`signature by unknown validator index ${s.validator}`), power];
-    power += spec.validators[s.validator].power;
-  }
-  if (power < spec.quorumPower) {
-    return [bad(`signed voting power ${power} is not more than two thirds of ${spec.totalPower} (need ${spec.quorumPower})`), power];
-  }
-  for (const s of c.sigs) {
-    const v = spec.validators[s.validator];
-    const msg = voteSigningHash(spec.chainId, c.height, c.round, c.block_hash, s.time_ms, s.validator);
-    const e = verifyStrict(v.key, msg, s.signature);
-    if (e) return [bad(`bad signature by ${hex(v.key)} on precommit (${e})`), power];
-  }
-  return [null, power];
+/** Certificate validity (5.3) under the genesis set (the spec holds its validators and powers). */
+export function verifyCertificate(c, spec) {
+  return verifyCertificateIn(c, spec.chainId, spec, voteSigningHash);
 }
 
 /**
@@ -75,8 +59,10 @@ export function verifyReceipt(evidence, rc, spec) {
 
   // 1. format
   let err = null;
-  if (rc.version !== 1) err = `version ${rc.version} is not 1`;
-  else {
+  if (rc.version !== 1 && rc.version !== 2) err = `version ${rc.version} is not 1 or 2`;
+  else if ((rc.version === 2) !== (rc.membership.length > 0)) {
+    err = rc.version === 1 ? 'a version 1 receipt carries membership history' : 'a version 2 receipt without membership history';
+  } else {
     err = checkFields(rc.tx);
     if (err === null) {
       if (p.kind === 'deposit') err = rc.item !== null ? 'single deposit carries a batch item' : null;
@@ -153,17 +139,38 @@ export function verifyReceipt(evidence, rc, spec) {
   check('inclusion', e7 ? `Merkle proof rejected: ${e7}` : null,
     `transaction ${rc.tx_index} of ${h.tx_count} in block ${h.height} (root ${hex(h.tx_root)})`);
 
-  // 8. certificate
+  // 8. membership (version 2 only): the set in force at the receipt's height (13.3)
+  let set = makeSet(spec.validators);
+  const genesisSet = rc.membership.length === 0;
+  if (!genesisSet) {
+    const walked = walkHistory(spec, rc.membership, voteSigningHash);
+    err = walked.error;
+    if (err === null) {
+      const late = rc.membership.findIndex((e) => e.header.height + ACTIVATION_DELAY > h.height);
+      if (late >= 0) {
+        const eh = rc.membership[late].header.height;
+        err = `entry ${late}: history_order: committed at ${eh}, in force from ${eh + ACTIVATION_DELAY}, after the receipt's height ${h.height}`;
+      }
+    }
+    set = err === null ? walked.history.setAt(h.height) : null;
+    check('membership', err, set === null ? '' : `${rc.membership.length} change(s) from the genesis set, each certified and approved by the set in force; ${set.validators.length} validators in force at height ${h.height} (set ${hex(set.hash)})`);
+  }
+
+  // 9. certificate
   const c = rc.certificate;
   const bh = blockHash(h);
   let power = 0n;
   if (!equal(c.block_hash, bh)) err = `certificate is for block ${hex(c.block_hash)}, header hashes to ${hex(bh)}`;
   else if (c.height !== h.height) err = `certificate is for height ${c.height}, header is ${h.height}`;
-  else if (!equal(h.validators_hash, spec.validatorsHash)) err = "header's validator-set hash is not the genesis validators'";
-  else [err, power] = verifyCertificate(c, spec);
-  check('certificate', err, `${c.sigs.length} of ${spec.validators.length} validators signed block ${hex(bh)} (${power} of ${spec.totalPower} voting power)`);
+  else if (set === null) err = 'the validator set in force is unknown: the membership history was refused';
+  else if (genesisSet && !equal(h.validators_hash, spec.validatorsHash)) err = "header's validator-set hash is not the genesis validators'";
+  else if (!equal(h.validators_hash, set.hash)) {
+    err = `header's validator-set hash ${hex(h.validators_hash)} is not the hash ${hex(set.hash)} of the set the membership history leads to`;
+  } else [err, power] = genesisSet ? verifyCertificate(c, spec) : verifyCertificateIn(c, spec.chainId, set, voteSigningHash);
+  const vs = set ? set.validators : spec.validators;
+  check('certificate', err, `${c.sigs.length} of ${vs.length} validators signed block ${hex(bh)} (${power} of ${set ? set.totalPower : spec.totalPower} voting power)`);
 
-  // 9. time
+  // 10. time
   const ct = commitTimeMs(c);
   if (c.sigs.length === 0) err = 'no signed clocks';
   else if (ct < spec.genesisTimeMs) err = `commit time ${formatUtc(ct)} is before the genesis time`;
@@ -171,11 +178,11 @@ export function verifyReceipt(evidence, rc, spec) {
   check('time', err, `committed at ${formatUtc(ct)} (median of ${c.sigs.length} signed clocks)`);
 
   const timesvc = c.sigs
-    .filter((s) => s.validator < spec.validators.length && spec.validators[s.validator].role === 'timesvc')
-    .map((s) => ({ validator: spec.validators[s.validator].name, time_ms: s.time_ms, time: formatUtc(s.time_ms) }));
+    .filter((s) => s.validator < vs.length && vs[s.validator].role === 'timesvc')
+    .map((s) => ({ validator: vs[s.validator].name, time_ms: s.time_ms, time: formatUtc(s.time_ms) }));
   const signers = c.sigs
-    .filter((s) => s.validator < spec.validators.length)
-    .map((s) => ({ name: spec.validators[s.validator].name, role: spec.validators[s.validator].role, time_ms: s.time_ms }));
+    .filter((s) => s.validator < vs.length)
+    .map((s) => ({ name: vs[s.validator].name, role: vs[s.validator].role, time_ms: s.time_ms }));
   const valid = checks.every((x) => x.ok);
   return {
     verdict: valid ? 'valid' : 'invalid',

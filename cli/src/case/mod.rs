@@ -21,6 +21,7 @@
 //!   ([`curia_verifier::escape`]).
 
 mod client;
+mod reason;
 mod report;
 mod verify;
 

@@ -28,7 +28,7 @@ use curia_ledger::verify::Report;
 use curia_verifier::escape::{html, terminal};
 use serde::Serialize;
 
-use super::verify::Reason;
+use super::reason::Reason;
 
 /// One line of the verification.
 #[derive(Clone, Debug, Serialize)]
