@@ -524,7 +524,7 @@ fn membership_changes_and_evidence_audit_in_both_modes_on_the_scratch_state() {
     curia_node::config::write_key(&key, &curia_ledger::testkit::test_key("auditor"), true).unwrap();
     let data = dir.join("data");
     {
-        let store = curia_storage::Store::open(&data.join(curia_storage::STORE_SUBDIR), &c.spec).unwrap();
+        let store = curia_storage::Store::open(data.join(curia_storage::STORE_SUBDIR), &c.spec).unwrap();
         let mut state = curia_ledger::state::MemState::genesis(&c.spec);
         let mut tip = curia_ledger::state::Tip::genesis(&c.spec);
         for (b, cert) in &c.blocks {
