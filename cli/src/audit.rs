@@ -9,14 +9,20 @@
 //! reasons a chain fails, paths) is escaped before it is printed
 //! ([`curia_verifier::escape::terminal`]); the JSON output is serde's. It uses only the ledger and storage
 //! crates, so that `storage/tests/it/cli_audit.rs` can compile it on its own.
+//!
+//! The replayed state is a scratch database on disk ([`curia_storage::ScratchState`], under
+//! `--scratch-dir` or the system temp dir), so memory stays bounded whatever the chain's length;
+//! it is removed when the audit ends, on success, on failure and on Ctrl-C ([`STOP`]: the audit
+//! stops after the current block; a second Ctrl-C exits at once and may leave it behind).
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use curia_ledger::audit::AuditSummary;
 use curia_ledger::genesis::Genesis;
 use curia_ledger::Hash;
-use curia_storage::{audit_store, Store};
+use curia_storage::{audit_store, AuditOptions, Store, StoreError};
 use curia_verifier::escape::terminal;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -30,7 +36,18 @@ pub struct AuditArgs {
     pub genesis: Option<PathBuf>,
     /// Print the summary as JSON on stdout.
     pub json: bool,
+    /// Where to put the scratch state (the system temp dir if `None`).
+    pub scratch_dir: Option<PathBuf>,
+    /// Replay in memory instead of a scratch state on disk.
+    pub in_memory: bool,
 }
+
+/// Set on Ctrl-C (by `curia`'s Ctrl-C handler): the audit stops after the current block and removes
+/// its scratch state.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Exit code of an audit stopped by Ctrl-C (128 + SIGINT).
+pub const INTERRUPTED: i32 = 130;
 
 /// Report unusable input (exit code 2): JSON on stdout with `--json`, else a line on stderr.
 pub fn unusable(json: bool, msg: &str) -> i32 {
@@ -143,7 +160,9 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<i32> {
     let tip = store.tip();
     let bar = progress_bar(tip.height);
     let started = Instant::now();
-    let result = audit_store(&store, spec.as_ref(), |p| {
+    let options =
+        AuditOptions { scratch_parent: args.scratch_dir.clone(), in_memory: args.in_memory, stop: Some(&STOP) };
+    let result = audit_store(&store, spec.as_ref(), &options, |p| {
         bar.set_position(p.height);
         if p.height % 64 == 0 || p.height == p.tip {
             bar.set_message(format!("{} deposits", p.deposits));
@@ -152,6 +171,10 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<i32> {
     bar.finish_and_clear();
     let summary = match result {
         Ok(s) => s,
+        Err(e @ StoreError::Interrupted { .. }) => {
+            unusable(args.json, &format!("{e}; the scratch state was removed"));
+            return Ok(INTERRUPTED);
+        }
         Err(e) => return Ok(unusable(args.json, &e.to_string())),
     };
     let source = Source { label: "store", value: dir.display().to_string(), extra: vec![] };

@@ -15,20 +15,25 @@
 //! over `/v1/chain?from=H&count=N` (the path and query the node sees, whatever prefix `URL`
 //! has). Without a key, or with one the node refuses (401, 403), the audit is exit 2.
 //!
-//! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]) and the replayed state.
+//! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]) and the replayed state, which is a
+//! scratch database on disk ([`ScratchState`], under `--scratch-dir` or the system temp dir,
+//! removed when the audit ends), so memory stays bounded whatever the chain's length. Ctrl-C
+//! stops the audit after the current block ([`crate::audit::STOP`]).
 //! This file lives apart from `audit.rs` because `storage/tests/it/cli_audit.rs` compiles that one
 //! without the node crate or an HTTP client.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use curia_client::{Client, Error as ApiError, Signer};
-use curia_ledger::audit::{AuditFailure, Auditor};
+use curia_ledger::audit::{AuditFailure, AuditState, Auditor};
 use curia_ledger::genesis::{ChainSpec, Genesis};
 use curia_node::chain_stream::{read_frame, FrameError, MAX_CHAIN_BLOCKS, MAX_FRAME_BYTES};
 use curia_node::config::read_key;
+use curia_storage::ScratchState;
 
-use crate::audit::{progress_bar, report, unusable, Source};
+use crate::audit::{progress_bar, report, unusable, Source, INTERRUPTED, STOP};
 
 /// How many times a 503 answer is retried (after its `Retry-After`) before giving up.
 const BUSY_RETRIES: u32 = 30;
@@ -98,6 +103,7 @@ pub fn run(
     key_file: Option<&Path>,
     genesis_file: Option<&Path>,
     json: bool,
+    scratch_dir: Option<&Path>,
 ) -> anyhow::Result<i32> {
     let key = match key_file.map(read_key) {
         None => return Ok(unusable(json, KEY_NEEDED)),
@@ -137,7 +143,11 @@ pub fn run(
     let tip = st.height;
     let bar = progress_bar(tip);
     let started = Instant::now();
-    let mut auditor = Auditor::in_memory(&spec);
+    let scratch = match ScratchState::create(&spec, scratch_dir) {
+        Ok(s) => s,
+        Err(e) => return Ok(unusable(json, &format!("cannot create the audit's scratch state: {e}"))),
+    };
+    let mut auditor = Auditor::new(&spec, scratch);
     let mut problem: Option<AuditFailure> = None;
     let mut from = 1u64;
     'stream: while from <= tip {
@@ -195,13 +205,20 @@ pub fn run(
                     break 'stream;
                 }
                 Ok((block, cert)) => {
+                    if STOP.load(Ordering::Relaxed) {
+                        bar.finish_and_clear();
+                        let done = auditor.tip().height;
+                        drop(auditor);
+                        unusable(json, &format!("interrupted after block {done}; the scratch state was removed"));
+                        return Ok(INTERRUPTED);
+                    }
                     if auditor.push(&block, &cert).is_err() {
                         break 'stream;
                     }
                     let height = block.header.height;
                     bar.set_position(height);
                     if height % 64 == 0 || height == tip {
-                        bar.set_message(format!("{} deposits", auditor.state().stats.deposits));
+                        bar.set_message(format!("{} deposits", auditor.state().stats().deposits));
                     }
                 }
             }
@@ -209,6 +226,9 @@ pub fn run(
         from = auditor.tip().height + 1;
     }
     bar.finish_and_clear();
+    if let Some(e) = auditor.state_error() {
+        return Ok(unusable(json, &format!("the audit could not finish: {e}")));
+    }
     let mut summary = auditor.finish();
     if summary.failure.is_none() {
         summary.failure = problem;

@@ -20,6 +20,7 @@ mod witness;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -183,6 +184,14 @@ struct AuditCmd {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Where the audit keeps the replayed state (a scratch database, removed when the audit
+    /// ends; a 32-byte key per deposit plus overhead on disk). Default: the system temp dir.
+    #[arg(long, value_name = "DIR")]
+    scratch_dir: Option<PathBuf>,
+    /// With --data-dir: keep the replayed state in memory instead (about 100 bytes of RAM per
+    /// deposit; for small chains and comparisons).
+    #[arg(long, requires = "data_dir")]
+    in_memory: bool,
 }
 
 #[derive(Subcommand)]
@@ -301,6 +310,22 @@ enum ReceiptCmd {
     },
 }
 
+/// Catch Ctrl-C: the first sets [`audit::STOP`], a second exits at once.
+fn stop_on_ctrl_c() {
+    std::thread::spawn(|| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                audit::STOP.store(true, Ordering::Relaxed);
+                eprintln!("\ncuria audit: stopping after this block (Ctrl-C again to quit at once)");
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(audit::INTERRUPTED);
+            }
+        });
+    });
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -342,9 +367,15 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::Genesis(args) => genesis::run(args),
         Cmd::Demo { out } => demo::run(&out),
-        Cmd::Audit(AuditCmd { data_dir, node, key, genesis, json }) => match (data_dir, node) {
-            (_, Some(url)) => audit_node::run(&url, ca, key.as_deref(), genesis.as_deref(), json),
-            (Some(data_dir), None) => audit::run(&audit::AuditArgs { data_dir, genesis, json }),
+        Cmd::Audit(AuditCmd { data_dir, node, key, genesis, json, scratch_dir, in_memory }) => match (data_dir, node) {
+            (_, Some(url)) => {
+                stop_on_ctrl_c();
+                audit_node::run(&url, ca, key.as_deref(), genesis.as_deref(), json, scratch_dir.as_deref())
+            }
+            (Some(data_dir), None) => {
+                stop_on_ctrl_c();
+                audit::run(&audit::AuditArgs { data_dir, genesis, json, scratch_dir, in_memory })
+            }
             (None, None) => unreachable!("clap requires --data-dir or --node"),
         }
         .map(|c| c as u8),

@@ -1,11 +1,18 @@
 //! Audit replay: re-check a whole chain from genesis.
 //!
 //! For every block, in order: the certificate is for this block's hash and height and verifies
-//! against the genesis validators; the header links to the previous block; the transaction root,
-//! every signature, every state rule and the state root hold ([`crate::state::apply_block`]);
+//! against the validator set in force at its height; the header links to the previous block;
+//! the transaction root, every signature, every state rule and the state root hold
+//! ([`crate::state::apply_block`]);
 //! and the certificate the block carries for the previous block is exactly the one the chain
 //! gave for that block (so every stored certificate below the tip is the canonical one).
 //! The first failure stops the replay and is reported with its height and reason.
+//!
+//! The replayed state is an [`AuditState`]: [`MemState`] for small chains and tests, or a state
+//! on disk (storage's scratch state) whose size is bounded by the disk, not the RAM. A state
+//! that cannot be read or written ([`AuditState::take_error`]) stops the replay too, but it is
+//! no verdict on the chain: [`Auditor::state_error`] tells the caller the audit is incomplete.
+//!
 //! Evidence transactions replayed are listed in the summary ([`AuditEvidence`]), with the
 //! offender's name in the set in force at the offence's height.
 
@@ -19,13 +26,26 @@ use crate::LedgerError;
 
 /// A state an audit can replay into.
 pub trait AuditState: StateView {
-    /// Apply a block's changes.
-    fn apply_changes(&mut self, changes: &[Change]);
+    /// Apply a block's changes. An error is a storage failure (the state is then unusable).
+    fn apply_changes(&mut self, changes: &[Change]) -> Result<(), LedgerError>;
+    /// The first read error since the last call, if any. [`StateView`] reads cannot fail, so a
+    /// state on disk keeps its first read error here; the [`Auditor`] asks after every block
+    /// and discards the block's result if there was one.
+    fn take_error(&mut self) -> Option<LedgerError>;
+    /// Counts of what the state holds.
+    fn stats(&self) -> Stats;
 }
 
 impl AuditState for MemState {
-    fn apply_changes(&mut self, changes: &[Change]) {
-        self.apply(changes)
+    fn apply_changes(&mut self, changes: &[Change]) -> Result<(), LedgerError> {
+        self.apply(changes);
+        Ok(())
+    }
+    fn take_error(&mut self) -> Option<LedgerError> {
+        None
+    }
+    fn stats(&self) -> Stats {
+        self.stats
     }
 }
 
@@ -92,6 +112,7 @@ pub struct Auditor<'s, S: AuditState> {
     failure: Option<AuditFailure>,
     /// The deposit log replayed so far (`deposit_log`).
     log: Frontier,
+    state_error: Option<LedgerError>,
     evidence: Vec<AuditEvidence>,
 }
 
@@ -113,6 +134,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             blocks: 0,
             failure: None,
             log: Frontier::new(),
+            state_error: None,
             evidence: Vec::new(),
         }
     }
@@ -138,7 +160,12 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             // takes effect), not the genesis set: after a change the certificates are the new set's.
             let m = membership_of(self.spec, &self.state)?;
             cert.verify_in(&self.spec.chain_id, m.set_at(height))?;
-            let changes = apply_block(self.spec, &self.state, &self.tip, block)?;
+            let changes = apply_block(self.spec, &self.state, &self.tip, block);
+            // A read error makes the block's result meaningless, whatever it was.
+            if let Some(e) = self.state.take_error() {
+                return Err(e);
+            }
+            let changes = changes?;
             if block.last_commit != self.last_cert {
                 return Err(LedgerError::InvalidBlock {
                     height,
@@ -152,10 +179,18 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             }
             Ok((changes, log))
         })();
+        // Offences are named from the history up to the previous block, so before applying.
+        let r = r.and_then(|(changes, log)| {
+            let evidence = self.evidence_in(height, &changes);
+            if let Some(e) = self.state.take_error() {
+                return Err(e);
+            }
+            self.state.apply_changes(&changes)?;
+            Ok((evidence, log))
+        });
         match r {
-            Ok((changes, log)) => {
-                self.note_evidence(height, &changes);
-                self.state.apply_changes(&changes);
+            Ok((evidence, log)) => {
+                self.evidence.extend(evidence);
                 self.log = log;
                 self.tip = Tip::after(&block.header);
                 self.last_cert = Some(cert.clone());
@@ -164,15 +199,19 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             }
             Err(e) => {
                 let f = AuditFailure { height: self.tip.height + 1, reason: e.to_string(), code: e.code() };
+                if matches!(e, LedgerError::StateStorage { .. }) {
+                    self.state_error = Some(e);
+                }
                 self.failure = Some(f.clone());
                 Err(f)
             }
         }
     }
 
-    /// List the offences `changes` record (before they are applied: names come from the
+    /// The offences `changes` record (before they are applied: names come from the
     /// validator-set history up to the previous block, which fixes every set up to `height`).
-    fn note_evidence(&mut self, block_height: u64, changes: &[Change]) {
+    fn evidence_in(&self, block_height: u64, changes: &[Change]) -> Vec<AuditEvidence> {
+        let mut found = Vec::new();
         let mut history = None;
         for c in changes {
             if let Change::Evidence { offender, height, round, kind, .. } = c {
@@ -184,7 +223,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                         set.index_of(offender).and_then(|i| set.get(i)).map(|v| v.name.clone())
                     })
                     .unwrap_or_else(|| "?".into());
-                self.evidence.push(AuditEvidence {
+                found.push(AuditEvidence {
                     block_height,
                     offender: name,
                     offender_key: offender.to_string(),
@@ -194,6 +233,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                 });
             }
         }
+        found
     }
 
     /// The offences recorded so far.
@@ -216,6 +256,17 @@ impl<'s, S: AuditState> Auditor<'s, S> {
         &self.state
     }
 
+    /// The storage failure of the replayed state that stopped the audit, if any: the audit is
+    /// then incomplete, and its failure says nothing about the chain.
+    pub fn state_error(&self) -> Option<&LedgerError> {
+        self.state_error.as_ref()
+    }
+
+    /// Give back the replayed state (to remove a scratch state on disk, say).
+    pub fn into_state(self) -> S {
+        self.state
+    }
+
     /// Summary, with counts from `stats`.
     pub fn summary(&self, stats: Stats) -> AuditSummary {
         AuditSummary {
@@ -233,9 +284,9 @@ impl<'s, S: AuditState> Auditor<'s, S> {
     }
 }
 
-impl Auditor<'_, MemState> {
-    /// Summary with the in-memory state's counts.
+impl<S: AuditState> Auditor<'_, S> {
+    /// Summary with the replayed state's counts.
     pub fn finish(&self) -> AuditSummary {
-        self.summary(self.state.stats)
+        self.summary(self.state.stats())
     }
 }

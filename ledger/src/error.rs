@@ -252,6 +252,15 @@ pub enum LedgerError {
     /// The genesis document is invalid.
     #[error("invalid genesis: {0}")]
     Genesis(String),
+    /// The state could not be read or written (a storage failure, not a rule of the chain):
+    /// whatever was being checked has no answer.
+    #[error("state storage failed: {reason}")]
+    StateStorage {
+        /// What failed.
+        reason: String,
+        /// The storage's own error code.
+        code: &'static str,
+    },
 }
 
 impl LedgerError {
@@ -299,6 +308,7 @@ impl LedgerError {
             LedgerError::TxInBlock { .. } => "invalid_tx_in_block",
             LedgerError::InvalidCertificate { .. } => "invalid_certificate",
             LedgerError::Genesis(_) => "invalid_genesis",
+            LedgerError::StateStorage { code, .. } => code,
         }
     }
 }

@@ -217,6 +217,43 @@ impl TestChain {
         (c, out)
     }
 
+    /// [`TestChain::membership_fixture`] followed by two blocks, each with one evidence
+    /// transaction sent by `v0`: a double prevote by `v1` at height 1 (under its genesis key,
+    /// before its rotation) and one by `v4` at the tip's height (a validator the genesis set does
+    /// not have). Audits of it must check certificates under the set in force at each height and
+    /// name each offender in the set in force at its offence's height.
+    pub fn membership_evidence_fixture() -> TestChain {
+        use crate::block::SignedVote;
+        use crate::equivocation::Equivocation;
+        use crate::evidence::Misbehaviour;
+        let (mut c, _) = TestChain::membership_fixture();
+        let double_vote = |c: &TestChain, who: &str, height: u64| {
+            let key = test_key(who);
+            let index = c.set_at(height).index_of(&key.public()).expect("offender in the set in force") as u16;
+            let vote = |block: Option<Hash>| -> SignedVote {
+                let v = Vote {
+                    chain_id: c.spec.chain_id,
+                    height,
+                    round: 0,
+                    kind: VoteKind::Prevote,
+                    block,
+                    time_ms: TEST_GENESIS_MS,
+                    validator: index,
+                };
+                v.sign(&key)
+            };
+            let e = Equivocation::new(vote(Some(Hash::sha256(b"x"))), vote(None)).expect("conflicting votes");
+            Misbehaviour::DoubleVote(e)
+        };
+        let first = double_vote(&c, "v1", 1);
+        let rejected = c.commit(vec![c.tx("v0", Payload::Evidence { evidence: first }, 1)]);
+        assert!(rejected.is_empty(), "evidence against v1 refused: {rejected:?}");
+        let second = double_vote(&c, "v4", c.tip.height);
+        let rejected = c.commit(vec![c.tx("v0", Payload::Evidence { evidence: second }, 2)]);
+        assert!(rejected.is_empty(), "evidence against v4 refused: {rejected:?}");
+        c
+    }
+
     /// The membership history of the chain (receipt format 13): every committed membership
     /// transaction with its block's header, certificate and inclusion proof, in order.
     pub fn history(&self) -> Vec<crate::history::HistoryEntry> {

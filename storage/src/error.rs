@@ -96,6 +96,12 @@ pub enum StoreError {
         /// The store directory.
         path: PathBuf,
     },
+    /// An audit was stopped (Ctrl-C) before it finished.
+    #[error("the audit was interrupted after block {height}")]
+    Interrupted {
+        /// The last block checked.
+        height: u64,
+    },
 }
 
 impl StoreError {
@@ -118,6 +124,7 @@ impl StoreError {
             StoreError::Ledger(e) => e.code(),
             StoreError::Backup { .. } => "backup",
             StoreError::ReadOnly { .. } => "read_only",
+            StoreError::Interrupted { .. } => "interrupted",
         }
     }
 }

@@ -8,18 +8,21 @@
 //! - [`Store`]: open or create a store for a chain, commit blocks atomically, read back with
 //!   checksums, log votes, back up and restore. See `docs/storage.md`.
 //! - [`StoreState`]: the committed state as a ledger [`curia_ledger::state::StateView`].
-//! - [`audit_store`]: replay a store from genesis with the ledger's audit.
+//! - [`audit_store`]: replay a store from genesis with the ledger's audit, into a
+//!   [`ScratchState`] on disk (bounded memory at any chain length).
 
 mod audit;
 mod codec;
 mod error;
 mod evidence;
 mod membership;
+mod scratch;
 mod store;
 
-pub use audit::{audit_store, AuditProgress};
+pub use audit::{audit_store, AuditOptions, AuditProgress};
 pub use codec::{CaseEntry, CaseEvent, CaseStatus, DepositLocation, CHECKSUM_LEN};
 pub use error::StoreError;
+pub use scratch::{ScratchState, MEMORY_BUDGET as SCRATCH_MEMORY_BUDGET};
 pub use store::{cf, LogState, Store, StoreOptions, StoreState, StoredCheckpoint, MAX_CHECKPOINT_NOTE, SCHEMA_VERSION};
 
 /// Where a node keeps its store inside its data directory.

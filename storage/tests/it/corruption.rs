@@ -3,8 +3,11 @@
 
 use crate::common;
 
+use curia_ledger::audit::{AuditSummary, Auditor};
+use curia_ledger::block::Block;
+use curia_ledger::state::{next_header, Change};
 use curia_ledger::testkit::TestChain;
-use curia_storage::{audit_store, cf, Store, StoreError};
+use curia_storage::{audit_store, cf, AuditOptions, ScratchState, Store, StoreError};
 
 fn store_with_chain(c: &TestChain) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -13,6 +16,19 @@ fn store_with_chain(c: &TestChain) -> (tempfile::TempDir, Store) {
         store.commit_block(b, cert, &ch).unwrap();
     }
     (dir, store)
+}
+
+/// Audit with the replay state on disk and in memory: both must give the same verdict, and the
+/// scratch directory must be gone afterwards.
+fn audit_both(store: &Store) -> AuditSummary {
+    let parent = tempfile::tempdir().unwrap();
+    let disk = AuditOptions { scratch_parent: Some(parent.path().into()), ..Default::default() };
+    let d = audit_store(store, None, &disk, |_| {}).unwrap();
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "scratch state left behind");
+    let m = audit_store(store, None, &AuditOptions { in_memory: true, ..Default::default() }, |_| {}).unwrap();
+    assert_eq!(d.failure, m.failure);
+    assert_eq!((d.blocks, d.txs, d.deposits, d.height), (m.blocks, m.txs, m.deposits, m.height));
+    d
 }
 
 fn flip(store: &Store, fam: &'static str, key: &[u8], at: usize) {
@@ -40,7 +56,7 @@ fn flipped_block_byte_fails_read_and_audit_names_height() {
         flip(&store, cf::BLOCKS, &5u64.to_be_bytes(), at);
         let e = store.block(5).unwrap_err();
         assert_eq!(e.to_string(), "corrupt value in column family blocks at height 5: checksum mismatch");
-        let s = audit_store(&store, None, |_| {}).unwrap();
+        let s = audit_both(&store);
         let f = s.failure.expect("audit fails");
         assert_eq!(f.height, 5);
         assert_eq!(f.code, "storage_corrupt");
@@ -71,19 +87,19 @@ fn every_family_is_checked() {
 
     flip(&store, cf::CERTS, &3u64.to_be_bytes(), 20);
     assert_corrupt(store.cert(3).unwrap_err(), cf::CERTS, "height 3");
-    let s = audit_store(&store, None, |_| {}).unwrap();
+    let s = audit_both(&store);
     assert_eq!(s.failure.as_ref().map(|f| f.height), Some(3), "{:?}", s.failure);
     flip(&store, cf::CERTS, &3u64.to_be_bytes(), 20);
 
     flip(&store, cf::HEADERS, &6u64.to_be_bytes(), 50);
     assert_corrupt(store.header(6).unwrap_err(), cf::HEADERS, "height 6");
-    let s = audit_store(&store, None, |_| {}).unwrap();
+    let s = audit_both(&store);
     assert_eq!(s.failure.as_ref().map(|f| f.height), Some(6));
     flip(&store, cf::HEADERS, &6u64.to_be_bytes(), 50);
 
     flip(&store, cf::DEPOSITS, &dep.0, 9);
     assert_corrupt(store.deposit_location(&dep).unwrap_err(), cf::DEPOSITS, &dep.to_hex());
-    let s = audit_store(&store, None, |_| {}).unwrap();
+    let s = audit_both(&store);
     let f = s.failure.unwrap();
     assert_eq!(f.height, 3);
     assert!(f.reason.contains(&dep.to_hex()), "{}", f.reason);
@@ -93,7 +109,7 @@ fn every_family_is_checked() {
     dk.extend_from_slice(&dep.0);
     flip(&store, cf::DIGESTS, &dk, 0);
     assert_corrupt(store.deposits_by_digest(&commitment).unwrap_err(), cf::DIGESTS, &commitment.to_hex());
-    let s = audit_store(&store, None, |_| {}).unwrap();
+    let s = audit_both(&store);
     assert_eq!(s.failure.map(|f| f.height), Some(3));
     flip(&store, cf::DIGESTS, &dk, 0);
 
@@ -102,7 +118,7 @@ fn every_family_is_checked() {
     let next = common::chain(9, 30);
     let e = store.execute(&next.blocks[8].0);
     assert!(e.is_ok() || matches!(e, Err(StoreError::Corrupt { .. })));
-    let s = audit_store(&store, None, |_| {}).unwrap();
+    let s = audit_both(&store);
     assert_eq!(s.failure.map(|f| f.height), Some(3));
     flip(&store, cf::TXS, &tx_id.0, 5);
 
@@ -127,4 +143,38 @@ fn state_read_errors_are_not_answers() {
     let full = common::chain(7, 5);
     let e = store.execute(&full.blocks[6].0).unwrap_err();
     assert_corrupt(e, cf::CLIENTS, "key");
+}
+
+#[test]
+fn a_batch_replayed_in_a_later_block_is_caught_on_disk_as_in_memory() {
+    // Block 7 repeats block 4's batch, with the changes it would have if it were new: the same
+    // deposit IDs a second time. (Committing it to a store would overwrite block 4's index
+    // entries, which the store audit reports at height 4; here the replay itself must refuse
+    // block 7, on the scratch state as in memory.)
+    let c = common::chain(6, 20);
+    let dup = c.blocks[3].0.txs[1].clone();
+    let id = dup.id(&c.spec.chain_id);
+    let mut changes = vec![Change::TxApplied { id }];
+    for (dep, commitment) in dup.deposits(&id) {
+        changes.push(Change::Deposit { id: dep, commitment });
+    }
+    let proposing = c.proposing(c.spec.genesis.validators[c.tip.height as usize % 4].key);
+    let header = next_header(&c.spec, &c.tip, std::slice::from_ref(&dup), &changes, &proposing);
+    let block = Block { header, last_commit: proposing.last_commit, txs: vec![dup] };
+    let cert = c.certify(&block, 0);
+    let parent = tempfile::tempdir().unwrap();
+    let mut disk = Auditor::new(&c.spec, ScratchState::create(&c.spec, Some(parent.path())).unwrap());
+    let mut mem = Auditor::in_memory(&c.spec);
+    for (b, cert) in &c.blocks {
+        disk.push(b, cert).unwrap();
+        mem.push(b, cert).unwrap();
+    }
+    let f = disk.push(&block, &cert).expect_err("the replayed batch is refused");
+    assert_eq!(Err(f.clone()), mem.push(&block, &cert));
+    assert_eq!((f.height, f.code), (7, "invalid_tx_in_block"), "{}", f.reason);
+    assert!(f.reason.contains(&format!("duplicate transaction {id}")), "{}", f.reason);
+    assert!(disk.state_error().is_none());
+    assert_eq!(disk.finish().blocks, 6);
+    drop(disk);
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "scratch state left behind");
 }

@@ -6,7 +6,7 @@ use curia_ledger::block::{Vote, VoteKind};
 use curia_ledger::codec::Canonical;
 use curia_ledger::hash::Hash;
 use curia_ledger::testkit::{test_genesis, test_key, TestChain};
-use curia_storage::{audit_store, cf, CaseEvent, DepositLocation, Store, StoreError};
+use curia_storage::{audit_store, cf, AuditOptions, CaseEvent, DepositLocation, ScratchState, Store, StoreError};
 
 fn commit_range(store: &Store, c: &TestChain, ch: &[Vec<curia_ledger::state::Change>], r: std::ops::Range<usize>) {
     for ((b, cert), ch) in c.blocks[r.clone()].iter().zip(&ch[r]) {
@@ -74,7 +74,7 @@ fn commit_read_back_and_reopen() {
     assert!(store.case_records("case-70").unwrap().is_empty());
     // The audit of the store passes.
     let mut seen = 0;
-    let s = audit_store(&store, Some(&c.spec), |p| seen = p.height).unwrap();
+    let s = audit_store(&store, Some(&c.spec), &AuditOptions::default(), |p| seen = p.height).unwrap();
     assert!(s.failure.is_none(), "{:?}", s.failure);
     assert_eq!((s.blocks, seen, s.cases), (12, 12, 3));
     assert_eq!(s.deposits, 12 * 51);
@@ -125,7 +125,7 @@ fn the_next_block_makes_a_certificate_canonical() {
     store.commit_block(&c.blocks[1].0, &c.blocks[1].1, &ch[1]).unwrap();
     assert_eq!(store.cert(1).unwrap(), Some(carried));
     store.commit_block(&c.blocks[2].0, &c.blocks[2].1, &ch[2]).unwrap();
-    let s = audit_store(&store, Some(&c.spec), |_| {}).unwrap();
+    let s = audit_store(&store, Some(&c.spec), &AuditOptions::default(), |_| {}).unwrap();
     assert!(s.failure.is_none(), "{:?}", s.failure);
 
     // An audit catches a chain whose certificate for block 2 (valid, but a smaller quorum) is not
@@ -232,7 +232,7 @@ fn checkpoint_and_restore() {
     assert_eq!(tip.height, 4);
     let restored = Store::open(&target, &c.spec).unwrap();
     assert_eq!(restored.tip().block_hash, c.blocks[3].0.hash());
-    let s = audit_store(&restored, None, |_| {}).unwrap();
+    let s = audit_store(&restored, None, &AuditOptions::default(), |_| {}).unwrap();
     assert!(s.failure.is_none(), "{:?}", s.failure);
     assert_eq!(s.blocks, 4);
     // The restored store continues the chain.
@@ -273,19 +273,69 @@ fn read_only_open_sees_committed_blocks() {
 
 #[test]
 fn audit_replays_into_a_scratch_store() {
-    // The ledger's Auditor over a disk-backed state instead of memory.
+    // The ledger's Auditor over the disk-backed scratch state instead of memory.
     let c = common::chain(8, 10);
-    let dir = tempfile::tempdir().unwrap();
-    let scratch = Store::open(dir.path(), &c.spec).unwrap();
-    let mut auditor = curia_ledger::audit::Auditor::new(&c.spec, scratch.state());
+    let parent = tempfile::tempdir().unwrap();
+    let scratch = ScratchState::create(&c.spec, Some(parent.path())).unwrap();
+    let path = scratch.path().to_path_buf();
+    assert!(path.starts_with(parent.path()) && path.is_dir());
+    let mut auditor = curia_ledger::audit::Auditor::new(&c.spec, scratch);
     for (b, cert) in &c.blocks {
         auditor.push(b, cert).expect("block replays on the scratch state");
     }
     assert_eq!(auditor.tip(), c.tip);
-    assert!(!auditor.state().failed());
-    // Replaying a block twice is caught through the disk-backed replay set.
-    let mut again = curia_ledger::audit::Auditor::new(&c.spec, scratch.state());
-    assert!(again.push(&c.blocks[0].0, &c.blocks[0].1).is_err());
+    assert!(auditor.state_error().is_none());
+    // Same counts as the in-memory replay.
+    let mut mem = curia_ledger::audit::Auditor::in_memory(&c.spec);
+    for (b, cert) in &c.blocks {
+        mem.push(b, cert).unwrap();
+    }
+    let (disk, memory) = (auditor.finish(), mem.finish());
+    assert_eq!((disk.deposits, disk.txs, disk.blocks), (memory.deposits, memory.txs, memory.blocks));
+    assert!(disk.deposits > 0);
+    // The scratch directory goes with the state.
+    drop(auditor);
+    assert!(!path.exists());
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn membership_changes_and_evidence_audit_on_disk_as_in_memory() {
+    // Certificates by a later validator set, a rotated key and two recorded offences: the
+    // scratch state must hold the validator-set history and the evidence records as memory does.
+    let c = TestChain::membership_evidence_fixture();
+    let later = c.blocks.iter().filter(|(b, _)| b.header.validators_hash != c.spec.validators_hash).count();
+    assert!(later > 0, "the fixture must hold blocks certified by a later set");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    let ch = common::changes(&c);
+    commit_range(&store, &c, &ch, 0..c.blocks.len());
+    let parent = tempfile::tempdir().unwrap();
+    let disk_opts = AuditOptions { scratch_parent: Some(parent.path().into()), ..Default::default() };
+    let disk = audit_store(&store, None, &disk_opts, |_| {}).unwrap();
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "scratch state left behind");
+    let memory = audit_store(&store, None, &AuditOptions { in_memory: true, ..Default::default() }, |_| {}).unwrap();
+    assert!(disk.failure.is_none(), "{:?}", disk.failure);
+    assert!(memory.failure.is_none(), "{:?}", memory.failure);
+    assert_eq!(disk.height, c.tip.height);
+    assert_eq!((disk.blocks, disk.txs, disk.deposits), (memory.blocks, memory.txs, memory.deposits));
+    assert_eq!(disk.evidence, memory.evidence);
+    let named: Vec<(&str, u64)> = disk.evidence.iter().map(|e| (e.offender.as_str(), e.height)).collect();
+    assert_eq!(named, [("v1", 1), ("v4", c.tip.height - 1)]);
+
+    // A damaged certificate of the last block (certified by the later set): the same failure
+    // on disk as in memory, at that height.
+    let h = c.tip.height.to_be_bytes();
+    let mut v = store.raw_get_for_tests(cf::CERTS, &h).unwrap().expect("certificate stored");
+    let at = v.len() - 10;
+    v[at] ^= 1;
+    store.raw_put_for_tests(cf::CERTS, &h, &v).unwrap();
+    let disk = audit_store(&store, None, &disk_opts, |_| {}).unwrap();
+    let memory = audit_store(&store, None, &AuditOptions { in_memory: true, ..Default::default() }, |_| {}).unwrap();
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "scratch state left behind");
+    let f = disk.failure.expect("a damaged certificate fails the audit");
+    assert_eq!(f.height, c.tip.height, "{f:?}");
+    assert_eq!(Some(f), memory.failure);
 }
 
 /// The deposit log: every deposit in commit order, written with its block, kept on reopen,
