@@ -559,7 +559,7 @@ fn membership_changes_and_evidence_audit_in_both_modes_on_the_scratch_state() {
     }
     // A node serving the last block (certified by the later set) with one precommit signature
     // damaged: refused at that height. (A damaged certificate in a store, on disk as in
-    // memory: storage/tests/store.rs.)
+    // memory: storage/tests/it/store.rs.)
     let mut bad = snapshot_of(&c);
     bad.blocks.last_mut().unwrap().1.sigs[0].signature.0[0] ^= 1;
     let api = bad.serve(|s, path| octets(s.frame(path)));

@@ -397,14 +397,14 @@ fn deposit_log_follows_the_chain() {
     assert!(store.log_consistency_proof(0, n).is_err());
     assert!(store.log_consistency_proof(5, n + 1).is_err());
     assert_eq!(store.log_index(&Hash::sha256(b"nothing")).unwrap(), None);
-    let s = audit_store(&store, None, |_| {}).unwrap();
+    let s = audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap();
     assert!(s.failure.is_none(), "{:?}", s.failure);
 
     // A validly sealed but wrong stored hash (the last leaf's) is found by the audit.
     let last_leaf = curia_ledger::tlog::stored_hash_index(0, n - 1).to_be_bytes();
     let good = store.raw_get_for_tests(cf::TLOG, &last_leaf).unwrap().unwrap();
     store.raw_put_for_tests(cf::TLOG, &last_leaf, &curia_storage_seal(cf::TLOG, &last_leaf, &[7; 32])).unwrap();
-    let f = audit_store(&store, None, |_| {}).unwrap().failure.expect("audit fails");
+    let f = audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap().failure.expect("audit fails");
     assert_eq!((f.height, f.code), (9, "storage_corrupt"), "{}", f.reason);
     assert!(f.reason.contains("tlog") && f.reason.contains("stored hash"), "{}", f.reason);
     store.raw_put_for_tests(cf::TLOG, &last_leaf, &good).unwrap();
@@ -414,10 +414,10 @@ fn deposit_log_follows_the_chain() {
     store
         .raw_put_for_tests(cf::TLOG_INDEX, &id.0, &curia_storage_seal(cf::TLOG_INDEX, &id.0, &31u64.to_be_bytes()))
         .unwrap();
-    let f = audit_store(&store, None, |_| {}).unwrap().failure.expect("audit fails");
+    let f = audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap().failure.expect("audit fails");
     assert!(f.reason.contains("leaf 30"), "{}", f.reason);
     store.raw_put_for_tests(cf::TLOG_INDEX, &id.0, &good).unwrap();
-    assert!(audit_store(&store, None, |_| {}).unwrap().failure.is_none());
+    assert!(audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap().failure.is_none());
 
     // A store written before the log (no record, no entries): opening it for writing rebuilds
     // the log from its blocks, with the same hashes.
@@ -429,18 +429,21 @@ fn deposit_log_follows_the_chain() {
     let ro = Store::open_read_only(dir.path()).unwrap();
     assert_eq!(ro.log_state(), None, "read-only: no log recorded");
     assert_eq!(ro.log_size(), 0);
-    assert!(audit_store(&ro, None, |_| {}).unwrap().failure.is_none(), "no log, nothing to check");
+    assert!(
+        audit_store(&ro, None, &AuditOptions::default(), |_| {}).unwrap().failure.is_none(),
+        "no log, nothing to check"
+    );
     drop(ro);
     let store = Store::open(dir.path(), &c.spec).unwrap();
     assert_eq!(store.log_state(), Some(curia_storage::LogState { height: 9, size: n }));
     assert_eq!(store.log_root(n).unwrap(), roots[9]);
-    assert!(audit_store(&store, None, |_| {}).unwrap().failure.is_none());
+    assert!(audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap().failure.is_none());
     // ... and it keeps growing with new blocks.
     let c2 = common::chain(10, 20);
     let ch2 = common::changes(&c2);
     commit_range(&store, &c2, &ch2, 9..10);
     assert_eq!(store.log_size(), n + 21);
-    assert!(audit_store(&store, None, |_| {}).unwrap().failure.is_none());
+    assert!(audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap().failure.is_none());
 }
 
 #[test]
@@ -467,5 +470,5 @@ fn log_checkpoints_are_kept_by_size_and_survive_reopen() {
     assert_eq!(store.log_checkpoint(11).unwrap(), None);
     assert_eq!(store.latest_log_checkpoint().unwrap(), Some(cp(10, 5, "d")));
     // The records are checksummed like every value: the audit of the store still passes.
-    audit_store(&store, None, |_| {}).unwrap();
+    audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap();
 }
