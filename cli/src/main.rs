@@ -10,6 +10,7 @@ mod demo;
 mod evidence;
 mod genesis;
 mod keys;
+mod log_monitor;
 mod membership;
 mod netcmd;
 mod tlsgen;
@@ -143,6 +144,12 @@ enum Cmd {
     Validator {
         #[command(subcommand)]
         cmd: validator::ValidatorCmd,
+    },
+    /// Watch the deposit log for a split view (`curia log monitor`) and check a proof of one
+    /// (`curia log check-proof`).
+    Log {
+        #[command(subcommand)]
+        cmd: log_monitor::LogCmd,
     },
     /// Run a transparency-log witness (C2SP tlog-witness) or make its key.
     Witness {
@@ -398,6 +405,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Status { node, json } => netcmd::status(&node, ca, json),
         Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),
+        Cmd::Log { cmd } => log_monitor::run(cmd, ca),
         Cmd::Tsa { cmd } => tsa::run(cmd),
         Cmd::Membership { cmd } => membership::run(cmd, ca),
         Cmd::Validator { cmd } => validator::run(cmd, ca),

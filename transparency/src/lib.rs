@@ -15,6 +15,8 @@
 //!   that a checkpoint carries the quorum of valid `cosignature/v1` lines;
 //! - [`upgrade`]: upgraded receipts: the `log` member (a C2SP tlog-proof to a cosigned
 //!   checkpoint, an optional RFC 3161 token) and its verification under a policy;
+//! - [`misbehaviour`]: proofs of a split view: two signed checkpoints of one log that no
+//!   append-only log can both hold, and who signed or cosigned both;
 //! - [`validators`]: checkpoints of a Curia chain's deposit log signed by its validators (origin,
 //!   `height <H>` line, key names, more than two thirds of the power in force);
 //! - [`witness`]: the decisions of a witness (c2sp.org/tlog-witness `add-checkpoint`): request
@@ -25,6 +27,7 @@
 
 pub mod checkpoint;
 pub mod cosignature;
+pub mod misbehaviour;
 pub mod note;
 pub mod policy;
 pub mod rfc3161;
@@ -258,6 +261,12 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// A split-view proof file is malformed (`docs/receipt-format.md` 16).
+    #[error("split-view proof: {0}")]
+    SplitViewFormat(String),
+    /// A well-formed split-view proof file does not prove misbehaviour.
+    #[error("does not prove a split view: {0}")]
+    NotASplitView(String),
     /// A receipt's `log` member is malformed.
     #[error("receipt log member: {0}")]
     ReceiptLog(String),

@@ -57,9 +57,9 @@ fn setup(name: &str) -> (PathBuf, PathBuf, Verifier) {
     (dir.clone(), dir.join("witness.toml"), vkey)
 }
 
-struct WitnessProc {
+pub(crate) struct WitnessProc {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for WitnessProc {
@@ -70,7 +70,7 @@ impl Drop for WitnessProc {
 }
 
 /// Starts `curia witness run` and waits (at most 60 s) for its `listening on` line.
-fn start(config: &Path) -> WitnessProc {
+pub(crate) fn start(config: &Path) -> WitnessProc {
     let mut child = curia()
         .args(["witness", "run", "--config"])
         .arg(config)
@@ -103,7 +103,7 @@ fn post(url: &str, body: &[u8]) -> (u16, String, String) {
     }
 }
 
-fn get(url: &str) -> (u16, String) {
+pub(crate) fn get(url: &str) -> (u16, String) {
     match agent().get(url).call() {
         Ok(r) => (r.status(), r.into_string().unwrap()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
