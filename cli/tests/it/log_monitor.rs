@@ -295,6 +295,29 @@ fn monitor_finds_a_split_view_and_check_proof_verifies_it() {
     let proof2 = written.iter().find(|p| **p != proof1).unwrap();
     let (code, text) = run(&["log", "check-proof", proof2.to_str().unwrap(), "--genesis", g]);
     assert_eq!(code, 0, "{text}");
+    // With --interval the monitor keeps going round until it finds the split view: here at
+    // once (the process is killed and the test fails if it has not exited within 60 s).
+    let mut child = curia()
+        .args(["log", "monitor", "--genesis", g, "--state", s_dir, "--interval", "1", "--out"])
+        .arg(dir.join("proofs-interval"))
+        .args(["--node", &fake2.url])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("curia log monitor --interval 1 did not stop on a split view within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(proofs_in(&dir.join("proofs-interval")).len(), 1);
     drop(fake2);
 
     // Tampered and trivial proofs are refused (exit 1), malformed ones are unusable (exit 2).
