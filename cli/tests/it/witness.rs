@@ -57,9 +57,9 @@ fn setup(name: &str) -> (PathBuf, PathBuf, Verifier) {
     (dir.clone(), dir.join("witness.toml"), vkey)
 }
 
-struct WitnessProc {
+pub(crate) struct WitnessProc {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for WitnessProc {
@@ -70,7 +70,7 @@ impl Drop for WitnessProc {
 }
 
 /// Starts `curia witness run` and waits (at most 60 s) for its `listening on` line.
-fn start(config: &Path) -> WitnessProc {
+pub(crate) fn start(config: &Path) -> WitnessProc {
     let mut child = curia()
         .args(["witness", "run", "--config"])
         .arg(config)
