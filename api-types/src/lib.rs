@@ -359,7 +359,8 @@ pub fn error_status(code: &str) -> u16 {
         | "case_not_found"
         | "height_not_known"
         | "log_size_not_reached"
-        | "checkpoint_not_found" => 404,
+        | "checkpoint_not_found"
+        | "tsa_token_not_found" => 404,
         "method_not_allowed" => 405,
         "body_timeout" => 408,
         "already_pending" | "duplicate" | "backup_in_progress" => 409,
@@ -397,6 +398,16 @@ pub struct LogInclusion {
     pub root: Hash,
     /// Audit path, bottom up (RFC 9162 §2.1.3).
     pub proof: Vec<Hash>,
+}
+
+/// `GET /v1/log/index?deposit=ID`: a committed deposit's leaf index in the deposit log (the
+/// node's word; an inclusion proof under a signed checkpoint is the check).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogIndex {
+    /// The deposit.
+    pub deposit_id: Hash,
+    /// Its leaf index (0-based, commit order).
+    pub index: u64,
 }
 
 /// `GET /v1/log/consistency?from=A&to=B`: the consistency proof between two sizes of the log.

@@ -15,6 +15,7 @@ mod membership;
 mod netcmd;
 mod tlsgen;
 mod tsa;
+mod upgrade;
 mod validator;
 mod verify_log;
 mod witness;
@@ -307,6 +308,10 @@ enum ReceiptCmd {
         #[arg(long, default_value_t = 0)]
         wait: u64,
     },
+    /// Add the deposit's place in the deposit log (a cosigned, time-stamped checkpoint) to a
+    /// receipt, from a running node; checked before it is written.
+    #[command(long_about = upgrade::LONG_ABOUT)]
+    Upgrade(upgrade::UpgradeCmd),
     /// Show what a receipt says, without verifying it.
     Show {
         /// The receipt (JSON or canonical bytes).
@@ -402,6 +407,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Receipt { cmd: ReceiptCmd::Get { id, node, out, wait } } => {
             netcmd::receipt_get(&node, ca, &id, out.as_deref(), wait)
         }
+        Cmd::Receipt { cmd: ReceiptCmd::Upgrade(cmd) } => upgrade::run(&cmd, ca),
         Cmd::Status { node, json } => netcmd::status(&node, ca, json),
         Cmd::Case { cmd } => case::run(cmd, ca),
         Cmd::Witness { cmd } => witness::run(cmd),

@@ -98,12 +98,11 @@ fn stamp(url: &str, input: &Path, out: &Path, tsa_cert: Option<&Path>) -> Result
     let mut nonce = [0u8; 8];
     getrandom::getrandom(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness from the operating system: {e}"))?;
     nonce[0] |= 0x01; // never zero
-    let hash = rfc3161::imprint(text.as_bytes());
-    let req = rfc3161::request(&hash, &nonce)?;
+    let req = rfc3161::StampRequest::new(text.as_bytes(), &nonce)?;
     let resp = match ureq::post(url)
         .timeout(Duration::from_secs(30))
         .set("Content-Type", rfc3161::QUERY_CONTENT_TYPE)
-        .send_bytes(&req)
+        .send_bytes(&req.der)
     {
         Ok(r) => r,
         Err(ureq::Error::Status(code, _)) => bail!("the TSA answered HTTP {code}"),
@@ -114,9 +113,7 @@ fn stamp(url: &str, input: &Path, out: &Path, tsa_cert: Option<&Path>) -> Result
     if body.len() > MAX_TOKEN_BYTES {
         bail!("the TSA's answer is larger than {MAX_TOKEN_BYTES} bytes");
     }
-    let token = rfc3161::token_from_response(&body)?;
-    if let Some(cert) = &cert {
-        let s = rfc3161::verify_token(&token, &hash, cert, Some(&nonce))?;
+    if let (_, Some(s)) = rfc3161::accept_response(&body, &req, cert.as_ref())? {
         println!("genTime: {}", s.gen_time);
     }
     std::fs::write(out, &body).with_context(|| format!("cannot write {}", out.display()))?;

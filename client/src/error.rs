@@ -235,7 +235,8 @@ pub enum Error {
     #[error("{0}")]
     HeightNotKnown(ApiFailure),
     /// 404 from the deposit log's reads (`log_size_not_reached`: the node's log is smaller than
-    /// the size asked for; `checkpoint_not_found`: no complete checkpoint of that size).
+    /// the size asked for; `checkpoint_not_found`: no complete checkpoint of that size;
+    /// `tsa_token_not_found`: that checkpoint has no RFC 3161 time stamp on this node).
     #[error("{0}")]
     Log(ApiFailure),
     /// 422 with another ledger rule code (`batch_root_mismatch`, `bad_proof`, ...).
@@ -332,7 +333,7 @@ impl Error {
             | "evidence_duplicate"
             | "evidence_sender_not_validator" => Error::Evidence(f),
             "height_not_known" => Error::HeightNotKnown(f),
-            "log_size_not_reached" | "checkpoint_not_found" => Error::Log(f),
+            "log_size_not_reached" | "checkpoint_not_found" | "tsa_token_not_found" => Error::Log(f),
             "rate_limited" => Error::RateLimited(f),
             "storage" => Error::Storage(f),
             "internal" => Error::Internal(f),

@@ -77,6 +77,9 @@ pub const MAX_SMALL_ANSWER: usize = 4 << 20;
 pub const MAX_SUBMIT_ANSWER: usize = 8 << 20;
 /// Bound for the body of an error answer that is read.
 const MAX_ERROR_BODY: usize = 64 << 10;
+/// Largest checkpoint note or time-stamp token read (a C2SP note and an RFC 3161 token are each
+/// at most 64 KiB).
+pub const MAX_NOTE_ANSWER: usize = 64 << 10;
 
 /// Settings of a [`Client`]; start with [`Client::builder`].
 #[derive(Clone, Debug)]
@@ -379,6 +382,52 @@ impl Client {
     /// `GET /v1/blocks/{height}/txs`.
     pub fn block_txs(&self, height: u64) -> Result<BlockTxs, Error> {
         self.get_json(&format!("/v1/blocks/{height}/txs"), &[], MAX_SUBMIT_ANSWER)
+    }
+
+    // ----- the deposit log (docs/api.md, "Transparency log") -----
+
+    /// `GET /v1/log`: the log's size, root and last block (unsigned: the node's word).
+    pub fn log_head(&self) -> Result<types::LogHead, Error> {
+        self.get_json("/v1/log", &[], MAX_SMALL_ANSWER)
+    }
+
+    /// `GET /v1/log/index?deposit=ID`: the deposit's leaf index ([`Error::DepositNotFound`]
+    /// until committed). The answer must name the deposit asked for.
+    pub fn log_index(&self, deposit_id: &Hash) -> Result<u64, Error> {
+        let path = format!("/v1/log/index?deposit={deposit_id}");
+        let a: types::LogIndex = self.get_json(&path, &[], MAX_SMALL_ANSWER)?;
+        if a.deposit_id != *deposit_id {
+            return Err(self.protocol(&path, format!("the answer is for deposit {}", a.deposit_id)));
+        }
+        Ok(a.index)
+    }
+
+    /// `GET /v1/log/inclusion?index=I&size=N` (unsigned: check it against a signed checkpoint's
+    /// root). The answer must be for the index and size asked for.
+    pub fn log_inclusion(&self, index: u64, size: u64) -> Result<types::LogInclusion, Error> {
+        let path = format!("/v1/log/inclusion?index={index}&size={size}");
+        let a: types::LogInclusion = self.get_json(&path, &[], MAX_SMALL_ANSWER)?;
+        if (a.index, a.size) != (index, size) {
+            return Err(self.protocol(&path, format!("the answer is for index {} of size {}", a.index, a.size)));
+        }
+        Ok(a)
+    }
+
+    /// `GET /v1/checkpoint[?size=N]`: the signed checkpoint note's bytes (at most a note's 64
+    /// KiB), not checked here ([`Error::Log`] `checkpoint_not_found` when there is none).
+    pub fn checkpoint(&self, size: Option<u64>) -> Result<Vec<u8>, Error> {
+        let path = match size {
+            Some(n) => format!("/v1/checkpoint?size={n}"),
+            None => "/v1/checkpoint".to_string(),
+        };
+        self.get_bytes(&path, &[], MAX_NOTE_ANSWER)
+    }
+
+    /// `GET /v1/checkpoint/tsa?size=N`: the RFC 3161 token (DER) over the text of the node's
+    /// checkpoint of size `N`, not checked here ([`Error::Log`] `tsa_token_not_found` when that
+    /// checkpoint is not stamped, `checkpoint_not_found` when there is none).
+    pub fn checkpoint_tsa(&self, size: u64) -> Result<Vec<u8>, Error> {
+        self.get_bytes(&format!("/v1/checkpoint/tsa?size={size}"), &[], MAX_NOTE_ANSWER)
     }
 
     // ----- signed reads -----

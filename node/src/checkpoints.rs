@@ -33,6 +33,15 @@
 //!   answer's cosignature is verified with the configured vkey and appended to the stored note;
 //!   other answers and errors wait [`WITNESS_BACKOFF_MIN`], doubling to [`WITNESS_BACKOFF_MAX`].
 //!   Only `http://` witnesses are supported.
+//! - **Time stamps** (`[checkpoints] tsa_url`, `tsa_cert`; `docs/receipt-format.md` 15.1, 15.2):
+//!   one more task, fed the same way (newest only, never blocking consensus), asks the TSA for
+//!   a token over each complete checkpoint's text: a `TimeStampReq` with a fresh random 64-bit
+//!   nonce and `certReq`, POSTed as `application/timestamp-query` ([`TSA_TIMEOUT`] per
+//!   exchange, at most [`TSA_MAX_ANSWER`] read). The token must verify against the configured
+//!   certificate, with the nonce, over that text; it is then stored under the checkpoint's size
+//!   with its height (one synced write) and served at `GET /v1/checkpoint/tsa?size=N`.
+//!   Failures back off from [`TSA_BACKOFF_MIN`] to [`WITNESS_BACKOFF_MAX`]; a newer checkpoint
+//!   replaces one not yet stamped. Only `http://` TSAs are supported.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -41,8 +50,9 @@ use std::time::Instant;
 use curia_ledger::crypto::{PublicKey, SecretKey};
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::membership::ValidatorSet;
-use curia_storage::{Store, StoredCheckpoint};
+use curia_storage::{Store, StoredCheckpoint, StoredTsaToken};
 use curia_transparency::note::{KeyKind, Note, SignatureLine, Signer, Verifier};
+use curia_transparency::rfc3161::{self, StampRequest, TsaCertificate};
 use curia_transparency::validators::{check_validator_note, checkpoint_text, validator_verifier};
 use curia_transparency::witness::AddCheckpoint;
 use tokio::sync::watch;
@@ -50,7 +60,8 @@ use tokio::sync::watch;
 use crate::config::{CheckpointSection, WitnessSection};
 use crate::limits::{
     CHECKPOINT_EARLY_HEIGHTS, CHECKPOINT_EARLY_SIGS, CHECKPOINT_PENDING, CHECKPOINT_RESEND, CHECKPOINT_RESEND_FOR,
-    WITNESS_BACKOFF_MAX, WITNESS_BACKOFF_MIN, WITNESS_MAX_409, WITNESS_MAX_ANSWER, WITNESS_TIMEOUT,
+    TSA_BACKOFF_MIN, TSA_MAX_ANSWER, TSA_TIMEOUT, WITNESS_BACKOFF_MAX, WITNESS_BACKOFF_MIN, WITNESS_MAX_409,
+    WITNESS_MAX_ANSWER, WITNESS_TIMEOUT,
 };
 use crate::net::NetHandle;
 use crate::NodeError;
@@ -156,6 +167,9 @@ impl Checkpoints {
         for w in &cfg.witness {
             let target = WitnessTarget::new(w)?;
             tokio::spawn(push_loop(target, store.clone(), write.clone(), latest.subscribe()));
+        }
+        if let Some(tsa) = cfg.tsa()? {
+            tokio::spawn(tsa_loop(tsa, store.clone(), latest.subscribe()));
         }
         let tip = store.tip().height;
         let size = store.log_state().filter(|s| s.height == tip).map_or(0, |s| s.size);
@@ -341,26 +355,26 @@ impl Checkpoints {
 
 // ---------------------------------------------------------------- witnesses
 
-/// A configured witness: where to post and the key its cosignatures must verify with.
-#[derive(Clone, Debug)]
-pub struct WitnessTarget {
+/// An `http://HOST:PORT[/PATH]` URL, checked: host and path of allowed characters, no query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HttpUrl {
     host: String,
     port: u16,
+    /// The path as given (`""` when none).
     path: String,
-    vkey: Verifier,
 }
 
-impl WitnessTarget {
-    /// Checks a `[[checkpoints.witness]]` entry.
-    pub fn new(w: &WitnessSection) -> Result<WitnessTarget, NodeError> {
-        let bad = |m: String| NodeError::Config(format!("[[checkpoints.witness]] {:?}: {m}", w.url));
-        let rest = w.url.strip_prefix("http://").ok_or_else(|| bad("only http:// URLs are supported".into()))?;
+impl HttpUrl {
+    fn parse(url: &str) -> Result<HttpUrl, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or("only http:// URLs are supported (https:// is not: put a local TLS proxy in front)")?;
         let (hostport, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        let (host, port) = hostport.rsplit_once(':').ok_or_else(|| bad("no :PORT".into()))?;
-        let port: u16 = port.parse().map_err(|_| bad(format!("port {port:?} is not a number")))?;
+        let (host, port) = hostport.rsplit_once(':').ok_or("no :PORT")?;
+        let port: u16 = port.parse().map_err(|_| format!("port {port:?} is not a number"))?;
         let host_ok = !host.is_empty()
             && host.len() <= 253
             && host
@@ -368,14 +382,124 @@ impl WitnessTarget {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':' || b == b'[' || b == b']');
         let path_ok = path.len() <= 256 && path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
         if !host_ok || !path_ok {
-            return Err(bad("host or path holds characters not allowed".into()));
+            return Err("host or path holds characters not allowed".into());
         }
+        Ok(HttpUrl { host: host.to_string(), port, path: path.to_string() })
+    }
+}
+
+/// A configured witness: where to post and the key its cosignatures must verify with.
+#[derive(Clone, Debug)]
+pub struct WitnessTarget {
+    url: HttpUrl,
+    vkey: Verifier,
+}
+
+impl WitnessTarget {
+    /// Checks a `[[checkpoints.witness]]` entry.
+    pub fn new(w: &WitnessSection) -> Result<WitnessTarget, NodeError> {
+        let bad = |m: String| NodeError::Config(format!("[[checkpoints.witness]] {:?}: {m}", w.url));
+        let mut url = HttpUrl::parse(&w.url).map_err(bad)?;
+        url.path = url.path.trim_end_matches('/').to_string();
         let vkey = Verifier::parse(&w.vkey).map_err(|e| bad(format!("vkey: {e}")))?;
         if vkey.kind != KeyKind::CosignatureV1 {
             return Err(bad("vkey is not a cosignature/v1 key (type 0x04)".into()));
         }
-        Ok(WitnessTarget { host: host.to_string(), port, path: path.to_string(), vkey })
+        Ok(WitnessTarget { url, vkey })
     }
+}
+
+/// The configured Time-Stamping Authority: where to post and the certificate its tokens must
+/// verify against.
+#[derive(Clone, Debug)]
+pub struct TsaTarget {
+    url: HttpUrl,
+    cert: Arc<TsaCertificate>,
+}
+
+impl TsaTarget {
+    /// Checks `[checkpoints] tsa_url` and reads and checks `tsa_cert` (PEM or DER, at most
+    /// [`rfc3161::MAX_CERT_BYTES`], extended key usage timeStamping alone and critical).
+    pub fn new(url: &str, cert: &std::path::Path) -> Result<TsaTarget, NodeError> {
+        let parsed =
+            HttpUrl::parse(url).map_err(|m| NodeError::Config(format!("[checkpoints] tsa_url {url:?}: {m}")))?;
+        let bad = |m: String| NodeError::Config(format!("[checkpoints] tsa_cert {}: {m}", cert.display()));
+        let meta = std::fs::metadata(cert).map_err(|e| bad(format!("cannot read: {e}")))?;
+        if meta.len() > rfc3161::MAX_CERT_BYTES as u64 {
+            return Err(bad(format!("larger than {} bytes", rfc3161::MAX_CERT_BYTES)));
+        }
+        let bytes = std::fs::read(cert).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let c = TsaCertificate::parse(&bytes).map_err(|e| bad(e.to_string()))?;
+        c.check_time_stamping_usage().map_err(|e| bad(format!("not a TSA certificate: {e}")))?;
+        let mut path = parsed.path.clone();
+        if path.is_empty() {
+            path.push('/');
+        }
+        Ok(TsaTarget { url: HttpUrl { path, ..parsed }, cert: Arc::new(c) })
+    }
+}
+
+/// The time-stamping task: forever, get a token for the latest complete checkpoint not yet
+/// stamped (rules in the module documentation).
+async fn tsa_loop(target: TsaTarget, store: Arc<Store>, mut latest: watch::Receiver<Option<StoredCheckpoint>>) {
+    let mut backoff = TSA_BACKOFF_MIN;
+    let mut done: Option<(u64, u64)> = None;
+    loop {
+        let cp = latest.borrow_and_update().clone();
+        let pending = cp.filter(|c| done != Some((c.size, c.height)));
+        let Some(cp) = pending else {
+            if latest.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        // Already stamped (before a restart, say): nothing to ask.
+        let (st, size) = (store.clone(), cp.size);
+        let have = tokio::task::spawn_blocking(move || st.checkpoint_tsa(size)).await;
+        if let Ok(Ok(Some(t))) = have {
+            if t.height == cp.height {
+                done = Some((cp.size, cp.height));
+                continue;
+            }
+        }
+        match stamp_one(&target, &store, &cp).await {
+            Ok(gen_time) => {
+                tracing::info!(size = cp.size, height = cp.height, %gen_time, "checkpoint time-stamped");
+                done = Some((cp.size, cp.height));
+                backoff = TSA_BACKOFF_MIN;
+            }
+            Err(e) => {
+                tracing::warn!(size = cp.size, height = cp.height, error = %e, retry_in = ?backoff, "time stamp failed");
+                let _ = tokio::time::timeout(backoff, latest.changed()).await;
+                backoff = (backoff * 2).min(WITNESS_BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Ask the TSA for a token over `cp`'s text, check it, store it; its genTime.
+async fn stamp_one(target: &TsaTarget, store: &Arc<Store>, cp: &StoredCheckpoint) -> Result<String, String> {
+    let text = Note::parse(&cp.note).map_err(|e| format!("stored note: {e}"))?.text;
+    let mut nonce = [0u8; 8];
+    getrandom::getrandom(&mut nonce).map_err(|e| format!("no randomness from the operating system: {e}"))?;
+    nonce[0] |= 0x01; // never zero
+    let req = StampRequest::new(text.as_bytes(), &nonce).map_err(|e| e.to_string())?;
+    let (status, answer) =
+        post(&target.url, &target.url.path, rfc3161::QUERY_CONTENT_TYPE, &req.der, TSA_TIMEOUT, TSA_MAX_ANSWER).await?;
+    if status != 200 {
+        let text = String::from_utf8_lossy(&answer[..answer.len().min(200)]).trim().to_string();
+        return Err(format!("HTTP {status}: {text:?}"));
+    }
+    let (token, stamp) =
+        rfc3161::accept_response(&answer, &req, Some(target.cert.as_ref())).map_err(|e| e.to_string())?;
+    let gen_time = stamp.map(|s| s.gen_time.to_string()).unwrap_or_default();
+    let rec = StoredTsaToken { size: cp.size, height: cp.height, token };
+    let st = store.clone();
+    tokio::task::spawn_blocking(move || st.put_checkpoint_tsa(&rec))
+        .await
+        .map_err(|e| format!("store task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    Ok(gen_time)
 }
 
 /// One witness's push task: forever, push the latest complete checkpoint.
@@ -445,7 +569,9 @@ async fn push_one(
             store.log_consistency_proof(*known, cp.size).map_err(|e| f(format!("consistency proof: {e}")))?
         };
         let body = AddCheckpoint { old_size: *known, proof, checkpoint: validators_note.clone() }.to_body();
-        let (status, answer) = post(target, &body).await.map_err(f)?;
+        let path = format!("{}/add-checkpoint", target.url.path);
+        let (status, answer) =
+            post(&target.url, &path, "text/plain", &body, WITNESS_TIMEOUT, WITNESS_MAX_ANSWER).await.map_err(f)?;
         match status {
             200 => {
                 let cosig = check_cosignature(target, &validators_note, &answer).map_err(f)?;
@@ -519,43 +645,56 @@ fn append_cosignature(
     store.put_log_checkpoint(&StoredCheckpoint { note: out, ..cur }).map_err(|e| e.to_string())
 }
 
-/// POST `body` to the witness's `/add-checkpoint`; the status and body of its answer. Blocking
-/// socket calls on the blocking pool, each bounded by [`WITNESS_TIMEOUT`], and the whole
-/// exchange too.
-async fn post(target: &WitnessTarget, body: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let (target, body) = (target.clone(), body.to_vec());
-    let exchange = tokio::task::spawn_blocking(move || post_blocking(&target, &body));
-    match tokio::time::timeout(WITNESS_TIMEOUT, exchange).await {
-        Err(_) => Err(format!("no answer within {WITNESS_TIMEOUT:?}")),
-        Ok(Err(e)) => Err(format!("push task failed: {e}")),
+/// POST `body` to `path` on `url`'s host; the status and body of its answer. Blocking socket
+/// calls on the blocking pool, each bounded by `timeout`, and the whole exchange too; at most
+/// `max` bytes of answer.
+async fn post(
+    url: &HttpUrl,
+    path: &str,
+    content_type: &'static str,
+    body: &[u8],
+    timeout: std::time::Duration,
+    max: usize,
+) -> Result<(u16, Vec<u8>), String> {
+    let (url, path, body) = (url.clone(), path.to_string(), body.to_vec());
+    let exchange = tokio::task::spawn_blocking(move || post_blocking(&url, &path, content_type, &body, timeout, max));
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+        Ok(Err(e)) => Err(format!("request task failed: {e}")),
         Ok(Ok(r)) => r,
     }
 }
 
-fn post_blocking(target: &WitnessTarget, body: &[u8]) -> Result<(u16, Vec<u8>), String> {
+fn post_blocking(
+    url: &HttpUrl,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    timeout: std::time::Duration,
+    max: usize,
+) -> Result<(u16, Vec<u8>), String> {
     use std::io::{Read, Write};
     use std::net::ToSocketAddrs;
-    let host = target.host.trim_matches(['[', ']']);
-    let addr = (host, target.port)
+    let host = url.host.trim_matches(['[', ']']);
+    let addr = (host, url.port)
         .to_socket_addrs()
         .map_err(|e| format!("resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("resolve {host}: no address"))?;
-    let mut s = std::net::TcpStream::connect_timeout(&addr, WITNESS_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(WITNESS_TIMEOUT)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(WITNESS_TIMEOUT)).map_err(|e| e.to_string())?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     let head = format!(
-        "POST {}/add-checkpoint HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        target.path,
-        target.host,
-        target.port,
+        "POST {path} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        url.host,
+        url.port,
         body.len()
     );
     s.write_all(head.as_bytes()).and_then(|()| s.write_all(body)).map_err(|e| format!("send: {e}"))?;
     let mut buf = Vec::new();
-    (&mut s).take(WITNESS_MAX_ANSWER as u64 + 1).read_to_end(&mut buf).map_err(|e| format!("read: {e}"))?;
-    if buf.len() > WITNESS_MAX_ANSWER {
-        return Err(format!("answer larger than {WITNESS_MAX_ANSWER} bytes"));
+    (&mut s).take(max as u64 + 1).read_to_end(&mut buf).map_err(|e| format!("read: {e}"))?;
+    if buf.len() > max {
+        return Err(format!("answer larger than {max} bytes"));
     }
     parse_response(&buf)
 }
@@ -611,7 +750,7 @@ mod tests {
 
     #[test]
     fn due_by_blocks_or_time() {
-        let cfg = CheckpointSection { every_blocks: 10, every_secs: 60, witness: vec![] };
+        let cfg = CheckpointSection { every_blocks: 10, every_secs: 60, ..CheckpointSection::default() };
         assert!(is_due(&cfg, 1, 5, None));
         assert!(is_due(&cfg, 20, 1_000, Some(999)));
         assert!(!is_due(&cfg, 21, 61_000, Some(60_000)));
@@ -623,14 +762,47 @@ mod tests {
         let vkey = Signer::from_seed("w1", &[5; 32]).unwrap().verifier(KeyKind::CosignatureV1).to_vkey();
         let w = |url: &str, vkey: &str| WitnessSection { url: url.into(), vkey: vkey.into() };
         let t = WitnessTarget::new(&w("http://127.0.0.1:7380/", &vkey)).unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("127.0.0.1", 7380, ""));
+        assert_eq!((t.url.host.as_str(), t.url.port, t.url.path.as_str()), ("127.0.0.1", 7380, ""));
         let t = WitnessTarget::new(&w("http://w.example:80/a/b", &vkey)).unwrap();
-        assert_eq!(t.path, "/a/b");
+        assert_eq!(t.url.path, "/a/b");
         for bad in ["https://w:1", "http://w", "http://w:x", "http://w:1/a?b", "http://:1"] {
             assert!(WitnessTarget::new(&w(bad, &vkey)).is_err(), "{bad}");
         }
         let note_key = Signer::from_seed("w1", &[5; 32]).unwrap().verifier(KeyKind::Ed25519).to_vkey();
         assert!(WitnessTarget::new(&w("http://w:1", &note_key)).is_err());
+    }
+
+    #[test]
+    fn tsa_settings_are_checked_at_load() {
+        let dir = std::env::temp_dir().join(format!("curia-node-tsa-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sec = |url: Option<&str>, cert: Option<std::path::PathBuf>| CheckpointSection {
+            tsa_url: url.map(str::to_string),
+            tsa_cert: cert,
+            ..CheckpointSection::default()
+        };
+        let err = |c: CheckpointSection| c.check().unwrap_err().to_string();
+        assert!(sec(None, None).tsa().unwrap().is_none());
+        assert!(err(sec(Some("http://127.0.0.1:1/"), None)).contains("tsa_url needs tsa_cert"));
+        assert!(err(sec(None, Some(dir.join("c.pem")))).contains("tsa_cert is given without tsa_url"));
+        let e = err(sec(Some("https://tsa.example:443/"), Some(dir.join("c.pem"))));
+        assert!(e.contains("only http:// URLs are supported"), "{e}");
+        let e = err(sec(Some("http://tsa.example/"), Some(dir.join("c.pem"))));
+        assert!(e.contains("no :PORT"), "{e}");
+        let e = err(sec(Some("http://127.0.0.1:1/"), Some(dir.join("missing.pem"))));
+        assert!(e.contains("tsa_cert") && e.contains("cannot read"), "{e}");
+        std::fs::write(dir.join("junk.pem"), "not a certificate").unwrap();
+        let e = err(sec(Some("http://127.0.0.1:1/"), Some(dir.join("junk.pem"))));
+        assert!(e.contains("tsa_cert"), "{e}");
+        std::fs::write(dir.join("big.pem"), vec![b'a'; rfc3161::MAX_CERT_BYTES + 1]).unwrap();
+        let e = err(sec(Some("http://127.0.0.1:1/"), Some(dir.join("big.pem"))));
+        assert!(e.contains("larger than"), "{e}");
+        // A certificate, but not a TSA's (no timeStamping extended key usage).
+        let web = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(dir.join("web.pem"), web.cert.pem()).unwrap();
+        let e = err(sec(Some("http://127.0.0.1:1/"), Some(dir.join("web.pem"))));
+        assert!(e.contains("not a TSA certificate"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

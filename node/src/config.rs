@@ -44,6 +44,13 @@ pub struct CheckpointSection {
     /// Also one after the first block whose header time enters a new period of this many
     /// seconds since the epoch (1 to 1,000,000).
     pub every_secs: u64,
+    /// A Time-Stamping Authority (RFC 3161 over HTTP, `http://HOST:PORT[/PATH]`; https is not
+    /// supported) asked to stamp each complete checkpoint's text; needs `tsa_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsa_url: Option<String>,
+    /// The TSA's certificate (PEM or DER): each token is verified against it before it is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsa_cert: Option<PathBuf>,
     /// Witnesses (C2SP tlog-witness) to push complete checkpoints to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub witness: Vec<WitnessSection>,
@@ -54,6 +61,8 @@ impl Default for CheckpointSection {
         CheckpointSection {
             every_blocks: crate::limits::CHECKPOINT_EVERY_BLOCKS,
             every_secs: crate::limits::CHECKPOINT_EVERY_SECS,
+            tsa_url: None,
+            tsa_cert: None,
             witness: Vec::new(),
         }
     }
@@ -89,7 +98,22 @@ impl CheckpointSection {
         for w in &self.witness {
             crate::checkpoints::WitnessTarget::new(w)?;
         }
+        self.tsa()?;
         Ok(())
+    }
+
+    /// The configured TSA (`tsa_url` and `tsa_cert`, both or neither), with its certificate read
+    /// and checked (at most 32 KiB, PEM or DER, extended key usage timeStamping alone, critical).
+    pub fn tsa(&self) -> Result<Option<crate::checkpoints::TsaTarget>, NodeError> {
+        match (&self.tsa_url, &self.tsa_cert) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(NodeError::Config(
+                "[checkpoints] tsa_url needs tsa_cert (the TSA's certificate, to check each token before storing it)"
+                    .into(),
+            )),
+            (None, Some(_)) => Err(NodeError::Config("[checkpoints] tsa_cert is given without tsa_url".into())),
+            (Some(url), Some(cert)) => crate::checkpoints::TsaTarget::new(url, cert).map(Some),
+        }
     }
 }
 
@@ -301,6 +325,7 @@ impl NodeConfig {
             .into_iter()
             .chain(c.node.next_key.as_mut())
             .chain(c.ops.token_file.as_mut())
+            .chain(c.checkpoints.tsa_cert.as_mut())
             .chain(tls)
         {
             if p.is_relative() {

@@ -70,6 +70,14 @@ pub const WITNESS_BACKOFF_MIN: Duration = Duration::from_secs(1);
 pub const WITNESS_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// Most `409` answers followed in a row for one checkpoint (each names the witness's size).
 pub const WITNESS_MAX_409: usize = 3;
+/// Time for one exchange with the Time-Stamping Authority (connect, send, answer).
+pub const TSA_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest TSA answer read (a `TimeStampResp` with its certificates; as
+/// `curia_transparency::rfc3161::MAX_TOKEN_BYTES`, plus room for the HTTP head).
+pub const TSA_MAX_ANSWER: usize = 64 * 1024 + 16 * 1024;
+/// First wait after a failed time-stamp request; doubled after each failure up to
+/// [`WITNESS_BACKOFF_MAX`].
+pub const TSA_BACKOFF_MIN: Duration = Duration::from_secs(1);
 
 // ----- validator network (libp2p) -----
 

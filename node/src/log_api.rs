@@ -1,6 +1,8 @@
 //! The deposit log's read endpoints (`docs/api.md`, "Transparency log"):
 //! `GET /v1/log`, `GET /v1/log/inclusion?index=I&size=N`, `GET /v1/log/consistency?from=A&to=B`,
-//! and the validators' signed checkpoints `GET /v1/checkpoint[?size=N]` (`crate::checkpoints`).
+//! `GET /v1/log/index?deposit=ID`, the validators' signed checkpoints `GET
+//! /v1/checkpoint[?size=N]` (`crate::checkpoints`) and their RFC 3161 time stamps `GET
+//! /v1/checkpoint/tsa?size=N`.
 //!
 //! Rules:
 //! - Public reads: leaf hashes and roots reveal no case data (a leaf is a hash of a deposit ID
@@ -14,7 +16,8 @@
 
 use axum::extract::{RawQuery, State};
 use axum::Json;
-use curia_api_types::{LogConsistency, LogHead, LogInclusion};
+use curia_api_types::{LogConsistency, LogHead, LogInclusion, LogIndex};
+use curia_ledger::Hash;
 use curia_storage::Store;
 
 use crate::api::{read, ApiContext, ApiError, ApiResult};
@@ -148,6 +151,69 @@ pub(crate) async fn get_checkpoint(
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], cp.note).into_response())
 }
 
+/// The value of the one query parameter `name`: a deposit ID (64 hex digits).
+fn parse_deposit_query(q: Option<&str>) -> ApiResult<Hash> {
+    let q = q.unwrap_or("");
+    let v = match q.split('&').collect::<Vec<_>>().as_slice() {
+        [one] => one
+            .strip_prefix("deposit=")
+            .ok_or_else(|| bad("the query must be deposit=ID (64 hex digits), nothing else".into()))?,
+        _ => return Err(bad("the query must be deposit=ID (64 hex digits), nothing else".into())),
+    };
+    if v.len() != 64 {
+        return Err(bad(format!("deposit is not 64 hex digits ({} characters)", v.len())));
+    }
+    Hash::from_hex(v).map_err(|_| bad("deposit is not 64 hex digits".into()))
+}
+
+/// `GET /v1/log/index?deposit=ID`: the deposit's leaf index in the deposit log; 404
+/// `deposit_not_found` if no committed deposit has that ID.
+pub(crate) async fn get_log_index(State(ctx): State<ApiContext>, RawQuery(q): RawQuery) -> ApiResult<Json<LogIndex>> {
+    let deposit_id = parse_deposit_query(q.as_deref())?;
+    let ans = read(&ctx, move |store| {
+        let index = store.log_index(&deposit_id)?.ok_or_else(|| {
+            ApiError::new("deposit_not_found", format!("no committed deposit {deposit_id} in this node's log"))
+        })?;
+        Ok(LogIndex { deposit_id, index })
+    })
+    .await?;
+    Ok(Json(ans))
+}
+
+/// `GET /v1/checkpoint/tsa?size=N`: the RFC 3161 `TimeStampToken` (DER) over the text of the
+/// checkpoint of size `N` this node holds, `application/octet-stream`, with the checkpoint's
+/// block in `Curia-Checkpoint-Height`. 404 `tsa_token_not_found` when that checkpoint is not
+/// (yet) stamped: no TSA configured, the TSA not reached yet, or a later checkpoint of the same
+/// size replaced the stamped one.
+pub(crate) async fn get_checkpoint_tsa(
+    State(ctx): State<ApiContext>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let [size] = parse_query(q.as_deref(), ["size"])?;
+    let tok = read(&ctx, move |store| {
+        let cp = store.log_checkpoint(size)?.ok_or_else(|| {
+            ApiError::new("checkpoint_not_found", format!("no complete checkpoint of size {size} on this node"))
+        })?;
+        match store.checkpoint_tsa(size)? {
+            Some(t) if t.height == cp.height => Ok(t),
+            _ => Err(ApiError::new(
+                "tsa_token_not_found",
+                format!("the checkpoint of size {size} (height {}) has no time stamp on this node", cp.height),
+            )),
+        }
+    })
+    .await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (axum::http::HeaderName::from_static("curia-checkpoint-height"), tok.height.to_string()),
+        ],
+        tok.token,
+    )
+        .into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +237,16 @@ mod tests {
             assert_eq!(e.code, "bad_query");
             assert!(e.message.contains(want), "{q:?}: {}", e.message);
         }
+        let id = "ab".repeat(32);
+        assert_eq!(parse_deposit_query(Some(&format!("deposit={id}"))).unwrap().to_hex(), id);
+        for q in [None, Some(""), Some("deposit="), Some("id=00"), Some("deposit=zz")] {
+            assert_eq!(parse_deposit_query(q).unwrap_err().code, "bad_query", "{q:?}");
+        }
+        let long = format!("deposit={id}00");
+        assert!(parse_deposit_query(Some(&long)).is_err());
+        let two = format!("deposit={id}&deposit={id}");
+        assert!(parse_deposit_query(Some(&two)).is_err());
+        let bad_hex = format!("deposit={}", "g".repeat(64));
+        assert!(parse_deposit_query(Some(&bad_hex)).is_err());
     }
 }

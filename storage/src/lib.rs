@@ -23,7 +23,10 @@ pub use audit::{audit_store, AuditOptions, AuditProgress};
 pub use codec::{CaseEntry, CaseEvent, CaseStatus, DepositLocation, CHECKSUM_LEN};
 pub use error::StoreError;
 pub use scratch::{ScratchState, MEMORY_BUDGET as SCRATCH_MEMORY_BUDGET};
-pub use store::{cf, LogState, Store, StoreOptions, StoreState, StoredCheckpoint, MAX_CHECKPOINT_NOTE, SCHEMA_VERSION};
+pub use store::{
+    cf, LogState, Store, StoreOptions, StoreState, StoredCheckpoint, StoredTsaToken, MAX_CHECKPOINT_NOTE,
+    MAX_TSA_TOKEN, SCHEMA_VERSION,
+};
 
 /// Where a node keeps its store inside its data directory.
 pub const STORE_SUBDIR: &str = "chain";

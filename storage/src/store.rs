@@ -117,7 +117,7 @@ mod checkpoints;
 mod deposit_log;
 mod tx_layout;
 
-pub use checkpoints::{StoredCheckpoint, MAX_CHECKPOINT_NOTE};
+pub use checkpoints::{StoredCheckpoint, StoredTsaToken, MAX_CHECKPOINT_NOTE, MAX_TSA_TOKEN};
 pub use deposit_log::LogState;
 
 fn show_height(k: &[u8]) -> String {

@@ -223,6 +223,81 @@ pub fn request(hash: &[u8; 32], nonce: &[u8]) -> Result<Vec<u8>> {
     req.to_der().map_err(|e| der_err("TimeStampReq", e))
 }
 
+/// A time-stamp request over some bytes, kept by the requester to check the answer
+/// ([`accept_response`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StampRequest {
+    /// The SHA-256 imprint of the stamped bytes.
+    pub hash: [u8; 32],
+    /// The nonce sent (big-endian bytes).
+    pub nonce: Vec<u8>,
+    /// The DER `TimeStampReq`, POSTed as [`QUERY_CONTENT_TYPE`].
+    pub der: Vec<u8>,
+}
+
+impl StampRequest {
+    /// The request over `data` (for a checkpoint: its note text, section 15.1) with `nonce`
+    /// (the caller's fresh random bytes; rules of [`request`]).
+    pub fn new(data: &[u8], nonce: &[u8]) -> Result<StampRequest> {
+        let hash = imprint(data);
+        let der = request(&hash, nonce)?;
+        Ok(StampRequest { hash, nonce: nonce.to_vec(), der })
+    }
+}
+
+/// Checks a TSA's answer to `req`: the response's status and token ([`token_from_response`]),
+/// and, given the TSA certificate, the token verified over the request's imprint with its
+/// nonce ([`verify_token`]). Returns the token's DER and what it states when verified.
+pub fn accept_response(
+    resp: &[u8],
+    req: &StampRequest,
+    tsa: Option<&TsaCertificate>,
+) -> Result<(Vec<u8>, Option<Stamp>)> {
+    let token = token_from_response(resp)?;
+    let stamp = tsa.map(|cert| verify_token(&token, &req.hash, cert, Some(&req.nonce))).transpose()?;
+    Ok((token, stamp))
+}
+
+/// What a token says, read **without** verifying its signature: its message imprint and
+/// genTime. For a requester that has no TSA certificate to tell whether a token it was handed
+/// is over the bytes it expects; never a substitute for [`verify_token`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenContent {
+    /// The TSTInfo's hashed message (SHA-256 imprint).
+    pub imprint: [u8; 32],
+    /// Its genTime as stated.
+    pub gen_time: GenTime,
+}
+
+/// Reads a `TimeStampToken`'s TSTInfo (size, CMS SignedData, id-ct-TSTInfo, SHA-256 imprint,
+/// genTime syntax checked; the signature and certificate are **not**).
+pub fn token_content(token: &[u8]) -> Result<TokenContent> {
+    check_size(token)?;
+    let ci = cms::content_info::ContentInfo::from_der(token).map_err(|e| der_err("TimeStampToken", e))?;
+    if ci.content_type != oid::SIGNED_DATA {
+        return Err(Error::TsaStructure("the token is not CMS SignedData"));
+    }
+    let sd: cms::signed_data::SignedData = ci.content.decode_as().map_err(|e| der_err("SignedData", e))?;
+    if sd.encap_content_info.econtent_type != oid::TST_INFO {
+        return Err(Error::TsaStructure("the encapsulated content is not id-ct-TSTInfo"));
+    }
+    let econtent =
+        sd.encap_content_info.econtent.as_ref().ok_or(Error::TsaStructure("the encapsulated TSTInfo is absent"))?;
+    let tst_der: OctetString = econtent.decode_as().map_err(|e| der_err("encapsulated content", e))?;
+    let tst = TstInfo::from_der(tst_der.as_bytes()).map_err(|e| der_err("TSTInfo", e))?;
+    let alg = &tst.message_imprint.hash_algorithm;
+    if alg.oid != oid::SHA256 || !null_or_absent(&alg.parameters) {
+        return Err(Error::TsaAlgorithm { what: "message imprint", oid: alg.oid.to_string() });
+    }
+    let imprint: [u8; 32] = tst
+        .message_imprint
+        .hashed_message
+        .as_bytes()
+        .try_into()
+        .map_err(|_| Error::TsaStructure("the message imprint is not 32 bytes"))?;
+    Ok(TokenContent { imprint, gen_time: parse_gen_time(&tst.gen_time)? })
+}
+
 /// Reads a `TimeStampResp`: checks its size and status and returns the DER bytes of its
 /// `timeStampToken` exactly as received.
 pub fn token_from_response(resp: &[u8]) -> Result<Vec<u8>> {

@@ -240,3 +240,29 @@ fn refused_request_reports_status() {
     let e = rfc3161::token_from_response(&std::fs::read(&r).unwrap()).unwrap_err();
     assert!(matches!(e, Error::TsaStatus { status: 2, .. }), "{e}");
 }
+
+/// The requester's helpers the node and `curia tsa stamp` share: a request built over the
+/// checkpoint text, the answer accepted only with the request's nonce, and a token's imprint
+/// and genTime read without a certificate (never a verification).
+#[test]
+fn stamp_request_accept_response_and_token_content() {
+    let req = rfc3161::StampRequest::new(CHECKPOINT.as_bytes(), &[0x51, 0x02]).unwrap();
+    assert_eq!(req.hash, expected());
+    assert_eq!(req.der, rfc3161::request(&expected(), &[0x51, 0x02]).unwrap());
+    assert!(rfc3161::StampRequest::new(CHECKPOINT.as_bytes(), &[0, 0]).is_err());
+    let resp = stamp("rsa", CHECKPOINT.as_bytes(), &[0x51, 0x02]);
+    let (tok, s) = rfc3161::accept_response(&resp, &req, Some(&cert("tsa-rsa.pem"))).unwrap();
+    assert!(s.is_some());
+    let (tok2, none) = rfc3161::accept_response(&resp, &req, None).unwrap();
+    assert_eq!((tok2, none), (tok.clone(), None));
+    // The answer to another request (another nonce) is refused with a certificate.
+    let other = rfc3161::StampRequest::new(CHECKPOINT.as_bytes(), &[0x52]).unwrap();
+    let e = rfc3161::accept_response(&resp, &other, Some(&cert("tsa-rsa.pem"))).unwrap_err();
+    assert!(matches!(e, Error::TsaNonce(_)), "{e}");
+    let c = rfc3161::token_content(&tok).unwrap();
+    assert_eq!(c.imprint, expected());
+    let verified = rfc3161::verify_token(&tok, &expected(), &cert("tsa-rsa.pem"), None).unwrap();
+    assert_eq!(c.gen_time, verified.gen_time);
+    assert!(rfc3161::token_content(&tok[..tok.len() / 2]).is_err());
+    assert!(rfc3161::token_content(&resp).is_err(), "a response is not a token");
+}

@@ -23,4 +23,5 @@ mod network;
 mod slow_clients;
 mod tls;
 mod tsa;
+mod upgrade;
 mod witness;

@@ -13,18 +13,18 @@ fn curia() -> Command {
     Command::new(env!("CARGO_BIN_EXE_curia"))
 }
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// A test TSA process; killed on drop (it also exits when its stdin closes).
-struct Tsa {
+pub(crate) struct Tsa {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Tsa {
-    fn start(dir: &Path, section: &str) -> Tsa {
+    pub(crate) fn start(dir: &Path, section: &str) -> Tsa {
         let mut child = Command::new("python3")
             .arg(repo().join("tests/tsa/tsa_server.py"))
             .arg(dir)

@@ -469,6 +469,21 @@ fn log_checkpoints_are_kept_by_size_and_survive_reopen() {
     assert_eq!(store.log_checkpoint(4).unwrap(), None);
     assert_eq!(store.log_checkpoint(11).unwrap(), None);
     assert_eq!(store.latest_log_checkpoint().unwrap(), Some(cp(10, 5, "d")));
+    // Time-stamp tokens, by size, naming the checkpoint's height; they never count as the
+    // latest checkpoint (their keys sort after every checkpoint key).
+    use curia_storage::{StoredTsaToken, MAX_TSA_TOKEN};
+    let tok = |size, height, t: &[u8]| StoredTsaToken { size, height, token: t.to_vec() };
+    assert_eq!(store.checkpoint_tsa(10).unwrap(), None);
+    store.put_checkpoint_tsa(&tok(10, 4, b"token-4")).unwrap();
+    store.put_checkpoint_tsa(&tok(10, 5, b"token-5")).unwrap();
+    store.put_checkpoint_tsa(&tok(u64::MAX, 9, b"top")).unwrap();
+    assert!(store.put_checkpoint_tsa(&tok(3, 1, &vec![1; MAX_TSA_TOKEN + 1])).is_err());
+    assert!(store.put_checkpoint_tsa(&tok(3, 1, b"")).is_err());
+    drop(store);
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!(store.checkpoint_tsa(10).unwrap(), Some(tok(10, 5, b"token-5")));
+    assert_eq!(store.checkpoint_tsa(3).unwrap(), None);
+    assert_eq!(store.latest_log_checkpoint().unwrap(), Some(cp(10, 5, "d")));
     // The records are checksummed like every value: the audit of the store still passes.
     audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap();
 }
