@@ -5,6 +5,7 @@
 # p99), and stops the network. Examples:
 #   bash testnet/loadtest.sh --rate 5000 --duration 30
 #   bash testnet/loadtest.sh --mode batch --batch-size 1000 --rate 30000 --duration 30
+#   bash testnet/loadtest.sh --rate 5000 --duration 30 --receipt-rate 1000   (adds a receipts line)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NET=${NET:-target/testnet}
@@ -25,6 +26,11 @@ if c:
         c["ceiling_deposits_per_s"], c["verify_rate_per_s"], c["threads"], c["validators"],
         r["committed_over_ceiling"])
 print(line)
+rc = r.get("receipts")
+if rc:
+    print("receipts: %d ok of %d scheduled at %.0f/s (%d workers), p50 %d ms, p99 %d ms, max %d ms; skipped %d; errors %s" % (
+        rc["ok"], rc["scheduled"], rc["rate_offered_per_s"], rc["workers"], rc["latency_ms"]["p50"],
+        rc["latency_ms"]["p99"], rc["latency_ms"]["max"], rc["skipped_queue_full"], rc["errors"] or "none"))
 ' >&2 || true
 fi
 exit "$rc"

@@ -1,3 +1,4 @@
 //! Benchmarks and load generators for Curia.
 
 pub mod ceiling;
+pub mod fixtures;

@@ -48,7 +48,7 @@ use curia_ledger::evidence::DoubleProposal;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::limits::MAX_BLOCK_DEPOSITS;
 use curia_ledger::state::{
-    apply_block_with, build_block_with, membership_of, verify_all, Change, Proposing, StateView, Tip,
+    apply_block_with, build_block_ids, membership_of, verify_all, Change, Proposing, StateView, Tip,
 };
 use curia_ledger::tx::{Payload, Transaction};
 use curia_ledger::Hash;
@@ -136,8 +136,10 @@ pub trait ChainStore {
 pub trait TxSource {
     /// Whether nothing is waiting.
     fn is_empty(&self) -> bool;
-    /// The oldest waiting transactions, at most `max_txs` of them and `max_deposits` deposits.
-    fn candidates(&mut self, max_txs: usize, max_deposits: usize) -> Vec<Transaction>;
+    /// The oldest waiting transactions with their IDs (each its [`Transaction::id`] on this
+    /// chain, so that the proposer does not hash them again), at most `max_txs` of them and
+    /// `max_deposits` deposits.
+    fn candidates(&mut self, max_txs: usize, max_deposits: usize) -> Vec<(Transaction, Hash)>;
     /// Whether the source holds transaction `id` with this signature, already verified.
     fn holds(&self, id: &Hash, signature: &Signature) -> bool;
     /// Forget these transactions (committed or refused).
@@ -449,14 +451,13 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         let built = self
             .store
             .read_state(|state| {
-                build_block_with(spec, state, &tip, candidates, proposing, &|id, sig| pool.holds(id, sig))
+                build_block_ids(spec, state, &tip, candidates, proposing, &|id, sig| pool.holds(id, sig))
             })
             .map_err(store_err)?;
-        let dropped: Vec<Hash> = built.rejected.iter().map(|(t, _)| t.id(&self.spec.chain_id)).collect();
         for (_, e) in &built.rejected {
             self.notes.push(Note::LeftOut { code: e.code() });
         }
-        self.pool.remove(&dropped);
+        self.pool.remove(&built.rejected_ids);
         self.checked.insert(built.block.hash(), built.changes);
         Ok(built.block)
     }
@@ -528,7 +529,13 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         } else {
             self.machine.set_membership(membership, h);
         }
-        let ids: Vec<Hash> = block.txs.iter().map(|t| t.id(&self.spec.chain_id)).collect();
+        // The committed transactions' IDs, from their `TxApplied` changes (one per transaction,
+        // in block order, computed when the block was checked) rather than hashed again.
+        let ids: Vec<Hash> =
+            changes.iter().filter_map(|c| if let Change::TxApplied { id } = c { Some(*id) } else { None }).collect();
+        if ids.len() != block.txs.len() {
+            return broken(format!("{} transactions but {} applied", block.txs.len(), ids.len()));
+        }
         self.pool.remove(&ids);
         self.last_commit_at = self.clock.monotonic_ms();
         // Votes of the committed height are kept one height longer for peers that lag; a failed

@@ -745,6 +745,9 @@ pub struct Built {
     pub changes: Vec<Change>,
     /// Candidates left out, with the reason.
     pub rejected: Vec<(Transaction, LedgerError)>,
+    /// The IDs of the candidates left out, in the order of `rejected` (so that a proposer can
+    /// drop them from its mempool without hashing them again).
+    pub rejected_ids: Vec<Hash>,
 }
 
 /// Build the next block from candidate transactions: each candidate that passes every check is
@@ -768,33 +771,59 @@ pub fn build_block_with(
     proposing: Proposing,
     checked: SigChecked,
 ) -> Built {
+    let candidates = candidates
+        .into_iter()
+        .map(|tx| {
+            let id = tx.id(&spec.chain_id);
+            (tx, id)
+        })
+        .collect();
+    build_block_ids(spec, state, tip, candidates, proposing, checked)
+}
+
+/// [`build_block_with`] for candidates whose IDs the caller already computed (a mempool keys its
+/// transactions by ID): each ID must be its transaction's [`Transaction::id`] on this chain; a
+/// wrong one gives a block whose state root no validator accepts.
+pub fn build_block_ids(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    tip: &Tip,
+    candidates: Vec<(Transaction, Hash)>,
+    proposing: Proposing,
+    checked: SigChecked,
+) -> Built {
     let mut ov = Overlay::at_height(state, tip.height + 1);
     let mut txs = Vec::new();
     let mut rejected = Vec::new();
+    let mut rejected_ids = Vec::new();
     let mut deposits = 0usize;
     let max_txs = spec.genesis.params.max_block_txs as usize;
-    for tx in candidates {
+    for (tx, id) in candidates {
+        debug_assert_eq!(id, tx.id(&spec.chain_id), "a candidate's ID is not its transaction's");
         let weight = tx.items.len().max(1);
         if txs.len() >= max_txs || deposits + weight > MAX_BLOCK_DEPOSITS {
             rejected.push((tx, LedgerError::Invalid { what: "block", reason: "block is full".into() }));
+            rejected_ids.push(id);
             continue;
         }
         let r = tx
             .check_shape()
-            .map(|()| tx.id(&spec.chain_id))
-            .and_then(|id| {
+            .and_then(|()| {
                 if !checked(&id, &tx.signature) {
                     tx.body.sender.verify("transaction", &id, &tx.signature)?;
                 }
-                Ok(id)
+                Ok(())
             })
-            .and_then(|id| ov.apply_tx(spec, &tx, &id));
+            .and_then(|()| ov.apply_tx(spec, &tx, &id));
         match r {
             Ok(()) => {
                 deposits += weight;
                 txs.push(tx);
             }
-            Err(e) => rejected.push((tx, e)),
+            Err(e) => {
+                rejected.push((tx, e));
+                rejected_ids.push(id);
+            }
         }
     }
     let changes = ov.into_changes();
@@ -804,7 +833,7 @@ pub fn build_block_with(
         // genesis set and every validator will refuse the block.
         Err(_) => next_header(spec, tip, &txs, &changes, &proposing),
     };
-    Built { block: Block { header, last_commit: proposing.last_commit, txs }, changes, rejected }
+    Built { block: Block { header, last_commit: proposing.last_commit, txs }, changes, rejected, rejected_ids }
 }
 
 /// The header version at `height`: 2 until a membership change takes effect at or before

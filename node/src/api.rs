@@ -17,7 +17,7 @@
 //! - A submission takes one of the [`SUBMIT_CONCURRENCY`] slots only once its body has fully
 //!   arrived, so a client that stalls its body holds a connection, never a slot; it waits up to
 //!   [`SUBMIT_SLOT_WAIT`] for one (then 503 `busy`). Shape, sender, signatures and registry
-//!   approvals are checked on the blocking pool ([`check_admission_at`]), never on the consensus loop.
+//!   approvals are checked on the blocking pool ([`check_admission_ids`]), never on the consensus loop.
 //! - Submissions go to the driver through a bounded queue ([`ApiContext::submit`]); the API never
 //!   waits for room in it. A full queue or a full mempool answers 503 with `Retry-After` (whole
 //!   seconds, rounded up) so that clients back off instead of the node growing.
@@ -57,7 +57,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use curia_api_types::{DoubleProposalInfo, EvidenceList};
 
 use crate::http::ConnLimits;
-use crate::mempool::{check_admission_at, Admitted, MAX_SUBMISSION};
+use crate::mempool::{check_admission_ids, tx_ids, Admitted, MAX_SUBMISSION};
 use crate::NodeError;
 
 /// The answer bodies, shared with `curia-client` (`api-types/`).
@@ -83,11 +83,11 @@ const _: () = assert!(curia_api_types::MAX_CHAIN_BLOCKS == crate::limits::MAX_CH
 pub type SubmitResult = Result<Vec<Result<Admitted, NodeError>>, NodeError>;
 
 /// A submission from the API to the driver, which admits it to its mempool and answers on
-/// `reply`. The API has already run [`check_admission_at`] on it, off the consensus loop.
+/// `reply`. The API has already run [`check_admission_ids`] on it, off the consensus loop.
 pub struct Submit {
     /// The transactions, in the client's order.
     pub txs: Vec<Transaction>,
-    /// Their [`check_admission_at`] results (ID, or why it failed), in the same order.
+    /// Their [`check_admission_ids`] results (ID, or why it failed), in the same order.
     pub checks: Vec<Result<Hash, NodeError>>,
     /// Where the driver sends the mempool's answer.
     pub reply: oneshot::Sender<SubmitResult>,
@@ -341,18 +341,20 @@ fn parse_json<T: serde::de::DeserializeOwned>(ctx: &ApiContext, bytes: &[u8], wh
     })
 }
 
-/// Check `txs` (shape, sender, signatures) on the blocking pool, hand them to the driver and
-/// wait for its answer.
-async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<Vec<Result<Admitted, NodeError>>> {
+/// Hash `txs` (their IDs, once: every later step gets them passed) and check them (shape,
+/// sender, signatures) on the blocking pool, hand them to the driver and wait for its answer.
+/// Returns the IDs with the answers, in the client's order.
+async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<(Vec<Hash>, Vec<Result<Admitted, NodeError>>)> {
     if txs.len() > MAX_SUBMISSION {
         ctx.metrics.inc_rejected("too_many_txs");
         return Err(NodeError::TooManyTxs { got: txs.len(), max: MAX_SUBMISSION }.into());
     }
     let (store, spec) = (ctx.store.clone(), ctx.spec.clone());
-    let (txs, checks) = tokio::task::spawn_blocking(move || {
+    let (txs, ids, checks) = tokio::task::spawn_blocking(move || {
         let next_height = store.tip().height + 1;
-        let checks = check_admission_at(&spec, &store.state(), Some(next_height), &txs);
-        (txs, checks)
+        let ids = tx_ids(&spec.chain_id, &txs);
+        let checks = check_admission_ids(&spec, &store.state(), Some(next_height), &txs, &ids);
+        (txs, ids, checks)
     })
     .await
     .map_err(|e| ApiError::new("internal", format!("signature check task failed: {e}")))?;
@@ -369,7 +371,7 @@ async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<Vec<Result
         }
     }
     match tokio::time::timeout(SUBMIT_TIMEOUT, answer).await {
-        Ok(Ok(r)) => Ok(r?),
+        Ok(Ok(r)) => Ok((ids, r?)),
         Ok(Err(_)) => {
             Err(ApiError::new("unavailable", "the node dropped the submission").retry_after(BUSY_RETRY_AFTER_S))
         }
@@ -394,7 +396,7 @@ async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: B
             format!("POST /v1/deposits takes deposit or batch_deposit transactions, not {kind}; use /v1/transactions"),
         ));
     }
-    let mut results = submit(&ctx, vec![tx]).await?;
+    let (_, mut results) = submit(&ctx, vec![tx]).await?;
     match results.pop() {
         Some(Ok(a)) if results.is_empty() => {
             Ok((StatusCode::ACCEPTED, Json(Accepted { tx_id: a.tx_id, deposit_ids: a.deposit_ids })).into_response())
@@ -448,9 +450,7 @@ async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, bo
         ctx.metrics.inc_rejected("invalid_field");
         return Err(ApiError::new("invalid_field", "txs is empty"));
     }
-    let chain_id = ctx.spec.chain_id;
-    let ids: Vec<Hash> = txs.iter().map(|t| t.id(&chain_id)).collect();
-    let results = submit(&ctx, txs).await?;
+    let (ids, results) = submit(&ctx, txs).await?;
     if results.len() != ids.len() {
         return Err(ApiError::new("internal", "the node answered a submission with another count"));
     }

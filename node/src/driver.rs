@@ -297,8 +297,8 @@ impl TxSource for NodePool {
     fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    fn candidates(&mut self, max_txs: usize, max_deposits: usize) -> Vec<Transaction> {
-        self.0.peek(max_txs, max_deposits)
+    fn candidates(&mut self, max_txs: usize, max_deposits: usize) -> Vec<(Transaction, Hash)> {
+        self.0.peek_ids(max_txs, max_deposits)
     }
     fn holds(&self, id: &Hash, signature: &Signature) -> bool {
         self.0.holds(id, signature)

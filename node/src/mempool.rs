@@ -196,6 +196,11 @@ impl Mempool {
     /// The oldest pending transactions, at most `max_txs` of them and at most `max_deposits`
     /// deposits (a batch counts its items), for a proposal. They stay pending until removed.
     pub fn peek(&self, max_txs: usize, max_deposits: usize) -> Vec<Transaction> {
+        self.peek_ids(max_txs, max_deposits).into_iter().map(|(tx, _)| tx).collect()
+    }
+
+    /// [`Mempool::peek`] with each transaction's ID (the mempool's key: not hashed again).
+    pub fn peek_ids(&self, max_txs: usize, max_deposits: usize) -> Vec<(Transaction, Hash)> {
         let mut out = Vec::new();
         let mut deposits = 0;
         for id in &self.queue {
@@ -205,7 +210,7 @@ impl Mempool {
                 break;
             }
             deposits += w;
-            out.push(tx.clone());
+            out.push((tx.clone(), *id));
         }
         out
     }
@@ -230,6 +235,13 @@ impl Mempool {
     }
 }
 
+/// Each transaction's ID (one SHA-256 of its canonical body), computed once where the
+/// transactions enter the node and passed along the submission path ([`check_signed_ids`],
+/// [`check_admission_ids`], the mempool's key, the proposal's and the commit's removal).
+pub fn tx_ids(chain_id: &Hash, txs: &[Transaction]) -> Vec<Hash> {
+    txs.iter().map(|t| t.id(chain_id)).collect()
+}
+
 /// The checks done before admission, off the consensus loop, for each transaction, cheapest
 /// first: shape and field limits, a batch's items against its signed root, a registered and
 /// active sender whose role may send the kind (on the committed `state`), and the signature (one
@@ -237,11 +249,17 @@ impl Mempool {
 /// ones). Returns each ID. [`Mempool::admit`] repeats the cheap state checks, since the state
 /// may have moved on meanwhile.
 pub fn check_signed(chain_id: &Hash, state: &dyn StateView, txs: &[Transaction]) -> Vec<Result<Hash, NodeError>> {
+    check_signed_ids(state, txs, &tx_ids(chain_id, txs))
+}
+
+/// [`check_signed`] with the IDs already computed ([`tx_ids`], same order and length as `txs`).
+pub fn check_signed_ids(state: &dyn StateView, txs: &[Transaction], ids: &[Hash]) -> Vec<Result<Hash, NodeError>> {
+    assert_eq!(txs.len(), ids.len(), "one ID per transaction");
     let mut results: Vec<Result<Hash, NodeError>> = Vec::with_capacity(txs.len());
     let mut sig_items = Vec::new();
     let mut sig_owner = Vec::new();
-    for (i, tx) in txs.iter().enumerate() {
-        let id = tx.id(chain_id);
+    for (i, (tx, id)) in txs.iter().zip(ids).enumerate() {
+        let id = *id;
         match tx.check_shape().map_err(NodeError::from).and_then(|()| check_sender(state, tx)) {
             Ok(()) => {
                 sig_items.push((tx.body.sender, id, tx.signature));
@@ -291,7 +309,19 @@ pub fn check_admission_at(
     next_height: Option<u64>,
     txs: &[Transaction],
 ) -> Vec<Result<Hash, NodeError>> {
-    let mut results = check_signed(&spec.chain_id, state, txs);
+    check_admission_ids(spec, state, next_height, txs, &tx_ids(&spec.chain_id, txs))
+}
+
+/// [`check_admission_at`] with the IDs already computed ([`tx_ids`], same order and length as
+/// `txs`): the submission path hashes each transaction once.
+pub fn check_admission_ids(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    next_height: Option<u64>,
+    txs: &[Transaction],
+    ids: &[Hash],
+) -> Vec<Result<Hash, NodeError>> {
+    let mut results = check_signed_ids(state, txs, ids);
     for (tx, r) in txs.iter().zip(results.iter_mut()) {
         if let Ok(id) = r {
             if let Err(e) = check_with_state(spec, state, next_height, tx, id) {

@@ -267,11 +267,13 @@ impl TxSource for SimPool {
     fn is_empty(&self) -> bool {
         false
     }
-    fn candidates(&mut self, _max_txs: usize, _max_deposits: usize) -> Vec<Transaction> {
+    fn candidates(&mut self, _max_txs: usize, _max_deposits: usize) -> Vec<(Transaction, Hash)> {
         self.count += 1;
         let data = format!("evidence {} {}", self.tag, self.count);
-        let mut txs: Vec<Transaction> = self.submitted.iter().map(|(_, t)| t.clone()).collect();
-        txs.push(self.chain.deposit("platform", data.as_bytes(), self.count));
+        let mut txs: Vec<(Transaction, Hash)> = self.submitted.iter().map(|(i, t)| (t.clone(), *i)).collect();
+        let deposit = self.chain.deposit("platform", data.as_bytes(), self.count);
+        let id = deposit.id(&self.chain.spec.chain_id);
+        txs.push((deposit, id));
         txs
     }
     fn holds(&self, _id: &Hash, _signature: &Signature) -> bool {

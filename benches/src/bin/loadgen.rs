@@ -21,6 +21,15 @@
 //!   the validators on the machine); the report then gives the committed rate as a fraction of
 //!   it (`committed_over_ceiling`). `--local-validators N`: validators sharing this machine
 //!   (default: the number of nodes).
+//! - `--receipt-rate N` (default 0: none) and `--receipt-workers N` (default 4): while
+//!   depositing, fetch `GET /v1/deposits/{id}/receipt` N times a second (open-loop, from the
+//!   first block of this run that has a successor), each for a deposit of this run drawn
+//!   uniformly from those whose block has a successor, from the nodes in turn; the report's
+//!   `receipts` gives their latency p50/p99/max (from each request's scheduled time), the
+//!   refusals by code, and the requests skipped because every fetcher was busy.
+//!
+//! Arguments are parsed by clap (`loadgen --help`); numbers may carry `_` separators. A bad
+//! argument exits with code 2 before anything is signed or sent.
 //!
 //! Method: every transaction is built and signed before the clock starts (a fresh run ID goes
 //! into every nonce, so runs never collide). Requests are scheduled open-loop at `rate`; each
@@ -32,17 +41,82 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use clap::{CommandFactory, Parser};
 use curia_benches::ceiling::{self, Ceiling, CeilingOptions};
 use curia_client::types::TxBatch;
 use curia_client::{Client, Error as ClientError};
 use curia_ledger::crypto::SecretKey;
 use curia_ledger::genesis::Genesis;
 use curia_ledger::hash::Hash;
-use curia_ledger::tx::{batch_body, Commitment, Deposit, Payload, Transaction, TxBody};
+use curia_ledger::tx::{batch_body, batch_item_id, Commitment, Deposit, Payload, Transaction, TxBody};
+
+/// Numbers may carry `_` separators (`--rate 15_000`).
+fn num(v: &str) -> Result<f64, String> {
+    v.replace('_', "").parse::<f64>().map_err(|_| format!("not a number: {v}"))
+}
+
+/// A whole number (`_` separators allowed).
+fn count(v: &str) -> Result<usize, String> {
+    v.replace('_', "").parse::<usize>().map_err(|_| format!("not a whole number: {v}"))
+}
+
+/// Load generator for a running Curia network: pre-signed deposits at a chosen rate, every
+/// commit timed, optionally receipts fetched under load; JSON report on stdout.
+#[derive(Parser, Debug)]
+#[command(name = "loadgen", about, long_about = None)]
+struct Cli {
+    /// A directory written by `curia testnet init` (genesis, clients/platform.key, nodes' API
+    /// addresses).
+    #[arg(long, value_name = "DIR")]
+    net: Option<PathBuf>,
+    /// Node API URLs, comma-separated (instead of the ones in --net).
+    #[arg(long, value_name = "URL,URL,...", value_delimiter = ',')]
+    nodes: Vec<String>,
+    /// The chain's genesis file (default: DIR/genesis.json of --net).
+    #[arg(long, value_name = "FILE")]
+    genesis: Option<PathBuf>,
+    /// The platform client's key file (default: DIR/clients/platform.key of --net).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// single (one deposit per transaction) or batch (--batch-size items per transaction).
+    #[arg(long, value_name = "MODE", default_value = "single")]
+    mode: String,
+    /// Items per batch deposit in --mode batch (1..=10000).
+    #[arg(long, value_name = "N", default_value = "1000", value_parser = count)]
+    batch_size: usize,
+    /// Deposits per second offered.
+    #[arg(long, value_name = "N", default_value = "5000", value_parser = num)]
+    rate: f64,
+    /// Seconds of sending.
+    #[arg(long, value_name = "S", default_value = "30", value_parser = num)]
+    duration: f64,
+    /// Transactions per HTTP request (default: as many as 50 ms of load, at least 1).
+    #[arg(long, value_name = "N", value_parser = count)]
+    chunk: Option<usize>,
+    /// Concurrent HTTP senders.
+    #[arg(long, value_name = "N", default_value = "8", value_parser = count)]
+    workers: usize,
+    /// Seconds to wait for the last commits after sending stops.
+    #[arg(long, value_name = "S", default_value = "30", value_parser = num)]
+    drain: f64,
+    /// Seconds to measure the signature ceiling first (0 skips it).
+    #[arg(long, value_name = "S", default_value = "3", value_parser = num)]
+    ceiling_secs: f64,
+    /// Validators sharing this machine (default: the number of nodes).
+    #[arg(long, value_name = "N", value_parser = count)]
+    local_validators: Option<usize>,
+    /// Receipt requests per second for already-committed deposits of this run, while
+    /// depositing (0: none).
+    #[arg(long, value_name = "N", default_value = "0", value_parser = num)]
+    receipt_rate: f64,
+    /// Concurrent receipt fetchers (with --receipt-rate).
+    #[arg(long, value_name = "N", default_value = "4", value_parser = count)]
+    receipt_workers: usize,
+}
 
 struct Args {
     nodes: Vec<String>,
@@ -56,81 +130,71 @@ struct Args {
     drain: f64,
     ceiling_secs: f64,
     local_validators: Option<usize>,
+    receipt_rate: f64,
+    receipt_workers: usize,
 }
 
+/// A refusal of the arguments, in clap's format, with exit code 2.
+fn bad_args(msg: &str) -> ! {
+    Cli::command().error(clap::error::ErrorKind::ValueValidation, msg).exit()
+}
+
+/// A failure before anything is sent (unreadable file, node not answering): exit code 2.
 fn usage(msg: &str) -> ! {
-    eprintln!("loadgen: {msg}\nsee the module documentation in benches/src/bin/loadgen.rs for the options");
+    eprintln!("loadgen: {msg}\nsee `loadgen --help` for the options");
     std::process::exit(2)
 }
 
 fn parse_args() -> Args {
-    let mut net: Option<PathBuf> = None;
-    let mut nodes = Vec::new();
-    let (mut genesis, mut key) = (None, None);
-    let mut mode = "single".to_string();
-    let mut batch_size = 1000usize;
-    let mut a = Args {
-        nodes: vec![],
-        genesis: PathBuf::new(),
-        key: PathBuf::new(),
-        batch: None,
-        rate: 5000.0,
-        duration: 30.0,
-        chunk: None,
-        workers: 8,
-        drain: 30.0,
-        ceiling_secs: 3.0,
-        local_validators: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut val = || it.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
-        let num =
-            |v: String| v.replace('_', "").parse::<f64>().unwrap_or_else(|_| usage(&format!("not a number: {v}")));
-        match flag.as_str() {
-            "--net" => net = Some(val().into()),
-            "--nodes" => nodes = val().split(',').map(|s| s.trim_end_matches('/').to_string()).collect(),
-            "--genesis" => genesis = Some(PathBuf::from(val())),
-            "--key" => key = Some(PathBuf::from(val())),
-            "--mode" => mode = val(),
-            "--batch-size" => batch_size = num(val()) as usize,
-            "--rate" => a.rate = num(val()),
-            "--duration" => a.duration = num(val()),
-            "--chunk" => a.chunk = Some(num(val()) as usize),
-            "--workers" => a.workers = num(val()) as usize,
-            "--drain" => a.drain = num(val()),
-            "--ceiling-secs" => a.ceiling_secs = num(val()),
-            "--local-validators" => a.local_validators = Some(num(val()) as usize),
-            "-h" | "--help" => usage("usage"),
-            other => usage(&format!("unknown option {other}")),
-        }
-    }
-    if let Some(dir) = net {
+    let c = Cli::parse();
+    let (mut genesis, mut key, mut nodes) = (c.genesis, c.key, c.nodes);
+    nodes = nodes.into_iter().map(|s| s.trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect();
+    if let Some(dir) = c.net {
         genesis.get_or_insert(dir.join("genesis.json"));
         key.get_or_insert(dir.join("clients/platform.key"));
         if nodes.is_empty() {
             nodes = api_urls(&dir);
         }
     }
-    a.nodes = nodes;
-    a.genesis = genesis.unwrap_or_else(|| usage("give --net DIR or --genesis FILE"));
-    a.key = key.unwrap_or_else(|| usage("give --net DIR or --key FILE"));
-    if a.nodes.is_empty() {
-        usage("no nodes: give --net DIR or --nodes URL,...");
+    let genesis = genesis.unwrap_or_else(|| bad_args("give --net DIR or --genesis FILE"));
+    let key = key.unwrap_or_else(|| bad_args("give --net DIR or --key FILE"));
+    if nodes.is_empty() {
+        bad_args("no nodes: give --net DIR or --nodes URL,...");
     }
-    a.batch = match mode.as_str() {
+    let batch = match c.mode.as_str() {
         "single" => None,
-        "batch" if (1..=10_000).contains(&batch_size) => Some(batch_size),
-        "batch" => usage("--batch-size must be 1..=10000"),
-        m => usage(&format!("--mode is single or batch, not {m}")),
+        "batch" if (1..=10_000).contains(&c.batch_size) => Some(c.batch_size),
+        "batch" => bad_args("--batch-size must be 1..=10000"),
+        m => bad_args(&format!("--mode is single or batch, not {m}")),
     };
-    if !(a.rate > 0.0 && a.duration > 0.0 && a.workers > 0) {
-        usage("--rate, --duration and --workers must be positive");
+    let finite = c.rate.is_finite() && c.duration.is_finite();
+    if !(finite && c.rate > 0.0 && c.duration > 0.0 && c.workers > 0) {
+        bad_args("--rate, --duration and --workers must be positive");
     }
-    if a.ceiling_secs.is_nan() || a.ceiling_secs < 0.0 || a.local_validators == Some(0) {
-        usage("--ceiling-secs must be >= 0 and --local-validators positive");
+    if !(c.ceiling_secs >= 0.0 && c.ceiling_secs.is_finite()) || c.local_validators == Some(0) {
+        bad_args("--ceiling-secs must be >= 0 and --local-validators positive");
     }
-    a
+    if !(c.drain >= 0.0 && c.drain.is_finite()) {
+        bad_args("--drain must be >= 0");
+    }
+    if !(c.receipt_rate >= 0.0 && c.receipt_rate.is_finite()) || c.receipt_workers == 0 {
+        bad_args("--receipt-rate must be >= 0 and --receipt-workers positive");
+    }
+    Args {
+        nodes,
+        genesis,
+        key,
+        batch,
+        rate: c.rate,
+        duration: c.duration,
+        chunk: c.chunk,
+        workers: c.workers,
+        drain: c.drain,
+        ceiling_secs: c.ceiling_secs,
+        local_validators: c.local_validators,
+        receipt_rate: c.receipt_rate,
+        receipt_workers: c.receipt_workers,
+    }
 }
 
 /// The API URLs of the nodes of a `curia testnet init` directory, in name order.
@@ -236,14 +300,127 @@ fn send(client: &Client, chunk: &Chunk, tally: &Mutex<Tally>) {
             }
         }
         Err(e) => {
-            let key = match (e.status(), e.code(), &e) {
-                (Some(status), code, _) => format!("{status} {}", code.unwrap_or("?")),
-                (None, _, ClientError::Transport { .. }) => "transport".to_string(),
-                (None, _, other) => other.to_string(),
-            };
-            *t.http_errors.entry(key).or_default() += chunk.tx_ids.len() as u64;
+            *t.http_errors.entry(error_key(&e)).or_default() += chunk.tx_ids.len() as u64;
         }
     }
+}
+
+/// The key under which a failed request is counted: HTTP status and error code, or transport.
+fn error_key(e: &ClientError) -> String {
+    match (e.status(), e.code(), e) {
+        (Some(status), code, _) => format!("{status} {}", code.unwrap_or("?")),
+        (None, _, ClientError::Transport { .. }) => "transport".to_string(),
+        (None, _, other) => other.to_string(),
+    }
+}
+
+/// What the receipt load saw.
+#[derive(Default)]
+struct ReceiptTally {
+    scheduled: u64,
+    skipped_queue_full: u64,
+    latencies_ms: Vec<u64>,
+    errors: HashMap<String, u64>,
+}
+
+/// Receipt requests under load: open-loop at `rate` per second from the first committed deposit
+/// of this run until `stop`, each for a deposit drawn uniformly from `committed` (transaction
+/// IDs of this run whose block is followed by another, so that the receipt can be issued), sent
+/// to the nodes in turn by `workers` threads. A request's latency runs from its scheduled time
+/// to its answer, so queueing in a saturated fetcher pool counts. When the queue to the
+/// fetchers is full the request is skipped and counted, never buffered without bound.
+fn receipt_load(
+    a: &Args,
+    committed: Arc<Mutex<Vec<Hash>>>,
+    stop: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<ReceiptTally>> {
+    if a.receipt_rate == 0.0 {
+        return None;
+    }
+    let (rate, n_workers, nodes, batch) = (a.receipt_rate, a.receipt_workers, a.nodes.clone(), a.batch);
+    Some(std::thread::spawn(move || {
+        let tally = Arc::new(Mutex::new(ReceiptTally::default()));
+        let (job_tx, job_rx) = mpsc::sync_channel::<(Hash, Instant)>(n_workers * 4);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let workers: Vec<_> = (0..n_workers)
+            .map(|w| {
+                let (rx, tally) = (job_rx.clone(), tally.clone());
+                let clients: Vec<Client> = nodes.iter().map(|n| client(n, Duration::from_secs(30))).collect();
+                std::thread::spawn(move || {
+                    let mut turn = w;
+                    loop {
+                        let (id, due) = match rx.lock().unwrap().recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        };
+                        turn += 1;
+                        let r = clients[turn % clients.len()].receipt(&id);
+                        let lat = due.elapsed().as_millis() as u64;
+                        let mut t = tally.lock().unwrap();
+                        match r {
+                            Ok(_) => t.latencies_ms.push(lat),
+                            Err(e) => *t.errors.entry(error_key(&e)).or_default() += 1,
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Wait for the first receipt-ready deposit (bounded by `stop`).
+        while committed.lock().unwrap().is_empty() && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let start = Instant::now();
+        let mut rng = (now_ms() | 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut k = 0u32;
+        while !stop.load(Ordering::Relaxed) {
+            let due = start + interval.mul_f64(f64::from(k));
+            k = k.saturating_add(1);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            // xorshift64
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let id = {
+                let c = committed.lock().unwrap();
+                let tx = c[(rng % c.len() as u64) as usize];
+                match batch {
+                    Some(n) => batch_item_id(&tx, ((rng >> 32) % n as u64) as u32),
+                    None => tx,
+                }
+            };
+            let skipped = job_tx.try_send((id, due)).is_err();
+            let mut t = tally.lock().unwrap();
+            t.scheduled += 1;
+            t.skipped_queue_full += u64::from(skipped);
+        }
+        drop(job_tx);
+        for w in workers {
+            let _ = w.join();
+        }
+        Arc::try_unwrap(tally).ok().expect("workers joined").into_inner().unwrap()
+    }))
+}
+
+/// The receipts part of the report.
+fn receipt_report(a: &Args, t: &mut ReceiptTally) -> serde_json::Value {
+    t.latencies_ms.sort_unstable();
+    serde_json::json!({
+        "rate_offered_per_s": a.receipt_rate,
+        "workers": a.receipt_workers,
+        "scheduled": t.scheduled,
+        "skipped_queue_full": t.skipped_queue_full,
+        "ok": t.latencies_ms.len(),
+        "errors": t.errors,
+        "latency_ms": {
+            "p50": percentile(&t.latencies_ms, 50.0),
+            "p99": percentile(&t.latencies_ms, 99.0),
+            "max": t.latencies_ms.last().copied().unwrap_or(0),
+        },
+    })
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -335,20 +512,28 @@ fn main() {
     }
 
     // Commit watcher: follows node 0's blocks and times every transaction it knows.
+    // Transactions of this run whose block has a successor (their receipts can be issued),
+    // for the receipt load.
+    let receipt_ready: Arc<Mutex<Vec<Hash>>> = Arc::new(Mutex::new(Vec::new()));
+    let ours: Arc<std::collections::HashSet<Hash>> = Arc::new(chunk_of.keys().copied().collect());
     let watch_until = Arc::new(AtomicU64::new(u64::MAX));
     let watcher = {
         let (node, watch_until) = (a.nodes[0].clone(), watch_until.clone());
+        let (ready, ours) = (receipt_ready.clone(), ours.clone());
         let want = n_txs;
         std::thread::spawn(move || {
             let client = client(&node, Duration::from_secs(30));
             let mut next = start_height + 1;
             let mut commits: Vec<(Hash, u64)> = Vec::with_capacity(want);
             let mut blocks = 0u64;
+            let mut previous: Vec<Hash> = Vec::new();
             while now_ms() < watch_until.load(Ordering::Relaxed) && commits.len() < want {
                 let Ok(b) = client.block_txs(next) else {
                     std::thread::sleep(Duration::from_millis(20));
                     continue;
                 };
+                ready.lock().unwrap().append(&mut previous);
+                previous = b.tx_ids.iter().filter(|id| ours.contains(id)).copied().collect();
                 commits.extend(b.tx_ids.into_iter().map(|h| (h, b.commit_time_ms)));
                 blocks += 1;
                 next += 1;
@@ -356,6 +541,9 @@ fn main() {
             (commits, blocks, next - 1)
         })
     };
+
+    let receipts_stop = Arc::new(AtomicBool::new(false));
+    let receipts = receipt_load(&a, receipt_ready.clone(), receipts_stop.clone());
 
     for k in 0..chunks.len() {
         let due = start + interval.mul_f64(k as f64);
@@ -377,6 +565,8 @@ fn main() {
         let _ = w.join();
     }
     let send_end_ms = now_ms();
+    receipts_stop.store(true, Ordering::Relaxed);
+    let receipts = receipts.map(|h| h.join().expect("receipt load thread"));
     eprintln!("loadgen: all sent in {:.1} s; waiting up to {} s for commits", start.elapsed().as_secs_f64(), a.drain);
     watch_until.store(send_end_ms + (a.drain * 1000.0) as u64, Ordering::Relaxed);
     let (commits, blocks, last_height) = watcher.join().expect("watcher thread");
@@ -422,7 +612,10 @@ fn main() {
         "heights": [start_height + 1, last_height],
         "sent_s": (send_end_ms.saturating_sub(start_ms)) as f64 / 1000.0,
     });
-    let report = with_ceiling(report, ceiling.as_ref());
+    let mut report = with_ceiling(report, ceiling.as_ref());
+    if let Some(mut r) = receipts {
+        report["receipts"] = receipt_report(&a, &mut r);
+    }
     println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
     if committed_deposits < n_deposits {
         eprintln!(

@@ -8,7 +8,7 @@
 //! Options: `--deposits N` (default 10,000,000), `--lookups N` (default 100,000), `--dir DIR`
 //! (default a fresh directory under the system temp dir, removed afterwards unless `--keep`),
 //! `--batches-per-block N` (default 8), `--singles-per-block N` (default 100), `--seed N`,
-//! `--compact` (also measure size after a full compaction).
+//! `--compact` (also measure size after a full compaction); `--help` lists them (clap).
 //!
 //! Blocks are built (and signed, and certified by 4 validators) in chunks of 100 blocks, so memory
 //! stays bounded at any `--deposits`; only the commits are timed, so the
@@ -16,6 +16,8 @@
 //! atomic write, and the background flushes and compactions it causes.
 
 use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, Parser};
 use std::time::{Duration, Instant};
 
 use curia_ledger::block::{Block, CommitCertificate};
@@ -25,43 +27,51 @@ use curia_ledger::testkit::TestChain;
 use curia_ledger::tx::{batch_item_id, Transaction};
 use curia_storage::Store;
 
+/// A whole number; `_` separators allowed (`--deposits 10_000_000`).
+fn count<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.replace('_', "").parse::<T>().map_err(|_| format!("not a whole number: {v}"))
+}
+
+/// Storage ingest benchmark: commit blocks of batch and single deposits to a fresh store, then
+/// time random lookups and measure bytes on disk. JSON on stdout.
+#[derive(Parser, Debug)]
+#[command(name = "storage_ingest", about, long_about = None)]
 struct Args {
+    /// Deposits to ingest.
+    #[arg(long, value_name = "N", default_value = "10000000", value_parser = count::<u64>)]
     deposits: u64,
+    /// Random lookups (by deposit ID, by digest, missing IDs) after reopening.
+    #[arg(long, value_name = "N", default_value = "100000", value_parser = count::<usize>)]
     lookups: usize,
+    /// The store's directory (must not exist; default: a fresh one under the temp dir).
+    #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Keep the store afterwards (a default directory is otherwise removed).
+    #[arg(long)]
     keep: bool,
+    /// Batch deposits per block (1,000..=10,000 items each).
+    #[arg(long = "batches-per-block", value_name = "N", default_value = "8", value_parser = count::<usize>)]
     batches: usize,
+    /// Single deposits per block.
+    #[arg(long = "singles-per-block", value_name = "N", default_value = "100", value_parser = count::<usize>)]
     singles: usize,
+    /// Seed of the digests and the sampling.
+    #[arg(long, value_name = "N", default_value = "24301", value_parser = count::<u64>)]
     seed: u64,
+    /// Also measure the size after a full compaction.
+    #[arg(long)]
     compact: bool,
+    /// Ignored (passed by `cargo bench` to every target).
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args {
-        deposits: 10_000_000,
-        lookups: 100_000,
-        dir: None,
-        keep: false,
-        batches: 8,
-        singles: 100,
-        seed: 0x5eed,
-        compact: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut val = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--deposits" => a.deposits = val().replace('_', "").parse().expect("--deposits N"),
-            "--lookups" => a.lookups = val().parse().expect("--lookups N"),
-            "--dir" => a.dir = Some(val().into()),
-            "--batches-per-block" => a.batches = val().parse().expect("--batches-per-block N"),
-            "--singles-per-block" => a.singles = val().parse().expect("--singles-per-block N"),
-            "--seed" => a.seed = val().parse().expect("--seed N"),
-            "--keep" => a.keep = true,
-            "--compact" => a.compact = true,
-            "--bench" => {}
-            other => panic!("unknown option {other}"),
-        }
+    let a = Args::parse();
+    if a.deposits == 0 || a.batches + a.singles == 0 {
+        Args::command()
+            .error(clap::error::ErrorKind::ValueValidation, "--deposits and a block's deposits must be positive")
+            .exit();
     }
     a
 }
