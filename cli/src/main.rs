@@ -289,6 +289,10 @@ enum TestnetCmd {
         /// notary, timesvc, then courts.
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
+        /// Headers commit to the deposit log and receipts carry each deposit's log position
+        /// (header version 4, receipt version 3). Off by default.
+        #[arg(long)]
+        log_in_header: bool,
     },
 }
 
@@ -398,8 +402,8 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Evidence { cmd: EvidenceCmd::Verify { file, genesis, membership } } => {
             evidence::verify(&file, &genesis, membership.as_deref())
         }
-        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, tls, roles } } => {
-            netcmd::testnet_init(&out, validators, base_port, force, tls, &roles).map(|()| 0)
+        Cmd::Testnet { cmd: TestnetCmd::Init { validators, out, base_port, force, tls, roles, log_in_header } } => {
+            netcmd::testnet_init(&out, validators, base_port, force, tls, &roles, log_in_header).map(|()| 0)
         }
         Cmd::Deposit { files, key, node, wait, out, timeout } => {
             netcmd::deposit(&files, &key, &node, ca, wait, out.as_deref(), timeout)

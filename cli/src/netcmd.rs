@@ -58,6 +58,7 @@ pub fn testnet_init(
     force: bool,
     tls: bool,
     roles: &[String],
+    log_in_header: bool,
 ) -> Result<()> {
     anyhow::ensure!((1..=32).contains(&validators), "--validators must be 1 to 32");
     let layout = testnet_layout(validators, roles)?;
@@ -72,6 +73,7 @@ pub fn testnet_init(
     // The same steps as a genesis ceremony (`curia genesis new/add-validator/add-client/sign`),
     // with every key made here.
     let mut draft = genesis::new_draft("curia-testnet", curia_node::driver::now_ms(), Params::default())?;
+    draft.log_in_header = log_in_header;
     let mut vkeys = Vec::new();
     for (i, (name, role)) in layout.into_iter().enumerate() {
         let key = keys::generate()?;

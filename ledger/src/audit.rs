@@ -3,7 +3,8 @@
 //! For every block, in order: the certificate is for this block's hash and height and verifies
 //! against the validator set in force at its height; the header links to the previous block;
 //! the transaction root, every signature, every state rule and the state root hold
-//! ([`crate::state::apply_block`]);
+//! ([`crate::state::apply_block`]); on a chain whose headers commit to the deposit log, each
+//! header's `log_size` and `log_root` are those of the log replayed so far;
 //! and the certificate the block carries for the previous block is exactly the one the chain
 //! gave for that block (so every stored certificate below the tip is the canonical one).
 //! The first failure stops the replay and is reported with its height and reason.
@@ -21,7 +22,7 @@ use serde::Serialize;
 use crate::block::{Block, CommitCertificate};
 use crate::deposit_log::{deposit_leaves, Frontier};
 use crate::genesis::ChainSpec;
-use crate::state::{apply_block, membership_of, Change, MemState, StateView, Stats, Tip};
+use crate::state::{apply_block, membership_of, Change, MemState, StateView, Stats, Tip, WithLog};
 use crate::LedgerError;
 
 /// A state an audit can replay into.
@@ -160,7 +161,9 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             // takes effect), not the genesis set: after a change the certificates are the new set's.
             let m = membership_of(self.spec, &self.state)?;
             cert.verify_in(&self.spec.chain_id, m.set_at(height))?;
-            let changes = apply_block(self.spec, &self.state, &self.tip, block);
+            // The replayed log stands beside the state, so a version 4 header's `log_size` and
+            // `log_root` are checked against it (LogCommitmentMismatch) by `apply_block`.
+            let changes = apply_block(self.spec, &WithLog { base: &self.state, log: &self.log }, &self.tip, block);
             // A read error makes the block's result meaningless, whatever it was.
             if let Some(e) = self.state.take_error() {
                 return Err(e);

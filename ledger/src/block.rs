@@ -34,12 +34,16 @@ pub const HEADER_VERSION: u16 = 2;
 /// Header format version once a membership change takes effect at or before the next height:
 /// version 3 adds `next_validators_hash` (see [`crate::membership`]).
 pub const HEADER_VERSION_MEMBERSHIP: u16 = 3;
+/// Header format version of a chain whose genesis sets `log_in_header`: every header is
+/// version 4, version 3's fields (`next_validators_hash` always present) then `log_size` and
+/// `log_root`, the deposit log after the block (receipt format 5.1 and 14.1).
+pub const HEADER_VERSION_LOG: u16 = 4;
 
 /// A block header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
-    /// Format version (2).
+    /// Format version (2, 3 or 4).
     pub version: u16,
     /// Chain ID (genesis hash).
     pub chain_id: Hash,
@@ -57,10 +61,16 @@ pub struct Header {
     pub state_root: Hash,
     /// Hash of the validator set that certifies this block (the set in force at its height).
     pub validators_hash: Hash,
-    /// Version 3 only: hash of the set in force at the next height. Version 2 headers (chains
+    /// Versions 3 and 4: hash of the set in force at the next height. Version 2 headers (chains
     /// whose set has not changed yet) have none: the next set is the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_validators_hash: Option<Hash>,
+    /// Version 4 only: number of leaves of the deposit log after this block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_size: Option<u64>,
+    /// Version 4 only: RFC 6962 root of the deposit log after this block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_root: Option<Hash>,
     /// The proposer's clock when proposing, ms since the Unix epoch.
     pub time_ms: u64,
     /// The proposer's key.
@@ -89,18 +99,25 @@ impl Canonical for Header {
         if let Some(n) = &self.next_validators_hash {
             n.encode(w);
         }
+        if let Some(s) = self.log_size {
+            w.u64(s);
+        }
+        if let Some(r) = &self.log_root {
+            r.encode(w);
+        }
         w.u64(self.time_ms);
         self.proposer.encode(w);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let version = r.u16()?;
-        if version != HEADER_VERSION && version != HEADER_VERSION_MEMBERSHIP {
+        if !(HEADER_VERSION..=HEADER_VERSION_LOG).contains(&version) {
             return Err(LedgerError::UnsupportedVersion {
                 what: "header",
                 found: version as u64,
-                supported: HEADER_VERSION_MEMBERSHIP as u64,
+                supported: HEADER_VERSION_LOG as u64,
             });
         }
+        let log = version == HEADER_VERSION_LOG;
         Ok(Header {
             version,
             chain_id: Hash::decode(r)?,
@@ -111,7 +128,9 @@ impl Canonical for Header {
             tx_count: r.u32()?,
             state_root: Hash::decode(r)?,
             validators_hash: Hash::decode(r)?,
-            next_validators_hash: if version == HEADER_VERSION_MEMBERSHIP { Some(Hash::decode(r)?) } else { None },
+            next_validators_hash: if version != HEADER_VERSION { Some(Hash::decode(r)?) } else { None },
+            log_size: if log { Some(r.u64()?) } else { None },
+            log_root: if log { Some(Hash::decode(r)?) } else { None },
             time_ms: r.u64()?,
             proposer: PublicKey::decode(r)?,
         })

@@ -94,6 +94,11 @@ impl<'a> Reader<'a> {
         LedgerError::Decode { what: self.what, reason: format!("{reason} (at byte {})", self.pos) }
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
     /// Fail unless every byte was read.
     pub fn finish(self) -> Result<()> {
         if self.pos != self.buf.len() {

@@ -115,6 +115,42 @@ impl Frontier {
         self.size
     }
 
+    /// The frontier of the first `size` leaves of a log held by `reader` (stored hashes in
+    /// [`crate::tlog`]'s layout): one read of at most 62 stored hashes, the roots of the perfect
+    /// subtrees, largest first.
+    pub fn read<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<Frontier, R::Error> {
+        if size > MAX_LOG_SIZE {
+            return Err(LedgerError::MerkleProof(format!("log size {size} exceeds {MAX_LOG_SIZE}")).into());
+        }
+        let mut indexes = Vec::new();
+        let mut start = 0u64;
+        for level in (0..64u32).rev() {
+            if size & (1u64 << level) != 0 {
+                indexes.push(tlog::stored_hash_index(level, start >> level));
+                start += 1u64 << level;
+            }
+        }
+        let peaks = if indexes.is_empty() { Vec::new() } else { reader.read_hashes(&indexes)? };
+        if peaks.len() != indexes.len() {
+            return Err(LedgerError::MerkleProof(format!(
+                "asked for {} stored hashes, got {}",
+                indexes.len(),
+                peaks.len()
+            ))
+            .into());
+        }
+        Ok(Frontier { size, peaks })
+    }
+
+    /// Append the RFC 6962 leaf hashes of the deposits among `changes` (a block's changes, in
+    /// order): the log after that block.
+    pub fn append_changes(&mut self, changes: &[Change]) -> Result<(), LedgerError> {
+        for (_, leaf) in deposit_leaves(changes) {
+            self.append(leaf)?;
+        }
+        Ok(())
+    }
+
     /// Append one leaf by its RFC 6962 leaf hash.
     pub fn append(&mut self, leaf: Hash) -> Result<(), LedgerError> {
         if self.size >= MAX_LOG_SIZE {
@@ -172,6 +208,7 @@ mod tests {
             assert_eq!(front.size(), n);
             let all: Vec<Hash> = (0..n).map(leaf).collect();
             assert_eq!(front.root(), merkle::root(&all));
+            assert_eq!(Frontier::read(n, &stored).unwrap(), front, "frontier read back at {n}");
         }
     }
 

@@ -241,6 +241,14 @@ pub enum LedgerError {
         /// The rejection.
         source: Box<LedgerError>,
     },
+    /// A version 4 header's deposit-log fields are not the log after its block.
+    #[error("invalid block at height {height}: {reason}")]
+    LogCommitmentMismatch {
+        /// Height of the block.
+        height: u64,
+        /// The sizes and roots, claimed and computed.
+        reason: String,
+    },
     /// A commit certificate does not verify.
     #[error("invalid commit certificate for height {height}: {reason}")]
     InvalidCertificate {
@@ -306,6 +314,7 @@ impl LedgerError {
             LedgerError::EvidenceSenderNotValidator(_) => "evidence_sender_not_validator",
             LedgerError::InvalidBlock { .. } => "invalid_block",
             LedgerError::TxInBlock { .. } => "invalid_tx_in_block",
+            LedgerError::LogCommitmentMismatch { .. } => "log_commitment_mismatch",
             LedgerError::InvalidCertificate { .. } => "invalid_certificate",
             LedgerError::Genesis(_) => "invalid_genesis",
             LedgerError::StateStorage { code, .. } => code,

@@ -184,6 +184,16 @@ pub struct Genesis {
     pub clients: Vec<Client>,
     /// Parameters.
     pub params: Params,
+    /// Headers commit to the deposit log (header version 4, receipt format 5.1 and 14.1):
+    /// `log_size` and `log_root` after each block, and receipts carry the deposit's log
+    /// position. Off by default; part of the JSON document and of the chain ID only when on, so
+    /// a genesis without it keeps its bytes and its chain ID.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log_in_header: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A validated genesis with its derived hashes.
@@ -594,6 +604,10 @@ impl Canonical for Genesis {
         });
         w.u32(self.params.max_block_txs);
         w.u32(self.params.max_batch_items);
+        // Only when on, so every genesis without the switch keeps its chain ID.
+        if self.log_in_header {
+            w.u8(1);
+        }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let version = r.u16()?;
@@ -618,7 +632,14 @@ impl Canonical for Genesis {
             Ok(Client { name, role, key: PublicKey::decode(r)? })
         })?;
         let params = Params { max_block_txs: r.u32()?, max_batch_items: r.u32()? };
-        Ok(Genesis { version, chain_name, genesis_time_ms, validators, clients, params })
+        let log_in_header = match r.remaining() {
+            0 => false,
+            _ => match r.u8()? {
+                1 => true,
+                t => return Err(r.bad_tag("log_in_header", t)),
+            },
+        };
+        Ok(Genesis { version, chain_name, genesis_time_ms, validators, clients, params, log_in_header })
     }
 }
 

@@ -11,10 +11,16 @@
 //! the same fields followed by the membership history entries (at least one) that take a
 //! verifier from the genesis set to the set in force at the receipt's height; a version 1
 //! receipt never carries the `membership` key, a version 2 receipt always does.
+//!
+//! Version 3 is the receipt of a chain whose headers commit to the deposit log (header version
+//! 4, receipt format 7): version 2's fields, the membership history possibly empty, then
+//! `log_index` (the deposit's leaf index in the deposit log) and `log_proof` (its RFC 9162
+//! inclusion proof in the tree of the header's `log_size` leaves). A receipt carries the log
+//! fields exactly when it is version 3, and is version 3 exactly when its header is version 4.
 
 use serde::{Deserialize, Serialize};
 
-use crate::block::{CommitCertificate, Header};
+use crate::block::{CommitCertificate, Header, HEADER_VERSION_LOG};
 use crate::codec::{Canonical, Reader, Writer};
 use crate::crypto::Signature;
 use crate::hash::Hash;
@@ -28,6 +34,9 @@ use crate::{LedgerError, Result};
 pub const RECEIPT_VERSION: u16 = 1;
 /// Receipt format version of a receipt that embeds membership history (section 13).
 pub const RECEIPT_VERSION_MEMBERSHIP: u16 = 2;
+/// Receipt format version of a receipt of a chain whose headers commit to the deposit log
+/// (header version 4): it carries the deposit's log position (section 7).
+pub const RECEIPT_VERSION_LOG: u16 = 3;
 /// Magic bytes that start a binary receipt.
 pub const RECEIPT_MAGIC: &[u8; 8] = b"CURIARCT";
 /// The `format` field of a JSON receipt.
@@ -82,6 +91,13 @@ pub struct Receipt {
     /// (receipt format 13). Empty (and absent from JSON) in version 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub membership: Vec<HistoryEntry>,
+    /// Version 3 only: the deposit's leaf index in the deposit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
+    /// Version 3 only: RFC 9162 inclusion proof of the deposit's leaf in the deposit log of
+    /// `header.log_size` leaves, whose root is `header.log_root`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_proof: Option<Vec<Hash>>,
 }
 
 mod opt_salt {
@@ -145,7 +161,20 @@ impl Receipt {
             }
         }
         let has_history = v.get("membership").is_some();
+        let has_log = v.get("log_index").is_some() || v.get("log_proof").is_some();
         match v.get("version").and_then(|f| f.as_u64()) {
+            Some(3) if !(v.get("log_index").is_some() && v.get("log_proof").is_some()) => {
+                return Err(LedgerError::Json {
+                    what: "receipt",
+                    reason: "a version 3 receipt carries log_index and log_proof".into(),
+                })
+            }
+            Some(1) | Some(2) if has_log => {
+                return Err(LedgerError::Json {
+                    what: "receipt",
+                    reason: "only a version 3 receipt carries log_index and log_proof".into(),
+                })
+            }
             Some(1) if has_history => {
                 return Err(LedgerError::Json {
                     what: "receipt",
@@ -155,12 +184,12 @@ impl Receipt {
             Some(2) if !has_history => {
                 return Err(LedgerError::Json { what: "receipt", reason: "missing membership history".into() })
             }
-            Some(1) | Some(2) => {}
+            Some(1) | Some(2) | Some(3) => {}
             Some(n) => {
                 return Err(LedgerError::UnsupportedVersion {
                     what: "receipt",
                     found: n,
-                    supported: RECEIPT_VERSION_MEMBERSHIP as u64,
+                    supported: RECEIPT_VERSION_LOG as u64,
                 })
             }
             None => return Err(LedgerError::Json { what: "receipt", reason: "missing version".into() }),
@@ -211,8 +240,12 @@ impl Canonical for Receipt {
         self.header.encode(w);
         self.certificate.encode(w);
         w.option(&self.salt, |w, s| w.fixed(s));
-        if self.version == RECEIPT_VERSION_MEMBERSHIP {
+        if self.version == RECEIPT_VERSION_MEMBERSHIP || self.version == RECEIPT_VERSION_LOG {
             w.list(&self.membership, |w, e| e.encode(w));
+        }
+        if self.version == RECEIPT_VERSION_LOG {
+            w.u64(self.log_index.unwrap_or(0));
+            w.list(self.log_proof.as_deref().unwrap_or(&[]), |w, h| h.encode(w));
         }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
@@ -221,11 +254,11 @@ impl Canonical for Receipt {
             return Err(LedgerError::Decode { what: "receipt", reason: "missing CURIARCT magic".into() });
         }
         let version = r.u16()?;
-        if version != RECEIPT_VERSION && version != RECEIPT_VERSION_MEMBERSHIP {
+        if !(RECEIPT_VERSION..=RECEIPT_VERSION_LOG).contains(&version) {
             return Err(LedgerError::UnsupportedVersion {
                 what: "receipt",
                 found: version as u64,
-                supported: RECEIPT_VERSION_MEMBERSHIP as u64,
+                supported: RECEIPT_VERSION_LOG as u64,
             });
         }
         let mut rc = Receipt {
@@ -248,7 +281,14 @@ impl Canonical for Receipt {
             certificate: CommitCertificate::decode(r)?,
             salt: r.option(|r| r.array::<32>())?,
             membership: Vec::new(),
+            log_index: None,
+            log_proof: None,
         };
+        if version == RECEIPT_VERSION_LOG {
+            rc.membership = r.list("membership history", MAX_RECEIPT_HISTORY, HistoryEntry::decode)?;
+            rc.log_index = Some(r.u64()?);
+            rc.log_proof = Some(r.list("log proof", MAX_PROOF_LEN, Hash::decode)?);
+        }
         if version == RECEIPT_VERSION_MEMBERSHIP {
             rc.membership = r.list("membership history", MAX_RECEIPT_HISTORY, HistoryEntry::decode)?;
             if rc.membership.is_empty() {
@@ -263,12 +303,39 @@ impl Canonical for Receipt {
 }
 
 impl Receipt {
-    /// Embed `entries` (the history in force at the receipt's height, section 13): version 2 if
-    /// there are any, version 1 (no history) otherwise.
+    /// Embed `entries` (the history in force at the receipt's height, section 13): version 3
+    /// (whatever the history) if the header is version 4; else version 2 if there are any,
+    /// version 1 (no history) otherwise.
     pub fn with_history(mut self, entries: Vec<HistoryEntry>) -> Receipt {
-        self.version = if entries.is_empty() { RECEIPT_VERSION } else { RECEIPT_VERSION_MEMBERSHIP };
+        self.version = if self.header.version == HEADER_VERSION_LOG {
+            RECEIPT_VERSION_LOG
+        } else if entries.is_empty() {
+            RECEIPT_VERSION
+        } else {
+            RECEIPT_VERSION_MEMBERSHIP
+        };
         self.membership = entries;
         self
+    }
+
+    /// Set the deposit's position in the deposit log (a receipt whose header is version 4):
+    /// its leaf index and inclusion proof in the tree of `header.log_size` leaves. Makes the
+    /// receipt version 3.
+    pub fn with_log_position(mut self, index: u64, proof: Vec<Hash>) -> Receipt {
+        self.version = RECEIPT_VERSION_LOG;
+        self.log_index = Some(index);
+        self.log_proof = Some(proof);
+        self
+    }
+
+    /// The deposit's commitment hash as the state and the deposit log record it (section 14.1):
+    /// a single deposit's `Commitment::hash`, a batch item's commitment.
+    pub fn commitment_hash(&self) -> Option<Hash> {
+        match (&self.tx.payload, &self.item) {
+            (Payload::Deposit(d), None) => Some(d.commitment.hash()),
+            (Payload::BatchDeposit(_), Some(i)) => Some(i.commitment),
+            _ => None,
+        }
     }
 
     /// Build the receipt of the deposit made by transaction `tx_index` of `block` (item
@@ -332,6 +399,8 @@ impl Receipt {
             certificate: cert.clone(),
             salt: None,
             membership: Vec::new(),
+            log_index: None,
+            log_proof: None,
         })
     }
 }

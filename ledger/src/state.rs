@@ -29,7 +29,10 @@
 //!      change holding the record.
 //! - Headers: `validators_hash` is the hash of the set in force at the block's height; while no
 //!   membership change takes effect at or before the next height the header is version 2,
-//!   afterwards version 3 with `next_validators_hash`, the set in force at the next height.
+//!   afterwards version 3 with `next_validators_hash`, the set in force at the next height. On a
+//!   chain whose genesis sets `log_in_header` every header is version 4: version 3's fields and
+//!   `log_size`, `log_root`, the deposit log ([`crate::deposit_log`]) after the block; a block
+//!   whose header names another log is refused with [`LedgerError::LogCommitmentMismatch`].
 //! - A block is valid only if every transaction in it applies, in order, on top of the state
 //!   left by the previous one (a proposer leaves rejected transactions out), and, above height 1,
 //!   it carries a verifying certificate for the tip block (`last_commit`, see [`crate::block`]).
@@ -44,9 +47,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::block::HEADER_VERSION_LOG;
 use crate::block::{last_commit_hash, Block, CommitCertificate, Header, HEADER_VERSION, HEADER_VERSION_MEMBERSHIP};
 use crate::codec::{Canonical, Writer};
 use crate::crypto::{verify_batch, PublicKey, Signature};
+use crate::deposit_log::Frontier;
 use crate::evidence::{record_key, Misbehaviour, OffenceKind};
 use crate::genesis::{ChainSpec, ClientRole, ValidatorRole};
 use crate::hash::{Hash, TAG_STATE, TAG_STATE_DELTA};
@@ -94,6 +99,10 @@ pub trait StateView {
     }
     /// Whether an offence with this record key ([`crate::evidence::record_key`]) is recorded.
     fn evidence_recorded(&self, key: &Hash) -> bool;
+    /// The deposit log's frontier (size and perfect-subtree roots) after this state's last
+    /// block. Only chains whose genesis sets `log_in_header` read it. A storage failure is an
+    /// error ([`LedgerError::StateStorage`]), never an empty log.
+    fn log_frontier(&self) -> Result<Frontier>;
 }
 
 /// The validator-set history of `state`: the genesis set and its committed changes.
@@ -600,6 +609,47 @@ impl StateView for Overlay<'_> {
     fn evidence_recorded(&self, key: &Hash) -> bool {
         self.evidence.contains(key) || self.base.evidence_recorded(key)
     }
+    fn log_frontier(&self) -> Result<Frontier> {
+        let mut f = self.base.log_frontier()?;
+        f.append_changes(&self.changes)?;
+        Ok(f)
+    }
+}
+
+/// A [`StateView`] whose deposit log is given: `base` for everything else. For a state that
+/// does not keep the log itself (an audit's replayed state keeps a [`Frontier`] beside it).
+pub struct WithLog<'a> {
+    /// The state.
+    pub base: &'a dyn StateView,
+    /// The deposit log after the state's last block.
+    pub log: &'a Frontier,
+}
+
+impl StateView for WithLog<'_> {
+    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
+        self.base.client(key)
+    }
+    fn tx_applied(&self, id: &Hash) -> bool {
+        self.base.tx_applied(id)
+    }
+    fn deposit_exists(&self, id: &Hash) -> bool {
+        self.base.deposit_exists(id)
+    }
+    fn case(&self, id: &str) -> Option<CaseRecord> {
+        self.base.case(id)
+    }
+    fn attached(&self, case: &str, deposit: &Hash) -> bool {
+        self.base.attached(case, deposit)
+    }
+    fn member_entries(&self) -> Vec<MemberEntry> {
+        self.base.member_entries()
+    }
+    fn evidence_recorded(&self, key: &Hash) -> bool {
+        self.base.evidence_recorded(key)
+    }
+    fn log_frontier(&self) -> Result<Frontier> {
+        Ok(self.log.clone())
+    }
 }
 
 /// Whether the caller already verified this transaction's signature: called with the
@@ -646,7 +696,7 @@ pub fn apply_block_with(
     let h = &block.header;
     let bad = |reason: String| LedgerError::InvalidBlock { height: h.height, reason };
     let m = membership_of(spec, state).map_err(|e| bad(format!("validator-set history: {e}")))?;
-    let version = header_version(&m, h.height);
+    let version = header_version(spec, &m, h.height);
     if h.version != version {
         return Err(bad(format!("header version {} is not {version}", h.version)));
     }
@@ -666,7 +716,7 @@ pub fn apply_block_with(
     if h.validators_hash != in_force.hash {
         return Err(bad(format!("validator-set hash does not match the set in force at height {}", h.height)));
     }
-    if h.next_validators_hash != next_validators_hash(&m, h.height) {
+    if h.next_validators_hash != next_validators_hash(spec, &m, h.height) {
         return Err(bad(format!("next validator-set hash does not match the set in force at height {}", h.height + 1)));
     }
     if h.time_ms < tip.time_ms {
@@ -701,6 +751,21 @@ pub fn apply_block_with(
     let root = next_state_root(&tip.state_root, h.height, &changes);
     if root != h.state_root {
         return Err(bad(format!("state root {} is not the computed {}", h.state_root, root)));
+    }
+    if spec.genesis.log_in_header {
+        let mut log = state.log_frontier()?;
+        log.append_changes(&changes)?;
+        let (size, root) = (log.size(), log.root());
+        if h.log_size != Some(size) || h.log_root != Some(root) {
+            let claimed = match (h.log_size, h.log_root) {
+                (Some(s), Some(r)) => format!("size {s} root {r}"),
+                _ => "no deposit log".into(),
+            };
+            return Err(LedgerError::LogCommitmentMismatch {
+                height: h.height,
+                reason: format!("header commits to deposit log {claimed}, the block gives size {size} root {root}"),
+            });
+        }
     }
     Ok(changes)
 }
@@ -827,19 +892,32 @@ pub fn build_block_ids(
         }
     }
     let changes = ov.into_changes();
+    // The log after this block, on a chain whose headers commit to it. Like the history below,
+    // it was stored by this node; if it cannot be read, the header names the empty log and
+    // every validator refuses the block (a proposer cannot return an error here).
+    let log = spec.genesis.log_in_header.then(|| {
+        state
+            .log_frontier()
+            .and_then(|mut f| f.append_changes(&changes).map(|()| (f.size(), f.root())))
+            .unwrap_or((0, Hash::sha256(b"")))
+    });
     let header = match membership_of(spec, state) {
-        Ok(m) => next_header_in(spec, &m, tip, &txs, &changes, &proposing),
+        Ok(m) => next_header_in(spec, &m, tip, &txs, &changes, &proposing, log),
         // The history was stored by this node; if it cannot be read, this header names the
         // genesis set and every validator will refuse the block.
-        Err(_) => next_header(spec, tip, &txs, &changes, &proposing),
+        Err(_) => {
+            next_header_in(spec, &Membership::new(spec.validator_set.clone()), tip, &txs, &changes, &proposing, log)
+        }
     };
     Built { block: Block { header, last_commit: proposing.last_commit, txs }, changes, rejected, rejected_ids }
 }
 
-/// The header version at `height`: 2 until a membership change takes effect at or before
-/// `height + 1`, then 3.
-pub fn header_version(m: &Membership, height: u64) -> u16 {
-    if m.changed_by(height + 1) {
+/// The header version at `height`: 4 on a chain whose genesis sets `log_in_header`; else 2
+/// until a membership change takes effect at or before `height + 1`, then 3.
+pub fn header_version(spec: &ChainSpec, m: &Membership, height: u64) -> u16 {
+    if spec.genesis.log_in_header {
+        HEADER_VERSION_LOG
+    } else if m.changed_by(height + 1) {
         HEADER_VERSION_MEMBERSHIP
     } else {
         HEADER_VERSION
@@ -848,12 +926,13 @@ pub fn header_version(m: &Membership, height: u64) -> u16 {
 
 /// The `next_validators_hash` of the header at `height`: none in a version 2 header, else the
 /// hash of the set in force at `height + 1`.
-pub fn next_validators_hash(m: &Membership, height: u64) -> Option<Hash> {
-    (header_version(m, height) == HEADER_VERSION_MEMBERSHIP).then(|| m.set_at(height + 1).hash)
+pub fn next_validators_hash(spec: &ChainSpec, m: &Membership, height: u64) -> Option<Hash> {
+    (header_version(spec, m, height) != HEADER_VERSION).then(|| m.set_at(height + 1).hash)
 }
 
 /// The header of the block after `tip` holding `txs` with state `changes` (its time is never
-/// before the tip's), on a chain whose validator set never changed.
+/// before the tip's), on a chain whose validator set never changed. On a chain with
+/// `log_in_header` it names the empty log: use [`next_header_in`] with the log there.
 pub fn next_header(
     spec: &ChainSpec,
     tip: &Tip,
@@ -861,11 +940,12 @@ pub fn next_header(
     changes: &[Change],
     proposing: &Proposing,
 ) -> Header {
-    next_header_in(spec, &Membership::new(spec.validator_set.clone()), tip, txs, changes, proposing)
+    next_header_in(spec, &Membership::new(spec.validator_set.clone()), tip, txs, changes, proposing, None)
 }
 
 /// [`next_header`] on a chain with validator-set history `m` (every change committed up to the
-/// tip).
+/// tip) whose deposit log after this block is `log` (size, root; used only on a chain with
+/// `log_in_header`, where `None` names the empty log).
 pub fn next_header_in(
     spec: &ChainSpec,
     m: &Membership,
@@ -873,11 +953,13 @@ pub fn next_header_in(
     txs: &[Transaction],
     changes: &[Change],
     proposing: &Proposing,
+    log: Option<(u64, Hash)>,
 ) -> Header {
     let height = tip.height + 1;
+    let log = spec.genesis.log_in_header.then(|| log.unwrap_or((0, Hash::sha256(b""))));
     let leaves: Vec<Hash> = txs.iter().map(Transaction::leaf_hash).collect();
     Header {
-        version: header_version(m, height),
+        version: header_version(spec, m, height),
         chain_id: spec.chain_id,
         height,
         prev_hash: tip.block_hash,
@@ -886,7 +968,9 @@ pub fn next_header_in(
         tx_count: txs.len() as u32,
         state_root: next_state_root(&tip.state_root, height, changes),
         validators_hash: m.set_at(height).hash,
-        next_validators_hash: next_validators_hash(m, height),
+        next_validators_hash: next_validators_hash(spec, m, height),
+        log_size: log.map(|l| l.0),
+        log_root: log.map(|l| l.1),
         time_ms: proposing.time_ms.max(tip.time_ms),
         proposer: proposing.proposer,
     }
@@ -902,6 +986,7 @@ pub struct MemState {
     attached: HashSet<(String, Hash)>,
     member: Vec<MemberEntry>,
     evidence: HashSet<Hash>,
+    log: Frontier,
     /// Counts for summaries.
     pub stats: Stats,
 }
@@ -943,6 +1028,9 @@ impl MemState {
                 }
                 Change::Deposit { id, commitment } => {
                     self.deposits.insert(*id, *commitment);
+                    self.log
+                        .append(crate::deposit_log::leaf_hash(id, commitment))
+                        .expect("an in-memory log stays far below 2^62 deposits");
                     self.stats.deposits += 1;
                 }
                 Change::ClientPut { key, record } => {
@@ -1001,5 +1089,8 @@ impl StateView for MemState {
     }
     fn evidence_recorded(&self, key: &Hash) -> bool {
         self.evidence.contains(key)
+    }
+    fn log_frontier(&self) -> Result<Frontier> {
+        Ok(self.log.clone())
     }
 }

@@ -50,6 +50,7 @@ pub fn test_genesis(n: usize) -> Genesis {
         validators,
         clients,
         params: Params::default(),
+        log_in_header: false,
     }
 }
 
@@ -72,7 +73,18 @@ pub struct TestChain {
 impl TestChain {
     /// A chain with `n` validators.
     pub fn new(n: usize) -> Self {
-        let spec = test_genesis(n).into_spec().expect("test genesis is valid");
+        Self::with_genesis(test_genesis(n))
+    }
+
+    /// A chain with `n` validators whose headers commit to the deposit log (genesis
+    /// `log_in_header`: header version 4, receipt version 3).
+    pub fn new_with_log(n: usize) -> Self {
+        Self::with_genesis(Genesis { log_in_header: true, ..test_genesis(n) })
+    }
+
+    /// A chain founded by `genesis`.
+    pub fn with_genesis(genesis: Genesis) -> Self {
+        let spec = genesis.into_spec().expect("test genesis is valid");
         let state = MemState::genesis(&spec);
         let tip = Tip::genesis(&spec);
         TestChain { spec, state, tip, blocks: Vec::new(), now_ms: TEST_GENESIS_MS + 1000, extra_keys: Vec::new() }
@@ -275,6 +287,23 @@ impl TestChain {
         out
     }
 
+    /// A deposit's leaf index in the deposit log and its inclusion proof in the tree of the
+    /// first `size` leaves (the log rebuilt from every block).
+    pub fn log_position(&self, deposit_id: &Hash, size: u64) -> Option<(u64, Vec<Hash>)> {
+        let mut log = crate::tlog::MemLog::new();
+        let mut index = None;
+        for (block, _) in &self.blocks {
+            for (id, leaf) in crate::deposit_log::block_leaves(&self.spec.chain_id, block) {
+                let i = log.append(leaf).ok()?;
+                if id == *deposit_id {
+                    index = Some(i);
+                }
+            }
+        }
+        let index = index?;
+        Some((index, log.inclusion_proof(size, index).ok()?))
+    }
+
     /// The receipt of a deposit, searching every block (with the membership history in force
     /// at its height embedded).
     pub fn receipt(&self, deposit_id: &Hash) -> Option<Receipt> {
@@ -286,7 +315,14 @@ impl TestChain {
                         let item = (!tx.items.is_empty()).then_some(k as u32);
                         let r = Receipt::build(&self.spec.chain_id, block, cert, ti as u32, item).ok()?;
                         let history = crate::history::entries_for_height(&self.history(), block.header.height);
-                        return Some(r.with_history(history));
+                        let r = r.with_history(history);
+                        return match block.header.log_size {
+                            None => Some(r),
+                            Some(size) => {
+                                let (index, proof) = self.log_position(deposit_id, size)?;
+                                Some(r.with_log_position(index, proof))
+                            }
+                        };
                     }
                 }
             }

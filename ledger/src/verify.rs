@@ -10,6 +10,10 @@
 //!   is not registered in the genesis under a role other than platform;
 //! - `batch`: for a batch item, the item's proof leads to the signed batch root;
 //! - `inclusion`: the transaction's proof leads to the header's transaction root;
+//! - `log_position` (only for a receipt of a chain whose headers commit to the deposit log,
+//!   version 3): the deposit's log leaf (`SHA-256(0x00 || deposit ID || commitment hash)`),
+//!   with `log_proof` at `log_index`, yields the header's `log_root` in a tree of `log_size`
+//!   leaves;
 //! - `membership` (only for a receipt that embeds membership history, version 2): the history
 //!   walks from the genesis set (see [`crate::history`]), and every entry is in force at the
 //!   receipt's height;
@@ -20,11 +24,12 @@
 
 use serde::Serialize;
 
+use crate::block::HEADER_VERSION_LOG;
 use crate::genesis::{ChainSpec, ClientRole};
 use crate::hash::Hash;
 use crate::history::walk_history;
 use crate::membership::ValidatorSet;
-use crate::receipt::{Receipt, RECEIPT_VERSION, RECEIPT_VERSION_MEMBERSHIP};
+use crate::receipt::{Receipt, RECEIPT_VERSION, RECEIPT_VERSION_LOG, RECEIPT_VERSION_MEMBERSHIP};
 use crate::tx::{salted_commitment, Commitment, Payload, Transaction};
 use crate::{merkle, LedgerError};
 
@@ -111,7 +116,7 @@ pub fn verify_receipt(evidence: Evidence<'_>, receipt: &Receipt, spec: &ChainSpe
     };
     let tx = Transaction { body: receipt.tx.clone(), signature: receipt.signature, items: Vec::new() };
 
-    check("format", check_format(receipt));
+    check("format", check_format(receipt, spec));
 
     check(
         "chain",
@@ -191,6 +196,10 @@ pub fn verify_receipt(evidence: Evidence<'_>, receipt: &Receipt, spec: &ChainSpe
         })
         .map_err(|e| e.to_string()),
     );
+
+    if receipt.version == RECEIPT_VERSION_LOG {
+        check("log_position", check_log_position(receipt));
+    }
 
     // The set in force at the receipt's height: the genesis set, or the one the embedded
     // history leads to (None if the history is refused).
@@ -295,12 +304,53 @@ pub fn verify_receipt(evidence: Evidence<'_>, receipt: &Receipt, spec: &ChainSpe
     }
 }
 
-fn check_format(receipt: &Receipt) -> Result<String, String> {
+fn check_log_position(receipt: &Receipt) -> Result<String, String> {
+    let h = &receipt.header;
+    let (Some(index), Some(proof), Some(size), Some(root)) =
+        (receipt.log_index, receipt.log_proof.as_ref(), h.log_size, h.log_root.as_ref())
+    else {
+        return Err("the receipt or its header lacks the deposit-log fields".into());
+    };
+    let commitment = receipt.commitment_hash().ok_or_else(|| "receipt holds no deposit".to_string())?;
+    let leaf = crate::deposit_log::leaf_hash(&receipt.deposit_id, &commitment);
+    merkle::verify_inclusion(&leaf, index, size, proof, root)
+        .map(|()| {
+            format!("deposit is leaf {index} of {size} in the deposit log (root {root}) named by block {}", h.height)
+        })
+        .map_err(|e| format!("deposit log leaf {index} of {size}: {e}"))
+}
+
+fn check_format(receipt: &Receipt, spec: &ChainSpec) -> Result<String, String> {
+    let log_header = receipt.header.version == HEADER_VERSION_LOG;
     match (receipt.version, receipt.membership.is_empty()) {
-        (RECEIPT_VERSION, true) | (RECEIPT_VERSION_MEMBERSHIP, false) => {}
+        (RECEIPT_VERSION, true) | (RECEIPT_VERSION_MEMBERSHIP, false) | (RECEIPT_VERSION_LOG, _) => {}
         (RECEIPT_VERSION, false) => return Err("a version 1 receipt carries membership history".into()),
         (RECEIPT_VERSION_MEMBERSHIP, true) => return Err("a version 2 receipt without membership history".into()),
-        (v, _) => return Err(format!("version {v} is not {RECEIPT_VERSION} or {RECEIPT_VERSION_MEMBERSHIP}")),
+        (v, _) => {
+            return Err(format!(
+                "version {v} is not {RECEIPT_VERSION}, {RECEIPT_VERSION_MEMBERSHIP} or {RECEIPT_VERSION_LOG}"
+            ))
+        }
+    }
+    if (receipt.version == RECEIPT_VERSION_LOG) != log_header {
+        return Err(format!(
+            "a version {} receipt with a version {} header (version {RECEIPT_VERSION_LOG} receipts go with version {HEADER_VERSION_LOG} headers)",
+            receipt.version, receipt.header.version
+        ));
+    }
+    if log_header != spec.genesis.log_in_header {
+        return Err(format!(
+            "header version {} on a chain whose genesis {} the deposit log in headers",
+            receipt.header.version,
+            if spec.genesis.log_in_header { "puts" } else { "does not put" }
+        ));
+    }
+    if (receipt.version == RECEIPT_VERSION_LOG) != (receipt.log_index.is_some() && receipt.log_proof.is_some()) {
+        return Err(format!(
+            "a version {} receipt {} log_index and log_proof",
+            receipt.version,
+            if receipt.version == RECEIPT_VERSION_LOG { "lacks" } else { "carries" }
+        ));
     }
     receipt.tx.check_fields().map_err(|e| e.to_string())?;
     match (&receipt.tx.payload, &receipt.item) {

@@ -38,8 +38,11 @@ fn unknown_versions_are_named() {
     // Version 2 exists (membership history, receipt format 13) and must carry its history.
     let e = Receipt::from_json(&json_with(|v| v["version"] = 2.into())).unwrap_err();
     assert!(e.to_string().contains("missing membership history"), "{e}");
+    // Version 3 exists (the deposit log in headers, receipt format 7) and must carry its position.
     let e = Receipt::from_json(&json_with(|v| v["version"] = 3.into())).unwrap_err();
-    assert_eq!(e, LedgerError::UnsupportedVersion { what: "receipt", found: 3, supported: 2 });
+    assert!(e.to_string().contains("a version 3 receipt carries log_index and log_proof"), "{e}");
+    let e = Receipt::from_json(&json_with(|v| v["version"] = 4.into())).unwrap_err();
+    assert_eq!(e, LedgerError::UnsupportedVersion { what: "receipt", found: 4, supported: 3 });
     let e = Receipt::from_json(&json_with(|v| v["header"]["version"] = 7.into())).unwrap_err();
     assert!(matches!(e, LedgerError::UnsupportedVersion { what: "header", found: 7, .. }), "{e}");
     let mut g: serde_json::Value = serde_json::from_str(&TestChain::new(4).spec.genesis.to_json()).unwrap();

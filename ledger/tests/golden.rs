@@ -21,7 +21,11 @@ fn dir() -> PathBuf {
 
 /// The deterministic chain behind every fixture.
 pub fn fixture_chain() -> (TestChain, Vec<(String, Receipt, Vec<u8>)>) {
-    let mut c = TestChain::new(4);
+    fixture_chain_on(TestChain::new(4))
+}
+
+/// The fixture chain's blocks on `c` (a fresh chain).
+fn fixture_chain_on(mut c: TestChain) -> (TestChain, Vec<(String, Receipt, Vec<u8>)>) {
     let single = b"Contract signed 2026-01-01 by A and B.\n".to_vec();
     let salted_data = b"Private chat log, salted deposit.\n".to_vec();
     let salt = Hash::sha256(b"fixture salt").0;
@@ -221,7 +225,14 @@ fn receipt_versions_and_history_shape_are_strict() {
     assert!(parse(&v).is_err(), "unknown key in an entry");
     let mut v = two.clone();
     v["version"] = 3.into();
+    assert!(parse(&v).is_err(), "version 3 without log_index and log_proof");
+    let mut v = two.clone();
+    v["version"] = 4.into();
     assert!(matches!(parse(&v), Err(curia_ledger::LedgerError::UnsupportedVersion { .. })));
+    let mut v = two.clone();
+    v["log_index"] = 0.into();
+    v["log_proof"] = serde_json::json!([]);
+    assert!(parse(&v).is_err(), "version 2 with log fields");
     // Binary: a version 2 receipt whose list is empty, and trailing bytes after the list.
     let r = parse(&two).unwrap();
     let bytes = r.to_bytes();
@@ -304,5 +315,94 @@ fn evidence_golden_fixtures_are_frozen() {
     } else {
         let have = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(have == bytes, "golden-evidence.json changed: the evidence encoding is no longer what was frozen");
+    }
+}
+
+/// The fixture chain's blocks on a chain whose headers commit to the deposit log (genesis
+/// `log_in_header`): header version 4, receipt version 3 (receipt format 5.1, 7, 14.1). Frozen
+/// in `golden-log.json`, `genesis-log.json` and `receipt-log-*.json`; the other fixtures are
+/// untouched by the switch.
+pub fn log_fixture_chain() -> (TestChain, Vec<(String, Receipt, Vec<u8>)>) {
+    let (c, receipts) = fixture_chain_on(TestChain::new_with_log(4));
+    let receipts = receipts.into_iter().map(|(n, r, d)| (format!("log-{n}"), r, d)).collect();
+    (c, receipts)
+}
+
+#[test]
+fn log_golden_fixtures_are_frozen() {
+    let (c, receipts) = log_fixture_chain();
+    assert!(c.spec.genesis.log_in_header);
+    let (block, cert) = &c.blocks[1];
+    assert_eq!(block.header.version, 4);
+    // Block 1 holds two deposits, block 2 a single one and a batch of five.
+    assert_eq!(c.blocks[0].0.header.log_size, Some(2));
+    assert_eq!(block.header.log_size, Some(8));
+    for (name, r, _) in &receipts {
+        assert_eq!(r.version, 3, "{name}");
+    }
+    let golden = serde_json::json!({
+        "comment": "Canonical bytes (hex) of the deposit-log-in-header fixtures (docs/receipt-format.md 5.1, 7, 14.1). Regenerate only with CURIA_UPDATE_GOLDEN=1 and a note on why the format changed.",
+        "genesis_canonical": hex::encode(c.spec.genesis.to_bytes()),
+        "chain_id": c.spec.chain_id.to_hex(),
+        "header": hex::encode(block.header.to_bytes()),
+        "block_hash": block.hash().to_hex(),
+        "certificate": hex::encode(cert.to_bytes()),
+        "receipt_single": hex::encode(receipts[0].1.to_bytes()),
+        "receipt_batch": hex::encode(receipts[2].1.to_bytes()),
+    });
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("golden-log.json".into(), (serde_json::to_string_pretty(&golden).unwrap() + "\n").into_bytes()),
+        ("genesis-log.json".into(), (c.spec.genesis.to_json() + "\n").into_bytes()),
+    ];
+    for (name, r, data) in &receipts {
+        let rep = verify_receipt(Evidence::Bytes(data), r, &c.spec);
+        assert!(rep.is_valid(), "{name}: {:?}", rep.first_failure());
+        assert!(rep.checks.iter().any(|k| k.name == "log_position" && k.ok), "{name}");
+        files.push((format!("receipt-{name}.json"), (r.to_json() + "\n").into_bytes()));
+        files.push((format!("evidence-{name}.bin"), data.clone()));
+    }
+    let update = std::env::var("CURIA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    for (name, bytes) in files {
+        let path = dir().join(&name);
+        if update {
+            std::fs::write(&path, &bytes).unwrap();
+        } else {
+            let have = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(have == bytes, "{name} changed: the log fixtures are no longer what was frozen");
+        }
+    }
+}
+
+#[test]
+fn log_golden_receipts_decode_and_verify() {
+    let spec =
+        curia_ledger::genesis::Genesis::from_json(&std::fs::read(dir().join("genesis-log.json")).unwrap()).unwrap();
+    let plain = curia_ledger::genesis::Genesis::from_json(&std::fs::read(dir().join("genesis.json")).unwrap()).unwrap();
+    assert_ne!(spec.chain_id, plain.chain_id, "the switch is part of the chain ID");
+    for name in ["log-single", "log-salted", "log-batch"] {
+        let bytes = std::fs::read(dir().join(format!("receipt-{name}.json"))).unwrap();
+        let r = Receipt::from_json(&bytes).unwrap();
+        assert_eq!(Receipt::parse(&r.to_bytes()).unwrap(), r, "{name}: binary round trip");
+        let data = std::fs::read(dir().join(format!("evidence-{name}.bin"))).unwrap();
+        let rep = verify_receipt(Evidence::Bytes(&data), &r, &spec);
+        assert!(rep.is_valid(), "{name}: {:?}", rep.first_failure());
+        // An altered proof, another index or another leaf: log_position fails, nothing else.
+        let mut bad = r.clone();
+        let proof = bad.log_proof.as_mut().unwrap();
+        proof[0].0[0] ^= 1;
+        let rep = verify_receipt(Evidence::Bytes(&data), &bad, &spec);
+        assert_eq!(rep.first_failure().unwrap().name, "log_position", "{name}");
+        assert_eq!(rep.checks.iter().filter(|k| !k.ok).count(), 1, "{name}");
+        let mut bad = r.clone();
+        bad.log_index = Some(bad.log_index.unwrap() ^ 1);
+        let rep = verify_receipt(Evidence::Bytes(&data), &bad, &spec);
+        assert_eq!(rep.first_failure().unwrap().name, "log_position", "{name}");
+        // Without the log fields the receipt is malformed; under the genesis without the switch
+        // the chain ID differs and the header version is refused.
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        v.as_object_mut().unwrap().remove("log_proof");
+        assert!(Receipt::from_json(&serde_json::to_vec(&v).unwrap()).is_err(), "{name}");
+        let rep = verify_receipt(Evidence::Bytes(&data), &r, &plain);
+        assert_eq!(rep.first_failure().unwrap().name, "format", "{name}");
     }
 }

@@ -295,6 +295,14 @@ impl StateView for ScratchState {
     fn evidence_recorded(&self, key: &Hash) -> bool {
         self.exists(OTHER, &evidence_key(key))
     }
+    /// The scratch state keeps no deposit log: the auditor replays the log beside it and hands
+    /// it to the state transition (`curia_ledger::state::WithLog`).
+    fn log_frontier(&self) -> Result<curia_ledger::deposit_log::Frontier, LedgerError> {
+        Err(LedgerError::StateStorage {
+            reason: "the audit scratch state keeps no deposit log (the auditor supplies it)".into(),
+            code: "no_deposit_log",
+        })
+    }
 }
 
 fn ledger_error(e: StoreError) -> LedgerError {

@@ -581,7 +581,7 @@ impl Store {
         } else {
             self.receipt_at(deposit_id, loc)?
         };
-        self.embed_history(r).map(Some)
+        self.embed_history(r).and_then(|r| self.with_log_position(r)).map(Some)
     }
 
     /// The receipt of a deposit built from its whole stored block, whatever the layout (the way
@@ -590,7 +590,7 @@ impl Store {
     pub fn receipt_from_block(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
         let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
         let r = self.receipt_at(deposit_id, loc)?;
-        self.embed_history(r).map(Some)
+        self.embed_history(r).and_then(|r| self.with_log_position(r)).map(Some)
     }
 
     fn receipt_at(&self, deposit_id: &Hash, loc: DepositLocation) -> Result<Receipt, StoreError> {
@@ -1097,5 +1097,11 @@ impl StateView for StoreState<'_> {
     }
     fn evidence_recorded(&self, key: &Hash) -> bool {
         self.keep(self.store.evidence_recorded(key))
+    }
+    fn log_frontier(&self) -> Result<curia_ledger::deposit_log::Frontier, curia_ledger::LedgerError> {
+        self.store.log_frontier().map_err(|e| curia_ledger::LedgerError::StateStorage {
+            reason: format!("deposit log: {e}"),
+            code: e.code(),
+        })
     }
 }

@@ -461,6 +461,7 @@ class Spec:
     chain_id: bytes
     validators_hash: bytes
     total_power: int
+    log_in_header: bool = False  # doc 3.1: headers commit to the deposit log (header version 4)
 
     @property
     def quorum_power(self) -> int:
@@ -468,7 +469,8 @@ class Spec:
 
 
 def genesis_canonical(version: int, chain_name: str, time_ms: int, validators: list[dict],
-                      clients: list[dict], max_block_txs: int, max_batch_items: int) -> bytes:
+                      clients: list[dict], max_block_txs: int, max_batch_items: int,
+                      log_in_header: bool = False) -> bytes:
     w = Writer().u16(version).str(chain_name).u64(time_ms)
     w.u32(len(validators))
     for v in validators:
@@ -477,6 +479,8 @@ def genesis_canonical(version: int, chain_name: str, time_ms: int, validators: l
     for c in clients:
         w.str(c["name"]).u8(CLIENT_ROLES[c["role"]]).fixed(c["key"])
     w.u32(max_block_txs).u32(max_batch_items)
+    if log_in_header:  # doc 3.2: one byte 1, only when the switch is on
+        w.u8(1)
     return w.bytes()
 
 
@@ -500,6 +504,11 @@ def parse_genesis(data: bytes) -> Spec:
     max_block_txs = po.int("max_block_txs", "u32")
     max_batch_items = po.int("max_batch_items", "u32")
     po.done()
+    log_in_header = o.raw("log_in_header", optional=True)
+    if log_in_header is None:
+        log_in_header = False
+    elif not isinstance(log_in_header, bool):
+        raise Unusable("genesis.log_in_header: expected a boolean")
     validators = []
     for i, x in enumerate(vlist):
         vo = Obj(x, f"genesis.validators[{i}]")
@@ -561,9 +570,10 @@ def parse_genesis(data: bytes) -> Spec:
             raise Unusable(f"duplicate key {c['key'].hex()}")
         keys.add(c["key"])
 
-    canonical = genesis_canonical(version, chain_name, time_ms, validators, clients, max_block_txs, max_batch_items)
+    canonical = genesis_canonical(version, chain_name, time_ms, validators, clients, max_block_txs, max_batch_items,
+                                  log_in_header)
     return Spec(chain_name, time_ms, validators, clients, canonical, tagged(TAG_GENESIS, canonical),
-                validators_hash(validators), sum(v["power"] for v in validators))
+                validators_hash(validators), sum(v["power"] for v in validators), log_in_header)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -932,15 +942,19 @@ def salted_commitment(salt: bytes, digest: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # Header, vote, certificate (doc section 5)
 
-HEADER_VERSIONS = (2, 3)
+HEADER_VERSIONS = (2, 3, 4)
+HEADER_VERSION_LOG = 4
 HEADER_FIELDS = [("version", "u16"), ("chain_id", 32), ("height", "u64"), ("prev_hash", 32),
                  ("last_commit_hash", 32), ("tx_root", 32), ("tx_count", "u32"), ("state_root", 32), ("validators_hash", 32),
-                 ("next_validators_hash", 32), ("time_ms", "u64"), ("proposer", 32)]
+                 ("next_validators_hash", 32), ("log_size", "u64"), ("log_root", 32), ("time_ms", "u64"),
+                 ("proposer", 32)]
 
 
 def header_fields(version: int) -> list:
-    """Doc 5.1: version 3 has `next_validators_hash` after `validators_hash`; version 2 does not."""
-    return [f for f in HEADER_FIELDS if version == 3 or f[0] != "next_validators_hash"]
+    """Doc 5.1: versions 3 and 4 have `next_validators_hash` after `validators_hash`, version 4
+    then `log_size` and `log_root`; version 2 has none of them."""
+    skip = {2: {"next_validators_hash", "log_size", "log_root"}, 3: {"log_size", "log_root"}}.get(version, set())
+    return [f for f in HEADER_FIELDS if f[0] not in skip]
 
 
 def encode_header(h: dict) -> bytes:
@@ -956,17 +970,18 @@ def encode_header(h: dict) -> bytes:
 def decode_header(r: Reader) -> dict:
     h = {"version": r.u16()}
     if h["version"] not in HEADER_VERSIONS:
-        raise Unusable(f"unsupported header version {h['version']} (this verifier reads versions 2 and 3)")
+        raise Unusable(f"unsupported header version {h['version']} (this verifier reads versions 2, 3 and 4)")
     for name, ty in header_fields(h["version"])[1:]:
         h[name] = r.take(ty) if isinstance(ty, int) else getattr(r, ty)()
     return h
 
 
 def parse_header(ho: "Obj") -> dict:
-    """Doc 7.1 `header`: version 2 or 3; `next_validators_hash` present exactly in version 3."""
+    """Doc 7.1 `header`: version 2, 3 or 4; `next_validators_hash` present exactly in versions 3
+    and 4, `log_size` and `log_root` exactly in version 4."""
     version = ho.int("version", "u16")
     if version not in HEADER_VERSIONS:
-        raise Unusable(f"unsupported header version {version} (this verifier reads versions 2 and 3)")
+        raise Unusable(f"unsupported header version {version} (this verifier reads versions 2, 3 and 4)")
     header = {}
     for name, ty in header_fields(version):
         header[name] = ho.hex(name, ty) if isinstance(ty, int) else ho.int(name, ty)
@@ -1069,7 +1084,9 @@ class Receipt:
     certificate: dict
     salt: Optional[bytes]
     body_bytes: bytes = field(default=b"")
-    membership: list = field(default_factory=list)  # version 2: history entries (doc 13.1)
+    membership: list = field(default_factory=list)  # versions 2 and 3: history entries (doc 13.1)
+    log_index: Optional[int] = None  # version 3: the deposit's leaf index in the deposit log (doc 7.1)
+    log_proof: Optional[list[bytes]] = None  # version 3: its inclusion proof (doc 7.1)
 
     def encode(self) -> bytes:
         w = Writer().fixed(RECEIPT_MAGIC).u16(self.version).fixed(self.chain_id).fixed(self.deposit_id)
@@ -1088,10 +1105,15 @@ class Receipt:
             w.u8(0)
         else:
             w.u8(1).fixed(self.salt)
-        if self.version == 2:
+        if self.version in (2, 3):
             w.u32(len(self.membership))
             for e in self.membership:
                 w.fixed(encode_entry(e))
+        if self.version == 3:
+            proof = self.log_proof or []
+            w.u64(self.log_index or 0).u32(len(proof))
+            for h in proof:
+                w.fixed(h)
         return w.bytes()
 
 
@@ -1100,8 +1122,8 @@ def decode_receipt(data: bytes) -> Receipt:
     if r.take(8) != RECEIPT_MAGIC:
         raise Unusable("cannot decode receipt: missing CURIARCT magic")
     version = r.u16()
-    if version not in (1, 2):
-        raise Unusable(f"unsupported receipt version {version} (this verifier reads versions 1 and 2)")
+    if version not in (1, 2, 3):
+        raise Unusable(f"unsupported receipt version {version} (this verifier reads versions 1, 2 and 3)")
     chain_id, deposit_id = r.take(32), r.take(32)
     start = r.pos
     body = decode_body(r)
@@ -1115,13 +1137,17 @@ def decode_receipt(data: bytes) -> Receipt:
     cert = decode_certificate(r)
     salt = r.option(lambda: r.take(32))
     membership = []
-    if version == 2:
+    log_index, log_proof = None, None
+    if version in (2, 3):
         membership = r.list("membership history", MAX_RECEIPT_HISTORY, lambda: decode_entry(r))
-        if not membership:
+        if not membership and version == 2:
             raise Unusable("cannot decode receipt: a version 2 receipt carries at least one membership history entry")
+    if version == 3:
+        log_index = r.u64()
+        log_proof = r.list("log proof", MAX_PROOF_LEN, lambda: r.take(32))
     r.finish()
     return Receipt(version, chain_id, deposit_id, body, signature, item, tx_index, tx_proof, header, cert, salt,
-                   body_bytes, membership)
+                   body_bytes, membership, log_index, log_proof)
 
 
 def parse_receipt_json(data: bytes) -> Receipt:
@@ -1138,8 +1164,12 @@ def parse_receipt_json(data: bytes) -> Receipt:
     ver = v.get("version")
     if not isinstance(ver, int) or isinstance(ver, bool) or ver < 0:
         raise Unusable("bad receipt JSON: missing version")
-    if ver not in (1, 2):
-        raise Unusable(f"unsupported receipt version {ver} (this verifier reads versions 1 and 2)")
+    if ver not in (1, 2, 3):
+        raise Unusable(f"unsupported receipt version {ver} (this verifier reads versions 1, 2 and 3)")
+    if ver == 3 and not ("log_index" in v and "log_proof" in v):
+        raise Unusable("bad receipt JSON: a version 3 receipt carries log_index and log_proof")
+    if ver in (1, 2) and ("log_index" in v or "log_proof" in v):
+        raise Unusable("bad receipt JSON: only a version 3 receipt carries log_index and log_proof")
     if ver == 1 and "membership" in v:
         raise Unusable("bad receipt JSON: a version 1 receipt carries no membership history")
     if ver == 2 and "membership" not in v:
@@ -1166,14 +1196,18 @@ def parse_receipt_json(data: bytes) -> Receipt:
     salt_v = o.raw("salt", optional=True)
     salt = None if salt_v is None else parse_hex(salt_v, 32, "receipt.salt")
     membership = []
-    if version == 2:
+    if version == 2 or (version == 3 and o.has("membership")):
         entries = o.list("membership")
         if len(entries) > MAX_RECEIPT_HISTORY:
             raise Unusable(f"receipt.membership: more than {MAX_RECEIPT_HISTORY} entries")
         membership = [parse_entry(Obj(x, f"receipt.membership[{i}]")) for i, x in enumerate(entries)]
+    log_index, log_proof = None, None
+    if version == 3:
+        log_index = o.int("log_index", "u64")
+        log_proof = [parse_hex(h, 32, f"receipt.log_proof[{i}]") for i, h in enumerate(o.list("log_proof"))]
     o.done()
     rc = Receipt(version, chain_id, deposit_id, body, signature, item, tx_index, tx_proof, header, cert, salt,
-                 b"", membership)
+                 b"", membership, log_index, log_proof)
     # Section 7.3 step 4: round trip through the canonical form, so every binary limit applies.
     back = decode_receipt(rc.encode())
     rc.body_bytes = back.body_bytes
@@ -1484,11 +1518,20 @@ def verify(evidence: "bytes | Evidence", rc: Receipt, spec: Spec) -> Report:
 
     # 1. format
     err = None
-    if rc.version not in (1, 2):
-        err = f"version {rc.version} is not 1 or 2"
-    elif (rc.version == 2) != bool(rc.membership):
+    log_header = rc.header["version"] == HEADER_VERSION_LOG
+    if rc.version not in (1, 2, 3):
+        err = f"version {rc.version} is not 1, 2 or 3"
+    elif rc.version != 3 and (rc.version == 2) != bool(rc.membership):
         err = "a version 1 receipt carries membership history" if rc.version == 1 else \
             "a version 2 receipt without membership history"
+    elif (rc.version == 3) != log_header:
+        err = (f"a version {rc.version} receipt with a version {rc.header['version']} header "
+               f"(version 3 receipts go with version 4 headers)")
+    elif log_header != spec.log_in_header:
+        err = (f"header version {rc.header['version']} on a chain whose genesis "
+               f"{'puts' if spec.log_in_header else 'does not put'} the deposit log in headers")
+    elif (rc.version == 3) != (rc.log_index is not None and rc.log_proof is not None):
+        err = f"a version {rc.version} receipt {'lacks' if rc.version == 3 else 'carries'} log_index and log_proof"
     else:
         err = check_fields(rc.tx)
         if err is None:
@@ -1579,7 +1622,28 @@ def verify(evidence: "bytes | Evidence", rc: Receipt, spec: Spec) -> Report:
     check("inclusion", f"Merkle proof rejected: {err}" if err else None,
           f"transaction {rc.tx_index} of {h['tx_count']} in block {h['height']} (root {h['tx_root'].hex()})")
 
-    # 8. membership (version 2 only): the set in force at the receipt's height (doc 13.3)
+    # 7a. log_position (version 3 only): the deposit's leaf in the deposit log named by the header
+    # (doc 8, 14.1): SHA-256(0x00 || deposit_id || commitment) at log_index of log_size.
+    if rc.version == 3:
+        if p["kind"] == "deposit":
+            commitment = p["commitment"]
+        elif p["kind"] == "batch_deposit" and rc.item is not None:
+            commitment = rc.item["commitment"]
+        else:
+            commitment = None
+        if commitment is None:
+            err = "receipt holds no deposit"
+        elif rc.log_index is None or rc.log_proof is None or "log_size" not in h:
+            err = "the receipt or its header lacks the deposit-log fields"
+        else:
+            err = verify_inclusion(leaf_hash(rc.deposit_id + commitment), rc.log_index, h["log_size"],
+                                   rc.log_proof, h["log_root"])
+            err = f"deposit log leaf {rc.log_index} of {h['log_size']}: {err}" if err else None
+        check("log_position", err,
+              f"deposit is leaf {rc.log_index} of {h.get('log_size')} in the deposit log "
+              f"(root {h['log_root'].hex() if 'log_root' in h else '-'}) named by block {h['height']}")
+
+    # 8. membership (versions 2 and 3 with history): the set in force at the receipt's height (doc 13.3)
     in_force: Optional[list[dict]] = spec.validators
     if rc.membership:
         err, hist = walk_history(spec, rc.membership)
@@ -1687,7 +1751,8 @@ def apply_history_file(rc: Receipt, spec: Spec, history: bytes) -> Receipt:
     embedded = entries_for_height(entries, rc.header["height"])
     if embedded:
         rc.membership = embedded
-        rc.version = 2
+        if rc.version == 1:
+            rc.version = 2
     return rc
 
 

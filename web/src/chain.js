@@ -118,6 +118,8 @@ export function parseGenesis(bytes) {
   const maxBlockTxs = po.int('max_block_txs', 'u32');
   const maxBatchItems = po.int('max_batch_items', 'u32');
   po.done();
+  // 3.1: optional, absent means false; when true the canonical genesis ends with a byte 1 (3.2).
+  const logInHeader = has(o.v, 'log_in_header') ? o.bool('log_in_header') : false;
   const validators = vlist.map((x, i) => {
     const vo = new Obj(x, `genesis.validators[${i}]`);
     const v = { name: vo.str('name'), role: vo.str('role'), key: vo.hex('key', 32), power: vo.int('power', 'u64'),
@@ -172,12 +174,14 @@ export function parseGenesis(bytes) {
   w.u32(clients.length);
   for (const c of clients) w.str(c.name).u8(CLIENT_ROLES[c.role]).fixed(c.key);
   w.u32(maxBlockTxs).u32(maxBatchItems);
+  if (logInHeader) w.u8(1);
   const canonical = w.bytes();
   const vw = new Writer().u32(validators.length);
   for (const v of validators) vw.str(v.name).u8(VALIDATOR_ROLES[v.role]).fixed(v.key).u64(v.power);
   const totalPower = validators.reduce((s, v) => s + v.power, 0n);
   return {
     chainName,
+    logInHeader,
     genesisTimeMs: timeMs,
     validators,
     clients,
@@ -472,6 +476,14 @@ export function checkFields(body) {
 // ---------------------------------------------------------------------------------------------
 // Header, vote, certificate (section 5)
 
+// Receipt version 3 / header version 4 (a chain whose genesis sets `log_in_header`: headers
+// commit to the deposit log, receipts carry `log_index` and `log_proof`, check `log_position`)
+// are not verified by this page yet; it says so by name instead of a generic refusal.
+const NO_LOG_RECEIPTS = 'receipt version 3 (a chain whose headers commit to the deposit log) is not supported by this '
+  + 'page yet: it reads receipt versions 1 and 2. Verify it with `curia verify` or tests/python/curia_verify.py';
+const NO_LOG_HEADERS = 'header version 4 (a chain whose headers commit to the deposit log) is not supported by this '
+  + 'page yet: it reads header versions 2 and 3. Verify the receipt with `curia verify` or tests/python/curia_verify.py';
+
 const HEADER_FIELDS = [['version', 'u16'], ['chain_id', 32], ['height', 'u64'], ['prev_hash', 32],
   ['last_commit_hash', 32], ['tx_root', 32], ['tx_count', 'u32'], ['state_root', 32], ['validators_hash', 32],
   ['next_validators_hash', 32], ['time_ms', 'u64'], ['proposer', 32]];
@@ -490,7 +502,8 @@ export function encodeHeader(h) {
 function decodeHeader(r) {
   const h = { version: r.u16() };
   if (h.version !== 2 && h.version !== 3) {
-    throw new Unusable(`unsupported header version ${h.version} (this verifier reads versions 2 and 3)`);
+    throw new Unusable(h.version === 4 ? NO_LOG_HEADERS
+      : `unsupported header version ${h.version} (this verifier reads versions 2 and 3)`);
   }
   for (const [name, ty] of headerFields(h.version).slice(1)) h[name] = typeof ty === 'number' ? r.take(ty) : r[ty]();
   return h;
@@ -499,7 +512,8 @@ function decodeHeader(r) {
 function parseHeader(ho) {
   const version = ho.int('version', 'u16');
   if (version !== 2 && version !== 3) {
-    throw new Unusable(`unsupported header version ${version} (this verifier reads versions 2 and 3)`);
+    throw new Unusable(version === 4 ? NO_LOG_HEADERS
+      : `unsupported header version ${version} (this verifier reads versions 2 and 3)`);
   }
   const h = {};
   for (const [name, ty] of headerFields(version)) h[name] = typeof ty === 'number' ? ho.hex(name, ty) : ho.int(name, ty);
@@ -596,7 +610,8 @@ function decodeReceipt(data) {
   if (!equal(r.take(8), MAGIC)) throw new Unusable('cannot decode receipt: missing CURIARCT magic');
   const version = r.u16();
   if (version !== 1 && version !== 2) {
-    throw new Unusable(`unsupported receipt version ${version} (this verifier reads versions 1 and 2)`);
+    throw new Unusable(version === 3 ? NO_LOG_RECEIPTS
+      : `unsupported receipt version ${version} (this verifier reads versions 1 and 2)`);
   }
   const chainId = r.take(32);
   const depositId = r.take(32);
@@ -635,7 +650,8 @@ function parseReceiptJson(data) {
   const ver = v.version instanceof JNum ? v.version.uint() : null;
   if (ver === null) throw new Unusable('bad receipt JSON: missing version');
   if (ver !== 1n && ver !== 2n) {
-    throw new Unusable(`unsupported receipt version ${ver} (this verifier reads versions 1 and 2)`);
+    throw new Unusable(ver === 3n ? NO_LOG_RECEIPTS
+      : `unsupported receipt version ${ver} (this verifier reads versions 1 and 2)`);
   }
   if (ver === 1n && has(v, 'membership')) throw new Unusable('bad receipt JSON: a version 1 receipt carries no membership history');
   if (ver === 2n && !has(v, 'membership')) throw new Unusable('bad receipt JSON: missing membership history');

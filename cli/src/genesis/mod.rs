@@ -65,6 +65,11 @@ pub enum GenesisCmd {
         /// Most items in one batch deposit.
         #[arg(long, default_value_t = Params::default().max_batch_items)]
         max_batch_items: u32,
+        /// Headers commit to the deposit log and receipts carry each deposit's log position
+        /// (header version 4, receipt version 3; docs/receipt-format.md 5.1, 7, 14.1). Off by
+        /// default: the genesis and its chain ID are then those of earlier versions.
+        #[arg(long)]
+        log_in_header: bool,
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
@@ -179,13 +184,17 @@ pub fn run(args: GenesisArgs) -> Result<u8> {
         }
     };
     match cmd {
-        GenesisCmd::New { out, chain_name, genesis_time, max_block_txs, max_batch_items, force } => {
+        GenesisCmd::New { out, chain_name, genesis_time, max_block_txs, max_batch_items, log_in_header, force } => {
             let time = parse_time(&genesis_time)?;
-            let g = new_draft(&chain_name, time, Params { max_block_txs, max_batch_items })?;
+            let mut g = new_draft(&chain_name, time, Params { max_block_txs, max_batch_items })?;
+            g.log_in_header = log_in_header;
             anyhow::ensure!(force || !out.exists(), "{} exists (use --force to overwrite)", out.display());
             write_atomic(&out, &(g.to_json() + "\n"))?;
             println!("draft genesis of chain {chain_name} written to {}", out.display());
             println!("genesis time {}", curia_ledger::verify::format_utc(time));
+            if log_in_header {
+                println!("headers commit to the deposit log (header version 4, receipt version 3)");
+            }
             Ok(0)
         }
         GenesisCmd::AddValidator { file, name, role, key, power, address } => {
@@ -290,6 +299,7 @@ pub fn new_draft(chain_name: &str, genesis_time_ms: u64, params: Params) -> Resu
         validators: vec![],
         clients: vec![],
         params,
+        log_in_header: false,
     };
     g.check_draft()?;
     Ok(g)

@@ -15,6 +15,7 @@ mod display;
 mod dns_peers;
 mod evidence;
 mod genesis_ceremony;
+mod log_header;
 mod log_monitor;
 mod membership;
 mod membership_verify;

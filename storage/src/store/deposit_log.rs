@@ -20,6 +20,7 @@ use std::sync::atomic::Ordering;
 use curia_ledger::block::Block;
 use curia_ledger::deposit_log;
 use curia_ledger::hash::Hash;
+use curia_ledger::receipt::Receipt;
 use curia_ledger::state::Change;
 use curia_ledger::tlog::{self, HashReader, MAX_LOG_SIZE};
 use rocksdb::WriteBatch;
@@ -139,6 +140,42 @@ impl Store {
         }
         let i = tlog::stored_hash_index(0, index);
         Ok(Reader { store: self }.read_hashes(&[i])?.pop())
+    }
+
+    /// The log's frontier at the tip (for validating and proposing headers that commit to the
+    /// log). Errors if the store keeps no log or its log does not end at the tip.
+    pub fn log_frontier(&self) -> Result<deposit_log::Frontier, StoreError> {
+        let tip = self.tip().height;
+        match self.log_state() {
+            Some(s) if s.height == tip => deposit_log::Frontier::read(s.size, &Reader { store: self }),
+            other => Err(StoreError::Corrupt {
+                cf: cf::META,
+                key: show_key(cf::META, META_TLOG),
+                reason: format!("the deposit log ends at {other:?}, the chain at block {tip}"),
+            }),
+        }
+    }
+
+    /// Add the deposit's position in the log to a receipt whose header commits to the log
+    /// (header version 4, receipt version 3): its leaf index and the inclusion proof in the
+    /// tree of the header's `log_size` leaves, checked against the header's `log_root` before
+    /// it is served. Any other receipt is returned as it is. Used by both receipt builders.
+    pub(crate) fn with_log_position(&self, r: Receipt) -> Result<Receipt, StoreError> {
+        let (Some(size), Some(root)) = (r.header.log_size, r.header.log_root) else { return Ok(r) };
+        let id = r.deposit_id;
+        let index = self
+            .log_index(&id)?
+            .ok_or_else(|| StoreError::NotFound { what: "deposit log entry", key: format!("deposit {id}") })?;
+        let corrupt =
+            |reason: String| StoreError::Corrupt { cf: cf::TLOG_INDEX, key: show_key(cf::TLOG_INDEX, &id.0), reason };
+        if index >= size {
+            return Err(corrupt(format!("leaf {index} is beyond the log size {size} of block {}", r.header.height)));
+        }
+        let proof = self.log_inclusion_proof(size, index)?;
+        let commitment = r.commitment_hash().ok_or_else(|| corrupt("the receipt holds no deposit".into()))?;
+        tlog::verify_inclusion(&deposit_log::leaf_hash(&id, &commitment), index, size, &proof, &root)
+            .map_err(|e| corrupt(format!("the stored log does not give block {}'s log root: {e}", r.header.height)))?;
+        Ok(r.with_log_position(index, proof))
     }
 
     /// Audit one block's part of the log: recompute the stored hashes that the block's

@@ -6,5 +6,6 @@ mod common;
 mod cli_audit;
 mod corruption;
 mod crash;
+mod log_header;
 mod store;
 mod tx_layout;

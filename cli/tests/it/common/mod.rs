@@ -34,6 +34,11 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(test: u16) -> Cluster {
+        Cluster::start_with(test, &[])
+    }
+
+    /// [`Cluster::start`] with more `curia testnet init` arguments (`--log-in-header`, say).
+    pub fn start_with(test: u16, init_args: &[&str]) -> Cluster {
         let serial = serial();
         let base = 20000 + (std::process::id() % 300) as u16 * 30 + test * 6; // below the ephemeral range (32768+)
         let dir = std::env::temp_dir().join(format!("curia-net-{}-{test}", std::process::id()));
@@ -41,6 +46,7 @@ impl Cluster {
         let out = curia()
             .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
             .arg(&dir)
+            .args(init_args)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -16,7 +16,11 @@ pub fn item_digest(i: usize, k: usize) -> Hash {
 /// and case activity: at `i % 5 == 2` a judge opens `case-{i}` and attaches the previous block's
 /// single deposit; at `i % 5 == 3` records a verification and closes it.
 pub fn chain(blocks: usize, batch: usize) -> TestChain {
-    let mut c = TestChain::new(4);
+    chain_on(TestChain::new(4), blocks, batch)
+}
+
+/// [`chain`]'s blocks on `c` (a fresh chain, e.g. `TestChain::new_with_log`).
+pub fn chain_on(mut c: TestChain, blocks: usize, batch: usize) -> TestChain {
     let mut prev_single = Hash::ZERO;
     for i in 1..=blocks {
         let single = c.deposit("platform", format!("doc-{i}").as_bytes(), i as u64);
