@@ -78,20 +78,7 @@ const _: () = assert!(curia_api_types::TRANSACTIONS_BODY_LIMIT == TRANSACTIONS_B
 const _: () = assert!(curia_api_types::MAX_SUBMISSION == MAX_SUBMISSION);
 const _: () = assert!(curia_api_types::MAX_CHAIN_BLOCKS == crate::limits::MAX_CHAIN_BLOCKS);
 
-/// The driver's answer to a submission: per-transaction results in order, or an error for the
-/// whole submission (such as [`NodeError::TooManyTxs`]).
-pub type SubmitResult = Result<Vec<Result<Admitted, NodeError>>, NodeError>;
-
-/// A submission from the API to the driver, which admits it to its mempool and answers on
-/// `reply`. The API has already run [`check_admission_ids`] on it, off the consensus loop.
-pub struct Submit {
-    /// The transactions, in the client's order.
-    pub txs: Vec<Transaction>,
-    /// Their [`check_admission_ids`] results (ID, or why it failed), in the same order.
-    pub checks: Vec<Result<Hash, NodeError>>,
-    /// Where the driver sends the mempool's answer.
-    pub reply: oneshot::Sender<SubmitResult>,
-}
+pub use crate::submission::{Submit, SubmitResult};
 
 /// Everything the API handlers need.
 #[derive(Clone)]
@@ -692,7 +679,7 @@ fn signed_reader(
         })?;
     let signature =
         Signature::from_hex(&sig).map_err(|e| ApiError::new("bad_hex", format!("header {HEADER_SIGNATURE}: {e}")))?;
-    let now = crate::driver::now_ms();
+    let now = crate::clock::now_ms();
     verify_read_request(&ctx.spec.chain_id, method, path, &reader, timestamp_ms, &signature, now, READ_MAX_SKEW_MS)
         .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
     Ok(reader)

@@ -30,7 +30,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use curia_consensus::executor::{self, ChainStore, Clock, Executor, Network, Note, Timer, TxSource};
 use curia_consensus::machine::SignPos;
@@ -49,12 +49,13 @@ use curia_ledger::Hash;
 use curia_storage::{Store, StoreError};
 use tokio::sync::{mpsc, watch};
 
-use crate::api::{NodeStatus, Submit};
 use crate::mempool::{check_admission, Mempool, MempoolConfig};
 use crate::net::{NetEvent, NetHandle};
 use crate::ops::Metrics;
 use crate::signing::SigningRecord;
+use crate::submission::Submit;
 use crate::NodeError;
+use curia_api_types::NodeStatus;
 
 /// Frame tag of a consensus message.
 pub const FRAME_CONSENSUS: u8 = 0;
@@ -149,10 +150,9 @@ pub struct DriverParts {
     pub peer_wait: Duration,
 }
 
-/// Milliseconds since the Unix epoch by the local clock.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+/// Milliseconds since the Unix epoch by the local clock (moved to [`crate::clock`]; kept here
+/// for callers outside the crate).
+pub use crate::clock::now_ms;
 
 // ---------------------------------------------------------------- the executor's four traits
 

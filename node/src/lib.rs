@@ -21,6 +21,7 @@
 pub mod api;
 pub mod chain_stream;
 pub mod checkpoints;
+pub mod clock;
 pub mod config;
 pub mod driver;
 pub mod error;
@@ -35,6 +36,7 @@ pub mod peer_gate;
 pub mod rotation;
 pub mod run;
 pub mod signing;
+pub mod submission;
 pub mod tls;
 
 pub use error::NodeError;

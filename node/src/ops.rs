@@ -49,10 +49,10 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 use tokio::sync::watch;
 
-use crate::api::NodeStatus;
 use crate::http::ConnLimits;
 use crate::limits::OPS_MAX_CONNECTIONS;
 use curia_api_types::Health;
+use curia_api_types::NodeStatus;
 
 /// Content type of the `/metrics` answer (OpenMetrics text, which Prometheus reads).
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -425,7 +425,7 @@ impl Backups {
                 .map_err(|e| format!("cannot remove the unfinished backup {}: {e}", staging.display()))?;
         }
         let tip = self.store.checkpoint(&staging).map_err(|e| e.to_string())?;
-        let mut ms = crate::driver::now_ms();
+        let mut ms = crate::clock::now_ms();
         let mut dest = dir.join(format!("backup-{}-{ms}", tip.height));
         // Two backups in the same millisecond at the same height: take the next free name.
         while dest.exists() {
