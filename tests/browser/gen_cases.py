@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes every input the Python verifier's tests verify (tests/python/test_verify.py) to a folder,
+"""Writes every input the Python verifier's tests verify (tests/python/test_verify.py, and
+tests/python/test_log_header.py for receipts of a chain whose headers commit to the deposit log) to a folder,
 so that the browser test can give the same inputs to verify.html and to `curia verify`.
 
 Usage: python3 gen_cases.py OUT_DIR
@@ -29,6 +30,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "python"))
 os.environ.pop("CURIA_BIN", None)  # the Rust comparison is the browser test's job
 
 import curia_verify as cv  # noqa: E402
+import test_log_header as tl  # noqa: E402
 import test_verify as tv  # noqa: E402
 
 
@@ -83,6 +85,7 @@ def main(out: str) -> int:
             super().startTest(test)
 
     suite = unittest.defaultTestLoader.loadTestsFromModule(tv)
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(tl))
     sink = io.StringIO()
     res = unittest.TextTestRunner(stream=sink, resultclass=Result, verbosity=0).run(suite)
     for name, evidence, receipt, genesis in tv.mutations():

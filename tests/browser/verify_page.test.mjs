@@ -224,6 +224,21 @@ test('golden receipts through the file inputs: same verdicts as curia verify', a
     genesis: g,
   });
   assert.deepEqual(recs.map((r) => r.code), [0, 0, 0]);
+  // A chain whose headers commit to the deposit log: version 3 receipts, check log_position, and
+  // the log position shown.
+  const gl = join(GOLDEN, 'genesis-log.json');
+  for (const n of ['single', 'salted', 'batch']) {
+    const ev = join(GOLDEN, `evidence-log-${n}.bin`);
+    const rc = join(GOLDEN, `receipt-log-${n}.json`);
+    const [rec] = await uiVerify(page, { evidence: [ev], receipts: [rc], genesis: gl });
+    const rust = curiaVerify(ev, rc, gl);
+    assertSame(rec, rust, `log-${n}`);
+    assert.equal(rec.code, 0, `log-${n}`);
+    assert.deepEqual(rec.checks, rust.report.checks.map((c) => c.name), `log-${n}`);
+    assert.ok(rec.checks.includes('log_position'), `log-${n}`);
+    const lp = JSON.parse(readFileSync(rc, 'utf8'));
+    assert.equal(rec.fields.log_position, `leaf ${lp.log_index} of ${lp.header.log_size} (numbered from 0), named by this block`);
+  }
   // A digest typed by hand, as `curia verify --digest`.
   const d = curia(['hash', join(GOLDEN, 'evidence-single.bin')]).split(/\s+/)[0];
   const [byDigest] = await uiVerify(page, { receipts: [join(GOLDEN, 'receipt-single.json')], genesis: g, digest: d });

@@ -476,19 +476,20 @@ export function checkFields(body) {
 // ---------------------------------------------------------------------------------------------
 // Header, vote, certificate (section 5)
 
-// Receipt version 3 / header version 4 (a chain whose genesis sets `log_in_header`: headers
-// commit to the deposit log, receipts carry `log_index` and `log_proof`, check `log_position`)
-// are not verified by this page yet; it says so by name instead of a generic refusal.
-const NO_LOG_RECEIPTS = 'receipt version 3 (a chain whose headers commit to the deposit log) is not supported by this '
-  + 'page yet: it reads receipt versions 1 and 2. Verify it with `curia verify` or tests/python/curia_verify.py';
-const NO_LOG_HEADERS = 'header version 4 (a chain whose headers commit to the deposit log) is not supported by this '
-  + 'page yet: it reads header versions 2 and 3. Verify the receipt with `curia verify` or tests/python/curia_verify.py';
+// Header version 4 and receipt version 3 (a chain whose genesis sets `log_in_header`: headers
+// commit to the deposit log, receipts carry `log_index` and `log_proof`, check `log_position`).
+export const HEADER_VERSION_LOG = 4;
+export const RECEIPT_VERSION_LOG = 3;
+const HEADER_VERSIONS = [2, 3, 4];
 
 const HEADER_FIELDS = [['version', 'u16'], ['chain_id', 32], ['height', 'u64'], ['prev_hash', 32],
   ['last_commit_hash', 32], ['tx_root', 32], ['tx_count', 'u32'], ['state_root', 32], ['validators_hash', 32],
-  ['next_validators_hash', 32], ['time_ms', 'u64'], ['proposer', 32]];
-/** 5.1: version 3 has `next_validators_hash` after `validators_hash`; version 2 does not. */
-const headerFields = (version) => HEADER_FIELDS.filter(([n]) => version === 3 || n !== 'next_validators_hash');
+  ['next_validators_hash', 32], ['log_size', 'u64'], ['log_root', 32], ['time_ms', 'u64'], ['proposer', 32]];
+/** 5.1: versions 3 and 4 have `next_validators_hash` after `validators_hash`, version 4 then
+ * `log_size` and `log_root`; version 2 has none of them. */
+const HEADER_SKIP = { 2: ['next_validators_hash', 'log_size', 'log_root'], 3: ['log_size', 'log_root'], 4: [] };
+const headerFields = (version) => HEADER_FIELDS.filter(([n]) => !(HEADER_SKIP[version] || []).includes(n));
+const unsupportedHeader = (v) => new Unusable(`unsupported header version ${v} (this verifier reads versions 2, 3 and 4)`);
 
 export function encodeHeader(h) {
   const w = new Writer();
@@ -501,20 +502,14 @@ export function encodeHeader(h) {
 
 function decodeHeader(r) {
   const h = { version: r.u16() };
-  if (h.version !== 2 && h.version !== 3) {
-    throw new Unusable(h.version === 4 ? NO_LOG_HEADERS
-      : `unsupported header version ${h.version} (this verifier reads versions 2 and 3)`);
-  }
+  if (!HEADER_VERSIONS.includes(h.version)) throw unsupportedHeader(h.version);
   for (const [name, ty] of headerFields(h.version).slice(1)) h[name] = typeof ty === 'number' ? r.take(ty) : r[ty]();
   return h;
 }
 
 function parseHeader(ho) {
   const version = ho.int('version', 'u16');
-  if (version !== 2 && version !== 3) {
-    throw new Unusable(version === 4 ? NO_LOG_HEADERS
-      : `unsupported header version ${version} (this verifier reads versions 2 and 3)`);
-  }
+  if (!HEADER_VERSIONS.includes(version)) throw unsupportedHeader(version);
   const h = {};
   for (const [name, ty] of headerFields(version)) h[name] = typeof ty === 'number' ? ho.hex(name, ty) : ho.int(name, ty);
   ho.done();
@@ -598,21 +593,24 @@ export function encodeReceipt(rc) {
   w.fixed(encodeHeader(rc.header)).fixed(encodeCertificate(rc.certificate));
   if (rc.salt === null) w.u8(0);
   else w.u8(1).fixed(rc.salt);
-  if (rc.version === 2) {
+  if (rc.version === 2 || rc.version === RECEIPT_VERSION_LOG) {
     w.u32(rc.membership.length);
     for (const e of rc.membership) w.fixed(encodeEntry(e));
   }
+  if (rc.version === RECEIPT_VERSION_LOG) {
+    w.u64(rc.log_index).u32(rc.log_proof.length);
+    for (const h of rc.log_proof) w.fixed(h);
+  }
   return w.bytes();
 }
+
+const unsupportedReceipt = (v) => new Unusable(`unsupported receipt version ${v} (this verifier reads versions 1, 2 and 3)`);
 
 function decodeReceipt(data) {
   const r = new Reader(data, 'receipt');
   if (!equal(r.take(8), MAGIC)) throw new Unusable('cannot decode receipt: missing CURIARCT magic');
   const version = r.u16();
-  if (version !== 1 && version !== 2) {
-    throw new Unusable(version === 3 ? NO_LOG_RECEIPTS
-      : `unsupported receipt version ${version} (this verifier reads versions 1 and 2)`);
-  }
+  if (version !== 1 && version !== 2 && version !== RECEIPT_VERSION_LOG) throw unsupportedReceipt(version);
   const chainId = r.take(32);
   const depositId = r.take(32);
   const start = r.pos;
@@ -627,15 +625,21 @@ function decodeReceipt(data) {
   const certificate = decodeCertificate(r);
   const salt = r.option(() => r.take(32));
   let membership = [];
-  if (version === 2) {
+  if (version === 2 || version === RECEIPT_VERSION_LOG) {
     membership = r.list('membership history', L.MAX_RECEIPT_HISTORY, () => decodeEntry(r));
-    if (membership.length === 0) {
+    if (membership.length === 0 && version === 2) {
       throw new Unusable('cannot decode receipt: a version 2 receipt carries at least one membership history entry');
     }
   }
+  let logIndex = null;
+  let logProof = null;
+  if (version === RECEIPT_VERSION_LOG) {
+    logIndex = r.u64();
+    logProof = r.list('log proof', L.MAX_PROOF_LEN, () => r.take(32));
+  }
   r.finish();
   return { version, chain_id: chainId, deposit_id: depositId, tx, signature, item, tx_index: txIndex,
-    tx_proof: txProof, header, certificate, salt, bodyBytes, membership };
+    tx_proof: txProof, header, certificate, salt, bodyBytes, membership, log_index: logIndex, log_proof: logProof };
 }
 
 function parseReceiptJson(data) {
@@ -649,9 +653,12 @@ function parseReceiptJson(data) {
   }
   const ver = v.version instanceof JNum ? v.version.uint() : null;
   if (ver === null) throw new Unusable('bad receipt JSON: missing version');
-  if (ver !== 1n && ver !== 2n) {
-    throw new Unusable(ver === 3n ? NO_LOG_RECEIPTS
-      : `unsupported receipt version ${ver} (this verifier reads versions 1 and 2)`);
+  if (ver !== 1n && ver !== 2n && ver !== 3n) throw unsupportedReceipt(ver);
+  if (ver === 3n && !(has(v, 'log_index') && has(v, 'log_proof'))) {
+    throw new Unusable('bad receipt JSON: a version 3 receipt carries log_index and log_proof');
+  }
+  if (ver !== 3n && (has(v, 'log_index') || has(v, 'log_proof'))) {
+    throw new Unusable('bad receipt JSON: only a version 3 receipt carries log_index and log_proof');
   }
   if (ver === 1n && has(v, 'membership')) throw new Unusable('bad receipt JSON: a version 1 receipt carries no membership history');
   if (ver === 2n && !has(v, 'membership')) throw new Unusable('bad receipt JSON: missing membership history');
@@ -678,14 +685,21 @@ function parseReceiptJson(data) {
   const saltV = o.raw('salt', true);
   const salt = saltV === null ? null : parseHex(saltV, 32, 'receipt.salt');
   let membership = [];
-  if (version === 2) {
+  // 7.1: `membership` is required in version 2, optional in version 3 (an empty array reads as none).
+  if (version === 2 || (version === RECEIPT_VERSION_LOG && has(v, 'membership'))) {
     const list = o.list('membership');
     if (list.length > L.MAX_RECEIPT_HISTORY) throw new Unusable(`receipt.membership: more than ${L.MAX_RECEIPT_HISTORY} entries`);
     membership = list.map((x, i) => parseEntry(new Obj(x, `receipt.membership[${i}]`)));
   }
+  let logIndex = null;
+  let logProof = null;
+  if (version === RECEIPT_VERSION_LOG) {
+    logIndex = o.int('log_index', 'u64');
+    logProof = o.list('log_proof').map((h, i) => parseHex(h, 32, `receipt.log_proof[${i}]`));
+  }
   o.done();
   const rc = { version, chain_id: chainId, deposit_id: depositId, tx, signature, item, tx_index: txIndex,
-    tx_proof: txProof, header, certificate: cert, salt, membership };
+    tx_proof: txProof, header, certificate: cert, salt, membership, log_index: logIndex, log_proof: logProof };
   // 7.3 step 4: round trip through the canonical form, so every binary limit applies.
   const back = decodeReceipt(encodeReceipt(rc));
   rc.bodyBytes = back.bodyBytes;

@@ -217,6 +217,11 @@ function renderResult(r, idx) {
     }
     tbl.append(row(T.chain, `${r.spec.chainName} `, el('small', { class: 'mono' }, hex(r.spec.chainId))));
     tbl.append(row(T.block, String(rep.height)));
+    if (rep.log_position) {
+      const lp = rep.log_position;
+      tbl.append(row(T.logPosition, el('span', { 'data-field': 'log_position' }, T.logLeaf(lp.index, lp.size)),
+        el('br'), el('small', { class: 'mono' }, `${T.logRoot} ${lp.root}`)));
+    }
     tbl.append(row(T.signers, rep.signers.map((s) => `${s.name} (${roleName(s.role)}) ${formatUtc(s.time_ms)}`).join('; ')));
     for (const ts of rep.timesvc) tbl.append(row(T.timesvc, `${ts.validator}: ${ts.time}`));
   }

@@ -2,8 +2,9 @@
 // check names and detail texts of the Rust verifier (ledger/src/verify.rs).
 //
 // Every check runs, even after a failure; the verdict is valid iff all pass; the first failed
-// check is the headline reason. `batch` is reported only for batch deposits, `membership` only for
-// receipts that embed membership history (version 2, section 13). The evidence is
+// check is the headline reason. `batch` is reported only for batch deposits, `log_position` only for
+// version 3 receipts (a chain whose headers commit to the deposit log), `membership` only for
+// receipts that embed membership history (version 2 or 3, section 13). The evidence is
 // given as its SHA-256 digest and, when the bytes were hashed, their length (a digest alone
 // leaves the length unchecked, like `curia verify --digest`).
 
@@ -11,7 +12,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { Unusable } from './json.js';
 import { tagged, TAG, hex, equal, leafHash, verifyInclusion, concat, Writer } from './codec.js';
 import { verifyStrict } from './ed25519.js';
-import { parseGenesis, parseReceipt, checkFields, blockHash, voteSigningHash } from './chain.js';
+import { parseGenesis, parseReceipt, checkFields, blockHash, voteSigningHash, HEADER_VERSION_LOG,
+  RECEIPT_VERSION_LOG } from './chain.js';
 import { walkHistory, verifyCertificateIn, makeSet, ACTIVATION_DELAY } from './history.js';
 
 /** `YYYY-MM-DDTHH:MM:SS.mmmZ` for ms (BigInt) since the epoch, proleptic Gregorian (as Rust). */
@@ -59,9 +61,17 @@ export function verifyReceipt(evidence, rc, spec) {
 
   // 1. format
   let err = null;
-  if (rc.version !== 1 && rc.version !== 2) err = `version ${rc.version} is not 1 or 2`;
-  else if ((rc.version === 2) !== (rc.membership.length > 0)) {
+  const isLog = rc.version === RECEIPT_VERSION_LOG;
+  const logHeader = rc.header.version === HEADER_VERSION_LOG;
+  if (rc.version !== 1 && rc.version !== 2 && !isLog) err = `version ${rc.version} is not 1, 2 or 3`;
+  else if (!isLog && (rc.version === 2) !== (rc.membership.length > 0)) {
     err = rc.version === 1 ? 'a version 1 receipt carries membership history' : 'a version 2 receipt without membership history';
+  } else if (isLog !== logHeader) {
+    err = `a version ${rc.version} receipt with a version ${rc.header.version} header (version 3 receipts go with version 4 headers)`;
+  } else if (logHeader !== spec.logInHeader) {
+    err = `header version ${rc.header.version} on a chain whose genesis ${spec.logInHeader ? 'puts' : 'does not put'} the deposit log in headers`;
+  } else if (isLog !== (rc.log_index !== null && rc.log_proof !== null)) {
+    err = `a version ${rc.version} receipt ${isLog ? 'lacks' : 'carries'} log_index and log_proof`;
   } else {
     err = checkFields(rc.tx);
     if (err === null) {
@@ -139,7 +149,24 @@ export function verifyReceipt(evidence, rc, spec) {
   check('inclusion', e7 ? `Merkle proof rejected: ${e7}` : null,
     `transaction ${rc.tx_index} of ${h.tx_count} in block ${h.height} (root ${hex(h.tx_root)})`);
 
-  // 8. membership (version 2 only): the set in force at the receipt's height (13.3)
+  // 7a. log_position (version 3 only): the deposit's leaf SHA-256(0x00 || deposit_id || commitment)
+  // (14.1) at log_index in the deposit log of log_size leaves named by the header (log_root).
+  let logPosition = null;
+  if (isLog) {
+    const commitment = p.kind === 'deposit' ? p.commitment : p.kind === 'batch_deposit' && rc.item !== null ? rc.item.commitment : null;
+    const hasFields = rc.log_index !== null && rc.log_proof !== null && h.log_size !== undefined && h.log_root !== undefined;
+    if (!hasFields) err = 'the receipt or its header lacks the deposit-log fields';
+    else if (commitment === null) err = 'receipt holds no deposit';
+    else {
+      const e = verifyInclusion(leafHash(concat(rc.deposit_id, commitment)), rc.log_index, h.log_size, rc.log_proof, h.log_root);
+      err = e ? `deposit log leaf ${rc.log_index} of ${h.log_size}: Merkle proof rejected: ${e}` : null;
+    }
+    if (hasFields) logPosition = { index: rc.log_index, size: h.log_size, root: hex(h.log_root), ok: err === null };
+    check('log_position', err, hasFields
+      ? `deposit is leaf ${rc.log_index} of ${h.log_size} in the deposit log (root ${hex(h.log_root)}) named by block ${h.height}` : '');
+  }
+
+  // 8. membership (version 2, or version 3 with history): the set in force at the receipt's height (13.3)
   let set = makeSet(spec.validators);
   const genesisSet = rc.membership.length === 0;
   if (!genesisSet) {
@@ -195,6 +222,7 @@ export function verifyReceipt(evidence, rc, spec) {
     sender: hex(sender),
     timesvc,
     signers,
+    log_position: logPosition,
     checks,
     firstFailure: checks.find((x) => !x.ok) || null,
   };
