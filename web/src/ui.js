@@ -217,7 +217,8 @@ function renderResult(r, idx) {
     }
     tbl.append(row(T.chain, `${r.spec.chainName} `, el('small', { class: 'mono' }, hex(r.spec.chainId))));
     tbl.append(row(T.block, String(rep.height)));
-    if (rep.log_position) {
+    // Shown only once log_position passed: a failed check's claimed position is in its detail.
+    if (rep.log_position && rep.log_position.ok) {
       const lp = rep.log_position;
       tbl.append(row(T.logPosition, el('span', { 'data-field': 'log_position' }, T.logLeaf(lp.index, lp.size)),
         el('br'), el('small', { class: 'mono' }, `${T.logRoot} ${lp.root}`)));
