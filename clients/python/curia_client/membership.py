@@ -142,11 +142,19 @@ def read_entries(v: Any, chain_id: str, limit: int, where: str,
 
 
 def read_receipt_history(o: dict, version: int, chain_id: str, height: int) -> list[MembershipChange]:
-    """The `membership` of a receipt of `version` (1 or 2) at `height` (7.1, 13.3)."""
+    """The `membership` of a receipt of `version` (1, 2 or 3) at `height` (7.1, 13.3): absent in
+    version 1, required and non-empty in version 2, optional in version 3 (an empty array reads
+    as none)."""
     if version == 1:
         if "membership" in o:
             raise ProtocolError("receipt: a version 1 receipt carries no membership history")
         return []
+    if version == 3:
+        if "membership" not in o:
+            return []
+        if isinstance(o["membership"], list) and not o["membership"]:
+            return []
+        return read_entries(o["membership"], chain_id, MAX_RECEIPT_HISTORY, "receipt membership", height)
     if "membership" not in o:
         raise ProtocolError("receipt: a version 2 receipt without membership history")
     out = read_entries(o["membership"], chain_id, MAX_RECEIPT_HISTORY, "receipt membership", height)

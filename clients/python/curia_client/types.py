@@ -259,10 +259,14 @@ class Receipt:
     height: int
     commit_time_ms: int
     salted: bool
-    #: 1, or 2 for a receipt that embeds membership history (docs/receipt-format.md 13.3).
+    #: 1; 2 for a receipt that embeds membership history (docs/receipt-format.md 13.3); 3 for
+    #: every receipt of a chain whose headers commit to the deposit log (7.1, 14.1).
     version: int = 1
-    #: The membership changes a version 2 receipt embeds, in order (empty for version 1).
+    #: The membership changes a version 2 (or 3) receipt embeds, in order (empty for version 1).
     membership: tuple = ()
+    #: The deposit's leaf index in the deposit log (version 3 only; checked offline by
+    #: `Client.verify`, check `log_position`).
+    log_index: Optional[int] = None
 
     @classmethod
     def from_json(cls, raw: bytes, doc: Any, deposit_id: str, chain_id: Optional[str]) -> "Receipt":
@@ -274,8 +278,8 @@ class Receipt:
         if o.get("format") != "curia-receipt":
             raise ProtocolError("receipt: format is not curia-receipt")
         version = want_int(o.get("version"), "receipt version", 0xFFFF)
-        if version not in (1, 2):
-            raise ProtocolError(f"receipt: version {version} is not 1 or 2")
+        if version not in (1, 2, 3):
+            raise ProtocolError(f"receipt: version {version} is not 1, 2 or 3")
         got = want_hex(o.get("deposit_id"), 32, "receipt deposit_id")
         if got != deposit_id:
             raise ProtocolError(f"receipt is for deposit {got}, asked for {deposit_id}")
@@ -299,7 +303,18 @@ class Receipt:
         else:
             raise ProtocolError("receipt: payload is not a deposit")
         history = read_receipt_history(o, version, cid, height)
-        return cls(raw, o, got, cid, height, times[(len(times) - 1) // 2], salted, version, tuple(history))
+        log_index = None
+        if version == 3:
+            log_index = want_int(o.get("log_index"), "receipt log_index")
+            proof = o.get("log_proof")
+            if not isinstance(proof, list) or len(proof) > 64:
+                raise ProtocolError("receipt: log_proof must be a list of at most 64 hashes")
+            for h in proof:
+                want_hex(h, 32, "receipt log_proof hash")
+        elif "log_index" in o or "log_proof" in o:
+            raise ProtocolError(f"receipt: a version {version} receipt carries no deposit-log position")
+        return cls(raw, o, got, cid, height, times[(len(times) - 1) // 2], salted, version, tuple(history),
+                   log_index)
 
 
 # ----- what the client returns -----
