@@ -8,7 +8,7 @@
 //! tampered, trivial and malformed files.
 
 use crate::common;
-use crate::witness::{get, start};
+use crate::witness::{get, witnessed_testnet, WitnessedNet};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,8 +23,8 @@ use curia_ledger::merkle::leaf_hash;
 use curia_ledger::Hash;
 use curia_transparency::checkpoint::Checkpoint;
 use curia_transparency::misbehaviour::SplitView;
-use curia_transparency::note::{Note, Signer, Verifier};
-use curia_transparency::validators::{check_validator_note, checkpoint_text, origin, validator_verifier};
+use curia_transparency::note::{Note, Signer};
+use curia_transparency::validators::{check_validator_note, checkpoint_text};
 
 /// A tiny HTTP server on 127.0.0.1 that answers `GET /v1/checkpoint` with a fixed note and
 /// everything else with 404, one request per connection.
@@ -106,56 +106,11 @@ fn monitor_finds_a_split_view_and_check_proof_verifies_it() {
     let base = common::Cluster::port_base(2);
     let dir = std::env::temp_dir().join(format!("curia-logmon-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = curia()
-        .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // One witness trusting the validators' note keys, 3 of 4; checkpoints every 4 blocks.
+    let WitnessedNet { spec, set, origin: log_origin, witnesses, names, .. } =
+        witnessed_testnet(&dir, base, &["w1"], 4, "");
+    let (witness, wkey) = &witnesses[0];
     let genesis = dir.join("genesis.json");
-    let spec = curia_ledger::genesis::Genesis::from_json(&std::fs::read(&genesis).unwrap()).unwrap();
-    let set = curia_ledger::membership::ValidatorSet::new(spec.genesis.validators.clone());
-    let log_origin = origin(&spec.chain_id);
-    let keys: Vec<String> = set
-        .validators
-        .iter()
-        .map(|v| format!("\"{}\"", validator_verifier(&v.name, &v.key).unwrap().to_vkey()))
-        .collect();
-
-    // One witness trusting the validators' note keys, 3 of 4.
-    let wd = dir.join("witness");
-    std::fs::create_dir_all(&wd).unwrap();
-    let out = curia()
-        .args(["witness", "keygen", "--name", "witness.test/w1", "--out"])
-        .arg(wd.join("witness.key"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let wkey = Verifier::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
-    std::fs::write(
-        wd.join("witness.toml"),
-        format!(
-            "listen = \"127.0.0.1:0\"\nkey_file = \"witness.key\"\nstate_dir = \"state\"\n\n[[log]]\norigin = \"{log_origin}\"\nkeys = [{}]\nquorum = 3\n",
-            keys.join(", ")
-        ),
-    )
-    .unwrap();
-    let witness = start(&wd.join("witness.toml"));
-
-    let names: Vec<String> = ["court-a", "court-b", "notary", "timesvc"].iter().map(|s| s.to_string()).collect();
-    for n in &names {
-        let p = dir.join(n).join("node.toml");
-        let mut t = std::fs::read_to_string(&p)
-            .unwrap()
-            .replace("propose_ms = 3000", "propose_ms = 1000")
-            .replace("delta_ms = 500", "delta_ms = 250")
-            .replace("empty_block_ms = 1000", "empty_block_ms = 500")
-            .replace("every_blocks = 100", "every_blocks = 4")
-            .replace("every_secs = 60", "every_secs = 3600");
-        assert!(t.contains("every_blocks = 4"), "{t}");
-        t.push_str(&format!("\n[[checkpoints.witness]]\nurl = \"{}\"\nvkey = \"{}\"\n", witness.url, wkey.to_vkey()));
-        std::fs::write(&p, t).unwrap();
-    }
     // The validators' own keys, to sign forks with.
     let signers: Vec<Signer> = names
         .iter()

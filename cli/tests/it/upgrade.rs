@@ -8,16 +8,15 @@
 
 use crate::common;
 use crate::tsa::{repo, Tsa};
-use crate::witness::{start as start_witness, WitnessProc};
+use crate::witness::witnessed_testnet;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::curia;
-use curia_transparency::note::{KeyKind, Note, Verifier};
+use curia_transparency::note::{KeyKind, Note};
 use curia_transparency::upgrade::ReceiptLog;
-use curia_transparency::validators::{origin, validator_verifier};
 
 fn run(mut c: Command) -> (i32, String) {
     let out: Output = c.output().unwrap();
@@ -88,45 +87,16 @@ fn upgraded_receipt_from_a_running_network_verifies_under_a_witness_policy() {
     let tsa = Tsa::start(&pki, "tsa_rsa");
     let cert = pki.join("tsa-rsa.pem");
 
-    let net = dir.join("net");
-    let out = curia()
-        .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
-        .arg(&net)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Three witnesses; nodes sign a checkpoint every 8 blocks, push it to the three witnesses
+    // and have it stamped by the TSA.
+    let tsa_lines = format!("tsa_url = \"{}\"\ntsa_cert = \"{}\"\n", tsa.url, cert.display());
+    let wnet = witnessed_testnet(&dir.join("net"), base, &["w1", "w2", "w3"], 8, &tsa_lines);
+    let (net, witnesses) = (&wnet.dir, &wnet.witnesses);
     let genesis = net.join("genesis.json");
-    let spec = curia_ledger::genesis::Genesis::from_json(&std::fs::read(&genesis).unwrap()).unwrap();
-    let set = curia_ledger::membership::ValidatorSet::new(spec.genesis.validators.clone());
-    let log_origin = origin(&spec.chain_id);
-    let validator_vkeys: Vec<String> =
-        set.validators.iter().map(|v| validator_verifier(&v.name, &v.key).unwrap().to_vkey()).collect();
-
-    // Three witnesses that trust the validators' note keys, 3 of 4 required.
-    let mut witnesses: Vec<(WitnessProc, Verifier)> = Vec::new();
-    for w in ["w1", "w2", "w3"] {
-        let wd = dir.join(format!("witness-{w}"));
-        std::fs::create_dir_all(&wd).unwrap();
-        let out = curia()
-            .args(["witness", "keygen", "--name", &format!("witness.test/{w}"), "--out"])
-            .arg(wd.join("witness.key"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let vkey = Verifier::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
-        assert_eq!(vkey.kind, KeyKind::CosignatureV1);
-        let keys: Vec<String> = validator_vkeys.iter().map(|k| format!("\"{k}\"")).collect();
-        let config = format!(
-            "listen = \"127.0.0.1:0\"\nkey_file = \"witness.key\"\nstate_dir = \"state\"\n\n[[log]]\norigin = \"{log_origin}\"\nkeys = [{}]\nquorum = 3\n",
-            keys.join(", ")
-        );
-        std::fs::write(wd.join("witness.toml"), config).unwrap();
-        witnesses.push((start_witness(&wd.join("witness.toml")), vkey));
-    }
 
     // The judge's policy: a validator's signature, 2 of the 3 witnesses.
     let mut policy_text = String::from("# the validators' note keys; two of three outside witnesses\n");
-    for k in &validator_vkeys {
+    for k in &wnet.validator_vkeys {
         policy_text.push_str(&format!("log {k}\n"));
     }
     for (i, (_, vkey)) in witnesses.iter().enumerate() {
@@ -136,25 +106,7 @@ fn upgraded_receipt_from_a_running_network_verifies_under_a_witness_policy() {
     let policy = dir.join("policy.txt");
     std::fs::write(&policy, &policy_text).unwrap();
 
-    // Nodes: checkpoints every 8 blocks, each pushed to the three witnesses and stamped by the TSA.
-    let names: Vec<String> = ["court-a", "court-b", "notary", "timesvc"].iter().map(|s| s.to_string()).collect();
-    for n in &names {
-        let p = net.join(n).join("node.toml");
-        let mut t = std::fs::read_to_string(&p)
-            .unwrap()
-            .replace("propose_ms = 3000", "propose_ms = 1000")
-            .replace("delta_ms = 500", "delta_ms = 250")
-            .replace("empty_block_ms = 1000", "empty_block_ms = 500")
-            .replace("every_blocks = 100", "every_blocks = 8")
-            .replace("every_secs = 60", "every_secs = 3600");
-        assert!(t.contains("every_blocks = 8") && t.trim_end().ends_with("every_secs = 3600"), "{t}");
-        t.push_str(&format!("tsa_url = \"{}\"\ntsa_cert = \"{}\"\n", tsa.url, cert.display()));
-        for (w, vkey) in &witnesses {
-            t.push_str(&format!("\n[[checkpoints.witness]]\nurl = \"{}\"\nvkey = \"{}\"\n", w.url, vkey.to_vkey()));
-        }
-        std::fs::write(&p, t).unwrap();
-    }
-    let c = common::Cluster::launch(net.clone(), base, names);
+    let c = common::Cluster::launch(net.clone(), base, wnet.names.clone());
 
     // A deposit through node 0; its receipt as `curia deposit --wait` saved it.
     let content = "evidence upgraded from a running network\n";
@@ -313,7 +265,7 @@ fn upgraded_receipt_from_a_running_network_verifies_under_a_witness_policy() {
     assert!(text.contains("did not appear in the node's deposit log"), "{text}");
 
     drop(c);
-    drop(witnesses);
+    drop(wnet);
     drop(tsa);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -69,6 +69,90 @@ impl Drop for WitnessProc {
     }
 }
 
+/// A four-validator testnet (not started) whose nodes sign a checkpoint every `every_blocks`
+/// blocks (never by time) and push it to one running `curia witness run` per name in
+/// `witness_names`, each trusting the validators' note keys, 3 of 4. `checkpoint_extra` is
+/// appended to every node's `[checkpoints]` section (a TSA, say). Start the nodes with
+/// `Cluster::launch(net.dir.clone(), base, net.names.clone())`.
+pub(crate) struct WitnessedNet {
+    /// The testnet directory (`genesis.json`, `NAME/node.toml`, `witness-NAME/`).
+    pub dir: PathBuf,
+    pub spec: curia_ledger::genesis::ChainSpec,
+    pub set: curia_ledger::membership::ValidatorSet,
+    /// The log's origin line.
+    pub origin: String,
+    /// The validators' note verifier keys (`vkey` strings), in set order.
+    pub validator_vkeys: Vec<String>,
+    /// The witnesses, in `witness_names` order, with their cosignature verifier keys.
+    pub witnesses: Vec<(WitnessProc, Verifier)>,
+    /// The node names, in port order.
+    pub names: Vec<String>,
+}
+
+pub(crate) fn witnessed_testnet(
+    dir: &Path,
+    base: u16,
+    witness_names: &[&str],
+    every_blocks: u32,
+    checkpoint_extra: &str,
+) -> WitnessedNet {
+    use curia_transparency::validators::{origin, validator_verifier};
+
+    let out = curia()
+        .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let spec = curia_ledger::genesis::Genesis::from_json(&std::fs::read(dir.join("genesis.json")).unwrap()).unwrap();
+    let set = curia_ledger::membership::ValidatorSet::new(spec.genesis.validators.clone());
+    let log_origin = origin(&spec.chain_id);
+    let validator_vkeys: Vec<String> =
+        set.validators.iter().map(|v| validator_verifier(&v.name, &v.key).unwrap().to_vkey()).collect();
+    let keys: Vec<String> = validator_vkeys.iter().map(|k| format!("\"{k}\"")).collect();
+
+    let mut witnesses = Vec::new();
+    for w in witness_names {
+        let wd = dir.join(format!("witness-{w}"));
+        std::fs::create_dir_all(&wd).unwrap();
+        let out = curia()
+            .args(["witness", "keygen", "--name", &format!("witness.test/{w}"), "--out"])
+            .arg(wd.join("witness.key"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let vkey = Verifier::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+        assert_eq!(vkey.kind, KeyKind::CosignatureV1);
+        let config = format!(
+            "listen = \"127.0.0.1:0\"\nkey_file = \"witness.key\"\nstate_dir = \"state\"\n\n[[log]]\norigin = \"{log_origin}\"\nkeys = [{}]\nquorum = 3\n",
+            keys.join(", ")
+        );
+        std::fs::write(wd.join("witness.toml"), config).unwrap();
+        witnesses.push((start(&wd.join("witness.toml")), vkey));
+    }
+
+    let names: Vec<String> = ["court-a", "court-b", "notary", "timesvc"].iter().map(|s| s.to_string()).collect();
+    let every = format!("every_blocks = {every_blocks}");
+    for n in &names {
+        let p = dir.join(n).join("node.toml");
+        let mut t = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("propose_ms = 3000", "propose_ms = 1000")
+            .replace("delta_ms = 500", "delta_ms = 250")
+            .replace("empty_block_ms = 1000", "empty_block_ms = 500")
+            .replace("every_blocks = 100", &every)
+            .replace("every_secs = 60", "every_secs = 3600");
+        // `[checkpoints]` is the file's last section, so what follows extends it.
+        assert!(t.contains(&every) && t.trim_end().ends_with("every_secs = 3600"), "{t}");
+        t.push_str(checkpoint_extra);
+        for (w, vkey) in &witnesses {
+            t.push_str(&format!("\n[[checkpoints.witness]]\nurl = \"{}\"\nvkey = \"{}\"\n", w.url, vkey.to_vkey()));
+        }
+        std::fs::write(&p, t).unwrap();
+    }
+    WitnessedNet { dir: dir.to_path_buf(), spec, set, origin: log_origin, validator_vkeys, witnesses, names }
+}
+
 /// Starts `curia witness run` and waits (at most 60 s) for its `listening on` line.
 pub(crate) fn start(config: &Path) -> WitnessProc {
     let mut child = curia()
@@ -344,62 +428,14 @@ fn corrupt_state_stops_the_witness() {
 /// proof from the size the witness holds.
 #[test]
 fn validators_sign_checkpoints_and_nodes_push_them_to_witnesses() {
-    use curia_transparency::validators::{check_validator_note, origin, validator_verifier};
+    use curia_transparency::validators::check_validator_note;
 
     let base = common::Cluster::port_base(0);
     let dir = std::env::temp_dir().join(format!("curia-checkpoints-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = curia()
-        .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let spec = curia_ledger::genesis::Genesis::from_json(&std::fs::read(dir.join("genesis.json")).unwrap()).unwrap();
-    let set = curia_ledger::membership::ValidatorSet::new(spec.genesis.validators.clone());
-    let log_origin = origin(&spec.chain_id);
-    let keys: Vec<String> = set
-        .validators
-        .iter()
-        .map(|v| format!("\"{}\"", validator_verifier(&v.name, &v.key).unwrap().to_vkey()))
-        .collect();
-
-    // Two witnesses that trust the validators' note keys, 3 of 4 required.
-    let mut witnesses = Vec::new();
-    for w in ["w1", "w2"] {
-        let wd = dir.join(format!("witness-{w}"));
-        std::fs::create_dir_all(&wd).unwrap();
-        let out = curia()
-            .args(["witness", "keygen", "--name", &format!("witness.test/{w}"), "--out"])
-            .arg(wd.join("witness.key"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let vkey = Verifier::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
-        let config = format!(
-            "listen = \"127.0.0.1:0\"\nkey_file = \"witness.key\"\nstate_dir = \"state\"\n\n[[log]]\norigin = \"{log_origin}\"\nkeys = [{}]\nquorum = 3\n",
-            keys.join(", ")
-        );
-        std::fs::write(wd.join("witness.toml"), config).unwrap();
-        witnesses.push((start(&wd.join("witness.toml")), vkey));
-    }
-
-    let names: Vec<String> = ["court-a", "court-b", "notary", "timesvc"].iter().map(|s| s.to_string()).collect();
-    for n in &names {
-        let p = dir.join(n).join("node.toml");
-        let mut t = std::fs::read_to_string(&p)
-            .unwrap()
-            .replace("propose_ms = 3000", "propose_ms = 1000")
-            .replace("delta_ms = 500", "delta_ms = 250")
-            .replace("empty_block_ms = 1000", "empty_block_ms = 500")
-            .replace("every_blocks = 100", "every_blocks = 4")
-            .replace("every_secs = 60", "every_secs = 3600");
-        assert!(t.contains("every_blocks = 4") && t.trim_end().ends_with("every_secs = 3600"), "{t}");
-        for (w, vkey) in &witnesses {
-            t.push_str(&format!("\n[[checkpoints.witness]]\nurl = \"{}\"\nvkey = \"{}\"\n", w.url, vkey.to_vkey()));
-        }
-        std::fs::write(&p, t).unwrap();
-    }
+    // Two witnesses, checkpoints every 4 blocks.
+    let WitnessedNet { spec, set, origin: log_origin, witnesses, names, .. } =
+        witnessed_testnet(&dir, base, &["w1", "w2"], 4, "");
     let c = common::Cluster::launch(dir.clone(), base, names);
 
     // A checkpoint of at least `min_size` deposits on node `i`, with every witness's valid
