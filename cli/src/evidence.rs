@@ -16,8 +16,6 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use curia_ledger::equivocation::EquivocationJson;
-use curia_ledger::history::walk_history;
-use curia_ledger::membership::Membership;
 use curia_verifier::escape::terminal;
 
 /// Largest evidence file read.
@@ -25,16 +23,7 @@ const MAX_FILE: u64 = 64 << 20;
 
 /// Check the evidence in `file` against `genesis` and the membership history in `membership`.
 pub fn verify(file: &Path, genesis: &Path, membership: Option<&Path>) -> Result<u8> {
-    let spec = crate::load_genesis(genesis)?;
-    let members = match membership {
-        None => Membership::new(spec.validator_set.clone()),
-        Some(path) => {
-            let history = curia_verifier::load::membership(path, &spec)?;
-            walk_history(&spec, &history.entries).map_err(|f| {
-                anyhow::anyhow!("the membership history {} does not verify from the genesis: {f}", path.display())
-            })?
-        }
-    };
+    let (spec, members) = crate::load_members(genesis, membership)?;
     let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if meta.len() > MAX_FILE {
         bail!("{} is larger than {MAX_FILE} bytes", file.display());

@@ -39,7 +39,6 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use curia_client::types::LogConsistency;
 use curia_ledger::genesis::ChainSpec;
-use curia_ledger::history::walk_history;
 use curia_ledger::membership::Membership;
 use curia_ledger::merkle::verify_consistency;
 use curia_ledger::Hash;
@@ -127,20 +126,6 @@ pub fn run(cmd: LogCmd, ca: Option<&Path>) -> Result<u8> {
     }
 }
 
-fn load_members(genesis: &Path, membership: Option<&Path>) -> Result<(ChainSpec, Membership)> {
-    let spec = crate::load_genesis(genesis)?;
-    let members = match membership {
-        None => Membership::new(spec.validator_set.clone()),
-        Some(path) => {
-            let history = curia_verifier::load::membership(path, &spec)?;
-            walk_history(&spec, &history.entries).map_err(|f| {
-                anyhow::anyhow!("the membership history {} does not verify from the genesis: {f}", path.display())
-            })?
-        }
-    };
-    Ok((spec, members))
-}
-
 fn read_bounded(path: &Path, max: usize) -> Result<Vec<u8>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut buf = Vec::new();
@@ -188,7 +173,7 @@ fn describe(v: &Verdict) -> String {
 }
 
 fn check_proof(file: &Path, genesis: &Path, membership: Option<&Path>, witness_keys: &[String]) -> Result<u8> {
-    let (spec, members) = load_members(genesis, membership)?;
+    let (spec, members) = crate::load_members(genesis, membership)?;
     let keys = witness_keys
         .iter()
         .map(|k| Verifier::parse(k).map_err(|e| anyhow::anyhow!("--witness-key {}: {e}", terminal(k))))
@@ -259,7 +244,7 @@ fn monitor(args: &MonitorArgs, ca: Option<&Path>) -> Result<u8> {
             bail!("{} is not an http:// or https:// URL", terminal(u));
         }
     }
-    let (spec, members) = load_members(&args.genesis, args.membership.as_deref())?;
+    let (spec, members) = crate::load_members(&args.genesis, args.membership.as_deref())?;
     let mut agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(5))
         .timeout(Duration::from_secs(args.timeout))

@@ -432,6 +432,25 @@ fn load_genesis(path: &Path) -> Result<curia_ledger::genesis::ChainSpec> {
     Ok(curia_verifier::load::genesis(path)?)
 }
 
+/// The genesis at `genesis` and the validator-set history in force: the genesis set alone, or
+/// the history file at `membership` walked from the genesis (receipt format 13.2).
+fn load_members(
+    genesis: &Path,
+    membership: Option<&Path>,
+) -> Result<(curia_ledger::genesis::ChainSpec, curia_ledger::membership::Membership)> {
+    let spec = load_genesis(genesis)?;
+    let members = match membership {
+        None => curia_ledger::membership::Membership::new(spec.validator_set.clone()),
+        Some(path) => {
+            let history = curia_verifier::load::membership(path, &spec)?;
+            curia_ledger::history::walk_history(&spec, &history.entries).map_err(|f| {
+                anyhow::anyhow!("the membership history {} does not verify from the genesis: {f}", path.display())
+            })?
+        }
+    };
+    Ok((spec, members))
+}
+
 fn load_receipt(path: &Path) -> Result<Receipt> {
     Ok(curia_verifier::load::receipt(path)?)
 }
