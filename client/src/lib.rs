@@ -60,6 +60,16 @@ use serde::de::DeserializeOwned;
 pub use curia_api_types as types;
 pub use error::{ApiFailure, Error};
 pub use sign::{read_key_file, DepositFields, SignedDeposit, Signer};
+
+/// The binary body of `POST /v1/transactions` (`Content-Type: application/octet-stream`): a
+/// big-endian `u32` count, then each transaction's canonical encoding. See
+/// [`Client::submit_binary_body`].
+pub fn binary_transactions_body(txs: &[Transaction]) -> Vec<u8> {
+    use curia_ledger::codec::{Canonical, Writer};
+    let mut w = Writer::new();
+    w.list(txs, |w, t| t.encode(w));
+    w.into_bytes()
+}
 use types::{
     Accepted, BackupAnswer, BatchAnswer, BlockInfo, BlockTxs, CaseInfo, DepositInfo, DigestDeposits, ErrorBody,
     EvidenceList, Health, NodeStatus, TxBatch, DEPOSIT_BODY_LIMIT, TRANSACTIONS_BODY_LIMIT,
@@ -206,7 +216,9 @@ impl Client {
         for (k, v) in headers {
             req = req.set(k, v);
         }
+        let typed = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("Content-Type"));
         let result = match body {
+            Some(b) if typed => req.send_bytes(b),
             Some(b) => req.set("Content-Type", "application/json").send_bytes(b),
             None => req.call(),
         };
@@ -532,6 +544,19 @@ impl Client {
     /// [`Client::submit_transactions`] with a body already serialized (`{"txs": [...]}` of
     /// `count` transactions), for senders that prepare their requests ahead of time.
     pub fn submit_batch_body(&self, body: &[u8], count: usize) -> Result<BatchAnswer, Error> {
+        self.submit_body(body, count, &[])
+    }
+
+    /// [`Client::submit_batch_body`] with the binary body the API also takes
+    /// (`Content-Type: application/octet-stream`): the canonical transaction list, a big-endian
+    /// `u32` count then each canonical transaction (`curia_ledger::codec`), as
+    /// [`binary_transactions_body`] makes it. About 2.3x smaller than JSON and cheaper for the
+    /// node to parse.
+    pub fn submit_binary_body(&self, body: &[u8], count: usize) -> Result<BatchAnswer, Error> {
+        self.submit_body(body, count, &[("Content-Type", "application/octet-stream".to_string())])
+    }
+
+    fn submit_body(&self, body: &[u8], count: usize, headers: &[(&str, String)]) -> Result<BatchAnswer, Error> {
         const PATH: &str = "/v1/transactions";
         if body.len() > TRANSACTIONS_BODY_LIMIT {
             return Err(Error::InvalidInput(format!(
@@ -541,7 +566,7 @@ impl Client {
         }
         let deadline = Instant::now() + self.submit_deadline;
         loop {
-            let a = self.send("POST", PATH, &[], Some(body), MAX_SUBMIT_ANSWER)?;
+            let a = self.send("POST", PATH, headers, Some(body), MAX_SUBMIT_ANSWER)?;
             // Every item refused for room is a 503 with the per-item answer.
             let all_full = a.status == 503 && serde_json::from_slice::<BatchAnswer>(&a.body).is_ok();
             let wait = a.retry_after.unwrap_or(Duration::from_secs(1)).min(MAX_BACKOFF);

@@ -224,3 +224,79 @@ fn https_with_the_right_ca_file_works_and_without_it_fails() {
     assert!(e.to_string().contains("certificate") || e.to_string().contains("issuer"), "{e}");
     server.join().unwrap();
 }
+
+/// The request head (lower-cased) and body of one request read from `s`.
+fn read_whole_request(s: &mut impl Read) -> (String, Vec<u8>) {
+    let mut r = BufReader::new(s);
+    let (mut head, mut len) = (String::new(), 0usize);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&lower);
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    (head, body)
+}
+
+#[test]
+fn a_binary_submission_is_the_canonical_list_sent_as_octet_stream() {
+    use curia_ledger::codec::{Canonical, Reader};
+    use curia_ledger::crypto::SecretKey;
+    use curia_ledger::tx::{Commitment, Deposit, Payload, Transaction, TxBody};
+    let key = SecretKey::from_seed(&[7; 32]);
+    let chain_id = curia_ledger::Hash::sha256(b"chain");
+    let txs: Vec<Transaction> = (0..3u64)
+        .map(|n| {
+            TxBody {
+                sender: key.public(),
+                nonce: n,
+                payload: Payload::Deposit(Deposit {
+                    commitment: Commitment::Sha256(curia_ledger::Hash::sha256(&n.to_be_bytes())),
+                    media_type: "text/plain".into(),
+                    byte_length: 1,
+                    label: String::new(),
+                    reference: String::new(),
+                }),
+            }
+            .sign(&chain_id, &key)
+        })
+        .collect();
+    let body = curia_client::binary_transactions_body(&txs);
+    // The body is the canonical list: a u32 count, then each transaction, nothing else.
+    let mut r = Reader::new(&body, "list");
+    let back = r.list("txs", 10, Transaction::decode).unwrap();
+    r.finish().unwrap();
+    assert_eq!(back, txs);
+
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let ids: Vec<_> = txs.iter().map(|t| t.id(&chain_id)).collect();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let got = read_whole_request(&mut s);
+        let results: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| serde_json::json!({"index": i, "tx_id": id, "deposit_ids": [id]}))
+            .collect();
+        let answer =
+            serde_json::to_vec(&serde_json::json!({"accepted": 3, "rejected": 0, "results": results})).unwrap();
+        write_answer(&mut s, &Canned { status: "200 OK", headers: vec![], body: answer });
+        got
+    });
+    let a = Client::new(&url).unwrap().submit_binary_body(&body, txs.len()).unwrap();
+    assert_eq!(a.accepted, 3);
+    let (head, sent) = server.join().unwrap();
+    assert!(head.starts_with("post /v1/transactions "), "{head}");
+    assert!(head.contains("content-type: application/octet-stream\r\n"), "{head}");
+    assert!(!head.contains("application/json"), "{head}");
+    assert_eq!(sent, body);
+}

@@ -27,6 +27,8 @@
 //!   uniformly from those whose block has a successor, from the nodes in turn; the report's
 //!   `receipts` gives their latency p50/p99/max (from each request's scheduled time), the
 //!   refusals by code, and the requests skipped because every fetcher was busy.
+//! - `--binary`: send the canonical binary transaction list (`application/octet-stream`)
+//!   instead of JSON (the report's `body` says which).
 //!
 //! Arguments are parsed by clap (`loadgen --help`); numbers may carry `_` separators. A bad
 //! argument exits with code 2 before anything is signed or sent.
@@ -116,6 +118,10 @@ struct Cli {
     /// Concurrent receipt fetchers (with --receipt-rate).
     #[arg(long, value_name = "N", default_value = "4", value_parser = count)]
     receipt_workers: usize,
+    /// Send the binary body (`Content-Type: application/octet-stream`, the canonical
+    /// transaction list) instead of JSON.
+    #[arg(long)]
+    binary: bool,
 }
 
 struct Args {
@@ -132,6 +138,7 @@ struct Args {
     local_validators: Option<usize>,
     receipt_rate: f64,
     receipt_workers: usize,
+    binary: bool,
 }
 
 /// A refusal of the arguments, in clap's format, with exit code 2.
@@ -194,6 +201,7 @@ fn parse_args() -> Args {
         local_validators: c.local_validators,
         receipt_rate: c.receipt_rate,
         receipt_workers: c.receipt_workers,
+        binary: c.binary,
     }
 }
 
@@ -264,7 +272,11 @@ fn prepare(a: &Args, key: &SecretKey, chain_id: &Hash, per_chunk: usize) -> Vec<
         .enumerate()
         .map(|(index, c)| Chunk {
             index,
-            body: serde_json::to_vec(&TxBatch { txs: c.into() }).expect("transactions serialize"),
+            body: if a.binary {
+                curia_client::binary_transactions_body(c)
+            } else {
+                serde_json::to_vec(&TxBatch { txs: c.into() }).expect("transactions serialize")
+            },
             tx_ids: c.iter().map(|t| t.id(chain_id)).collect(),
             deposits: c.iter().map(|t| t.items.len().max(1)).sum(),
         })
@@ -287,8 +299,12 @@ fn client(url: &str, timeout: Duration) -> Client {
         .unwrap_or_else(|e| usage(&format!("node {url}: {e}")))
 }
 
-fn send(client: &Client, chunk: &Chunk, tally: &Mutex<Tally>) {
-    let answer = client.submit_batch_body(&chunk.body, chunk.tx_ids.len());
+fn send(client: &Client, chunk: &Chunk, binary: bool, tally: &Mutex<Tally>) {
+    let answer = if binary {
+        client.submit_binary_body(&chunk.body, chunk.tx_ids.len())
+    } else {
+        client.submit_batch_body(&chunk.body, chunk.tx_ids.len())
+    };
     let mut t = tally.lock().unwrap();
     match answer {
         Ok(b) => {
@@ -501,13 +517,14 @@ fn main() {
     let mut workers = Vec::new();
     for _ in 0..a.workers {
         let (rx, chunks, tally, nodes) = (job_rx.clone(), chunks.clone(), tally.clone(), a.nodes.clone());
+        let binary = a.binary;
         let clients: Vec<Client> = nodes.iter().map(|n| client(n, Duration::from_secs(60))).collect();
         workers.push(std::thread::spawn(move || loop {
             let k = match rx.lock().unwrap().recv() {
                 Ok(k) => k,
                 Err(_) => return,
             };
-            send(&clients[k % clients.len()], &chunks[k], &tally);
+            send(&clients[k % clients.len()], &chunks[k], binary, &tally);
         }));
     }
 
@@ -587,6 +604,7 @@ fn main() {
     let t = tally.lock().unwrap();
     let report = serde_json::json!({
         "mode": if a.batch.is_some() { "batch" } else { "single" },
+        "body": if a.binary { "binary" } else { "json" },
         "batch_size": a.batch.unwrap_or(1),
         "nodes": a.nodes.len(),
         "offered_rate_deposits_per_s": a.rate,
