@@ -381,7 +381,8 @@ impl Receipt {
                 let commitment = *tx.items.get(i as usize).ok_or_else(not_found)?;
                 let item_leaves: Vec<Hash> = tx.items.iter().map(|c| crate::merkle::leaf_hash(&c.0)).collect();
                 let proof = crate::merkle::inclusion_proof(&item_leaves, i as u64)?;
-                (Some(BatchItem { index: i, commitment, proof }), batch_item_id(&tx_id, i))
+                let item = BatchItem { index: i, commitment, proof };
+                return Receipt::build_batch_item_from_parts(chain_id, header, cert, tx, tx_index, tx_proof, item);
             }
             _ => return Err(not_found()),
         };
@@ -393,6 +394,51 @@ impl Receipt {
             tx: tx.body.clone(),
             signature: tx.signature,
             item,
+            tx_index,
+            tx_proof,
+            header: header.clone(),
+            certificate: cert.clone(),
+            salt: None,
+            membership: Vec::new(),
+            log_index: None,
+            log_proof: None,
+        })
+    }
+
+    /// [`Receipt::build_from_parts`] for a batch item whose place in the batch the caller
+    /// computed (e.g. from stored tiles of the batch's item tree), without the batch's other
+    /// items: `tx` is the batch transaction, whose `items` are not read (they may be empty);
+    /// `item` is the item's index, commitment and inclusion proof in the batch body's `root`.
+    /// Both proofs are taken as given: check them with [`crate::merkle::verify_inclusion`] if
+    /// they come from storage. The receipt is the one [`Receipt::build`] makes from the block.
+    pub fn build_batch_item_from_parts(
+        chain_id: &Hash,
+        header: &Header,
+        cert: &CommitCertificate,
+        tx: &crate::tx::Transaction,
+        tx_index: u32,
+        tx_proof: Vec<Hash>,
+        item: BatchItem,
+    ) -> Result<Receipt> {
+        let count = match &tx.body.payload {
+            Payload::BatchDeposit(b) => b.count,
+            _ => 0,
+        };
+        if item.index >= count {
+            return Err(LedgerError::Invalid {
+                what: "receipt request",
+                reason: format!("block {} has no deposit at {tx_index}/{:?}", header.height, Some(item.index)),
+            });
+        }
+        let deposit_id = batch_item_id(&tx.id(chain_id), item.index);
+        Ok(Receipt {
+            format: RECEIPT_FORMAT.into(),
+            version: RECEIPT_VERSION,
+            chain_id: *chain_id,
+            deposit_id,
+            tx: tx.body.clone(),
+            signature: tx.signature,
+            item: Some(item),
             tx_index,
             tx_proof,
             header: header.clone(),
