@@ -450,3 +450,42 @@ impl Receipt {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::TestChain;
+
+    #[test]
+    fn a_batch_item_from_its_parts_is_the_receipt_from_the_block() {
+        let mut c = TestChain::new(4);
+        let items: Vec<Hash> = (0..7u8).map(|i| Hash::sha256(&[i])).collect();
+        let batch = c.batch("platform2", items.clone(), 1);
+        assert!(c.commit(vec![c.deposit("platform", b"d", 1), batch]).is_empty());
+        let (block, cert) = &c.blocks[0];
+        let chain_id = c.spec.chain_id;
+        let tx_proof = crate::merkle::inclusion_proof(&block.leaves(), 1).unwrap();
+        let leaves: Vec<Hash> = items.iter().map(|c| crate::merkle::leaf_hash(&c.0)).collect();
+        // The transaction without its items is enough.
+        let mut bare = block.txs[1].clone();
+        bare.items.clear();
+        for i in 0..7u32 {
+            let item = BatchItem {
+                index: i,
+                commitment: items[i as usize],
+                proof: crate::merkle::inclusion_proof(&leaves, i as u64).unwrap(),
+            };
+            let r =
+                Receipt::build_batch_item_from_parts(&chain_id, &block.header, cert, &bare, 1, tx_proof.clone(), item)
+                    .unwrap();
+            assert_eq!(r, Receipt::build(&chain_id, block, cert, 1, Some(i)).unwrap(), "item {i}");
+        }
+        let past = BatchItem { index: 7, commitment: Hash::ZERO, proof: Vec::new() };
+        let e = Receipt::build_batch_item_from_parts(&chain_id, &block.header, cert, &bare, 1, tx_proof.clone(), past);
+        assert!(e.unwrap_err().to_string().contains("no deposit at 1/Some(7)"));
+        let single = BatchItem { index: 0, commitment: Hash::ZERO, proof: Vec::new() };
+        let e =
+            Receipt::build_batch_item_from_parts(&chain_id, &block.header, cert, &block.txs[0], 0, tx_proof, single);
+        assert!(e.is_err(), "a single deposit has no items");
+    }
+}
