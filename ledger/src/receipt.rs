@@ -381,7 +381,8 @@ impl Receipt {
                 let commitment = *tx.items.get(i as usize).ok_or_else(not_found)?;
                 let item_leaves: Vec<Hash> = tx.items.iter().map(|c| crate::merkle::leaf_hash(&c.0)).collect();
                 let proof = crate::merkle::inclusion_proof(&item_leaves, i as u64)?;
-                (Some(BatchItem { index: i, commitment, proof }), batch_item_id(&tx_id, i))
+                let item = BatchItem { index: i, commitment, proof };
+                return Receipt::build_batch_item_from_parts(chain_id, header, cert, tx, tx_index, tx_proof, item);
             }
             _ => return Err(not_found()),
         };
@@ -402,5 +403,89 @@ impl Receipt {
             log_index: None,
             log_proof: None,
         })
+    }
+
+    /// [`Receipt::build_from_parts`] for a batch item whose place in the batch the caller
+    /// computed (e.g. from stored tiles of the batch's item tree), without the batch's other
+    /// items: `tx` is the batch transaction, whose `items` are not read (they may be empty);
+    /// `item` is the item's index, commitment and inclusion proof in the batch body's `root`.
+    /// Both proofs are taken as given: check them with [`crate::merkle::verify_inclusion`] if
+    /// they come from storage. The receipt is the one [`Receipt::build`] makes from the block.
+    pub fn build_batch_item_from_parts(
+        chain_id: &Hash,
+        header: &Header,
+        cert: &CommitCertificate,
+        tx: &crate::tx::Transaction,
+        tx_index: u32,
+        tx_proof: Vec<Hash>,
+        item: BatchItem,
+    ) -> Result<Receipt> {
+        let count = match &tx.body.payload {
+            Payload::BatchDeposit(b) => b.count,
+            _ => 0,
+        };
+        if item.index >= count {
+            return Err(LedgerError::Invalid {
+                what: "receipt request",
+                reason: format!("block {} has no deposit at {tx_index}/{:?}", header.height, Some(item.index)),
+            });
+        }
+        let deposit_id = batch_item_id(&tx.id(chain_id), item.index);
+        Ok(Receipt {
+            format: RECEIPT_FORMAT.into(),
+            version: RECEIPT_VERSION,
+            chain_id: *chain_id,
+            deposit_id,
+            tx: tx.body.clone(),
+            signature: tx.signature,
+            item: Some(item),
+            tx_index,
+            tx_proof,
+            header: header.clone(),
+            certificate: cert.clone(),
+            salt: None,
+            membership: Vec::new(),
+            log_index: None,
+            log_proof: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::TestChain;
+
+    #[test]
+    fn a_batch_item_from_its_parts_is_the_receipt_from_the_block() {
+        let mut c = TestChain::new(4);
+        let items: Vec<Hash> = (0..7u8).map(|i| Hash::sha256(&[i])).collect();
+        let batch = c.batch("platform2", items.clone(), 1);
+        assert!(c.commit(vec![c.deposit("platform", b"d", 1), batch]).is_empty());
+        let (block, cert) = &c.blocks[0];
+        let chain_id = c.spec.chain_id;
+        let tx_proof = crate::merkle::inclusion_proof(&block.leaves(), 1).unwrap();
+        let leaves: Vec<Hash> = items.iter().map(|c| crate::merkle::leaf_hash(&c.0)).collect();
+        // The transaction without its items is enough.
+        let mut bare = block.txs[1].clone();
+        bare.items.clear();
+        for i in 0..7u32 {
+            let item = BatchItem {
+                index: i,
+                commitment: items[i as usize],
+                proof: crate::merkle::inclusion_proof(&leaves, i as u64).unwrap(),
+            };
+            let r =
+                Receipt::build_batch_item_from_parts(&chain_id, &block.header, cert, &bare, 1, tx_proof.clone(), item)
+                    .unwrap();
+            assert_eq!(r, Receipt::build(&chain_id, block, cert, 1, Some(i)).unwrap(), "item {i}");
+        }
+        let past = BatchItem { index: 7, commitment: Hash::ZERO, proof: Vec::new() };
+        let e = Receipt::build_batch_item_from_parts(&chain_id, &block.header, cert, &bare, 1, tx_proof.clone(), past);
+        assert!(e.unwrap_err().to_string().contains("no deposit at 1/Some(7)"));
+        let single = BatchItem { index: 0, commitment: Hash::ZERO, proof: Vec::new() };
+        let e =
+            Receipt::build_batch_item_from_parts(&chain_id, &block.header, cert, &block.txs[0], 0, tx_proof, single);
+        assert!(e.is_err(), "a single deposit has no items");
     }
 }

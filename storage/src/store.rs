@@ -77,9 +77,13 @@ pub mod cf {
     pub const TLOG: &str = "tlog";
     /// Deposit ID -> `u64` leaf index in the deposit log.
     pub const TLOG_INDEX: &str = "tlog_index";
+    /// `u64 height || u32 tx index` -> a batch transaction without its items, and
+    /// `u64 height || u32 tx index || u8 band || u32 tile` -> one tile of the batch's item tree
+    /// (band 0: the items themselves; see `store/batch_layout.rs`).
+    pub const BATCH_TILES: &str = "batch_tiles";
     /// Every column family. A family's position is part of its values' checksums: new
     /// families go at the end.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
         META,
         BLOCKS,
         CERTS,
@@ -96,6 +100,7 @@ pub mod cf {
         TX_TILES,
         TLOG,
         TLOG_INDEX,
+        BATCH_TILES,
     ];
 }
 
@@ -110,9 +115,12 @@ const META_EQUIVOCATION: &[u8] = b"equivocation/";
 /// Most equivocation records kept; later ones are not stored (the first are the proof needed).
 pub const MAX_EQUIVOCATIONS: usize = 1024;
 const META_TX_LAYOUT: &[u8] = b"tx_layout_from";
+/// First height committed with the batch layout (see `store/batch_layout.rs`).
+const META_BATCH_LAYOUT: &[u8] = b"batch_layout_from";
 /// `u64 height || u64 size` of the deposit log (see `store/deposit_log.rs`).
 const META_TLOG: &[u8] = b"tlog";
 
+mod batch_layout;
 mod checkpoints;
 mod deposit_log;
 mod tx_layout;
@@ -140,6 +148,7 @@ fn show_key(cf: &str, k: &[u8]) -> String {
         }
         cf::VOTES if k.len() == 16 => format!("vote at height {}", u64::from_be_bytes(k[..8].try_into().unwrap())),
         cf::BLOCK_TXS | cf::TX_TILES => tx_layout::show_layout_key(k),
+        cf::BATCH_TILES => batch_layout::show_batch_key(k),
         cf::TLOG | cf::TLOG_INDEX => deposit_log::show_log_key(cf, k),
         _ => format!("key {}", hex::encode(k)),
     }
@@ -156,6 +165,8 @@ pub struct Store {
     next_vote_seq: AtomicU64,
     /// First height committed with the per-transaction layout (`u64::MAX`: none).
     tx_layout_from: u64,
+    /// First height committed with the batch layout (`u64::MAX`: none).
+    batch_layout_from: u64,
     /// Deposit log: leaves and the last block they cover (`u64::MAX`: no log; read-only stores
     /// written before it). Updated under the tip lock after each commit.
     log_size: AtomicU64,
@@ -212,7 +223,7 @@ fn db_options(o: &StoreOptions) -> (Options, Vec<ColumnFamilyDescriptor>) {
                     opts.set_compression_type(DBCompressionType::Lz4);
                 }
                 // Hashes do not compress.
-                cf::TLOG => opts.set_compression_type(DBCompressionType::None),
+                cf::TLOG | cf::BATCH_TILES => opts.set_compression_type(DBCompressionType::None),
                 cf::DEPOSITS | cf::DIGESTS | cf::TXS | cf::TLOG_INDEX => {
                     // Random 32-byte keys: incompressible, so no compression; big memtables cut
                     // the number of level-0 files and the write amplification.
@@ -261,6 +272,7 @@ impl Store {
             put(&mut b, cf::META, META_GENESIS, &spec.genesis.to_bytes());
             put(&mut b, cf::META, META_TIP, &encode_tip(&Tip::genesis(spec)));
             put(&mut b, cf::META, META_TX_LAYOUT, &1u64.to_be_bytes());
+            put(&mut b, cf::META, META_BATCH_LAYOUT, &1u64.to_be_bytes());
             put(&mut b, cf::META, META_TLOG, &[0u8; 16]);
             for c in &spec.genesis.clients {
                 let rec = ClientRecord { name: c.name.clone(), role: c.role, active: true };
@@ -366,6 +378,7 @@ impl Store {
             tip: Mutex::new(tip),
             next_vote_seq: AtomicU64::new(next_vote_seq),
             tx_layout_from: u64::MAX,
+            batch_layout_from: u64::MAX,
             log_size: AtomicU64::new(0),
             log_height: AtomicU64::new(u64::MAX),
             history_cache: Mutex::new(Vec::new()),
@@ -377,6 +390,15 @@ impl Store {
                 // A store written before the per-transaction layout: blocks from the next one on
                 // get it; receipts of older blocks are built from the whole block.
                 store.write_tx_layout_from(tip.height + 1)?;
+                tip.height + 1
+            }
+        };
+        store.batch_layout_from = match store.read_batch_layout_from()? {
+            Some(h) => h,
+            None if read_only => u64::MAX,
+            None => {
+                // A store written before the batch layout: batches from the next block on get it.
+                store.write_batch_layout_from(tip.height + 1)?;
                 tip.height + 1
             }
         };
@@ -572,11 +594,15 @@ impl Store {
 
     /// The self-contained receipt of a deposit, with the membership history in force at its
     /// height (receipt format 13): from the deposit's transaction and its block's
-    /// tree tiles (`O(log n)` reads and hashing, see `store/tx_layout.rs`), or for a block
-    /// committed before that layout from the whole stored block.
+    /// tree tiles (`O(log n)` reads and hashing, see `store/tx_layout.rs`), for a batch item from
+    /// its batch without items and the batch's item-tree tiles (`store/batch_layout.rs`); for a
+    /// block committed before these layouts from the transaction with all its items, or the whole
+    /// stored block.
     pub fn receipt(&self, deposit_id: &Hash) -> Result<Option<Receipt>, StoreError> {
         let Some(loc) = self.deposit_location(deposit_id)? else { return Ok(None) };
-        let r = if loc.height >= self.tx_layout_from {
+        let r = if loc.item_index.is_some() && loc.height >= self.tx_layout_from.max(self.batch_layout_from) {
+            self.receipt_from_batch_layout(deposit_id, loc)?
+        } else if loc.height >= self.tx_layout_from {
             self.receipt_from_layout(deposit_id, loc)?
         } else {
             self.receipt_at(deposit_id, loc)?
@@ -680,6 +706,9 @@ impl Store {
         let log = self.put_block_log(&mut wb, height, changes)?;
         if height >= self.tx_layout_from {
             self.put_tx_layout(&mut wb, block, height, &bands);
+        }
+        if height >= self.batch_layout_from {
+            self.put_batch_layout(&mut wb, block, height)?;
         }
         let new_tip = Tip::after(h);
         self.put(&mut wb, cf::META, META_TIP, &encode_tip(&new_tip));

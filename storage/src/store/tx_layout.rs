@@ -18,7 +18,7 @@
 
 use std::cell::RefCell;
 
-use curia_ledger::block::Block;
+use curia_ledger::block::{Block, Header};
 use curia_ledger::codec::Canonical;
 use curia_ledger::hash::Hash;
 use curia_ledger::merkle_tiles::{self, TILE_WIDTH};
@@ -109,21 +109,23 @@ impl Store {
         })
     }
 
-    /// The receipt of the deposit at `loc`, from the per-transaction layout: the header, the
-    /// certificate, one transaction and at most a few tiles per band, whatever the block's size.
-    pub(super) fn receipt_from_layout(&self, deposit_id: &Hash, loc: DepositLocation) -> Result<Receipt, StoreError> {
-        let height = loc.height;
-        let missing = |what| StoreError::NotFound { what, key: format!("at height {height} (deposit {deposit_id})") };
-        let header = self.header(height)?.ok_or_else(|| missing("header"))?;
-        let cert = self.cert(height)?.ok_or_else(|| missing("certificate"))?;
-        let tx = self.block_tx(height, loc.tx_index)?.ok_or_else(|| missing("transaction"))?;
+    /// The inclusion proof of transaction `tx_index` (whose envelope leaf hash is `leaf`) in
+    /// `header.tx_root`, from the block's stored tree tiles, checked against that root: a missing
+    /// or bad tile is [`StoreError::Corrupt`] (or a read error), never a wrong proof.
+    pub(super) fn tx_proof_from_tiles(
+        &self,
+        header: &Header,
+        tx_index: u32,
+        leaf: &Hash,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let height = header.height;
         let read_error: RefCell<Option<StoreError>> = RefCell::new(None);
         let corrupt = |e: LedgerError| StoreError::Corrupt {
             cf: cf::TX_TILES,
-            key: format!("block {height} transaction {}", loc.tx_index),
+            key: format!("block {height} transaction {tx_index}"),
             reason: e.to_string(),
         };
-        let proof = merkle_tiles::inclusion_proof(header.tx_count as u64, loc.tx_index as u64, |b, t| {
+        let proof = merkle_tiles::inclusion_proof(header.tx_count as u64, tx_index as u64, |b, t| {
             self.tile(height, b, t).map_err(|e| {
                 read_error.borrow_mut().get_or_insert(e);
                 LedgerError::MerkleProof("tile read failed".into())
@@ -133,14 +135,20 @@ impl Store {
             return Err(e);
         }
         let proof = proof.map_err(corrupt)?;
-        curia_ledger::merkle::verify_inclusion(
-            &tx.leaf_hash(),
-            loc.tx_index as u64,
-            header.tx_count as u64,
-            &proof,
-            &header.tx_root,
-        )
-        .map_err(corrupt)?;
+        curia_ledger::merkle::verify_inclusion(leaf, tx_index as u64, header.tx_count as u64, &proof, &header.tx_root)
+            .map_err(corrupt)?;
+        Ok(proof)
+    }
+
+    /// The receipt of the deposit at `loc`, from the per-transaction layout: the header, the
+    /// certificate, one transaction and at most a few tiles per band, whatever the block's size.
+    pub(super) fn receipt_from_layout(&self, deposit_id: &Hash, loc: DepositLocation) -> Result<Receipt, StoreError> {
+        let height = loc.height;
+        let missing = |what| StoreError::NotFound { what, key: format!("at height {height} (deposit {deposit_id})") };
+        let header = self.header(height)?.ok_or_else(|| missing("header"))?;
+        let cert = self.cert(height)?.ok_or_else(|| missing("certificate"))?;
+        let tx = self.block_tx(height, loc.tx_index)?.ok_or_else(|| missing("transaction"))?;
+        let proof = self.tx_proof_from_tiles(&header, loc.tx_index, &tx.leaf_hash())?;
         let chain_id = self.spec.chain_id;
         let bad_index = |reason: String| StoreError::Corrupt {
             cf: cf::DEPOSITS,

@@ -89,7 +89,8 @@ fn check_prefix(store: &Store, c: &TestChain, from: u64) -> u64 {
                 assert_eq!(store.deposit_location(&dep).unwrap(), Some(want), "deposit in block {h}");
                 if k % 97 == 0 {
                     assert!(store.deposits_by_digest(&commitment).unwrap().contains(&dep));
-                    // The per-transaction layout came with the block: same receipt both ways.
+                    // The per-transaction and batch layouts came with the block: same receipt
+                    // both ways (a batch item's from its batch's tiles).
                     let fast = store.receipt(&dep).unwrap().expect("receipt below the tip");
                     let slow = store.receipt_from_block(&dep).unwrap().expect("receipt below the tip");
                     assert_eq!(fast, slow, "receipt of a deposit in block {h}");
@@ -116,7 +117,8 @@ fn check_prefix(store: &Store, c: &TestChain, from: u64) -> u64 {
         assert!(store.cert(next).unwrap().is_none());
         assert!(store.block_tx(next, 0).unwrap().is_none(), "a transaction of block {next} stored");
         let (b, _) = &c.blocks[next as usize - 1];
-        for tx in &b.txs {
+        for (ti, tx) in b.txs.iter().enumerate() {
+            assert!(store.batch_tx(next, ti as u32).unwrap().is_none(), "a batch of block {next} stored");
             let id = tx.id(&c.spec.chain_id);
             assert!(store.tx_location(&id).unwrap().is_none(), "transaction of block {next} indexed");
             for (dep, _) in tx.deposits(&id).into_iter().step_by(50) {
