@@ -3,6 +3,7 @@
 
 mod common;
 
+mod audit_layout;
 mod cli_audit;
 mod corruption;
 mod crash;
