@@ -14,8 +14,9 @@
 //!
 //! The replayed state is on disk, in a [`ScratchState`] the audit creates (under
 //! [`AuditOptions::scratch_parent`] or the system temp dir) and removes when it ends, whatever the
-//! outcome; its memory is bounded (about [`crate::scratch::MEMORY_BUDGET`] bytes plus the store's
-//! block cache and a few blocks in flight), whatever the chain's length. With
+//! outcome; its memory is meant to be bounded (about [`crate::scratch::MEMORY_BUDGET`] bytes
+//! plus the store's block cache and a few blocks in flight), whatever the chain's length (not
+//! yet shown flat: docs/performance.md, "Audit"). With
 //! [`AuditOptions::in_memory`] it is kept in memory instead (about 100 bytes per deposit).
 //!
 //! Work is split over two threads: one reads each block, its certificate and header, does the
