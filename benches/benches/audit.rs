@@ -6,9 +6,10 @@
 //! - `in_memory`: the replayed state in memory (`--in-memory`, about 100 bytes per deposit).
 //!
 //! Throughput is in deposits, so the figure is the cost of the audit step per deposit. Bounded by
-//! the CPU (hashing: deposit IDs, Merkle leaves, state root; two index reads per deposit; one
-//! scratch write per deposit), spread over two threads (reader and replay); `scratch` also pays
-//! for creating and removing its RocksDB each iteration.
+//! the index reads (three random reads per deposit: `deposits`, `digests`, `tlog_index`) and
+//! hashing (each deposit ID and leaf once, the state root), spread over two reading threads and
+//! the replay thread; one scratch write per transaction (a store's audit keeps no deposit IDs);
+//! `scratch` also pays for creating and removing its RocksDB each iteration.
 //! Run: `cargo bench -p curia-benches --bench audit`.
 
 // criterion's macros generate undocumented functions.

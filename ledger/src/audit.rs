@@ -22,7 +22,10 @@ use serde::Serialize;
 use crate::block::{Block, CommitCertificate};
 use crate::deposit_log::{deposit_leaves, Frontier};
 use crate::genesis::ChainSpec;
-use crate::state::{apply_block, membership_of, Change, MemState, StateView, Stats, Tip, WithLog};
+use crate::state::{
+    apply_block, apply_block_prepared, membership_of, Applied, Change, MemState, PreparedBlock, StateView, Stats, Tip,
+    WithLog,
+};
 use crate::LedgerError;
 
 /// A state an audit can replay into.
@@ -142,6 +145,28 @@ impl<'s, S: AuditState> Auditor<'s, S> {
 
     /// Check the next block and its certificate. After the first failure, every call fails.
     pub fn push(&mut self, block: &Block, cert: &CommitCertificate) -> Result<(), AuditFailure> {
+        self.push_inner(block, cert, None)
+    }
+
+    /// [`Auditor::push`] for a block whose stateless work ([`crate::state::prepare_block`], with
+    /// [`crate::state::verify_all`]: every signature) was done beforehand, on another thread
+    /// say: the same checks and verdicts, without hashing the block's transactions, deposits
+    /// and deposit-log leaves again.
+    pub fn push_prepared(
+        &mut self,
+        block: &Block,
+        cert: &CommitCertificate,
+        prepared: &PreparedBlock,
+    ) -> Result<(), AuditFailure> {
+        self.push_inner(block, cert, Some(prepared))
+    }
+
+    fn push_inner(
+        &mut self,
+        block: &Block,
+        cert: &CommitCertificate,
+        prepared: Option<&PreparedBlock>,
+    ) -> Result<(), AuditFailure> {
         if let Some(f) = &self.failure {
             return Err(f.clone());
         }
@@ -163,23 +188,46 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             cert.verify_in(&self.spec.chain_id, m.set_at(height))?;
             // The replayed log stands beside the state, so a version 4 header's `log_size` and
             // `log_root` are checked against it (LogCommitmentMismatch) by `apply_block`.
-            let changes = apply_block(self.spec, &WithLog { base: &self.state, log: &self.log }, &self.tip, block);
+            let view = WithLog { base: &self.state, log: &self.log };
+            let applied = match prepared {
+                None => apply_block(self.spec, &view, &self.tip, block).map(|changes| Applied { changes, log: None }),
+                Some(p) => apply_block_prepared(self.spec, &view, &self.tip, block, p),
+            };
             // A read error makes the block's result meaningless, whatever it was.
             if let Some(e) = self.state.take_error() {
                 return Err(e);
             }
-            let changes = changes?;
+            let Applied { changes, log } = applied?;
             if block.last_commit != self.last_cert {
                 return Err(LedgerError::InvalidBlock {
                     height,
                     reason: format!("carried certificate is not the one the chain gave for block {}", self.tip.height),
                 });
             }
-            // The deposit log grows by this block's deposits in commit order.
-            let mut log = self.log.clone();
-            for (_, leaf) in deposit_leaves(&changes) {
-                log.append(leaf)?;
-            }
+            // The deposit log grows by this block's deposits in commit order (already appended
+            // by `apply_block_prepared` on a chain whose headers commit to it).
+            let log = match (log, prepared) {
+                (Some(log), _) => log,
+                (None, Some(p)) => {
+                    // The block applied, so its deposits are exactly the prepared ones.
+                    debug_assert_eq!(
+                        p.leaves,
+                        deposit_leaves(&changes).into_iter().map(|(_, l)| l).collect::<Vec<_>>()
+                    );
+                    let mut log = self.log.clone();
+                    for leaf in &p.leaves {
+                        log.append(*leaf)?;
+                    }
+                    log
+                }
+                (None, None) => {
+                    let mut log = self.log.clone();
+                    for (_, leaf) in deposit_leaves(&changes) {
+                        log.append(leaf)?;
+                    }
+                    log
+                }
+            };
             Ok((changes, log))
         })();
         // Offences are named from the history up to the previous block, so before applying.

@@ -353,7 +353,33 @@ impl<'a> Overlay<'a> {
         Ok(())
     }
 
+    /// [`Overlay::apply_tx`] for a transaction whose deposits (deposit ID, commitment) the
+    /// caller already derived: `deposits` must be `tx.deposits(id)` (see [`PreparedBlock`]).
+    fn apply_tx_deposits(
+        &mut self,
+        spec: &ChainSpec,
+        tx: &Transaction,
+        id: &Hash,
+        deposits: &[(Hash, Hash)],
+    ) -> Result<()> {
+        let changes = self.check_tx_with(spec, tx, id, Some(deposits))?;
+        for c in changes {
+            self.push(c);
+        }
+        Ok(())
+    }
+
     fn check_tx(&self, spec: &ChainSpec, tx: &Transaction, id: &Hash) -> Result<Vec<Change>> {
+        self.check_tx_with(spec, tx, id, None)
+    }
+
+    fn check_tx_with(
+        &self,
+        spec: &ChainSpec,
+        tx: &Transaction,
+        id: &Hash,
+        deposits: Option<&[(Hash, Hash)]>,
+    ) -> Result<Vec<Change>> {
         if let Payload::Evidence { evidence } = &tx.body.payload {
             return self.check_evidence(spec, tx, evidence, id);
         }
@@ -385,8 +411,17 @@ impl<'a> Overlay<'a> {
                         });
                     }
                 }
-                for (dep, commitment) in tx.deposits(id) {
-                    out.push(Change::Deposit { id: dep, commitment });
+                match deposits {
+                    Some(given) => {
+                        debug_assert_eq!(given, &tx.deposits(id)[..], "prepared deposits are not the transaction's");
+                        out.reserve(given.len());
+                        out.extend(given.iter().map(|&(dep, commitment)| Change::Deposit { id: dep, commitment }));
+                    }
+                    None => {
+                        for (dep, commitment) in tx.deposits(id) {
+                            out.push(Change::Deposit { id: dep, commitment });
+                        }
+                    }
                 }
             }
             // Rule 4: case lifecycle.
@@ -693,6 +728,111 @@ pub fn apply_block_with(
     block: &Block,
     checked: SigChecked,
 ) -> Result<Vec<Change>> {
+    apply_block_inner(spec, state, tip, block, Stateless::Check(checked)).map(|a| a.changes)
+}
+
+/// The part of checking a block that needs neither the state nor the chain before it, done
+/// once (on any thread, ahead of the block's turn) and handed to [`apply_block_prepared`]: each
+/// transaction's ID, the deposits the block creates and their deposit-log leaf hashes, and the
+/// verdicts of the stateless checks (transaction root and count, each transaction's shape and
+/// batch root, the transactions' signatures). An audit computes it on its reading thread and
+/// also uses the IDs to check a store's indexes, so nothing is hashed twice.
+#[derive(Clone, Debug)]
+pub struct PreparedBlock {
+    /// Each transaction's ID ([`Transaction::id`]), in block order.
+    pub ids: Vec<Hash>,
+    /// `(deposit ID, commitment)` of every deposit the block creates if it applies
+    /// ([`Transaction::deposits`] of each transaction, in block order: commit order).
+    pub deposits: Vec<(Hash, Hash)>,
+    /// Transaction `i`'s deposits are `deposits[first_deposit[i]..first_deposit[i + 1]]`.
+    pub first_deposit: Vec<usize>,
+    /// The deposit-log leaf hash ([`crate::deposit_log::leaf_hash`]) of each of `deposits`.
+    pub leaves: Vec<Hash>,
+    /// [`Block::check_body`]'s verdict.
+    body: Result<()>,
+    /// [`check_txs_stateless`]'s verdict.
+    stateless: Result<()>,
+}
+
+impl PreparedBlock {
+    /// Transaction `i`'s deposits.
+    pub fn deposits_of(&self, i: usize) -> &[(Hash, Hash)] {
+        &self.deposits[self.first_deposit[i]..self.first_deposit[i + 1]]
+    }
+}
+
+/// Prepare `block` for [`apply_block_prepared`], skipping the signature check of the
+/// transactions `checked` vouches for (as [`apply_block_with`]).
+pub fn prepare_block(spec: &ChainSpec, block: &Block, checked: SigChecked) -> PreparedBlock {
+    let n = block.txs.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut first_deposit = Vec::with_capacity(n + 1);
+    let items: usize = block.txs.iter().map(|t| t.items.len().max(1)).sum();
+    let mut deposits = Vec::with_capacity(items);
+    let mut leaves = Vec::with_capacity(items);
+    // As `check_txs_stateless`: the first bad shape, else one batch verification of the
+    // signatures `checked` does not vouch for.
+    let mut shape = Ok(());
+    let mut sigs = Vec::new();
+    for tx in &block.txs {
+        let id = tx.id(&spec.chain_id);
+        if shape.is_ok() {
+            shape = tx.check_shape();
+            if !checked(&id, &tx.signature) {
+                sigs.push((tx.body.sender, id, tx.signature));
+            }
+        }
+        first_deposit.push(deposits.len());
+        for (dep, commitment) in tx.deposits(&id) {
+            leaves.push(crate::deposit_log::leaf_hash(&dep, &commitment));
+            deposits.push((dep, commitment));
+        }
+        ids.push(id);
+    }
+    first_deposit.push(deposits.len());
+    let stateless = shape.and_then(|()| verify_batch("transaction", &sigs));
+    PreparedBlock { ids, deposits, first_deposit, leaves, body: block.check_body(), stateless }
+}
+
+/// What [`apply_block_prepared`] found.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// The block's changes (as [`apply_block`] returns them).
+    pub changes: Vec<Change>,
+    /// On a chain whose headers commit to the deposit log: the log after the block (checked
+    /// against the header); `None` otherwise.
+    pub log: Option<Frontier>,
+}
+
+/// [`apply_block`] for a block whose stateless work was done by [`prepare_block`] (on this
+/// block, on this chain): the same checks in the same order with the same verdicts, without
+/// hashing the transactions, deposits and leaves again.
+pub fn apply_block_prepared(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    tip: &Tip,
+    block: &Block,
+    prepared: &PreparedBlock,
+) -> Result<Applied> {
+    assert_eq!(prepared.ids.len(), block.txs.len(), "a prepared block is for another block");
+    apply_block_inner(spec, state, tip, block, Stateless::Prepared(prepared))
+}
+
+/// How [`apply_block_inner`] gets the stateless checks' verdicts and the IDs.
+enum Stateless<'a> {
+    /// Check now, skipping the signatures this vouches for.
+    Check(SigChecked<'a>),
+    /// Already done.
+    Prepared(&'a PreparedBlock),
+}
+
+fn apply_block_inner(
+    spec: &ChainSpec,
+    state: &dyn StateView,
+    tip: &Tip,
+    block: &Block,
+    stateless: Stateless<'_>,
+) -> Result<Applied> {
     let h = &block.header;
     let bad = |reason: String| LedgerError::InvalidBlock { height: h.height, reason };
     let m = membership_of(spec, state).map_err(|e| bad(format!("validator-set history: {e}")))?;
@@ -736,25 +876,44 @@ pub fn apply_block_with(
     if items > MAX_BLOCK_DEPOSITS {
         return Err(bad(format!("{items} deposits exceed the limit {MAX_BLOCK_DEPOSITS}")));
     }
-    block.check_body()?;
+    match &stateless {
+        Stateless::Check(_) => block.check_body()?,
+        Stateless::Prepared(p) => p.body.clone()?,
+    }
     check_last_commit(spec, &m, tip, block)?;
-    let ids = check_txs_stateless(spec, &block.txs, checked).map_err(|e| bad(e.to_string()))?;
     let mut ov = Overlay::at_height(state, h.height);
-    for (i, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
-        ov.apply_tx(spec, tx, id).map_err(|e| LedgerError::TxInBlock {
-            height: h.height,
-            index: i,
-            source: Box::new(e),
-        })?;
+    let in_block = |i: usize| move |e| LedgerError::TxInBlock { height: h.height, index: i, source: Box::new(e) };
+    match &stateless {
+        Stateless::Check(checked) => {
+            let ids = check_txs_stateless(spec, &block.txs, *checked).map_err(|e| bad(e.to_string()))?;
+            for (i, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
+                ov.apply_tx(spec, tx, id).map_err(in_block(i))?;
+            }
+        }
+        Stateless::Prepared(p) => {
+            p.stateless.clone().map_err(|e| bad(e.to_string()))?;
+            for (i, (tx, id)) in block.txs.iter().zip(&p.ids).enumerate() {
+                ov.apply_tx_deposits(spec, tx, id, p.deposits_of(i)).map_err(in_block(i))?;
+            }
+        }
     }
     let changes = ov.into_changes();
     let root = next_state_root(&tip.state_root, h.height, &changes);
     if root != h.state_root {
         return Err(bad(format!("state root {} is not the computed {}", h.state_root, root)));
     }
+    let mut log_after = None;
     if spec.genesis.log_in_header {
         let mut log = state.log_frontier()?;
-        log.append_changes(&changes)?;
+        match &stateless {
+            Stateless::Check(_) => log.append_changes(&changes)?,
+            // The block applied, so its deposits are exactly the prepared ones, in order.
+            Stateless::Prepared(p) => {
+                for leaf in &p.leaves {
+                    log.append(*leaf)?;
+                }
+            }
+        }
         let (size, root) = (log.size(), log.root());
         if h.log_size != Some(size) || h.log_root != Some(root) {
             let claimed = match (h.log_size, h.log_root) {
@@ -766,8 +925,9 @@ pub fn apply_block_with(
                 reason: format!("header commits to deposit log {claimed}, the block gives size {size} root {root}"),
             });
         }
+        log_after = Some(log);
     }
-    Ok(changes)
+    Ok(Applied { changes, log: log_after })
 }
 
 /// The carried certificate: none at height 1; above, one for the tip's height and hash that

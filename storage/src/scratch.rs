@@ -9,7 +9,10 @@
 //! - It holds exactly what [`curia_ledger::state::MemState`] holds, with the same meaning:
 //!   applied transaction IDs, deposit IDs, clients, cases (owner, open), attachments, recorded
 //!   offences (evidence record keys) and the validator-set history (kept in memory: one entry
-//!   per membership change). It starts at the genesis state.
+//!   per membership change). It starts at the genesis state. Created with
+//!   [`ScratchState::create_without_deposits`] it keeps no deposit IDs (only their count): the
+//!   audit of a store answers `attach_deposit`'s lookups from the audited chain instead
+//!   (`crate::audit`, docs/storage.md "Audit").
 //! - Nothing in it must survive a crash, so writes skip the write-ahead log, and values carry no
 //!   checksum. A block's changes are one `WriteBatch`.
 //! - Layout, tuned for what a replay does: it inserts every deposit ID and reads one almost never
@@ -65,6 +68,8 @@ pub struct ScratchState {
     members: Vec<curia_ledger::membership::MemberEntry>,
     error: RefCell<Option<StoreError>>,
     write: WriteOptions,
+    /// Whether deposit IDs are kept ([`ScratchState::create_without_deposits`]: no).
+    keep_deposits: bool,
 }
 
 fn family_options(cache: &Cache, memtable: usize) -> Options {
@@ -93,8 +98,22 @@ impl ScratchState {
     /// A scratch state at genesis in a fresh directory under `parent` (the system temp dir if
     /// `None`).
     pub fn create(spec: &ChainSpec, parent: Option<&Path>) -> Result<ScratchState, StoreError> {
+        ScratchState::create_with(spec, parent, true)
+    }
+
+    /// [`ScratchState::create`] for a replay that finds deposits elsewhere: deposit IDs are
+    /// counted but not written, and [`StateView::deposit_exists`] must not be asked (it answers
+    /// `false` and keeps an error, which stops the audit as incomplete). The audit of a store
+    /// wraps it so that `attach_deposit` looks the deposit up in the audited chain instead
+    /// (docs/storage.md, "Audit"): a replay then writes one key per transaction, not one per
+    /// deposit.
+    pub fn create_without_deposits(spec: &ChainSpec, parent: Option<&Path>) -> Result<ScratchState, StoreError> {
+        ScratchState::create_with(spec, parent, false)
+    }
+
+    fn create_with(spec: &ChainSpec, parent: Option<&Path>, keep_deposits: bool) -> Result<ScratchState, StoreError> {
         let dir = new_dir(parent)?;
-        match ScratchState::open(spec, &dir) {
+        match ScratchState::open(spec, &dir, keep_deposits) {
             Ok(s) => Ok(s),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -103,7 +122,7 @@ impl ScratchState {
         }
     }
 
-    fn open(spec: &ChainSpec, dir: &Path) -> Result<ScratchState, StoreError> {
+    fn open(spec: &ChainSpec, dir: &Path, keep_deposits: bool) -> Result<ScratchState, StoreError> {
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
@@ -127,6 +146,7 @@ impl ScratchState {
             members: Vec::new(),
             error: RefCell::new(None),
             write,
+            keep_deposits,
         };
         let mut wb = WriteBatch::default();
         for c in &spec.genesis.clients {
@@ -271,6 +291,10 @@ impl StateView for ScratchState {
         self.exists(TXS, &id.0)
     }
     fn deposit_exists(&self, id: &Hash) -> bool {
+        if !self.keep_deposits {
+            self.corrupt("deposit", &id.0, "this scratch state keeps no deposit IDs".into());
+            return false;
+        }
         self.exists(DEPOSITS, &id.0)
     }
     fn case(&self, id: &str) -> Option<CaseRecord> {
@@ -323,7 +347,9 @@ impl AuditState for ScratchState {
                         stats.txs += 1;
                     }
                     Change::Deposit { id, .. } => {
-                        wb.put_cf(deposits, id.0, []);
+                        if self.keep_deposits {
+                            wb.put_cf(deposits, id.0, []);
+                        }
                         stats.deposits += 1;
                     }
                     Change::ClientPut { key, record } => {

@@ -301,9 +301,14 @@ impl Store {
     /// Open an existing store read-only (for audits and inspection; another process may be
     /// writing it). Sees the store as of the moment it was opened.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Store::open_read_only_with(dir, &StoreOptions::default())
+    }
+
+    /// [`Store::open_read_only`] with other tuning (an audit's bigger block cache, say).
+    pub fn open_read_only_with(dir: impl AsRef<Path>, o: &StoreOptions) -> Result<Store, StoreError> {
         let path = dir.as_ref().to_path_buf();
         Store::check_exists(&path)?;
-        let (opts, mut cfs) = db_options(&StoreOptions::default());
+        let (opts, mut cfs) = db_options(o);
         // A store older than the per-transaction layout lacks its two families; a read-only
         // open cannot create them.
         if let Ok(existing) = DB::list_cf(&opts, &path) {

@@ -194,30 +194,80 @@ impl Store {
         let hashes: Vec<Hash> = leaves.iter().map(|l| l.1).collect();
         let want = deposit_log::append_leaves(size, &hashes, &reader)?;
         let first = tlog::stored_hash_count(size);
-        let indexes: Vec<u64> = (first..first + want.len() as u64).collect();
-        let got = reader.read_hashes(&indexes)?;
+        // The block's stored hashes are consecutive keys: one forward scan reads them.
+        let got = self.read_stored_range(first, want.len())?;
         if let Some(k) = (0..want.len()).find(|&k| got[k] != want[k]) {
-            let key = indexes[k].to_be_bytes();
+            let key = (first + k as u64).to_be_bytes();
             return Err(StoreError::Corrupt {
                 cf: cf::TLOG,
                 key: show_key(cf::TLOG, &key),
                 reason: format!("stored {}, the deposits give {}", got[k], want[k]),
             });
         }
-        for (k, (id, _)) in leaves.iter().enumerate() {
+        if self.db.cf_handle(cf::TLOG_INDEX).is_none() {
+            return match leaves.first() {
+                Some((id, _)) => Err(StoreError::Corrupt {
+                    cf: cf::TLOG_INDEX,
+                    key: show_key(cf::TLOG_INDEX, &id.0),
+                    reason: format!("index says None, the chain has it at leaf {size}"),
+                }),
+                None => Ok(new_size),
+            };
+        }
+        // The index entries, read in one sorted batch; the first wrong one in leaf order is
+        // reported.
+        let mut order: Vec<usize> = (0..leaves.len()).collect();
+        order.sort_unstable_by_key(|&k| leaves[k].0);
+        let keys: Vec<&[u8]> = order.iter().map(|&k| &leaves[k].0 .0[..]).collect();
+        let mut found: Vec<Option<Result<Option<Vec<u8>>, StoreError>>> = (0..leaves.len()).map(|_| None).collect();
+        for (r, &k) in self.multi_get(cf::TLOG_INDEX, &keys, true).into_iter().zip(&order) {
+            found[k] = Some(r);
+        }
+        for (k, ((id, _), r)) in leaves.iter().zip(found).enumerate() {
             let want = size + k as u64;
-            match self.log_index(id)? {
-                Some(i) if i == want => {}
-                got => {
-                    return Err(StoreError::Corrupt {
+            let key = || show_key(cf::TLOG_INDEX, &id.0);
+            let got = r
+                .expect("every key answered")?
+                .map(|b| {
+                    <[u8; 8]>::try_from(b.as_slice()).map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt {
                         cf: cf::TLOG_INDEX,
-                        key: show_key(cf::TLOG_INDEX, &id.0),
-                        reason: format!("index says {got:?}, the chain has it at leaf {want}"),
+                        key: key(),
+                        reason: format!("{} bytes, not 8", b.len()),
                     })
-                }
+                })
+                .transpose()?;
+            if got != Some(want) {
+                return Err(StoreError::Corrupt {
+                    cf: cf::TLOG_INDEX,
+                    key: key(),
+                    reason: format!("index says {got:?}, the chain has it at leaf {want}"),
+                });
             }
         }
         Ok(new_size)
+    }
+
+    /// The `n` stored hashes from index `first` on, read with one forward scan (checked; a
+    /// missing one is [`StoreError::Corrupt`], as for [`Reader`]).
+    fn read_stored_range(&self, first: u64, n: usize) -> Result<Vec<Hash>, StoreError> {
+        let mut out = Vec::with_capacity(n);
+        let mut it = self.db.raw_iterator_cf(self.cf(cf::TLOG));
+        it.seek(first.to_be_bytes());
+        for i in first..first + n as u64 {
+            let k = i.to_be_bytes();
+            let corrupt = |reason: String| StoreError::Corrupt { cf: cf::TLOG, key: show_key(cf::TLOG, &k), reason };
+            let v = match (it.key(), it.value()) {
+                (Some(key), Some(v)) if key == k => v,
+                _ => {
+                    it.status().map_err(StoreError::rocks("read tlog"))?;
+                    return Err(corrupt("missing below the log's size".into()));
+                }
+            };
+            let payload = crate::codec::unseal(cf::TLOG, &k, v, || show_key(cf::TLOG, &k))?;
+            out.push(Hash(payload.try_into().map_err(|_| corrupt(format!("{} bytes, not 32", payload.len())))?));
+            it.next();
+        }
+        Ok(out)
     }
 
     /// Add the log entries of the block at `height` whose deposits are `leaves` (deposit ID,

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod audit_layout;
 mod batch_layout;
 mod cli_audit;
 mod corruption;

@@ -1,0 +1,264 @@
+//! The audit checks the per-transaction receipt layout (`block_txs`, `tx_tiles`) against the
+//! blocks: a stored transaction or tile that differs, is missing, or is stored past the block's
+//! is a failure naming the height and the entry, whether the replay is on disk or in memory.
+
+use crate::common;
+
+use curia_ledger::audit::{AuditFailure, AuditSummary};
+use curia_ledger::codec::Canonical;
+use curia_ledger::testkit::TestChain;
+use curia_storage::{audit_store, cf, AuditOptions, Store};
+
+/// Block 1: 600 single deposits (three tiles in band 0, a band 1) and a batch of 300 items;
+/// block 2: one deposit.
+fn chain() -> TestChain {
+    let mut c = TestChain::new(4);
+    let mut txs: Vec<_> = (0..600).map(|i| c.deposit("platform", format!("d{i}").as_bytes(), i as u64)).collect();
+    txs.push(c.batch("platform2", (0..300).map(|k| common::item_digest(1, k)).collect(), 1));
+    assert!(c.commit(txs).is_empty());
+    assert!(c.commit(vec![c.deposit("platform", b"last", 1_000_000)]).is_empty());
+    c
+}
+
+/// A value as the store seals it (4-byte checksum over family, key and payload, then the
+/// payload), so that the audit sees well-formed but wrong data rather than a checksum failure.
+fn seal(fam: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let family = cf::ALL.iter().position(|n| *n == fam).unwrap() as u8;
+    let mut h = sha2::Sha256::new();
+    h.update([family, key.len() as u8]);
+    h.update(key);
+    h.update(payload);
+    let mut v = h.finalize()[..4].to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+fn tx_key(height: u64, i: u32) -> Vec<u8> {
+    let mut k = height.to_be_bytes().to_vec();
+    k.extend_from_slice(&i.to_be_bytes());
+    k
+}
+
+fn tile_key(height: u64, band: u8, tile: u32) -> Vec<u8> {
+    let mut k = height.to_be_bytes().to_vec();
+    k.push(band);
+    k.extend_from_slice(&tile.to_be_bytes());
+    k
+}
+
+/// Audit on disk and in memory; both must agree.
+fn audit(store: &Store) -> AuditSummary {
+    let parent = tempfile::tempdir().unwrap();
+    let disk = AuditOptions { scratch_parent: Some(parent.path().into()), ..Default::default() };
+    let d = audit_store(store, None, &disk, |_| {}).unwrap();
+    let m = audit_store(store, None, &AuditOptions { in_memory: true, ..Default::default() }, |_| {}).unwrap();
+    assert_eq!(d.failure, m.failure);
+    d
+}
+
+fn failure(store: &Store) -> AuditFailure {
+    audit(store).failure.expect("the audit fails")
+}
+
+/// Run `damage`, check the audit's failure with `check`, then put the entry back and check the
+/// audit passes again.
+fn damaged(store: &Store, fam: &'static str, key: &[u8], damage: impl FnOnce(), check: impl FnOnce(AuditFailure)) {
+    let before = store.raw_get_for_tests(fam, key).unwrap();
+    damage();
+    check(failure(store));
+    match before {
+        Some(v) => store.raw_put_for_tests(fam, key, &v).unwrap(),
+        None => store.raw_delete_for_tests(fam, key).unwrap(),
+    }
+    assert_eq!(audit(store).failure, None, "the audit passes again once {fam} is repaired");
+}
+
+#[test]
+fn audit_names_a_wrong_missing_or_extra_stored_transaction() {
+    let c = chain();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    for ((b, cert), ch) in c.blocks.iter().zip(common::changes(&c)) {
+        store.commit_block(b, cert, &ch).unwrap();
+    }
+    assert_eq!(store.tx_layout_from(), 1);
+    let s = audit(&store);
+    assert_eq!(s.failure, None);
+    assert_eq!(s.deposits, 901);
+
+    // Transaction 5 of block 1 replaced by (well-sealed) transaction 6.
+    let key = tx_key(1, 5);
+    let other = c.blocks[0].0.txs[6].to_bytes();
+    damaged(
+        &store,
+        cf::BLOCK_TXS,
+        &key,
+        || store.raw_put_for_tests(cf::BLOCK_TXS, &key, &seal(cf::BLOCK_TXS, &key, &other)).unwrap(),
+        |f| {
+            assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
+            assert!(f.reason.contains("height 1 transaction 5"), "{}", f.reason);
+            assert!(f.reason.contains("differs from the block's transaction 5"), "{}", f.reason);
+        },
+    );
+    // The batch (transaction 600) with a byte flipped: its checksum fails.
+    let key = tx_key(1, 600);
+    damaged(
+        &store,
+        cf::BLOCK_TXS,
+        &key,
+        || {
+            let mut v = store.raw_get_for_tests(cf::BLOCK_TXS, &key).unwrap().unwrap();
+            let last = v.len() - 1;
+            v[last] ^= 1;
+            store.raw_put_for_tests(cf::BLOCK_TXS, &key, &v).unwrap();
+        },
+        |f| {
+            assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
+            assert!(f.reason.contains("height 1 transaction 600"), "{}", f.reason);
+        },
+    );
+    // Block 2's only transaction missing.
+    let key = tx_key(2, 0);
+    damaged(
+        &store,
+        cf::BLOCK_TXS,
+        &key,
+        || store.raw_delete_for_tests(cf::BLOCK_TXS, &key).unwrap(),
+        |f| {
+            assert_eq!((f.height, f.code), (2, "storage_missing"), "{f:?}");
+            assert!(f.reason.contains("height 2 transaction 0"), "{}", f.reason);
+        },
+    );
+    // A transaction stored past block 2's one.
+    let key = tx_key(2, 1);
+    let tx = c.blocks[1].0.txs[0].to_bytes();
+    damaged(
+        &store,
+        cf::BLOCK_TXS,
+        &key,
+        || store.raw_put_for_tests(cf::BLOCK_TXS, &key, &seal(cf::BLOCK_TXS, &key, &tx)).unwrap(),
+        |f| {
+            assert_eq!((f.height, f.code), (2, "storage_corrupt"), "{f:?}");
+            assert!(f.reason.contains("height 2 transaction 1"), "{}", f.reason);
+            assert!(f.reason.contains("past the block's 1"), "{}", f.reason);
+        },
+    );
+}
+
+#[test]
+fn audit_names_a_wrong_missing_or_extra_tile() {
+    let c = chain();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    for ((b, cert), ch) in c.blocks.iter().zip(common::changes(&c)) {
+        store.commit_block(b, cert, &ch).unwrap();
+    }
+    assert_eq!(audit(&store).failure, None);
+    // Block 1 has 601 transactions: band 0 has tiles 0..=2, band 1 tile 0 (3 hashes).
+    assert!(store.raw_get_for_tests(cf::TX_TILES, &tile_key(1, 0, 2)).unwrap().is_some());
+    assert!(store.raw_get_for_tests(cf::TX_TILES, &tile_key(1, 1, 0)).unwrap().is_some());
+
+    // A well-sealed tile of the right length with one hash changed.
+    let key = tile_key(1, 0, 1);
+    damaged(
+        &store,
+        cf::TX_TILES,
+        &key,
+        || {
+            let v = store.raw_get_for_tests(cf::TX_TILES, &key).unwrap().unwrap();
+            let mut payload = v[4..].to_vec();
+            payload[32 * 17] ^= 0x80;
+            store.raw_put_for_tests(cf::TX_TILES, &key, &seal(cf::TX_TILES, &key, &payload)).unwrap();
+        },
+        |f| {
+            assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
+            assert!(f.reason.contains("height 1 band 0 tile 1"), "{}", f.reason);
+            assert!(f.reason.contains("differs from the block's transaction tree"), "{}", f.reason);
+        },
+    );
+    // The upper band's tile missing.
+    let key = tile_key(1, 1, 0);
+    damaged(
+        &store,
+        cf::TX_TILES,
+        &key,
+        || store.raw_delete_for_tests(cf::TX_TILES, &key).unwrap(),
+        |f| {
+            assert_eq!((f.height, f.code), (1, "storage_missing"), "{f:?}");
+            assert!(f.reason.contains("height 1 band 1 tile 0"), "{}", f.reason);
+        },
+    );
+    // A tile past band 0's last, and a band past the tree's last.
+    for key in [tile_key(1, 0, 3), tile_key(1, 2, 0)] {
+        damaged(
+            &store,
+            cf::TX_TILES,
+            &key,
+            || store.raw_put_for_tests(cf::TX_TILES, &key, &seal(cf::TX_TILES, &key, &[7u8; 32])).unwrap(),
+            |f| {
+                assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
+                assert!(f.reason.contains("past the block's transaction tree"), "{}", f.reason);
+            },
+        );
+    }
+}
+
+/// A store's audit keeps no deposit IDs: `attach_deposit` finds the deposit through the store's
+/// index, confirmed from the chain. An attach of an earlier block's batch item and single
+/// deposit passes as in memory; an index entry that is missing or names another place stops the
+/// audit at the deposit's own height (checked there first), never as a verdict on the attach.
+#[test]
+fn attach_lookups_use_the_checked_chain() {
+    use curia_ledger::tx::Payload;
+    let mut c = TestChain::new(4);
+    let batch = c.batch("platform2", (0..20).map(|k| common::item_digest(7, k)).collect(), 1);
+    let item = batch.deposits(&batch.id(&c.spec.chain_id))[9].0;
+    let single = c.deposit("platform", b"single", 2);
+    let single_id = single.id(&c.spec.chain_id);
+    assert!(c.commit(vec![batch, single]).is_empty());
+    let open = Payload::OpenCase { case_id: "C-9".into(), title: "t".into() };
+    let attach = |d| Payload::AttachDeposit { case_id: "C-9".into(), deposit_id: d };
+    let rej = c.commit(vec![
+        c.tx("judge", open, 1),
+        c.tx("judge", attach(item), 2),
+        c.tx("judge", attach(single_id), 3),
+        c.tx("judge", attach(curia_ledger::Hash::ZERO), 4),
+    ]);
+    // The unknown deposit is refused when the block is built, so it is not in the chain.
+    assert_eq!(rej.len(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    for ((b, cert), ch) in c.blocks.iter().zip(common::changes(&c)) {
+        store.commit_block(b, cert, &ch).unwrap();
+    }
+    let s = audit(&store);
+    assert_eq!((s.failure, s.cases, s.case_records), (None, 1, 3));
+
+    // The batch item's index entry now names item 10 (well sealed): caught at block 1.
+    let other = store
+        .raw_get_for_tests(
+            cf::DEPOSITS,
+            &c.blocks[0].0.txs[0].deposits(&c.blocks[0].0.txs[0].id(&c.spec.chain_id))[10].0 .0,
+        )
+        .unwrap()
+        .unwrap();
+    damaged(
+        &store,
+        cf::DEPOSITS,
+        &item.0,
+        || store.raw_put_for_tests(cf::DEPOSITS, &item.0, &seal(cf::DEPOSITS, &item.0, &other[4..])).unwrap(),
+        |f| {
+            assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
+            assert!(f.reason.contains(&item.to_hex()), "{}", f.reason);
+        },
+    );
+    // The single deposit's entry missing: caught at block 1 too.
+    damaged(
+        &store,
+        cf::DEPOSITS,
+        &single_id.0,
+        || store.raw_delete_for_tests(cf::DEPOSITS, &single_id.0).unwrap(),
+        |f| assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}"),
+    );
+}
