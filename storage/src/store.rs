@@ -742,6 +742,7 @@ impl Store {
         let mut tx_index: Option<u32> = None;
         let mut item: u32 = 0;
         let mut cases: HashMap<String, CaseStatus> = HashMap::new();
+        let mut txs = Vec::new();
         let mut deposits = Vec::new();
         let mut digests = Vec::new();
         let mut members = Vec::new();
@@ -759,7 +760,7 @@ impl Store {
                             )));
                         }
                     }
-                    self.put(wb, cf::TXS, &id.0, &encode_tx_location(height, i));
+                    txs.push((id.0, encode_tx_location(height, i)));
                 }
                 Change::Deposit { id, commitment } => {
                     let ti = tx_index.ok_or_else(|| bad("a deposit change before any transaction".into()))?;
@@ -825,6 +826,10 @@ impl Store {
         // Index keys are random hashes. Inserting them in key order lets RocksDB's memtable
         // skip list reuse its insert position from one key to the next, which makes a block of
         // tens of thousands of deposits several times cheaper to write.
+        txs.sort_unstable_by_key(|e| e.0);
+        for (k, v) in &txs {
+            self.put(wb, cf::TXS, k, v);
+        }
         deposits.sort_unstable_by_key(|e| e.0);
         for (k, v) in &deposits {
             self.put(wb, cf::DEPOSITS, k, v);

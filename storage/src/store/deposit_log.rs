@@ -284,8 +284,14 @@ impl Store {
         for (i, h) in (tlog::stored_hash_count(state.size)..).zip(&add) {
             self.put(wb, cf::TLOG, &i.to_be_bytes(), &h.0);
         }
-        for (k, (id, _)) in leaves.iter().enumerate() {
-            self.put(wb, cf::TLOG_INDEX, &id.0, &(state.size + k as u64).to_be_bytes());
+        // In key order, like the other deposit indexes: the memtable's skip list then inserts
+        // each key next to the previous one instead of searching from the top for every random
+        // deposit ID (that search was 30% of a validator's CPU under batch load).
+        let mut index: Vec<(&Hash, u64)> =
+            leaves.iter().enumerate().map(|(k, (id, _))| (id, state.size + k as u64)).collect();
+        index.sort_unstable_by_key(|e| e.0 .0);
+        for (id, i) in index {
+            self.put(wb, cf::TLOG_INDEX, &id.0, &i.to_be_bytes());
         }
         let next = LogState { height, size: state.size + leaves.len() as u64 };
         self.put(wb, cf::META, META_TLOG, &next.encode());
