@@ -105,15 +105,22 @@ fn every_item_receipt_from_the_batch_layout_equals_the_receipt_from_the_block() 
     assert!(store.batch_tx(1, 0).unwrap().is_none());
     let id = deposits_of_tx(&c, 1, 0)[0];
     assert_eq!(store.receipt(&id).unwrap().unwrap(), store.receipt_from_block(&id).unwrap().unwrap());
-    // Every item of the largest batch there is, against the block and the test chain's own
-    // receipt builder.
+    // The largest batch there is, against the block and the test chain's own receipt builder:
+    // every tile's first, second and last items, the right edge, and a stride through the rest
+    // (each item from the block rehashes all 10,000 items, so every item would take minutes in a
+    // debug build).
     let ids = deposits_of_tx(&c, 2, 0);
     assert_eq!(ids.len(), 10_000);
-    for (j, id) in ids.iter().enumerate() {
+    let edges = (0..40).flat_map(|t| [256 * t, 256 * t + 1, 256 * t + 255]).filter(|&j| j < 10_000);
+    let mut picks: Vec<usize> = edges.chain((0..10_000).step_by(53)).chain(9_984..10_000).collect();
+    picks.sort_unstable();
+    picks.dedup();
+    for (k, j) in picks.into_iter().enumerate() {
+        let id = &ids[j];
         let fast = store.receipt(id).unwrap().unwrap();
         let slow = store.receipt_from_block(id).unwrap().unwrap();
         assert_eq!(fast.to_bytes(), slow.to_bytes(), "item {j} of the batch of 10,000");
-        if j % 997 == 0 || j >= 9_990 {
+        if k % 10 == 0 || j >= 9_990 {
             assert_eq!(fast, c.receipt(id).unwrap(), "item {j} of the batch of 10,000");
         }
     }
