@@ -5,6 +5,12 @@
 //! a validator per block) of 64 and 1,000 signatures, with one key for all (one sender) and a
 //! distinct key per signature (many senders: each key is decoded once per batch).
 //!
+//! One more case prices closing the batch's known gap (docs/receipt-format.md 6.3, "Known gap"):
+//! the batch equation cannot tell a signature whose `R` has a small-order component, which
+//! strict verification refuses, so a batch that accepts exactly what strict verification accepts
+//! must also check that every `R` is in the prime-order subgroup (`r_subgroup_check`: decode `R`
+//! and test `l·R = 0`, per signature).
+//!
 //! Throughput is in signatures. Bounded by the CPU (one core: criterion runs one thread), so the
 //! figure is per core; `curia_benches::ceiling` measures all cores at once.
 //! Run: `cargo bench -p curia-benches --bench signatures` (`cargo test -p curia-benches --benches`
@@ -45,6 +51,16 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new(format!("batch_{name}"), n), &items, |b, items| {
             b.iter(|| verify_batch("bench", items).expect("verifies"))
         });
+        if n == 64 && keys == 64 {
+            g.bench_with_input(BenchmarkId::new("r_subgroup_check", n), &items, |b, items| {
+                b.iter(|| {
+                    for (_, _, s) in items {
+                        let r = curve25519_dalek::edwards::CompressedEdwardsY(s.0[..32].try_into().expect("32 bytes"));
+                        assert!(r.decompress().expect("R decodes").is_torsion_free());
+                    }
+                })
+            });
+        }
         if n == 64 {
             g.bench_with_input(BenchmarkId::new(format!("one_by_one_strict_{name}"), n), &items, |b, items| {
                 b.iter(|| {
