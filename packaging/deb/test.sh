@@ -64,7 +64,8 @@ expect() {
 }
 
 step "build the package from the debug binary"
-DEB=$(bash "$HERE/build.sh" --profile dev --out "$WORK" --compression none)
+# CURIA_BIN (set by scripts/test.sh: the binary `cargo test` built) is packaged as is.
+DEB=$(bash "$HERE/build.sh" --profile dev ${CURIA_BIN:+--bin "$CURIA_BIN"} --out "$WORK" --compression none)
 
 step "install it with dpkg"
 dpkg -i "$DEB" >/dev/null

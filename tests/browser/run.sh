@@ -18,5 +18,5 @@ for d in web tests/browser; do
 done
 (cd web && npm test)
 TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}")
-cargo build -q -p curia-cli
+if [ -z "${CURIA_BIN:-}" ]; then cargo build -q -p curia-cli; fi
 (cd tests/browser && CURIA_BIN="${CURIA_BIN:-$TARGET/debug/curia}" npm test)
