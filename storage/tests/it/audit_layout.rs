@@ -20,20 +20,6 @@ fn chain() -> TestChain {
     c
 }
 
-/// A value as the store seals it (4-byte checksum over family, key and payload, then the
-/// payload), so that the audit sees well-formed but wrong data rather than a checksum failure.
-fn seal(fam: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    let family = cf::ALL.iter().position(|n| *n == fam).unwrap() as u8;
-    let mut h = sha2::Sha256::new();
-    h.update([family, key.len() as u8]);
-    h.update(key);
-    h.update(payload);
-    let mut v = h.finalize()[..4].to_vec();
-    v.extend_from_slice(payload);
-    v
-}
-
 fn tx_key(height: u64, i: u32) -> Vec<u8> {
     let mut k = height.to_be_bytes().to_vec();
     k.extend_from_slice(&i.to_be_bytes());
@@ -94,7 +80,7 @@ fn audit_names_a_wrong_missing_or_extra_stored_transaction() {
         &store,
         cf::BLOCK_TXS,
         &key,
-        || store.raw_put_for_tests(cf::BLOCK_TXS, &key, &seal(cf::BLOCK_TXS, &key, &other)).unwrap(),
+        || store.raw_put_for_tests(cf::BLOCK_TXS, &key, &common::seal(cf::BLOCK_TXS, &key, &other)).unwrap(),
         |f| {
             assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
             assert!(f.reason.contains("height 1 transaction 5"), "{}", f.reason);
@@ -137,7 +123,7 @@ fn audit_names_a_wrong_missing_or_extra_stored_transaction() {
         &store,
         cf::BLOCK_TXS,
         &key,
-        || store.raw_put_for_tests(cf::BLOCK_TXS, &key, &seal(cf::BLOCK_TXS, &key, &tx)).unwrap(),
+        || store.raw_put_for_tests(cf::BLOCK_TXS, &key, &common::seal(cf::BLOCK_TXS, &key, &tx)).unwrap(),
         |f| {
             assert_eq!((f.height, f.code), (2, "storage_corrupt"), "{f:?}");
             assert!(f.reason.contains("height 2 transaction 1"), "{}", f.reason);
@@ -169,7 +155,7 @@ fn audit_names_a_wrong_missing_or_extra_tile() {
             let v = store.raw_get_for_tests(cf::TX_TILES, &key).unwrap().unwrap();
             let mut payload = v[4..].to_vec();
             payload[32 * 17] ^= 0x80;
-            store.raw_put_for_tests(cf::TX_TILES, &key, &seal(cf::TX_TILES, &key, &payload)).unwrap();
+            store.raw_put_for_tests(cf::TX_TILES, &key, &common::seal(cf::TX_TILES, &key, &payload)).unwrap();
         },
         |f| {
             assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
@@ -195,7 +181,7 @@ fn audit_names_a_wrong_missing_or_extra_tile() {
             &store,
             cf::TX_TILES,
             &key,
-            || store.raw_put_for_tests(cf::TX_TILES, &key, &seal(cf::TX_TILES, &key, &[7u8; 32])).unwrap(),
+            || store.raw_put_for_tests(cf::TX_TILES, &key, &common::seal(cf::TX_TILES, &key, &[7u8; 32])).unwrap(),
             |f| {
                 assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
                 assert!(f.reason.contains("past the block's transaction tree"), "{}", f.reason);
@@ -247,7 +233,7 @@ fn attach_lookups_use_the_checked_chain() {
         &store,
         cf::DEPOSITS,
         &item.0,
-        || store.raw_put_for_tests(cf::DEPOSITS, &item.0, &seal(cf::DEPOSITS, &item.0, &other[4..])).unwrap(),
+        || store.raw_put_for_tests(cf::DEPOSITS, &item.0, &common::seal(cf::DEPOSITS, &item.0, &other[4..])).unwrap(),
         |f| {
             assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
             assert!(f.reason.contains(&item.to_hex()), "{}", f.reason);

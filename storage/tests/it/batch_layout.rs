@@ -69,18 +69,6 @@ fn batch_keys(h: u64, tx: u32, n: usize) -> Vec<Vec<u8>> {
     keys
 }
 
-fn seal(fam: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    let family = cf::ALL.iter().position(|n| *n == fam).unwrap() as u8;
-    let mut h = sha2::Sha256::new();
-    h.update([family, key.len() as u8]);
-    h.update(key);
-    h.update(payload);
-    let mut v = h.finalize()[..4].to_vec();
-    v.extend_from_slice(payload);
-    v
-}
-
 #[test]
 fn every_item_receipt_from_the_batch_layout_equals_the_receipt_from_the_block() {
     let c = batch_chain();
@@ -170,15 +158,15 @@ fn a_wrong_or_missing_batch_entry_is_refused_not_served() {
     // Well sealed but another commitment for the item: the proof does not reach the signed root.
     let mut items = good[4..].to_vec();
     items[3 * 32] ^= 1;
-    store.raw_put_for_tests(cf::BATCH_TILES, &band0, &seal(cf::BATCH_TILES, &band0, &items)).unwrap();
+    store.raw_put_for_tests(cf::BATCH_TILES, &band0, &common::seal(cf::BATCH_TILES, &band0, &items)).unwrap();
     expect_corrupt("another commitment", "batch_tiles", "batch proof");
     // A sibling changed instead (the item itself intact).
     let mut items = good[4..].to_vec();
     items[200 * 32] ^= 1;
-    store.raw_put_for_tests(cf::BATCH_TILES, &band0, &seal(cf::BATCH_TILES, &band0, &items)).unwrap();
+    store.raw_put_for_tests(cf::BATCH_TILES, &band0, &common::seal(cf::BATCH_TILES, &band0, &items)).unwrap();
     expect_corrupt("a sibling", "batch_tiles", "batch proof");
     // Short, missing, unchecksummed.
-    store.raw_put_for_tests(cf::BATCH_TILES, &band0, &seal(cf::BATCH_TILES, &band0, &good[4..4 + 64])).unwrap();
+    store.raw_put_for_tests(cf::BATCH_TILES, &band0, &common::seal(cf::BATCH_TILES, &band0, &good[4..4 + 64])).unwrap();
     expect_corrupt("a short tile", "batch_tiles", "expected 256");
     store.raw_delete_for_tests(cf::BATCH_TILES, &band0).unwrap();
     expect_corrupt("a missing tile", "batch_tiles", "missing");
@@ -192,7 +180,7 @@ fn a_wrong_or_missing_batch_entry_is_refused_not_served() {
     assert_eq!(good1.len(), 4 + 39 * 32, "band 1 of 10,000 items: 39 roots of 256");
     let mut hashes = good1[4..].to_vec();
     hashes[5 * 32] ^= 1;
-    store.raw_put_for_tests(cf::BATCH_TILES, &band1, &seal(cf::BATCH_TILES, &band1, &hashes)).unwrap();
+    store.raw_put_for_tests(cf::BATCH_TILES, &band1, &common::seal(cf::BATCH_TILES, &band1, &hashes)).unwrap();
     expect_corrupt("a wrong band 1 tile", "batch_tiles", "batch proof");
     store.raw_delete_for_tests(cf::BATCH_TILES, &band1).unwrap();
     expect_corrupt("a missing band 1 tile", "batch_tiles", "tile 0 of band 1 is missing");
@@ -204,18 +192,26 @@ fn a_wrong_or_missing_batch_entry_is_refused_not_served() {
     let good_tx = store.raw_get_for_tests(cf::BATCH_TILES, &envelope).unwrap().unwrap();
     let mut other = c.blocks[0].0.txs[10].clone();
     other.items.clear();
-    store.raw_put_for_tests(cf::BATCH_TILES, &envelope, &seal(cf::BATCH_TILES, &envelope, &other.to_bytes())).unwrap();
+    store
+        .raw_put_for_tests(cf::BATCH_TILES, &envelope, &common::seal(cf::BATCH_TILES, &envelope, &other.to_bytes()))
+        .unwrap();
     expect_corrupt("another batch transaction", "tx_tiles", "block 2 transaction 0");
     // A batch transaction that carries items, or is no batch at all.
     let mut with_items = c.blocks[1].0.txs[0].clone();
     with_items.items.truncate(2);
     store
-        .raw_put_for_tests(cf::BATCH_TILES, &envelope, &seal(cf::BATCH_TILES, &envelope, &with_items.to_bytes()))
+        .raw_put_for_tests(
+            cf::BATCH_TILES,
+            &envelope,
+            &common::seal(cf::BATCH_TILES, &envelope, &with_items.to_bytes()),
+        )
         .unwrap();
     expect_corrupt("a batch transaction with items", "batch_tiles", "carries 2 items");
     let single = &c.blocks[0].0.txs[0];
     assert!(matches!(single.body.payload, Payload::Deposit(_)));
-    store.raw_put_for_tests(cf::BATCH_TILES, &envelope, &seal(cf::BATCH_TILES, &envelope, &single.to_bytes())).unwrap();
+    store
+        .raw_put_for_tests(cf::BATCH_TILES, &envelope, &common::seal(cf::BATCH_TILES, &envelope, &single.to_bytes()))
+        .unwrap();
     expect_corrupt("a single deposit", "batch_tiles", "no batch");
     store.raw_delete_for_tests(cf::BATCH_TILES, &envelope).unwrap();
     assert!(matches!(store.receipt(&id), Err(StoreError::NotFound { what: "batch transaction", .. })));

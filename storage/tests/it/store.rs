@@ -154,7 +154,7 @@ fn wrong_chain_and_schema_version_are_named() {
     {
         let store = Store::open(dir.path(), &c.spec).unwrap();
         let v = 7u32.to_be_bytes();
-        let mut sealed = curia_storage_seal(cf::META, b"schema", &v);
+        let mut sealed = common::seal(cf::META, b"schema", &v);
         store.raw_put_for_tests(cf::META, b"schema", &sealed).unwrap();
         sealed.clear();
     }
@@ -163,19 +163,6 @@ fn wrong_chain_and_schema_version_are_named() {
     assert!(e.to_string().contains("schema version 7"), "{e}");
     let empty = tempfile::tempdir().unwrap();
     assert!(matches!(Store::open_existing(empty.path()).err(), Some(StoreError::NotAStore { .. })));
-}
-
-/// Seal like the store does (the checksum layout is documented in docs/storage.md).
-fn curia_storage_seal(fam: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let family = cf::ALL.iter().position(|n| *n == fam).unwrap() as u8;
-    h.update([family, key.len() as u8]);
-    h.update(key);
-    h.update(payload);
-    let mut v = h.finalize()[..4].to_vec();
-    v.extend_from_slice(payload);
-    v
 }
 
 #[test]
@@ -403,7 +390,7 @@ fn deposit_log_follows_the_chain() {
     // A validly sealed but wrong stored hash (the last leaf's) is found by the audit.
     let last_leaf = curia_ledger::tlog::stored_hash_index(0, n - 1).to_be_bytes();
     let good = store.raw_get_for_tests(cf::TLOG, &last_leaf).unwrap().unwrap();
-    store.raw_put_for_tests(cf::TLOG, &last_leaf, &curia_storage_seal(cf::TLOG, &last_leaf, &[7; 32])).unwrap();
+    store.raw_put_for_tests(cf::TLOG, &last_leaf, &common::seal(cf::TLOG, &last_leaf, &[7; 32])).unwrap();
     let f = audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap().failure.expect("audit fails");
     assert_eq!((f.height, f.code), (9, "storage_corrupt"), "{}", f.reason);
     assert!(f.reason.contains("tlog") && f.reason.contains("stored hash"), "{}", f.reason);
@@ -411,9 +398,7 @@ fn deposit_log_follows_the_chain() {
     // A deposit's index entry pointing elsewhere.
     let (id, _) = all[30];
     let good = store.raw_get_for_tests(cf::TLOG_INDEX, &id.0).unwrap().unwrap();
-    store
-        .raw_put_for_tests(cf::TLOG_INDEX, &id.0, &curia_storage_seal(cf::TLOG_INDEX, &id.0, &31u64.to_be_bytes()))
-        .unwrap();
+    store.raw_put_for_tests(cf::TLOG_INDEX, &id.0, &common::seal(cf::TLOG_INDEX, &id.0, &31u64.to_be_bytes())).unwrap();
     let f = audit_store(&store, None, &AuditOptions::default(), |_| {}).unwrap().failure.expect("audit fails");
     assert!(f.reason.contains("leaf 30"), "{}", f.reason);
     store.raw_put_for_tests(cf::TLOG_INDEX, &id.0, &good).unwrap();

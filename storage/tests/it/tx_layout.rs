@@ -91,18 +91,6 @@ fn a_store_from_before_the_layout_gets_it_from_the_next_block_on() {
     assert_eq!(Store::open_read_only(dir.path()).unwrap().tx_layout_from(), 2);
 }
 
-fn seal(fam: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    let family = cf::ALL.iter().position(|n| *n == fam).unwrap() as u8;
-    let mut h = sha2::Sha256::new();
-    h.update([family, key.len() as u8]);
-    h.update(key);
-    h.update(payload);
-    let mut v = h.finalize()[..4].to_vec();
-    v.extend_from_slice(payload);
-    v
-}
-
 #[test]
 fn a_wrong_or_missing_tile_is_refused_not_served() {
     let c = big_chain(600);
@@ -114,13 +102,13 @@ fn a_wrong_or_missing_tile_is_refused_not_served() {
     key.push(0); // band 0 (leaf hashes)
     key.extend_from_slice(&0u32.to_be_bytes()); // tile 0: leaves 0..256, leaf 3 and its lower siblings
                                                 // Well sealed but wrong hashes: the proof does not reach the header's root.
-    store.raw_put_for_tests(cf::TX_TILES, &key, &seal(cf::TX_TILES, &key, &[7u8; 256 * 32])).unwrap();
+    store.raw_put_for_tests(cf::TX_TILES, &key, &common::seal(cf::TX_TILES, &key, &[7u8; 256 * 32])).unwrap();
     match store.receipt(&id) {
         Err(StoreError::Corrupt { cf, .. }) => assert_eq!(cf, "tx_tiles"),
         other => panic!("expected a corrupt tile, got {other:?}"),
     }
     // A tile of the wrong length.
-    store.raw_put_for_tests(cf::TX_TILES, &key, &seal(cf::TX_TILES, &key, &[7u8; 32])).unwrap();
+    store.raw_put_for_tests(cf::TX_TILES, &key, &common::seal(cf::TX_TILES, &key, &[7u8; 32])).unwrap();
     let e = store.receipt(&id).unwrap_err().to_string();
     assert!(e.contains("expected 256"), "{e}");
     // Bytes that fail their checksum.

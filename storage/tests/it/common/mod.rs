@@ -73,3 +73,17 @@ pub fn changes(c: &TestChain) -> Vec<Vec<Change>> {
         })
         .collect()
 }
+
+/// A value as the store seals it (a 4-byte checksum over family, key and payload, then the
+/// payload), so that a test can plant well-formed but wrong data rather than a checksum failure.
+pub fn seal(fam: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let family = curia_storage::cf::ALL.iter().position(|n| *n == fam).unwrap() as u8;
+    let mut h = sha2::Sha256::new();
+    h.update([family, key.len() as u8]);
+    h.update(key);
+    h.update(payload);
+    let mut v = h.finalize()[..4].to_vec();
+    v.extend_from_slice(payload);
+    v
+}
