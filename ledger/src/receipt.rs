@@ -374,35 +374,19 @@ impl Receipt {
             what: "receipt request",
             reason: format!("block {} has no deposit at {tx_index}/{item_index:?}", header.height),
         };
-        let tx_id = tx.id(chain_id);
-        let (item, deposit_id) = match (&tx.body.payload, item_index) {
-            (Payload::Deposit(_), None) => (None, tx_id),
+        match (&tx.body.payload, item_index) {
+            (Payload::Deposit(_), None) => {
+                Ok(Receipt::assemble(chain_id, header, cert, tx, tx_index, tx_proof, tx.id(chain_id), None))
+            }
             (Payload::BatchDeposit(_), Some(i)) => {
                 let commitment = *tx.items.get(i as usize).ok_or_else(not_found)?;
                 let item_leaves: Vec<Hash> = tx.items.iter().map(|c| crate::merkle::leaf_hash(&c.0)).collect();
                 let proof = crate::merkle::inclusion_proof(&item_leaves, i as u64)?;
                 let item = BatchItem { index: i, commitment, proof };
-                return Receipt::build_batch_item_from_parts(chain_id, header, cert, tx, tx_index, tx_proof, item);
+                Receipt::build_batch_item_from_parts(chain_id, header, cert, tx, tx_index, tx_proof, item)
             }
-            _ => return Err(not_found()),
-        };
-        Ok(Receipt {
-            format: RECEIPT_FORMAT.into(),
-            version: RECEIPT_VERSION,
-            chain_id: *chain_id,
-            deposit_id,
-            tx: tx.body.clone(),
-            signature: tx.signature,
-            item,
-            tx_index,
-            tx_proof,
-            header: header.clone(),
-            certificate: cert.clone(),
-            salt: None,
-            membership: Vec::new(),
-            log_index: None,
-            log_proof: None,
-        })
+            _ => Err(not_found()),
+        }
     }
 
     /// [`Receipt::build_from_parts`] for a batch item whose place in the batch the caller
@@ -431,14 +415,29 @@ impl Receipt {
             });
         }
         let deposit_id = batch_item_id(&tx.id(chain_id), item.index);
-        Ok(Receipt {
+        Ok(Receipt::assemble(chain_id, header, cert, tx, tx_index, tx_proof, deposit_id, Some(item)))
+    }
+
+    /// A receipt of `deposit_id` from its parts, without membership history or log position.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        chain_id: &Hash,
+        header: &Header,
+        cert: &CommitCertificate,
+        tx: &crate::tx::Transaction,
+        tx_index: u32,
+        tx_proof: Vec<Hash>,
+        deposit_id: Hash,
+        item: Option<BatchItem>,
+    ) -> Receipt {
+        Receipt {
             format: RECEIPT_FORMAT.into(),
             version: RECEIPT_VERSION,
             chain_id: *chain_id,
             deposit_id,
             tx: tx.body.clone(),
             signature: tx.signature,
-            item: Some(item),
+            item,
             tx_index,
             tx_proof,
             header: header.clone(),
@@ -447,7 +446,7 @@ impl Receipt {
             membership: Vec::new(),
             log_index: None,
             log_proof: None,
-        })
+        }
     }
 }
 
