@@ -9,6 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NET=${NET:-target/testnet}
+# `--help` explains the options; it must not start (or leave) a network.
+for a in "$@"; do
+  case "$a" in
+    -h | --help)
+      sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+      echo
+      exec "$(bash scripts/build.sh)/loadgen" --help
+      ;;
+  esac
+done
 bash testnet/start.sh >&2
 trap 'bash testnet/stop.sh >/dev/null' EXIT
 rc=0
