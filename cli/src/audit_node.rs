@@ -15,7 +15,13 @@
 //! over `/v1/chain?from=H&count=N` (the path and query the node sees, whatever prefix `URL`
 //! has). Without a key, or with one the node refuses (401, 403), the audit is exit 2.
 //!
-//! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]) and the replayed state, which is a
+//! Two threads: a fetcher streams frames, decodes them and does each block's stateless work
+//! ([`prepare_block`]: transaction and deposit IDs, every signature, deposit-log leaves), at most
+//! [`READ_AHEAD`] blocks ahead; this thread replays them in order ([`Auditor::push_prepared`]:
+//! the same checks and verdicts as [`Auditor::push`]). A problem the fetcher finds is reported
+//! after every block before it has been replayed, so the verdict is the one-thread one.
+//!
+//! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]), [`READ_AHEAD`] prepared blocks, and the replayed state, which is a
 //! scratch database on disk ([`ScratchState`], under `--scratch-dir` or the system temp dir,
 //! removed when the audit ends), so memory stays bounded whatever the chain's length. Ctrl-C
 //! stops the audit after the current block ([`crate::audit::STOP`]).
@@ -24,11 +30,14 @@
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::{Duration, Instant};
 
 use curia_client::{Client, Error as ApiError, Signer};
 use curia_ledger::audit::{AuditFailure, AuditState, Auditor};
+use curia_ledger::block::{Block, CommitCertificate};
 use curia_ledger::genesis::{ChainSpec, Genesis};
+use curia_ledger::state::{prepare_block, verify_all, PreparedBlock};
 use curia_node::chain_stream::{read_frame, FrameError, MAX_CHAIN_BLOCKS, MAX_FRAME_BYTES};
 use curia_node::config::read_key;
 use curia_storage::ScratchState;
@@ -84,6 +93,90 @@ fn genesis(client: &Client, file: Option<&Path>) -> Result<(ChainSpec, bool), St
             let bytes = client.genesis_bytes().map_err(|e| net_error("GET /v1/genesis", e).0)?;
             let spec = Genesis::from_json(&bytes).map_err(|e| format!("the node's genesis is invalid: {e}"))?;
             Ok((spec, false))
+        }
+    }
+}
+
+/// Blocks fetched and prepared ahead of the replay (each at most a block of a 32 MiB frame).
+const READ_AHEAD: usize = 4;
+
+/// What the fetcher hands the replay, in chain order; a problem or a network failure ends it.
+enum Fetched {
+    Block(Box<(Block, CommitCertificate, PreparedBlock)>),
+    /// The node's answer is wrong (exit 1 at this height).
+    Problem(AuditFailure),
+    /// No usable answer (exit 2).
+    Net(String),
+}
+
+/// Stream heights `1..=tip` from the node, decode each frame strictly and prepare each block;
+/// stop at the first problem, at Ctrl-C, or when the replay hangs up.
+fn fetch(client: &Client, signer: &Signer, spec: &ChainSpec, base: &str, tip: u64, tx: &SyncSender<Fetched>) {
+    let mut from = 1u64;
+    while from <= tip {
+        if STOP.load(Ordering::Relaxed) {
+            return;
+        }
+        let count = (tip - from + 1).min(u64::from(MAX_CHAIN_BLOCKS));
+        let chain_url = format!("{base}/v1/chain?from={from}&count={count}");
+        let fail = |reason: String, code| Fetched::Problem(AuditFailure { height: from, reason, code });
+        let bytes = match client.chain(signer, from, count as u32, MAX_FRAME_BYTES, BUSY_RETRIES) {
+            Ok(b) => b,
+            Err(ApiError::AnswerTooLarge { .. }) => {
+                let reason = format!("the node's chain answer from height {from} is over {MAX_FRAME_BYTES} bytes");
+                let _ = tx.send(fail(reason, "bad_frame"));
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Fetched::Net(net_error(&format!("GET {chain_url}"), e).0));
+                return;
+            }
+        };
+        let frame = match read_frame(&bytes, from) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = tx.send(Fetched::Problem(frame_failure(e)));
+                return;
+            }
+        };
+        let h = frame.header();
+        let problem = if h.chain_id != spec.chain_id {
+            Some(fail(
+                format!("the node's chain answer is for chain {}, not {}", h.chain_id, spec.chain_id),
+                "wrong_chain",
+            ))
+        } else if u64::from(h.count) > count {
+            Some(fail(
+                format!("the node answered {} blocks from height {from}, asked for {count}", h.count),
+                "bad_frame",
+            ))
+        } else if h.count == 0 {
+            let reason = format!(
+                "the node answered no block at height {from}, though its status said its tip is {tip} (the answer says {})",
+                h.tip
+            );
+            Some(fail(reason, "short_answer"))
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            let _ = tx.send(p);
+            return;
+        }
+        for entry in frame {
+            let item = match entry {
+                Err(e) => Fetched::Problem(frame_failure(e)),
+                Ok((block, cert)) => {
+                    // The frame decoder checked that entries come at consecutive heights from `from`.
+                    from = block.header.height + 1;
+                    let prepared = prepare_block(spec, &block, &verify_all);
+                    Fetched::Block(Box::new((block, cert, prepared)))
+                }
+            };
+            let last = matches!(item, Fetched::Problem(_));
+            if tx.send(item).is_err() || last {
+                return;
+            }
         }
     }
 }
@@ -149,71 +242,25 @@ pub fn run(
     };
     let mut auditor = Auditor::new(&spec, scratch);
     let mut problem: Option<AuditFailure> = None;
-    let mut from = 1u64;
-    'stream: while from <= tip {
-        let count = (tip - from + 1).min(u64::from(MAX_CHAIN_BLOCKS));
-        let chain_url = format!("{base}/v1/chain?from={from}&count={count}");
-        let bytes = match client.chain(&signer, from, count as u32, MAX_FRAME_BYTES, BUSY_RETRIES) {
-            Ok(b) => b,
-            Err(ApiError::AnswerTooLarge { .. }) => {
-                let reason = format!("the node's chain answer from height {from} is over {MAX_FRAME_BYTES} bytes");
-                problem = Some(AuditFailure { height: from, reason, code: "bad_frame" });
+    // Two threads, as `curia audit --data-dir`: this one replays, the fetcher streams frames,
+    // decodes them and does each block's stateless work (`prepare_block`: IDs, every
+    // signature, deposit-log leaves), READ_AHEAD blocks ahead at most.
+    let mut net_failure: Option<String> = None;
+    let mut interrupted = false;
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Fetched>(READ_AHEAD);
+        let (client, signer, spec) = (&client, &signer, &spec);
+        scope.spawn(move || fetch(client, signer, spec, base, tip, &tx));
+        for item in rx {
+            if STOP.load(Ordering::Relaxed) {
+                interrupted = true;
                 break;
             }
-            Err(e) => {
-                bar.finish_and_clear();
-                let done = auditor.tip().height;
-                let e = net_error(&format!("GET {chain_url}"), e);
-                return Ok(unusable(json, &format!("{} (after checking blocks 1 to {done} of {tip})", e.0)));
-            }
-        };
-        let frame = match read_frame(&bytes, from) {
-            Ok(f) => f,
-            Err(e) => {
-                problem = Some(frame_failure(e));
-                break;
-            }
-        };
-        let h = frame.header();
-        let fail = |reason: String, code| Some(AuditFailure { height: from, reason, code });
-        if h.chain_id != spec.chain_id {
-            problem = fail(
-                format!("the node's chain answer is for chain {}, not {}", h.chain_id, spec.chain_id),
-                "wrong_chain",
-            );
-            break;
-        }
-        if u64::from(h.count) > count {
-            problem = fail(
-                format!("the node answered {} blocks from height {from}, asked for {count}", h.count),
-                "bad_frame",
-            );
-            break;
-        }
-        if h.count == 0 {
-            let reason = format!(
-                "the node answered no block at height {from}, though its status said its tip is {tip} (the answer says {})",
-                h.tip
-            );
-            problem = fail(reason, "short_answer");
-            break;
-        }
-        for entry in frame {
-            match entry {
-                Err(e) => {
-                    problem = Some(frame_failure(e));
-                    break 'stream;
-                }
-                Ok((block, cert)) => {
-                    if STOP.load(Ordering::Relaxed) {
-                        bar.finish_and_clear();
-                        let done = auditor.tip().height;
-                        drop(auditor);
-                        unusable(json, &format!("interrupted after block {done}; the scratch state was removed"));
-                        return Ok(INTERRUPTED);
-                    }
-                    if auditor.push(&block, &cert).is_err() {
-                        break 'stream;
+            match item {
+                Fetched::Block(b) => {
+                    let (block, cert, prepared) = *b;
+                    if auditor.push_prepared(&block, &cert, &prepared).is_err() {
+                        break;
                     }
                     let height = block.header.height;
                     bar.set_position(height);
@@ -221,9 +268,29 @@ pub fn run(
                         bar.set_message(format!("{} deposits", auditor.state().stats().deposits));
                     }
                 }
+                Fetched::Problem(p) => {
+                    problem = Some(p);
+                    break;
+                }
+                Fetched::Net(e) => {
+                    net_failure = Some(e);
+                    break;
+                }
             }
         }
-        from = auditor.tip().height + 1;
+        // Dropping the receiver stops the fetcher at its next block or request.
+    });
+    if interrupted {
+        bar.finish_and_clear();
+        let done = auditor.tip().height;
+        drop(auditor);
+        unusable(json, &format!("interrupted after block {done}; the scratch state was removed"));
+        return Ok(INTERRUPTED);
+    }
+    if let Some(e) = net_failure {
+        bar.finish_and_clear();
+        let done = auditor.tip().height;
+        return Ok(unusable(json, &format!("{e} (after checking blocks 1 to {done} of {tip})")));
     }
     bar.finish_and_clear();
     if let Some(e) = auditor.state_error() {
