@@ -12,8 +12,10 @@
 //! - `whole_block`: `Store::receipt_from_block`, the path of blocks committed before the
 //!   per-transaction layout: decode the whole block and hash every leaf;
 //! - `batch10k/read_whole_tx` and `batch10k/read_bare_tx`: reading the batch of 10,000 items
-//!   with its items (`Store::block_tx`, what `tx_layout` reads) and without (`Store::batch_tx`,
-//!   what `layout` reads).
+//!   with its items as stored whole before `batch_slim_from` (`Store::block_tx` on the old copy,
+//!   what `tx_layout` reads) and without (`Store::batch_tx`, what `layout` reads);
+//!   `batch10k/assemble_whole_tx`: `Store::block_tx` on the current store, which has no whole
+//!   copy of a batch and assembles it from the batch layout (tiles read, root checked).
 //!
 //! Every receipt includes the membership history embedded in it. Bounded by the CPU and RocksDB
 //! reads (block cache warm after the first iteration).
@@ -24,6 +26,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use curia_benches::fixtures;
+use curia_ledger::codec::Canonical;
 use curia_storage::{cf, Store};
 
 fn bench(c: &mut Criterion) {
@@ -48,17 +51,27 @@ fn bench(c: &mut Criterion) {
         ("batch10k_item", id_of(2, 0), true),
     ];
     let s = store.store();
-    // A copy of the store as a store written before the batch layout: without the meta key, it
+    // A copy of the store as a store written before the batch layout: without the meta keys, it
     // is reopened with the layout from the block after its tip, so blocks 1 and 2 take the old
-    // path (their tiles stay on disk, unread).
+    // path (their tiles stay on disk, unread), with their batches stored whole in block_txs as
+    // such a store has them.
     let old_dir = fixtures::temp_dir("receipt-old");
     s.checkpoint(&old_dir).expect("checkpoint");
-    Store::open_existing(&old_dir)
-        .expect("open copy")
-        .raw_delete_for_tests(cf::META, b"batch_layout_from")
-        .expect("delete");
+    {
+        let o = Store::open_existing(&old_dir).expect("open copy");
+        o.raw_delete_for_tests(cf::META, b"batch_layout_from").expect("delete");
+        o.raw_delete_for_tests(cf::META, b"batch_slim_from").expect("delete");
+        for (h, (b, _)) in chain.blocks.iter().enumerate().take(2) {
+            for (i, tx) in b.txs.iter().enumerate().filter(|(_, tx)| !tx.items.is_empty()) {
+                let mut key = (h as u64 + 1).to_be_bytes().to_vec();
+                key.extend_from_slice(&(i as u32).to_be_bytes());
+                o.raw_put_sealed_for_tests(cf::BLOCK_TXS, &key, &tx.to_bytes()).expect("put");
+            }
+        }
+    }
     let old = Store::open_existing(&old_dir).expect("reopen copy");
-    assert_eq!(old.batch_layout_from(), 4);
+    assert_eq!((old.batch_layout_from(), old.batch_slim_from()), (4, 4));
+    assert_eq!(s.block_tx(2, 0).expect("reads"), old.block_tx(2, 0).expect("reads"), "assembled = stored whole");
     for (_, id, _) in &cases {
         let a = s.receipt(id).expect("reads").expect("found");
         let b = s.receipt_from_block(id).expect("reads").expect("found");
@@ -79,7 +92,8 @@ fn bench(c: &mut Criterion) {
             b.iter(|| s.receipt_from_block(id).expect("reads").expect("found"))
         });
     }
-    g.bench_function("batch10k/read_whole_tx", |b| b.iter(|| s.block_tx(2, 0).expect("reads").expect("found")));
+    g.bench_function("batch10k/read_whole_tx", |b| b.iter(|| old.block_tx(2, 0).expect("reads").expect("found")));
+    g.bench_function("batch10k/assemble_whole_tx", |b| b.iter(|| s.block_tx(2, 0).expect("reads").expect("found")));
     g.bench_function("batch10k/read_bare_tx", |b| b.iter(|| s.batch_tx(2, 0).expect("reads").expect("found")));
     g.finish();
     drop(old);

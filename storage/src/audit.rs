@@ -4,8 +4,11 @@
 //! For every height from 1 to the tip: the block and certificate are read (checksums checked);
 //! the stored header equals the block's; every transaction and deposit index entry points back
 //! to this block; for a block written with the per-transaction layout (at or above
-//! [`Store::tx_layout_from`]) every transaction stored on its own is the block's and every
-//! stored tile is the block's transaction tree's, with nothing stored past them; then the
+//! [`Store::tx_layout_from`]) every transaction stored on its own is the block's (no batch from
+//! [`Store::batch_slim_from`] on) and every stored tile is the block's transaction tree's, and
+//! for a block written with the batch layout (at or above [`Store::batch_layout_from`]) every
+//! batch's item-less transaction and item-tree tile is the block's, with nothing stored past
+//! them; then the
 //! ledger's audit checks the certificate, links, signatures, state rules and state root.
 //! Finally the recorded tip must be the last block's, and nothing may be stored above it. The
 //! deposit log's entries for each block are recomputed and compared
@@ -46,6 +49,7 @@ use curia_ledger::merkle_tiles;
 use curia_ledger::state::{
     prepare_block, verify_all, CaseRecord, Change, ClientRecord, PreparedBlock, StateView, Stats,
 };
+use curia_ledger::tx::{batch_item_id, Payload, Transaction};
 use curia_ledger::{Hash, LedgerError};
 
 use crate::codec::{digest_key, unseal, Cursor, DepositLocation};
@@ -153,24 +157,48 @@ fn tile_key(height: u64, band: u8, tile: u32) -> [u8; 13] {
     k
 }
 
+/// The receipt layouts of a block: the per-transaction layout ([`check_block_txs`]), then the
+/// batch layout ([`check_batch_layout`]).
+fn check_tx_layout(store: &Store, block: &Block) -> Result<(), StoreError> {
+    check_block_txs(store, block)?;
+    check_batch_layout(store, block)
+}
+
+fn is_batch(tx: &Transaction) -> bool {
+    matches!(tx.body.payload, Payload::BatchDeposit(_))
+}
+
 /// For a block written with the per-transaction layout (height at or above
 /// [`Store::tx_layout_from`]): every transaction stored on its own is the block's (same bytes),
-/// every stored tile is the block's transaction tree's, and nothing is stored just past them
-/// (the entry after the last transaction, after each band's last tile, and a band past the
-/// last). Everything read in one sorted batch per family; the first difference in key order is
-/// reported: a missing entry is `storage_missing`, a different or extra one `storage_corrupt`,
-/// named with its height.
-fn check_tx_layout(store: &Store, block: &Block) -> Result<(), StoreError> {
+/// except that from [`Store::batch_slim_from`] on a batch deposit must have no entry (the batch
+/// layout holds it); every stored tile is the block's transaction tree's, and nothing is stored
+/// just past them (the entry after the last transaction, after each band's last tile, and a
+/// band past the last). Everything read in one sorted batch per family; the first difference in
+/// key order is reported: a missing entry is `storage_missing`, a different or extra one
+/// `storage_corrupt`, named with its height.
+fn check_block_txs(store: &Store, block: &Block) -> Result<(), StoreError> {
     let height = block.header.height;
     if height < store.tx_layout_from() {
         return Ok(());
     }
+    let slim = height >= store.batch_slim_from();
     let n = u32::try_from(block.txs.len()).expect("a decoded block's transactions fit a u32");
     let tx_keys: Vec<[u8; 12]> = (0..=n).map(|i| block_tx_key(height, i)).collect();
     let refs: Vec<&[u8]> = tx_keys.iter().map(|k| &k[..]).collect();
     for (i, got) in store.multi_get(cf::BLOCK_TXS, &refs, true).into_iter().enumerate() {
         let at = format!("height {height} transaction {i}");
         match (block.txs.get(i), got?) {
+            (Some(tx), Some(_)) if slim && is_batch(tx) => {
+                return Err(StoreError::Corrupt {
+                    cf: cf::BLOCK_TXS,
+                    key: at,
+                    reason: format!(
+                        "a batch is stored here at or above batch_slim_from {}: it belongs in batch_tiles only",
+                        store.batch_slim_from()
+                    ),
+                })
+            }
+            (Some(tx), None) if slim && is_batch(tx) => {}
             (Some(_), None) => return Err(StoreError::NotFound { what: "stored transaction", key: at }),
             (Some(tx), Some(v)) => {
                 if v != tx.to_bytes() {
@@ -229,6 +257,106 @@ fn check_tx_layout(store: &Store, block: &Block) -> Result<(), StoreError> {
                     cf: cf::TX_TILES,
                     key: at(),
                     reason: "a tile is stored past the block's transaction tree".into(),
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Key of tile `tile` of band `band` of batch `i`'s item tree at `height` in [`cf::BATCH_TILES`]
+/// (the batch itself, without items, is under [`block_tx_key`]).
+fn item_tile_key(height: u64, i: u32, band: u8, tile: u32) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[..12].copy_from_slice(&block_tx_key(height, i));
+    k[12] = band;
+    k[13..].copy_from_slice(&tile.to_be_bytes());
+    k
+}
+
+/// For a block written with the batch layout (height at or above [`Store::batch_layout_from`]):
+/// for every batch deposit, its stored transaction without items is the block's (body and
+/// signature, no items) and every stored tile of its item tree is the one the block's items
+/// imply (band 0: the items; band `b > 0`: the roots of `256^b` items), with nothing stored just
+/// past them (the tile after each band's last, a band past the last); for every other
+/// transaction, and the index just past the block's last, nothing is stored (neither a
+/// transaction nor a band-0 tile). Read in one sorted batch; the first difference in key order is
+/// reported, named with height, transaction, band and tile: missing is `storage_missing`,
+/// different or extra `storage_corrupt`. Costs about two SHA-256 per batch item (the item tree).
+fn check_batch_layout(store: &Store, block: &Block) -> Result<(), StoreError> {
+    let height = block.header.height;
+    if height < store.batch_layout_from() {
+        return Ok(());
+    }
+    // (key, the payload; None: nothing may be stored there)
+    let mut want: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let n = u32::try_from(block.txs.len()).expect("a decoded block's transactions fit a u32");
+    for i in 0..=n {
+        match block.txs.get(i as usize).filter(|tx| is_batch(tx)) {
+            None => {
+                want.push((block_tx_key(height, i).to_vec(), None));
+                want.push((item_tile_key(height, i, 0, 0).to_vec(), None));
+            }
+            Some(tx) => {
+                let bare = Transaction { body: tx.body.clone(), signature: tx.signature, items: Vec::new() };
+                want.push((block_tx_key(height, i).to_vec(), Some(bare.to_bytes())));
+                let leaves: Vec<Hash> = tx.items.iter().map(|c| curia_ledger::merkle::leaf_hash(&c.0)).collect();
+                let (_, bands) = merkle_tiles::bands(&leaves);
+                for (b, band) in bands.iter().enumerate() {
+                    let b = u8::try_from(b).expect("a batch's tree has few bands");
+                    let hashes: &[Hash] = if b == 0 { &tx.items } else { band };
+                    let mut count = 0u32;
+                    for (t, tile) in merkle_tiles::tiles(hashes).enumerate() {
+                        let t = u32::try_from(t).expect("a batch's tiles fit a u32");
+                        want.push((
+                            item_tile_key(height, i, b, t).to_vec(),
+                            Some(tile.iter().flat_map(|h| h.0).collect()),
+                        ));
+                        count = t + 1;
+                    }
+                    want.push((item_tile_key(height, i, b, count).to_vec(), None));
+                }
+                let next_band = u8::try_from(bands.len()).expect("a batch's tree has few bands");
+                want.push((item_tile_key(height, i, next_band, 0).to_vec(), None));
+            }
+        }
+    }
+    let refs: Vec<&[u8]> = want.iter().map(|(k, _)| &k[..]).collect();
+    for ((key, expected), got) in want.iter().zip(store.multi_get(cf::BATCH_TILES, &refs, true)) {
+        let tx = u32::from_be_bytes(key[8..12].try_into().expect("4 bytes"));
+        let at = || match key.len() {
+            12 => format!("height {height} transaction {tx} (batch without items)"),
+            _ => format!(
+                "height {height} transaction {tx} item band {} tile {}",
+                key[12],
+                u32::from_be_bytes(key[13..].try_into().expect("4 bytes"))
+            ),
+        };
+        let what = if key.len() == 12 { "batch transaction" } else { "tile" };
+        match (expected, got?) {
+            (Some(_), None) => {
+                return Err(StoreError::NotFound {
+                    what: if key.len() == 12 { "stored batch transaction" } else { "batch item tree tile" },
+                    key: at(),
+                })
+            }
+            (Some(e), Some(v)) if *e != v => {
+                return Err(StoreError::Corrupt {
+                    cf: cf::BATCH_TILES,
+                    key: at(),
+                    reason: format!("stored {what} differs from the block's batch"),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(StoreError::Corrupt {
+                    cf: cf::BATCH_TILES,
+                    key: at(),
+                    reason: match block.txs.get(tx as usize) {
+                        Some(t) if is_batch(t) => format!("a {what} is stored past the batch's item tree"),
+                        Some(_) => format!("a {what} is stored for a transaction that is no batch"),
+                        None => format!("a {what} is stored past the block's {n} transactions"),
+                    },
                 })
             }
             _ => {}
@@ -374,6 +502,13 @@ impl ChainDeposits<'_> {
             return Ok(false);
         }
         let missing = |what| StoreError::NotFound { what, key: format!("at height {}", loc.height) };
+        if let (Some(i), true) = (loc.item_index, loc.height >= self.store.batch_slim_from()) {
+            // The batch without its items (checked against the block by check_batch_layout)
+            // names the item: its ID is the batch's transaction ID and the index.
+            let Some(tx) = self.store.batch_tx(loc.height, loc.tx_index)? else { return Ok(false) };
+            let Payload::BatchDeposit(b) = &tx.body.payload else { return Ok(false) };
+            return Ok(i < b.count && batch_item_id(&tx.id(&self.store.spec().chain_id), i) == *id);
+        }
         let tx = if loc.height >= self.store.tx_layout_from() {
             match self.store.block_tx(loc.height, loc.tx_index)? {
                 Some(tx) => tx,

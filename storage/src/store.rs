@@ -117,6 +117,8 @@ pub const MAX_EQUIVOCATIONS: usize = 1024;
 const META_TX_LAYOUT: &[u8] = b"tx_layout_from";
 /// First height committed with the batch layout (see `store/batch_layout.rs`).
 const META_BATCH_LAYOUT: &[u8] = b"batch_layout_from";
+/// First height whose batches are stored without a `block_txs` entry (see `store/batch_layout.rs`).
+const META_BATCH_SLIM: &[u8] = b"batch_slim_from";
 /// `u64 height || u64 size` of the deposit log (see `store/deposit_log.rs`).
 const META_TLOG: &[u8] = b"tlog";
 
@@ -167,6 +169,9 @@ pub struct Store {
     tx_layout_from: u64,
     /// First height committed with the batch layout (`u64::MAX`: none).
     batch_layout_from: u64,
+    /// First height whose batches have no `block_txs` entry (`u64::MAX`: none); never below
+    /// `batch_layout_from` or `tx_layout_from`.
+    batch_slim_from: u64,
     /// Deposit log: leaves and the last block they cover (`u64::MAX`: no log; read-only stores
     /// written before it). Updated under the tip lock after each commit.
     log_size: AtomicU64,
@@ -281,6 +286,7 @@ impl Store {
             put(&mut b, cf::META, META_TIP, &encode_tip(&Tip::genesis(spec)));
             put(&mut b, cf::META, META_TX_LAYOUT, &1u64.to_be_bytes());
             put(&mut b, cf::META, META_BATCH_LAYOUT, &1u64.to_be_bytes());
+            put(&mut b, cf::META, META_BATCH_SLIM, &1u64.to_be_bytes());
             put(&mut b, cf::META, META_TLOG, &[0u8; 16]);
             for c in &spec.genesis.clients {
                 let rec = ClientRecord { name: c.name.clone(), role: c.role, active: true };
@@ -392,6 +398,7 @@ impl Store {
             next_vote_seq: AtomicU64::new(next_vote_seq),
             tx_layout_from: u64::MAX,
             batch_layout_from: u64::MAX,
+            batch_slim_from: u64::MAX,
             log_size: AtomicU64::new(0),
             log_height: AtomicU64::new(u64::MAX),
             history_cache: Mutex::new(Vec::new()),
@@ -412,6 +419,26 @@ impl Store {
             None => {
                 // A store written before the batch layout: batches from the next block on get it.
                 store.write_batch_layout_from(tip.height + 1)?;
+                tip.height + 1
+            }
+        };
+        store.batch_slim_from = match store.read_batch_slim_from()? {
+            // Below either layout a batch's block_txs entry is its only stored copy apart from
+            // the block: a recorded height there is not one this code writes.
+            Some(h) if h < store.batch_layout_from || h < store.tx_layout_from => {
+                return Err(corrupt(
+                    META_BATCH_SLIM,
+                    format!(
+                        "batch_slim_from {h} is below batch_layout_from {} or tx_layout_from {}",
+                        store.batch_layout_from, store.tx_layout_from
+                    ),
+                ))
+            }
+            Some(h) => h,
+            None if read_only => u64::MAX,
+            None => {
+                // A store written before batches left block_txs: from the next block on.
+                store.write_batch_slim_from(tip.height + 1)?;
                 tip.height + 1
             }
         };
@@ -718,7 +745,8 @@ impl Store {
         self.put_changes(&mut wb, Some((block, height)), changes)?;
         let log = self.put_block_log(&mut wb, height, changes)?;
         if height >= self.tx_layout_from {
-            self.put_tx_layout(&mut wb, block, height, &bands);
+            // From batch_slim_from on a batch is stored once, in batch_tiles (written below).
+            self.put_tx_layout(&mut wb, block, height, &bands, height >= self.batch_slim_from);
         }
         if height >= self.batch_layout_from {
             self.put_batch_layout(&mut wb, block, height)?;
@@ -1069,6 +1097,16 @@ impl Store {
     pub fn raw_put_for_tests(&self, fam: &'static str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let mut wb = WriteBatch::default();
         wb.put_cf(self.cf(fam), key, value);
+        self.write_synced(wb, "raw put")
+    }
+
+    /// Test hook: write `payload` under a key sealed as the store seals it (checksum over
+    /// family, key and payload): well-formed entries, e.g. to simulate stores written by older
+    /// builds. For tests and benchmarks only.
+    #[doc(hidden)]
+    pub fn raw_put_sealed_for_tests(&self, fam: &'static str, key: &[u8], payload: &[u8]) -> Result<(), StoreError> {
+        let mut wb = WriteBatch::default();
+        self.put(&mut wb, fam, key, payload);
         self.write_synced(wb, "raw put")
     }
 

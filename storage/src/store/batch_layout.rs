@@ -13,6 +13,12 @@
 //!
 //!   They go into the commit's one `WriteBatch`, so they exist exactly when the block does. The
 //!   tree is computed at commit and its root checked against the batch body's signed `root`.
+//! - From `batch_slim_from` on (meta key; 1 for a store created by this build, the tip + 1 when
+//!   a store written before it is first opened for writing, never below `batch_layout_from` or
+//!   `tx_layout_from`) this is the only copy of a batch apart from the block: the
+//!   per-transaction layout's `block_txs` has no entry for it ([`Store::block_tx`] assembles the
+//!   whole batch from here). Below it a batch is also stored whole in `block_txs`. A read-only
+//!   open of a store without the key treats every block as below it.
 //! - Stores written before this layout have blocks without these entries. The meta key
 //!   `batch_layout_from` records the first height written with it: 1 for a store created by this
 //!   build, the tip + 1 when an older store is first opened for writing (nothing is migrated;
@@ -29,6 +35,7 @@
 use curia_ledger::block::Block;
 use curia_ledger::codec::Canonical;
 use curia_ledger::hash::Hash;
+use curia_ledger::limits::MAX_BATCH_ITEMS;
 use curia_ledger::merkle::{leaf_hash, verify_inclusion};
 use curia_ledger::merkle_tiles::{self, TILE_WIDTH};
 use curia_ledger::receipt::{BatchItem, Receipt};
@@ -37,7 +44,7 @@ use curia_ledger::LedgerError;
 use rocksdb::WriteBatch;
 use std::cell::RefCell;
 
-use super::{cf, show_key, Store, META_BATCH_LAYOUT};
+use super::{cf, show_key, Store, META_BATCH_LAYOUT, META_BATCH_SLIM};
 use crate::codec::{Cursor, DepositLocation};
 use crate::error::StoreError;
 
@@ -70,6 +77,32 @@ impl Store {
     /// The first height whose block was committed with the batch layout (`u64::MAX`: none).
     pub fn batch_layout_from(&self) -> u64 {
         self.batch_layout_from
+    }
+
+    /// The first height whose batches have no `block_txs` entry, only the batch layout
+    /// (`u64::MAX`: none).
+    pub fn batch_slim_from(&self) -> u64 {
+        self.batch_slim_from
+    }
+
+    /// Read `batch_slim_from` from meta (`None`: not recorded, or a layout family is missing).
+    pub(super) fn read_batch_slim_from(&self) -> Result<Option<u64>, StoreError> {
+        if self.db.cf_handle(cf::BATCH_TILES).is_none() || self.db.cf_handle(cf::BLOCK_TXS).is_none() {
+            return Ok(None);
+        }
+        self.get_decoded(cf::META, META_BATCH_SLIM, |b| {
+            let mut c = Cursor::new(b);
+            let h = c.u64().map_err(|e| e.0)?;
+            c.finish().map_err(|e| e.0)?;
+            Ok(h)
+        })
+    }
+
+    /// Record `batch_slim_from` (synced). Called once, before any block is committed with it.
+    pub(super) fn write_batch_slim_from(&self, height: u64) -> Result<(), StoreError> {
+        let mut wb = WriteBatch::default();
+        self.put(&mut wb, cf::META, META_BATCH_SLIM, &height.to_be_bytes());
+        self.write_synced(wb, "record the height batches leave block_txs")
     }
 
     /// Read `batch_layout_from` from meta (`None`: not recorded, or the family is missing).
@@ -142,6 +175,40 @@ impl Store {
 
     fn item_tile(&self, height: u64, tx_index: u32, band: u32, tile: u64) -> Result<Option<Vec<Hash>>, StoreError> {
         self.get_decoded(cf::BATCH_TILES, &item_tile_key(height, tx_index, band, tile), hashes_of)
+    }
+
+    /// The batch transaction `tx_index` at `height` with all its items, from the batch layout:
+    /// the transaction without items and every band-0 tile, whose items must have the signed
+    /// root (`None`: no batch stored there). `O(items)` reads and hashing.
+    pub(super) fn whole_batch(&self, height: u64, tx_index: u32) -> Result<Option<Transaction>, StoreError> {
+        let Some(mut tx) = self.batch_tx(height, tx_index)? else { return Ok(None) };
+        let Payload::BatchDeposit(batch) = &tx.body.payload else { unreachable!("batch_tx checks the kind") };
+        let (count, root) = (batch.count as usize, batch.root);
+        let corrupt = |reason: String| StoreError::Corrupt {
+            cf: cf::BATCH_TILES,
+            key: format!("block {height} transaction {tx_index}"),
+            reason,
+        };
+        if count > MAX_BATCH_ITEMS as usize {
+            return Err(corrupt(format!("a batch of {count} items")));
+        }
+        let mut items = Vec::with_capacity(count);
+        for t in 0..count.div_ceil(TILE_WIDTH) {
+            let want = (count - t * TILE_WIDTH).min(TILE_WIDTH);
+            let tile = self
+                .item_tile(height, tx_index, 0, t as u64)?
+                .ok_or_else(|| corrupt(format!("tile {t} of band 0 is missing")))?;
+            if tile.len() != want {
+                return Err(corrupt(format!("tile {t} of band 0 has {} hashes, expected {want}", tile.len())));
+            }
+            items.extend(tile);
+        }
+        let leaves: Vec<Hash> = items.iter().map(|c| leaf_hash(&c.0)).collect();
+        if curia_ledger::merkle::root(&leaves) != root {
+            return Err(corrupt("the stored items do not have the signed root".into()));
+        }
+        tx.items = items;
+        Ok(Some(tx))
     }
 
     /// The receipt of the batch item at `loc` (which names an item), from the batch layout and

@@ -3,7 +3,9 @@
 //! Rules:
 //! - At commit, besides the whole block, every transaction is stored on its own in
 //!   [`cf::BLOCK_TXS`] under `u64 height || u32 tx index` (its canonical bytes: body, signature,
-//!   batch items), and the block's transaction tree in [`cf::TX_TILES`] under
+//!   batch items), except, from [`Store::batch_slim_from`] on, batch deposits, which are stored
+//!   once, in the batch layout (`store/batch_layout.rs`: the transaction without its items and
+//!   the items as band 0 of the item tree); the block's transaction tree in [`cf::TX_TILES`] under
 //!   `u64 height || u8 band || u32 tile` (concatenated 32-byte hashes; see
 //!   [`curia_ledger::merkle_tiles`] for bands and tiles). Both go into the commit's one
 //!   `WriteBatch`, so they exist exactly when the block does.
@@ -23,7 +25,7 @@ use curia_ledger::codec::Canonical;
 use curia_ledger::hash::Hash;
 use curia_ledger::merkle_tiles::{self, TILE_WIDTH};
 use curia_ledger::receipt::Receipt;
-use curia_ledger::tx::Transaction;
+use curia_ledger::tx::{Payload, Transaction};
 use curia_ledger::LedgerError;
 use rocksdb::WriteBatch;
 
@@ -72,9 +74,20 @@ impl Store {
     }
 
     /// Add the block's transactions and its tree's tiles to the commit batch. `bands` are
-    /// [`merkle_tiles::bands`] of the block's leaves.
-    pub(super) fn put_tx_layout(&self, wb: &mut WriteBatch, block: &Block, height: u64, bands: &[Vec<Hash>]) {
+    /// [`merkle_tiles::bands`] of the block's leaves. With `skip_batches` (blocks from
+    /// [`Store::batch_slim_from`] on) batch deposits get no entry: the batch layout has them.
+    pub(super) fn put_tx_layout(
+        &self,
+        wb: &mut WriteBatch,
+        block: &Block,
+        height: u64,
+        bands: &[Vec<Hash>],
+        skip_batches: bool,
+    ) {
         for (i, tx) in block.txs.iter().enumerate() {
+            if skip_batches && matches!(tx.body.payload, Payload::BatchDeposit(_)) {
+                continue;
+            }
             self.put(wb, cf::BLOCK_TXS, &block_tx_key(height, i as u32), &tx.to_bytes());
         }
         for (b, band) in bands.iter().enumerate() {
@@ -88,15 +101,22 @@ impl Store {
         }
     }
 
-    /// Transaction `tx_index` of the block at `height`, read on its own (`None` if the store
-    /// has no such entry, e.g. for a block older than [`Store::tx_layout_from`]).
+    /// Transaction `tx_index` of the block at `height` with its items, read on its own (`None`
+    /// if the store has no such entry, e.g. for a block older than [`Store::tx_layout_from`]).
+    /// From [`Store::batch_slim_from`] on a batch is assembled from the batch layout (its
+    /// transaction without items and its band-0 tiles, checked against the signed root); a
+    /// batch item's receipt reads far less than this (`Store::receipt`).
     pub fn block_tx(&self, height: u64, tx_index: u32) -> Result<Option<Transaction>, StoreError> {
         if self.db.cf_handle(cf::BLOCK_TXS).is_none() {
             return Ok(None);
         }
-        self.get_decoded(cf::BLOCK_TXS, &block_tx_key(height, tx_index), |b| {
+        let stored = self.get_decoded(cf::BLOCK_TXS, &block_tx_key(height, tx_index), |b| {
             Transaction::from_bytes(b).map_err(|e| e.to_string())
-        })
+        })?;
+        if stored.is_some() || height < self.batch_slim_from {
+            return Ok(stored);
+        }
+        self.whole_batch(height, tx_index)
     }
 
     fn tile(&self, height: u64, band: u32, tile: u64) -> Result<Option<Vec<Hash>>, StoreError> {

@@ -1,6 +1,7 @@
-//! The audit checks the per-transaction receipt layout (`block_txs`, `tx_tiles`) against the
+//! The audit checks the receipt layouts (`block_txs`, `tx_tiles`, `batch_tiles`) against the
 //! blocks: a stored transaction or tile that differs, is missing, or is stored past the block's
-//! is a failure naming the height and the entry, whether the replay is on disk or in memory.
+//! (or, from `batch_slim_from` on, a batch stored in `block_txs` at all) is a failure naming the
+//! height and the entry, whether the replay is on disk or in memory.
 
 use crate::common;
 
@@ -87,8 +88,8 @@ fn audit_names_a_wrong_missing_or_extra_stored_transaction() {
             assert!(f.reason.contains("differs from the block's transaction 5"), "{}", f.reason);
         },
     );
-    // The batch (transaction 600) with a byte flipped: its checksum fails.
-    let key = tx_key(1, 600);
+    // A single deposit (transaction 7) with a byte flipped: its checksum fails.
+    let key = tx_key(1, 7);
     damaged(
         &store,
         cf::BLOCK_TXS,
@@ -101,9 +102,30 @@ fn audit_names_a_wrong_missing_or_extra_stored_transaction() {
         },
         |f| {
             assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
-            assert!(f.reason.contains("height 1 transaction 600"), "{}", f.reason);
+            assert!(f.reason.contains("height 1 transaction 7"), "{}", f.reason);
         },
     );
+    // The batch (transaction 600) is stored once, in batch_tiles: a copy in block_txs, whole or
+    // without its items, is an entry this store must not have.
+    assert_eq!(store.batch_slim_from(), 1);
+    let key = tx_key(1, 600);
+    assert!(store.raw_get_for_tests(cf::BLOCK_TXS, &key).unwrap().is_none());
+    let whole = c.blocks[0].0.txs[600].clone();
+    let mut bare = whole.clone();
+    bare.items.clear();
+    for tx in [whole, bare] {
+        damaged(
+            &store,
+            cf::BLOCK_TXS,
+            &key,
+            || store.raw_put_sealed_for_tests(cf::BLOCK_TXS, &key, &tx.to_bytes()).unwrap(),
+            |f| {
+                assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
+                assert!(f.reason.contains("height 1 transaction 600"), "{}", f.reason);
+                assert!(f.reason.contains("belongs in batch_tiles only"), "{}", f.reason);
+            },
+        );
+    }
     // Block 2's only transaction missing.
     let key = tx_key(2, 0);
     damaged(
@@ -247,4 +269,117 @@ fn attach_lookups_use_the_checked_chain() {
         || store.raw_delete_for_tests(cf::DEPOSITS, &single_id.0).unwrap(),
         |f| assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}"),
     );
+}
+
+fn item_tile_key(height: u64, tx: u32, band: u8, tile: u32) -> Vec<u8> {
+    let mut k = tx_key(height, tx);
+    k.push(band);
+    k.extend_from_slice(&tile.to_be_bytes());
+    k
+}
+
+/// The batch layout (`batch_tiles`): the batch without its items and every tile of its item
+/// tree must be what the block implies, with nothing stored past them or for a transaction that
+/// is no batch.
+#[test]
+fn audit_names_a_wrong_missing_or_extra_batch_entry() {
+    let c = chain();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    for ((b, cert), ch) in c.blocks.iter().zip(common::changes(&c)) {
+        store.commit_block(b, cert, &ch).unwrap();
+    }
+    assert_eq!(store.batch_layout_from(), 1);
+    assert_eq!(audit(&store).failure, None);
+    // The batch of 300 items is transaction 600: band 0 tiles 0 and 1 (256 + 44 items), band 1
+    // tile 0 (one root of 256 items).
+    for key in [tx_key(1, 600), item_tile_key(1, 600, 0, 1), item_tile_key(1, 600, 1, 0)] {
+        assert!(store.raw_get_for_tests(cf::BATCH_TILES, &key).unwrap().is_some());
+    }
+    let corrupt = |needle: &'static str, reason: &'static str| {
+        move |f: AuditFailure| {
+            assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}");
+            assert!(f.reason.contains(needle), "{}", f.reason);
+            assert!(f.reason.contains(reason), "{}", f.reason);
+        }
+    };
+    // A band-0 tile with one item changed (well sealed, right length).
+    let key = item_tile_key(1, 600, 0, 1);
+    damaged(
+        &store,
+        cf::BATCH_TILES,
+        &key,
+        || {
+            let v = store.raw_get_for_tests(cf::BATCH_TILES, &key).unwrap().unwrap();
+            let mut payload = v[4..].to_vec();
+            payload[32 * 40] ^= 1;
+            store.raw_put_sealed_for_tests(cf::BATCH_TILES, &key, &payload).unwrap();
+        },
+        corrupt("height 1 transaction 600 item band 0 tile 1", "differs from the block's batch"),
+    );
+    // The band-1 tile missing.
+    let key = item_tile_key(1, 600, 1, 0);
+    damaged(
+        &store,
+        cf::BATCH_TILES,
+        &key,
+        || store.raw_delete_for_tests(cf::BATCH_TILES, &key).unwrap(),
+        |f| {
+            assert_eq!((f.height, f.code), (1, "storage_missing"), "{f:?}");
+            assert!(f.reason.contains("height 1 transaction 600 item band 1 tile 0"), "{}", f.reason);
+        },
+    );
+    // A tile past band 0's last, and a band past the tree's last.
+    for (key, needle) in [
+        (item_tile_key(1, 600, 0, 2), "height 1 transaction 600 item band 0 tile 2"),
+        (item_tile_key(1, 600, 2, 0), "height 1 transaction 600 item band 2 tile 0"),
+    ] {
+        damaged(
+            &store,
+            cf::BATCH_TILES,
+            &key,
+            || store.raw_put_sealed_for_tests(cf::BATCH_TILES, &key, &[7u8; 32]).unwrap(),
+            corrupt(needle, "stored past the batch's item tree"),
+        );
+    }
+    // The batch without items: with a flipped signature byte, then missing.
+    let key = tx_key(1, 600);
+    damaged(
+        &store,
+        cf::BATCH_TILES,
+        &key,
+        || {
+            let mut bare = c.blocks[0].0.txs[600].clone();
+            bare.items.clear();
+            bare.signature.0[5] ^= 1;
+            store.raw_put_sealed_for_tests(cf::BATCH_TILES, &key, &bare.to_bytes()).unwrap();
+        },
+        corrupt("height 1 transaction 600 (batch without items)", "differs from the block's batch"),
+    );
+    damaged(
+        &store,
+        cf::BATCH_TILES,
+        &key,
+        || store.raw_delete_for_tests(cf::BATCH_TILES, &key).unwrap(),
+        |f| {
+            assert_eq!((f.height, f.code), (1, "storage_missing"), "{f:?}");
+            assert!(f.reason.contains("height 1 transaction 600 (batch without items)"), "{}", f.reason);
+        },
+    );
+    // Entries for a single deposit (transaction 5) and past the block's 601 transactions.
+    let payload = store.raw_get_for_tests(cf::BATCH_TILES, &tx_key(1, 600)).unwrap().unwrap()[4..].to_vec();
+    for (key, needle, reason) in [
+        (tx_key(1, 5), "height 1 transaction 5", "for a transaction that is no batch"),
+        (item_tile_key(1, 5, 0, 0), "height 1 transaction 5 item band 0 tile 0", "for a transaction that is no batch"),
+        (tx_key(1, 601), "height 1 transaction 601", "past the block's 601 transactions"),
+        (item_tile_key(1, 601, 0, 0), "height 1 transaction 601 item band 0 tile 0", "past the block's 601"),
+    ] {
+        damaged(
+            &store,
+            cf::BATCH_TILES,
+            &key,
+            || store.raw_put_sealed_for_tests(cf::BATCH_TILES, &key, &payload).unwrap(),
+            corrupt(needle, reason),
+        );
+    }
 }

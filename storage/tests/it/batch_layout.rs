@@ -9,7 +9,7 @@ use curia_ledger::codec::Canonical;
 use curia_ledger::hash::Hash;
 use curia_ledger::testkit::TestChain;
 use curia_ledger::tx::Payload;
-use curia_storage::{cf, Store, StoreError};
+use curia_storage::{audit_store, cf, AuditOptions, Store, StoreError};
 
 /// Batch sizes of block 1: the smallest, odd ones, a full tile, a tile and one more, two bands.
 const SIZES: [usize; 10] = [1, 2, 3, 5, 127, 255, 256, 257, 513, 1000];
@@ -126,7 +126,7 @@ fn a_batch_item_receipt_needs_neither_the_block_nor_the_whole_transaction() {
     // Take away the block and the transaction with its 10,000 items, and every band-0 tile but
     // those of the picked items' and the right edge's: the receipts do not change.
     store.raw_delete_for_tests(cf::BLOCKS, &2u64.to_be_bytes()).unwrap();
-    store.raw_delete_for_tests(cf::BLOCK_TXS, &key12(2, 0)).unwrap();
+    assert!(store.raw_get_for_tests(cf::BLOCK_TXS, &key12(2, 0)).unwrap().is_none(), "no whole copy is stored");
     let keep: Vec<u32> = picks.iter().map(|&j| (j / 256) as u32).chain([39]).collect();
     for t in (0..40u32).filter(|t| !keep.contains(t)) {
         store.raw_delete_for_tests(cf::BATCH_TILES, &tile_key(2, 0, 0, t)).unwrap();
@@ -229,19 +229,28 @@ fn a_store_from_before_the_batch_layout_gets_it_from_the_next_block_on() {
     {
         let store = Store::open(dir.path(), &c.spec).unwrap();
         store.commit_block(&c.blocks[0].0, &c.blocks[0].1, &changes[0]).unwrap();
-        // As a store written before the layout: no layout height and no entries for block 1.
+        // As a store written before the layout: no layout heights, no entries for block 1, and
+        // its batches stored whole in block_txs.
         store.raw_delete_for_tests(cf::META, b"batch_layout_from").unwrap();
+        store.raw_delete_for_tests(cf::META, b"batch_slim_from").unwrap();
         for (k, &n) in SIZES.iter().enumerate() {
             for key in batch_keys(1, k as u32 + 1, n) {
                 assert!(store.raw_get_for_tests(cf::BATCH_TILES, &key).unwrap().is_some(), "{key:?} was written");
                 store.raw_delete_for_tests(cf::BATCH_TILES, &key).unwrap();
             }
+            let key = key12(1, k as u32 + 1);
+            assert!(store.raw_get_for_tests(cf::BLOCK_TXS, &key).unwrap().is_none(), "stored once");
+            store.raw_put_sealed_for_tests(cf::BLOCK_TXS, &key, &c.blocks[0].0.txs[k + 1].to_bytes()).unwrap();
         }
     }
-    // Read-only, such a store has no batch layout at all.
-    assert_eq!(Store::open_read_only(dir.path()).unwrap().batch_layout_from(), u64::MAX);
+    // Read-only, such a store has no batch layout at all, and every batch is stored whole.
+    let ro = Store::open_read_only(dir.path()).unwrap();
+    assert_eq!((ro.batch_layout_from(), ro.batch_slim_from()), (u64::MAX, u64::MAX));
+    assert_eq!(audit_failure(&ro), None);
+    drop(ro);
     let store = Store::open(dir.path(), &c.spec).unwrap();
     assert_eq!(store.batch_layout_from(), 2, "an old store gets the layout from the block after its tip");
+    assert_eq!(store.batch_slim_from(), 2, "and its batches leave block_txs from there on");
     assert_eq!(store.tx_layout_from(), 1);
     for h in 2..=3 {
         let i = h as usize - 1;
@@ -249,6 +258,10 @@ fn a_store_from_before_the_batch_layout_gets_it_from_the_next_block_on() {
     }
     assert!(store.batch_tx(1, 1).unwrap().is_none());
     assert!(store.batch_tx(2, 0).unwrap().is_some());
+    // Block 1's batches are read whole from block_txs, block 2's assembled from batch_tiles.
+    assert!(store.raw_get_for_tests(cf::BLOCK_TXS, &key12(2, 0)).unwrap().is_none());
+    assert_eq!(store.block_tx(1, 9).unwrap().as_ref(), Some(&c.blocks[0].0.txs[9]));
+    assert_eq!(store.block_tx(2, 0).unwrap().as_ref(), Some(&c.blocks[1].0.txs[0]));
     // Block 1's items come from the whole transaction (today's path), block 2's from the tiles.
     for k in [0, 3, 8, 9] {
         for id in deposits_of_tx(&c, 1, k + 1).iter().step_by(7) {
@@ -258,8 +271,67 @@ fn a_store_from_before_the_batch_layout_gets_it_from_the_next_block_on() {
     for id in deposits_of_tx(&c, 2, 0).iter().step_by(101) {
         assert_eq!(store.receipt(id).unwrap().unwrap().to_bytes(), c.receipt(id).unwrap().to_bytes());
     }
+    assert_eq!(audit_failure(&store), None, "old and new blocks audit clean");
     drop(store);
-    // The recorded height survives a reopen, read-only included.
-    assert_eq!(Store::open(dir.path(), &c.spec).unwrap().batch_layout_from(), 2);
-    assert_eq!(Store::open_read_only(dir.path()).unwrap().batch_layout_from(), 2);
+    // The recorded heights survive a reopen, read-only included.
+    let s = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!((s.batch_layout_from(), s.batch_slim_from()), (2, 2));
+    drop(s);
+    let ro = Store::open_read_only(dir.path()).unwrap();
+    assert_eq!((ro.batch_layout_from(), ro.batch_slim_from()), (2, 2));
+    assert_eq!(audit_failure(&ro), None);
+}
+
+fn audit_failure(store: &Store) -> Option<curia_ledger::audit::AuditFailure> {
+    let parent = tempfile::tempdir().unwrap();
+    let o = AuditOptions { scratch_parent: Some(parent.path().into()), ..Default::default() };
+    audit_store(store, None, &o, |_| {}).unwrap().failure
+}
+
+/// From `batch_slim_from` on a batch is stored once (in `batch_tiles`): `block_txs` has the
+/// block's other transactions only, and `Store::block_tx` still returns every transaction whole,
+/// a batch assembled from its tiles and checked against its signed root.
+#[test]
+fn a_batch_is_stored_once_and_still_read_whole() {
+    let c = batch_chain();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    assert_eq!((store.batch_slim_from(), store.batch_layout_from(), store.tx_layout_from()), (1, 1, 1));
+    commit_all(&store, &c);
+    for (h, (b, _)) in c.blocks.iter().enumerate() {
+        let h = h as u64 + 1;
+        for (i, tx) in b.txs.iter().enumerate() {
+            let batch = matches!(tx.body.payload, Payload::BatchDeposit(_));
+            let raw = store.raw_get_for_tests(cf::BLOCK_TXS, &key12(h, i as u32)).unwrap();
+            assert_eq!(raw.is_some(), !batch, "block {h} transaction {i}: only non-batches in block_txs");
+            assert_eq!(store.block_tx(h, i as u32).unwrap().as_ref(), Some(tx), "block {h} transaction {i}");
+        }
+        assert!(store.block_tx(h, b.txs.len() as u32).unwrap().is_none());
+    }
+    // A wrong, short or missing band-0 tile: the assembled batch is refused, never returned.
+    let band0 = tile_key(2, 0, 0, 7);
+    let good = store.raw_get_for_tests(cf::BATCH_TILES, &band0).unwrap().unwrap();
+    let expect_corrupt = |what: &str, needle: &str| match store.block_tx(2, 0) {
+        Err(e @ StoreError::Corrupt { cf: "batch_tiles", .. }) => {
+            assert!(e.to_string().contains(needle), "{what}: {e}")
+        }
+        other => panic!("{what}: expected a corrupt batch_tiles entry, got {other:?}"),
+    };
+    let mut items = good[4..].to_vec();
+    items[100] ^= 1;
+    store.raw_put_sealed_for_tests(cf::BATCH_TILES, &band0, &items).unwrap();
+    expect_corrupt("another item", "do not have the signed root");
+    store.raw_put_sealed_for_tests(cf::BATCH_TILES, &band0, &good[4..4 + 32 * 255]).unwrap();
+    expect_corrupt("a short tile", "tile 7 of band 0 has 255 hashes, expected 256");
+    store.raw_delete_for_tests(cf::BATCH_TILES, &band0).unwrap();
+    expect_corrupt("a missing tile", "tile 7 of band 0 is missing");
+    store.raw_put_for_tests(cf::BATCH_TILES, &band0, &good).unwrap();
+    assert_eq!(store.block_tx(2, 0).unwrap().as_ref(), Some(&c.blocks[1].0.txs[0]));
+    // A recorded height below the batch layout's is not one this code writes: refused at open.
+    store.raw_put_sealed_for_tests(cf::META, b"batch_layout_from", &2u64.to_be_bytes()).unwrap();
+    drop(store);
+    match Store::open(dir.path(), &c.spec) {
+        Err(e @ StoreError::Corrupt { .. }) => assert!(e.to_string().contains("batch_slim_from 1"), "{e}"),
+        other => panic!("expected a corrupt meta entry, got {:?}", other.map(|s| s.tip())),
+    }
 }

@@ -66,8 +66,11 @@ fn a_store_from_before_the_layout_gets_it_from_the_next_block_on() {
     {
         let store = Store::open(dir.path(), &c.spec).unwrap();
         store.commit_block(&c.blocks[0].0, &c.blocks[0].1, &changes[0]).unwrap();
-        // As a store written before the layout: no layout height and no entries for block 1.
-        store.raw_delete_for_tests(cf::META, b"tx_layout_from").unwrap();
+        // As a store written before the layout: no layout heights (nor the later batch layout's,
+        // whose block-1 tiles stay on disk, unread) and no entries for block 1.
+        for k in [&b"tx_layout_from"[..], b"batch_layout_from", b"batch_slim_from"] {
+            store.raw_delete_for_tests(cf::META, k).unwrap();
+        }
         for i in 0..c.blocks[0].0.txs.len() as u32 {
             let mut k = 1u64.to_be_bytes().to_vec();
             k.extend_from_slice(&i.to_be_bytes());
