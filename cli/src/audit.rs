@@ -42,11 +42,6 @@ pub struct AuditArgs {
     pub in_memory: bool,
 }
 
-/// Block cache of the audited store: with the scratch state's budget
-/// ([`curia_storage::SCRATCH_MEMORY_BUDGET`], whose deposit memtables stay empty for a store's
-/// audit) and a few blocks in flight, peak RSS stays under 1 GiB.
-pub const AUDIT_BLOCK_CACHE: usize = 512 << 20;
-
 /// Set on Ctrl-C (by `curia`'s Ctrl-C handler): the audit stops after the current block and removes
 /// its scratch state.
 pub static STOP: AtomicBool = AtomicBool::new(false);
@@ -158,10 +153,9 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<i32> {
         }
     };
     let dir = curia_storage::locate_store(&args.data_dir);
-    // A bigger block cache than a node's: the audit reads every index entry once, in random
-    // order, and the index and filter blocks of the big families must stay cached
+    // The audit's share of its memory budget: a block cache and a bound on open table files
     // (docs/performance.md, "Audit").
-    let tuning = StoreOptions { block_cache_bytes: AUDIT_BLOCK_CACHE, ..StoreOptions::default() };
+    let tuning = StoreOptions::audit();
     let store = match Store::open_read_only_with(&dir, &tuning) {
         Ok(s) => s,
         Err(e) => return Ok(unusable(args.json, &format!("cannot open store: {e}"))),
@@ -169,8 +163,12 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<i32> {
     let tip = store.tip();
     let bar = progress_bar(tip.height);
     let started = Instant::now();
-    let options =
-        AuditOptions { scratch_parent: args.scratch_dir.clone(), in_memory: args.in_memory, stop: Some(&STOP) };
+    let options = AuditOptions {
+        scratch_parent: args.scratch_dir.clone(),
+        in_memory: args.in_memory,
+        stop: Some(&STOP),
+        ..AuditOptions::default()
+    };
     let result = audit_store(&store, spec.as_ref(), &options, |p| {
         bar.set_position(p.height);
         if p.height % 64 == 0 || p.height == p.tip {

@@ -192,8 +192,11 @@ struct AuditCmd {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
-    /// Where the audit keeps the replayed state (a scratch database, removed when the audit
-    /// ends; a 32-byte key per deposit plus overhead on disk). Default: the system temp dir.
+    /// Where the audit keeps its scratch files, removed when the audit ends: with --data-dir,
+    /// the index check's bucket files (about 130 bytes per deposit: 13 GB for 100 M deposits)
+    /// and, without --in-memory, the replayed state (a 32-byte key per transaction plus
+    /// overhead); with --node, the replayed state (a key per deposit). Default: the system
+    /// temp dir.
     #[arg(long, value_name = "DIR")]
     scratch_dir: Option<PathBuf>,
     /// With --data-dir: keep the replayed state in memory instead (about 100 bytes of RAM per

@@ -2,36 +2,37 @@
 //! check that the store's own records agree with the blocks.
 //!
 //! For every height from 1 to the tip: the block and certificate are read (checksums checked);
-//! the stored header equals the block's; every transaction and deposit index entry points back
-//! to this block; for a block written with the per-transaction layout (at or above
-//! [`Store::tx_layout_from`]) every transaction stored on its own is the block's (no batch from
-//! [`Store::batch_slim_from`] on) and every stored tile is the block's transaction tree's, and
-//! for a block written with the batch layout (at or above [`Store::batch_layout_from`]) every
-//! batch's item-less transaction and item-tree tile is the block's, with nothing stored past
-//! them; then the
-//! ledger's audit checks the certificate, links, signatures, state rules and state root.
-//! Finally the recorded tip must be the last block's, and nothing may be stored above it. The
-//! deposit log's entries for each block are recomputed and compared
-//! ([`Store::audit_log_block`]), and the replayed log's size and root must be the store's. The
-//! first failure stops the audit and is reported with its height.
+//! the stored header equals the block's; for a block written with the per-transaction layout
+//! (at or above [`Store::tx_layout_from`]) every transaction stored on its own is the block's
+//! (no batch from [`Store::batch_slim_from`] on) and every stored tile is the block's
+//! transaction tree's, and for a block written with the batch layout (at or above
+//! [`Store::batch_layout_from`]) every batch's item-less transaction and item-tree tile is the
+//! block's, with nothing stored past them; the deposit log's stored hashes for the block are
+//! recomputed and compared ([`Store::audit_log_block`]); the index entries the block implies
+//! are recorded ([`Expected`]); then the ledger's audit checks the certificate, links,
+//! signatures, state rules and state root. After the last block, the recorded index entries
+//! are merged in key order with the `txs`, `deposits`, `digests` and `tlog_index` families (a
+//! missing, different or extra entry fails: `crate::audit_index`). Finally the recorded tip
+//! must be the last block's, the replayed log's size and root must be the store's, and nothing
+//! may be stored above the tip. The failure at the lowest height is reported (the store's
+//! first at the same height; docs/storage.md "Audit").
 //!
 //! The replayed state is on disk, in a [`ScratchState`] the audit creates (under
 //! [`AuditOptions::scratch_parent`] or the system temp dir) and removes when it ends, whatever the
-//! outcome; its memory is meant to be bounded (about [`crate::scratch::MEMORY_BUDGET`] bytes
-//! plus the store's block cache and a few blocks in flight), whatever the chain's length (not
-//! yet shown flat: docs/performance.md, "Audit"). With
-//! [`AuditOptions::in_memory`] it is kept in memory instead (about 100 bytes per deposit).
+//! outcome; the index check's bucket files go beside it (about 130 bytes per deposit) and are
+//! removed too. The audit's memory is bounded by [`AUDIT_MEMORY_BUDGET`], whatever the chain's
+//! length (its parts are sized below and their sum checked at build time). With
+//! [`AuditOptions::in_memory`] the replayed state is kept in memory instead (about 100 bytes
+//! per deposit, outside the budget).
 //!
 //! Work is split over two threads: one reads each block, its certificate and header, does the
 //! block's stateless work once ([`prepare_block`]: transaction IDs, batch roots, every
-//! signature, deposit IDs, deposit-log leaf hashes, transaction root) and checks the indexes,
-//! the per-transaction layout and the deposit log with those IDs and leaves (all of a block's
-//! entries read in sorted batches); the other replays the blocks in order
-//! ([`Auditor::push_prepared`]: the same checks and verdicts as [`Auditor::push`], without
-//! hashing again what the first thread hashed). Both are the auditor's own computations from
-//! the block's bytes; nothing the store's indexes say decides a replay verdict. A failure found
-//! by either stops both; the reported failure is the one at the lowest height, store failures
-//! first at the same height, exactly as if the checks ran one after the other.
+//! signature, deposit IDs, deposit-log leaf hashes, transaction root), checks the
+//! per-transaction layout and the deposit log and records the index entries with those IDs and
+//! leaves; the other replays the blocks in order ([`Auditor::push_prepared`]: the same checks
+//! and verdicts as [`Auditor::push`], without hashing again what the first thread hashed).
+//! Both are the auditor's own computations from the block's bytes. A failure found by either
+//! stops both; the index merge then runs over the blocks read.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -52,13 +53,50 @@ use curia_ledger::state::{
 use curia_ledger::tx::{batch_item_id, Payload, Transaction};
 use curia_ledger::{Hash, LedgerError};
 
-use crate::codec::{digest_key, unseal, Cursor, DepositLocation};
+use crate::audit_index::{Expected, Scope};
 use crate::error::StoreError;
 use crate::scratch::ScratchState;
 use crate::store::{cf, Store};
 
 /// Blocks read ahead of the replay.
-const READ_AHEAD: usize = 4;
+pub const READ_AHEAD: usize = 2;
+
+// ----- The audit's memory (a store's audit, on disk; docs/storage.md "Audit") -----
+
+/// Memory budget of a store's audit (`curia audit --data-dir` without `--in-memory`), whatever
+/// the chain's length: everything below is sized from it, and the build checks the sum.
+pub const AUDIT_MEMORY_BUDGET: usize = 768 << 20;
+/// Block cache of the audited store (open it with [`crate::StoreOptions::audit`]):
+/// the audit reads blocks and layouts in height order and the index families with iterators
+/// that do not fill the cache, so the cache holds index and filter blocks of what is being read.
+pub const AUDIT_STORE_CACHE: usize = 128 << 20;
+/// Most table files the audited store keeps open (each open table keeps a reader in memory).
+pub const AUDIT_MAX_OPEN_FILES: i32 = 1000;
+/// Allowance per open table reader outside the block cache (properties, file handle, buffers).
+const TABLE_READER: usize = 64 << 10;
+/// Allowance for one block in flight: the decoded block (at most
+/// [`curia_ledger::limits::MAX_BLOCK_BYTES`] canonical) and its prepared IDs, deposits and
+/// leaves (at most [`curia_ledger::limits::MAX_BLOCK_DEPOSITS`], about 100 bytes each).
+const BLOCK_IN_FLIGHT: usize =
+    2 * curia_ledger::limits::MAX_BLOCK_BYTES + curia_ledger::limits::MAX_BLOCK_DEPOSITS * 100;
+/// Blocks in flight: those queued, the one being read and the one being replayed.
+const BLOCKS_IN_FLIGHT: usize = READ_AHEAD + 2;
+/// The index check's memory: the bucket files' write buffers while the chain is read, then one
+/// pass of records loaded (in memory about 1.25 times their bytes on disk), a read buffer and
+/// an iterator's read-ahead.
+const INDEX_CHECK: usize = crate::audit_index::MAX_BUCKETS * crate::audit_index::BUCKET_BUFFER
+    + crate::audit_index::SORT_BUDGET / 4 * 5
+    + crate::audit_index::BUCKET_READ_BUFFER
+    + crate::audit_index::MERGE_READAHEAD;
+/// What the sized parts add up to (the rest of the budget is for allocator slack, thread
+/// stacks and the program itself).
+pub const AUDIT_MEMORY_SIZED: usize = AUDIT_STORE_CACHE
+    + AUDIT_MAX_OPEN_FILES as usize * TABLE_READER
+    + crate::scratch::MEMORY_BUDGET_WITHOUT_DEPOSITS
+    + BLOCKS_IN_FLIGHT * BLOCK_IN_FLIGHT
+    + INDEX_CHECK;
+const _: () = assert!(AUDIT_MEMORY_SIZED + (64 << 20) <= AUDIT_MEMORY_BUDGET, "the audit's parts exceed its budget");
+const _: () = assert!(AUDIT_MEMORY_BUDGET < 1 << 30, "issue 14: under 1 GiB");
 
 /// How to run an audit.
 #[derive(Debug, Default)]
@@ -70,6 +108,10 @@ pub struct AuditOptions<'a> {
     /// Set (by a Ctrl-C handler, say) to stop the audit after the current block; the audit then
     /// returns [`StoreError::Interrupted`].
     pub stop: Option<&'a AtomicBool>,
+    /// Tests only: the index check's bucket bits and bytes merged per pass (to exercise many
+    /// buckets and passes on a small chain). `None`: sized from the chain.
+    #[doc(hidden)]
+    pub index_layout: Option<(u32, usize)>,
 }
 
 /// Progress of an audit, passed to the callback after each block.
@@ -85,62 +127,6 @@ pub struct AuditProgress {
 
 fn fail(height: u64, e: &StoreError) -> AuditFailure {
     AuditFailure { height, reason: e.to_string(), code: e.code() }
-}
-
-/// Check that the indexes point at this block's transactions and deposits (IDs from
-/// `prepared`, computed from the block by the ledger). Entries are read in one sorted batch per
-/// family; the error reported is the first in block order (for each transaction: its own entry,
-/// then for each of its deposits the deposit entry and the digest entry).
-fn check_indexes(store: &Store, block: &Block, prepared: &PreparedBlock) -> Result<(), StoreError> {
-    let height = block.header.height;
-    let tx_keys: Vec<&[u8]> = prepared.ids.iter().map(|id| &id.0[..]).collect();
-    let tx_found = sorted_get(store, cf::TXS, &tx_keys, |k, v| {
-        decode_tx_location(&curia_ledger::Hash(k.try_into().expect("32-byte key")), v)
-    });
-    let dep_keys: Vec<&[u8]> = prepared.deposits.iter().map(|(d, _)| &d.0[..]).collect();
-    let dep_found = sorted_get(store, cf::DEPOSITS, &dep_keys, |k, v| {
-        DepositLocation::decode(v).map_err(|e| StoreError::Corrupt {
-            cf: cf::DEPOSITS,
-            key: format!("deposit {}", hex::encode(k)),
-            reason: e.0,
-        })
-    });
-    let digest_keys: Vec<[u8; 64]> = prepared.deposits.iter().map(|(d, c)| digest_key(c, d)).collect();
-    let digest_refs: Vec<&[u8]> = digest_keys.iter().map(|k| &k[..]).collect();
-    let digest_found = sorted_get(store, cf::DIGESTS, &digest_refs, |_, _| Ok(()));
-    let mut tx_found = tx_found.into_iter();
-    let mut dep_found = dep_found.into_iter();
-    let mut digest_found = digest_found.into_iter();
-    for (ti, (id, tx)) in prepared.ids.iter().zip(&block.txs).enumerate() {
-        let want = (height, ti as u32);
-        let got = tx_found.next().expect("one answer per key")?;
-        if got != Some(want) {
-            return Err(StoreError::Corrupt {
-                cf: cf::TXS,
-                key: format!("transaction {id}"),
-                reason: format!("index says {got:?}, the block has it at {want:?}"),
-            });
-        }
-        let batch = !tx.items.is_empty();
-        for (k, (dep, commitment)) in prepared.deposits_of(ti).iter().enumerate() {
-            let want = DepositLocation { height, tx_index: ti as u32, item_index: batch.then_some(k as u32) };
-            let got = dep_found.next().expect("one answer per key")?;
-            if got != Some(want) {
-                return Err(StoreError::Corrupt {
-                    cf: cf::DEPOSITS,
-                    key: format!("deposit {dep}"),
-                    reason: format!("index says {got:?}, the block has it at {want:?}"),
-                });
-            }
-            if digest_found.next().expect("one answer per key")?.is_none() {
-                return Err(StoreError::NotFound {
-                    what: "digest index entry",
-                    key: format!("{commitment} -> {dep} (block {height})"),
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Key of transaction `i` of the block at `height` in [`cf::BLOCK_TXS`].
@@ -365,53 +351,6 @@ fn check_batch_layout(store: &Store, block: &Block) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The checked values of `keys` (any order) in `fam`, each passed to `f` as read (no copy), in
-/// the order of `keys`, read in one sorted batch.
-fn sorted_get<T>(
-    store: &Store,
-    fam: &'static str,
-    keys: &[&[u8]],
-    f: impl Fn(&[u8], &[u8]) -> Result<T, StoreError>,
-) -> Vec<Result<Option<T>, StoreError>> {
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_unstable_by_key(|&i| keys[i]);
-    let sorted: Vec<&[u8]> = order.iter().map(|&i| keys[i]).collect();
-    let mut out: Vec<Option<Result<Option<T>, StoreError>>> = (0..keys.len()).map(|_| None).collect();
-    let found = store.db.batched_multi_get_cf(store.cf(fam), &sorted, true);
-    for ((r, &i), key) in found.into_iter().zip(&order).zip(&sorted) {
-        out[i] = Some(match r.map_err(StoreError::rocks(format!("read {fam}"))) {
-            Err(e) => Err(e),
-            Ok(None) => Ok(None),
-            Ok(Some(v)) => unseal(fam, key, &v, || show(fam, key)).and_then(|payload| f(key, payload)).map(Some),
-        });
-    }
-    out.into_iter().map(|r| r.expect("every key answered")).collect()
-}
-
-/// A key of the index families, for messages.
-fn show(fam: &str, key: &[u8]) -> String {
-    match fam {
-        cf::TXS => format!("transaction {}", hex::encode(key)),
-        cf::DEPOSITS => format!("deposit {}", hex::encode(key)),
-        cf::DIGESTS if key.len() == 64 => {
-            format!("digest {} deposit {}", hex::encode(&key[..32]), hex::encode(&key[32..]))
-        }
-        _ => format!("key {}", hex::encode(key)),
-    }
-}
-
-fn decode_tx_location(id: &curia_ledger::Hash, b: &[u8]) -> Result<(u64, u32), StoreError> {
-    let corrupt = |e: crate::codec::Short| StoreError::Corrupt {
-        cf: cf::TXS,
-        key: format!("transaction {}", hex::encode(id.0)),
-        reason: e.0,
-    };
-    let mut c = Cursor::new(b);
-    let r = (c.u64().map_err(corrupt)?, c.u32().map_err(corrupt)?);
-    c.finish().map_err(corrupt)?;
-    Ok(r)
-}
-
 /// Whether the store's deposit log differs from the replayed one (`None`: it agrees, or the
 /// store has no log).
 fn log_mismatch(store: &Store, replayed: &Frontier) -> Result<Option<String>, StoreError> {
@@ -432,57 +371,59 @@ struct Checked {
 }
 
 /// Read the block at `height` with its certificate, check its header, do the block's stateless
-/// work ([`prepare_block`]: every signature is verified) and check the indexes, the
-/// per-transaction layout and (if `log_size` is given: the leaves before this block) the
-/// deposit log against it. The index checks run beside the layout and log checks, on a second
-/// thread (both are mostly index reads); the error reported is the first in that order
-/// (indexes, layout, log), whichever finished first. Returns the log's size after the block.
+/// work ([`prepare_block`]: every signature is verified), check the per-transaction layout and
+/// (if `log_size` is given: the leaves before this block) the deposit log's stored hashes
+/// against it, and record the index entries it implies in `expected` (checked at the end,
+/// [`Expected::merge`]). The error reported is the first in that order. Returns the log's size
+/// after the block.
 fn read_checked(
     store: &Store,
     spec: &ChainSpec,
     height: u64,
     log_size: Option<u64>,
-) -> Result<(Checked, Option<u64>), StoreError> {
+    expected: &mut Expected,
+) -> Result<(Checked, Option<u64>), Stop> {
     let missing = |what| StoreError::NotFound { what, key: format!("at height {height}") };
     let block = store.block(height)?.ok_or_else(|| missing("block"))?;
     let cert = store.cert(height)?.ok_or_else(|| missing("certificate"))?;
     let header = store.header(height)?.ok_or_else(|| missing("header"))?;
     if header != block.header {
-        return Err(StoreError::Corrupt {
+        return Err(Stop::Chain(StoreError::Corrupt {
             cf: cf::HEADERS,
             key: format!("height {height}"),
             reason: "stored header differs from the block's header".into(),
-        });
+        }));
     }
     let prepared = prepare_block(spec, &block, &verify_all);
-    let (indexes, rest) = std::thread::scope(|s| {
-        let rest = s.spawn(|| {
-            check_tx_layout(store, &block)?;
-            log_size
-                .map(|size| {
-                    let p = &prepared;
-                    let leaves: Vec<(Hash, Hash)> =
-                        p.deposits.iter().zip(&p.leaves).map(|(&(id, _), &leaf)| (id, leaf)).collect();
-                    store.audit_log_block(size, &leaves)
-                })
-                .transpose()
-        });
-        let indexes = check_indexes(store, &block, &prepared);
-        (indexes, rest.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    });
-    indexes?;
-    let log_size = rest?;
-    Ok((Checked { block, cert, prepared }, log_size))
+    check_tx_layout(store, &block)?;
+    let after = log_size.map(|size| store.audit_log_block(size, &prepared.leaves)).transpose()?;
+    // A failure here is the audit's own (its bucket files), not the store's.
+    expected.record_block(&block, &prepared, log_size).map_err(Stop::Audit)?;
+    Ok((Checked { block, cert, prepared }, after))
+}
+
+/// Why the reading thread stopped early.
+enum Stop {
+    /// The store is wrong at this height: the audit's verdict.
+    Chain(StoreError),
+    /// The audit could not go on (writing its bucket files failed).
+    Audit(StoreError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Stop {
+        Stop::Chain(e)
+    }
 }
 
 /// The replayed state of an audit of a store: a [`ScratchState`] without deposit IDs, whose
 /// `attach_deposit` lookups are answered from the audited chain. A deposit exists before the
 /// block being replayed exactly when the store's deposit index names a place at or below the
 /// replayed height and the deposit the chain has at that place (recomputed from the stored
-/// transaction) is the one asked for. Sound because the reading thread has already checked,
-/// for every block up to the replayed height, that each of its deposits has an index entry
-/// naming its place (a missing or wrong entry stops the audit at that lower height first), and
-/// the recomputation refuses an entry that names some other deposit's place. So the answer is
+/// transaction) is the one asked for. A "yes" is always right (the recomputation refuses an
+/// entry that names some other deposit's place); a wrong "no" needs a missing, wrong or
+/// unchecksummed entry for a deposit at a lower height, which the index merge then reports at
+/// that lower height, before the replay's refusal. So if the audit passes, every answer was
 /// the one a state holding every deposit ID would give (docs/storage.md, "Audit").
 struct ChainDeposits<'a> {
     scratch: ScratchState,
@@ -497,7 +438,14 @@ struct ChainDeposits<'a> {
 
 impl ChainDeposits<'_> {
     fn lookup(&self, id: &Hash) -> Result<bool, StoreError> {
-        let Some(loc) = self.store.deposit_location(id)? else { return Ok(false) };
+        // A deposit entry that fails its checksum or does not decode answers "no such deposit
+        // here": the index merge reports it (as a wrong or extra entry) at a height no higher
+        // than any replay failure this answer can cause.
+        let loc = match self.store.deposit_location(id) {
+            Ok(Some(loc)) => loc,
+            Ok(None) | Err(StoreError::Corrupt { cf: cf::DEPOSITS, .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
         if loc.height == 0 || loc.height > self.height {
             return Ok(false);
         }
@@ -625,24 +573,32 @@ fn replay<S: AuditState>(
     let spec = store.spec();
     let tip = store.stored_tip()?;
     let stopped = || options.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+    // A read-only store written before the deposit log has none to check.
+    let has_log = store.log_state().is_some();
+    let mut expected =
+        Expected::create(options.scratch_parent.as_deref(), estimated_deposits(store), has_log, options.index_layout)?;
     let mut storage_failure = None;
     let mut interrupted = false;
-    std::thread::scope(|scope| {
+    let read = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel(READ_AHEAD);
-        // A read-only store written before the deposit log has none to check.
-        let has_log = store.log_state().is_some();
-        scope.spawn(move || {
+        let expected = &mut expected;
+        let reader = scope.spawn(move || {
             let mut log_size = has_log.then_some(0u64);
             for height in 1..=tip.height {
-                let r = read_checked(store, spec, height, log_size).map(|(c, size)| {
-                    log_size = size;
-                    c
-                });
+                let r = match read_checked(store, spec, height, log_size, expected) {
+                    Ok((c, size)) => {
+                        log_size = size;
+                        Ok(c)
+                    }
+                    Err(Stop::Chain(e)) => Err(e),
+                    Err(Stop::Audit(e)) => return Err(e),
+                };
                 let last = r.is_err();
                 if tx.send((height, r)).is_err() || last {
                     break;
                 }
             }
+            Ok(())
         });
         for (height, r) in rx {
             if stopped() {
@@ -663,23 +619,44 @@ fn replay<S: AuditState>(
             progress(AuditProgress { height, tip: tip.height, deposits: auditor.state().stats().deposits });
         }
         // Dropping the receiver stops the reader at its next block.
+        reader.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
     });
     if interrupted {
         return Err(StoreError::Interrupted { height: auditor.tip().height });
     }
+    read?;
     if let Some(e) = auditor.state_error() {
         return Err(StoreError::Ledger(e.clone()));
     }
     let mut summary = auditor.finish();
+    let replayed = auditor.tip();
+    let replayed_log = auditor.log().clone();
+    // The replayed state is no longer needed: free its memory (and disk) before the merge.
+    drop(auditor);
+    // The index merge judges what the chain was read for: every block if nothing failed, else
+    // the blocks below the first failure (and the replay's failing block, whose entries were
+    // recorded).
+    let below = match (&storage_failure, &summary.failure) {
+        (Some(f), _) => f.height,
+        (None, Some(f)) => f.height + 1,
+        (None, None) => tip.height + 1,
+    };
+    let complete = storage_failure.is_none() && summary.failure.is_none();
+    let scope = Scope { below, unknown_at: complete.then_some(tip.height) };
+    if let Some(fault) = expected.merge(store, scope)? {
+        if storage_failure.as_ref().is_none_or(|f| fault.height < f.height) {
+            storage_failure = Some(fail(fault.height, &fault.error));
+        }
+    }
+    drop(expected);
     if summary.failure.is_none() && storage_failure.is_none() {
-        let replayed = auditor.tip();
         if replayed != tip {
             storage_failure = Some(AuditFailure {
                 height: tip.height,
                 reason: format!("recorded tip {tip:?} is not the replayed tip {replayed:?}"),
                 code: "storage_corrupt",
             });
-        } else if let Some(reason) = log_mismatch(store, auditor.log())? {
+        } else if let Some(reason) = log_mismatch(store, &replayed_log)? {
             storage_failure = Some(AuditFailure { height: tip.height, reason, code: "storage_corrupt" });
         } else if store.raw_get(cf::BLOCKS, &(tip.height + 1).to_be_bytes())?.is_some() {
             storage_failure = Some(AuditFailure {
@@ -689,8 +666,20 @@ fn replay<S: AuditState>(
             });
         }
     }
-    if summary.failure.is_none() {
-        summary.failure = storage_failure;
+    // The failure at the lowest height; the store's at the same height.
+    match (&summary.failure, storage_failure) {
+        (Some(replay), Some(store)) if store.height <= replay.height => summary.failure = Some(store),
+        (None, Some(store)) => summary.failure = Some(store),
+        _ => {}
     }
     Ok(summary)
+}
+
+/// About how many deposits the store holds (to size the index check's buckets): the deposit
+/// log's size, else RocksDB's estimate of the deposit index's keys.
+fn estimated_deposits(store: &Store) -> u64 {
+    if let Some(state) = store.log_state() {
+        return state.size;
+    }
+    store.db.property_int_value_cf(store.cf(cf::DEPOSITS), "rocksdb.estimate-num-keys").ok().flatten().unwrap_or(0)
 }

@@ -12,6 +12,7 @@
 //!   [`ScratchState`] on disk (bounded memory at any chain length).
 
 mod audit;
+mod audit_index;
 mod codec;
 mod error;
 mod evidence;
@@ -19,7 +20,7 @@ mod membership;
 mod scratch;
 mod store;
 
-pub use audit::{audit_store, AuditOptions, AuditProgress};
+pub use audit::{audit_store, AuditOptions, AuditProgress, AUDIT_MEMORY_BUDGET, AUDIT_MEMORY_SIZED, AUDIT_STORE_CACHE};
 pub use codec::{CaseEntry, CaseEvent, CaseStatus, DepositLocation, CHECKSUM_LEN};
 pub use error::StoreError;
 pub use scratch::{ScratchState, MEMORY_BUDGET as SCRATCH_MEMORY_BUDGET};

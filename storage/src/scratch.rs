@@ -56,9 +56,15 @@ const DEPOSIT_MEMTABLE: usize = 128 << 20;
 const TX_MEMTABLE: usize = 32 << 20;
 /// Block cache shared by the families (data, index and filter blocks).
 const CACHE: usize = 64 << 20;
-/// Rough upper bound of the scratch state's memory: up to 3 memtables per big family, 2 of the
-/// small one, and the cache.
-pub const MEMORY_BUDGET: usize = 3 * DEPOSIT_MEMTABLE + 3 * TX_MEMTABLE + 2 * (8 << 20) + CACHE;
+/// Memtable size of the deposit family of a state that keeps no deposit IDs (it stays empty).
+const UNUSED_MEMTABLE: usize = 1 << 20;
+/// Memtable size of the small family.
+const OTHER_MEMTABLE: usize = 8 << 20;
+/// Rough upper bound of the scratch state's memory: up to 3 memtables per family, and the cache.
+pub const MEMORY_BUDGET: usize = 3 * DEPOSIT_MEMTABLE + 3 * TX_MEMTABLE + 3 * OTHER_MEMTABLE + CACHE;
+/// [`MEMORY_BUDGET`] of a state made by [`ScratchState::create_without_deposits`] (a store's
+/// audit, `crate::audit::AUDIT_MEMORY_BUDGET`).
+pub const MEMORY_BUDGET_WITHOUT_DEPOSITS: usize = 3 * UNUSED_MEMTABLE + 3 * TX_MEMTABLE + 3 * OTHER_MEMTABLE + CACHE;
 
 /// The replayed state of an audit, on disk in a scratch directory removed on drop.
 pub struct ScratchState {
@@ -131,9 +137,12 @@ impl ScratchState {
         db_opts.set_bytes_per_sync(1 << 20);
         let cache = Cache::new_lru_cache(CACHE);
         let cfs = vec![
-            ColumnFamilyDescriptor::new(DEPOSITS, family_options(&cache, DEPOSIT_MEMTABLE)),
+            ColumnFamilyDescriptor::new(
+                DEPOSITS,
+                family_options(&cache, if keep_deposits { DEPOSIT_MEMTABLE } else { UNUSED_MEMTABLE }),
+            ),
             ColumnFamilyDescriptor::new(TXS, family_options(&cache, TX_MEMTABLE)),
-            ColumnFamilyDescriptor::new(OTHER, family_options(&cache, 8 << 20)),
+            ColumnFamilyDescriptor::new(OTHER, family_options(&cache, OTHER_MEMTABLE)),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)
             .map_err(StoreError::rocks(format!("open scratch state {}", dir.display())))?;
@@ -223,7 +232,7 @@ impl Drop for ScratchState {
 
 /// A directory `curia-audit-<pid>-<n>` under `parent` (the system temp dir if `None`) that did
 /// not exist before.
-fn new_dir(parent: Option<&Path>) -> Result<PathBuf, StoreError> {
+pub(crate) fn new_dir(parent: Option<&Path>) -> Result<PathBuf, StoreError> {
     let parent = parent.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let mut last = None;

@@ -193,11 +193,29 @@ pub struct StoreOptions {
     pub index_write_buffer_bytes: usize,
     /// Background flush and compaction jobs.
     pub background_jobs: i32,
+    /// Most table files kept open (-1: all; each open table keeps a reader in memory).
+    pub max_open_files: i32,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { block_cache_bytes: 256 << 20, index_write_buffer_bytes: 128 << 20, background_jobs: 2 }
+        StoreOptions {
+            block_cache_bytes: 256 << 20,
+            index_write_buffer_bytes: 128 << 20,
+            background_jobs: 2,
+            max_open_files: -1,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The tuning of a store's audit (its memory budget: [`crate::AUDIT_MEMORY_BUDGET`]).
+    pub fn audit() -> StoreOptions {
+        StoreOptions {
+            block_cache_bytes: crate::audit::AUDIT_STORE_CACHE,
+            max_open_files: crate::audit::AUDIT_MAX_OPEN_FILES,
+            ..StoreOptions::default()
+        }
     }
 }
 
@@ -213,6 +231,7 @@ fn db_options(o: &StoreOptions) -> (Options, Vec<ColumnFamilyDescriptor>) {
     // the memtables' total (~15 GB here: a 100 M-deposit ingest had 9 GB of WAL at 22 M), and a
     // restart replays all of it. Over the cap, the families pinning the oldest file are flushed.
     db.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
+    db.set_max_open_files(o.max_open_files);
     let cache = Cache::new_lru_cache(o.block_cache_bytes);
     let cfs = cf::ALL
         .iter()

@@ -180,8 +180,9 @@ impl Store {
 
     /// Audit one block's part of the log: recompute the stored hashes that the block's
     /// `leaves` append to a log of `size` leaves (from earlier stored hashes, already audited)
-    /// and compare them and the deposits' index entries with the store. Returns the new size.
-    pub fn audit_log_block(&self, size: u64, leaves: &[(Hash, Hash)]) -> Result<u64, StoreError> {
+    /// and compare them with the store. Returns the new size. The deposits' `tlog_index`
+    /// entries are checked by the audit's index merge (`crate::audit_index`), in key order.
+    pub fn audit_log_block(&self, size: u64, leaves: &[Hash]) -> Result<u64, StoreError> {
         let new_size = size + leaves.len() as u64;
         if new_size > self.log_size() {
             return Err(StoreError::Corrupt {
@@ -191,8 +192,7 @@ impl Store {
             });
         }
         let reader = Reader { store: self };
-        let hashes: Vec<Hash> = leaves.iter().map(|l| l.1).collect();
-        let want = deposit_log::append_leaves(size, &hashes, &reader)?;
+        let want = deposit_log::append_leaves(size, leaves, &reader)?;
         let first = tlog::stored_hash_count(size);
         // The block's stored hashes are consecutive keys: one forward scan reads them.
         let got = self.read_stored_range(first, want.len())?;
@@ -203,46 +203,6 @@ impl Store {
                 key: show_key(cf::TLOG, &key),
                 reason: format!("stored {}, the deposits give {}", got[k], want[k]),
             });
-        }
-        if self.db.cf_handle(cf::TLOG_INDEX).is_none() {
-            return match leaves.first() {
-                Some((id, _)) => Err(StoreError::Corrupt {
-                    cf: cf::TLOG_INDEX,
-                    key: show_key(cf::TLOG_INDEX, &id.0),
-                    reason: format!("index says None, the chain has it at leaf {size}"),
-                }),
-                None => Ok(new_size),
-            };
-        }
-        // The index entries, read in one sorted batch; the first wrong one in leaf order is
-        // reported.
-        let mut order: Vec<usize> = (0..leaves.len()).collect();
-        order.sort_unstable_by_key(|&k| leaves[k].0);
-        let keys: Vec<&[u8]> = order.iter().map(|&k| &leaves[k].0 .0[..]).collect();
-        let mut found: Vec<Option<Result<Option<Vec<u8>>, StoreError>>> = (0..leaves.len()).map(|_| None).collect();
-        for (r, &k) in self.multi_get(cf::TLOG_INDEX, &keys, true).into_iter().zip(&order) {
-            found[k] = Some(r);
-        }
-        for (k, ((id, _), r)) in leaves.iter().zip(found).enumerate() {
-            let want = size + k as u64;
-            let key = || show_key(cf::TLOG_INDEX, &id.0);
-            let got = r
-                .expect("every key answered")?
-                .map(|b| {
-                    <[u8; 8]>::try_from(b.as_slice()).map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt {
-                        cf: cf::TLOG_INDEX,
-                        key: key(),
-                        reason: format!("{} bytes, not 8", b.len()),
-                    })
-                })
-                .transpose()?;
-            if got != Some(want) {
-                return Err(StoreError::Corrupt {
-                    cf: cf::TLOG_INDEX,
-                    key: key(),
-                    reason: format!("index says {got:?}, the chain has it at leaf {want}"),
-                });
-            }
         }
         Ok(new_size)
     }

@@ -261,13 +261,14 @@ fn attach_lookups_use_the_checked_chain() {
             assert!(f.reason.contains(&item.to_hex()), "{}", f.reason);
         },
     );
-    // The single deposit's entry missing: caught at block 1 too.
+    // The single deposit's entry missing: caught at block 1 too (before the replay's refusal of
+    // block 2's attachment, which the missing entry causes on disk).
     damaged(
         &store,
         cf::DEPOSITS,
         &single_id.0,
         || store.raw_delete_for_tests(cf::DEPOSITS, &single_id.0).unwrap(),
-        |f| assert_eq!((f.height, f.code), (1, "storage_corrupt"), "{f:?}"),
+        |f| assert_eq!((f.height, f.code), (1, "storage_missing"), "{f:?}"),
     );
 }
 

@@ -8,6 +8,7 @@ mod batch_layout;
 mod cli_audit;
 mod corruption;
 mod crash;
+mod index_merge;
 mod log_header;
 mod store;
 mod tx_layout;
