@@ -51,7 +51,8 @@ pub fn next_block(chain: &TestChain, txs: Vec<Transaction>) -> (Block, Vec<Chang
     let set = chain.set_at(chain.tip.height + 1);
     let proposer = set.validators[(chain.tip.height as usize) % set.len()].key;
     let n = txs.len();
-    let built = build_block_with(&chain.spec, &chain.state, &chain.tip, txs, chain.proposing(proposer), &|_, _| true);
+    let built =
+        build_block_with(&chain.spec, &chain.state, &chain.tip, txs, chain.proposing(proposer), &|_, _| true).unwrap();
     assert!(built.rejected.is_empty(), "fixture transactions left out: {:?}", built.rejected.first());
     assert_eq!(built.block.txs.len(), n);
     (built.block, built.changes)

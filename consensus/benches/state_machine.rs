@@ -19,7 +19,7 @@ fn height_messages(n: usize) -> (Config, Vec<Input>) {
     let proposer = Machine::proposer(&spec, 1, 0) as usize;
     let pkey = test_key(&format!("v{proposer}"));
     let txs = (0..10).map(|i| chain.deposit("platform", format!("bench {i}").as_bytes(), i)).collect();
-    let block = build_block(&spec, &chain.state, &chain.tip, txs, chain.proposing(pkey.public())).block;
+    let block = build_block(&spec, &chain.state, &chain.tip, txs, chain.proposing(pkey.public())).unwrap().block;
     let hash = block.hash();
     let proposal = Proposal {
         chain_id: spec.chain_id,

@@ -29,7 +29,9 @@
 //!   by exactly one to this block. Then its transactions leave the source.
 //! - X6 (serving): a `ServeBlocks` sends up to [`SERVE_BATCH`] stored blocks with their
 //!   certificates to one peer; `FetchBlocks` broadcasts a `SyncRequest`.
-//! - X7 (errors): a failed store read or write, or a broken invariant (the machine's, checked
+//! - X7 (errors): a failed store read or write (a state read inside `build_block` or
+//!   `apply_block` returns `LedgerError::StateStorage`, which is such a failure, never a
+//!   candidate left out or a block judged invalid), or a broken invariant (the machine's, checked
 //!   after every input before its effects are performed, or X5), stops the executor with an
 //!   error: a node must not vote, build or commit on a state it could not read. The node exits;
 //!   the simulator reports a violation and ends the run.
@@ -105,8 +107,9 @@ pub trait ChainStore {
     /// The certificate of the committed block at `height` (for the tip: the one collected
     /// locally; below it: the one the next block carries).
     fn cert(&self, height: u64) -> Result<Option<CommitCertificate>, Self::Error>;
-    /// Run `f` over the committed state. If any read failed, the result is meaningless and an
-    /// error is returned instead.
+    /// Run `f` over the committed state (an error if the state cannot be had at all). A read
+    /// that fails inside `f` returns `LedgerError::StateStorage`, which the executor treats as a
+    /// store error: never as a verdict on a block or transaction.
     fn read_state<R>(&self, f: impl FnOnce(&dyn StateView) -> R) -> Result<R, Self::Error>;
     /// Store a block with its certificate and changes atomically and durably; returns the new tip.
     fn commit_block(&mut self, block: &Block, cert: &CommitCertificate, changes: &[Change])
@@ -453,6 +456,7 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
             .read_state(|state| {
                 build_block_ids(spec, state, &tip, candidates, proposing, &|id, sig| pool.holds(id, sig))
             })
+            .map_err(store_err)?
             .map_err(store_err)?;
         for (_, e) in &built.rejected {
             self.notes.push(Note::LeftOut { code: e.code() });
@@ -476,6 +480,8 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
                 self.checked.insert(hash, changes);
                 true
             }
+            // A state read failed: no verdict, so no vote either way.
+            Err(e) if e.is_storage() => return Err(store_err(e)),
             Err(e) => {
                 self.notes.push(Note::InvalidBlock { height: block.header.height, reason: e.to_string() });
                 false
@@ -508,6 +514,7 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
                 let r = self.store.read_state(|state| apply_block_with(spec, state, &tip, &block, &verify_all));
                 match r.map_err(store_err)? {
                     Ok(c) => c,
+                    Err(e) if e.is_storage() => return Err(store_err(e)),
                     Err(e) => return broken(format!("the block does not apply: {e}")),
                 }
             }

@@ -133,6 +133,7 @@ fn a_proposer_does_not_propose_at_or_below_its_floor() {
         vec![tx],
         chain.proposing(test_key(&format!("v{me}")).public()),
     )
+    .unwrap()
     .block;
     let fx = m.on(NOW, Input::ProposalBlock { height: 1, round: 0, block: b });
     assert!(asked);

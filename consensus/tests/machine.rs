@@ -32,6 +32,7 @@ fn block(chain: &TestChain, proposer: usize, tag: &str) -> Block {
         vec![tx],
         chain.proposing(test_key(&format!("v{proposer}")).public()),
     )
+    .unwrap()
     .block
 }
 

@@ -112,10 +112,12 @@ pub fn verify_read_request(
 }
 
 /// Whether `key` may read case records: an active client with role judge or auditor in `state`,
-/// or a validator of `spec` with role court.
-pub fn may_read_cases(spec: &ChainSpec, state: &dyn StateView, key: &PublicKey) -> bool {
+/// or a validator of `spec` with role court. A failed state read is its error
+/// ([`crate::LedgerError::StateStorage`]), not a refusal.
+pub fn may_read_cases(spec: &ChainSpec, state: &dyn StateView, key: &PublicKey) -> crate::Result<bool> {
     let court = spec.genesis.validators.iter().any(|v| v.key == *key && v.role == ValidatorRole::Court);
-    court || state.client(key).is_some_and(|c| c.active && matches!(c.role, ClientRole::Judge | ClientRole::Auditor))
+    Ok(court
+        || state.client(key)?.is_some_and(|c| c.active && matches!(c.role, ClientRole::Judge | ClientRole::Auditor)))
 }
 
 #[cfg(test)]
@@ -199,7 +201,7 @@ mod tests {
     fn judges_auditors_and_courts_may_read_cases_others_may_not() {
         let chain = TestChain::new(4);
         let mut state = MemState::genesis(&chain.spec);
-        let may = |state: &MemState, name: &str| may_read_cases(&chain.spec, state, &test_key(name).public());
+        let may = |state: &MemState, name: &str| may_read_cases(&chain.spec, state, &test_key(name).public()).unwrap();
         assert!(may(&state, "judge") && may(&state, "judge2") && may(&state, "auditor"));
         assert!(!may(&state, "platform") && !may(&state, "registrar") && !may(&state, "stranger"));
         // Test validators v0, v1 are courts, v2 a notary, v3 a time service.

@@ -11,8 +11,10 @@
 //!
 //! The replayed state is an [`AuditState`]: [`MemState`] for small chains and tests, or a state
 //! on disk (storage's scratch state) whose size is bounded by the disk, not the RAM. A state
-//! that cannot be read or written ([`AuditState::take_error`]) stops the replay too, but it is
-//! no verdict on the chain: [`Auditor::state_error`] tells the caller the audit is incomplete.
+//! that cannot be read or written (a read or [`AuditState::apply_changes`] returns
+//! [`LedgerError::StateStorage`], which the state transition passes on unwrapped) stops the
+//! replay too, but it is no verdict on the chain: [`Auditor::state_error`] tells the caller the
+//! audit is incomplete.
 //!
 //! Evidence transactions replayed are listed in the summary ([`AuditEvidence`]), with the
 //! offender's name in the set in force at the offence's height.
@@ -30,12 +32,9 @@ use crate::LedgerError;
 
 /// A state an audit can replay into.
 pub trait AuditState: StateView {
-    /// Apply a block's changes. An error is a storage failure (the state is then unusable).
+    /// Apply a block's changes. An error is a storage failure ([`LedgerError::StateStorage`]:
+    /// the state is then unusable).
     fn apply_changes(&mut self, changes: &[Change]) -> Result<(), LedgerError>;
-    /// The first read error since the last call, if any. [`StateView`] reads cannot fail, so a
-    /// state on disk keeps its first read error here; the [`Auditor`] asks after every block
-    /// and discards the block's result if there was one.
-    fn take_error(&mut self) -> Option<LedgerError>;
     /// Counts of what the state holds.
     fn stats(&self) -> Stats;
 }
@@ -44,9 +43,6 @@ impl AuditState for MemState {
     fn apply_changes(&mut self, changes: &[Change]) -> Result<(), LedgerError> {
         self.apply(changes);
         Ok(())
-    }
-    fn take_error(&mut self) -> Option<LedgerError> {
-        None
     }
     fn stats(&self) -> Stats {
         self.stats
@@ -189,15 +185,11 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             // The replayed log stands beside the state, so a version 4 header's `log_size` and
             // `log_root` are checked against it (LogCommitmentMismatch) by `apply_block`.
             let view = WithLog { base: &self.state, log: &self.log };
-            let applied = match prepared {
+            // A failed read comes back as it is (`StateStorage`), not as the block's verdict.
+            let Applied { changes, log } = match prepared {
                 None => apply_block(self.spec, &view, &self.tip, block).map(|changes| Applied { changes, log: None }),
                 Some(p) => apply_block_prepared(self.spec, &view, &self.tip, block, p),
-            };
-            // A read error makes the block's result meaningless, whatever it was.
-            if let Some(e) = self.state.take_error() {
-                return Err(e);
-            }
-            let Applied { changes, log } = applied?;
+            }?;
             if block.last_commit != self.last_cert {
                 return Err(LedgerError::InvalidBlock {
                     height,
@@ -232,10 +224,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
         })();
         // Offences are named from the history up to the previous block, so before applying.
         let r = r.and_then(|(changes, log)| {
-            let evidence = self.evidence_in(height, &changes);
-            if let Some(e) = self.state.take_error() {
-                return Err(e);
-            }
+            let evidence = self.evidence_in(height, &changes)?;
             self.state.apply_changes(&changes)?;
             Ok((evidence, log))
         });
@@ -250,7 +239,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
             }
             Err(e) => {
                 let f = AuditFailure { height: self.tip.height + 1, reason: e.to_string(), code: e.code() };
-                if matches!(e, LedgerError::StateStorage { .. }) {
+                if e.is_storage() {
                     self.state_error = Some(e);
                 }
                 self.failure = Some(f.clone());
@@ -261,12 +250,20 @@ impl<'s, S: AuditState> Auditor<'s, S> {
 
     /// The offences `changes` record (before they are applied: names come from the
     /// validator-set history up to the previous block, which fixes every set up to `height`).
-    fn evidence_in(&self, block_height: u64, changes: &[Change]) -> Vec<AuditEvidence> {
+    /// A history that cannot be read is a storage error; one that does not apply names no one
+    /// (`?`).
+    fn evidence_in(&self, block_height: u64, changes: &[Change]) -> Result<Vec<AuditEvidence>, LedgerError> {
         let mut found = Vec::new();
         let mut history = None;
         for c in changes {
             if let Change::Evidence { offender, height, round, kind, .. } = c {
-                let m = history.get_or_insert_with(|| membership_of(self.spec, &self.state).ok());
+                if history.is_none() {
+                    history = Some(match membership_of(self.spec, &self.state) {
+                        Err(e) if e.is_storage() => return Err(e),
+                        m => m.ok(),
+                    });
+                }
+                let m = history.as_ref().expect("set above");
                 let name = m
                     .as_ref()
                     .and_then(|m| {
@@ -284,7 +281,7 @@ impl<'s, S: AuditState> Auditor<'s, S> {
                 });
             }
         }
-        found
+        Ok(found)
     }
 
     /// The offences recorded so far.

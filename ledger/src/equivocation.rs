@@ -272,9 +272,9 @@ mod tests {
             address: "/ip4/127.0.0.1/tcp/1".into(),
         };
         // Committed at 1 and 2: in force from 3 and 4; the votes are at height 5.
-        m.push(MemberEntry { height: 1, change: MemberChange::Add { validator: joiner } }, &|_| false).unwrap();
+        m.push(MemberEntry { height: 1, change: MemberChange::Add { validator: joiner } }, &|_| Ok(false)).unwrap();
         let rotate = MemberChange::Rotate { old: test_key("v1").public(), new: test_key("v1-new").public() };
-        m.push(MemberEntry { height: 2, change: rotate }, &|_| false).unwrap();
+        m.push(MemberEntry { height: 2, change: rotate }, &|_| Ok(false)).unwrap();
 
         let joined =
             Equivocation::new(vote(&spec, 4, Some(Hash::sha256(b"x")), "v4"), vote(&spec, 4, None, "v4")).unwrap();

@@ -272,6 +272,12 @@ pub enum LedgerError {
 }
 
 impl LedgerError {
+    /// Whether this is a storage failure ([`LedgerError::StateStorage`]): no verdict on what was
+    /// being checked, which must be neither accepted nor refused for it.
+    pub fn is_storage(&self) -> bool {
+        matches!(self, LedgerError::StateStorage { .. })
+    }
+
     /// A short, stable, machine-readable code for this error (used in API errors and metrics).
     pub fn code(&self) -> &'static str {
         match self {

@@ -200,7 +200,7 @@ pub fn walk_history(spec: &ChainSpec, entries: &[HistoryEntry]) -> std::result::
         .map_err(|err| fail("history_inclusion", err.to_string()))?;
         check_member_approvals(&spec.chain_id, &in_force, seq, change, approvals)
             .map_err(|err| fail("history_approvals", err.to_string()))?;
-        m.push(MemberEntry { height: h, change: change.clone() }, &|k| genesis_clients.contains(k))
+        m.push(MemberEntry { height: h, change: change.clone() }, &|k| Ok(genesis_clients.contains(k)))
             .map_err(|err| fail("history_change", format!("{} ({})", err, err.code())))?;
         prev_height = h;
     }

@@ -252,7 +252,7 @@ impl Membership {
     pub fn with_entries(genesis: Arc<ValidatorSet>, entries: &[MemberEntry]) -> Result<Self> {
         let mut m = Membership::new(genesis);
         for e in entries {
-            m.push(e.clone(), &|_| false)?;
+            m.push(e.clone(), &|_| Ok(false))?;
         }
         Ok(m)
     }
@@ -298,8 +298,13 @@ impl Membership {
     }
 
     /// Apply `entry` to the latest set, refusing (and changing nothing) if a rule of the module
-    /// breaks; `is_client` says whether a key is a registered client's. Returns the new set.
-    pub fn push(&mut self, entry: MemberEntry, is_client: &dyn Fn(&PublicKey) -> bool) -> Result<Arc<ValidatorSet>> {
+    /// breaks; `is_client` says whether a key is a registered client's (its error, a failed
+    /// state read, is returned as it is). Returns the new set.
+    pub fn push(
+        &mut self,
+        entry: MemberEntry,
+        is_client: &dyn Fn(&PublicKey) -> Result<bool>,
+    ) -> Result<Arc<ValidatorSet>> {
         if let Some((last, _)) = self.entries.last() {
             if entry.height < last.height {
                 return Err(LedgerError::Invalid {
@@ -323,7 +328,7 @@ impl Membership {
     }
 
     /// The set `change` leaves on top of the latest set, or the rule it breaks.
-    pub fn apply(&self, change: &MemberChange, is_client: &dyn Fn(&PublicKey) -> bool) -> Result<ValidatorSet> {
+    pub fn apply(&self, change: &MemberChange, is_client: &dyn Fn(&PublicKey) -> Result<bool>) -> Result<ValidatorSet> {
         let cur = self.latest();
         let mut vs = cur.validators.clone();
         let member = |k: &PublicKey| cur.index_of(k).ok_or_else(|| LedgerError::NotAValidator(k.to_string()));
@@ -335,7 +340,7 @@ impl Membership {
             if self.key_used(k) {
                 return Err(LedgerError::ValidatorKeyUsedBefore(k.to_string()));
             }
-            if is_client(k) {
+            if is_client(k)? {
                 return Err(LedgerError::ValidatorKeyInUse(format!("{k} (a client's key)")));
             }
             Ok(())

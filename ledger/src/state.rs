@@ -81,33 +81,40 @@ pub struct CaseRecord {
 }
 
 /// Read access to the state. Implemented in memory by [`MemState`] and on disk by storage.
+///
+/// Every read can fail: a state that cannot answer (a storage failure) returns
+/// [`LedgerError::StateStorage`], never a default answer ("not applied", "no such deposit").
+/// The state transition passes that error on unchanged ([`LedgerError::is_storage`]): it is no
+/// verdict on the block or transaction being checked, and is never wrapped as a rule violation
+/// ([`LedgerError::TxInBlock`], [`LedgerError::InvalidBlock`]).
 pub trait StateView {
     /// A client by key.
-    fn client(&self, key: &PublicKey) -> Option<ClientRecord>;
+    fn client(&self, key: &PublicKey) -> Result<Option<ClientRecord>>;
     /// Whether a transaction ID was applied.
-    fn tx_applied(&self, id: &Hash) -> bool;
+    fn tx_applied(&self, id: &Hash) -> Result<bool>;
     /// Whether a deposit ID exists.
-    fn deposit_exists(&self, id: &Hash) -> bool;
+    fn deposit_exists(&self, id: &Hash) -> Result<bool>;
     /// A case by ID.
-    fn case(&self, id: &str) -> Option<CaseRecord>;
+    fn case(&self, id: &str) -> Result<Option<CaseRecord>>;
     /// Whether a deposit is attached to a case.
-    fn attached(&self, case: &str, deposit: &Hash) -> bool;
+    fn attached(&self, case: &str, deposit: &Hash) -> Result<bool>;
     /// The committed membership changes, in order (the validator-set history; empty while the
     /// genesis set has never changed).
-    fn member_entries(&self) -> Vec<MemberEntry> {
-        Vec::new()
+    fn member_entries(&self) -> Result<Vec<MemberEntry>> {
+        Ok(Vec::new())
     }
     /// Whether an offence with this record key ([`crate::evidence::record_key`]) is recorded.
-    fn evidence_recorded(&self, key: &Hash) -> bool;
+    fn evidence_recorded(&self, key: &Hash) -> Result<bool>;
     /// The deposit log's frontier (size and perfect-subtree roots) after this state's last
-    /// block. Only chains whose genesis sets `log_in_header` read it. A storage failure is an
-    /// error ([`LedgerError::StateStorage`]), never an empty log.
+    /// block. Only chains whose genesis sets `log_in_header` read it.
     fn log_frontier(&self) -> Result<Frontier>;
 }
 
-/// The validator-set history of `state`: the genesis set and its committed changes.
+/// The validator-set history of `state`: the genesis set and its committed changes. A
+/// storage failure is [`LedgerError::StateStorage`]; a history that does not apply, some other
+/// error.
 pub fn membership_of(spec: &ChainSpec, state: &dyn StateView) -> Result<Membership> {
-    Membership::with_entries(spec.validator_set.clone(), &state.member_entries())
+    Membership::with_entries(spec.validator_set.clone(), &state.member_entries()?)
 }
 
 /// One change to the state. A block's changes, in order, are its state delta.
@@ -313,7 +320,8 @@ impl<'a> Overlay<'a> {
         self.changes
     }
 
-    fn push(&mut self, c: Change) {
+    /// Record a change of a transaction by `sender` that passed [`Overlay::check_tx_with`].
+    fn push(&mut self, c: Change, sender: &PublicKey) {
         match &c {
             Change::TxApplied { id } => {
                 self.txs.insert(*id);
@@ -336,19 +344,20 @@ impl<'a> Overlay<'a> {
                 self.evidence.insert(*key);
             }
             Change::CaseClosed { case_id } => {
-                let owner = self.case(case_id).map(|c| c.owner).unwrap_or(PublicKey([0; 32]));
-                self.cases.insert(case_id.clone(), CaseRecord { owner, open: false });
+                // The check found the case open and owned by the sender: no read needed here.
+                self.cases.insert(case_id.clone(), CaseRecord { owner: *sender, open: false });
             }
         }
         self.changes.push(c);
     }
 
     /// Apply one transaction whose stateless checks (shape, signature) have passed.
-    /// On error nothing changes.
+    /// On error nothing changes. A failed read is [`LedgerError::StateStorage`], not a
+    /// rejection of the transaction.
     pub fn apply_tx(&mut self, spec: &ChainSpec, tx: &Transaction, id: &Hash) -> Result<()> {
         let changes = self.check_tx(spec, tx, id)?;
         for c in changes {
-            self.push(c);
+            self.push(c, &tx.body.sender);
         }
         Ok(())
     }
@@ -364,7 +373,7 @@ impl<'a> Overlay<'a> {
     ) -> Result<()> {
         let changes = self.check_tx_with(spec, tx, id, Some(deposits))?;
         for c in changes {
-            self.push(c);
+            self.push(c, &tx.body.sender);
         }
         Ok(())
     }
@@ -385,7 +394,7 @@ impl<'a> Overlay<'a> {
         }
         let sender = &tx.body.sender;
         let client =
-            self.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
+            self.client(sender)?.filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
         let payload = &tx.body.payload;
         // Rule 1: role.
         if client.role != payload.allowed_role() {
@@ -396,7 +405,7 @@ impl<'a> Overlay<'a> {
             });
         }
         // Rule 2: replay.
-        if self.tx_applied(id) {
+        if self.tx_applied(id)? {
             return Err(LedgerError::DuplicateTx(*id));
         }
         let mut out = vec![Change::TxApplied { id: *id }];
@@ -426,24 +435,24 @@ impl<'a> Overlay<'a> {
             }
             // Rule 4: case lifecycle.
             Payload::OpenCase { case_id, .. } => {
-                if self.case(case_id).is_some() {
+                if self.case(case_id)?.is_some() {
                     return Err(LedgerError::CaseExists(case_id.clone()));
                 }
                 out.push(Change::CaseOpened { case_id: case_id.clone(), owner: *sender });
             }
             Payload::AttachDeposit { case_id, deposit_id } => {
                 self.owned_open_case(case_id, sender)?;
-                if !self.deposit_exists(deposit_id) {
+                if !self.deposit_exists(deposit_id)? {
                     return Err(LedgerError::DepositNotFound(*deposit_id));
                 }
-                if self.attached(case_id, deposit_id) {
+                if self.attached(case_id, deposit_id)? {
                     return Err(LedgerError::AlreadyAttached { case: case_id.clone(), deposit: *deposit_id });
                 }
                 out.push(Change::Attached { case_id: case_id.clone(), deposit: *deposit_id });
             }
             Payload::RecordVerification { case_id, deposit_id, valid, .. } => {
                 self.owned_open_case(case_id, sender)?;
-                if !self.attached(case_id, deposit_id) {
+                if !self.attached(case_id, deposit_id)? {
                     return Err(LedgerError::NotAttached { case: case_id.clone(), deposit: *deposit_id });
                 }
                 out.push(Change::Verified { case_id: case_id.clone(), deposit: *deposit_id, valid: *valid });
@@ -466,7 +475,7 @@ impl<'a> Overlay<'a> {
                 match action {
                     RegistryAction::Add(c) => {
                         c.key.check()?;
-                        if self.client(&c.key).is_some() || is_validator(&c.key) {
+                        if self.client(&c.key)?.is_some() || is_validator(&c.key) {
                             return Err(LedgerError::Registry(format!("key {} is already registered", c.key)));
                         }
                         out.push(Change::ClientPut {
@@ -476,7 +485,7 @@ impl<'a> Overlay<'a> {
                     }
                     RegistryAction::Remove { key: k } => {
                         let mut rec = self
-                            .client(k)
+                            .client(k)?
                             .filter(|c| c.active)
                             .ok_or_else(|| LedgerError::Registry(format!("no active client with key {k}")))?;
                         rec.active = false;
@@ -485,10 +494,10 @@ impl<'a> Overlay<'a> {
                     RegistryAction::Rotate { old, new } => {
                         new.check()?;
                         let rec = self
-                            .client(old)
+                            .client(old)?
                             .filter(|c| c.active)
                             .ok_or_else(|| LedgerError::Registry(format!("no active client with key {old}")))?;
-                        if self.client(new).is_some() || is_validator(new) {
+                        if self.client(new)?.is_some() || is_validator(new) {
                             return Err(LedgerError::Registry(format!("key {new} is already registered")));
                         }
                         out.push(Change::ClientPut { key: *new, record: rec.clone() });
@@ -509,7 +518,7 @@ impl<'a> Overlay<'a> {
                     None => m.latest(),
                 };
                 check_member_approvals(&spec.chain_id, in_force, *seq, change, approvals)?;
-                m.apply(change, &|k| self.client(k).is_some())?;
+                m.apply(change, &|k| Ok(self.client(k)?.is_some()))?;
                 let height = self.height.unwrap_or(0);
                 out.push(Change::Member { entry: MemberEntry { height, change: change.clone() } });
             }
@@ -534,14 +543,14 @@ impl<'a> Overlay<'a> {
         if in_force.index_of(sender).is_none() {
             return Err(LedgerError::EvidenceSenderNotValidator(sender.to_string()));
         }
-        if self.tx_applied(id) {
+        if self.tx_applied(id)? {
             return Err(LedgerError::DuplicateTx(*id));
         }
         let max_height = self.height.unwrap_or(u64::MAX);
         let o = evidence.check_shape(&spec.chain_id, max_height)?;
         let (o, offender) = evidence.check_in(&spec.chain_id, m.set_at(o.height), max_height)?;
         let key = record_key(&spec.chain_id, &offender, o.height, o.round, o.kind);
-        if self.evidence_recorded(&key) {
+        if self.evidence_recorded(&key)? {
             return Err(LedgerError::EvidenceDuplicate(format!(
                 "{} by {offender} at height {} round {}",
                 o.kind.as_str(),
@@ -556,7 +565,7 @@ impl<'a> Overlay<'a> {
     }
 
     fn owned_open_case(&self, case_id: &str, sender: &PublicKey) -> Result<()> {
-        let case = self.case(case_id).ok_or_else(|| LedgerError::CaseNotFound(case_id.into()))?;
+        let case = self.case(case_id)?.ok_or_else(|| LedgerError::CaseNotFound(case_id.into()))?;
         if !case.open {
             return Err(LedgerError::CaseClosed(case_id.into()));
         }
@@ -621,28 +630,34 @@ pub fn check_approvals(
 }
 
 impl StateView for Overlay<'_> {
-    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
-        self.clients.get(key).cloned().or_else(|| self.base.client(key))
+    fn client(&self, key: &PublicKey) -> Result<Option<ClientRecord>> {
+        match self.clients.get(key) {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.base.client(key),
+        }
     }
-    fn tx_applied(&self, id: &Hash) -> bool {
-        self.txs.contains(id) || self.base.tx_applied(id)
+    fn tx_applied(&self, id: &Hash) -> Result<bool> {
+        Ok(self.txs.contains(id) || self.base.tx_applied(id)?)
     }
-    fn deposit_exists(&self, id: &Hash) -> bool {
-        self.deposits.contains(id) || self.base.deposit_exists(id)
+    fn deposit_exists(&self, id: &Hash) -> Result<bool> {
+        Ok(self.deposits.contains(id) || self.base.deposit_exists(id)?)
     }
-    fn case(&self, id: &str) -> Option<CaseRecord> {
-        self.cases.get(id).cloned().or_else(|| self.base.case(id))
+    fn case(&self, id: &str) -> Result<Option<CaseRecord>> {
+        match self.cases.get(id) {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.base.case(id),
+        }
     }
-    fn attached(&self, case: &str, deposit: &Hash) -> bool {
-        self.attached.contains(&(case.to_string(), *deposit)) || self.base.attached(case, deposit)
+    fn attached(&self, case: &str, deposit: &Hash) -> Result<bool> {
+        Ok(self.attached.contains(&(case.to_string(), *deposit)) || self.base.attached(case, deposit)?)
     }
-    fn member_entries(&self) -> Vec<MemberEntry> {
-        let mut e = self.base.member_entries();
+    fn member_entries(&self) -> Result<Vec<MemberEntry>> {
+        let mut e = self.base.member_entries()?;
         e.extend(self.member.iter().cloned());
-        e
+        Ok(e)
     }
-    fn evidence_recorded(&self, key: &Hash) -> bool {
-        self.evidence.contains(key) || self.base.evidence_recorded(key)
+    fn evidence_recorded(&self, key: &Hash) -> Result<bool> {
+        Ok(self.evidence.contains(key) || self.base.evidence_recorded(key)?)
     }
     fn log_frontier(&self) -> Result<Frontier> {
         let mut f = self.base.log_frontier()?;
@@ -661,25 +676,25 @@ pub struct WithLog<'a> {
 }
 
 impl StateView for WithLog<'_> {
-    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
+    fn client(&self, key: &PublicKey) -> Result<Option<ClientRecord>> {
         self.base.client(key)
     }
-    fn tx_applied(&self, id: &Hash) -> bool {
+    fn tx_applied(&self, id: &Hash) -> Result<bool> {
         self.base.tx_applied(id)
     }
-    fn deposit_exists(&self, id: &Hash) -> bool {
+    fn deposit_exists(&self, id: &Hash) -> Result<bool> {
         self.base.deposit_exists(id)
     }
-    fn case(&self, id: &str) -> Option<CaseRecord> {
+    fn case(&self, id: &str) -> Result<Option<CaseRecord>> {
         self.base.case(id)
     }
-    fn attached(&self, case: &str, deposit: &Hash) -> bool {
+    fn attached(&self, case: &str, deposit: &Hash) -> Result<bool> {
         self.base.attached(case, deposit)
     }
-    fn member_entries(&self) -> Vec<MemberEntry> {
+    fn member_entries(&self) -> Result<Vec<MemberEntry>> {
         self.base.member_entries()
     }
-    fn evidence_recorded(&self, key: &Hash) -> bool {
+    fn evidence_recorded(&self, key: &Hash) -> Result<bool> {
         self.base.evidence_recorded(key)
     }
     fn log_frontier(&self) -> Result<Frontier> {
@@ -715,7 +730,9 @@ pub fn check_txs_stateless(spec: &ChainSpec, txs: &[Transaction], checked: SigCh
 
 /// Check a proposed or replayed block against the tip and the state, and return its changes.
 /// Verifies header links, the transaction root, every signature and every state rule, and that
-/// the header's state root is the one the changes produce.
+/// the header's state root is the one the changes produce. A failed state read stops the check
+/// with that [`LedgerError::StateStorage`], unwrapped: the block is then neither valid nor
+/// invalid ([`LedgerError::is_storage`]).
 pub fn apply_block(spec: &ChainSpec, state: &dyn StateView, tip: &Tip, block: &Block) -> Result<Vec<Change>> {
     apply_block_with(spec, state, tip, block, &verify_all)
 }
@@ -835,7 +852,14 @@ fn apply_block_inner(
 ) -> Result<Applied> {
     let h = &block.header;
     let bad = |reason: String| LedgerError::InvalidBlock { height: h.height, reason };
-    let m = membership_of(spec, state).map_err(|e| bad(format!("validator-set history: {e}")))?;
+    // A storage failure is passed on as it is: no verdict on the block.
+    let m = membership_of(spec, state).map_err(|e| {
+        if e.is_storage() {
+            e
+        } else {
+            bad(format!("validator-set history: {e}"))
+        }
+    })?;
     let version = header_version(spec, &m, h.height);
     if h.version != version {
         return Err(bad(format!("header version {} is not {version}", h.version)));
@@ -882,7 +906,15 @@ fn apply_block_inner(
     }
     check_last_commit(spec, &m, tip, block)?;
     let mut ov = Overlay::at_height(state, h.height);
-    let in_block = |i: usize| move |e| LedgerError::TxInBlock { height: h.height, index: i, source: Box::new(e) };
+    let in_block = |i: usize| {
+        move |e: LedgerError| {
+            if e.is_storage() {
+                e
+            } else {
+                LedgerError::TxInBlock { height: h.height, index: i, source: Box::new(e) }
+            }
+        }
+    };
     match &stateless {
         Stateless::Check(checked) => {
             let ids = check_txs_stateless(spec, &block.txs, *checked).map_err(|e| bad(e.to_string()))?;
@@ -976,14 +1008,16 @@ pub struct Built {
 }
 
 /// Build the next block from candidate transactions: each candidate that passes every check is
-/// included, in order; the others are returned with their reason.
+/// included, in order; the others are returned with their reason. A failed state read stops the
+/// build with that [`LedgerError::StateStorage`] (no candidate is refused for it): the only
+/// error.
 pub fn build_block(
     spec: &ChainSpec,
     state: &dyn StateView,
     tip: &Tip,
     candidates: Vec<Transaction>,
     proposing: Proposing,
-) -> Built {
+) -> Result<Built> {
     build_block_with(spec, state, tip, candidates, proposing, &verify_all)
 }
 
@@ -995,7 +1029,7 @@ pub fn build_block_with(
     candidates: Vec<Transaction>,
     proposing: Proposing,
     checked: SigChecked,
-) -> Built {
+) -> Result<Built> {
     let candidates = candidates
         .into_iter()
         .map(|tx| {
@@ -1016,7 +1050,7 @@ pub fn build_block_ids(
     candidates: Vec<(Transaction, Hash)>,
     proposing: Proposing,
     checked: SigChecked,
-) -> Built {
+) -> Result<Built> {
     let mut ov = Overlay::at_height(state, tip.height + 1);
     let mut txs = Vec::new();
     let mut rejected = Vec::new();
@@ -1045,6 +1079,8 @@ pub fn build_block_ids(
                 deposits += weight;
                 txs.push(tx);
             }
+            // A failed read refuses no candidate: the build stops.
+            Err(e) if e.is_storage() => return Err(e),
             Err(e) => {
                 rejected.push((tx, e));
                 rejected_ids.push(id);
@@ -1052,24 +1088,29 @@ pub fn build_block_ids(
         }
     }
     let changes = ov.into_changes();
-    // The log after this block, on a chain whose headers commit to it. Like the history below,
-    // it was stored by this node; if it cannot be read, the header names the empty log and
-    // every validator refuses the block (a proposer cannot return an error here).
-    let log = spec.genesis.log_in_header.then(|| {
-        state
-            .log_frontier()
-            .and_then(|mut f| f.append_changes(&changes).map(|()| (f.size(), f.root())))
-            .unwrap_or((0, Hash::sha256(b"")))
-    });
+    // The log after this block, on a chain whose headers commit to it. A failed read stops the
+    // build; a log that cannot grow (past its size limit) gives a header naming the empty log,
+    // which every validator refuses.
+    let log = match spec.genesis.log_in_header {
+        false => None,
+        true => match state.log_frontier() {
+            Err(e) if e.is_storage() => return Err(e),
+            f => Some(
+                f.and_then(|mut f| f.append_changes(&changes).map(|()| (f.size(), f.root())))
+                    .unwrap_or((0, Hash::sha256(b""))),
+            ),
+        },
+    };
     let header = match membership_of(spec, state) {
         Ok(m) => next_header_in(spec, &m, tip, &txs, &changes, &proposing, log),
-        // The history was stored by this node; if it cannot be read, this header names the
+        Err(e) if e.is_storage() => return Err(e),
+        // The history was stored by this node; if it does not apply, this header names the
         // genesis set and every validator will refuse the block.
         Err(_) => {
             next_header_in(spec, &Membership::new(spec.validator_set.clone()), tip, &txs, &changes, &proposing, log)
         }
     };
-    Built { block: Block { header, last_commit: proposing.last_commit, txs }, changes, rejected, rejected_ids }
+    Ok(Built { block: Block { header, last_commit: proposing.last_commit, txs }, changes, rejected, rejected_ids })
 }
 
 /// The header version at `height`: 4 on a chain whose genesis sets `log_in_header`; else 2
@@ -1229,26 +1270,26 @@ impl MemState {
 }
 
 impl StateView for MemState {
-    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
-        self.clients.get(key).cloned()
+    fn client(&self, key: &PublicKey) -> Result<Option<ClientRecord>> {
+        Ok(self.clients.get(key).cloned())
     }
-    fn tx_applied(&self, id: &Hash) -> bool {
-        self.txs.contains(id)
+    fn tx_applied(&self, id: &Hash) -> Result<bool> {
+        Ok(self.txs.contains(id))
     }
-    fn deposit_exists(&self, id: &Hash) -> bool {
-        self.deposits.contains_key(id)
+    fn deposit_exists(&self, id: &Hash) -> Result<bool> {
+        Ok(self.deposits.contains_key(id))
     }
-    fn case(&self, id: &str) -> Option<CaseRecord> {
-        self.cases.get(id).cloned()
+    fn case(&self, id: &str) -> Result<Option<CaseRecord>> {
+        Ok(self.cases.get(id).cloned())
     }
-    fn attached(&self, case: &str, deposit: &Hash) -> bool {
-        self.attached.contains(&(case.to_string(), *deposit))
+    fn attached(&self, case: &str, deposit: &Hash) -> Result<bool> {
+        Ok(self.attached.contains(&(case.to_string(), *deposit)))
     }
-    fn member_entries(&self) -> Vec<MemberEntry> {
-        self.member.clone()
+    fn member_entries(&self) -> Result<Vec<MemberEntry>> {
+        Ok(self.member.clone())
     }
-    fn evidence_recorded(&self, key: &Hash) -> bool {
-        self.evidence.contains(key)
+    fn evidence_recorded(&self, key: &Hash) -> Result<bool> {
+        Ok(self.evidence.contains(key))
     }
     fn log_frontier(&self) -> Result<Frontier> {
         Ok(self.log.clone())

@@ -128,7 +128,8 @@ impl TestChain {
     pub fn commit(&mut self, txs: Vec<Transaction>) -> Vec<(Transaction, crate::LedgerError)> {
         let set = self.set_at(self.tip.height + 1);
         let proposer = set.validators[(self.tip.height as usize) % set.len()].key;
-        let built = build_block(&self.spec, &self.state, &self.tip, txs, self.proposing(proposer));
+        let built = build_block(&self.spec, &self.state, &self.tip, txs, self.proposing(proposer))
+            .expect("an in-memory state reads without failing");
         let cert = self.certify(&built.block, 0);
         self.state.apply(&built.changes);
         self.tip = Tip::after(&built.block.header);

@@ -198,7 +198,7 @@ fn vouched_signatures_are_skipped_only_for_the_exact_signature() {
     let good_sig = good.signature;
     let vouch = move |id: &Hash, sig: &curia_ledger::crypto::Signature| *id == good_id && *sig == good_sig;
     let proposer = c.spec.genesis.validators[0].key;
-    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![good.clone()], c.proposing(proposer), &vouch);
+    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![good.clone()], c.proposing(proposer), &vouch).unwrap();
     assert!(built.rejected.is_empty());
     assert!(apply_block_with(&c.spec, &c.state, &Tip::genesis(&c.spec), &built.block, &vouch).is_ok());
 
@@ -206,9 +206,10 @@ fn vouched_signatures_are_skipped_only_for_the_exact_signature() {
     // and refused, both when building and when applying.
     let mut forged = good;
     forged.signature.0[10] ^= 1;
-    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![forged.clone()], c.proposing(proposer), &vouch);
+    let built =
+        build_block_with(&c.spec, &c.state, &c.tip, vec![forged.clone()], c.proposing(proposer), &vouch).unwrap();
     assert!(matches!(built.rejected[0].1, LedgerError::BadSignature { .. }), "{:?}", built.rejected);
-    let mut block = build_block_with(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer), &vouch).block;
+    let mut block = build_block_with(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer), &vouch).unwrap().block;
     block.txs = vec![forged];
     block.header.tx_root = curia_ledger::merkle::root(&block.txs.iter().map(|t| t.leaf_hash()).collect::<Vec<_>>());
     block.header.tx_count = 1;
@@ -224,7 +225,7 @@ fn blocks_carry_the_previous_certificate() {
     use curia_ledger::state::{apply_block, build_block, Tip};
     let (c, _) = chain_with_deposits();
     let proposer = c.spec.genesis.validators[2].key;
-    let next = || build_block(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer)).block;
+    let next = || build_block(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer)).unwrap().block;
     let good = next();
     assert_eq!(good.last_commit.as_ref(), Some(&c.blocks[1].1));
     assert!(apply_block(&c.spec, &c.state, &c.tip, &good).is_ok());
@@ -248,7 +249,8 @@ fn blocks_carry_the_previous_certificate() {
     assert!(e.contains("carried certificate hash"), "{e}");
     // The first block carries nothing.
     let fresh = TestChain::new(4);
-    let mut first = build_block(&fresh.spec, &fresh.state, &fresh.tip, vec![], fresh.proposing(proposer)).block;
+    let mut first =
+        build_block(&fresh.spec, &fresh.state, &fresh.tip, vec![], fresh.proposing(proposer)).unwrap().block;
     assert_eq!((first.last_commit.is_none(), first.header.last_commit_hash), (true, Hash::ZERO));
     first.last_commit = Some(c.blocks[0].1.clone());
     first.header.last_commit_hash = last_commit_hash(first.last_commit.as_ref());

@@ -62,7 +62,7 @@ fn a_header_naming_another_log_is_refused() {
     let (c, _) = log_chain();
     let tx = c.deposit("platform", b"one more", 20);
     let proposer = c.set_at(c.tip.height + 1).validators[0].key;
-    let built = build_block(&c.spec, &c.state, &c.tip, vec![tx], c.proposing(proposer));
+    let built = build_block(&c.spec, &c.state, &c.tip, vec![tx], c.proposing(proposer)).unwrap();
     assert!(built.rejected.is_empty());
     // The honest block applies.
     apply_block(&c.spec, &c.state, &c.tip, &built.block).unwrap();

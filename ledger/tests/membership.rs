@@ -87,7 +87,7 @@ fn a_block_that_names_the_old_set_after_activation_is_refused() {
     // Height h + 2: build with the right history, then forge the header to the genesis set.
     let set = c.set_at(c.tip.height + 1);
     let proposer = set.validators[0].key;
-    let built = build_block(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer));
+    let built = build_block(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer)).unwrap();
     assert!(apply_block(&c.spec, &c.state, &c.tip, &built.block).is_ok());
     let mut forged = built.block.clone();
     forged.header.validators_hash = c.spec.validators_hash;

@@ -137,6 +137,11 @@ impl From<NodeError> for ApiError {
 
 impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
+        // A failed state read is the node's failure (500 `storage`), not a refusal of the request.
+        if e.is_storage() {
+            tracing::error!(error = %e, "store read failed");
+            return ApiError::new("storage", e.to_string());
+        }
         ApiError::new(e.code(), e.to_string())
     }
 }
@@ -704,10 +709,7 @@ fn read_refusal(e: ApiError) -> Response {
 /// 403 `forbidden_reader` unless `reader` [`may_read_cases`] in the committed state (a store
 /// read: call it on the blocking pool).
 fn check_case_reader(spec: &ChainSpec, store: &Store, reader: &curia_ledger::crypto::PublicKey) -> ApiResult<()> {
-    let state = store.state();
-    let allowed = may_read_cases(spec, &state, reader);
-    state.finish()?;
-    if !allowed {
+    if !may_read_cases(spec, &store.state(), reader)? {
         return Err(ApiError::new(
             "forbidden_reader",
             format!("key {reader} may not read cases (only judges, auditors and court validators may)"),

@@ -16,9 +16,10 @@
 //!   [`MAX_GOSSIP_CHECKS`] frames at a time (further frames are dropped and counted, since the
 //!   transactions still reach every node inside blocks). The loop only runs the cheap state
 //!   checks of admission.
-//! - Store reads that fail surface as errors (the store adapter's `read_state` returns the first
-//!   read error), and the driver stops with it: a node must not vote or commit on a state it
-//!   could not read.
+//! - Store reads that fail surface as errors (each state read returns
+//!   `LedgerError::StateStorage`, which the executor turns into a store error), and the driver
+//!   stops with it: a node must not vote or commit on a state it could not read. A submission
+//!   whose state checks could not read the store is refused with `storage` (500).
 //! - Wire frames start with one byte: [`FRAME_CONSENSUS`] for a consensus message,
 //!   [`FRAME_TXS`] for gossiped transactions (canonical encoding, a `u32` count then each),
 //!   [`crate::checkpoints::FRAME_CHECKPOINT_SIG`] for a validator's checkpoint signature,
@@ -186,11 +187,7 @@ impl ChainStore for NodeStore {
         self.0.cert(height)
     }
     fn read_state<R>(&self, f: impl FnOnce(&dyn StateView) -> R) -> Result<R, StoreError> {
-        tokio::task::block_in_place(|| {
-            let state = self.0.state();
-            let r = f(&state);
-            state.finish().map(|()| r)
-        })
+        Ok(tokio::task::block_in_place(|| f(&self.0.state())))
     }
     fn commit_block(&mut self, block: &Block, cert: &CommitCertificate, changes: &[Change]) -> Result<Tip, StoreError> {
         self.0.commit_block(block, cert, changes)
@@ -803,16 +800,12 @@ impl Driver {
         checks: Vec<Result<Hash, NodeError>>,
         gossip: bool,
     ) -> Vec<Result<crate::mempool::Admitted, NodeError>> {
-        let state = self.store.state();
         let keep = if gossip { txs.clone() } else { Vec::new() };
-        let mut results = self.exec.pool_mut().0.admit(&state, txs, checks);
-        // A failed read makes every answer above meaningless (a replay could look new): take back
-        // what was admitted and refuse the submission as a storage error.
-        if let Err(e) = state.finish() {
+        // A transaction whose checks could not read the store is refused with that storage
+        // error (never admitted, never a rule's refusal); the others' answers stand.
+        let results = self.exec.pool_mut().0.admit(&self.store.state(), txs, checks);
+        if let Some(e) = results.iter().find_map(|r| r.as_ref().err().filter(|e| matches!(e, NodeError::Storage(_)))) {
             tracing::error!(error = %e, "store read failed while admitting transactions");
-            let admitted: Vec<Hash> = results.iter().filter_map(|r| r.as_ref().ok().map(|a| a.tx_id)).collect();
-            self.exec.pool_mut().0.remove(&admitted);
-            results = results.iter().map(|_| Err(NodeError::Storage(e.to_string()))).collect();
         }
         // `gossip` is true for a client's submission (this node gossips what it accepts) and
         // false for a peer's gossip, whose already-known refusals are honest races.

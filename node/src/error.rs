@@ -49,8 +49,20 @@ pub enum NodeError {
     #[error("storage: {0}")]
     Storage(String),
     /// The ledger rejected the transaction (bad shape, signature, sender, role, replay, ...).
+    /// Never a storage failure: [`LedgerError::StateStorage`] converts to [`NodeError::Storage`].
     #[error(transparent)]
-    Rejected(#[from] LedgerError),
+    Rejected(LedgerError),
+}
+
+impl From<LedgerError> for NodeError {
+    /// A rejection, except that a failed state read is a storage error (no verdict on the
+    /// transaction).
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::StateStorage { .. } => NodeError::Storage(e.to_string()),
+            e => NodeError::Rejected(e),
+        }
+    }
 }
 
 impl NodeError {

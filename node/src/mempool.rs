@@ -151,7 +151,7 @@ impl Mempool {
     fn precheck(&self, state: &dyn StateView, tx: &Transaction, id: &Hash) -> Result<(), NodeError> {
         check_sender(state, tx)?;
         check_evidence(&self.spec, state, tx, id)?;
-        if state.tx_applied(id) {
+        if state.tx_applied(id)? {
             return Err(LedgerError::DuplicateTx(*id).into());
         }
         if self.txs.contains_key(id) {
@@ -296,6 +296,9 @@ pub fn check_admission(spec: &ChainSpec, state: &dyn StateView, txs: &[Transacti
 ///   `not_enough_approval_power`), 400 `bad_signature` for a forged approval, the change's own
 ///   rules (422 `membership_seq`, `validator_key_used_before`, `too_few_validators`, ...).
 ///
+/// A check that cannot read `state` answers that transaction with [`NodeError::Storage`] (the
+/// ledger's `StateStorage`), never with a rule's refusal.
+///
 /// So a refusal names its reason at submission, never "accepted" then dropped. A second
 /// membership change with the sequence number of one pending in this mempool is refused by
 /// [`Mempool::admit`] (422 `membership_seq`). What can still be dropped later: two changes with
@@ -383,7 +386,7 @@ fn check_sender(state: &dyn StateView, tx: &Transaction) -> Result<(), NodeError
     }
     let sender = &tx.body.sender;
     let client =
-        state.client(sender).filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
+        state.client(sender)?.filter(|c| c.active).ok_or_else(|| LedgerError::UnknownSender(sender.to_string()))?;
     let role = tx.body.payload.allowed_role();
     if client.role != role {
         return Err(LedgerError::WrongRole {

@@ -432,8 +432,6 @@ struct ChainDeposits<'a> {
     height: u64,
     /// The last whole block read for a lookup (blocks from before the per-transaction layout).
     cached: RefCell<Option<Block>>,
-    /// The first read error of a lookup.
-    error: RefCell<Option<StoreError>>,
 }
 
 impl ChainDeposits<'_> {
@@ -482,28 +480,26 @@ impl ChainDeposits<'_> {
 }
 
 impl StateView for ChainDeposits<'_> {
-    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
+    fn client(&self, key: &PublicKey) -> Result<Option<ClientRecord>, LedgerError> {
         self.scratch.client(key)
     }
-    fn tx_applied(&self, id: &Hash) -> bool {
+    fn tx_applied(&self, id: &Hash) -> Result<bool, LedgerError> {
         self.scratch.tx_applied(id)
     }
-    fn deposit_exists(&self, id: &Hash) -> bool {
-        self.lookup(id).unwrap_or_else(|e| {
-            self.error.borrow_mut().get_or_insert(e);
-            false
-        })
+    fn deposit_exists(&self, id: &Hash) -> Result<bool, LedgerError> {
+        self.lookup(id)
+            .map_err(|e| LedgerError::StateStorage { reason: format!("audit deposit lookup: {e}"), code: e.code() })
     }
-    fn case(&self, id: &str) -> Option<CaseRecord> {
+    fn case(&self, id: &str) -> Result<Option<CaseRecord>, LedgerError> {
         self.scratch.case(id)
     }
-    fn attached(&self, case: &str, deposit: &Hash) -> bool {
+    fn attached(&self, case: &str, deposit: &Hash) -> Result<bool, LedgerError> {
         self.scratch.attached(case, deposit)
     }
-    fn member_entries(&self) -> Vec<MemberEntry> {
+    fn member_entries(&self) -> Result<Vec<MemberEntry>, LedgerError> {
         self.scratch.member_entries()
     }
-    fn evidence_recorded(&self, key: &Hash) -> bool {
+    fn evidence_recorded(&self, key: &Hash) -> Result<bool, LedgerError> {
         self.scratch.evidence_recorded(key)
     }
     fn log_frontier(&self) -> Result<Frontier, LedgerError> {
@@ -516,15 +512,6 @@ impl AuditState for ChainDeposits<'_> {
         self.scratch.apply_changes(changes)?;
         self.height += 1;
         Ok(())
-    }
-    fn take_error(&mut self) -> Option<LedgerError> {
-        let mine = self
-            .error
-            .borrow_mut()
-            .take()
-            .map(|e| LedgerError::StateStorage { reason: format!("audit deposit lookup: {e}"), code: e.code() });
-        let theirs = self.scratch.take_error();
-        mine.or(theirs)
     }
     fn stats(&self) -> Stats {
         self.scratch.stats()
@@ -556,7 +543,7 @@ pub fn audit_store(
     } else {
         let scratch = ScratchState::create_without_deposits(spec, options.scratch_parent.as_deref())?;
         let path = scratch.path().to_path_buf();
-        let state = ChainDeposits { scratch, store, height: 0, cached: RefCell::new(None), error: RefCell::new(None) };
+        let state = ChainDeposits { scratch, store, height: 0, cached: RefCell::new(None) };
         let r = replay(store, options, Auditor::new(spec, state), progress);
         // The scratch state was dropped (and its directory removed) inside `replay`.
         debug_assert!(!path.exists());

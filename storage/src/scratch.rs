@@ -21,10 +21,9 @@
 //!   always absent) have theirs with bloom filters; clients, cases and attachments share a small
 //!   family. Memory is bounded by the memtables and one block cache (index and filter blocks go
 //!   through it too): about [`MEMORY_BUDGET`] bytes.
-//! - [`StateView`] reads cannot fail: the first read error is kept and handed to the auditor by
-//!   [`AuditState::take_error`], which discards the block's result.
+//! - A failed read is [`LedgerError::StateStorage`] (code of the [`StoreError`]), which the
+//!   auditor reports as an incomplete audit, never as a verdict on the block.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use curia_ledger::audit::AuditState;
@@ -72,7 +71,6 @@ pub struct ScratchState {
     dir: Option<PathBuf>,
     stats: Stats,
     members: Vec<curia_ledger::membership::MemberEntry>,
-    error: RefCell<Option<StoreError>>,
     write: WriteOptions,
     /// Whether deposit IDs are kept ([`ScratchState::create_without_deposits`]: no).
     keep_deposits: bool,
@@ -108,8 +106,8 @@ impl ScratchState {
     }
 
     /// [`ScratchState::create`] for a replay that finds deposits elsewhere: deposit IDs are
-    /// counted but not written, and [`StateView::deposit_exists`] must not be asked (it answers
-    /// `false` and keeps an error, which stops the audit as incomplete). The audit of a store
+    /// counted but not written, and [`StateView::deposit_exists`] must not be asked (it returns
+    /// an error, which stops the audit as incomplete). The audit of a store
     /// wraps it so that `attach_deposit` looks the deposit up in the audited chain instead
     /// (docs/storage.md, "Audit"): a replay then writes one key per transaction, not one per
     /// deposit.
@@ -153,7 +151,6 @@ impl ScratchState {
             dir: Some(dir.to_path_buf()),
             stats: Stats::default(),
             members: Vec::new(),
-            error: RefCell::new(None),
             write,
             keep_deposits,
         };
@@ -191,33 +188,23 @@ impl ScratchState {
         self.db().write_opt(wb, &self.write).map_err(StoreError::rocks("write scratch state"))
     }
 
-    fn get(&self, fam: &str, key: &[u8]) -> Option<Vec<u8>> {
+    fn get(&self, fam: &str, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
         match self.db().get_pinned_cf(self.cf(fam), key) {
-            Ok(v) => v.map(|v| v.to_vec()),
-            Err(e) => {
-                self.error.borrow_mut().get_or_insert(StoreError::rocks(format!("read scratch {fam}"))(e));
-                None
-            }
+            Ok(v) => Ok(v.map(|v| v.to_vec())),
+            Err(e) => Err(ledger_error(StoreError::rocks(format!("read scratch {fam}"))(e))),
         }
     }
 
-    fn exists(&self, fam: &str, key: &[u8]) -> bool {
+    fn exists(&self, fam: &str, key: &[u8]) -> Result<bool, LedgerError> {
         match self.db().get_pinned_cf(self.cf(fam), key) {
-            Ok(v) => v.is_some(),
-            Err(e) => {
-                self.error.borrow_mut().get_or_insert(StoreError::rocks(format!("read scratch {fam}"))(e));
-                false
-            }
+            Ok(v) => Ok(v.is_some()),
+            Err(e) => Err(ledger_error(StoreError::rocks(format!("read scratch {fam}"))(e))),
         }
     }
+}
 
-    fn corrupt(&self, what: &str, key: &[u8], reason: String) {
-        self.error.borrow_mut().get_or_insert(StoreError::Corrupt {
-            cf: "audit scratch",
-            key: format!("{what} {}", hex::encode(key)),
-            reason,
-        });
-    }
+fn corrupt(what: &str, key: &[u8], reason: String) -> LedgerError {
+    ledger_error(StoreError::Corrupt { cf: "audit scratch", key: format!("{what} {}", hex::encode(key)), reason })
 }
 
 impl Drop for ScratchState {
@@ -285,47 +272,37 @@ fn encode_case(r: &CaseRecord) -> [u8; 33] {
 }
 
 impl StateView for ScratchState {
-    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
+    fn client(&self, key: &PublicKey) -> Result<Option<ClientRecord>, LedgerError> {
         let k = client_key(key);
-        let v = self.get(OTHER, &k)?;
-        match decode_client(&v) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                self.corrupt("client", &k, e.0);
-                None
-            }
-        }
+        let Some(v) = self.get(OTHER, &k)? else { return Ok(None) };
+        decode_client(&v).map(Some).map_err(|e| corrupt("client", &k, e.0))
     }
-    fn tx_applied(&self, id: &Hash) -> bool {
+    fn tx_applied(&self, id: &Hash) -> Result<bool, LedgerError> {
         self.exists(TXS, &id.0)
     }
-    fn deposit_exists(&self, id: &Hash) -> bool {
+    fn deposit_exists(&self, id: &Hash) -> Result<bool, LedgerError> {
         if !self.keep_deposits {
-            self.corrupt("deposit", &id.0, "this scratch state keeps no deposit IDs".into());
-            return false;
+            return Err(corrupt("deposit", &id.0, "this scratch state keeps no deposit IDs".into()));
         }
         self.exists(DEPOSITS, &id.0)
     }
-    fn case(&self, id: &str) -> Option<CaseRecord> {
+    fn case(&self, id: &str) -> Result<Option<CaseRecord>, LedgerError> {
         let k = case_key(id);
-        let v = self.get(OTHER, &k)?;
+        let Some(v) = self.get(OTHER, &k)? else { return Ok(None) };
         match <[u8; 33]>::try_from(v.as_slice()) {
             Ok(b) if b[32] <= 1 => {
-                Some(CaseRecord { owner: PublicKey(b[..32].try_into().expect("32 bytes")), open: b[32] == 1 })
+                Ok(Some(CaseRecord { owner: PublicKey(b[..32].try_into().expect("32 bytes")), open: b[32] == 1 }))
             }
-            _ => {
-                self.corrupt("case", &k, format!("{} bytes, not a case record", v.len()));
-                None
-            }
+            _ => Err(corrupt("case", &k, format!("{} bytes, not a case record", v.len()))),
         }
     }
-    fn attached(&self, case: &str, deposit: &Hash) -> bool {
+    fn attached(&self, case: &str, deposit: &Hash) -> Result<bool, LedgerError> {
         self.exists(OTHER, &attached_key(case, deposit))
     }
-    fn member_entries(&self) -> Vec<curia_ledger::membership::MemberEntry> {
-        self.members.clone()
+    fn member_entries(&self) -> Result<Vec<curia_ledger::membership::MemberEntry>, LedgerError> {
+        Ok(self.members.clone())
     }
-    fn evidence_recorded(&self, key: &Hash) -> bool {
+    fn evidence_recorded(&self, key: &Hash) -> Result<bool, LedgerError> {
         self.exists(OTHER, &evidence_key(key))
     }
     /// The scratch state keeps no deposit log: the auditor replays the log beside it and hands
@@ -384,14 +361,14 @@ impl AuditState for ScratchState {
                     Change::CaseClosed { case_id } => {
                         // As in memory: the case keeps its owner and is no longer open. A case
                         // opened in this same block is in the batch, not yet readable.
-                        let owner = changes
-                            .iter()
-                            .rev()
-                            .find_map(|c| match c {
-                                Change::CaseOpened { case_id: id, owner } if id == case_id => Some(*owner),
-                                _ => None,
-                            })
-                            .or_else(|| self.case(case_id).map(|r| r.owner));
+                        let opened = changes.iter().rev().find_map(|c| match c {
+                            Change::CaseOpened { case_id: id, owner } if id == case_id => Some(*owner),
+                            _ => None,
+                        });
+                        let owner = match opened {
+                            Some(owner) => Some(owner),
+                            None => self.case(case_id)?.map(|r| r.owner),
+                        };
                         if let Some(owner) = owner {
                             wb.put_cf(other, case_key(case_id), encode_case(&CaseRecord { owner, open: false }));
                         }
@@ -400,17 +377,10 @@ impl AuditState for ScratchState {
                 }
             }
         }
-        if let Some(e) = self.error.borrow_mut().take() {
-            return Err(ledger_error(e));
-        }
         self.write(wb).map_err(ledger_error)?;
         self.stats = stats;
         self.members.extend(members);
         Ok(())
-    }
-
-    fn take_error(&mut self) -> Option<LedgerError> {
-        self.error.borrow_mut().take().map(ledger_error)
     }
 
     fn stats(&self) -> Stats {

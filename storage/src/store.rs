@@ -16,7 +16,6 @@
 //! - Every value is checksummed (see [`crate::codec`]) and checked again when read; a read that
 //!   fails its check returns [`StoreError::Corrupt`] and never the bad bytes.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +30,7 @@ use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
 use curia_ledger::state::{apply_block, next_state_root, CaseRecord, Change, ClientRecord, StateView, Tip};
 use curia_ledger::tx::Payload;
+use curia_ledger::LedgerError;
 use rocksdb::{
     BlockBasedOptions, Cache, ChecksumType, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
     IteratorMode, Options, ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
@@ -698,18 +698,16 @@ impl Store {
 
     /// A [`StateView`] over the store's committed state.
     pub fn state(&self) -> StoreState<'_> {
-        StoreState { store: self, error: RefCell::new(None) }
+        StoreState { store: self }
     }
 
     /// Run the ledger's state transition for `block` on top of the tip, against the state on disk.
-    /// Returns the block's changes, ready for [`Store::commit_block`].
+    /// Returns the block's changes, ready for [`Store::commit_block`]. A failed read is
+    /// `StoreError::Ledger(LedgerError::StateStorage { .. })` (its code is the storage error's),
+    /// never the block's verdict.
     pub fn execute(&self, block: &Block) -> Result<Vec<Change>, StoreError> {
         let tip = self.tip();
-        let state = self.state();
-        let r = apply_block(&self.spec, &state, &tip, block);
-        // A read error makes the result meaningless whatever it was.
-        state.finish()?;
-        Ok(r?)
+        Ok(apply_block(&self.spec, &self.state(), &tip, block)?)
     }
 
     /// Commit a block: block, certificate, header, state changes, indexes, the new tip and the
@@ -1149,63 +1147,43 @@ impl Store {
     }
 }
 
-/// The store's committed state as a [`StateView`]. `StateView` cannot return errors, so the
-/// first read error is kept and every later answer is meaningless: callers must call
-/// [`StoreState::finish`] (as [`Store::execute`] does) and discard the result if it fails.
+/// The store's committed state as a [`StateView`]. A failed read (RocksDB, checksum, decoding)
+/// is [`LedgerError::StateStorage`] carrying the [`StoreError`]'s message and code
+/// ([`state_error`]).
 pub struct StoreState<'a> {
     store: &'a Store,
-    error: RefCell<Option<StoreError>>,
 }
 
-impl StoreState<'_> {
-    /// The first read error, if any.
-    pub fn finish(self) -> Result<(), StoreError> {
-        match self.error.into_inner() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-
-    /// Whether a read or write has failed (the error itself comes from [`StoreState::finish`]).
-    pub fn failed(&self) -> bool {
-        self.error.borrow().is_some()
-    }
-
-    fn keep<T: Default>(&self, r: Result<T, StoreError>) -> T {
-        r.unwrap_or_else(|e| {
-            self.error.borrow_mut().get_or_insert(e);
-            T::default()
-        })
-    }
+/// A store failure as the ledger's storage error: `what` was being read.
+fn state_error(what: &str, e: StoreError) -> LedgerError {
+    LedgerError::StateStorage { reason: format!("{what}: {e}"), code: e.code() }
 }
 
 impl StateView for StoreState<'_> {
-    fn client(&self, key: &PublicKey) -> Option<ClientRecord> {
+    fn client(&self, key: &PublicKey) -> Result<Option<ClientRecord>, LedgerError> {
         let s = self.store;
-        self.keep(s.get_decoded(cf::CLIENTS, &key.0, |b| decode_client(b).map_err(|e| e.0)))
+        s.get_decoded(cf::CLIENTS, &key.0, |b| decode_client(b).map_err(|e| e.0)).map_err(|e| state_error("client", e))
     }
-    fn tx_applied(&self, id: &Hash) -> bool {
-        self.keep(self.store.get(cf::TXS, &id.0).map(|v| v.is_some()))
+    fn tx_applied(&self, id: &Hash) -> Result<bool, LedgerError> {
+        self.store.get(cf::TXS, &id.0).map(|v| v.is_some()).map_err(|e| state_error("applied transaction", e))
     }
-    fn deposit_exists(&self, id: &Hash) -> bool {
-        self.keep(self.store.get(cf::DEPOSITS, &id.0).map(|v| v.is_some()))
+    fn deposit_exists(&self, id: &Hash) -> Result<bool, LedgerError> {
+        self.store.get(cf::DEPOSITS, &id.0).map(|v| v.is_some()).map_err(|e| state_error("deposit", e))
     }
-    fn case(&self, id: &str) -> Option<CaseRecord> {
-        self.keep(self.store.case_status(id).map(|s| s.map(|s| s.record)))
+    fn case(&self, id: &str) -> Result<Option<CaseRecord>, LedgerError> {
+        self.store.case_status(id).map(|s| s.map(|s| s.record)).map_err(|e| state_error("case", e))
     }
-    fn attached(&self, case: &str, deposit: &Hash) -> bool {
-        self.keep(self.store.get(cf::ATTACHMENTS, &attachment_key(case, deposit)).map(|v| v.is_some()))
+    fn attached(&self, case: &str, deposit: &Hash) -> Result<bool, LedgerError> {
+        let key = attachment_key(case, deposit);
+        self.store.get(cf::ATTACHMENTS, &key).map(|v| v.is_some()).map_err(|e| state_error("attachment", e))
     }
-    fn member_entries(&self) -> Vec<curia_ledger::membership::MemberEntry> {
-        self.keep(self.store.member_entries())
+    fn member_entries(&self) -> Result<Vec<curia_ledger::membership::MemberEntry>, LedgerError> {
+        self.store.member_entries().map_err(|e| state_error("validator-set history", e))
     }
-    fn evidence_recorded(&self, key: &Hash) -> bool {
-        self.keep(self.store.evidence_recorded(key))
+    fn evidence_recorded(&self, key: &Hash) -> Result<bool, LedgerError> {
+        self.store.evidence_recorded(key).map_err(|e| state_error("evidence record", e))
     }
-    fn log_frontier(&self) -> Result<curia_ledger::deposit_log::Frontier, curia_ledger::LedgerError> {
-        self.store.log_frontier().map_err(|e| curia_ledger::LedgerError::StateStorage {
-            reason: format!("deposit log: {e}"),
-            code: e.code(),
-        })
+    fn log_frontier(&self) -> Result<curia_ledger::deposit_log::Frontier, LedgerError> {
+        self.store.log_frontier().map_err(|e| state_error("deposit log", e))
     }
 }

@@ -7,6 +7,7 @@ use curia_ledger::audit::{AuditSummary, Auditor};
 use curia_ledger::block::Block;
 use curia_ledger::state::{next_header, Change};
 use curia_ledger::testkit::TestChain;
+use curia_ledger::LedgerError;
 use curia_storage::{audit_store, cf, AuditOptions, ScratchState, Store, StoreError};
 
 fn store_with_chain(c: &TestChain) -> (tempfile::TempDir, Store) {
@@ -45,6 +46,18 @@ fn assert_corrupt(e: StoreError, fam: &str, key_part: &str) {
             assert!(key.contains(key_part), "{e}");
         }
         other => panic!("expected corruption in {fam}, got {other}"),
+    }
+}
+
+/// A state read that failed on corruption in `fam` at a key naming `key_part`: the ledger's
+/// storage error (never a verdict on the block), carrying the store's code and message.
+fn assert_state_corrupt(e: StoreError, fam: &str, key_part: &str) {
+    match &e {
+        StoreError::Ledger(LedgerError::StateStorage { reason, code }) => {
+            assert_eq!(*code, "storage_corrupt", "{e}");
+            assert!(reason.contains(&format!("column family {fam} at ")) && reason.contains(key_part), "{e}");
+        }
+        other => panic!("expected a state read failing on corruption in {fam}, got {other}"),
     }
 }
 
@@ -114,10 +127,11 @@ fn every_family_is_checked() {
     flip(&store, cf::DIGESTS, &dk, 0);
 
     flip(&store, cf::TXS, &tx_id.0, 5);
-    // The state view keeps the error; execute reports it instead of a wrong answer.
+    // A read of the flipped entry fails; execute reports it instead of a wrong answer.
     let next = common::chain(9, 30);
-    let e = store.execute(&next.blocks[8].0);
-    assert!(e.is_ok() || matches!(e, Err(StoreError::Corrupt { .. })));
+    if let Err(e) = store.execute(&next.blocks[8].0) {
+        assert_state_corrupt(e, cf::TXS, &tx_id.to_hex());
+    }
     let s = audit_both(&store);
     assert_eq!(s.failure.map(|f| f.height), Some(3));
     flip(&store, cf::TXS, &tx_id.0, 5);
@@ -142,7 +156,7 @@ fn state_read_errors_are_not_answers() {
     flip(&store, cf::CLIENTS, &judge.0, 2);
     let full = common::chain(7, 5);
     let e = store.execute(&full.blocks[6].0).unwrap_err();
-    assert_corrupt(e, cf::CLIENTS, "key");
+    assert_state_corrupt(e, cf::CLIENTS, "key");
 }
 
 #[test]
