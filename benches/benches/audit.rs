@@ -26,7 +26,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(deposits));
     for (name, in_memory) in [("scratch", false), ("in_memory", true)] {
-        let options = AuditOptions { scratch_parent: None, in_memory, stop: None };
+        let options = AuditOptions { in_memory, ..AuditOptions::default() };
         let summary = audit_store(s, None, &options, |_| {}).expect("the audit runs");
         assert!(summary.failure.is_none(), "the fixture store audits clean: {:?}", summary.failure);
         assert_eq!(summary.deposits, deposits);
