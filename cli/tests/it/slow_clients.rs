@@ -1,7 +1,8 @@
 //! Slow and greedy clients against a real node (issue 15, item 1): while 200 connections trickle
 //! request bodies and 200 trickle request heads into one validator of a four-node testnet, an
 //! honest platform's deposits through that same node still commit with a p99 latency under
-//! 2 s, and the node's resident memory stays bounded.
+//! half the node's shortest read deadline (5 s; about 0.25 s p50 and under 2 s p99 on a quiet
+//! machine: the test prints them), and the node's resident memory stays bounded.
 //!
 //! The attackers come from many loopback addresses (127.0.3.x), 20 connections each, under the
 //! per-address cap; the honest client comes from 127.0.0.1. An attacker whose connection the
@@ -198,7 +199,13 @@ fn slow_clients_do_not_starve_honest_deposits_or_grow_memory() {
         rss_before / 1024,
         rss_max / 1024,
     );
-    assert!(p99 < Duration::from_secs(2), "p99 {p99:?} under attack (all: {latencies:?})");
+    // Starvation would make honest requests wait for attackers' slots to free, which happens
+    // only at the node's read deadlines (HEADER_READ_TIMEOUT, 10 s, the shorter): bound p99 at
+    // half of that. Not at the 2 s the node achieves on a quiet machine: one consensus round
+    // change (about 2 s, the same for every honest thread at once) already puts a loaded
+    // machine's p99 there, attack or not (seen at 2.04-2.05 s under load average 10+).
+    let bound = curia_node::limits::HEADER_READ_TIMEOUT / 2;
+    assert!(p99 < bound, "p99 {p99:?} under attack, over {bound:?} (all: {latencies:?})");
     // 400 connections each holding up to a 16 KiB head buffer or 8 KiB of body: a few MiB. The
     // bound is generous (allocator, blocks committed meanwhile), and far below what the attack
     // cost before the limits (about 110 MB for 300 connections).
