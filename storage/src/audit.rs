@@ -81,20 +81,23 @@ const BLOCK_IN_FLIGHT: usize =
     2 * curia_ledger::limits::MAX_BLOCK_BYTES + curia_ledger::limits::MAX_BLOCK_DEPOSITS * 100;
 /// Blocks in flight: those queued, the one being read and the one being replayed.
 const BLOCKS_IN_FLIGHT: usize = READ_AHEAD + 2;
-/// The index check's memory: the bucket files' write buffers while the chain is read, then one
-/// pass of records loaded (in memory about 1.25 times their bytes on disk), a read buffer and
-/// an iterator's read-ahead.
-const INDEX_CHECK: usize = crate::audit_index::MAX_BUCKETS * crate::audit_index::BUCKET_BUFFER
-    + crate::audit_index::SORT_BUDGET / 4 * 5
-    + crate::audit_index::BUCKET_READ_BUFFER
-    + crate::audit_index::MERGE_READAHEAD;
-/// What the sized parts add up to (the rest of the budget is for allocator slack, thread
-/// stacks and the program itself).
+/// While the chain is read and replayed: the scratch state, the blocks in flight and the
+/// index check's bucket write buffers.
+const REPLAY_PHASE: usize = crate::scratch::MEMORY_BUDGET_WITHOUT_DEPOSITS
+    + BLOCKS_IN_FLIGHT * BLOCK_IN_FLIGHT
+    + crate::audit_index::MAX_BUCKETS * crate::audit_index::BUCKET_BUFFER;
+/// After it (the replayed state, the blocks and the write buffers are dropped first): each
+/// merging thread's pass of records (in memory about 1.25 times their bytes on disk), read
+/// buffer and iterator read-ahead.
+const MERGE_PHASE: usize = crate::audit_index::MERGE_THREADS
+    * (crate::audit_index::SORT_BUDGET / 4 * 5
+        + crate::audit_index::BUCKET_READ_BUFFER
+        + crate::audit_index::MERGE_READAHEAD);
+/// What the sized parts add up to at the busier phase (the rest of the budget is for allocator
+/// slack, thread stacks and the program itself).
 pub const AUDIT_MEMORY_SIZED: usize = AUDIT_STORE_CACHE
     + AUDIT_MAX_OPEN_FILES as usize * TABLE_READER
-    + crate::scratch::MEMORY_BUDGET_WITHOUT_DEPOSITS
-    + BLOCKS_IN_FLIGHT * BLOCK_IN_FLIGHT
-    + INDEX_CHECK;
+    + if REPLAY_PHASE > MERGE_PHASE { REPLAY_PHASE } else { MERGE_PHASE };
 const _: () = assert!(AUDIT_MEMORY_SIZED + (64 << 20) <= AUDIT_MEMORY_BUDGET, "the audit's parts exceed its budget");
 const _: () = assert!(AUDIT_MEMORY_BUDGET < 1 << 30, "issue 14: under 1 GiB");
 

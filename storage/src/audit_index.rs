@@ -25,6 +25,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use curia_ledger::block::Block;
 use curia_ledger::state::PreparedBlock;
@@ -43,6 +44,9 @@ pub(crate) const BUCKET_BUFFER: usize = 64 << 10;
 pub(crate) const SORT_BUDGET: usize = 64 << 20;
 /// Read-ahead of each family iterator of the merge.
 pub(crate) const MERGE_READAHEAD: usize = 2 << 20;
+/// Threads merging buckets side by side (each holds one pass of records, a read buffer and an
+/// iterator's read-ahead at a time).
+pub(crate) const MERGE_THREADS: usize = 2;
 /// Read buffer of a bucket file while it is loaded.
 pub(crate) const BUCKET_READ_BUFFER: usize = 1 << 20;
 /// Estimated bytes of bucket records per deposit (a deposit record, a digest record and a
@@ -258,45 +262,84 @@ impl Expected {
 
     /// Merge every bucket against the store's four index families (see the module's doc);
     /// returns the fault at the lowest height, if any. Deletes each bucket file once merged.
+    /// Buckets are disjoint key ranges, so [`MERGE_THREADS`] threads merge them side by side,
+    /// each taking the next bucket not yet taken; the fault kept is the lowest over all of them
+    /// ([`IndexFault::before`]), whichever thread found it, so the verdict does not depend on
+    /// the order the buckets were merged in.
     pub(crate) fn merge(&mut self, store: &Store, scope: Scope) -> Result<Option<IndexFault>, StoreError> {
         self.finish_writing()?;
-        let mut best: Option<IndexFault> = None;
         let n = 1usize << self.bits;
-        for b in 0..n {
-            let path = bucket_path(&self.dir, b);
-            let len = std::fs::metadata(&path).map_err(io("read audit bucket", &path))?.len();
-            let passes = len.div_ceil(self.sort_budget).max(1);
-            // The bucket's keys, as their first 8 bytes: [lo, hi) (hi = 2^64 for the last).
-            let width: u128 = 1u128 << (64 - self.bits);
-            let lo = b as u128 * width;
-            for p in 0..passes as u128 {
-                let plo = lo + width * p / passes as u128;
-                let phi = lo + width * (p + 1) / passes as u128;
-                // Keys are uniform: each pass holds about its share of the records.
-                let share = |n: u64| (n / passes + n / passes / 16 + 64) as usize;
-                let [d, g, t] = self.counts[b];
-                let cap = (share(d), share(g), share(t));
-                let (mut deps, mut digests, mut txs) = load(&path, plo, phi, cap)?;
-                deps.sort_unstable_by_key(|a| (a.id, a.loc.height));
-                digests.sort_unstable_by_key(|a| (a.key, a.height));
-                txs.sort_unstable_by_key(|a| (a.id, a.height));
-                let range = Range { lo: plo, hi: phi };
-                let mut keep = |f: Option<IndexFault>| {
-                    if let Some(f) = f {
-                        if best.as_ref().is_none_or(|b| f.before(b)) {
-                            best = Some(f);
+        let next = AtomicUsize::new(0);
+        let this = &*self;
+        let results: Vec<Result<Option<IndexFault>, StoreError>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..MERGE_THREADS.min(n))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut best: Option<IndexFault> = None;
+                        loop {
+                            let b = next.fetch_add(1, Ordering::Relaxed);
+                            if b >= n {
+                                return Ok(best);
+                            }
+                            if let Some(f) = this.merge_bucket(store, scope, b)? {
+                                if best.as_ref().is_none_or(|b| f.before(b)) {
+                                    best = Some(f);
+                                }
+                            }
                         }
-                    }
-                };
-                keep(merge_family(store, cf::TXS, range, scope, &txs, TxView)?);
-                keep(merge_family(store, cf::DEPOSITS, range, scope, &deps, DepView)?);
-                keep(merge_family(store, cf::DIGESTS, range, scope, &digests, DigestView)?);
-                if self.has_log {
-                    keep(merge_family(store, cf::TLOG_INDEX, range, scope, &deps, LeafView)?);
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        let mut best: Option<IndexFault> = None;
+        for r in results {
+            if let Some(f) = r? {
+                if best.as_ref().is_none_or(|b| f.before(b)) {
+                    best = Some(f);
                 }
             }
-            std::fs::remove_file(&path).map_err(io("remove audit bucket", &path))?;
         }
+        Ok(best)
+    }
+
+    /// Merge bucket `b` (in passes of at most the sort budget) and delete its file; returns its
+    /// fault at the lowest height, if any.
+    fn merge_bucket(&self, store: &Store, scope: Scope, b: usize) -> Result<Option<IndexFault>, StoreError> {
+        let mut best: Option<IndexFault> = None;
+        let path = bucket_path(&self.dir, b);
+        let len = std::fs::metadata(&path).map_err(io("read audit bucket", &path))?.len();
+        let passes = len.div_ceil(self.sort_budget).max(1);
+        // The bucket's keys, as their first 8 bytes: [lo, hi) (hi = 2^64 for the last).
+        let width: u128 = 1u128 << (64 - self.bits);
+        let lo = b as u128 * width;
+        for p in 0..passes as u128 {
+            let plo = lo + width * p / passes as u128;
+            let phi = lo + width * (p + 1) / passes as u128;
+            // Keys are uniform: each pass holds about its share of the records.
+            let share = |n: u64| (n / passes + n / passes / 16 + 64) as usize;
+            let [d, g, t] = self.counts[b];
+            let cap = (share(d), share(g), share(t));
+            let (mut deps, mut digests, mut txs) = load(&path, plo, phi, cap)?;
+            deps.sort_unstable_by_key(|a| (a.id, a.loc.height));
+            digests.sort_unstable_by_key(|a| (a.key, a.height));
+            txs.sort_unstable_by_key(|a| (a.id, a.height));
+            let range = Range { lo: plo, hi: phi };
+            let mut keep = |f: Option<IndexFault>| {
+                if let Some(f) = f {
+                    if best.as_ref().is_none_or(|b| f.before(b)) {
+                        best = Some(f);
+                    }
+                }
+            };
+            keep(merge_family(store, cf::TXS, range, scope, &txs, TxView)?);
+            keep(merge_family(store, cf::DEPOSITS, range, scope, &deps, DepView)?);
+            keep(merge_family(store, cf::DIGESTS, range, scope, &digests, DigestView)?);
+            if self.has_log {
+                keep(merge_family(store, cf::TLOG_INDEX, range, scope, &deps, LeafView)?);
+            }
+        }
+        std::fs::remove_file(&path).map_err(io("remove audit bucket", &path))?;
         Ok(best)
     }
 }
