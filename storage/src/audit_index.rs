@@ -112,6 +112,15 @@ impl IndexFault {
     }
 }
 
+/// Keep in `best` the lower of it and `f` (the fault reported is the lowest found).
+fn keep_lowest(best: &mut Option<IndexFault>, f: Option<IndexFault>) {
+    if let Some(f) = f {
+        if best.as_ref().is_none_or(|b| f.before(b)) {
+            *best = Some(f);
+        }
+    }
+}
+
 /// How far the merge looks.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Scope {
@@ -281,11 +290,7 @@ impl Expected {
                             if b >= n {
                                 return Ok(best);
                             }
-                            if let Some(f) = this.merge_bucket(store, scope, b)? {
-                                if best.as_ref().is_none_or(|b| f.before(b)) {
-                                    best = Some(f);
-                                }
-                            }
+                            keep_lowest(&mut best, this.merge_bucket(store, scope, b)?);
                         }
                     })
                 })
@@ -294,11 +299,7 @@ impl Expected {
         });
         let mut best: Option<IndexFault> = None;
         for r in results {
-            if let Some(f) = r? {
-                if best.as_ref().is_none_or(|b| f.before(b)) {
-                    best = Some(f);
-                }
-            }
+            keep_lowest(&mut best, r?);
         }
         Ok(best)
     }
@@ -325,13 +326,7 @@ impl Expected {
             digests.sort_unstable_by_key(|a| (a.key, a.height));
             txs.sort_unstable_by_key(|a| (a.id, a.height));
             let range = Range { lo: plo, hi: phi };
-            let mut keep = |f: Option<IndexFault>| {
-                if let Some(f) = f {
-                    if best.as_ref().is_none_or(|b| f.before(b)) {
-                        best = Some(f);
-                    }
-                }
-            };
+            let mut keep = |f: Option<IndexFault>| keep_lowest(&mut best, f);
             keep(merge_family(store, cf::TXS, range, scope, &txs, TxView)?);
             keep(merge_family(store, cf::DEPOSITS, range, scope, &deps, DepView)?);
             keep(merge_family(store, cf::DIGESTS, range, scope, &digests, DigestView)?);
@@ -568,11 +563,7 @@ fn merge_family<'r, R, V: Expect>(
     view: impl Fn(&'r R) -> V,
 ) -> Result<Option<IndexFault>, StoreError> {
     let mut best: Option<IndexFault> = None;
-    let mut keep = |f: IndexFault| {
-        if best.as_ref().is_none_or(|b| f.before(b)) {
-            best = Some(f);
-        }
-    };
+    let mut keep = |f: IndexFault| keep_lowest(&mut best, Some(f));
     let missing = |w: &V| {
         IndexFault::new(
             w.height(),
