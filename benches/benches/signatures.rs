@@ -1,15 +1,15 @@
 //! ed25519 signature verification, the ceiling of single deposits (every validator verifies every
-//! deposit's signature once): one-by-one strict verification
+//! deposit's signature once): one-by-one verification (receipt format 6.3, cofactored)
 //! (`curia_ledger::crypto::PublicKey::verify`, what a lone transaction costs) against batch
 //! verification (`curia_ledger::crypto::verify_batch`, what the mempool does per submission and
 //! a validator per block) of 64 and 1,000 signatures, with one key for all (one sender) and a
 //! distinct key per signature (many senders: each key is decoded once per batch).
 //!
-//! One more case prices closing the batch's known gap (docs/receipt-format.md 6.3, "Known gap"):
-//! the batch equation cannot tell a signature whose `R` has a small-order component, which
-//! strict verification refuses, so a batch that accepts exactly what strict verification accepts
-//! must also check that every `R` is in the prime-order subgroup (`r_subgroup_check`: decode `R`
-//! and test `l·R = 0`, per signature).
+//! One more case prices what an exact batch would have cost under the old cofactorless rule
+//! (now receipt format 6.4): a batch cannot tell a signature whose `R` has a small-order
+//! component, which that rule refuses, so it would also have had to check that every `R` is in
+//! the prime-order subgroup (`r_subgroup_check`: decode `R` and test `l·R = 0`, per signature).
+//! Under the cofactored rule of 6.3 the batch is exact without it.
 //!
 //! Throughput is in signatures. Bounded by the CPU (one core: criterion runs one thread), so the
 //! figure is per core; `curia_benches::ceiling` measures all cores at once.

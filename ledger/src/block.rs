@@ -409,10 +409,9 @@ impl CommitCertificate {
                 set.quorum_power()
             )));
         }
-        // One by one, never as a batch: batch verification cannot see a torsion component in `R`
-        // (a mixed-order `R = rB + T` passes whenever the batch's coefficient for it kills `T`),
-        // which strict verification and every offline verifier refuse (receipt format 6.3). A
-        // certificate has at most one signature per validator, so this costs little.
+        // One by one, to name the failing signature; the rule is the same as the batch's
+        // (receipt format 6.3, cofactored), so the verdict would be too. A certificate has at
+        // most one signature per validator, so this costs little.
         for (key, msg, sig) in &items {
             key.verify("precommit", msg, sig).map_err(|e| bad(e.to_string()))?;
         }

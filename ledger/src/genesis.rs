@@ -14,7 +14,7 @@
 //!   final check would refuse, with the same reason.
 //! - Founding rules on top of validity ([`ChainSpec::check_founding`]): at least one court.
 //! - Founder signatures: each founding validator signs `tagged("curia/v1/founder", chain_id)`
-//!   (strict ed25519). They are kept in a separate file and never change the chain ID.
+//!   (ed25519, receipt format 6.3). They are kept in a separate file and never change the chain ID.
 
 use serde::{Deserialize, Serialize};
 

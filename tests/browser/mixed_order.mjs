@@ -1,10 +1,9 @@
 // Precommit signatures whose R has a small-order component: R = r·B + T, with T the point of
 // order 2, and S = r + k·a for k = SHA-512(R || A || M) mod L, made with a golden validator's test
-// key (seed = SHA-256("curia-test-key/" || name)). The cofactorless equation of
-// docs/receipt-format.md 6.3 fails (S·B − k·A = r·B ≠ R), so strict verification rejects them,
-// while R is neither of small order nor non-canonically encoded, so the Rust verifier's checks
-// before its batch verification let them through to the batch equation, which holds up to the
-// random batch coefficient times T (zero for an even coefficient).
+// key (seed = SHA-256("curia-test-key/" || name)). The cofactorless equation (docs/receipt-format.md
+// 6.4) fails (S·B − k·A = r·B ≠ R); the cofactored equation of 6.3, the rule of receipts, holds
+// (8·T is the identity), and R is neither of small order nor non-canonically encoded, so every
+// Curia verifier accepts them (the node's batch too, whatever its coefficients).
 
 import { createHash } from 'node:crypto';
 import { ed25519 } from '../../web/node_modules/@noble/curves/ed25519.js';

@@ -263,7 +263,7 @@ class GoldenBytes(unittest.TestCase):
         self.assertEqual(msg.hex(), GOLDEN_HEX["vote_signing_hash"])
         sig = bytes.fromhex(GOLDEN_HEX["signed_vote"])[len(vote):]
         self.assertEqual(vote + sig, bytes.fromhex(GOLDEN_HEX["signed_vote"]))
-        self.assertIsNone(cv.ed25519_verify_strict(SPEC.validators[0]["key"], msg, sig))
+        self.assertIsNone(cv.ed25519_verify(SPEC.validators[0]["key"], msg, sig))
         self.assertEqual(sig.hex(), RECEIPTS["single"]["certificate"]["sigs"][0]["signature"])
         # The test keys are what the fixtures used (ed25519 signatures are deterministic).
         self.assertEqual(public("v0"), SPEC.validators[0]["key"])
@@ -326,6 +326,10 @@ class DocConsistency(unittest.TestCase):
         computed = [cv.tx_id(SPEC.chain_id, body), leaf, n1, n2, cv.sha256(b""), cv.sha256(EVIDENCE["salted"]),
                     cv.sha256(EVIDENCE["single"])]
         known |= {h.hex() for h in computed}
+        # Section 6.3's worked check: the shared ed25519 cases and what it computes from one.
+        with open(ED25519_CASES, encoding="utf-8") as f:
+            known |= set(re.findall(r"[0-9a-f]{64,}", f.read()))
+        known |= {v.hex() if isinstance(v, bytes) else format(v, "x") for v in worked_check().values()}
         self.assertEqual(len(body), 120)
         for h in re.findall(r"\b[0-9a-f]{64}\b", doc):
             self.assertTrue(any(h in k for k in known), h)
@@ -604,7 +608,7 @@ class Tampering(unittest.TestCase):
                 self.assertEqual(sig_check.ok, signer == "outsider", sig_check.detail)
 
     def test_signature_malleability_rejected(self):
-        # S + L is the same signature mathematically; strict verification rejects it.
+        # S + L is the same signature mathematically; verification (doc 6.3, step 1) rejects it.
         g = copy.deepcopy(RECEIPTS["single"])
         sig = bytes.fromhex(g["signature"])
         s = int.from_bytes(sig[32:], "little") + cv.L
@@ -615,7 +619,7 @@ class Tampering(unittest.TestCase):
 
     def test_small_order_R_precommit_rejected(self):
         """A precommit made with v0's real key but R = identity (S = k*a): OpenSSL alone accepts it,
-        strict verification (doc 6.3) rejects it, and so does the Rust batch path, which checks R
+        verification (doc 6.3, step 3) rejects it, and so does the Rust batch path, which checks R
         before batching."""
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -626,14 +630,74 @@ class Tampering(unittest.TestCase):
                                                   bytes.fromhex(c["block_hash"]), s["time_ms"], 0))
         sig = bytes.fromhex(s["signature"])
         Ed25519PublicKey.from_public_bytes(SPEC.validators[0]["key"]).verify(sig, msg)  # the library alone accepts
-        self.assertEqual(cv.ed25519_verify_strict(SPEC.validators[0]["key"], msg, sig), "R is of small order")
+        self.assertEqual(cv.ed25519_verify(SPEC.validators[0]["key"], msg, sig), "R is of small order")
         code, rep, text = run(EVIDENCE["single"], r)
         self.assertEqual(first_failure(code, rep), "certificate", text)
 
 
+    def test_mixed_order_R_precommit_accepted(self):
+        """A precommit made with v0's real key but R = r*B + T (T of order 2) and S = r + k*a: the
+        cofactored equation of doc 6.3 holds, so the receipt is valid; the cofactorless rule
+        (6.4, what an old strict verifier applies) refuses the signature."""
+        r, msg, sig = mixed_order_r_receipt()
+        self.assertIsNone(cv.ed25519_verify(SPEC.validators[0]["key"], msg, sig))
+        self.assertIsNotNone(cv.ed25519_verify_strict(SPEC.validators[0]["key"], msg, sig))
+        code, rep, text = run(EVIDENCE["single"], r)
+        self.assertEqual(code, 0, text)
+        # The same signature on another vote fails.
+        r["certificate"]["sigs"][0]["time_ms"] += 1
+        code, rep, text = run(EVIDENCE["single"], r)
+        self.assertEqual(first_failure(code, rep), "certificate", text)
+
+
+ED25519_CASES = os.path.join(REPO, "ledger", "tests", "data", "ed25519", "cases.json")
+
+
+def worked_check() -> dict:
+    """The intermediate values of doc 6.3's worked check (case mixed-order-r-order-2)."""
+    with open(ED25519_CASES, "rb") as f:
+        c = next(c for c in json.load(f)["cases"] if c["name"] == "mixed-order-r-order-2")
+    key, msg, sig = (bytes.fromhex(c[k]) for k in ("key", "msg", "sig"))
+    k = int.from_bytes(hashlib.sha512(sig[:32] + key + msg).digest(), "little") % cv.L
+    s = int.from_bytes(sig[32:], "little")
+    q = cv._point_add(cv._scalar_mul(s, cv._ext(cv.B_POINT)), cv._neg(cv._scalar_mul(k, cv._ext(cv.decode_point(key)))))
+    e = cv._point_add(q, cv._neg(cv._ext(cv.decode_point(sig[:32]))))
+    return {"k": k, "sb_minus_ka": encode_point(q), "e": encode_point(e), "2e": encode_point(cv._point_add(e, e))}
+
+
+class Ed25519Fixture(unittest.TestCase):
+    """ledger/tests/data/ed25519/cases.json, written by the Rust ledger's tests: the same verdicts
+    (and reasons) here."""
+
+    def test_worked_check_in_doc(self):
+        w = worked_check()
+        with open(os.path.join(REPO, "docs", "receipt-format.md"), encoding="utf-8") as f:
+            doc = f.read()
+        self.assertIn("0x" + format(w["k"], "x"), doc)
+        self.assertIn(f"`{w['sb_minus_ka'].hex()[:8]}…{w['sb_minus_ka'].hex()[-8:]}`", doc)
+        self.assertEqual(w["e"].hex(), "ecff" + "ff" * 29 + "7f")
+        self.assertEqual(w["2e"], (1).to_bytes(32, "little"))
+
+    def test_cases(self):
+        with open(ED25519_CASES, "rb") as f:
+            cases = json.load(f)["cases"]
+        self.assertGreaterEqual(len(cases), 14)
+        names = {c["name"] for c in cases}
+        for must in ("rfc8032-7.1-test-1", "mixed-order-r-order-2", "mixed-order-key", "small-order-r-identity"):
+            self.assertIn(must, names)
+        for c in cases:
+            with self.subTest(c["name"]):
+                key, msg, sig = (bytes.fromhex(c[k]) for k in ("key", "msg", "sig"))
+                self.assertEqual(cv.ed25519_verify(key, msg, sig), c["refused"])
+                self.assertEqual(cv.ed25519_verify_strict(key, msg, sig) is None, c["cofactorless"])
+                # Superset: what the cofactorless rule accepts, the cofactored one accepts.
+                if c["cofactorless"]:
+                    self.assertIsNone(c["refused"])
+
+
 class SmallOrderRTransaction(unittest.TestCase):
-    """data/small-order-r-tx: a deposit the Rust chain accepts in a block (batch verification)
-    whose receipt strict verification rejects (see its README.md and doc 6.3)."""
+    """data/small-order-r-tx: a deposit whose transaction signature has a small-order R, which
+    verification (doc 6.3, step 3) rejects (see its README.md)."""
 
     def test_only_signature_fails(self):
         d = os.path.join(HERE, "data", "small-order-r-tx")
@@ -678,20 +742,20 @@ class Ed25519Rules(unittest.TestCase):
                 R = bytes.fromhex(h)
                 k = int.from_bytes(hashlib.sha512(R + a + msg).digest(), "little") % cv.L
                 sig = R + (k * secret_scalar("v0") % cv.L).to_bytes(32, "little")
-                self.assertEqual(cv.ed25519_verify_strict(a, msg, sig), "R is of small order")
+                self.assertEqual(cv.ed25519_verify(a, msg, sig), "R is of small order")
 
     def test_small_order_key_rejected(self):
         # With A and R the identity and S = 0, the cofactorless equation holds for every message.
         key = bytes.fromhex(self.SMALL_ORDER[0])
         sig = key + bytes(32)
-        self.assertEqual(cv.ed25519_verify_strict(key, b"\x42" * 32, sig), "key is of small order")
+        self.assertEqual(cv.ed25519_verify(key, b"\x42" * 32, sig), "key is of small order")
 
     def test_valid_and_wrong_message(self):
         msg = bytes(range(32))
         sig = sign("platform", msg)
-        self.assertIsNone(cv.ed25519_verify_strict(public("platform"), msg, sig))
-        self.assertIsNotNone(cv.ed25519_verify_strict(public("platform"), msg[::-1], sig))
-        self.assertIsNotNone(cv.ed25519_verify_strict(public("judge"), msg, sig))
+        self.assertIsNone(cv.ed25519_verify(public("platform"), msg, sig))
+        self.assertIsNotNone(cv.ed25519_verify(public("platform"), msg[::-1], sig))
+        self.assertIsNotNone(cv.ed25519_verify(public("judge"), msg, sig))
 
 
 class MerkleRules(unittest.TestCase):
@@ -798,7 +862,7 @@ class EvidenceTransactions(unittest.TestCase):
                 # Envelope: body || signature || u32 item count (0); the signature is over the ID.
                 sig = sign(sender, txid)
                 self.assertEqual((body + sig + b"\0\0\0\0").hex(), g["tx"])
-                self.assertIsNone(cv.ed25519_verify_strict(public(sender), txid, sig))
+                self.assertIsNone(cv.ed25519_verify(public(sender), txid, sig))
 
     def test_decoding_rust_bytes_and_json(self):
         for name in ("double_vote", "double_proposal"):
@@ -1081,6 +1145,28 @@ def small_order_r_receipt() -> dict:
     k = int.from_bytes(hashlib.sha512(R + SPEC.validators[0]["key"] + msg).digest(), "little") % cv.L
     s["signature"] = (R + (k * secret_scalar("v0") % cv.L).to_bytes(32, "little")).hex()
     return r
+
+
+def encode_point(q: tuple[int, int, int, int]) -> bytes:
+    zi = pow(q[2], cv.P - 2, cv.P)
+    x, y = q[0] * zi % cv.P, q[1] * zi % cv.P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def mixed_order_r_receipt() -> tuple[dict, bytes, bytes]:
+    """receipt-single with v0's precommit re-made with R = r*B + T, T = (0, -1) of order 2, and
+    S = r + k*a (doc 6.3): the receipt, the vote's signing hash and the signature."""
+    r = copy.deepcopy(RECEIPTS["single"])
+    c = r["certificate"]
+    s = c["sigs"][0]
+    msg = cv.vote_signing_hash(cv.encode_vote(SPEC.chain_id, c["height"], c["round"], 2,
+                                              bytes.fromhex(c["block_hash"]), s["time_ms"], 0))
+    nonce = int.from_bytes(hashlib.sha512(b"mixed-order r").digest(), "little") % cv.L
+    R = encode_point(cv._point_add(cv._scalar_mul(nonce, cv._ext(cv.B_POINT)), cv._ext((0, cv.P - 1))))
+    k = int.from_bytes(hashlib.sha512(R + SPEC.validators[0]["key"] + msg).digest(), "little") % cv.L
+    sig = R + ((nonce + k * secret_scalar("v0")) % cv.L).to_bytes(32, "little")
+    s["signature"] = sig.hex()
+    return r, msg, sig
 
 
 def other_payloads() -> dict:

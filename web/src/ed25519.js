@@ -3,10 +3,13 @@
 // - Point decoding (6.2): little-endian, bit 255 is the sign of x, y is reduced modulo p (a
 //   non-canonical y >= p is accepted), x = 0 with the sign bit set decodes as x = 0. This is
 //   @noble/curves' `Point.fromBytes(bytes, zip215 = true)`.
-// - Strict verification (6.3): S < L; A and R decode and are not of small order; and the
-//   *cofactorless* equation holds byte for byte: encode(S·B − k·A) == R bytes, with
-//   k = SHA-512(R bytes || A bytes || M) mod L over the bytes as given. (noble's own `verify` checks
-//   the cofactored equation, which accepts more, so it is not used.)
+// - Signature verification (6.3, cofactored): S < L; A decodes and is not of small order; R
+//   decodes, is not of small order and is canonically encoded; and the *cofactored* equation
+//   8·(S·B − k·A − R) = identity holds, with k = SHA-512(R bytes || A bytes || M) mod L over the
+//   bytes as given. (noble's own `verify` with zip215 checks the cofactored equation but neither
+//   small order nor R's encoding, so it is not used.)
+// - The cofactorless strict rule (6.4, signed notes): steps 1-3 as above and encode(S·B − k·A)
+//   == R bytes. The page verifies no notes; it is here for the tests (a subset of 6.3).
 // - A genesis key (3.1) must also be canonically encoded: re-encoding the decoded point gives the
 //   same 32 bytes (so y < p, and no sign bit on x = 0).
 
@@ -42,20 +45,37 @@ export function checkGenesisKey(b) {
   return p !== null && !p.isSmallOrder() && equal(p.toBytes(), b);
 }
 
-/** Strict verification (6.3). Returns null if the signature is valid, else the reason. */
-export function verifyStrict(key, msg, sig) {
-  if (key.length !== 32 || sig.length !== 64) return 'wrong key or signature length';
+/** Steps 1-3 of 6.3: the reason for a refusal, or the decoded key and R with S and k. */
+function precheck(key, msg, sig) {
+  if (key.length !== 32 || sig.length !== 64) return { why: 'wrong key or signature length' };
   const s = le(sig.subarray(32));
-  if (s >= L) return 'non-canonical S (S >= L)';
+  if (s >= L) return { why: 'non-canonical S (S >= L)' };
   const a = decodePoint(key);
-  if (a === null) return 'key is not a curve point';
-  if (a.isSmallOrder()) return 'key is of small order';
+  if (a === null) return { why: 'key is not a curve point' };
+  if (a.isSmallOrder()) return { why: 'key is of small order' };
   const rBytes = sig.subarray(0, 32);
   const r = decodePoint(rBytes);
-  if (r === null) return 'R is not a curve point';
-  if (r.isSmallOrder()) return 'R is of small order';
+  if (r === null) return { why: 'R is not a curve point' };
+  if (r.isSmallOrder()) return { why: 'R is of small order' };
+  if (!equal(r.toBytes(), rBytes)) return { why: 'R is not canonically encoded' };
   const k = le(sha512(concat(rBytes, key, msg))) % L;
-  const check = Point.BASE.multiplyUnsafe(s).subtract(a.multiplyUnsafe(k));
-  if (!equal(check.toBytes(), rBytes)) return 'signature equation does not hold';
+  return { a, r, rBytes, s, k };
+}
+
+/** Signature verification (6.3, cofactored). Returns null if the signature is valid, else the reason. */
+export function verifySignature(key, msg, sig) {
+  const p = precheck(key, msg, sig);
+  if (p.why) return p.why;
+  const e = Point.BASE.multiplyUnsafe(p.s).subtract(p.a.multiplyUnsafe(p.k)).subtract(p.r);
+  if (!e.clearCofactor().is0()) return 'signature equation does not hold';
+  return null;
+}
+
+/** The cofactorless strict rule (6.4). Returns null if the signature is valid, else the reason. */
+export function verifyCofactorless(key, msg, sig) {
+  const p = precheck(key, msg, sig);
+  if (p.why) return p.why;
+  const check = Point.BASE.multiplyUnsafe(p.s).subtract(p.a.multiplyUnsafe(p.k));
+  if (!equal(check.toBytes(), p.rBytes)) return 'signature equation does not hold';
   return null;
 }

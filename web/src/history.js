@@ -4,7 +4,7 @@
 // history_certificate, history_inclusion, history_approvals, history_change.
 
 import { tagged, TAG, hex, equal, leafHash, verifyInclusion, concat, Writer, utf8Len } from './codec.js';
-import { verifyStrict, checkGenesisKey } from './ed25519.js';
+import { verifySignature, checkGenesisKey } from './ed25519.js';
 import { LIMITS as L, checkFields, encodeBody, encodeChange, blockHash, validatorsHash, isName } from './chain.js';
 
 export const ACTIVATION_DELAY = 2n;
@@ -97,7 +97,7 @@ export function verifyCertificateIn(c, chainId, set, voteSigningHash) {
   for (const s of c.sigs) {
     const v = set.validators[s.validator];
     const msg = voteSigningHash(chainId, c.height, c.round, c.block_hash, s.time_ms, s.validator);
-    const e = verifyStrict(v.key, msg, s.signature);
+    const e = verifySignature(v.key, msg, s.signature);
     if (e) return [bad(`bad signature by ${hex(v.key)} on precommit (${e})`), power];
   }
   return [null, power];
@@ -140,7 +140,7 @@ export function walkHistory(spec, entries, voteSigningHash) {
       if (!v) return fail('history_approvals', `approval by ${hex(ap.key)}, not a member of the set in force`);
       if (seen.has(hex(ap.key))) return fail('history_approvals', `two approvals by ${hex(ap.key)}`);
       seen.add(hex(ap.key));
-      const se = verifyStrict(ap.key, msg, ap.signature);
+      const se = verifySignature(ap.key, msg, ap.signature);
       if (se) return fail('history_approvals', `bad approval signature by ${hex(ap.key)} (${se})`);
       power += v.power;
     }

@@ -11,7 +11,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Unusable } from './json.js';
 import { tagged, TAG, hex, equal, leafHash, verifyInclusion, concat, Writer } from './codec.js';
-import { verifyStrict } from './ed25519.js';
+import { verifySignature } from './ed25519.js';
 import { parseGenesis, parseReceipt, checkFields, blockHash, voteSigningHash, HEADER_VERSION_LOG,
   RECEIPT_VERSION_LOG } from './chain.js';
 import { walkHistory, verifyCertificateIn, makeSet, ACTIVATION_DELAY } from './history.js';
@@ -126,7 +126,7 @@ export function verifyReceipt(evidence, rc, spec) {
   const id = txId(spec.chainId, body);
   const sender = rc.tx.sender;
   const client = spec.clients.find((c) => equal(c.key, sender)) || null;
-  const sigErr = verifyStrict(sender, id, rc.signature);
+  const sigErr = verifySignature(sender, id, rc.signature);
   if (sigErr) err = `bad signature by ${hex(sender)} on transaction (${sigErr})`;
   else if (spec.validators.some((v) => equal(v.key, sender))) err = `signed by ${hex(sender)}, a validator key: validators do not deposit`;
   else if (client !== null && client.role !== 'platform') err = `signed by ${client.name}, whose role is ${client.role}, not platform`;

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { createHash, createPrivateKey, sign as nodeSign } from 'node:crypto';
 import { verifyAll, formatUtc, commitTimeMs } from '../src/verify.js';
 import { parseGenesis, parseReceipt, encodeReceipt, checkFields } from '../src/chain.js';
-import { verifyStrict, decodePoint, checkGenesisKey, L } from '../src/ed25519.js';
+import { verifySignature, verifyCofactorless, decodePoint, checkGenesisKey, L } from '../src/ed25519.js';
+import { mixedOrderReceipts } from '../../tests/browser/mixed_order.mjs';
 import { leafHash, nodeHash, verifyInclusion, hex, fromHex, tagged } from '../src/codec.js';
 import { parseJson, Unusable } from '../src/json.js';
 
@@ -110,16 +111,42 @@ function testKey(name) {
 const le32 = (n) => { const b = new Uint8Array(32); for (let i = 0; i < 32; i++) { b[i] = Number(n & 0xffn); n >>= 8n; } return b; };
 const leNum = (b) => { let n = 0n; for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i]); return n; };
 
-test('ed25519 strict rules of section 6.3', () => {
+test('ed25519 cases shared with Rust and Python (ledger/tests/data/ed25519/cases.json)', () => {
+  const { cases } = JSON.parse(readFileSync(new URL('../../ledger/tests/data/ed25519/cases.json', import.meta.url), 'utf8'));
+  assert.ok(cases.length >= 14);
+  for (const c of cases) {
+    const [key, msg, sig] = [c.key, c.msg, c.sig].map(fromHex);
+    assert.equal(verifySignature(key, msg, sig), c.refused, c.name);
+    assert.equal(verifyCofactorless(key, msg, sig) === null, c.cofactorless, c.name);
+    if (c.cofactorless) assert.equal(c.refused, null, c.name);
+  }
+  assert.ok(cases.some((c) => c.name === 'mixed-order-r-order-2' && c.refused === null && !c.cofactorless));
+});
+
+test('precommits whose R has an order-2 component verify (6.3, cofactored); on another vote they fail', () => {
+  const receipt = JSON.parse(new TextDecoder().decode(read('receipt-single.json')));
+  const variants = mixedOrderReceipts(receipt, GENESIS, 8);
+  for (const [i, v] of variants.entries()) {
+    assert.notEqual(v.certificate.sigs[0].signature, receipt.certificate.sigs[0].signature);
+    const r = verifyAll(read('evidence-single.bin'), enc(v), GENESIS);
+    assert.equal(r.code, 0, `variant ${i}: ${r.error}`);
+    v.certificate.sigs[0].time_ms += 1;
+    const bad = verifyAll(read('evidence-single.bin'), enc(v), GENESIS);
+    assert.equal(bad.code, 1, `variant ${i}`);
+    assert.deepEqual(bad.report.checks.filter((c) => !c.ok).map((c) => c.name), ['certificate']);
+  }
+});
+
+test('ed25519 rules of section 6.3', () => {
   const k = testKey('platform');
   const msg = new Uint8Array(32).map((_, i) => i);
   const sig = k.sign(msg);
-  assert.equal(verifyStrict(k.pub, msg, sig), null);
-  assert.notEqual(verifyStrict(k.pub, msg.slice().reverse(), sig), null);
+  assert.equal(verifySignature(k.pub, msg, sig), null);
+  assert.notEqual(verifySignature(k.pub, msg.slice().reverse(), sig), null);
   // S + L: the same signature mathematically, refused.
   const mall = sig.slice();
   mall.set(le32(leNum(sig.subarray(32)) + L), 32);
-  assert.equal(verifyStrict(k.pub, msg, mall), 'non-canonical S (S >= L)');
+  assert.equal(verifySignature(k.pub, msg, mall), 'non-canonical S (S >= L)');
   // Every small-order point decodes, is refused as a key and as R (with S = k·a, which a
   // cofactored or unchecked verifier would accept for R = identity).
   for (const h of SMALL_ORDER) {
@@ -130,8 +157,8 @@ test('ed25519 strict rules of section 6.3', () => {
     const forged = new Uint8Array(64);
     forged.set(p, 0);
     forged.set(le32((kk * k.a) % L), 32);
-    assert.equal(verifyStrict(k.pub, msg, forged), 'R is of small order', h);
-    assert.equal(verifyStrict(p, msg, Uint8Array.from([...p, ...new Uint8Array(32)])), 'key is of small order', h);
+    assert.equal(verifySignature(k.pub, msg, forged), 'R is of small order', h);
+    assert.equal(verifySignature(p, msg, Uint8Array.from([...p, ...new Uint8Array(32)])), 'key is of small order', h);
   }
   assert.equal(decodePoint(fromHex('02' + '00'.repeat(31))), null);
   assert.equal(checkGenesisKey(k.pub), true);

@@ -72,7 +72,7 @@ class EncodingAgreesWithVerifier(unittest.TestCase):
             body = cv.parse_body(cv.Obj(j["body"], "tx"))
             body_bytes = cv.encode_body(body)
             self.assertEqual(body_bytes, tx.body.encode())
-            self.assertIsNone(cv.ed25519_verify_strict(key.public, cv.tx_id(CHAIN, body_bytes),
+            self.assertIsNone(cv.ed25519_verify(key.public, cv.tx_id(CHAIN, body_bytes),
                                                        bytes.fromhex(j["signature"])))
             self.assertEqual(tx.deposit_ids(CHAIN)[0],
                              (cv.tx_id(CHAIN, body_bytes) if not items else
