@@ -20,7 +20,9 @@
 //!   trusted keys is [`Error::AmbiguousKey`]; one that matches a key but does not verify fails
 //!   the whole note ([`Error::InvalidSignature`]); repeated lines of one key count once; a note
 //!   with no verified signature is [`Error::NoVerifiedSignature`]. Ed25519 verification is
-//!   RFC 8032 with `verify_strict` (canonical `S`, no small-order keys), as in the ledger.
+//!   RFC 8032 with `verify_strict` (canonical `S`, no small-order keys, the cofactorless
+//!   equation): receipt format 6.4, the rule outside tools use for signed notes. The ledger's own
+//!   signatures use the cofactored rule of 6.3 instead.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
