@@ -38,9 +38,12 @@ if c:
 print(line)
 rc = r.get("receipts")
 if rc:
-    print("receipts: %d ok of %d scheduled at %.0f/s (%d workers), p50 %d ms, p99 %d ms, max %d ms; skipped %d; errors %s" % (
+    print("receipts: %d ok of %d scheduled at %.0f/s (%d workers), p50 %.1f ms, p99 %.1f ms, max %.1f ms; skipped %d; errors %s" % (
         rc["ok"], rc["scheduled"], rc["rate_offered_per_s"], rc["workers"], rc["latency_ms"]["p50"],
         rc["latency_ms"]["p99"], rc["latency_ms"]["max"], rc["skipped_queue_full"], rc["errors"] or "none"))
+    w, s = rc["wait_ms"], rc["service_ms"]
+    print("receipts: of which waiting for a fetcher p50 %.1f / p99 %.1f ms; request to answer p50 %.1f / p99 %.1f / max %.1f ms" % (
+        w["p50"], w["p99"], s["p50"], s["p99"], s["max"]))
 ' >&2 || true
 fi
 exit "$rc"

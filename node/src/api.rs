@@ -501,6 +501,25 @@ pub(crate) async fn read<T: Send + 'static>(
         .map_err(|e| ApiError::new("internal", format!("store read task failed: {e}")))?
 }
 
+/// Run a short store read on this thread, out of the async scheduler's way
+/// ([`tokio::task::block_in_place`]: the worker hands its other tasks to another thread first).
+/// For reads of a few hundred microseconds that clients wait on (a receipt): [`read`] hands the
+/// work to a blocking-pool thread and back, two thread wake-ups that cost milliseconds at the
+/// tail on a loaded machine (docs/performance.md, "Receipts under load"). Falls back to [`read`]
+/// on a current-thread runtime, where `block_in_place` is not allowed. A panic is the same
+/// `internal` error as in [`read`].
+pub(crate) async fn read_now<T: Send + 'static>(
+    ctx: &ApiContext,
+    f: impl FnOnce(&Store) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    if tokio::runtime::Handle::current().runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return read(ctx, f).await;
+    }
+    let store = ctx.store.clone();
+    tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&store))))
+        .map_err(|_| ApiError::new("internal", "store read task failed: it panicked"))?
+}
+
 /// `GET /v1/evidence`: the evidence of misbehaviour this node has kept (see
 /// `curia_ledger::equivocation` and `curia_ledger::evidence`), oldest height first. Public: it
 /// names validators, not clients, and every record proves itself.
@@ -568,7 +587,7 @@ async fn get_deposit(
 /// `GET /v1/deposits/{id}/receipt`: exactly [`curia_ledger::receipt::Receipt::to_json`].
 async fn get_receipt(State(ctx): State<ApiContext>, id: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
     let deposit_id = hash_param("id", &path_param(id, "id", "bad_hex")?)?;
-    let json = read(&ctx, move |store| {
+    let json = read_now(&ctx, move |store| {
         let not_committed = || ApiError::new("deposit_not_found", format!("deposit {deposit_id} is not committed"));
         // The tip block's certificate is this node's own quorum until the next block carries
         // the canonical one; a receipt is issued only then, so every node issues the same bytes.

@@ -220,6 +220,26 @@ fn committed_chain() -> (TestChain, Transaction, Transaction) {
     (c, single, batch)
 }
 
+/// The receipt endpoint reads with `block_in_place`, which a current-thread runtime does not
+/// allow: there it falls back to the blocking pool, with the same answers.
+#[tokio::test(flavor = "current_thread")]
+async fn receipts_are_served_on_a_current_thread_runtime_too() {
+    let (mut chain, single, _) = committed_chain();
+    let late = chain.deposit("platform", b"late.pdf bytes", 5);
+    assert!(chain.commit(vec![late.clone()]).is_empty());
+    let h = Harness::start(chain, Some(MempoolConfig::default()), 16).await;
+    let spec = h.chain.spec.clone();
+    let single_id = single.id(&spec.chain_id);
+    let a = get(h.api, &format!("/v1/deposits/{single_id}/receipt")).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let receipt = Receipt::from_json(&a.body).unwrap();
+    assert_eq!(Some(&receipt), h.store.receipt(&single_id).unwrap().as_ref());
+    assert!(verify_receipt(Evidence::Bytes(b"contract.pdf bytes"), &receipt, &spec).is_valid());
+    let a = get(h.api, &format!("/v1/deposits/{}/receipt", late.id(&spec.chain_id))).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "receipt_pending"), "{}", a.text());
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_serve_the_committed_chain() {
     let (mut chain, single, batch) = committed_chain();

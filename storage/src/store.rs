@@ -162,7 +162,12 @@ pub struct Store {
     path: PathBuf,
     spec: ChainSpec,
     read_only: bool,
-    /// The tip; held while committing so commits are serialized.
+    /// Held for a whole [`Store::commit_block`] (checks, hashing, the synced write), so commits
+    /// are serialized. Readers never take it.
+    commit_lock: Mutex<()>,
+    /// The tip. Locked only to copy it or, once a commit's synced write has returned, to replace
+    /// it: never across hashing or I/O, so a reader (a receipt, `/v1/status`) does not wait for
+    /// a commit's fsync (it used to: receipts' latency tail under load, docs/performance.md).
     tip: Mutex<Tip>,
     next_vote_seq: AtomicU64,
     /// First height committed with the per-transaction layout (`u64::MAX`: none).
@@ -173,7 +178,7 @@ pub struct Store {
     /// `batch_layout_from` or `tx_layout_from`.
     batch_slim_from: u64,
     /// Deposit log: leaves and the last block they cover (`u64::MAX`: no log; read-only stores
-    /// written before it). Updated under the tip lock after each commit.
+    /// written before it). Updated under the tip lock with the tip after each commit.
     log_size: AtomicU64,
     log_height: AtomicU64,
     /// The first membership history entries with their proofs, once built
@@ -413,6 +418,7 @@ impl Store {
             path,
             spec: stored_spec,
             read_only,
+            commit_lock: Mutex::new(()),
             tip: Mutex::new(tip),
             next_vote_seq: AtomicU64::new(next_vote_seq),
             tx_layout_from: u64::MAX,
@@ -718,8 +724,9 @@ impl Store {
         if self.read_only {
             return Err(StoreError::ReadOnly { path: self.path.clone() });
         }
-        let mut tip_guard = self.tip.lock().expect("tip lock");
-        let tip = *tip_guard;
+        let _commit = self.commit_lock.lock().expect("commit lock");
+        // Only this commit can move the tip until it returns.
+        let tip = self.tip();
         let h = &block.header;
         let height = h.height;
         let bad = |reason: String| StoreError::BadCommit { height, reason };
@@ -771,10 +778,16 @@ impl Store {
         let new_tip = Tip::after(h);
         self.put(&mut wb, cf::META, META_TIP, &encode_tip(&new_tip));
         self.write_synced(wb, &format!("commit block {height}"))?;
-        if let Some(log) = log {
-            self.set_log_state(log);
+        // The block is durable; readers see the new tip (and the log's new state) from here.
+        // Until here they saw the previous tip: the write added records above it and, at the
+        // tip's height, only the canonical certificate the new block carries.
+        {
+            let mut tip_guard = self.tip.lock().expect("tip lock");
+            if let Some(log) = log {
+                self.set_log_state(log);
+            }
+            *tip_guard = new_tip;
         }
-        *tip_guard = new_tip;
         Ok(new_tip)
     }
 

@@ -23,10 +23,14 @@
 //!   (default: the number of nodes).
 //! - `--receipt-rate N` (default 0: none) and `--receipt-workers N` (default 4): while
 //!   depositing, fetch `GET /v1/deposits/{id}/receipt` N times a second (open-loop, from the
-//!   first block of this run that has a successor), each for a deposit of this run drawn
-//!   uniformly from those whose block has a successor, from the nodes in turn; the report's
-//!   `receipts` gives their latency p50/p99/max (from each request's scheduled time), the
-//!   refusals by code, and the requests skipped because every fetcher was busy.
+//!   first block of this run that has two successors on node 0), each for a deposit of this run
+//!   drawn uniformly from those whose block has two successors on node 0 (one is enough for a
+//!   receipt, the second lets the other nodes catch up), from the nodes in turn; the report's
+//!   `receipts` gives their latency p50/p90/p99/p99.9/max in ms to 0.1 ms (`latency_ms`, from
+//!   each request's scheduled time), split into `wait_ms` (scheduled time to a fetcher starting
+//!   the request: the load generator's own queue and scheduling) and `service_ms` (request
+//!   start to the answer parsed), the refusals by code, and the requests skipped because every
+//!   fetcher was busy.
 //! - `--binary`: send the canonical binary transaction list (`application/octet-stream`)
 //!   instead of JSON (the report's `body` says which).
 //!
@@ -335,16 +339,24 @@ fn error_key(e: &ClientError) -> String {
 struct ReceiptTally {
     scheduled: u64,
     skipped_queue_full: u64,
-    latencies_ms: Vec<u64>,
+    /// Scheduled time to answer read, per answered request (µs).
+    latencies_us: Vec<u64>,
+    /// Scheduled time to the request's start by a fetcher (µs): the load generator's own queue.
+    waits_us: Vec<u64>,
+    /// Request start to answer read (µs): connection, node, answer parsing.
+    services_us: Vec<u64>,
     errors: HashMap<String, u64>,
 }
 
 /// Receipt requests under load: open-loop at `rate` per second from the first committed deposit
 /// of this run until `stop`, each for a deposit drawn uniformly from `committed` (transaction
-/// IDs of this run whose block is followed by another, so that the receipt can be issued), sent
-/// to the nodes in turn by `workers` threads. A request's latency runs from its scheduled time
-/// to its answer, so queueing in a saturated fetcher pool counts. When the queue to the
-/// fetchers is full the request is skipped and counted, never buffered without bound.
+/// IDs of this run whose block is followed by two others on node 0, so that every node can issue
+/// the receipt), sent to the nodes in turn by `workers` threads. A request's latency runs from its
+/// scheduled time to its answer, so queueing in a saturated fetcher pool counts; it is also split
+/// into the wait for a fetcher (scheduled time to the request's start) and the request itself
+/// (start to answer parsed), so that the load generator's own delays can be told from the node's.
+/// When the queue to the fetchers is full the request is skipped and counted, never buffered
+/// without bound.
 fn receipt_load(
     a: &Args,
     committed: Arc<Mutex<Vec<Hash>>>,
@@ -370,11 +382,17 @@ fn receipt_load(
                             Err(_) => return,
                         };
                         turn += 1;
+                        let sent = Instant::now();
                         let r = clients[turn % clients.len()].receipt(&id);
-                        let lat = due.elapsed().as_millis() as u64;
+                        let done = Instant::now();
+                        let lat = (done - due).as_micros() as u64;
                         let mut t = tally.lock().unwrap();
                         match r {
-                            Ok(_) => t.latencies_ms.push(lat),
+                            Ok(_) => {
+                                t.latencies_us.push(lat);
+                                t.waits_us.push((sent.saturating_duration_since(due)).as_micros() as u64);
+                                t.services_us.push((done - sent).as_micros() as u64);
+                            }
                             Err(e) => *t.errors.entry(error_key(&e)).or_default() += 1,
                         }
                     }
@@ -423,19 +441,28 @@ fn receipt_load(
 
 /// The receipts part of the report.
 fn receipt_report(a: &Args, t: &mut ReceiptTally) -> serde_json::Value {
-    t.latencies_ms.sort_unstable();
+    let ms = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        let f = |us: u64| (us as f64 / 100.0).round() / 10.0;
+        serde_json::json!({
+            "p50": f(percentile(v, 50.0)),
+            "p90": f(percentile(v, 90.0)),
+            "p99": f(percentile(v, 99.0)),
+            "p999": f(percentile(v, 99.9)),
+            "max": f(v.last().copied().unwrap_or(0)),
+        })
+    };
+    let (latency, wait, service) = (ms(&mut t.latencies_us), ms(&mut t.waits_us), ms(&mut t.services_us));
     serde_json::json!({
         "rate_offered_per_s": a.receipt_rate,
         "workers": a.receipt_workers,
         "scheduled": t.scheduled,
         "skipped_queue_full": t.skipped_queue_full,
-        "ok": t.latencies_ms.len(),
+        "ok": t.latencies_us.len(),
         "errors": t.errors,
-        "latency_ms": {
-            "p50": percentile(&t.latencies_ms, 50.0),
-            "p99": percentile(&t.latencies_ms, 99.0),
-            "max": t.latencies_ms.last().copied().unwrap_or(0),
-        },
+        "latency_ms": latency,
+        "wait_ms": wait,
+        "service_ms": service,
     })
 }
 
@@ -529,8 +556,9 @@ fn main() {
     }
 
     // Commit watcher: follows node 0's blocks and times every transaction it knows.
-    // Transactions of this run whose block has a successor (their receipts can be issued),
-    // for the receipt load.
+    // Transactions of this run whose block has two successors on node 0, for the receipt load:
+    // a receipt can be issued once the block has one, but the other nodes may be committing
+    // that one while node 0 has it (they answer `receipt_pending` until then).
     let receipt_ready: Arc<Mutex<Vec<Hash>>> = Arc::new(Mutex::new(Vec::new()));
     let ours: Arc<std::collections::HashSet<Hash>> = Arc::new(chunk_of.keys().copied().collect());
     let watch_until = Arc::new(AtomicU64::new(u64::MAX));
@@ -543,14 +571,16 @@ fn main() {
             let mut next = start_height + 1;
             let mut commits: Vec<(Hash, u64)> = Vec::with_capacity(want);
             let mut blocks = 0u64;
-            let mut previous: Vec<Hash> = Vec::new();
+            // Our transactions of the last two blocks seen, oldest first.
+            let mut recent: [Vec<Hash>; 2] = Default::default();
             while now_ms() < watch_until.load(Ordering::Relaxed) && commits.len() < want {
                 let Ok(b) = client.block_txs(next) else {
                     std::thread::sleep(Duration::from_millis(20));
                     continue;
                 };
-                ready.lock().unwrap().append(&mut previous);
-                previous = b.tx_ids.iter().filter(|id| ours.contains(id)).copied().collect();
+                ready.lock().unwrap().append(&mut recent[0]);
+                recent.swap(0, 1);
+                recent[1] = b.tx_ids.iter().filter(|id| ours.contains(id)).copied().collect();
                 commits.extend(b.tx_ids.into_iter().map(|h| (h, b.commit_time_ms)));
                 blocks += 1;
                 next += 1;

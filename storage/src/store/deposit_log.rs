@@ -259,7 +259,7 @@ impl Store {
     }
 
     /// For [`Store::commit_block`]: add the block's log entries (from its changes) to `wb`.
-    /// The caller holds the tip lock and calls [`Store::set_log_state`] after the write.
+    /// The caller holds the commit lock and calls [`Store::set_log_state`] after the write.
     pub(super) fn put_block_log(
         &self,
         wb: &mut WriteBatch,

@@ -80,6 +80,54 @@ fn commit_read_back_and_reopen() {
     assert_eq!(s.deposits, 12 * 51);
 }
 
+/// A commit no longer holds the tip's lock across its synced write (readers such as receipts
+/// used to wait for it): a reader running beside the commits must still never see a tip whose
+/// block, header, certificate or deposit log entries are not yet readable, nor a tip that moves
+/// back, and the receipts of the blocks below the tip it sees must be issuable.
+#[test]
+fn readers_beside_commits_never_see_a_tip_ahead_of_its_records() {
+    let c = common::chain_on(TestChain::new_with_log(4), 24, 200);
+    let ch = common::changes(&c);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let reads = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let (mut reads, mut last) = (0u64, 0u64);
+            loop {
+                // Read `done` first: the reads after it see every commit.
+                let finished = done.load(std::sync::atomic::Ordering::Acquire);
+                let t = store.tip();
+                assert!(t.height >= last, "the tip moved back from {last} to {}", t.height);
+                last = t.height;
+                if t.height > 0 {
+                    let header = store.header(t.height).unwrap().expect("the tip's header is stored");
+                    assert_eq!(header.hash(), t.block_hash);
+                    assert!(store.block(t.height).unwrap().is_some(), "the tip's block is stored");
+                    assert!(store.cert(t.height).unwrap().is_some(), "the tip's certificate is stored");
+                    let log = store.log_state().expect("the store keeps a deposit log");
+                    assert!(log.height >= t.height, "the log ends at {} below the tip {}", log.height, t.height);
+                }
+                if t.height > 1 {
+                    let (b, _) = &c.blocks[t.height as usize - 2];
+                    let id = b.txs[0].id(&c.spec.chain_id);
+                    let r = store.receipt(&id).unwrap().expect("a receipt below the tip");
+                    assert_eq!(Some(&r), c.receipt(&id).as_ref());
+                }
+                reads += 1;
+                if finished {
+                    assert_eq!(t, c.tip);
+                    return reads;
+                }
+            }
+        });
+        commit_range(&store, &c, &ch, 0..c.blocks.len());
+        done.store(true, std::sync::atomic::Ordering::Release);
+        reader.join().unwrap()
+    });
+    assert!(reads > 0);
+}
+
 #[test]
 fn refuses_what_does_not_extend_the_tip() {
     let c = common::chain(3, 4);
