@@ -671,12 +671,15 @@ fn attach_deposit_claims_are_checked_by_the_merge_with_the_in_memory_verdicts() 
     let honest = base();
     cases.push(("honest", honest, None));
     // Block 4 attaches (transaction 1) a deposit no block created; blocks after it are fine.
-    let mut c = base();
-    let d = c.deposit("platform", b"three", 8);
-    let txs = vec![d, c.tx("judge", attach("C-1", nobody), 9)];
-    commit_forged(&mut c, txs, nobody);
-    assert!(c.commit(vec![c.deposit("platform", b"four", 10)]).is_empty());
-    cases.push(("never created", c, Some(4)));
+    let never_created = || {
+        let mut c = base();
+        let d = c.deposit("platform", b"three", 8);
+        let txs = vec![d, c.tx("judge", attach("C-1", nobody), 9)];
+        commit_forged(&mut c, txs, nobody);
+        assert!(c.commit(vec![c.deposit("platform", b"four", 10)]).is_empty());
+        c
+    };
+    cases.push(("never created", never_created(), Some(4)));
     // Block 4 attaches a deposit block 5 creates.
     let mut c = base();
     let later = c.deposit("platform", b"later", 11);
@@ -755,6 +758,54 @@ fn attach_deposit_claims_are_checked_by_the_merge_with_the_in_memory_verdicts() 
         }
         assert_eq!(v["tip_hash"].as_str(), Some(want.tip_hash.as_str()), "{name}: {v}");
         assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "{name}: scratch files left behind");
+    }
+    // A node that serves blocks 1-4 and then fails (500): with the forged block 4 among them the
+    // false claim is the verdict (exit 1, as the replay with every deposit ID stops there before
+    // asking for more); with the honest blocks 1-4 the audit cannot finish (exit 2).
+    for (c, want_code) in [(never_created(), 1), (base(), 2)] {
+        let genesis = dir.join("genesis.json");
+        std::fs::write(&genesis, c.spec.genesis.to_json()).unwrap();
+        let mut snap = snapshot_of(&c);
+        // `base()` has 3 blocks: serve it as if its tip were higher, so block 4 is asked for.
+        if c.blocks.len() == 3 {
+            let mut st: serde_json::Value = serde_json::from_slice(&snap.status).unwrap();
+            st["height"] = serde_json::json!(5);
+            snap.status = serde_json::to_vec(&st).unwrap();
+        }
+        let api = snap.serve(|s, path| {
+            let (from, _) = chain_query(path);
+            let last = s.tip().min(4);
+            if from > last {
+                return (500, "application/json", br#"{"error":{"code":"storage","message":"down"}}"#.to_vec());
+            }
+            let mut w = FrameWriter::new(&s.chain_id, from, s.tip());
+            for h in from..=last {
+                let (b, cert) = &s.blocks[h as usize - 1];
+                assert!(w.push(h, &b.to_bytes(), &cert.to_bytes()));
+            }
+            octets(w.finish())
+        });
+        let args = [
+            "--node",
+            &api,
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--scratch-dir",
+            scratch.to_str().unwrap(),
+        ];
+        let (code, v, stderr) = audit(&args);
+        assert_eq!(code, want_code, "{v}\n{stderr}");
+        if want_code == 1 {
+            let want = replay_in_memory(&c);
+            assert_eq!(v["failure"]["height"].as_u64(), Some(4), "{v}");
+            assert_eq!(v["failure"]["reason"].as_str(), Some(want.failure.unwrap().reason.as_str()), "{v}");
+            assert_eq!(v["height"].as_u64(), Some(3), "{v}");
+        } else {
+            assert!(v["error"].as_str().unwrap().contains("after checking blocks 1 to 3"), "{v}");
+        }
+        assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "scratch files left behind");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
