@@ -21,13 +21,21 @@
 //! the same checks and verdicts as [`Auditor::push`]). A problem the fetcher finds is reported
 //! after every block before it has been replayed, so the verdict is the one-thread one.
 //!
-//! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]), [`READ_AHEAD`] prepared blocks, and the replayed state, which is a
-//! scratch database on disk ([`ScratchState`], under `--scratch-dir` or the system temp dir,
-//! removed when the audit ends), so memory stays bounded whatever the chain's length. Ctrl-C
-//! stops the audit after the current block ([`crate::audit::STOP`]).
+//! Memory: one frame at a time (at most [`MAX_FRAME_BYTES`]), [`READ_AHEAD`] prepared blocks, and
+//! the replayed state, which is on disk under `--scratch-dir` (or the system temp dir) and
+//! removed when the audit ends: a scratch database without deposit IDs ([`ClaimingState`]:
+//! clients, cases, attachments, applied transaction IDs), and bucket files of the deposits the
+//! chain created and the ones its `attach_deposit`s assumed ([`DepositClaims`]), checked against
+//! each other after the last block by the same key-order merge as `curia audit --data-dir`'s
+//! index check; a false claim is the verdict a replay holding every deposit ID gives
+//! (docs/storage.md, "Audit of a node"). Memory stays bounded whatever the chain's length: its
+//! parts are summed below and checked at build time against the store audit's budget
+//! ([`AUDIT_MEMORY_BUDGET`]). Ctrl-C stops the audit after the current block
+//! ([`crate::audit::STOP`]).
 //! This file lives apart from `audit.rs` because `storage/tests/it/cli_audit.rs` compiles that one
 //! without the node crate or an HTTP client.
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -40,7 +48,10 @@ use curia_ledger::genesis::{ChainSpec, Genesis};
 use curia_ledger::state::{prepare_block, verify_all, PreparedBlock};
 use curia_node::chain_stream::{read_frame, FrameError, MAX_CHAIN_BLOCKS, MAX_FRAME_BYTES};
 use curia_node::config::read_key;
-use curia_storage::ScratchState;
+use curia_storage::{
+    ClaimingState, DepositClaims, AUDIT_BLOCK_IN_FLIGHT, AUDIT_MEMORY_BUDGET, NODE_AUDIT_MERGE_PHASE,
+    NODE_AUDIT_REPLAY_STATE,
+};
 
 use crate::audit::{progress_bar, report, unusable, Source, INTERRUPTED, STOP};
 
@@ -99,6 +110,23 @@ fn genesis(client: &Client, file: Option<&Path>) -> Result<(ChainSpec, bool), St
 
 /// Blocks fetched and prepared ahead of the replay (each at most a block of a 32 MiB frame).
 const READ_AHEAD: usize = 4;
+
+// ----- Memory (docs/storage.md "Audit of a node"), checked at build time -----
+
+/// The frame being read: its bytes, read into a vector that may double while it grows.
+const FRAME_IN_FLIGHT: usize = 2 * MAX_FRAME_BYTES;
+/// Blocks in flight: those queued, the one being prepared and the one being replayed.
+const BLOCKS_IN_FLIGHT: usize = READ_AHEAD + 2;
+/// While the chain is read and replayed.
+const REPLAY_PHASE: usize = NODE_AUDIT_REPLAY_STATE + FRAME_IN_FLIGHT + BLOCKS_IN_FLIGHT * AUDIT_BLOCK_IN_FLIGHT;
+/// What the sized parts add up to at the busier phase (the merge runs once the replayed state,
+/// the blocks and the frame are dropped).
+pub const NODE_AUDIT_MEMORY_SIZED: usize =
+    if REPLAY_PHASE > NODE_AUDIT_MERGE_PHASE { REPLAY_PHASE } else { NODE_AUDIT_MERGE_PHASE };
+const _: () = assert!(
+    NODE_AUDIT_MEMORY_SIZED + (64 << 20) <= AUDIT_MEMORY_BUDGET,
+    "the node audit's parts exceed the audit's budget"
+);
 
 /// What the fetcher hands the replay, in chain order; a problem or a network failure ends it.
 enum Fetched {
@@ -236,11 +264,18 @@ pub fn run(
     let tip = st.height;
     let bar = progress_bar(tip);
     let started = Instant::now();
-    let scratch = match ScratchState::create(&spec, scratch_dir) {
+    let genesis_tip = curia_ledger::state::Tip::genesis(&spec);
+    let claims = match DepositClaims::create(scratch_dir, &genesis_tip, Default::default()) {
+        Ok(c) => RefCell::new(c),
+        Err(e) => return Ok(unusable(json, &format!("cannot create the audit's claim files: {e}"))),
+    };
+    let state = match ClaimingState::create(&spec, scratch_dir, &claims) {
         Ok(s) => s,
         Err(e) => return Ok(unusable(json, &format!("cannot create the audit's scratch state: {e}"))),
     };
-    let mut auditor = Auditor::new(&spec, scratch);
+    let mut auditor = Auditor::new(&spec, state);
+    // Recording a block's tip failed: the audit cannot finish (exit 2).
+    let mut record_failure: Option<String> = None;
     let mut problem: Option<AuditFailure> = None;
     // Two threads, as `curia audit --data-dir`: this one replays, the fetcher streams frames,
     // decodes them and does each block's stateless work (`prepare_block`: IDs, every
@@ -259,7 +294,13 @@ pub fn run(
             match item {
                 Fetched::Block(b) => {
                     let (block, cert, prepared) = *b;
+                    claims.borrow_mut().begin_block(&block);
                     if auditor.push_prepared(&block, &cert, &prepared).is_err() {
+                        break;
+                    }
+                    let stats = auditor.state().stats();
+                    if let Err(e) = claims.borrow_mut().end_block(&auditor.tip(), stats) {
+                        record_failure = Some(e.to_string());
                         break;
                     }
                     let height = block.header.height;
@@ -287,27 +328,38 @@ pub fn run(
         unusable(json, &format!("interrupted after block {done}; the scratch state was removed"));
         return Ok(INTERRUPTED);
     }
-    if let Some(e) = net_failure {
-        bar.finish_and_clear();
-        let done = auditor.tip().height;
-        return Ok(unusable(json, &format!("{e} (after checking blocks 1 to {done} of {tip})")));
-    }
     bar.finish_and_clear();
+    if let Some(e) = record_failure {
+        return Ok(unusable(json, &format!("the audit could not finish: {e}")));
+    }
     if let Some(e) = auditor.state_error() {
         return Ok(unusable(json, &format!("the audit could not finish: {e}")));
     }
     let mut summary = auditor.finish();
+    let replayed_tip = auditor.tip();
+    // Free the replayed state (memory and disk) before the claim check's merge.
+    drop(auditor);
     if summary.failure.is_none() {
         summary.failure = problem;
     }
+    // A false claim is below or at any failure the replay or the node's answers showed, and it
+    // is the verdict a replay with every deposit ID gives (the blocks before it are checked,
+    // even if the node stopped answering after them).
+    let claim = match claims.borrow_mut().settle(&mut summary) {
+        Ok(c) => c,
+        Err(e) => return Ok(unusable(json, &format!("the audit could not check its deposit claims: {e}"))),
+    };
+    if let (Some(e), None) = (net_failure, claim) {
+        let done = replayed_tip.height;
+        return Ok(unusable(json, &format!("{e} (after checking blocks 1 to {done} of {tip})")));
+    }
     // The node's own status named its tip block: the replayed chain must end there.
-    if summary.failure.is_none() && tip > 0 && auditor.tip().block_hash.to_hex() != st.tip_hash {
+    if summary.failure.is_none() && tip > 0 && replayed_tip.block_hash.to_hex() != st.tip_hash {
         summary.failure = Some(AuditFailure {
             height: tip,
             reason: format!(
                 "the node's status named block {} as its tip at height {tip}, but its chain has {} there",
-                st.tip_hash,
-                auditor.tip().block_hash
+                st.tip_hash, replayed_tip.block_hash
             ),
             code: "tip_mismatch",
         });

@@ -101,6 +101,23 @@ pub const AUDIT_MEMORY_SIZED: usize = AUDIT_STORE_CACHE
 const _: () = assert!(AUDIT_MEMORY_SIZED + (64 << 20) <= AUDIT_MEMORY_BUDGET, "the audit's parts exceed its budget");
 const _: () = assert!(AUDIT_MEMORY_BUDGET < 1 << 30, "issue 14: under 1 GiB");
 
+// ----- The memory of `curia audit --node` (docs/storage.md "Audit of a node") -----
+//
+// The same budget, without the audited store: the replayed state without deposit IDs
+// (`crate::ClaimingState`), the claim check's bucket write buffers and per-block file, and the
+// blocks and frames in flight, which the caller sizes (`cli/src/audit_node.rs` adds them up and
+// checks the sum against [`AUDIT_MEMORY_BUDGET`] at build time); then the same merge.
+
+/// Allowance for one block in flight in an audit (decoded, with its prepared IDs and leaves).
+pub const AUDIT_BLOCK_IN_FLIGHT: usize = BLOCK_IN_FLIGHT;
+/// The replayed state of `curia audit --node` and its claim check's write buffers, while the
+/// chain is read (the blocks and frames in flight not included).
+pub const NODE_AUDIT_REPLAY_STATE: usize = crate::scratch::MEMORY_BUDGET_WITHOUT_DEPOSITS
+    + crate::audit_index::MAX_BUCKETS * crate::audit_index::BUCKET_BUFFER
+    + crate::audit_claims::TIP_BUFFER;
+/// The claim check's merge (after the replayed state and the blocks are dropped): as a store's.
+pub const NODE_AUDIT_MERGE_PHASE: usize = MERGE_PHASE;
+
 /// How to run an audit.
 #[derive(Debug, Default)]
 pub struct AuditOptions<'a> {

@@ -21,6 +21,12 @@
 //!
 //! Disk: 57 bytes per deposit record, 73 per digest record, 45 per transaction: about 130
 //! bytes per deposit.
+//!
+//! `curia audit --node` uses the same buckets, passes and threads for another check
+//! ([`Expected::check_claims`], `crate::audit_claims`): per deposit a block created, a record
+//! `deposit ID -> height` (41 bytes); per `attach_deposit` lookup its replay assumed true, a
+//! claim `deposit ID -> (height, transaction index)` (45 bytes); a claim holds when its
+//! deposit was created below its height.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -56,9 +62,18 @@ const BYTES_PER_DEPOSIT: u64 = 57 + 73 + 45;
 const TAG_DEPOSIT: u8 = 0;
 const TAG_DIGEST: u8 = 1;
 const TAG_TX: u8 = 2;
+/// A deposit a replayed block created (`curia audit --node`: [`Expected::record_created`]).
+const TAG_CREATED: u8 = 3;
+/// A deposit an `attach_deposit` assumed to exist ([`Expected::record_claim`]).
+const TAG_CLAIM: u8 = 4;
+/// Record kinds (tags `0..TAGS`).
+const TAGS: usize = 5;
 const DEPOSIT_LEN: usize = 1 + 32 + 8 + 4 + 4 + 8;
 const DIGEST_LEN: usize = 1 + 64 + 8;
 const TX_LEN: usize = 1 + 32 + 8 + 4;
+const CREATED_LEN: usize = 1 + 32 + 8;
+const CLAIM_LEN: usize = 1 + 32 + 8 + 4;
+
 /// Leaf index of a deposit record when the store has no deposit log.
 const NO_LEAF: u64 = u64::MAX;
 
@@ -83,6 +98,42 @@ struct TxRec {
     id: [u8; 32],
     height: u64,
     index: u32,
+}
+
+/// A deposit a replayed block created (`--node`).
+#[derive(Clone, Copy)]
+struct CreatedRec {
+    id: [u8; 32],
+    height: u64,
+}
+
+/// A deposit assumed to exist before the block at `height` (by its transaction `tx`).
+#[derive(Clone, Copy)]
+struct ClaimRec {
+    id: [u8; 32],
+    height: u64,
+    tx: u32,
+}
+
+/// An `attach_deposit` whose deposit did not exist before its block: the lowest one the claim
+/// check found ([`Expected::check_claims`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FalseClaim {
+    /// Height of the block whose transaction attached it.
+    pub height: u64,
+    /// That transaction's index in the block.
+    pub tx_index: u32,
+    /// The deposit it attached.
+    pub deposit: [u8; 32],
+    /// The lowest height at which the chain created that deposit (`None`: never, in the blocks
+    /// replayed).
+    pub created_at: Option<u64>,
+}
+
+impl FalseClaim {
+    fn before(&self, other: &FalseClaim) -> bool {
+        (self.height, self.tx_index, self.deposit) < (other.height, other.tx_index, other.deposit)
+    }
 }
 
 /// One fault found by the merge.
@@ -146,8 +197,9 @@ pub(crate) struct Expected {
     has_log: bool,
     /// Most bytes of a bucket file merged in one pass.
     sort_budget: u64,
-    /// Records written to each bucket: deposits, digests, transactions.
-    counts: Vec<[u64; 3]>,
+    /// Records written to each bucket, by tag: deposits, digests, transactions, created
+    /// deposits, claims.
+    counts: Vec<[u64; TAGS]>,
 }
 
 impl Drop for Expected {
@@ -185,7 +237,8 @@ impl Expected {
             Some((bits, budget)) => (bits.min(MAX_BUCKETS.trailing_zeros()), budget.max(1) as u64),
             None => (bucket_bits(deposits), SORT_BUDGET as u64),
         };
-        let mut e = Expected { dir, bits, writers: Vec::new(), has_log, sort_budget, counts: vec![[0; 3]; 1 << bits] };
+        let mut e =
+            Expected { dir, bits, writers: Vec::new(), has_log, sort_budget, counts: vec![[0; TAGS]; 1 << bits] };
         for b in 0..1usize << bits {
             let path = bucket_path(&e.dir, b);
             let f = File::create(&path).map_err(io("create audit bucket", &path))?;
@@ -258,6 +311,32 @@ impl Expected {
         Ok(())
     }
 
+    /// Record that the block at `height` (which applied) created deposit `id` (`curia audit
+    /// --node`, [`crate::DepositClaims`]).
+    pub(crate) fn record_created(&mut self, id: &[u8; 32], height: u64) -> Result<(), StoreError> {
+        let mut rec = [0u8; CREATED_LEN];
+        rec[0] = TAG_CREATED;
+        rec[1..33].copy_from_slice(id);
+        rec[33..41].copy_from_slice(&height.to_be_bytes());
+        self.append(id, &rec)
+    }
+
+    /// Record that transaction `tx` of the block at `height` attached deposit `id`, assumed to
+    /// exist before that block ([`Expected::check_claims`] checks it).
+    pub(crate) fn record_claim(&mut self, id: &[u8; 32], height: u64, tx: u32) -> Result<(), StoreError> {
+        let mut rec = [0u8; CLAIM_LEN];
+        rec[0] = TAG_CLAIM;
+        rec[1..33].copy_from_slice(id);
+        rec[33..41].copy_from_slice(&height.to_be_bytes());
+        rec[41..45].copy_from_slice(&tx.to_be_bytes());
+        self.append(id, &rec)
+    }
+
+    /// The directory of the bucket files (removed on drop).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Flush and close every bucket file.
     pub(crate) fn finish_writing(&mut self) -> Result<(), StoreError> {
         for (b, w) in self.writers.iter_mut().enumerate() {
@@ -277,30 +356,103 @@ impl Expected {
     /// the order the buckets were merged in.
     pub(crate) fn merge(&mut self, store: &Store, scope: Scope) -> Result<Option<IndexFault>, StoreError> {
         self.finish_writing()?;
+        let this = &*self;
+        this.over_buckets(|b| this.merge_bucket(store, scope, b), IndexFault::before)
+    }
+
+    /// Check every claim ([`Expected::record_claim`]) against the created deposits
+    /// ([`Expected::record_created`]) in the same buckets, in key order: a claim at height `h`
+    /// holds when the deposit was created at a height below `h`. Returns the false claim at the
+    /// lowest (height, transaction index), if any. Deletes each bucket file once checked; same
+    /// threads and passes as [`Expected::merge`].
+    pub(crate) fn check_claims(&mut self) -> Result<Option<FalseClaim>, StoreError> {
+        self.finish_writing()?;
+        let this = &*self;
+        this.over_buckets(|b| this.claims_bucket(b), FalseClaim::before)
+    }
+
+    /// Run `per_bucket` on every bucket, [`MERGE_THREADS`] at a time, each thread taking the
+    /// next bucket not yet taken; returns the lowest result by `before`, whichever thread found
+    /// it.
+    fn over_buckets<T: Send>(
+        &self,
+        per_bucket: impl Fn(usize) -> Result<Option<T>, StoreError> + Sync,
+        before: fn(&T, &T) -> bool,
+    ) -> Result<Option<T>, StoreError> {
         let n = 1usize << self.bits;
         let next = AtomicUsize::new(0);
-        let this = &*self;
-        let results: Vec<Result<Option<IndexFault>, StoreError>> = std::thread::scope(|s| {
+        let keep = |best: &mut Option<T>, f: Option<T>| {
+            if let Some(f) = f {
+                if best.as_ref().is_none_or(|b| before(&f, b)) {
+                    *best = Some(f);
+                }
+            }
+        };
+        let results: Vec<Result<Option<T>, StoreError>> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..MERGE_THREADS.min(n))
                 .map(|_| {
                     s.spawn(|| {
-                        let mut best: Option<IndexFault> = None;
+                        let mut best: Option<T> = None;
                         loop {
                             let b = next.fetch_add(1, Ordering::Relaxed);
                             if b >= n {
                                 return Ok(best);
                             }
-                            keep_lowest(&mut best, this.merge_bucket(store, scope, b)?);
+                            keep(&mut best, per_bucket(b)?);
                         }
                     })
                 })
                 .collect();
             workers.into_iter().map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
-        let mut best: Option<IndexFault> = None;
+        let mut best: Option<T> = None;
         for r in results {
-            keep_lowest(&mut best, r?);
+            keep(&mut best, r?);
         }
+        Ok(best)
+    }
+
+    /// The passes over bucket `b`: at most the sort budget of its file each, as key ranges
+    /// (first 8 bytes in `[lo, hi)`; hi = 2^64 for the last), with first capacities for the
+    /// records of each tag (keys are uniform: each pass holds about its share).
+    fn passes(&self, b: usize) -> Result<Vec<(Range, [usize; TAGS])>, StoreError> {
+        let path = bucket_path(&self.dir, b);
+        let len = std::fs::metadata(&path).map_err(io("read audit bucket", &path))?.len();
+        let passes = len.div_ceil(self.sort_budget).max(1);
+        let width: u128 = 1u128 << (64 - self.bits);
+        let lo = b as u128 * width;
+        let share = |n: u64| (n / passes + n / passes / 16 + 64) as usize;
+        Ok((0..passes as u128)
+            .map(|p| {
+                let range = Range { lo: lo + width * p / passes as u128, hi: lo + width * (p + 1) / passes as u128 };
+                (range, self.counts[b].map(share))
+            })
+            .collect())
+    }
+
+    /// Check the claims of bucket `b` (in passes) and delete its file.
+    fn claims_bucket(&self, b: usize) -> Result<Option<FalseClaim>, StoreError> {
+        let mut best: Option<FalseClaim> = None;
+        let path = bucket_path(&self.dir, b);
+        for (range, cap) in self.passes(b)? {
+            let Loaded { mut created, mut claims, .. } = load(&path, range, cap)?;
+            created.sort_unstable_by_key(|c| (c.id, c.height));
+            claims.sort_unstable_by_key(|c| (c.id, c.height, c.tx));
+            // Both sorted by ID: walk them side by side; the first created record of an ID is
+            // its lowest height.
+            let mut made = created.iter().peekable();
+            for c in &claims {
+                while made.next_if(|m| m.id < c.id).is_some() {}
+                let first = made.peek().filter(|m| m.id == c.id).map(|m| m.height);
+                if first.is_none_or(|h| h >= c.height) {
+                    let f = FalseClaim { height: c.height, tx_index: c.tx, deposit: c.id, created_at: first };
+                    if best.as_ref().is_none_or(|b| f.before(b)) {
+                        best = Some(f);
+                    }
+                }
+            }
+        }
+        std::fs::remove_file(&path).map_err(io("remove audit bucket", &path))?;
         Ok(best)
     }
 
@@ -309,23 +461,11 @@ impl Expected {
     fn merge_bucket(&self, store: &Store, scope: Scope, b: usize) -> Result<Option<IndexFault>, StoreError> {
         let mut best: Option<IndexFault> = None;
         let path = bucket_path(&self.dir, b);
-        let len = std::fs::metadata(&path).map_err(io("read audit bucket", &path))?.len();
-        let passes = len.div_ceil(self.sort_budget).max(1);
-        // The bucket's keys, as their first 8 bytes: [lo, hi) (hi = 2^64 for the last).
-        let width: u128 = 1u128 << (64 - self.bits);
-        let lo = b as u128 * width;
-        for p in 0..passes as u128 {
-            let plo = lo + width * p / passes as u128;
-            let phi = lo + width * (p + 1) / passes as u128;
-            // Keys are uniform: each pass holds about its share of the records.
-            let share = |n: u64| (n / passes + n / passes / 16 + 64) as usize;
-            let [d, g, t] = self.counts[b];
-            let cap = (share(d), share(g), share(t));
-            let (mut deps, mut digests, mut txs) = load(&path, plo, phi, cap)?;
+        for (range, cap) in self.passes(b)? {
+            let Loaded { mut deps, mut digests, mut txs, .. } = load(&path, range, cap)?;
             deps.sort_unstable_by_key(|a| (a.id, a.loc.height));
             digests.sort_unstable_by_key(|a| (a.key, a.height));
             txs.sort_unstable_by_key(|a| (a.id, a.height));
-            let range = Range { lo: plo, hi: phi };
             let mut keep = |f: Option<IndexFault>| keep_lowest(&mut best, f);
             keep(merge_family(store, cf::TXS, range, scope, &txs, TxView)?);
             keep(merge_family(store, cf::DEPOSITS, range, scope, &deps, DepView)?);
@@ -352,15 +492,28 @@ fn prefix(key: &[u8]) -> u128 {
     u64::from_be_bytes(p) as u128
 }
 
-type Loaded = (Vec<DepRec>, Vec<DigestRec>, Vec<TxRec>);
+/// The records of one pass, by kind.
+#[derive(Default)]
+struct Loaded {
+    deps: Vec<DepRec>,
+    digests: Vec<DigestRec>,
+    txs: Vec<TxRec>,
+    created: Vec<CreatedRec>,
+    claims: Vec<ClaimRec>,
+}
 
-/// The records of the bucket file at `path` whose key's first 8 bytes are in `[lo, hi)`.
-/// `cap`: the vectors' first capacities.
-fn load(path: &Path, lo: u128, hi: u128, cap: (usize, usize, usize)) -> Result<Loaded, StoreError> {
+/// The records of the bucket file at `path` whose key's first 8 bytes are in `range`.
+/// `cap`: the vectors' first capacities, by tag.
+fn load(path: &Path, range: Range, cap: [usize; TAGS]) -> Result<Loaded, StoreError> {
     let f = File::open(path).map_err(io("read audit bucket", path))?;
     let mut r = BufReader::with_capacity(BUCKET_READ_BUFFER, f);
-    let (mut deps, mut digests, mut txs) =
-        (Vec::with_capacity(cap.0), Vec::with_capacity(cap.1), Vec::with_capacity(cap.2));
+    let mut out = Loaded {
+        deps: Vec::with_capacity(cap[TAG_DEPOSIT as usize]),
+        digests: Vec::with_capacity(cap[TAG_DIGEST as usize]),
+        txs: Vec::with_capacity(cap[TAG_TX as usize]),
+        created: Vec::with_capacity(cap[TAG_CREATED as usize]),
+        claims: Vec::with_capacity(cap[TAG_CLAIM as usize]),
+    };
     let mut rec = [0u8; DIGEST_LEN];
     let bad = |what: &str| StoreError::Io {
         op: "read audit bucket",
@@ -377,20 +530,23 @@ fn load(path: &Path, lo: u128, hi: u128, cap: (usize, usize, usize)) -> Result<L
             TAG_DEPOSIT => DEPOSIT_LEN,
             TAG_DIGEST => DIGEST_LEN,
             TAG_TX => TX_LEN,
+            TAG_CREATED => CREATED_LEN,
+            TAG_CLAIM => CLAIM_LEN,
             _ => return Err(bad("unknown record tag")),
         };
         r.read_exact(&mut rec[1..len]).map_err(io("read audit bucket", path))?;
         let p = prefix(&rec[1..9]);
-        if p < lo || p >= hi {
+        if p < range.lo || p >= range.hi {
             continue;
         }
         let u64_at = |i: usize| u64::from_be_bytes(rec[i..i + 8].try_into().expect("8 bytes"));
         let u32_at = |i: usize| u32::from_be_bytes(rec[i..i + 4].try_into().expect("4 bytes"));
+        let id = || -> [u8; 32] { rec[1..33].try_into().expect("32 bytes") };
         match rec[0] {
             TAG_DEPOSIT => {
                 let item = u32_at(45);
-                deps.push(DepRec {
-                    id: rec[1..33].try_into().expect("32 bytes"),
+                out.deps.push(DepRec {
+                    id: id(),
                     loc: DepositLocation {
                         height: u64_at(33),
                         tx_index: u32_at(41),
@@ -399,13 +555,15 @@ fn load(path: &Path, lo: u128, hi: u128, cap: (usize, usize, usize)) -> Result<L
                     leaf: u64_at(49),
                 })
             }
-            TAG_DIGEST => digests.push(DigestRec { key: rec[1..65].try_into().expect("64 bytes"), height: u64_at(65) }),
-            _ => {
-                txs.push(TxRec { id: rec[1..33].try_into().expect("32 bytes"), height: u64_at(33), index: u32_at(41) })
+            TAG_DIGEST => {
+                out.digests.push(DigestRec { key: rec[1..65].try_into().expect("64 bytes"), height: u64_at(65) })
             }
+            TAG_TX => out.txs.push(TxRec { id: id(), height: u64_at(33), index: u32_at(41) }),
+            TAG_CREATED => out.created.push(CreatedRec { id: id(), height: u64_at(33) }),
+            _ => out.claims.push(ClaimRec { id: id(), height: u64_at(33), tx: u32_at(41) }),
         }
     }
-    Ok((deps, digests, txs))
+    Ok(out)
 }
 
 /// What a family must hold for one expected record (a cheap view of it: no allocation until
@@ -650,5 +808,83 @@ mod tests {
         assert_eq!(bucket_bits(3_000_000_000), 8);
         let bits = bucket_bits(3_000_000);
         assert!((1..=4).contains(&bits), "{bits}");
+    }
+
+    /// The lowest false claim by brute force: a claim at height `h` holds when its deposit was
+    /// created below `h`.
+    fn brute(created: &[([u8; 32], u64)], claims: &[([u8; 32], u64, u32)]) -> Option<FalseClaim> {
+        let mut first = std::collections::HashMap::new();
+        for (id, h) in created {
+            let e = first.entry(*id).or_insert(*h);
+            *e = (*e).min(*h);
+        }
+        claims
+            .iter()
+            .filter_map(|(id, h, tx)| {
+                let at = first.get(id).copied();
+                at.is_none_or(|c| c >= *h).then_some(FalseClaim {
+                    height: *h,
+                    tx_index: *tx,
+                    deposit: *id,
+                    created_at: at,
+                })
+            })
+            .min_by_key(|f| (f.height, f.tx_index, f.deposit))
+    }
+
+    #[test]
+    fn the_claim_check_finds_the_lowest_false_claim_over_buckets_and_passes() {
+        // Deposits created at heights 1..=400, 20 per block; claims of most of them at later
+        // heights (true), plus false ones: a deposit never created, one created at the claim's
+        // height, one created later, and a created ID claimed twice. Checked with one bucket in
+        // one pass and with 4 buckets in passes of 2 KiB (many passes): the same lowest false
+        // claim as the brute force, and none once the false ones are removed.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut id = || {
+            let mut k = [0u8; 32];
+            for c in k.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                c.copy_from_slice(&x.to_be_bytes());
+            }
+            k
+        };
+        let mut created = Vec::new();
+        let mut claims = Vec::new();
+        for h in 1..=400u64 {
+            for k in 0..20u32 {
+                let d = id();
+                created.push((d, h));
+                if k % 3 != 0 {
+                    claims.push((d, h + 1 + u64::from(k), k));
+                }
+            }
+        }
+        let honest = claims.clone();
+        let (a, b, c) = (id(), created[7500].0, created[7000].0);
+        claims.push((a, 390, 4)); // never created
+        claims.push((b, created[7500].1, 2)); // created at the claim's own height
+        claims.push((c, created[7000].1 - 3, 9)); // created later
+        claims.push((c, created[7000].1 - 3, 1)); // the same claim by an earlier transaction
+        let want = brute(&created, &claims).expect("false claims");
+        assert_eq!((want.deposit, want.tx_index), (c, 1), "{want:?}");
+        assert_eq!(want.created_at, Some(created[7000].1));
+        for layout in [(0, 64 << 20), (2, 2 << 10)] {
+            for (claims, want) in [(&claims, Some(want)), (&honest, None)] {
+                let mut e = Expected::create(None, 0, false, Some(layout)).unwrap();
+                for (d, h) in &created {
+                    e.record_created(d, *h).unwrap();
+                }
+                for (d, h, tx) in claims.iter() {
+                    e.record_claim(d, *h, *tx).unwrap();
+                }
+                let dir = e.dir().to_path_buf();
+                assert_eq!(e.check_claims().unwrap(), want, "{layout:?}");
+                assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "bucket files are deleted once checked");
+                drop(e);
+                assert!(!dir.exists());
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@
 //!   [`ScratchState`] on disk (bounded memory at any chain length).
 
 mod audit;
+mod audit_claims;
 mod audit_index;
 mod codec;
 mod error;
@@ -20,7 +21,12 @@ mod membership;
 mod scratch;
 mod store;
 
-pub use audit::{audit_store, AuditOptions, AuditProgress, AUDIT_MEMORY_BUDGET, AUDIT_MEMORY_SIZED, AUDIT_STORE_CACHE};
+pub use audit::{
+    audit_store, AuditOptions, AuditProgress, AUDIT_BLOCK_IN_FLIGHT, AUDIT_MEMORY_BUDGET, AUDIT_MEMORY_SIZED,
+    AUDIT_STORE_CACHE, NODE_AUDIT_MERGE_PHASE, NODE_AUDIT_REPLAY_STATE,
+};
+pub use audit_claims::{ClaimingState, DepositClaims};
+pub use audit_index::FalseClaim;
 pub use codec::{CaseEntry, CaseEvent, CaseStatus, DepositLocation, CHECKSUM_LEN};
 pub use error::StoreError;
 pub use scratch::{ScratchState, MEMORY_BUDGET as SCRATCH_MEMORY_BUDGET};

@@ -8,7 +8,9 @@
 //! Options: `--deposits N` (default 10,000,000), `--lookups N` (default 100,000), `--dir DIR`
 //! (default a fresh directory under the system temp dir, removed afterwards unless `--keep`),
 //! `--batches-per-block N` (default 8), `--singles-per-block N` (default 100), `--seed N`,
-//! `--compact` (also measure size after a full compaction); `--help` lists them (clap).
+//! `--compact` (also measure size after a full compaction), `--fixture DIR` (write the chain's
+//! genesis and the keys of validator `v0` and of the auditor client there, to serve the store
+//! with `curia node run` for `curia audit --node`); `--help` lists them (clap).
 //!
 //! Blocks are built (and signed, and certified by 4 validators) in chunks of 100 blocks, so memory
 //! stays bounded at any `--deposits`; only the commits are timed, so the
@@ -61,6 +63,11 @@ struct Args {
     /// Also measure the size after a full compaction.
     #[arg(long)]
     compact: bool,
+    /// Write DIR/genesis.json (the chain's genesis), DIR/v0.key (validator v0's key) and
+    /// DIR/auditor.key (a registered auditor client's key): what `curia node run` needs to
+    /// serve the store and `curia audit --node` to read it. Test keys: never for a real chain.
+    #[arg(long, value_name = "DIR")]
+    fixture: Option<PathBuf>,
     /// Ignored (passed by `cargo bench` to every target).
     #[arg(long, hide = true)]
     bench: bool,
@@ -176,6 +183,14 @@ fn main() {
     }
     let mut chain = TestChain::new(4);
     let spec = chain.spec.clone();
+    if let Some(f) = &args.fixture {
+        std::fs::create_dir_all(f).expect("create --fixture directory");
+        std::fs::write(f.join("genesis.json"), spec.genesis.to_json() + "\n").expect("write genesis.json");
+        for (name, file) in [("v0", "v0.key"), ("auditor", "auditor.key")] {
+            let key = curia_ledger::testkit::test_key(name);
+            curia_node::config::write_key(&f.join(file), &key, true).expect("write a key file");
+        }
+    }
 
     // Plan block shapes: `batches` batches of 1,000..=10,000 items plus `singles` single deposits.
     let mut rng = Rng(args.seed | 1);

@@ -569,3 +569,243 @@ fn membership_changes_and_evidence_audit_in_both_modes_on_the_scratch_state() {
     assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "scratch state left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A state that also says `fake` exists: blocks built on it attach a deposit the chain never
+/// created (before them), which an honest proposer would refuse.
+struct Forged<'a> {
+    base: &'a curia_ledger::state::MemState,
+    fake: Hash,
+}
+
+impl curia_ledger::state::StateView for Forged<'_> {
+    fn client(
+        &self,
+        key: &curia_ledger::crypto::PublicKey,
+    ) -> Result<Option<curia_ledger::state::ClientRecord>, curia_ledger::LedgerError> {
+        self.base.client(key)
+    }
+    fn tx_applied(&self, id: &Hash) -> Result<bool, curia_ledger::LedgerError> {
+        self.base.tx_applied(id)
+    }
+    fn deposit_exists(&self, id: &Hash) -> Result<bool, curia_ledger::LedgerError> {
+        Ok(*id == self.fake || self.base.deposit_exists(id)?)
+    }
+    fn case(&self, id: &str) -> Result<Option<curia_ledger::state::CaseRecord>, curia_ledger::LedgerError> {
+        self.base.case(id)
+    }
+    fn attached(&self, case: &str, deposit: &Hash) -> Result<bool, curia_ledger::LedgerError> {
+        self.base.attached(case, deposit)
+    }
+    fn member_entries(&self) -> Result<Vec<curia_ledger::membership::MemberEntry>, curia_ledger::LedgerError> {
+        self.base.member_entries()
+    }
+    fn evidence_recorded(&self, key: &Hash) -> Result<bool, curia_ledger::LedgerError> {
+        self.base.evidence_recorded(key)
+    }
+    fn log_frontier(&self) -> Result<curia_ledger::deposit_log::Frontier, curia_ledger::LedgerError> {
+        self.base.log_frontier()
+    }
+}
+
+/// Build, certify and apply a block of `txs` on a state where `fake` exists too (every
+/// transaction must be taken).
+fn commit_forged(c: &mut curia_ledger::testkit::TestChain, txs: Vec<curia_ledger::tx::Transaction>, fake: Hash) {
+    let set = c.set_at(c.tip.height + 1);
+    let proposer = set.validators[(c.tip.height as usize) % set.len()].key;
+    let view = Forged { base: &c.state, fake };
+    let built =
+        curia_ledger::state::build_block(&c.spec, &view, &c.tip, txs, c.proposing(proposer)).expect("state reads");
+    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+    let cert = c.certify(&built.block, 0);
+    c.state.apply(&built.changes);
+    c.tip = curia_ledger::state::Tip::after(&built.block.header);
+    c.blocks.push((built.block, cert));
+    c.now_ms += 1000;
+}
+
+/// The in-memory replay's summary of `c` (every deposit ID in a hash set): the reference.
+fn replay_in_memory(c: &curia_ledger::testkit::TestChain) -> curia_ledger::audit::AuditSummary {
+    let mut a = curia_ledger::audit::Auditor::in_memory(&c.spec);
+    for (b, cert) in &c.blocks {
+        if a.push(b, cert).is_err() {
+            break;
+        }
+    }
+    a.finish()
+}
+
+#[test]
+fn attach_deposit_claims_are_checked_by_the_merge_with_the_in_memory_verdicts() {
+    // `--node` keeps no deposit IDs: every attach_deposit that reaches its state is assumed and
+    // checked after the last block, in the bucket merge, against the deposits the chain created.
+    // Each chain below is audited by `--node` and by the in-memory replay (a hash set of every
+    // deposit ID): same exit code, failure (height, reason, code), last good block and counts.
+    use curia_ledger::testkit::TestChain;
+    let attach = |case: &str, d: Hash| Payload::AttachDeposit { case_id: case.into(), deposit_id: d };
+    let open = |case: &str| Payload::OpenCase { case_id: case.into(), title: "State v. Doe".into() };
+    let dep_id = |c: &TestChain, tx: &curia_ledger::tx::Transaction| tx.deposits(&tx.id(&c.spec.chain_id))[0].0;
+    let nobody = Hash::sha256(b"no such deposit");
+    // Blocks 1-3: deposits (single and batch), a case, honest attaches (of a single deposit, of a
+    // batch item, and of a deposit created earlier in the same block, which the block's overlay
+    // answers).
+    let base = || {
+        let mut c = TestChain::new(4);
+        let d1 = c.deposit("platform", b"one", 1);
+        let batch = c.batch("platform", (0..5u8).map(|i| Hash::sha256(&[i])).collect(), 2);
+        let item = curia_ledger::tx::batch_item_id(&batch.id(&c.spec.chain_id), 3);
+        let id1 = dep_id(&c, &d1);
+        assert!(c.commit(vec![d1, batch]).is_empty());
+        assert!(c.commit(vec![c.tx("judge", open("C-1"), 3)]).is_empty());
+        let d2 = c.deposit("platform", b"two", 4);
+        let id2 = dep_id(&c, &d2);
+        let txs = vec![
+            c.tx("judge", attach("C-1", id1), 5),
+            c.tx("judge", attach("C-1", item), 6),
+            d2,
+            c.tx("judge", attach("C-1", id2), 7),
+        ];
+        assert!(c.commit(txs).is_empty());
+        c
+    };
+    let mut cases: Vec<(&str, TestChain, Option<u64>)> = Vec::new();
+    let honest = base();
+    cases.push(("honest", honest, None));
+    // Block 4 attaches (transaction 1) a deposit no block created; blocks after it are fine.
+    let never_created = || {
+        let mut c = base();
+        let d = c.deposit("platform", b"three", 8);
+        let txs = vec![d, c.tx("judge", attach("C-1", nobody), 9)];
+        commit_forged(&mut c, txs, nobody);
+        assert!(c.commit(vec![c.deposit("platform", b"four", 10)]).is_empty());
+        c
+    };
+    cases.push(("never created", never_created(), Some(4)));
+    // Block 4 attaches a deposit block 5 creates.
+    let mut c = base();
+    let later = c.deposit("platform", b"later", 11);
+    let later_id = dep_id(&c, &later);
+    let txs = vec![c.tx("judge", attach("C-1", later_id), 12)];
+    commit_forged(&mut c, txs, later_id);
+    assert!(c.commit(vec![later]).is_empty());
+    cases.push(("created later", c, Some(4)));
+    // Block 4's transaction 0 attaches the deposit its transaction 1 creates.
+    let mut c = base();
+    let same = c.deposit("platform", b"same block", 13);
+    let same_id = dep_id(&c, &same);
+    let txs = vec![c.tx("judge", attach("C-1", same_id), 14), same];
+    commit_forged(&mut c, txs, same_id);
+    cases.push(("created after it in the block", c, Some(4)));
+    // The tip block attaches a deposit no block created and its state root is wrong too: the
+    // replay without the set fails there on the root, but the verdict is the attach (earlier in
+    // the block), as with the set.
+    let mut c = base();
+    let txs = vec![c.tx("judge", attach("C-1", nobody), 15)];
+    commit_forged(&mut c, txs, nobody);
+    let (block, _) = c.blocks.pop().unwrap();
+    let mut block = block;
+    block.header.state_root = Hash::sha256(b"wrong root");
+    let cert = c.certify(&block, 0);
+    c.tip = curia_ledger::state::Tip::after(&block.header);
+    c.blocks.push((block, cert));
+    cases.push(("and a wrong state root", c, Some(4)));
+
+    let dir = std::env::temp_dir().join(format!("curia-audit-claims-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("auditor.key");
+    curia_node::config::write_key(&key, &curia_ledger::testkit::test_key("auditor"), true).unwrap();
+    let scratch = dir.join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    for (name, c, bad_at) in cases {
+        let want = replay_in_memory(&c);
+        assert_eq!(want.failure.as_ref().map(|f| f.height), bad_at, "{name}: the reference replay");
+        if bad_at.is_some() {
+            assert_eq!(want.failure.as_ref().unwrap().code, "invalid_tx_in_block", "{name}: {want:?}");
+            assert!(want.failure.as_ref().unwrap().reason.contains("not found"), "{name}: {want:?}");
+        }
+        let genesis = dir.join("genesis.json");
+        std::fs::write(&genesis, c.spec.genesis.to_json()).unwrap();
+        let api = snapshot_of(&c).serve(|s, path| octets(s.frame(path)));
+        let args = [
+            "--node",
+            &api,
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--scratch-dir",
+            scratch.to_str().unwrap(),
+        ];
+        let (code, v, stderr) = audit(&args);
+        assert_eq!(code, if bad_at.is_some() { 1 } else { 0 }, "{name}: {v}\n{stderr}");
+        match &want.failure {
+            None => assert!(v["failure"].is_null(), "{name}: {v}"),
+            Some(f) => {
+                assert_eq!(v["failure"]["height"].as_u64(), Some(f.height), "{name}: {v}");
+                assert_eq!(v["failure"]["code"].as_str(), Some(f.code), "{name}: {v}");
+                assert_eq!(v["failure"]["reason"].as_str(), Some(f.reason.as_str()), "{name}: {v}");
+            }
+        }
+        for (field, n) in [
+            ("height", want.height),
+            ("blocks", want.blocks),
+            ("txs", want.txs),
+            ("deposits", want.deposits),
+            ("cases", want.cases),
+            ("case_records", want.case_records),
+        ] {
+            assert_eq!(v[field].as_u64(), Some(n), "{name}: {field}: {v}");
+        }
+        assert_eq!(v["tip_hash"].as_str(), Some(want.tip_hash.as_str()), "{name}: {v}");
+        assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "{name}: scratch files left behind");
+    }
+    // A node that serves blocks 1-4 and then fails (500): with the forged block 4 among them the
+    // false claim is the verdict (exit 1, as the replay with every deposit ID stops there before
+    // asking for more); with the honest blocks 1-4 the audit cannot finish (exit 2).
+    for (c, want_code) in [(never_created(), 1), (base(), 2)] {
+        let genesis = dir.join("genesis.json");
+        std::fs::write(&genesis, c.spec.genesis.to_json()).unwrap();
+        let mut snap = snapshot_of(&c);
+        // `base()` has 3 blocks: serve it as if its tip were higher, so block 4 is asked for.
+        if c.blocks.len() == 3 {
+            let mut st: serde_json::Value = serde_json::from_slice(&snap.status).unwrap();
+            st["height"] = serde_json::json!(5);
+            snap.status = serde_json::to_vec(&st).unwrap();
+        }
+        let api = snap.serve(|s, path| {
+            let (from, _) = chain_query(path);
+            let last = s.tip().min(4);
+            if from > last {
+                return (500, "application/json", br#"{"error":{"code":"storage","message":"down"}}"#.to_vec());
+            }
+            let mut w = FrameWriter::new(&s.chain_id, from, s.tip());
+            for h in from..=last {
+                let (b, cert) = &s.blocks[h as usize - 1];
+                assert!(w.push(h, &b.to_bytes(), &cert.to_bytes()));
+            }
+            octets(w.finish())
+        });
+        let args = [
+            "--node",
+            &api,
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--scratch-dir",
+            scratch.to_str().unwrap(),
+        ];
+        let (code, v, stderr) = audit(&args);
+        assert_eq!(code, want_code, "{v}\n{stderr}");
+        if want_code == 1 {
+            let want = replay_in_memory(&c);
+            assert_eq!(v["failure"]["height"].as_u64(), Some(4), "{v}");
+            assert_eq!(v["failure"]["reason"].as_str(), Some(want.failure.unwrap().reason.as_str()), "{v}");
+            assert_eq!(v["height"].as_u64(), Some(3), "{v}");
+        } else {
+            assert!(v["error"].as_str().unwrap().contains("after checking blocks 1 to 3"), "{v}");
+        }
+        assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "scratch files left behind");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
