@@ -8,6 +8,7 @@ use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,13 @@ use curia_node::chain_stream::{read_frame, FrameWriter, MAX_CHAIN_BLOCKS};
 use curia_node::config::read_key;
 
 /// Run `curia audit ARGS --json`; return the exit code and the JSON summary.
+/// `curia audit --node API --genesis G --key K --scratch-dir S`, as [`audit`] reports it.
+fn audit_node(api: &str, genesis: &Path, key: &Path, scratch: &Path) -> (i32, serde_json::Value, String) {
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (genesis, key, scratch) = (s(genesis), s(key), s(scratch));
+    audit(&["--node", api, "--genesis", &genesis, "--key", &key, "--scratch-dir", &scratch])
+}
+
 fn audit(args: &[&str]) -> (i32, serde_json::Value, String) {
     let out = curia().arg("audit").args(args).arg("--json").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -726,17 +734,7 @@ fn attach_deposit_claims_are_checked_by_the_merge_with_the_in_memory_verdicts() 
         let genesis = dir.join("genesis.json");
         std::fs::write(&genesis, c.spec.genesis.to_json()).unwrap();
         let api = snapshot_of(&c).serve(|s, path| octets(s.frame(path)));
-        let args = [
-            "--node",
-            &api,
-            "--genesis",
-            genesis.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--scratch-dir",
-            scratch.to_str().unwrap(),
-        ];
-        let (code, v, stderr) = audit(&args);
+        let (code, v, stderr) = audit_node(&api, &genesis, &key, &scratch);
         assert_eq!(code, if bad_at.is_some() { 1 } else { 0 }, "{name}: {v}\n{stderr}");
         match &want.failure {
             None => assert!(v["failure"].is_null(), "{name}: {v}"),
@@ -785,17 +783,7 @@ fn attach_deposit_claims_are_checked_by_the_merge_with_the_in_memory_verdicts() 
             }
             octets(w.finish())
         });
-        let args = [
-            "--node",
-            &api,
-            "--genesis",
-            genesis.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--scratch-dir",
-            scratch.to_str().unwrap(),
-        ];
-        let (code, v, stderr) = audit(&args);
+        let (code, v, stderr) = audit_node(&api, &genesis, &key, &scratch);
         assert_eq!(code, want_code, "{v}\n{stderr}");
         if want_code == 1 {
             let want = replay_in_memory(&c);
