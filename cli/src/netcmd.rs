@@ -221,8 +221,15 @@ pub fn node_run(config: &Path) -> Result<()> {
         .with_target(false)
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(async move {
+    // The API on a runtime of its own, ahead of the bulk work (consensus, commits, admission),
+    // whose threads run `CURIA_BULK_NICE` (default 10) steps of nice lower (curia_node::priority).
+    let nice_env = std::env::var(curia_node::priority::BULK_NICE_ENV).ok();
+    let nice = curia_node::priority::bulk_nice_from(nice_env.as_deref())?;
+    let rts = curia_node::priority::Runtimes::build(nice)?;
+    tracing::info!(bulk_nice = rts.bulk_nice, "runtimes: API at the process's priority, bulk work below it");
+    let api = rts.api.handle().clone();
+    // The node runs on a bulk worker, not on this (main) thread, which keeps its priority.
+    let node = rts.bulk.spawn(async move {
         let shutdown = async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
@@ -231,8 +238,9 @@ pub fn node_run(config: &Path) -> Result<()> {
                 _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
             }
         };
-        curia_node::run::run_node(cfg, shutdown).await
-    })?;
+        curia_node::run::run_node_with_api(cfg, shutdown, Some(api)).await
+    });
+    rts.bulk.block_on(node).context("the node's task failed")??;
     Ok(())
 }
 

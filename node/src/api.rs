@@ -93,6 +93,10 @@ pub struct ApiContext {
     pub status: watch::Receiver<NodeStatus>,
     /// Metrics (the API counts the requests it refuses itself).
     pub metrics: Arc<crate::ops::Metrics>,
+    /// The runtime of the node's bulk work, when the API runs on a runtime of its own
+    /// ([`crate::priority`]): submissions (parsing, signature checks, the wait for the driver)
+    /// run there, not on the API's threads. `None`: everything on the API's runtime.
+    pub bulk: Option<tokio::runtime::Handle>,
 }
 
 // ----- errors -----
@@ -374,8 +378,35 @@ async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<(Vec<Hash>
     }
 }
 
+/// Run a submission's work on the bulk runtime when the node has one ([`ApiContext::bulk`]):
+/// receiving and parsing its body, admission's signature checks and the wait for the driver are
+/// bulk work and must not take the API's threads (or their priority) from reads that clients
+/// wait on (docs/performance.md, "Receipts under load"). The task is aborted when the request is
+/// dropped (the client went away), as the handler itself would be; it holds the same submission
+/// slot and body budget as before, so it is bounded the same way. A panic is `internal`.
+async fn on_bulk<F>(ctx: &ApiContext, work: F) -> ApiResult<Response>
+where
+    F: Future<Output = ApiResult<Response>> + Send + 'static,
+{
+    let Some(bulk) = &ctx.bulk else { return work.await };
+    /// Aborts the task when dropped (a no-op once it has finished).
+    struct AbortOnDrop(tokio::task::JoinHandle<ApiResult<Response>>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(bulk.spawn(work));
+    (&mut task.0).await.map_err(|e| ApiError::new("internal", format!("submission task failed: {e}")))?
+}
+
 /// `POST /v1/deposits`: one deposit or batch deposit transaction.
 async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    on_bulk(&ctx.clone(), post_deposit_work(ctx, headers, body)).await
+}
+
+/// [`post_deposit`]'s work.
+async fn post_deposit_work(ctx: ApiContext, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let (bytes, share) = read_body(&ctx, &headers, body, DEPOSIT_BODY_LIMIT).await?;
     let _slot = submit_slot(&ctx).await?;
     let tx: Transaction = parse_json(&ctx, &bytes, "transaction")?;
@@ -430,6 +461,11 @@ fn parse_binary_txs(ctx: &ApiContext, bytes: &[u8]) -> ApiResult<Vec<Transaction
 /// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result, as
 /// JSON or (with `Content-Type: application/octet-stream`) as the canonical binary list.
 async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    on_bulk(&ctx.clone(), post_transactions_work(ctx, headers, body)).await
+}
+
+/// [`post_transactions`]'s work.
+async fn post_transactions_work(ctx: ApiContext, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let (bytes, share) = read_body(&ctx, &headers, body, TRANSACTIONS_BODY_LIMIT).await?;
     let _slot = submit_slot(&ctx).await?;
     let txs = if is_octet_stream(&headers) {

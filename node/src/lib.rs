@@ -13,7 +13,8 @@
 //! - [`signing`]: the signing high-water mark kept outside the store (no double signing after
 //!   a restore).
 //! - [`tls`]: TLS on the API and ops listeners (rustls).
-//! - [`config`]: the TOML configuration and key files; [`run`]: assembling a node.
+//! - [`config`]: the TOML configuration and key files; [`run`]: assembling a node;
+//!   [`priority`]: the API's runtime ahead of the bulk runtime (consensus, commits, admission).
 //!
 //! Each node stores the quorum of precommits it collected, so two nodes may hold different (both
 //! valid) certificates for one block; the load generator is `benches/src/bin/loadgen.rs`.
@@ -33,6 +34,7 @@ pub mod mempool;
 pub mod net;
 pub mod ops;
 pub mod peer_gate;
+pub mod priority;
 pub mod rotation;
 pub mod run;
 pub mod signing;

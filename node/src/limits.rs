@@ -163,6 +163,22 @@ pub const NET_REDIAL: Duration = Duration::from_secs(2);
 /// (`crate::rotation`).
 pub const NEXT_KEY_POLL: Duration = Duration::from_secs(5);
 
+// ----- threads and priorities (`crate::priority`) -----
+
+/// Worker threads of the API's own runtime (the HTTP API's connections and reads, at the
+/// process's priority); a receipt read that blocks (`block_in_place`) hands its worker's other
+/// tasks to a replacement thread, so two keep the API answering on a 2-core machine.
+pub const API_WORKER_THREADS: usize = 2;
+/// Most blocking-pool threads of the API's runtime (store reads of `GET` requests, each bounded
+/// by the connection caps above; tokio's default is 512).
+pub const API_MAX_BLOCKING_THREADS: usize = 64;
+/// Default steps of `nice` by which the bulk runtime's threads (consensus, blocks, commits,
+/// admission of submissions, the peer network, RocksDB's background threads started by them)
+/// run below the API's; `CURIA_BULK_NICE` overrides it (0 to 19; 0 keeps one priority).
+pub const BULK_NICE: i32 = 10;
+/// Largest `nice` step accepted (Linux's lowest priority is nice 19).
+pub const MAX_NICE: i32 = 19;
+
 // ----- files and operator actions -----
 
 /// Largest configuration, key or token file read.
@@ -213,4 +229,8 @@ const _: () = {
     assert!(MAX_CHAIN_BLOCKS >= 1);
     // Backups: keep at least the one just written.
     assert!(BACKUP_KEEP >= 1);
+    // Priorities: the API keeps a worker when one is blocked in a read; nice stops at 19.
+    assert!(API_WORKER_THREADS >= 2);
+    assert!(API_MAX_BLOCKING_THREADS >= 1);
+    assert!(BULK_NICE >= 0 && BULK_NICE <= MAX_NICE && MAX_NICE == 19);
 };

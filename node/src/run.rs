@@ -20,10 +20,21 @@ use crate::NodeError;
 /// Most client submissions queued between the API and the driver.
 pub use crate::limits::SUBMIT_QUEUE;
 
-/// Run a validator node until `shutdown` resolves (SIGTERM or Ctrl-C in `curia node run`).
+/// Run a validator node until `shutdown` resolves, everything on the current runtime.
 pub async fn run_node(
     cfg: NodeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    run_node_with_api(cfg, shutdown, None).await
+}
+
+/// Run a validator node until `shutdown` resolves (SIGTERM or Ctrl-C in `curia node run`). With
+/// `api`, the HTTP API's listener and connections run on that runtime and the rest on the
+/// current one, which also does the work of submissions (see [`crate::priority`]).
+pub async fn run_node_with_api(
+    cfg: NodeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    api: Option<tokio::runtime::Handle>,
 ) -> Result<(), NodeError> {
     cfg.consensus.check()?;
     cfg.checkpoints.check()?;
@@ -82,6 +93,7 @@ pub async fn run_node(
         submit: submit_tx,
         status: status_rx.clone(),
         metrics: metrics.clone(),
+        bulk: api.as_ref().map(|_| tokio::runtime::Handle::current()),
     };
 
     let bind = |what: &'static str, addr| async move {
@@ -89,13 +101,25 @@ pub async fn run_node(
             .await
             .map_err(|e| NodeError::Config(format!("cannot listen on {what} {addr}: {e}")))
     };
-    let api_listener = bind("api", cfg.api.listen).await?;
+    // The API's listener is registered with the API runtime's reactor, so that its readiness is
+    // not delivered by the bulk runtime's threads.
+    let api_listener = match &api {
+        Some(rt) => rt
+            .spawn(bind("api", cfg.api.listen))
+            .await
+            .map_err(|e| NodeError::Config(format!("cannot listen on api {}: {e}", cfg.api.listen)))??,
+        None => bind("api", cfg.api.listen).await?,
+    };
     let ops_listener = bind("ops", cfg.ops.listen).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let api_task = tokio::spawn(api::serve_tls(api_listener, ctx, api_tls, stopped(stop_rx.clone())));
+    let api_serve = api::serve_tls(api_listener, ctx, api_tls, stopped(stop_rx.clone()));
+    let api_task = match &api {
+        Some(rt) => rt.spawn(api_serve),
+        None => tokio::spawn(api_serve),
+    };
     let backups = ops::Backups::new(
         store.clone(),
         &cfg.node.data_dir,

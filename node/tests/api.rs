@@ -131,6 +131,16 @@ impl Harness {
     /// Store the chain, start the API and the ops listener, and (if `mempool` is given) a fake
     /// driver; the submission queue holds `queue` submissions.
     async fn start(chain: TestChain, mempool: Option<MempoolConfig>, queue: usize) -> Harness {
+        Harness::start_with(chain, mempool, queue, None).await
+    }
+
+    /// [`Harness::start`], with submissions' work on `bulk` ([`ApiContext::bulk`]).
+    async fn start_with(
+        chain: TestChain,
+        mempool: Option<MempoolConfig>,
+        queue: usize,
+        bulk: Option<tokio::runtime::Handle>,
+    ) -> Harness {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("curia-api-test-{}-{n}", std::process::id()));
@@ -178,6 +188,7 @@ impl Harness {
             submit: submit.clone(),
             status: status_rx.clone(),
             metrics: metrics.clone(),
+            bulk,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api = listener.local_addr().unwrap();
@@ -489,6 +500,43 @@ async fn submissions_get_ids_or_their_documented_errors() {
     assert!(m.contains("curia_rejected_transactions_total{reason=\"bad_json\"} 3"), "{m}");
     assert!(m.contains("curia_rejected_transactions_total{reason=\"too_large\"} 2"), "{m}");
     h.stop().await;
+}
+
+/// As `curia node run` does it (`curia_node::priority`): the API on a runtime of its own, the
+/// submissions' work (parsing, signature checks, the wait for the driver) on the lowered bulk
+/// runtime. Answers are the same as on one runtime, and reads go on meanwhile.
+#[test]
+fn submissions_on_the_bulk_runtime_get_the_same_answers() {
+    let rts = curia_node::priority::Runtimes::build(5).unwrap();
+    let bulk = rts.bulk.handle().clone();
+    rts.api.block_on(async move {
+        let (chain, single, _) = committed_chain();
+        let h = Harness::start_with(chain, Some(MempoolConfig::default()), 16, Some(bulk)).await;
+        let c = &h.chain;
+        let good = c.deposit("platform", b"bulk evidence", 10);
+        let id = good.id(&c.spec.chain_id);
+        let a = post(h.api, "/v1/deposits", &tx_json(&good)).await;
+        assert_eq!(a.status, 202, "{}", a.text());
+        assert_eq!(a.json(), json!({"tx_id": id.to_hex(), "deposit_ids": [id.to_hex()]}));
+        let mut forged = c.deposit("platform", b"forged", 11);
+        forged.signature.0[0] ^= 1;
+        let a = post(h.api, "/v1/deposits", &tx_json(&forged)).await;
+        assert_eq!((a.status, a.code().as_str()), (400, "bad_signature"), "{}", a.text());
+        let a = http(h.api, "POST", "/v1/deposits", b"{\"body\": ".to_vec()).await;
+        assert_eq!((a.status, a.code().as_str()), (400, "bad_json"));
+        let fresh = c.deposit("platform", b"fresh", 12);
+        let octet = [("Content-Type", "application/octet-stream".to_string())];
+        let a = http_with(h.api, "POST", "/v1/transactions", &octet, binary_list(&[&fresh, &forged, &good])).await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        let v = a.json();
+        let codes: Vec<_> = v["results"].as_array().unwrap().iter().map(|r| r["error"]["code"].clone()).collect();
+        assert_eq!(codes, [Value::Null, json!("bad_signature"), json!("already_pending")]);
+        let a = get(h.api, &format!("/v1/deposits/{}/receipt", single.id(&c.spec.chain_id))).await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        let a = http(h.api, "POST", "/v1/transactions", vec![b' '; TRANSACTIONS_BODY_LIMIT + 1]).await;
+        assert_eq!((a.status, a.code().as_str()), (413, "too_large"));
+        h.stop().await;
+    });
 }
 
 /// The canonical list encoding of `txs`: `u32` count, then each canonical transaction.

@@ -60,6 +60,12 @@ use curia_ledger::genesis::Genesis;
 use curia_ledger::hash::Hash;
 use curia_ledger::tx::{batch_body, batch_item_id, Commitment, Deposit, Payload, Transaction, TxBody};
 
+/// A thread named `name` (so that per-thread scheduler figures, `/proc/PID/task/*/comm` or
+/// `perf sched`, can tell the receipt fetchers from the deposit senders).
+fn named<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new().name(name.into()).spawn(f).expect("spawn a thread")
+}
+
 /// Numbers may carry `_` separators (`--rate 15_000`).
 fn num(v: &str) -> Result<f64, String> {
     v.replace('_', "").parse::<f64>().map_err(|_| format!("not a number: {v}"))
@@ -366,7 +372,7 @@ fn receipt_load(
         return None;
     }
     let (rate, n_workers, nodes, batch) = (a.receipt_rate, a.receipt_workers, a.nodes.clone(), a.batch);
-    Some(std::thread::spawn(move || {
+    Some(named("receipts", move || {
         let tally = Arc::new(Mutex::new(ReceiptTally::default()));
         let (job_tx, job_rx) = mpsc::sync_channel::<(Hash, Instant)>(n_workers * 4);
         let job_rx = Arc::new(Mutex::new(job_rx));
@@ -374,7 +380,7 @@ fn receipt_load(
             .map(|w| {
                 let (rx, tally) = (job_rx.clone(), tally.clone());
                 let clients: Vec<Client> = nodes.iter().map(|n| client(n, Duration::from_secs(30))).collect();
-                std::thread::spawn(move || {
+                named("fetcher", move || {
                     let mut turn = w;
                     loop {
                         let (id, due) = match rx.lock().unwrap().recv() {
@@ -546,7 +552,7 @@ fn main() {
         let (rx, chunks, tally, nodes) = (job_rx.clone(), chunks.clone(), tally.clone(), a.nodes.clone());
         let binary = a.binary;
         let clients: Vec<Client> = nodes.iter().map(|n| client(n, Duration::from_secs(60))).collect();
-        workers.push(std::thread::spawn(move || loop {
+        workers.push(named("sender", move || loop {
             let k = match rx.lock().unwrap().recv() {
                 Ok(k) => k,
                 Err(_) => return,
@@ -566,7 +572,7 @@ fn main() {
         let (node, watch_until) = (a.nodes[0].clone(), watch_until.clone());
         let (ready, ours) = (receipt_ready.clone(), ours.clone());
         let want = n_txs;
-        std::thread::spawn(move || {
+        named("watcher", move || {
             let client = client(&node, Duration::from_secs(30));
             let mut next = start_height + 1;
             let mut commits: Vec<(Hash, u64)> = Vec::with_capacity(want);
