@@ -10,7 +10,10 @@
 //!   batch-verified;
 //! - `validate_8_batches_of_1000/mempool_known` and `/not_known`: a block of 8 batch deposits of
 //!   1,000 items (8,000 deposits), all in the mempool, or none (then each batch's item tree is
-//!   hashed and its 8 signatures verified): the per-item work of a validator under batch load.
+//!   hashed and its 8 signatures verified): the per-item work of a validator under batch load;
+//! - `admit_8_batches_of_1000/client_with_deposit_ids` and `/gossip_ids_only`: admitting those
+//!   8 batches to a mempool once their checks passed, answered with every deposit ID (a
+//!   client's submission) or with the transaction IDs alone (a peer's gossip).
 //!
 //! Throughput is in deposits. Bounded by the CPU (one core): SHA-256 (transaction IDs, batch
 //! item trees, deposit IDs, Merkle leaves, state root) when known, plus ed25519 when not; state
@@ -22,7 +25,7 @@
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use curia_benches::fixtures;
 use curia_ledger::state::{apply_block_with, verify_all};
 use curia_ledger::testkit::TestChain;
@@ -53,7 +56,8 @@ fn bench(c: &mut Criterion) {
         let pool = mempool_of(&chain, &txs);
         let (block, changes) = fixtures::next_block(&chain, txs);
         let holds = |id: &_, tx: &_| pool.holds(id, tx);
-        let check = apply_block_with(&chain.spec, &chain.state, &chain.tip, &block, &holds).expect("the block is valid");
+        let check =
+            apply_block_with(&chain.spec, &chain.state, &chain.tip, &block, &holds).expect("the block is valid");
         assert_eq!(check, changes);
         g.throughput(Throughput::Elements(deposits as u64));
         g.bench_function(format!("{name}/mempool_known"), |b| {
@@ -64,6 +68,20 @@ fn bench(c: &mut Criterion) {
             b.iter(|| apply_block_with(&chain.spec, &chain.state, &chain.tip, &block, &verify_all).expect("valid"))
         });
     }
+    // Admitting a submission of 8 batches of 1,000 whose checks passed (`check_admission`, done
+    // beforehand): as a client's (answered with the deposit IDs) and as a peer's gossip (IDs
+    // alone, what every validator but the one the client chose does).
+    let txs = fixtures::batches(&chain, BATCHES, ITEMS);
+    let checks = curia_node::mempool::check_admission(&chain.spec, &chain.state, &txs);
+    let spec = Arc::new(chain.spec.clone());
+    let fresh = || (Mempool::new(spec.clone(), MempoolConfig::default()), txs.clone(), checks.clone());
+    g.throughput(Throughput::Elements((BATCHES * ITEMS) as u64));
+    g.bench_function("admit_8_batches_of_1000/client_with_deposit_ids", |b| {
+        b.iter_batched(fresh, |(mut m, t, c)| m.admit(&chain.state, t, c), BatchSize::LargeInput)
+    });
+    g.bench_function("admit_8_batches_of_1000/gossip_ids_only", |b| {
+        b.iter_batched(fresh, |(mut m, t, c)| m.admit_ids(&chain.state, t, c), BatchSize::LargeInput)
+    });
     g.finish();
 }
 
