@@ -18,7 +18,8 @@
 //!   the source's oldest candidates, carrying the tip's stored certificate; candidates it leaves
 //!   out are removed from the source. A peer's block is judged with `apply_block` on the
 //!   committed tip; its changes are kept so a commit does not execute it twice. Both skip the
-//!   signature check of the transactions the source holds with the same signature.
+//!   stateless checks (shape, batch root, signature) of the transactions the source holds
+//!   equal (same ID, signature and items).
 //! - X4 (pacing): a requested proposal is built once the source holds something and
 //!   [`Pacing::block_interval_ms`] has passed since the last commit, or once
 //!   [`Pacing::empty_block_ms`] has passed since the request; otherwise a [`Timer::Propose`]
@@ -44,7 +45,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use curia_ledger::block::{Block, CommitCertificate, SignedVote};
-use curia_ledger::crypto::{PublicKey, SecretKey, Signature};
+use curia_ledger::crypto::{PublicKey, SecretKey};
 use curia_ledger::equivocation::Equivocation;
 use curia_ledger::evidence::DoubleProposal;
 use curia_ledger::genesis::ChainSpec;
@@ -143,8 +144,10 @@ pub trait TxSource {
     /// chain, so that the proposer does not hash them again), at most `max_txs` of them and
     /// `max_deposits` deposits.
     fn candidates(&mut self, max_txs: usize, max_deposits: usize) -> Vec<(Transaction, Hash)>;
-    /// Whether the source holds transaction `id` with this signature, already verified.
-    fn holds(&self, id: &Hash, signature: &Signature) -> bool;
+    /// Whether the source holds transaction `id` equal to `tx` (same signature and items), whose
+    /// stateless checks (shape, a batch's root, the signature) already passed: the ledger's
+    /// `SigChecked` predicate (`curia_ledger::state::SigChecked` says why that is safe).
+    fn holds(&self, id: &Hash, tx: &Transaction) -> bool;
     /// Forget these transactions (committed or refused).
     fn remove(&mut self, ids: &[Hash]);
 }
@@ -453,9 +456,7 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         let (spec, pool) = (&self.spec, &self.pool);
         let built = self
             .store
-            .read_state(|state| {
-                build_block_ids(spec, state, &tip, candidates, proposing, &|id, sig| pool.holds(id, sig))
-            })
+            .read_state(|state| build_block_ids(spec, state, &tip, candidates, proposing, &|id, tx| pool.holds(id, tx)))
             .map_err(store_err)?
             .map_err(store_err)?;
         for (_, e) in &built.rejected {
@@ -473,7 +474,7 @@ impl<S: ChainStore, N: Network, C: Clock, P: TxSource> Executor<S, N, C, P> {
         let (spec, pool) = (&self.spec, &self.pool);
         let r = self
             .store
-            .read_state(|state| apply_block_with(spec, state, &tip, &block, &|id, sig| pool.holds(id, sig)))
+            .read_state(|state| apply_block_with(spec, state, &tip, &block, &|id, tx| pool.holds(id, tx)))
             .map_err(store_err)?;
         let valid = match r {
             Ok(changes) => {

@@ -28,6 +28,14 @@ impl Writer {
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
+    /// The bytes written so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+    /// Forget the bytes written, keeping the buffer (for a caller that hashes them piecewise).
+    pub fn clear(&mut self) {
+        self.buf.clear()
+    }
     /// One byte.
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);

@@ -67,6 +67,16 @@ impl Hash {
         Hash(h.finalize().into())
     }
 
+    /// [`Hash::tagged`] fed piecewise: a hasher already holding the tag, to which the parts are
+    /// given in order (`Hash(h.finalize().into())` then is `Hash::tagged(tag, parts)`).
+    pub(crate) fn tagged_hasher(tag: &str) -> Sha256 {
+        debug_assert!(tag.len() >= 8 && tag.len() < 256);
+        let mut h = Sha256::new();
+        h.update([tag.len() as u8]);
+        h.update(tag.as_bytes());
+        h
+    }
+
     /// Lower-case hex.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)

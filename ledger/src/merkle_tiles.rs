@@ -28,37 +28,36 @@ pub const TILE_LEVELS: u32 = 8;
 pub const TILE_WIDTH: usize = 1 << TILE_LEVELS;
 
 /// The bands of the tree over `leaves` (band 0 is a copy of `leaves`), and the tree's root.
-/// `O(n)` node hashes, as many as [`crate::merkle::root`].
+/// `n - 1` node hashes, as many as [`crate::merkle::root`].
+///
+/// Level `l` is computed whole, bottom-up: node `j` is the RFC 6962 root of leaves
+/// `j 2^l .. min((j + 1) 2^l, n)`. A pair is hashed; a last unpaired node (the right edge's
+/// smaller subtree) goes up unchanged, which is the RFC 6962 split: a range of `m` leaves with
+/// `2^l < m <= 2^(l+1)` splits at `2^l`. So the top node is the root, and the first `n >> l`
+/// nodes of level `l` are the perfect aligned subtrees a band holds.
 pub fn bands(leaves: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
     let mut out: Vec<Vec<Hash>> = Vec::new();
     if leaves.is_empty() {
         return (root(leaves), out);
     }
     out.push(leaves.to_vec());
-    let mut level: Vec<Hash> = leaves.to_vec();
-    // Levels left until the next band.
-    let mut to_band = TILE_LEVELS;
-    while level.len() >= 2 {
-        level = level.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
-        to_band -= 1;
-        if to_band == 0 {
-            to_band = TILE_LEVELS;
-            if level.is_empty() {
-                break;
-            }
-            out.push(level.clone());
+    let n = leaves.len();
+    let up = |level: &[Hash]| -> Vec<Hash> {
+        level.chunks(2).map(|p| if let [l, r] = p { node_hash(l, r) } else { p[0] }).collect()
+    };
+    let mut level = up(leaves);
+    let mut l = 1u32;
+    loop {
+        if l.is_multiple_of(TILE_LEVELS) && n >> l > 0 {
+            out.push(level[..n >> l].to_vec());
         }
+        if level.len() == 1 {
+            break;
+        }
+        level = up(&level);
+        l += 1;
     }
-    let r = fold_root(leaves.len() as u64, 0, leaves.len() as u64, &mut |l, j| Ok(perfect_from_bands(&out, l, j)))
-        .expect("bands cover the tree");
-    (r, out)
-}
-
-fn perfect_from_bands(bands: &[Vec<Hash>], l: u32, j: u64) -> Hash {
-    let b = (l / TILE_LEVELS) as usize;
-    let shift = l - b as u32 * TILE_LEVELS;
-    let lo = (j << shift) as usize;
-    root(&bands[b][lo..lo + (1usize << shift)])
+    (level[0], out)
 }
 
 /// The tiles of a band, in order.
@@ -174,6 +173,13 @@ mod tests {
     fn proofs_equal_the_plain_ones_for_every_leaf_of_small_trees() {
         for n in 1..=300 {
             check(n, 0..n);
+        }
+    }
+
+    #[test]
+    fn roots_and_band_sizes_equal_the_plain_ones_up_to_1100_leaves() {
+        for n in 301..=1100 {
+            check(n, [0, n / 3, n - 1].into_iter());
         }
     }
 

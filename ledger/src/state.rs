@@ -40,17 +40,20 @@
 //!   tagged("curia/v1/state-delta", changes))`, starting from 32 zero bytes. The state is a
 //!   deterministic function of its change log, so this chain commits to the state while costing
 //!   O(changes) per block, whatever the size of the state.
-//! - Signatures: `apply_block` and `build_block` verify every transaction signature. Their `_with`
-//!   forms take a [`SigChecked`] predicate naming transactions whose exact signature (same ID,
-//!   same signature bytes) the caller already verified, such as a node's mempool, which admits
-//!   only verified transactions; only the signature check is skipped for those, never a rule.
+//! - Stateless checks: `apply_block` and `build_block` check every transaction's shape (field
+//!   limits, a batch's items against its signed root) and signature. Their `_with` forms take a
+//!   [`SigChecked`] predicate naming transactions the caller already checked so, such as a node's
+//!   mempool, which admits only checked transactions; it must vouch only for a transaction equal
+//!   to the checked one (same ID, signature and items: the ID covers the body, not the items).
+//!   Only those two stateless checks are skipped for them, never a rule of the state.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use crate::block::HEADER_VERSION_LOG;
 use crate::block::{last_commit_hash, Block, CommitCertificate, Header, HEADER_VERSION, HEADER_VERSION_MEMBERSHIP};
 use crate::codec::{Canonical, Writer};
-use crate::crypto::{verify_batch, PublicKey, Signature};
+use crate::crypto::{verify_batch, PublicKey};
 use crate::deposit_log::Frontier;
 use crate::evidence::{record_key, Misbehaviour, OffenceKind};
 use crate::genesis::{ChainSpec, ClientRole, ValidatorRole};
@@ -245,12 +248,23 @@ impl Change {
 
 /// The state root after a block at `height` with `changes`, on top of `prev_root`.
 pub fn next_state_root(prev_root: &Hash, height: u64, changes: &[Change]) -> Hash {
+    use sha2::Digest;
+    // `tagged(TAG_STATE_DELTA, u32 count || each change)`, hashed 16 KiB at a time rather than
+    // encoded whole first (a block of many deposits would otherwise grow a buffer of 65 bytes a
+    // deposit): the same bytes in the same order, so the same hash.
+    const CHUNK: usize = 16 << 10;
+    let mut h = Hash::tagged_hasher(TAG_STATE_DELTA);
     let mut w = Writer::new();
     w.u32(changes.len() as u32);
     for c in changes {
         c.encode(&mut w);
+        if w.as_bytes().len() >= CHUNK {
+            h.update(w.as_bytes());
+            w.clear();
+        }
     }
-    let delta = Hash::tagged(TAG_STATE_DELTA, &[&w.into_bytes()]);
+    h.update(w.as_bytes());
+    let delta = Hash(h.finalize().into());
     Hash::tagged(TAG_STATE, &[&prev_root.0, &height.to_be_bytes(), &delta.0])
 }
 
@@ -283,7 +297,10 @@ pub struct Overlay<'a> {
     base: &'a dyn StateView,
     clients: HashMap<PublicKey, ClientRecord>,
     txs: HashSet<Hash>,
-    deposits: HashSet<Hash>,
+    /// The deposit IDs of `changes[..n]`, with `n`: filled on a `deposit_exists` question (only
+    /// an `attach_deposit` asks), so a block of many deposits and no attachment never puts its
+    /// deposit IDs in a set.
+    deposits: RefCell<(HashSet<Hash>, usize)>,
     cases: HashMap<String, CaseRecord>,
     attached: HashSet<(String, Hash)>,
     member: Vec<MemberEntry>,
@@ -299,7 +316,7 @@ impl<'a> Overlay<'a> {
             base,
             clients: HashMap::new(),
             txs: HashSet::new(),
-            deposits: HashSet::new(),
+            deposits: RefCell::new((HashSet::new(), 0)),
             cases: HashMap::new(),
             attached: HashSet::new(),
             member: Vec::new(),
@@ -326,9 +343,8 @@ impl<'a> Overlay<'a> {
             Change::TxApplied { id } => {
                 self.txs.insert(*id);
             }
-            Change::Deposit { id, .. } => {
-                self.deposits.insert(*id);
-            }
+            // Indexed lazily (see `deposits`).
+            Change::Deposit { .. } => {}
             Change::ClientPut { key, record } => {
                 self.clients.insert(*key, record.clone());
             }
@@ -640,7 +656,15 @@ impl StateView for Overlay<'_> {
         Ok(self.txs.contains(id) || self.base.tx_applied(id)?)
     }
     fn deposit_exists(&self, id: &Hash) -> Result<bool> {
-        Ok(self.deposits.contains(id) || self.base.deposit_exists(id)?)
+        let mut d = self.deposits.borrow_mut();
+        let (set, indexed) = &mut *d;
+        for c in &self.changes[*indexed..] {
+            if let Change::Deposit { id, .. } = c {
+                set.insert(*id);
+            }
+        }
+        *indexed = self.changes.len();
+        Ok(set.contains(id) || self.base.deposit_exists(id)?)
     }
     fn case(&self, id: &str) -> Result<Option<CaseRecord>> {
         match self.cases.get(id) {
@@ -702,24 +726,33 @@ impl StateView for WithLog<'_> {
     }
 }
 
-/// Whether the caller already verified this transaction's signature: called with the
-/// transaction's ID and its signature. See the module rules.
-pub type SigChecked<'a> = &'a dyn Fn(&Hash, &Signature) -> bool;
+/// Whether the caller already ran this exact transaction's stateless checks
+/// ([`Transaction::check_shape`] and the signature over its ID) and they passed: called with the
+/// transaction's ID (on this chain) and the transaction. See the module rules.
+///
+/// Why skipping them is safe: both checks are pure functions of the transaction's bytes (body,
+/// signature, items) and of the chain ID. A predicate that says yes only when it holds a checked
+/// transaction with the same ID, the same signature and the same items (a node's mempool
+/// compares them: [`Transaction`]'s `==`) vouches for a transaction on which the checks would
+/// give the same verdict. The ID alone would not do: it covers the body (and so the batch's
+/// signed root) but not the items, so a proposer could pair a known ID and signature with other
+/// items; comparing the items (32 bytes each) costs far less than hashing their tree again.
+pub type SigChecked<'a> = &'a dyn Fn(&Hash, &Transaction) -> bool;
 
-/// A [`SigChecked`] that vouches for nothing: every signature is verified.
-pub fn verify_all(_: &Hash, _: &Signature) -> bool {
+/// A [`SigChecked`] that vouches for nothing: every transaction is checked.
+pub fn verify_all(_: &Hash, _: &Transaction) -> bool {
     false
 }
 
-/// Stateless checks of a list of transactions with one batch signature verification of those
-/// `checked` does not vouch for. Returns each transaction's ID.
+/// Stateless checks of a list of transactions (shape, then one batch signature verification)
+/// of those `checked` does not vouch for. Returns each transaction's ID.
 pub fn check_txs_stateless(spec: &ChainSpec, txs: &[Transaction], checked: SigChecked) -> Result<Vec<Hash>> {
     let mut ids = Vec::with_capacity(txs.len());
     let mut items = Vec::with_capacity(txs.len());
     for tx in txs {
-        tx.check_shape()?;
         let id = tx.id(&spec.chain_id);
-        if !checked(&id, &tx.signature) {
+        if !checked(&id, tx) {
+            tx.check_shape()?;
             items.push((tx.body.sender, id, tx.signature));
         }
         ids.push(id);
@@ -793,11 +826,9 @@ pub fn prepare_block(spec: &ChainSpec, block: &Block, checked: SigChecked) -> Pr
     let mut sigs = Vec::new();
     for tx in &block.txs {
         let id = tx.id(&spec.chain_id);
-        if shape.is_ok() {
+        if shape.is_ok() && !checked(&id, tx) {
             shape = tx.check_shape();
-            if !checked(&id, &tx.signature) {
-                sigs.push((tx.body.sender, id, tx.signature));
-            }
+            sigs.push((tx.body.sender, id, tx.signature));
         }
         first_deposit.push(deposits.len());
         for (dep, commitment) in tx.deposits(&id) {
@@ -1065,15 +1096,11 @@ pub fn build_block_ids(
             rejected_ids.push(id);
             continue;
         }
-        let r = tx
-            .check_shape()
-            .and_then(|()| {
-                if !checked(&id, &tx.signature) {
-                    tx.body.sender.verify("transaction", &id, &tx.signature)?;
-                }
-                Ok(())
-            })
-            .and_then(|()| ov.apply_tx(spec, &tx, &id));
+        let r = match checked(&id, &tx) {
+            true => Ok(()),
+            false => tx.check_shape().and_then(|()| tx.body.sender.verify("transaction", &id, &tx.signature)),
+        }
+        .and_then(|()| ov.apply_tx(spec, &tx, &id));
         match r {
             Ok(()) => {
                 deposits += weight;
@@ -1293,5 +1320,36 @@ impl StateView for MemState {
     }
     fn log_frontier(&self) -> Result<Frontier> {
         Ok(self.log.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The piecewise state-root hash is the one over the whole encoding (the definition), for
+    /// empty, small and many-chunk change lists.
+    #[test]
+    fn state_root_hashed_piecewise_is_the_defined_one() {
+        let whole = |prev: &Hash, height: u64, changes: &[Change]| {
+            let mut w = Writer::new();
+            w.u32(changes.len() as u32);
+            for c in changes {
+                c.encode(&mut w);
+            }
+            let delta = Hash::tagged(TAG_STATE_DELTA, &[&w.into_bytes()]);
+            Hash::tagged(TAG_STATE, &[&prev.0, &height.to_be_bytes(), &delta.0])
+        };
+        let prev = Hash::sha256(b"previous");
+        for n in [0usize, 1, 3, 251, 252, 253, 1000, 5000] {
+            let mut changes = vec![Change::TxApplied { id: Hash::sha256(b"tx") }];
+            changes.extend((0..n).map(|i| Change::Deposit {
+                id: Hash::sha256(&(i as u64).to_be_bytes()),
+                commitment: Hash::sha256(&(i as u32).to_be_bytes()),
+            }));
+            changes.push(Change::CaseClosed { case_id: "case-1".into() });
+            assert_eq!(next_state_root(&prev, 7, &changes), whole(&prev, 7, &changes), "{n} deposits");
+        }
+        assert_eq!(next_state_root(&prev, 1, &[]), whole(&prev, 1, &[]));
     }
 }

@@ -5,7 +5,7 @@ use curia_ledger::codec::Canonical;
 use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
 use curia_ledger::testkit::{test_key, TestChain};
-use curia_ledger::tx::{Payload, RegistryAction};
+use curia_ledger::tx::{Payload, RegistryAction, Transaction};
 use curia_ledger::verify::{verify_receipt, Evidence};
 use curia_ledger::LedgerError;
 
@@ -195,8 +195,8 @@ fn vouched_signatures_are_skipped_only_for_the_exact_signature() {
     let c = TestChain::new(4);
     let good = c.deposit("platform", b"vouched", 1);
     let good_id = good.id(&c.spec.chain_id);
-    let good_sig = good.signature;
-    let vouch = move |id: &Hash, sig: &curia_ledger::crypto::Signature| *id == good_id && *sig == good_sig;
+    let checked = good.clone();
+    let vouch = move |id: &Hash, tx: &Transaction| *id == good_id && *tx == checked;
     let proposer = c.spec.genesis.validators[0].key;
     let built = build_block_with(&c.spec, &c.state, &c.tip, vec![good.clone()], c.proposing(proposer), &vouch).unwrap();
     assert!(built.rejected.is_empty());
@@ -215,6 +215,71 @@ fn vouched_signatures_are_skipped_only_for_the_exact_signature() {
     block.header.tx_count = 1;
     let err = apply_block_with(&c.spec, &c.state, &c.tip, &block, &vouch).unwrap_err();
     assert!(err.to_string().contains("signature"), "{err}");
+}
+
+/// A deposit made earlier in the same block can be attached, including one made after an
+/// earlier attachment in that block (the overlay's deposit index follows the block), and a
+/// deposit not made yet cannot.
+#[test]
+fn deposits_of_the_same_block_can_be_attached() {
+    use curia_ledger::state::apply_block;
+    use curia_ledger::tx::batch_item_id;
+    let mut c = TestChain::new(4);
+    let attach = |d: Hash| Payload::AttachDeposit { case_id: "C-9".into(), deposit_id: d };
+    let single = c.deposit("platform", b"same block", 1);
+    let single_id = single.id(&c.spec.chain_id);
+    let batch = c.batch("platform2", (0..3u8).map(|i| Hash::sha256(&[i])).collect(), 2);
+    let item = batch_item_id(&batch.id(&c.spec.chain_id), 2);
+    let late = c.deposit("platform", b"later in the block", 3);
+    let late_id = late.id(&c.spec.chain_id);
+    let txs = vec![
+        c.tx("judge", Payload::OpenCase { case_id: "C-9".into(), title: "t".into() }, 10),
+        single,
+        c.tx("judge", attach(single_id), 11),
+        batch,
+        c.tx("judge", attach(item), 12),
+        c.tx("judge", attach(late_id), 13), // made later in the block: not found
+        late,
+    ];
+    let tip = c.tip;
+    let state_before = c.state.clone();
+    let rej = c.commit(txs);
+    let codes: Vec<_> = rej.iter().map(|(_, e)| e.code()).collect();
+    assert_eq!(codes, ["deposit_not_found"]);
+    let (block, _) = c.blocks.last().unwrap();
+    assert_eq!(block.txs.len(), 6);
+    assert!(apply_block(&c.spec, &state_before, &tip, block).is_ok());
+}
+
+/// A vouched batch is one equal to the checked one, items included: the same ID and signature
+/// with other items (which the ID does not cover) is checked again and refused for its root, both
+/// when building and when applying.
+#[test]
+fn vouched_batches_are_skipped_only_with_the_same_items() {
+    use curia_ledger::state::{apply_block_with, build_block_with, Tip};
+    let c = TestChain::new(4);
+    let items: Vec<Hash> = (0..5u8).map(|i| Hash::sha256(&[i])).collect();
+    let good = c.batch("platform", items, 1);
+    let good_id = good.id(&c.spec.chain_id);
+    let checked = good.clone();
+    let vouch = move |id: &Hash, tx: &Transaction| *id == good_id && *tx == checked;
+    let proposer = c.spec.genesis.validators[0].key;
+    let built = build_block_with(&c.spec, &c.state, &c.tip, vec![good.clone()], c.proposing(proposer), &vouch).unwrap();
+    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+    assert!(apply_block_with(&c.spec, &c.state, &Tip::genesis(&c.spec), &built.block, &vouch).is_ok());
+
+    let mut swapped = good;
+    swapped.items.swap(0, 1);
+    assert_eq!(swapped.id(&c.spec.chain_id), good_id, "the items are not in the ID");
+    let built =
+        build_block_with(&c.spec, &c.state, &c.tip, vec![swapped.clone()], c.proposing(proposer), &vouch).unwrap();
+    assert!(matches!(built.rejected[0].1, LedgerError::BatchRootMismatch { .. }), "{:?}", built.rejected);
+    let mut block = build_block_with(&c.spec, &c.state, &c.tip, vec![], c.proposing(proposer), &vouch).unwrap().block;
+    block.txs = vec![swapped];
+    block.header.tx_root = curia_ledger::merkle::root(&block.txs.iter().map(|t| t.leaf_hash()).collect::<Vec<_>>());
+    block.header.tx_count = 1;
+    let err = apply_block_with(&c.spec, &c.state, &c.tip, &block, &vouch).unwrap_err();
+    assert!(err.to_string().contains("root"), "{err}");
 }
 
 /// Block `h + 1` must carry a valid certificate of block `h`, committed to by its header; the

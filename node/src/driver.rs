@@ -39,7 +39,7 @@ use curia_consensus::msg::{decode_proposals, encode_proposals};
 use curia_consensus::{Config, ConsensusError, Message, PeerId, SignedProposal, Timeouts};
 use curia_ledger::block::{Block, CommitCertificate, SignedVote};
 use curia_ledger::codec::{Canonical, Reader, Writer};
-use curia_ledger::crypto::{SecretKey, Signature};
+use curia_ledger::crypto::SecretKey;
 use curia_ledger::equivocation::Equivocation;
 use curia_ledger::evidence::DoubleProposal;
 use curia_ledger::evidence::Misbehaviour;
@@ -297,8 +297,8 @@ impl TxSource for NodePool {
     fn candidates(&mut self, max_txs: usize, max_deposits: usize) -> Vec<(Transaction, Hash)> {
         self.0.peek_ids(max_txs, max_deposits)
     }
-    fn holds(&self, id: &Hash, signature: &Signature) -> bool {
-        self.0.holds(id, signature)
+    fn holds(&self, id: &Hash, tx: &Transaction) -> bool {
+        self.0.holds(id, tx)
     }
     fn remove(&mut self, ids: &[Hash]) {
         self.0.remove(ids)
@@ -698,7 +698,7 @@ impl Driver {
             }
             return;
         }
-        match self.admit(vec![tx], checks, true).pop() {
+        match self.admit(vec![tx], checks).pop() {
             Some(Ok(a)) => tracing::info!(tx = %a.tx_id, "evidence transaction submitted"),
             Some(Err(e)) => tracing::debug!(error = %e, "evidence not submitted"),
             None => {}
@@ -712,7 +712,7 @@ impl Driver {
             let _ = reply.send(Err(NodeError::TooManyTxs { got: txs.len(), max }));
             return Ok(());
         }
-        let results = self.admit(txs, checks, true);
+        let results = self.admit(txs, checks);
         let _ = reply.send(Ok(results));
         self.exec(|x| x.pool_changed())
     }
@@ -786,43 +786,47 @@ impl Driver {
                 if txs.is_empty() {
                     self.metrics.inc_rejected("bad_gossip");
                 }
-                self.admit(txs, checks, false);
+                // Nobody waits for an answer: admitted without computing deposit IDs.
+                let results = self.exec.pool_mut().0.admit_ids(&self.store.state(), txs, checks);
+                self.count_refusals(&results, false);
                 self.exec(|x| x.pool_changed())
             }
         }
     }
 
-    /// Admit checked transactions to the mempool, count refusals, and gossip the accepted ones
-    /// if they came from a client.
+    /// Admit checked transactions from a client (or this node's own) to the mempool, count
+    /// refusals, and gossip the accepted ones. A peer's gossip is admitted in `on_wake`.
     fn admit(
         &mut self,
         txs: Vec<Transaction>,
         checks: Vec<Result<Hash, NodeError>>,
-        gossip: bool,
     ) -> Vec<Result<crate::mempool::Admitted, NodeError>> {
-        let keep = if gossip { txs.clone() } else { Vec::new() };
+        let keep = txs.clone();
         // A transaction whose checks could not read the store is refused with that storage
         // error (never admitted, never a rule's refusal); the others' answers stand.
         let results = self.exec.pool_mut().0.admit(&self.store.state(), txs, checks);
+        self.count_refusals(&results, true);
+        let accepted: Vec<&Transaction> =
+            keep.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(t, _)| t).collect();
+        if !accepted.is_empty() {
+            let mut w = Writer::new();
+            w.u8(FRAME_TXS);
+            w.list(&accepted, |w, t| t.encode(w));
+            self.net.broadcast(w.into_bytes());
+        }
+        results
+    }
+
+    /// Log a storage failure among admission results and count the refusals. `gossip` is true
+    /// for a client's submission (this node gossips what it accepts) and false for a peer's
+    /// gossip, whose already-known refusals are honest races.
+    fn count_refusals<T>(&self, results: &[Result<T, NodeError>], gossip: bool) {
         if let Some(e) = results.iter().find_map(|r| r.as_ref().err().filter(|e| matches!(e, NodeError::Storage(_)))) {
             tracing::error!(error = %e, "store read failed while admitting transactions");
         }
-        // `gossip` is true for a client's submission (this node gossips what it accepts) and
-        // false for a peer's gossip, whose already-known refusals are honest races.
         for e in results.iter().filter_map(|r| r.as_ref().err()) {
             self.metrics.count_refusal(e.code(), !gossip);
         }
-        if gossip {
-            let accepted: Vec<&Transaction> =
-                keep.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(t, _)| t).collect();
-            if !accepted.is_empty() {
-                let mut w = Writer::new();
-                w.u8(FRAME_TXS);
-                w.list(&accepted, |w, t| t.encode(w));
-                self.net.broadcast(w.into_bytes());
-            }
-        }
-        results
     }
 
     fn publish(&self) {

@@ -14,8 +14,9 @@
 //!   rules), so nothing is accepted that the proposer would drop for them. [`Mempool::admit`]
 //!   does the rest on the loop, including refusing a membership change whose sequence number a
 //!   pending change already holds (422 `membership_seq`: only one of them could commit).
-//! - Only transactions whose exact signature was verified are ever pending, so [`Mempool::holds`]
-//!   tells the state transition which signatures it need not verify again.
+//! - Only transactions whose shape and exact signature were checked are ever pending, so
+//!   [`Mempool::holds`] (the same ID, signature and items) tells the state transition which
+//!   transactions it need not check again.
 //! - Order is first in, first out. A proposer takes a prefix bounded by transaction count and
 //!   deposit count; committed transactions are removed by ID, whichever node proposed them.
 //! - Case rules (owner, open, attached) are left to the state transition at proposal time, since
@@ -25,7 +26,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use curia_ledger::codec::Canonical;
-use curia_ledger::crypto::{verify_batch, Signature};
+use curia_ledger::crypto::verify_batch;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::state::StateView;
 use curia_ledger::tx::{Payload, Transaction};
@@ -102,10 +103,16 @@ impl Mempool {
         self.txs.contains_key(id)
     }
 
-    /// Whether exactly this transaction (ID and signature) is pending, which means its
-    /// signature was verified on admission.
-    pub fn holds(&self, id: &Hash, signature: &Signature) -> bool {
-        self.txs.get(id).is_some_and(|(tx, _)| tx.signature == *signature)
+    /// Whether exactly this transaction is pending under `id`: equal in body, signature and
+    /// items, which means its shape (a batch's items against its signed root) and its signature
+    /// were checked on admission ([`check_signed`], whose results [`Mempool::admit`] takes).
+    /// The state transition's `SigChecked` predicate: a block's transaction it vouches for is
+    /// not checked again. Comparing the items is what makes that safe for a batch: the ID and
+    /// the signature cover its root but not its items, so a proposer could otherwise pair a
+    /// pending batch's ID and signature with other items; the comparison (32 bytes an item)
+    /// costs far less than hashing the item tree again.
+    pub fn holds(&self, id: &Hash, tx: &Transaction) -> bool {
+        self.txs.get(id).is_some_and(|(pending, _)| pending == tx)
     }
 
     /// Most transactions in one submission.
@@ -127,14 +134,38 @@ impl Mempool {
         Ok(self.admit(state, txs, checks))
     }
 
-    /// Admit transactions whose signatures [`check_signed`] verified (its results, in the same
-    /// order): the sender, role, replay and pending checks, then room.
+    /// Admit transactions whose shape and signatures [`check_signed`] checked (its results, in
+    /// the same order): the sender, role, replay and pending checks, then room. Each admitted
+    /// transaction is answered with the deposit IDs it will create.
     pub fn admit(
         &mut self,
         state: &dyn StateView,
         txs: Vec<Transaction>,
         checks: Vec<Result<Hash, NodeError>>,
     ) -> Vec<Result<Admitted, NodeError>> {
+        let results = self.admit_ids(state, txs, checks);
+        results
+            .into_iter()
+            .map(|r| {
+                let tx_id = r?;
+                let deposit_ids = match self.txs.get(&tx_id) {
+                    Some((tx, _)) => tx.deposits(&tx_id).into_iter().map(|(d, _)| d).collect(),
+                    None => Vec::new(),
+                };
+                Ok(Admitted { tx_id, deposit_ids })
+            })
+            .collect()
+    }
+
+    /// [`Mempool::admit`] answering each admitted transaction with its ID alone, for
+    /// transactions nobody waits on (a peer's gossip): a batch's deposit IDs (one SHA-256 an
+    /// item) are not computed.
+    pub fn admit_ids(
+        &mut self,
+        state: &dyn StateView,
+        txs: Vec<Transaction>,
+        checks: Vec<Result<Hash, NodeError>>,
+    ) -> Vec<Result<Hash, NodeError>> {
         debug_assert_eq!(txs.len(), checks.len());
         txs.into_iter()
             .zip(checks)
@@ -174,7 +205,7 @@ impl Mempool {
         })
     }
 
-    fn insert(&mut self, tx: Transaction, id: Hash) -> Result<Admitted, NodeError> {
+    fn insert(&mut self, tx: Transaction, id: Hash) -> Result<Hash, NodeError> {
         if self.txs.contains_key(&id) {
             return Err(NodeError::AlreadyPending(id));
         }
@@ -186,11 +217,10 @@ impl Mempool {
                 retry_after_ms: self.cfg.retry_after_ms,
             });
         }
-        let deposit_ids = tx.deposits(&id).into_iter().map(|(d, _)| d).collect();
         self.bytes += size;
         self.txs.insert(id, (tx, size));
         self.queue.push_back(id);
-        Ok(Admitted { tx_id: id, deposit_ids })
+        Ok(id)
     }
 
     /// The oldest pending transactions, at most `max_txs` of them and at most `max_deposits`
@@ -456,6 +486,51 @@ mod tests {
         let r = m.submit(&state, vec![second]).unwrap();
         assert!(r[0].is_ok(), "{:?}", r[0]);
         assert_eq!(m.len(), 1);
+    }
+
+    /// `holds` vouches only for the pending transaction itself: a batch with the same ID and
+    /// signature but other items (the ID does not cover them) is not vouched for, and a block
+    /// carrying it is refused for its root even with the mempool as the predicate.
+    #[test]
+    fn holds_only_the_same_items_and_gossip_admission_skips_deposit_ids() {
+        let (c, state, mut m) = setup(MempoolConfig::default());
+        let items: Vec<Hash> = (0..4u8).map(|i| Hash::sha256(&[i])).collect();
+        let batch = c.batch("platform", items, 1);
+        let id = batch.id(&c.spec.chain_id);
+        let checks = check_admission(&c.spec, &state, std::slice::from_ref(&batch));
+        assert_eq!(m.admit_ids(&state, vec![batch.clone()], checks), vec![Ok(id)]);
+        assert!(m.holds(&id, &batch));
+        let mut other = batch.clone();
+        other.items[3] = Hash::sha256(b"not the signed item");
+        assert_eq!(other.id(&c.spec.chain_id), id);
+        assert!(!m.holds(&id, &other));
+        let mut forged = batch.clone();
+        forged.signature.0[0] ^= 1;
+        assert!(!m.holds(&id, &forged));
+
+        let proposer = c.spec.genesis.validators[0].key;
+        let holds = |i: &Hash, t: &Transaction| m.holds(i, t);
+        let built = curia_ledger::state::build_block_with(
+            &c.spec,
+            &state,
+            &c.tip,
+            vec![batch.clone()],
+            c.proposing(proposer),
+            &holds,
+        )
+        .unwrap();
+        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        assert!(curia_ledger::state::apply_block_with(&c.spec, &state, &c.tip, &built.block, &holds).is_ok());
+        let mut block = built.block;
+        block.txs[0].items = other.items.clone();
+        let e = curia_ledger::state::apply_block_with(&c.spec, &state, &c.tip, &block, &holds).unwrap_err();
+        assert!(e.to_string().contains("batch root mismatch"), "{e}");
+
+        // A client's submission is answered with the deposit IDs, one per item.
+        let (c2, state2, mut m2) = setup(MempoolConfig::default());
+        let r = m2.submit(&state2, vec![c2.batch("platform", (0..3u8).map(|i| Hash::sha256(&[i])).collect(), 2)]);
+        let a = r.unwrap().pop().unwrap().unwrap();
+        assert_eq!(a.deposit_ids.len(), 3);
     }
 
     #[test]

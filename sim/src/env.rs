@@ -15,7 +15,6 @@ use curia_consensus::machine::PeerId;
 use curia_consensus::msg::{Message, SignedProposal};
 use curia_consensus::{ChainStore, Clock, Network, Timer, TxSource};
 use curia_ledger::block::{Block, CommitCertificate, SignedVote};
-use curia_ledger::crypto::Signature;
 use curia_ledger::genesis::ChainSpec;
 use curia_ledger::state::{apply_block, Change, MemState, StateView, Tip};
 use curia_ledger::testkit::TestChain;
@@ -276,7 +275,7 @@ impl TxSource for SimPool {
         txs.push((deposit, id));
         txs
     }
-    fn holds(&self, _id: &Hash, _signature: &Signature) -> bool {
+    fn holds(&self, _id: &Hash, _tx: &Transaction) -> bool {
         false
     }
     fn remove(&mut self, ids: &[Hash]) {

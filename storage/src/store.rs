@@ -761,7 +761,11 @@ impl Store {
         // The tree's bands are stored for receipts; their root is the body's transaction root.
         let (tx_root, bands) = curia_ledger::merkle_tiles::bands(&block.leaves());
         block.check_body_root(&tx_root).map_err(|e| bad(e.to_string()))?;
-        let mut wb = WriteBatch::default();
+        let block_bytes = block.to_bytes();
+        // Sized for the whole commit up front (the block, then per change a few index entries
+        // and log records of 100-300 bytes each), so that RocksDB's buffer is not grown and
+        // copied over and over while a block of thousands of deposits is written.
+        let mut wb = WriteBatch::with_capacity_bytes(4096 + 2 * block_bytes.len() + 256 * changes.len());
         // The certificate this block carries for the tip becomes the tip's certificate, so every
         // node stores (and serves in receipts) the same one below its tip.
         match &block.last_commit {
@@ -772,7 +776,8 @@ impl Store {
             _ => return Err(bad(format!("carried certificate is not for the tip block {}", tip.height))),
         }
         let hk = height_key(height);
-        self.put(&mut wb, cf::BLOCKS, &hk, &block.to_bytes());
+        self.put(&mut wb, cf::BLOCKS, &hk, &block_bytes);
+        drop(block_bytes);
         self.put(&mut wb, cf::CERTS, &hk, &cert.to_bytes());
         self.put(&mut wb, cf::HEADERS, &hk, &h.to_bytes());
         self.put_changes(&mut wb, Some((block, height)), changes)?;
@@ -801,7 +806,17 @@ impl Store {
     }
 
     pub(crate) fn put(&self, wb: &mut WriteBatch, fam: &'static str, key: &[u8], payload: &[u8]) {
-        wb.put_cf(self.cf(fam), key, seal(fam, key, payload));
+        // Most values (index entries, log records) are small: sealed on the stack, without an
+        // allocation each (the write batch copies the bytes).
+        const SMALL: usize = 128;
+        if payload.len() <= SMALL {
+            let mut v = [0u8; CHECKSUM_LEN + SMALL];
+            v[..CHECKSUM_LEN].copy_from_slice(&checksum(fam, key, payload));
+            v[CHECKSUM_LEN..CHECKSUM_LEN + payload.len()].copy_from_slice(payload);
+            wb.put_cf(self.cf(fam), key, &v[..CHECKSUM_LEN + payload.len()]);
+        } else {
+            wb.put_cf(self.cf(fam), key, seal(fam, key, payload));
+        }
     }
 
     /// Add state changes and, when the block is given, the location indexes, to `wb`.
@@ -817,9 +832,10 @@ impl Store {
         let mut tx_index: Option<u32> = None;
         let mut item: u32 = 0;
         let mut cases: HashMap<String, CaseStatus> = HashMap::new();
-        let mut txs = Vec::new();
-        let mut deposits = Vec::new();
-        let mut digests = Vec::new();
+        // At most one entry per change each.
+        let mut txs = Vec::with_capacity(block.map_or(0, |(b, _)| b.txs.len()));
+        let mut deposits = Vec::with_capacity(changes.len());
+        let mut digests = Vec::with_capacity(changes.len());
         let mut members = Vec::new();
         for c in changes {
             match c {
