@@ -384,11 +384,11 @@ async fn submit(ctx: &ApiContext, txs: Vec<Transaction>) -> ApiResult<(Vec<Hash>
 /// wait on (docs/performance.md, "Receipts under load"). The task is aborted when the request is
 /// dropped (the client went away), as the handler itself would be; it holds the same submission
 /// slot and body budget as before, so it is bounded the same way. A panic is `internal`.
-async fn on_bulk<F>(ctx: &ApiContext, work: F) -> ApiResult<Response>
+async fn on_bulk<F>(bulk: Option<tokio::runtime::Handle>, work: F) -> ApiResult<Response>
 where
     F: Future<Output = ApiResult<Response>> + Send + 'static,
 {
-    let Some(bulk) = &ctx.bulk else { return work.await };
+    let Some(bulk) = bulk else { return work.await };
     /// Aborts the task when dropped (a no-op once it has finished).
     struct AbortOnDrop(tokio::task::JoinHandle<ApiResult<Response>>);
     impl Drop for AbortOnDrop {
@@ -402,7 +402,7 @@ where
 
 /// `POST /v1/deposits`: one deposit or batch deposit transaction.
 async fn post_deposit(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
-    on_bulk(&ctx.clone(), post_deposit_work(ctx, headers, body)).await
+    on_bulk(ctx.bulk.clone(), post_deposit_work(ctx, headers, body)).await
 }
 
 /// [`post_deposit`]'s work.
@@ -461,7 +461,7 @@ fn parse_binary_txs(ctx: &ApiContext, bytes: &[u8]) -> ApiResult<Vec<Transaction
 /// `POST /v1/transactions`: a batch of transactions of any kind, each with its own result, as
 /// JSON or (with `Content-Type: application/octet-stream`) as the canonical binary list.
 async fn post_transactions(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
-    on_bulk(&ctx.clone(), post_transactions_work(ctx, headers, body)).await
+    on_bulk(ctx.bulk.clone(), post_transactions_work(ctx, headers, body)).await
 }
 
 /// [`post_transactions`]'s work.

@@ -806,17 +806,7 @@ impl Store {
     }
 
     pub(crate) fn put(&self, wb: &mut WriteBatch, fam: &'static str, key: &[u8], payload: &[u8]) {
-        // Most values (index entries, log records) are small: sealed on the stack, without an
-        // allocation each (the write batch copies the bytes).
-        const SMALL: usize = 128;
-        if payload.len() <= SMALL {
-            let mut v = [0u8; CHECKSUM_LEN + SMALL];
-            v[..CHECKSUM_LEN].copy_from_slice(&checksum(fam, key, payload));
-            v[CHECKSUM_LEN..CHECKSUM_LEN + payload.len()].copy_from_slice(payload);
-            wb.put_cf(self.cf(fam), key, &v[..CHECKSUM_LEN + payload.len()]);
-        } else {
-            wb.put_cf(self.cf(fam), key, seal(fam, key, payload));
-        }
+        wb.put_cf(self.cf(fam), key, seal(fam, key, payload));
     }
 
     /// Add state changes and, when the block is given, the location indexes, to `wb`.
