@@ -53,6 +53,12 @@ fn receipt_load_options_are_checked() {
     let (code, _, err) = loadgen(&with_enough(&["--receipt-rate", "many"]));
     assert_eq!(code, Some(2));
     assert!(err.contains("not a number: many"), "{err}");
+    // The fetchers' slice is one the kernel takes (0.1 to 100 ms), or 0 for its default.
+    for bad in ["99", "100001"] {
+        let (code, _, err) = loadgen(&with_enough(&["--receipt-slice-us", bad]));
+        assert_eq!(code, Some(2), "{bad}");
+        assert!(err.contains("--receipt-slice-us must be 0 or 100 to 100000"), "{err}");
+    }
     // Help names every option, the old ones and the receipt load's.
     let (code, out, _) = loadgen(&["--help"]);
     assert_eq!(code, Some(0));
@@ -72,6 +78,7 @@ fn receipt_load_options_are_checked() {
         "--local-validators",
         "--receipt-rate",
         "--receipt-workers",
+        "--receipt-slice-us",
     ] {
         assert!(out.contains(flag), "--help does not name {flag}: {out}");
     }

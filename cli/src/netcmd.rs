@@ -222,11 +222,18 @@ pub fn node_run(config: &Path) -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     // The API on a runtime of its own, ahead of the bulk work (consensus, commits, admission),
-    // whose threads run `CURIA_BULK_NICE` (default 10) steps of nice lower (curia_node::priority).
+    // whose threads run `CURIA_BULK_NICE` (default 10) steps of nice lower; the API's threads ask
+    // for short scheduler slices (`CURIA_API_SLICE_US`, default 100) (curia_node::priority).
     let nice_env = std::env::var(curia_node::priority::BULK_NICE_ENV).ok();
     let nice = curia_node::priority::bulk_nice_from(nice_env.as_deref())?;
-    let rts = curia_node::priority::Runtimes::build(nice)?;
-    tracing::info!(bulk_nice = rts.bulk_nice, "runtimes: API at the process's priority, bulk work below it");
+    let slice_env = std::env::var(curia_node::priority::API_SLICE_ENV).ok();
+    let slice = curia_node::priority::api_slice_from(slice_env.as_deref())?;
+    let rts = curia_node::priority::Runtimes::build(nice, slice)?;
+    tracing::info!(
+        bulk_nice = rts.bulk_nice,
+        api_slice_us = rts.api_slice.map_or(0, |s| s.as_micros() as u64),
+        "runtimes: API at the process's priority in short slices, bulk work below it"
+    );
     let api = rts.api.handle().clone();
     // The node runs on a bulk worker, not on this (main) thread, which keeps its priority.
     let node = rts.bulk.spawn(async move {

@@ -178,6 +178,15 @@ pub const API_MAX_BLOCKING_THREADS: usize = 64;
 pub const BULK_NICE: i32 = 10;
 /// Largest `nice` step accepted (Linux's lowest priority is nice 19).
 pub const MAX_NICE: i32 = 19;
+/// Default scheduler slice the API runtime's threads ask for, in microseconds (Linux 6.12+,
+/// `sched_setattr`; `CURIA_API_SLICE_US` overrides it, 0 keeping the kernel's default). A
+/// thread that asks for a slice shorter than the running one's may take the core when it
+/// wakes instead of waiting for that slice to end (the kernel's default is 0.75-3 ms).
+pub const API_SLICE_US: u64 = 100;
+/// The kernel's bounds of a requested slice (it clamps to 0.1-100 ms).
+pub const MIN_SLICE_US: u64 = 100;
+/// See [`MIN_SLICE_US`].
+pub const MAX_SLICE_US: u64 = 100_000;
 
 // ----- files and operator actions -----
 
@@ -233,4 +242,8 @@ const _: () = {
     assert!(API_WORKER_THREADS >= 2);
     assert!(API_MAX_BLOCKING_THREADS >= 1);
     assert!(BULK_NICE >= 0 && BULK_NICE <= MAX_NICE && MAX_NICE == 19);
+    // The API's slice is one the kernel takes as given (0 would mean "the default").
+    assert!(API_SLICE_US >= MIN_SLICE_US && API_SLICE_US <= MAX_SLICE_US);
+    assert!(MIN_SLICE_US as u128 == curia_sched::MIN_SLICE.as_micros());
+    assert!(MAX_SLICE_US as u128 == curia_sched::MAX_SLICE.as_micros());
 };

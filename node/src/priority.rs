@@ -16,15 +16,53 @@
 //! while the receipt itself takes 0.1-0.35 ms (docs/performance.md, "Receipts under load").
 //! When nothing interactive runs, the bulk runtime has the whole machine as before: a nice value
 //! only weighs threads against each other when they compete.
+//!
+//! A nice value decides how much CPU a thread gets over time, not how soon it runs when it
+//! wakes: on Linux 6.6+ (EEVDF) a woken API thread may still wait for the running thread's
+//! slice to end (1.4 ms by default on this 2-core machine). So the API runtime's threads also
+//! ask for a short slice ([`request_slice`], Linux 6.12+; [`crate::limits::API_SLICE_US`],
+//! `CURIA_API_SLICE_US`): a thread whose requested slice is shorter than the running one's may
+//! take the core when it wakes. It asks for no more CPU, only to be scheduled in smaller pieces;
+//! older kernels ignore the request.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::runtime::{Builder, Runtime};
 
-use crate::limits::{API_MAX_BLOCKING_THREADS, API_WORKER_THREADS, MAX_NICE};
+use crate::limits::{API_MAX_BLOCKING_THREADS, API_WORKER_THREADS, MAX_NICE, MAX_SLICE_US, MIN_SLICE_US};
 
 /// The environment variable that overrides [`crate::limits::BULK_NICE`] for `curia node run`.
 pub const BULK_NICE_ENV: &str = "CURIA_BULK_NICE";
+/// The environment variable that overrides [`crate::limits::API_SLICE_US`] for `curia node run`.
+pub const API_SLICE_ENV: &str = "CURIA_API_SLICE_US";
+
+/// The API runtime's requested slice: `value` of [`API_SLICE_ENV`] when given (0: none, the
+/// kernel's default; else [`MIN_SLICE_US`] to [`MAX_SLICE_US`] microseconds), else
+/// [`crate::limits::API_SLICE_US`].
+pub fn api_slice_from(value: Option<&str>) -> Result<Option<Duration>, crate::NodeError> {
+    let us = match value {
+        None => crate::limits::API_SLICE_US,
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n == 0 || (MIN_SLICE_US..=MAX_SLICE_US).contains(&n) => n,
+            _ => {
+                return Err(crate::NodeError::Config(format!(
+                    "{API_SLICE_ENV} must be 0 (the kernel's default) or a whole number of microseconds from \
+                     {MIN_SLICE_US} to {MAX_SLICE_US}, not {:?}",
+                    v.chars().take(40).collect::<String>()
+                )))
+            }
+        },
+    };
+    Ok((us > 0).then(|| Duration::from_micros(us)))
+}
+
+/// Ask the kernel to run the calling thread in slices of `slice`, keeping its nice value
+/// ([`curia_sched::request_slice`]: Linux 6.12+, clamped to 0.1-100 ms, ignored by older
+/// kernels; no privilege needed).
+pub fn request_slice(slice: Duration) -> std::io::Result<()> {
+    curia_sched::request_slice(slice, current_nice()?)
+}
 
 /// The bulk runtime's nice step: `value` of [`BULK_NICE_ENV`] when given (0 to 19), else
 /// [`crate::limits::BULK_NICE`].
@@ -59,8 +97,8 @@ pub fn lower_current_thread_to(target: i32) -> std::io::Result<i32> {
     Ok(target)
 }
 
-/// The node's two runtimes: `api` at the process's priority, `bulk` [`Runtimes::bulk_nice`]
-/// steps of `nice` below it.
+/// The node's two runtimes: `api` at the process's priority (and, if asked, in short scheduler
+/// slices), `bulk` [`Runtimes::bulk_nice`] steps of `nice` below it.
 pub struct Runtimes {
     /// The HTTP API's runtime ([`API_WORKER_THREADS`] workers).
     pub api: Runtime,
@@ -68,16 +106,29 @@ pub struct Runtimes {
     pub bulk: Runtime,
     /// The nice step of the bulk runtime's threads.
     pub bulk_nice: i32,
+    /// The slice the API runtime's threads ask for (None: the kernel's default).
+    pub api_slice: Option<Duration>,
 }
 
 impl Runtimes {
-    /// Build both runtimes; `bulk_nice` is 0 to 19. A thread that cannot lower its priority
-    /// (not expected on Linux) runs at the process's and says so once in the log.
-    pub fn build(bulk_nice: i32) -> std::io::Result<Runtimes> {
+    /// Build both runtimes; `bulk_nice` is 0 to 19, `api_slice` the slice the API's threads ask
+    /// for ([`request_slice`]). A thread that cannot lower its priority or set its slice (not
+    /// expected on Linux) runs as it is and says so once in the log.
+    pub fn build(bulk_nice: i32, api_slice: Option<Duration>) -> std::io::Result<Runtimes> {
+        static SLICE_WARNED: AtomicBool = AtomicBool::new(false);
         let api = Builder::new_multi_thread()
             .worker_threads(API_WORKER_THREADS)
             .max_blocking_threads(API_MAX_BLOCKING_THREADS)
             .thread_name("curia-api")
+            .on_thread_start(move || {
+                if let Some(slice) = api_slice {
+                    if let Err(e) = request_slice(slice) {
+                        if !SLICE_WARNED.swap(true, Ordering::Relaxed) {
+                            tracing::warn!("cannot set the API threads' scheduler slice: {e}");
+                        }
+                    }
+                }
+            })
             .enable_all()
             .build()?;
         let steps = bulk_nice.clamp(0, MAX_NICE);
@@ -96,7 +147,7 @@ impl Runtimes {
             })
             .enable_all()
             .build()?;
-        Ok(Runtimes { api, bulk, bulk_nice: steps })
+        Ok(Runtimes { api, bulk, bulk_nice: steps, api_slice })
     }
 }
 
@@ -120,7 +171,7 @@ mod tests {
     #[test]
     fn bulk_threads_run_below_api_threads() {
         let base = rustix::process::getpriority_process(None).unwrap();
-        let rt = Runtimes::build(3).unwrap();
+        let rt = Runtimes::build(3, None).unwrap();
         let nice = || rustix::process::getpriority_process(None).unwrap();
         let want_bulk = (base + 3).min(MAX_NICE);
         // A blocking thread started by a (lowered) worker: lowered once, not twice.
@@ -139,5 +190,45 @@ mod tests {
         assert_eq!((api_worker, api_blocking), (base, base));
         // This (test) thread is unchanged.
         assert_eq!(nice(), base);
+    }
+
+    #[test]
+    fn the_slice_is_bounded() {
+        assert_eq!(api_slice_from(None).unwrap(), Some(Duration::from_micros(crate::limits::API_SLICE_US)));
+        assert_eq!(api_slice_from(Some("0")).unwrap(), None);
+        assert_eq!(api_slice_from(Some(" 100 ")).unwrap(), Some(Duration::from_micros(100)));
+        assert_eq!(api_slice_from(Some("100000")).unwrap(), Some(Duration::from_millis(100)));
+        for bad in ["99", "1", "100001", "-5", "fast", ""] {
+            assert!(api_slice_from(Some(bad)).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    /// The API runtime's threads, workers and blocking ones, run in the slice they asked for;
+    /// the bulk runtime's keep the kernel's default. Needs a kernel that reports a normal
+    /// thread's slice (Linux 6.12+): on an older one the request is ignored, and so is the test.
+    #[test]
+    fn api_threads_ask_for_a_short_slice() {
+        let slice = Duration::from_micros(250);
+        let probe = std::thread::spawn(move || {
+            let before = curia_sched::current_slice_ns().unwrap();
+            request_slice(slice).unwrap();
+            (before, curia_sched::current_slice_ns().unwrap())
+        });
+        let (default, after) = probe.join().unwrap();
+        if after != slice.as_nanos() as u64 {
+            eprintln!("this kernel does not report scheduler slices (got {after} ns): nothing to check");
+            return;
+        }
+        assert_ne!(default, after, "the kernel's default slice is the one asked for: pick another");
+        let rt = Runtimes::build(2, Some(slice)).unwrap();
+        let got = || curia_sched::current_slice_ns().unwrap();
+        let api_worker = rt.api.block_on(async { tokio::spawn(async move { got() }).await.unwrap() });
+        let api_blocking = rt.api.block_on(async { tokio::task::spawn_blocking(got).await.unwrap() });
+        assert_eq!((api_worker, api_blocking), (after, after));
+        let bulk_worker = rt.bulk.block_on(async { tokio::spawn(async move { got() }).await.unwrap() });
+        assert_eq!(bulk_worker, default);
+        // The nice value is kept when the slice is set.
+        let api_nice = rt.api.block_on(async { tokio::spawn(async move { current_nice().unwrap() }).await.unwrap() });
+        assert_eq!(api_nice, current_nice().unwrap());
     }
 }

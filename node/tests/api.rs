@@ -507,7 +507,7 @@ async fn submissions_get_ids_or_their_documented_errors() {
 /// runtime. Answers are the same as on one runtime, and reads go on meanwhile.
 #[test]
 fn submissions_on_the_bulk_runtime_get_the_same_answers() {
-    let rts = curia_node::priority::Runtimes::build(5).unwrap();
+    let rts = curia_node::priority::Runtimes::build(5, None).unwrap();
     let bulk = rts.bulk.handle().clone();
     rts.api.block_on(async move {
         let (chain, single, _) = committed_chain();

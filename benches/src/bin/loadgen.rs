@@ -28,9 +28,10 @@
 //!   receipt, the second lets the other nodes catch up), from the nodes in turn; the report's
 //!   `receipts` gives their latency p50/p90/p99/p99.9/max in ms to 0.1 ms (`latency_ms`, from
 //!   each request's scheduled time), split into `wait_ms` (scheduled time to a fetcher starting
-//!   the request: the load generator's own queue and scheduling) and `service_ms` (request
-//!   start to the answer parsed), the refusals by code, and the requests skipped because every
-//!   fetcher was busy.
+//!   the request: the load generator's own scheduling, and its backlog when every fetcher is
+//!   busy) and `service_ms` (request start to the answer parsed), the refusals by code, and the
+//!   requests skipped because every fetcher was busy for too long. `--receipt-slice-us US`
+//!   (default 100, 0: the kernel's): the scheduler slice the fetchers ask for (Linux 6.12+).
 //! - `--binary`: send the canonical binary transaction list (`application/octet-stream`)
 //!   instead of JSON (the report's `body` says which).
 //!
@@ -128,6 +129,11 @@ struct Cli {
     /// Concurrent receipt fetchers (with --receipt-rate).
     #[arg(long, value_name = "N", default_value = "4", value_parser = count)]
     receipt_workers: usize,
+    /// Scheduler slice the receipt fetchers ask for, in microseconds (Linux 6.12+; 100 to
+    /// 100000, or 0 for the kernel's default). They stand for judges' clients on other machines:
+    /// a short slice keeps them from waiting behind this machine's deposit senders.
+    #[arg(long, value_name = "US", default_value = "100", value_parser = count)]
+    receipt_slice_us: usize,
     /// Send the binary body (`Content-Type: application/octet-stream`, the canonical
     /// transaction list) instead of JSON.
     #[arg(long)]
@@ -148,6 +154,7 @@ struct Args {
     local_validators: Option<usize>,
     receipt_rate: f64,
     receipt_workers: usize,
+    receipt_slice: Option<Duration>,
     binary: bool,
 }
 
@@ -197,6 +204,11 @@ fn parse_args() -> Args {
     if !(c.receipt_rate >= 0.0 && c.receipt_rate.is_finite()) || c.receipt_workers == 0 {
         bad_args("--receipt-rate must be >= 0 and --receipt-workers positive");
     }
+    let us = c.receipt_slice_us as u64;
+    let (lo, hi) = (curia_node::limits::MIN_SLICE_US, curia_node::limits::MAX_SLICE_US);
+    if us != 0 && !(lo..=hi).contains(&us) {
+        bad_args(&format!("--receipt-slice-us must be 0 or {lo} to {hi}"));
+    }
     Args {
         nodes,
         genesis,
@@ -211,6 +223,7 @@ fn parse_args() -> Args {
         local_validators: c.local_validators,
         receipt_rate: c.receipt_rate,
         receipt_workers: c.receipt_workers,
+        receipt_slice: (us > 0).then(|| Duration::from_micros(us)),
         binary: c.binary,
     }
 }
@@ -344,25 +357,54 @@ fn error_key(e: &ClientError) -> String {
 #[derive(Default)]
 struct ReceiptTally {
     scheduled: u64,
+    /// Requests not sent because every fetcher was busy for longer than [`MAX_RECEIPT_BACKLOG`]
+    /// request intervals per fetcher.
     skipped_queue_full: u64,
     /// Scheduled time to answer read, per answered request (µs).
     latencies_us: Vec<u64>,
-    /// Scheduled time to the request's start by a fetcher (µs): the load generator's own queue.
+    /// Scheduled time to the request's start by a fetcher (µs): the load generator's own
+    /// scheduling, and its backlog when every fetcher was busy.
     waits_us: Vec<u64>,
     /// Request start to answer read (µs): connection, node, answer parsing.
     services_us: Vec<u64>,
     errors: HashMap<String, u64>,
 }
 
+impl ReceiptTally {
+    fn merge(&mut self, o: ReceiptTally) {
+        self.scheduled += o.scheduled;
+        self.skipped_queue_full += o.skipped_queue_full;
+        self.latencies_us.extend(o.latencies_us);
+        self.waits_us.extend(o.waits_us);
+        self.services_us.extend(o.services_us);
+        for (k, v) in o.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// A request is skipped when it is more than this many request intervals per fetcher late when
+/// a fetcher is free for it (every fetcher was busy meanwhile): the backlog is bounded.
+const MAX_RECEIPT_BACKLOG: u64 = 4;
+
 /// Receipt requests under load: open-loop at `rate` per second from the first committed deposit
 /// of this run until `stop`, each for a deposit drawn uniformly from `committed` (transaction
 /// IDs of this run whose block is followed by two others on node 0, so that every node can issue
-/// the receipt), sent to the nodes in turn by `workers` threads. A request's latency runs from its
-/// scheduled time to its answer, so queueing in a saturated fetcher pool counts; it is also split
-/// into the wait for a fetcher (scheduled time to the request's start) and the request itself
-/// (start to answer parsed), so that the load generator's own delays can be told from the node's.
-/// When the queue to the fetchers is full the request is skipped and counted, never buffered
-/// without bound.
+/// the receipt), sent to the nodes in turn by `workers` threads.
+///
+/// The k-th request is due at `start + k / rate`. A free fetcher claims the next unclaimed
+/// request (a shared counter), sleeps until it is due and sends it itself: no dispatcher thread
+/// hands it over, so the only wake-up before a request is the fetcher's own. A request waits
+/// past its due time only when every fetcher is busy (or the machine is slow to wake one). A
+/// request's latency runs from its due time to its answer, so that wait counts; it is also split
+/// into the wait (due time to the request's start) and the request itself (start to answer
+/// parsed), so that the load generator's own delays can be told from the node's. A request
+/// claimed more than [`MAX_RECEIPT_BACKLOG`] intervals per fetcher late is skipped and counted,
+/// never queued without bound.
+///
+/// With `slice`, the fetchers ask the kernel for that scheduler slice
+/// ([`curia_node::priority::request_slice`]): they stand for judges' clients, which run on other
+/// machines, and should not wait for a core behind this machine's deposit senders' slices.
 fn receipt_load(
     a: &Args,
     committed: Arc<Mutex<Vec<Hash>>>,
@@ -372,31 +414,73 @@ fn receipt_load(
         return None;
     }
     let (rate, n_workers, nodes, batch) = (a.receipt_rate, a.receipt_workers, a.nodes.clone(), a.batch);
+    let slice = a.receipt_slice;
     Some(named("receipts", move || {
-        let tally = Arc::new(Mutex::new(ReceiptTally::default()));
-        let (job_tx, job_rx) = mpsc::sync_channel::<(Hash, Instant)>(n_workers * 4);
-        let job_rx = Arc::new(Mutex::new(job_rx));
+        // Wait for the first receipt-ready deposit (bounded by `stop`).
+        while committed.lock().unwrap().is_empty() && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let late_limit = interval.mul_f64((MAX_RECEIPT_BACKLOG * n_workers as u64) as f64);
+        let start = Instant::now();
+        let next = Arc::new(AtomicU64::new(0));
+        let seed = now_ms() | 1;
+        let slice_warned = Arc::new(AtomicBool::new(false));
         let workers: Vec<_> = (0..n_workers)
             .map(|w| {
-                let (rx, tally) = (job_rx.clone(), tally.clone());
+                let (committed, stop, next, slice_warned) =
+                    (committed.clone(), stop.clone(), next.clone(), slice_warned.clone());
                 let clients: Vec<Client> = nodes.iter().map(|n| client(n, Duration::from_secs(30))).collect();
                 named("fetcher", move || {
+                    if let Some(s) = slice {
+                        if let Err(e) = curia_node::priority::request_slice(s) {
+                            if !slice_warned.swap(true, Ordering::Relaxed) {
+                                eprintln!("loadgen: the receipt fetchers keep the kernel's slice: {e}");
+                            }
+                        }
+                    }
+                    let mut t = ReceiptTally::default();
+                    let mut rng = seed.wrapping_add((w as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
                     let mut turn = w;
                     loop {
-                        let (id, due) = match rx.lock().unwrap().recv() {
-                            Ok(job) => job,
-                            Err(_) => return,
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let due = start + interval.mul_f64(k as f64);
+                        // Sleep until due, in steps short enough to notice `stop`.
+                        loop {
+                            if stop.load(Ordering::Relaxed) {
+                                return t;
+                            }
+                            let now = Instant::now();
+                            if due <= now {
+                                break;
+                            }
+                            std::thread::sleep((due - now).min(Duration::from_millis(100)));
+                        }
+                        t.scheduled += 1;
+                        if Instant::now().saturating_duration_since(due) > late_limit {
+                            t.skipped_queue_full += 1;
+                            continue;
+                        }
+                        // xorshift64
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        let id = {
+                            let c = committed.lock().unwrap();
+                            let tx = c[(rng % c.len() as u64) as usize];
+                            match batch {
+                                Some(n) => batch_item_id(&tx, ((rng >> 32) % n as u64) as u32),
+                                None => tx,
+                            }
                         };
                         turn += 1;
                         let sent = Instant::now();
                         let r = clients[turn % clients.len()].receipt(&id);
                         let done = Instant::now();
-                        let lat = (done - due).as_micros() as u64;
-                        let mut t = tally.lock().unwrap();
                         match r {
                             Ok(_) => {
-                                t.latencies_us.push(lat);
-                                t.waits_us.push((sent.saturating_duration_since(due)).as_micros() as u64);
+                                t.latencies_us.push((done - due).as_micros() as u64);
+                                t.waits_us.push(sent.saturating_duration_since(due).as_micros() as u64);
                                 t.services_us.push((done - sent).as_micros() as u64);
                             }
                             Err(e) => *t.errors.entry(error_key(&e)).or_default() += 1,
@@ -405,43 +489,11 @@ fn receipt_load(
                 })
             })
             .collect();
-        // Wait for the first receipt-ready deposit (bounded by `stop`).
-        while committed.lock().unwrap().is_empty() && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        let start = Instant::now();
-        let mut rng = (now_ms() | 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut k = 0u32;
-        while !stop.load(Ordering::Relaxed) {
-            let due = start + interval.mul_f64(f64::from(k));
-            k = k.saturating_add(1);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-            // xorshift64
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let id = {
-                let c = committed.lock().unwrap();
-                let tx = c[(rng % c.len() as u64) as usize];
-                match batch {
-                    Some(n) => batch_item_id(&tx, ((rng >> 32) % n as u64) as u32),
-                    None => tx,
-                }
-            };
-            let skipped = job_tx.try_send((id, due)).is_err();
-            let mut t = tally.lock().unwrap();
-            t.scheduled += 1;
-            t.skipped_queue_full += u64::from(skipped);
-        }
-        drop(job_tx);
+        let mut tally = ReceiptTally::default();
         for w in workers {
-            let _ = w.join();
+            tally.merge(w.join().expect("receipt fetcher"));
         }
-        Arc::try_unwrap(tally).ok().expect("workers joined").into_inner().unwrap()
+        tally
     }))
 }
 
@@ -462,6 +514,7 @@ fn receipt_report(a: &Args, t: &mut ReceiptTally) -> serde_json::Value {
     serde_json::json!({
         "rate_offered_per_s": a.receipt_rate,
         "workers": a.receipt_workers,
+        "fetcher_slice_us": a.receipt_slice.map_or(0, |s| s.as_micros() as u64),
         "scheduled": t.scheduled,
         "skipped_queue_full": t.skipped_queue_full,
         "ok": t.latencies_us.len(),
