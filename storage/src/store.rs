@@ -177,10 +177,10 @@ pub struct Store {
     /// First height whose batches have no `block_txs` entry (`u64::MAX`: none); never below
     /// `batch_layout_from` or `tx_layout_from`.
     batch_slim_from: u64,
-    /// Deposit log: leaves and the last block they cover (`u64::MAX`: no log; read-only stores
-    /// written before it). Updated under the tip lock with the tip after each commit.
-    log_size: AtomicU64,
-    log_height: AtomicU64,
+    /// Deposit log: the last block it covers and its leaves, read and replaced together (`None`:
+    /// no log; read-only stores written before it). Updated under the tip lock with the tip
+    /// after each commit.
+    log: Mutex<Option<LogState>>,
     /// The first membership history entries with their proofs, once built
     /// (`crate::membership`): receipts embed them without decoding their blocks again.
     pub(crate) history_cache: Mutex<Vec<curia_ledger::history::HistoryEntry>>,
@@ -433,8 +433,7 @@ impl Store {
             tx_layout_from: u64::MAX,
             batch_layout_from: u64::MAX,
             batch_slim_from: u64::MAX,
-            log_size: AtomicU64::new(0),
-            log_height: AtomicU64::new(u64::MAX),
+            log: Mutex::new(None),
             history_cache: Mutex::new(Vec::new()),
         };
         store.tx_layout_from = match store.read_tx_layout_from()? {

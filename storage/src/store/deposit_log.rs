@@ -15,8 +15,6 @@
 //! - Reads check each value's checksum, and a stored hash or index entry that is missing below
 //!   the recorded size is [`StoreError::Corrupt`].
 
-use std::sync::atomic::Ordering;
-
 use curia_ledger::block::Block;
 use curia_ledger::deposit_log;
 use curia_ledger::hash::Hash;
@@ -85,9 +83,10 @@ impl HashReader for Reader<'_> {
 
 impl Store {
     /// Where the deposit log stands (`None`: a read-only store written before the log).
+    /// Its height and size are one consistent pair (one lock, not two atomics read one
+    /// after the other while a commit may store between them).
     pub fn log_state(&self) -> Option<LogState> {
-        let h = self.log_height.load(Ordering::Acquire);
-        (h != u64::MAX).then(|| LogState { height: h, size: self.log_size.load(Ordering::Acquire) })
+        *self.log.lock().expect("log state lock")
     }
 
     /// Number of deposits in the log (0 if the store has none).
@@ -277,8 +276,7 @@ impl Store {
     }
 
     pub(super) fn set_log_state(&self, s: LogState) {
-        self.log_size.store(s.size, Ordering::Release);
-        self.log_height.store(s.height, Ordering::Release);
+        *self.log.lock().expect("log state lock") = Some(s);
     }
 
     /// At open: read the log's record; a writable store behind its tip is caught up from its

@@ -55,3 +55,44 @@ fn log_in_header_store_executes_and_serves_log_positions() {
     assert!(s.failure.is_none(), "{:?}", s.failure);
     assert_eq!(s.blocks, 7);
 }
+
+/// Readers see the log's height and size as one pair while blocks commit: every pair read
+/// during the commits is the log's state after some committed block (its leaves counted from
+/// the blocks), never one block's height with another's size.
+#[test]
+fn log_state_is_one_consistent_pair_under_commits() {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let c = common::chain(40, 3);
+    let ch = common::changes(&c);
+    let mut size_at = HashMap::new();
+    let mut size = 0u64;
+    for (b, _) in &c.blocks {
+        size += block_leaves(&c.spec.chain_id, b).len() as u64;
+        size_at.insert(b.header.height, size);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &c.spec).unwrap();
+    size_at.insert(0, 0);
+    let done = AtomicBool::new(false);
+    let reads = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut reads = 0u64;
+            while !done.load(Ordering::Acquire) {
+                let st = store.log_state().expect("a writable store has a log");
+                assert_eq!(Some(&st.size), size_at.get(&st.height), "height {} read with size {}", st.height, st.size);
+                reads += 1;
+            }
+            reads
+        });
+        for ((b, cert), changes) in c.blocks.iter().zip(&ch) {
+            store.commit_block(b, cert, changes).unwrap();
+        }
+        done.store(true, Ordering::Release);
+        reader.join().unwrap()
+    });
+    assert!(reads > 0);
+    let last = store.log_state().unwrap();
+    assert_eq!((last.height, last.size), (40, size));
+}
