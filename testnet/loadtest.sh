@@ -15,7 +15,15 @@ for a in "$@"; do
     -h | --help)
       sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
       echo
-      exec "$(bash scripts/build.sh)/loadgen" --help
+      # The options are loadgen's; help does not build it (a release build takes minutes).
+      bin=${CURIA_BIN_DIR:-target/release}
+      if [ -x "$bin/loadgen" ]; then
+        exec "$bin/loadgen" --help
+      fi
+      echo "loadgen's options: not built yet at $bin/loadgen. Build it with 'bash scripts/build.sh'"
+      echo "(or set CURIA_BIN_DIR), then run this again; the options are also at the top of"
+      echo "benches/src/bin/loadgen.rs."
+      exit 0
       ;;
   esac
 done
