@@ -128,21 +128,29 @@ fn a_node_that_is_not_there_is_a_transport_error_and_waits_are_bounded() {
 #[test]
 fn urls_and_ca_files_are_checked_before_anything_is_sent() {
     assert!(matches!(Client::new("ftp://x"), Err(Error::InvalidInput(_))));
-    let ca = temp("unused-ca.pem", b"");
+    let dir = temp_dir();
+    let ca = temp(&dir, "unused-ca.pem", b"");
     let e = Client::builder("http://127.0.0.1:1").ca_file(&ca).build().unwrap_err();
     assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
     let e = Client::builder("https://127.0.0.1:1").ca_file(&ca).build().unwrap_err();
     assert!(matches!(e, Error::Tls(_)), "an empty CA file: {e:?}");
-    let junk = temp("junk-ca.pem", b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n");
+    let junk = temp(&dir, "junk-ca.pem", b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n");
     assert!(matches!(Client::builder("https://127.0.0.1:1").ca_file(&junk).build(), Err(Error::Tls(_))));
-    let missing = std::env::temp_dir().join("curia-client-no-such-ca.pem");
+    let missing = dir.path().join("no-such-ca.pem");
     assert!(matches!(Client::builder("https://127.0.0.1:1").ca_file(&missing).build(), Err(Error::Io { .. })));
 }
 
 // ----- TLS -----
 
-fn temp(name: &str, bytes: &[u8]) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("curia-client-{}-{name}", std::process::id()));
+/// A fresh folder for one test (`curia-client-XXXXXX`), removed when dropped: when the test
+/// passes and when it fails.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("curia-client-").tempdir().unwrap()
+}
+
+/// `bytes` written to `dir/name`.
+fn temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.path().join(name);
     std::fs::write(&p, bytes).unwrap();
     p
 }
@@ -207,8 +215,9 @@ fn serve_tls(pki: &Pki, connections: usize) -> (u16, JoinHandle<()>) {
 #[test]
 fn https_with_the_right_ca_file_works_and_without_it_fails() {
     let pki = make_pki();
-    let ca = temp("ca.pem", pki.ca_pem.as_bytes());
-    let other = temp("other-ca.pem", make_pki().ca_pem.as_bytes());
+    let dir = temp_dir();
+    let ca = temp(&dir, "ca.pem", pki.ca_pem.as_bytes());
+    let other = temp(&dir, "other-ca.pem", make_pki().ca_pem.as_bytes());
     let (port, server) = serve_tls(&pki, 4);
 
     for host in ["localhost", "127.0.0.1"] {

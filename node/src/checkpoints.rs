@@ -774,8 +774,8 @@ mod tests {
 
     #[test]
     fn tsa_settings_are_checked_at_load() {
-        let dir = std::env::temp_dir().join(format!("curia-node-tsa-cfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new().prefix("curia-node-tsa-cfg-").tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let sec = |url: Option<&str>, cert: Option<std::path::PathBuf>| CheckpointSection {
             tsa_url: url.map(str::to_string),
             tsa_cert: cert,
@@ -802,7 +802,6 @@ mod tests {
         std::fs::write(dir.join("web.pem"), web.cert.pem()).unwrap();
         let e = err(sec(Some("http://127.0.0.1:1/"), Some(dir.join("web.pem"))));
         assert!(e.contains("not a TSA certificate"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

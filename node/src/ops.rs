@@ -589,16 +589,16 @@ mod tests {
 
     use curia_ledger::testkit::TestChain;
 
-    /// A store holding a test chain of `blocks` blocks, in a fresh temporary data directory.
-    fn store_with_chain(name: &str, blocks: u64) -> (PathBuf, Arc<Store>, TestChain) {
-        let data_dir = std::env::temp_dir().join(format!("curia-ops-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data_dir);
+    /// A store holding a test chain of `blocks` blocks, in a fresh temporary data directory
+    /// (removed when the returned `TempDir` is dropped: bind it for the whole test).
+    fn store_with_chain(name: &str, blocks: u64) -> (tempfile::TempDir, Arc<Store>, TestChain) {
+        let data_dir = tempfile::Builder::new().prefix(&format!("curia-ops-{name}-")).tempdir().unwrap();
         let mut c = TestChain::new(4);
         for k in 1..=blocks {
             let tx = c.deposit("platform", format!("evidence {k}").as_bytes(), k);
             assert!(c.commit(vec![tx]).is_empty());
         }
-        let store = Store::open(data_dir.join("chain"), &c.spec).unwrap();
+        let store = Store::open(data_dir.path().join("chain"), &c.spec).unwrap();
         for (block, cert) in &c.blocks {
             let changes = store.execute(block).unwrap();
             store.commit_block(block, cert, &changes).unwrap();
@@ -661,7 +661,8 @@ mod tests {
 
     #[tokio::test]
     async fn backup_writes_a_checkpoint_in_the_data_dir_and_ignores_the_body() {
-        let (data_dir, store, chain) = store_with_chain("backup", 3);
+        let (tmp, store, chain) = store_with_chain("backup", 3);
+        let data_dir = tmp.path().to_path_buf();
         let addr = serve(backups(&store, &data_dir, policy(7))).await;
         // A client cannot choose where the backup goes.
         let elsewhere = data_dir.join("elsewhere");
@@ -685,12 +686,12 @@ mod tests {
         let (status, _, b) = http(addr, "POST", "/admin/backup", "").await;
         assert_eq!(status, 200, "{b}");
         assert_ne!(b["path"].as_str().unwrap(), a.path);
-        let _ = std::fs::remove_dir_all(&data_dir);
     }
 
     #[tokio::test]
     async fn backup_refuses_a_second_one_other_methods_and_reports_failures() {
-        let (data_dir, store, _) = store_with_chain("refuse", 1);
+        let (tmp, store, _) = store_with_chain("refuse", 1);
+        let data_dir = tmp.path().to_path_buf();
         let backups = self::backups(&store, &data_dir, policy(7));
         let addr = serve(backups.clone()).await;
 
@@ -720,12 +721,12 @@ mod tests {
         assert_eq!(e["error"]["code"], "backup_failed");
         let message = e["error"]["message"].as_str().unwrap();
         assert!(message.contains("cannot create the backup folder") && message.contains("not-a-folder"), "{e}");
-        let _ = std::fs::remove_dir_all(&data_dir);
     }
 
     #[tokio::test]
     async fn backup_needs_the_token_and_is_rate_limited_and_pruned() {
-        let (data_dir, store, _) = store_with_chain("auth", 1);
+        let (tmp, store, _) = store_with_chain("auth", 1);
+        let data_dir = tmp.path().to_path_buf();
         // No token configured: every backup request is refused.
         let none = BackupPolicy { token: None, ..policy(7) };
         let addr = serve(backups(&store, &data_dir, none)).await;
@@ -789,7 +790,6 @@ mod tests {
         assert_eq!((status, e["error"]["code"].as_str()), (404, Some("not_found")));
         let (status, _, e) = http(addr, "POST", "/metrics", "").await;
         assert_eq!((status, e["error"]["code"].as_str()), (405, Some("method_not_allowed")));
-        let _ = std::fs::remove_dir_all(&data_dir);
     }
 
     #[test]

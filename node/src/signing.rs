@@ -100,9 +100,8 @@ mod tests {
 
     #[test]
     fn keeps_the_highest_position_across_reopening_and_refuses_garbage() {
-        let dir = std::env::temp_dir().join(format!("curia-signing-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new().prefix("curia-signing-").tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let r = SigningRecord::open(&dir).unwrap();
         assert_eq!(r.high(), None);
         let p = |height, round, step| SignPos { height, round, step };
@@ -115,6 +114,5 @@ mod tests {
             let e = SigningRecord::open(&dir).unwrap_err().to_string();
             assert!(e.contains("malformed"), "{bad:?}: {e}");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

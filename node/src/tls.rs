@@ -90,8 +90,8 @@ mod tests {
 
     #[test]
     fn refuses_missing_empty_and_mismatched_files() {
-        let dir = std::env::temp_dir().join(format!("curia-tls-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new().prefix("curia-tls-unit-").tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let a = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let b = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let cert_a = write(&dir, "a.crt", &a.cert.pem());
@@ -110,6 +110,5 @@ mod tests {
         assert!(e.contains("no PEM private key"), "{e}");
         let e = err(&cert_a, &key_b);
         assert!(e.contains("does not fit"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

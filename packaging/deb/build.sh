@@ -52,7 +52,8 @@ CHANGELOG_VERSION=$(sed -n '1s/^curia (\([^)]*\)).*/\1/p' "$HERE/debian/changelo
 ARCH=$(dpkg --print-architecture)
 
 STAGE=$(mktemp -d)
-trap 'rm -rf "$STAGE"' EXIT
+SHLIBS_DIR=
+trap 'rm -rf "$STAGE" ${SHLIBS_DIR:+"$SHLIBS_DIR"}' EXIT
 chmod 0755 "$STAGE"
 umask 022
 install -d "$STAGE/DEBIAN" "$STAGE/usr/bin" "$STAGE/lib/systemd/system" "$STAGE/usr/share/doc/curia" \

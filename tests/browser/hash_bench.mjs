@@ -31,13 +31,18 @@ if (!(mib > 0 && mib <= 8192)) throw new Error('--mib must be in 1..8192');
 
 const tmp = mkdtempSync(join(tmpdir(), 'curia-hash-bench-'));
 const big = join(tmp, 'evidence.bin');
-const fd = openSync(big, 'w');
-ftruncateSync(fd, mib * 1024 * 1024);
-closeSync(fd);
 const args = ['--disable-gpu', '--disable-dev-shm-usage'];
 if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');
-const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args, protocolTimeout: 1_500_000 });
+let browser;
+// The folder (and its sparse file) goes whatever fails, the browser's launch included.
 try {
+  const fd = openSync(big, 'w');
+  try {
+    ftruncateSync(fd, mib * 1024 * 1024);
+  } finally {
+    closeSync(fd);
+  }
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args, protocolTimeout: 1_500_000 });
   const tab = await browser.newPage();
   await tab.goto(pathToFileURL(page).href);
   await tab.waitForSelector('body[data-state=ready]');
@@ -56,6 +61,6 @@ try {
     }
   }
 } finally {
-  await browser.close();
+  if (browser) await browser.close();
   rmSync(tmp, { recursive: true, force: true });
 }

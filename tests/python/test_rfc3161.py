@@ -33,6 +33,8 @@ class Rfc3161(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="curia-py-tsa-")
+        # Removed after the class's tests, and also if setUpClass fails (tearDownClass would not run).
+        cls.addClassCleanup(shutil.rmtree, cls.dir, ignore_errors=True)
         subprocess.run(["bash", os.path.join(ROOT, "tests/tsa/make-tsa.sh"), cls.dir], check=True, capture_output=True)
         cls.cp = os.path.join(cls.dir, "checkpoint.txt")
         with open(cls.cp, "wb") as f:
@@ -47,10 +49,6 @@ class Rfc3161(unittest.TestCase):
             subprocess.run(["openssl", "ts", "-reply", "-config", os.path.join(cls.dir, "ts.cnf"), "-section", "tsa_" + s,
                             "-queryfile", q, "-out", out], check=True, capture_output=True)
             cls.tsr[s] = out
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def both(self, tsr, data, cert):
         """(python exit, python output, curia exit, curia output)."""

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,7 @@ class SplitView(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="curia-py-split-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, ignore_errors=True)
         with open(GENESIS, "rb") as f:
             cls.genesis = f.read()
         cls.spec = cv.parse_genesis(cls.genesis)

@@ -64,6 +64,8 @@ class Upgraded(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="curia-py-upgrade-")
+        # Removed after the class's tests, and also if setUpClass fails (tearDownClass would not run).
+        cls.addClassCleanup(shutil.rmtree, cls.dir, ignore_errors=True)
         subprocess.run(["bash", os.path.join(ROOT, "tests/tsa/make-tsa.sh"), cls.dir], check=True, capture_output=True)
         cls.log_key = key("validators.curia.test")
         cls.w = [key("bar.example/w1"), key("procur.example/w1"), key("notary.example/w1")]
@@ -77,10 +79,6 @@ class Upgraded(unittest.TestCase):
             cls.single = json.load(f)
         rc = cv.parse_receipt(json.dumps(cls.single).encode())
         cls.leaf = up.deposit_leaf(rc)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def leaves(self, salt):
         return [self.leaf if i == 4 else cv.leaf_hash(b"%s deposit %d" % (salt, i)) for i in range(7)]

@@ -5,10 +5,9 @@
 //! message digest), a bad signature, wrong extended key usage, an expired certificate, another
 //! nonce, truncation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use curia_transparency::rfc3161::{self, TsaCertificate};
 use curia_transparency::Error;
@@ -16,31 +15,73 @@ use sha2::{Digest, Sha256};
 
 const CHECKPOINT: &str = "curia.test/log\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
 
-fn pki() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("curia-rfc3161-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+/// The test PKI, made once per test process by `make-tsa.sh` and held in memory: its files (name,
+/// bytes) and the folder they were made in, which `ts.cnf` names. The folder itself is removed
+/// at once (a static is never dropped, so a folder it held would outlive the tests, keys and
+/// all); [`Pki::dir`] writes the files into a fresh folder for each use.
+struct Pki {
+    made_in: String,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("curia-rfc3161-").tempdir().expect("a temp dir")
+}
+
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let tmp = temp_dir();
+        let dir = tmp.path().join("pki");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tsa/make-tsa.sh");
         let out = Command::new("bash").arg(script).arg(&dir).output().expect("bash");
         assert!(out.status.success(), "make-tsa.sh: {}", String::from_utf8_lossy(&out.stderr));
-        dir
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                files.push((e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()));
+            }
+        }
+        Pki { made_in: dir.to_str().unwrap().to_string(), files }
     })
 }
 
-fn cert(name: &str) -> TsaCertificate {
-    TsaCertificate::parse(&std::fs::read(pki().join(name)).unwrap()).unwrap()
+impl Pki {
+    fn file(&self, name: &str) -> &[u8] {
+        &self.files.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name} in the test PKI")).1
+    }
+
+    /// A fresh folder holding the PKI, its `ts.cnf` pointing there; removed when dropped (also
+    /// when the test fails). Its serial files start where `make-tsa.sh` left them.
+    fn dir(&self) -> tempfile::TempDir {
+        let tmp = temp_dir();
+        let here = tmp.path().to_str().unwrap();
+        for (name, bytes) in &self.files {
+            let bytes = if name == "ts.cnf" {
+                let text = std::str::from_utf8(bytes).unwrap();
+                assert!(text.contains(&self.made_in), "ts.cnf does not name {}: {text}", self.made_in);
+                text.replace(&self.made_in, here).into_bytes()
+            } else {
+                bytes.clone()
+            };
+            std::fs::write(tmp.path().join(name), bytes).unwrap();
+        }
+        tmp
+    }
 }
 
-/// Asks `openssl ts -reply` (section `tsa_<tsa>`) to answer our own DER request.
+fn cert(name: &str) -> TsaCertificate {
+    TsaCertificate::parse(pki().file(name)).unwrap()
+}
+
+/// Asks `openssl ts -reply` (section `tsa_<tsa>`) to answer our own DER request, in a PKI folder
+/// of its own (openssl bumps a serial file there).
 fn stamp(tsa: &str, data: &[u8], nonce: &[u8]) -> Vec<u8> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = pki();
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    let (q, r) = (dir.join(format!("q{n}.tsq")), dir.join(format!("r{n}.tsr")));
+    let tmp = pki().dir();
+    let dir = tmp.path();
+    let (q, r) = (dir.join("q.tsq"), dir.join("r.tsr"));
     std::fs::write(&q, rfc3161::request(&rfc3161::imprint(data), nonce).unwrap()).unwrap();
-    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner()); // openssl bumps a serial file
     let out = Command::new("openssl")
         .args(["ts", "-reply", "-config"])
         .arg(dir.join("ts.cnf"))
@@ -224,7 +265,8 @@ fn refused_request_reports_status() {
     let sha256 = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
     let at = req.windows(9).position(|w| w == sha256).unwrap();
     req[at + 8] = 0x7f; // an unknown digest OID arc
-    let dir = pki();
+    let tmp = pki().dir();
+    let dir = tmp.path();
     let (q, r) = (dir.join("refused.tsq"), dir.join("refused.tsr"));
     std::fs::write(&q, req).unwrap();
     let out = Command::new("openssl")

@@ -138,14 +138,13 @@ mod tests {
 
     #[test]
     fn file_errors_name_the_file() {
-        let dir = std::env::temp_dir().join(format!("curia-verifier-hash-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new().prefix("curia-verifier-hash-").tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let e = hash_file(&dir.join("missing"), Progress::Hidden).unwrap_err().to_string();
         assert!(e.contains("missing"), "{e}");
         let e = hash_file(&dir, Progress::Hidden).unwrap_err().to_string();
         assert!(e.contains("not a file"), "{e}");
         std::fs::write(dir.join("f"), b"abc").unwrap();
         assert_eq!(hash_file(&dir.join("f"), Progress::Auto).unwrap().sha256, Hash::sha256(b"abc"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

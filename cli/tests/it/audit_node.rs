@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{curia, Cluster};
+use common::{curia, Cluster, TestDir};
 use curia_ledger::access::{sign_read_request, HEADER_READER, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use curia_ledger::block::{Block, CommitCertificate};
 use curia_ledger::codec::Canonical;
@@ -214,8 +214,7 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --key FILE"));
     // A key file that cannot be read: exit 2, naming it.
-    let dir = std::env::temp_dir().join(format!("curia-audit-usage-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("audit-usage");
     let missing = dir.join("missing.key");
     let (code, v, _) = audit(&["--node", "http://127.0.0.1:1", "--key", missing.to_str().unwrap()]);
     assert_eq!(code, 2);
@@ -228,7 +227,6 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2);
     assert_eq!(v["exit_code"], 2);
     assert!(v["error"].as_str().unwrap().contains("/v1/genesis"), "{v}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -343,10 +341,11 @@ fn audits_a_real_network_and_catches_a_node_that_tampers() {
     let snap = Snapshot::take(&api, &auditor);
     // The network is stopped and its folder removed; keep the auditor's copies of the genesis
     // and its key (the fake node ignores the signature headers).
-    let kept = std::env::temp_dir().join(format!("curia-audit-genesis-{}.json", std::process::id()));
+    let kept_dir = TestDir::new("audit-kept");
+    let kept = kept_dir.join("genesis.json");
     std::fs::copy(&genesis_file, &kept).unwrap();
     let genesis = kept.to_str().unwrap().to_string();
-    let kept_key = std::env::temp_dir().join(format!("curia-audit-auditor-{}.key", std::process::id()));
+    let kept_key = kept_dir.join("auditor.key");
     std::fs::copy(&key_file, &kept_key).unwrap();
     let key = kept_key.to_str().unwrap().to_string();
     drop(c);
@@ -489,8 +488,6 @@ fn audits_a_real_network_and_catches_a_node_that_tampers() {
     let (code, v, _) = run(&url);
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["failure"]["code"], "tip_mismatch", "{v}");
-    let _ = std::fs::remove_file(&kept);
-    let _ = std::fs::remove_file(&kept_key);
 }
 
 /// The answers of a node holding `c`'s chain, for [`Snapshot::serve`].
@@ -523,9 +520,7 @@ fn membership_changes_and_evidence_audit_in_both_modes_on_the_scratch_state() {
     // both replay it into the scratch state on disk, check every certificate under the set in
     // force and name both offenders; the scratch directory is gone afterwards.
     let c = curia_ledger::testkit::TestChain::membership_evidence_fixture();
-    let dir = std::env::temp_dir().join(format!("curia-audit-fixture-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("audit-fixture");
     let genesis = dir.join("genesis.json");
     std::fs::write(&genesis, c.spec.genesis.to_json()).unwrap();
     let key = dir.join("auditor.key");
@@ -575,7 +570,6 @@ fn membership_changes_and_evidence_audit_in_both_modes_on_the_scratch_state() {
     assert_eq!(code, 1, "{v}\n{stderr}");
     assert_eq!(v["failure"]["height"].as_u64(), Some(c.tip.height), "{v}");
     assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "scratch state left behind");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A state that also says `fake` exists: blocks built on it attach a deposit the chain never
@@ -717,9 +711,7 @@ fn attach_deposit_claims_are_checked_by_the_merge_with_the_in_memory_verdicts() 
     c.blocks.push((block, cert));
     cases.push(("and a wrong state root", c, Some(4)));
 
-    let dir = std::env::temp_dir().join(format!("curia-audit-claims-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("audit-claims");
     let key = dir.join("auditor.key");
     curia_node::config::write_key(&key, &curia_ledger::testkit::test_key("auditor"), true).unwrap();
     let scratch = dir.join("scratch");
@@ -795,5 +787,4 @@ fn attach_deposit_claims_are_checked_by_the_merge_with_the_in_memory_verdicts() 
         }
         assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "scratch files left behind");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

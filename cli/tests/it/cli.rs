@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::TestDir;
+
 fn curia() -> Command {
     Command::new(env!("CARGO_BIN_EXE_curia"))
 }
@@ -11,11 +13,9 @@ fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ledger/tests/data/golden").join(name)
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("curia-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder for one test, removed when the test ends (pass or fail).
+fn tmp(name: &str) -> TestDir {
+    TestDir::new(&format!("cli-test-{name}"))
 }
 
 fn verify(evidence: &Path, receipt: &Path, genesis: &Path, json: bool) -> (i32, String) {
@@ -138,5 +138,4 @@ fn verify_streams_files_over_the_old_1_gib_limit() {
     let (code, out) = verify(&f, &d.join("receipt.json"), &d.join("genesis.json"), false);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("VERDICT: VALID") && out.contains("(1074790401 bytes)"), "{out}");
-    let _ = std::fs::remove_dir_all(&d);
 }

@@ -58,7 +58,6 @@ fn receipt_show_escapes_what_the_receipt_says() {
     assert!(!o.stdout.contains(&0x1b));
     let back = curia_ledger::receipt::Receipt::from_json(&o.stdout).unwrap();
     assert!(matches!(&back.tx.payload, curia_ledger::tx::Payload::Deposit(x) if x.label == HOSTILE_LABEL));
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -80,7 +79,6 @@ fn verify_escapes_the_label_of_a_forged_receipt() {
     assert_clean(&out);
     assert!(out.contains(&format!("label      {HOSTILE_LABEL_SHOWN} (text/plain\\u{{200B}})")), "{out}");
     assert!(out.contains("VERDICT: INVALID"), "{out}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -106,5 +104,4 @@ fn errors_quoting_a_file_are_escaped() {
     let out = all(&o);
     assert_clean(&out);
     assert!(out.contains("x\\u{001B}[2Jy.bin") && out.starts_with(&Hash::sha256(b"abc").to_hex()), "{out}");
-    let _ = std::fs::remove_dir_all(&d);
 }

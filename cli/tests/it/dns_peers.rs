@@ -7,13 +7,12 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{curia, Cluster};
+use common::{curia, Cluster, TestDir};
 
 #[test]
 fn validators_dial_each_other_by_host_name() {
     let base = Cluster::port_base(0) + 12;
-    let dir = std::env::temp_dir().join(format!("curia-dns-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TestDir::new("dns");
     let out = curia()
         .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
         .arg(&dir)
@@ -36,7 +35,7 @@ fn validators_dial_each_other_by_host_name() {
     std::fs::write(&t, cfg).unwrap();
 
     let names = ["court-a", "court-b", "notary", "timesvc"].iter().map(|s| s.to_string()).collect();
-    let c = Cluster::launch(dir.clone(), base, names);
+    let c = Cluster::launch(dir.to_path_buf(), base, names);
     let (_, r) = c.deposit(0, "dialled by name\n");
     assert!(r.header.height >= 1);
     assert!(c.wait_height(3, r.header.height, Duration::from_secs(60)), "timesvc lags:\n{}", c.log(3));

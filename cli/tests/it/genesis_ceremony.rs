@@ -7,18 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use common::{curia, Cluster};
+use common::{curia, Cluster, TestDir};
 use curia_ledger::genesis::Genesis;
 use curia_ledger::verify::{format_utc, verify_receipt, Evidence};
 
 const INSTITUTIONS: [(&str, &str); 4] =
     [("court-a", "court"), ("court-b", "court"), ("notary", "notary"), ("timesvc", "timesvc")];
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("curia-ceremony-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// The test's folder, removed when the test ends (pass or fail).
+fn temp_dir(name: &str) -> TestDir {
+    TestDir::new(&format!("ceremony-{name}"))
 }
 
 fn run(args: &[&str]) -> Output {
@@ -177,7 +175,7 @@ fn four_institutions_found_a_chain_and_it_commits_a_deposit() {
     for (i, n) in names.iter().enumerate() {
         std::fs::write(dir.join(n).join("node.toml"), node_toml(n, "../published/genesis.json", base, i)).unwrap();
     }
-    let c = Cluster::launch(dir.clone(), base, names);
+    let c = Cluster::launch(dir.to_path_buf(), base, names);
     let status: serde_json::Value = ureq::get(&format!("{}/v1/status", c.api(2))).call().unwrap().into_json().unwrap();
     assert_eq!(status["chain_id"].as_str(), Some(chain_id.as_str()));
     let (data, r) = c.deposit(1, "founded by four institutions\n");

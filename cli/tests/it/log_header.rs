@@ -11,7 +11,7 @@ use curia_ledger::codec::Canonical;
 use curia_ledger::deposit_log::{self, Frontier};
 use curia_ledger::receipt::Receipt;
 
-use crate::common::{curia, Cluster};
+use crate::common::{curia, Cluster, TestDir};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -153,9 +153,7 @@ fn log_in_header_network_receipts_verify_with_their_log_position() {
 /// (so its chain ID is that of a genesis written before the switch existed).
 #[test]
 fn genesis_new_writes_the_switch_only_when_asked() {
-    let dir = std::env::temp_dir().join(format!("curia-log-genesis-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("log-genesis");
     for (flag, want) in [(true, true), (false, false)] {
         let out_path = dir.join(format!("genesis-{flag}.json"));
         let mut cmd = curia();
@@ -174,5 +172,4 @@ fn genesis_new_writes_the_switch_only_when_asked() {
             assert!(String::from_utf8_lossy(&out.stdout).contains("header version 4"));
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

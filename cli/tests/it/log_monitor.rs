@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::curia;
+use common::{curia, TestDir};
 use curia_ledger::merkle::leaf_hash;
 use curia_ledger::Hash;
 use curia_transparency::checkpoint::Checkpoint;
@@ -104,8 +104,7 @@ fn proofs_in(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn monitor_finds_a_split_view_and_check_proof_verifies_it() {
     let base = common::Cluster::port_base(2);
-    let dir = std::env::temp_dir().join(format!("curia-logmon-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TestDir::new("logmon");
     // One witness trusting the validators' note keys, 3 of 4; checkpoints every 4 blocks.
     let WitnessedNet { spec, set, origin: log_origin, witnesses, names, .. } =
         witnessed_testnet(&dir, base, &["w1"], 4, "");
@@ -120,7 +119,7 @@ fn monitor_finds_a_split_view_and_check_proof_verifies_it() {
             Signer::from_seed(&v.name, &sk.seed()).unwrap()
         })
         .collect();
-    let c = common::Cluster::launch(dir.clone(), base, names);
+    let c = common::Cluster::launch(dir.to_path_buf(), base, names);
 
     // Two deposits; wait (at most 120 s) until every node serves a complete checkpoint of size 2
     // and the witness has cosigned size 2.

@@ -77,7 +77,9 @@ struct Net {
     dir: PathBuf,
     names: Vec<String>,
     nodes: Vec<Option<Child>>,
-    keep_dir: bool,
+    /// `dir`'s guard: removed as the fields drop, after `drop` stopped the nodes (kept with
+    /// `CURIA_KEEP_TEST_DIRS=1`, for the node logs and stores of a failed run).
+    _scratch: crate::common::TestDir,
 }
 
 impl Net {
@@ -88,14 +90,15 @@ impl Net {
 
     /// Create the namespaces and links; `Err` (with the reason) if the first namespace cannot be
     /// made, which the caller reports as a skip. Later failures panic.
-    fn create(dir: PathBuf) -> Result<Net, String> {
+    fn create(scratch: crate::common::TestDir) -> Result<Net, String> {
         if effective_uid() != Some(0) {
             return Err("not running as root".into());
         }
         ip(&["-V"])?;
         remove_leftovers();
         let tag = std::process::id().to_string();
-        let mut net = Net { ns: vec![], mgmt_subnet: 0, dir, names: vec![], nodes: vec![], keep_dir: false };
+        let dir = scratch.to_path_buf();
+        let mut net = Net { ns: vec![], mgmt_subnet: 0, dir, names: vec![], nodes: vec![], _scratch: scratch };
         let first = Net::ns_name(&tag, 0);
         ip(&["netns", "add", &first]).map_err(|e| format!("cannot create a network namespace: {e}"))?;
         net.ns.push(first);
@@ -293,11 +296,6 @@ impl Drop for Net {
                 eprintln!("netns: cleanup: {e}");
             }
         }
-        if std::thread::panicking() || self.keep_dir {
-            eprintln!("netns: node logs and stores kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
@@ -483,9 +481,7 @@ impl Load {
 fn partitions_isolation_and_a_flapping_link_under_load() {
     let _serial = crate::common::serial();
     let started = Instant::now();
-    let dir = std::env::temp_dir().join(format!("curia-netns-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut net = match Net::create(dir) {
+    let mut net = match Net::create(crate::common::TestDir::new("netns")) {
         Ok(n) => n,
         Err(reason) => {
             if std::env::var("CURIA_NETNS_REQUIRED").is_ok_and(|v| v == "1") {

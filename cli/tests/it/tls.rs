@@ -71,9 +71,7 @@ impl Drop for Net {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        // The test's `TestDir`, declared before the `Net`, removes the folder after this.
     }
 }
 
@@ -106,8 +104,7 @@ fn metric(page: &str, line_start: &str) -> f64 {
 fn testnet_over_tls() {
     let _serial = common::serial();
     let base = common::Cluster::port_base(0) + 9;
-    let dir = std::env::temp_dir().join(format!("curia-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::TestDir::new("tls");
     let out = curia()
         .args(["testnet", "init", "--tls", "--validators", "4", "--base-port", &base.to_string(), "--out"])
         .arg(&dir)
@@ -145,7 +142,7 @@ fn testnet_over_tls() {
     assert!(!o.status.success() && err.contains("missing.crt") && err.contains("cannot read"), "{err}");
 
     let nodes = NAMES.iter().map(|n| spawn(&dir.join(n).join("node.toml"))).collect();
-    let net = Net { dir: dir.clone(), base, nodes };
+    let net = Net { dir: dir.to_path_buf(), base, nodes };
     let agent = agent_trusting(&ca_pem);
     for i in 0..4 {
         let t = Instant::now();

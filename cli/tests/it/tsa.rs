@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use crate::common::TestDir;
+
 const CHECKPOINT: &str = "curia.test/log\n42\nq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=\n";
 
 fn curia() -> Command {
@@ -75,8 +77,7 @@ fn openssl_verify(dir: &Path, token: &Path, data: &str, cert: &str) -> (bool, St
 
 #[test]
 fn stamp_verify_and_tamper() {
-    let dir = std::env::temp_dir().join(format!("curia-tsa-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TestDir::new("tsa-cli");
     let out = Command::new("bash").arg(repo().join("tests/tsa/make-tsa.sh")).arg(&dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::write(dir.join("checkpoint.txt"), CHECKPOINT).unwrap();
@@ -166,7 +167,6 @@ fn stamp_verify_and_tamper() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("cannot reach the TSA"), "{text}");
     assert!(!dir.join("never.tsr").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- Upgraded receipts: `curia verify --policy POLICY [--tsa-cert CERT]` -------------------
@@ -250,8 +250,7 @@ fn verify_policy(evidence: &str, receipt: &Path, policy: &Path, tsa_cert: Option
 
 #[test]
 fn upgraded_receipt_under_a_witness_policy() {
-    let dir = std::env::temp_dir().join(format!("curia-tsa-upgrade-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TestDir::new("tsa-upgrade");
     let out = Command::new("bash").arg(repo().join("tests/tsa/make-tsa.sh")).arg(&dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cert = dir.join("tsa-rsa.pem");
@@ -401,5 +400,4 @@ fn upgraded_receipt_under_a_witness_policy() {
     let (code, t) = verify_policy("evidence-single.bin", &good, &policy, Some(&dir.join("checkpoint.txt")));
     assert_eq!(code, 2, "{t}");
     assert!(t.contains("TSA certificate"), "{t}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

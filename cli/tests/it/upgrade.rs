@@ -76,9 +76,7 @@ fn keep_cosignatures(receipt: &Path, keep: usize, out: &Path) -> usize {
 #[test]
 fn upgraded_receipt_from_a_running_network_verifies_under_a_witness_policy() {
     let base = common::Cluster::port_base(1);
-    let dir = std::env::temp_dir().join(format!("curia-upgrade-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TestDir::new("upgrade");
 
     // The test TSA (RSA certificate, ESSCertID) and its PKI.
     let pki = dir.join("tsa");
@@ -267,5 +265,4 @@ fn upgraded_receipt_from_a_running_network_verifies_under_a_witness_policy() {
     drop(c);
     drop(wnet);
     drop(tsa);
-    let _ = std::fs::remove_dir_all(&dir);
 }

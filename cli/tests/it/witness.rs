@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::curia;
+use common::{curia, TestDir};
 use curia_ledger::merkle::leaf_hash;
 use curia_ledger::tlog::MemLog;
 use curia_ledger::Hash;
@@ -27,12 +27,11 @@ fn validators() -> Vec<Signer> {
     (1..=4u8).map(|i| Signer::from_seed(&format!("validator{i}.curia.test"), &[i; 32]).unwrap()).collect()
 }
 
-/// A temp dir with a witness key (made by `curia witness keygen`) and a config; returns the dir,
-/// the config path and the witness's vkey.
-fn setup(name: &str) -> (PathBuf, PathBuf, Verifier) {
-    let dir = std::env::temp_dir().join(format!("curia-witness-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// A temp dir with a witness key (made by `curia witness keygen`) and a config; returns the dir
+/// (removed when dropped: bind it for the whole test, before the witness process), the config
+/// path and the witness's vkey.
+fn setup(name: &str) -> (TestDir, PathBuf, Verifier) {
+    let dir = TestDir::new(&format!("witness-{name}"));
     let out = curia()
         .args(["witness", "keygen", "--name", "witness.test/w1", "--out"])
         .arg(dir.join("witness.key"))
@@ -54,7 +53,8 @@ fn setup(name: &str) -> (PathBuf, PathBuf, Verifier) {
         keys.join(", ")
     );
     std::fs::write(dir.join("witness.toml"), config).unwrap();
-    (dir.clone(), dir.join("witness.toml"), vkey)
+    let config = dir.join("witness.toml");
+    (dir, config, vkey)
 }
 
 pub(crate) struct WitnessProc {
@@ -240,7 +240,7 @@ fn witness_size(url: &str, l: &MemLog) -> u64 {
 
 #[test]
 fn cosigns_a_sequence_refuses_a_fork_and_survives_kill_9() {
-    let (dir, config, vkey) = setup("seq");
+    let (_dir, config, vkey) = setup("seq"); // `_dir`, not `_`: the folder lives until the end
     let v = validators();
     let l = log(40, "deposit");
     let fork = log(40, "forged");
@@ -294,12 +294,11 @@ fn cosigns_a_sequence_refuses_a_fork_and_survives_kill_9() {
     assert_eq!(post(&w.url, &request(&l, 12, 25, &v[..3])).2, "21\n");
     assert_cosigned(&post(&w.url, &request(&l, 21, 25, &v[..3])), &l, 25, &vkey);
     drop(w);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn kill_9_while_cosigning_never_loses_an_acknowledged_size() {
-    let (dir, config, vkey) = setup("kill");
+    let (_dir, config, vkey) = setup("kill");
     let v = validators();
     let l = Arc::new(log(400, "deposit"));
     let mut w = start(&config);
@@ -336,12 +335,11 @@ fn kill_9_while_cosigning_never_loses_an_acknowledged_size() {
     assert!(size == last_ack || size == last_ack + 1, "restored {size}, last acknowledged {last_ack}");
     assert_cosigned(&post(&w.url, &request(&l, size, 400, &v[..3])), &l, 400, &vkey);
     drop(w);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn malformed_requests_get_specific_errors() {
-    let (dir, config, _) = setup("bad");
+    let (_dir, config, _) = setup("bad");
     let v = validators();
     let l = log(10, "deposit");
     let w = start(&config);
@@ -398,7 +396,6 @@ fn malformed_requests_get_specific_errors() {
     // Nothing was cosigned by any of this.
     assert_eq!(get(&format!("{}/{}/checkpoint", w.url, Hash::sha256(ORIGIN.as_bytes()).to_hex())).0, 404);
     drop(w);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -416,7 +413,6 @@ fn corrupt_state_stops_the_witness() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is corrupt; refusing to guess"), "{err}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 // ---------------------------------------------------------------- nodes pushing to witnesses
@@ -431,12 +427,11 @@ fn validators_sign_checkpoints_and_nodes_push_them_to_witnesses() {
     use curia_transparency::validators::check_validator_note;
 
     let base = common::Cluster::port_base(0);
-    let dir = std::env::temp_dir().join(format!("curia-checkpoints-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TestDir::new("checkpoints");
     // Two witnesses, checkpoints every 4 blocks.
     let WitnessedNet { spec, set, origin: log_origin, witnesses, names, .. } =
         witnessed_testnet(&dir, base, &["w1", "w2"], 4, "");
-    let c = common::Cluster::launch(dir.clone(), base, names);
+    let c = common::Cluster::launch(dir.to_path_buf(), base, names);
 
     // A checkpoint of at least `min_size` deposits on node `i`, with every witness's valid
     // cosignature, within 120 s.

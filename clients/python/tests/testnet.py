@@ -3,8 +3,10 @@
 As cli/tests/it/common/mod.rs and testnet/start.sh do: `curia testnet init --validators 4` into a
 temporary folder, shorter consensus timeouts, four `curia node run` processes, then wait (with a
 deadline) until every node answers `/healthz`. `stop()` terminates exactly the processes it
-started (SIGTERM, then SIGKILL after a deadline) and is safe to call twice; it is also
-registered with `atexit` in case a test run is interrupted.
+started (SIGTERM, then SIGKILL after a deadline) and removes the folder, and is safe to call
+twice; it is also registered with `atexit` in case a test run is interrupted. If the nodes do not
+start, the tail of their logs is printed before the folder goes; `CURIA_KEEP_TEST_DIRS=1` keeps
+the folder instead (as for the Rust tests' folders).
 
 The `curia` binary: `$CURIA_BIN`, else `target/debug/curia` under the target directory
 `cargo metadata` reports (which honours CARGO_TARGET_DIR). clients/python/run.sh builds it.
@@ -18,6 +20,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -128,7 +131,10 @@ class Testnet:
                 wait_until(lambda: urllib.request.urlopen(url, timeout=2).status == 200, f"node {i} healthy", 60)
             return self
         except BaseException:
-            self.stop(keep_dir=True)
+            keep = os.environ.get("CURIA_KEEP_TEST_DIRS") == "1"
+            if not keep:
+                print(f"testnet did not start; node logs:\n{self.logs()}", file=sys.stderr)
+            self.stop(keep_dir=keep)
             raise
 
     def logs(self) -> str:

@@ -2,7 +2,7 @@
 //! (shared with cli/tests/it/display.rs through a `#[path]` module).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use curia_ledger::hash::Hash;
 use curia_ledger::receipt::Receipt;
@@ -14,12 +14,21 @@ pub const HOSTILE_LABEL: &str = "\x1b[2J\x1b[32mVALID";
 /// How the terminal must show it.
 pub const HOSTILE_LABEL_SHOWN: &str = "\\u{001B}[2J\\u{001B}[32mVALID";
 
-/// A fresh, empty temporary folder for one test.
-pub fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("curia-verifier-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh, empty temporary folder for one test, `curia-verifier-test-NAME-XXXXXX` (random
+/// suffix), removed with its contents when dropped: when the test passes and when it fails (the
+/// failed assertion's panic unwinds through it). Dereferences to its [`Path`].
+pub struct TmpDir(tempfile::TempDir);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// A [`TmpDir`] for the test `name`; bind it (`let d = tmp(..)`) for the whole test.
+pub fn tmp(name: &str) -> TmpDir {
+    TmpDir(tempfile::Builder::new().prefix(&format!("curia-verifier-test-{name}-")).tempdir().expect("a temp dir"))
 }
 
 /// Commit one single deposit with the given fields on a fresh four-validator test chain, and

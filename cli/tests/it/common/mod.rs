@@ -1,8 +1,9 @@
 //! The local-network harness shared by the process-level tests: four `curia node run`
-//! validators on loopback ports, started by `Cluster::start` and killed on drop.
+//! validators on loopback ports, started by `Cluster::start` and killed on drop; and
+//! [`TestDir`], the scratch folder every test of this binary works in.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,12 +25,69 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Set to `1` to keep every test's scratch folder (its path is printed) for inspecting a failure.
+pub const KEEP_ENV: &str = "CURIA_KEEP_TEST_DIRS";
+
+/// A fresh, empty folder under the system temp dir, `curia-PREFIX-XXXXXX` (random suffix, mode
+/// 0700), removed with everything in it when dropped: when the test passes and when it fails (an
+/// assertion's panic unwinds through it). `CURIA_KEEP_TEST_DIRS=1` keeps it. Dereferences to its
+/// [`Path`]. A test that starts processes in it must stop them before it is dropped (declare the
+/// `TestDir` before the [`Cluster`] or process guard, so that it is dropped after).
+pub struct TestDir(Option<tempfile::TempDir>);
+
+impl TestDir {
+    pub fn new(prefix: &str) -> TestDir {
+        let dir = tempfile::Builder::new().prefix(&format!("curia-{prefix}-")).tempdir().expect("create a temp dir");
+        TestDir(Some(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().expect("not dropped").path()
+    }
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.path()
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        self.path()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TestDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path().as_os_str()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            if std::env::var_os(KEEP_ENV).is_some_and(|v| v == "1") {
+                eprintln!("{KEEP_ENV}=1: kept {}", dir.keep().display());
+            } else if std::thread::panicking() {
+                eprintln!("removing {} of the failed test ({KEEP_ENV}=1 keeps it)", dir.path().display());
+            }
+            // Dropping `dir` removes it (tempfile ignores an error removing it).
+        }
+    }
+}
+
 pub struct Cluster {
     _serial: std::sync::MutexGuard<'static, ()>,
     pub dir: PathBuf,
     pub base: u16,
     pub names: Vec<String>,
     nodes: Vec<Option<Child>>,
+    /// The folder [`Cluster::start`] made (`dir` is `net/` in it); `None` when the caller gave
+    /// the folder ([`Cluster::launch`]) and owns its removal. Declared after `nodes`, and the
+    /// nodes are killed in `drop`, so the folder goes after its processes.
+    _scratch: Option<TestDir>,
 }
 
 impl Cluster {
@@ -41,8 +99,8 @@ impl Cluster {
     pub fn start_with(test: u16, init_args: &[&str]) -> Cluster {
         let serial = serial();
         let base = 20000 + (std::process::id() % 300) as u16 * 30 + test * 6; // below the ephemeral range (32768+)
-        let dir = std::env::temp_dir().join(format!("curia-net-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = TestDir::new(&format!("net-{test}"));
+        let dir = scratch.join("net");
         let out = curia()
             .args(["testnet", "init", "--validators", "4", "--base-port", &base.to_string(), "--out"])
             .arg(&dir)
@@ -61,7 +119,7 @@ impl Cluster {
                 .replace("empty_block_ms = 1000", "empty_block_ms = 500");
             std::fs::write(&p, t).unwrap();
         }
-        let mut c = Cluster { _serial: serial, dir, base, names, nodes: vec![] };
+        let mut c = Cluster { _serial: serial, dir, base, names, nodes: vec![], _scratch: Some(scratch) };
         for i in 0..4 {
             c.nodes.push(Some(c.spawn(i)));
         }
@@ -79,9 +137,10 @@ impl Cluster {
     /// Start nodes already set up by the caller: `dir/NAME/node.toml` for each name (API on
     /// `base + 1000 + i`, ops on `base + 2000 + i`), with a platform key in
     /// `dir/clients/platform.key` for [`Cluster::deposit`]. Waits until every node is healthy.
+    /// The caller owns `dir` (a [`TestDir`] declared before the cluster, so it outlives it).
     pub fn launch(dir: PathBuf, base: u16, names: Vec<String>) -> Cluster {
         let serial = serial();
-        let mut c = Cluster { _serial: serial, dir, base, names, nodes: vec![] };
+        let mut c = Cluster { _serial: serial, dir, base, names, nodes: vec![], _scratch: None };
         for i in 0..c.names.len() {
             c.nodes.push(Some(c.spawn(i)));
         }
@@ -209,9 +268,7 @@ impl Drop for Cluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        // The processes are gone; `_scratch` (if any) is removed as the fields drop.
     }
 }
 
