@@ -247,7 +247,12 @@ pub fn node_run(config: &Path) -> Result<()> {
         };
         curia_node::run::run_node_with_api(cfg, shutdown, Some(api)).await
     });
-    rts.bulk.block_on(node).context("the node's task failed")??;
+    let result = rts.bulk.block_on(node);
+    // Work left on the blocking pools (a backup being written, say) is waited for within a bound,
+    // not without one as dropping the runtimes would (curia_node::limits::BLOCKING_STOP_WAIT).
+    rts.shutdown(curia_node::limits::BLOCKING_STOP_WAIT);
+    result.context("the node's task failed")??;
+    tracing::info!("exiting");
     Ok(())
 }
 

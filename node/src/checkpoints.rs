@@ -42,6 +42,14 @@
 //!   with its height (one synced write) and served at `GET /v1/checkpoint/tsa?size=N`.
 //!   Failures back off from [`TSA_BACKOFF_MIN`] to [`WITNESS_BACKOFF_MAX`]; a newer checkpoint
 //!   replaces one not yet stamped. Only `http://` TSAs are supported.
+//! - **Exchanges** with witnesses and the TSA are asynchronous socket I/O (no blocking-pool
+//!   thread), bounded as a whole by their timeout; dropping one closes its connection.
+//! - **Stopping** ([`Checkpoints::stop`], when the node stops): every task is told to stop and
+//!   ends at once, cancelling an exchange in flight rather than waiting for its answer or its
+//!   timeout, and a back-off wait; a stored write (a cosignature, a token) is never cut in the
+//!   middle (those happen after the exchange). Each task with a checkpoint not yet pushed or
+//!   stamped says so at INFO (`... abandoned at shutdown`). The node waits at most
+//!   [`CHECKPOINT_STOP_WAIT`] for them, then aborts what is left.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -56,12 +64,13 @@ use curia_transparency::rfc3161::{self, StampRequest, TsaCertificate};
 use curia_transparency::validators::{check_validator_note, checkpoint_text, validator_verifier};
 use curia_transparency::witness::AddCheckpoint;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::config::{CheckpointSection, WitnessSection};
 use crate::limits::{
     CHECKPOINT_EARLY_HEIGHTS, CHECKPOINT_EARLY_SIGS, CHECKPOINT_PENDING, CHECKPOINT_RESEND, CHECKPOINT_RESEND_FOR,
-    TSA_BACKOFF_MIN, TSA_MAX_ANSWER, TSA_TIMEOUT, WITNESS_BACKOFF_MAX, WITNESS_BACKOFF_MIN, WITNESS_MAX_409,
-    WITNESS_MAX_ANSWER, WITNESS_TIMEOUT,
+    CHECKPOINT_STOP_WAIT, TSA_BACKOFF_MIN, TSA_MAX_ANSWER, TSA_TIMEOUT, WITNESS_BACKOFF_MAX, WITNESS_BACKOFF_MIN,
+    WITNESS_MAX_409, WITNESS_MAX_ANSWER, WITNESS_TIMEOUT,
 };
 use crate::net::NetHandle;
 use crate::NodeError;
@@ -150,6 +159,10 @@ pub struct Checkpoints {
     last_resend: Instant,
     write: WriteLock,
     latest: watch::Sender<Option<StoredCheckpoint>>,
+    /// Set to `true` to stop the push and time-stamp tasks.
+    stop: watch::Sender<bool>,
+    /// Those tasks (aborted if this collector is dropped without [`Checkpoints::stop`]).
+    tasks: JoinSet<()>,
 }
 
 impl Checkpoints {
@@ -164,12 +177,14 @@ impl Checkpoints {
     ) -> Result<Checkpoints, NodeError> {
         let write: WriteLock = Arc::new(Mutex::new(()));
         let (latest, _) = watch::channel(None);
+        let (stop, _) = watch::channel(false);
+        let mut tasks = JoinSet::new();
         for w in &cfg.witness {
             let target = WitnessTarget::new(w)?;
-            tokio::spawn(push_loop(target, store.clone(), write.clone(), latest.subscribe()));
+            tasks.spawn(push_loop(target, store.clone(), write.clone(), latest.subscribe(), stop.subscribe()));
         }
         if let Some(tsa) = cfg.tsa()? {
-            tokio::spawn(tsa_loop(tsa, store.clone(), latest.subscribe()));
+            tasks.spawn(tsa_loop(tsa, store.clone(), latest.subscribe(), stop.subscribe()));
         }
         let tip = store.tip().height;
         let size = store.log_state().filter(|s| s.height == tip).map_or(0, |s| s.size);
@@ -186,7 +201,27 @@ impl Checkpoints {
             last_resend: Instant::now(),
             write,
             latest,
+            stop,
+            tasks,
         })
+    }
+
+    /// Stop the push and time-stamp tasks (see the module rules): each ends at once, cancelling
+    /// an exchange in flight; waits at most [`CHECKPOINT_STOP_WAIT`], then aborts the rest.
+    pub async fn stop(&mut self) {
+        let _ = self.stop.send(true);
+        let tasks = &mut self.tasks;
+        if tokio::time::timeout(CHECKPOINT_STOP_WAIT, async { while tasks.join_next().await.is_some() {} })
+            .await
+            .is_err()
+        {
+            tracing::info!(
+                left = tasks.len(),
+                wait = ?CHECKPOINT_STOP_WAIT,
+                "checkpoint tasks still running after the stop wait: aborted"
+            );
+            tasks.abort_all();
+        }
     }
 
     /// A key this validator also signs with (the next key of a rotation, once due).
@@ -441,15 +476,29 @@ impl TsaTarget {
 
 /// The time-stamping task: forever, get a token for the latest complete checkpoint not yet
 /// stamped (rules in the module documentation).
-async fn tsa_loop(target: TsaTarget, store: Arc<Store>, mut latest: watch::Receiver<Option<StoredCheckpoint>>) {
+async fn tsa_loop(
+    target: TsaTarget,
+    store: Arc<Store>,
+    mut latest: watch::Receiver<Option<StoredCheckpoint>>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut backoff = TSA_BACKOFF_MIN;
     let mut done: Option<(u64, u64)> = None;
+    let abandoned = |cp: &StoredCheckpoint, what: &str| {
+        tracing::info!(
+            tsa = %format!("{}:{}", target.url.host, target.url.port),
+            size = cp.size,
+            height = cp.height,
+            "time stamp of the checkpoint abandoned at shutdown ({what}); after a restart the TSA is asked for the next checkpoint"
+        );
+    };
     loop {
         let cp = latest.borrow_and_update().clone();
         let pending = cp.filter(|c| done != Some((c.size, c.height)));
         let Some(cp) = pending else {
-            if latest.changed().await.is_err() {
-                return;
+            tokio::select! {
+                r = latest.changed() => if r.is_err() { return },
+                () = stopped(&mut stop) => return,
             }
             continue;
         };
@@ -462,7 +511,19 @@ async fn tsa_loop(target: TsaTarget, store: Arc<Store>, mut latest: watch::Recei
                 continue;
             }
         }
-        match stamp_one(&target, &store, &cp).await {
+        if *stop.borrow() {
+            abandoned(&cp, "not asked yet");
+            return;
+        }
+        // Only the exchange is cancelled; the store write after it is not cut.
+        let asked = tokio::select! {
+            r = ask_stamp(&target, &cp) => r,
+            () = stopped(&mut stop) => {
+                abandoned(&cp, "request in flight, cancelled");
+                return;
+            }
+        };
+        match store_stamp(&store, &cp, asked).await {
             Ok(gen_time) => {
                 tracing::info!(size = cp.size, height = cp.height, %gen_time, "checkpoint time-stamped");
                 done = Some((cp.size, cp.height));
@@ -470,15 +531,26 @@ async fn tsa_loop(target: TsaTarget, store: Arc<Store>, mut latest: watch::Recei
             }
             Err(e) => {
                 tracing::warn!(size = cp.size, height = cp.height, error = %e, retry_in = ?backoff, "time stamp failed");
-                let _ = tokio::time::timeout(backoff, latest.changed()).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(backoff, latest.changed()) => {}
+                    () = stopped(&mut stop) => {
+                        abandoned(&cp, "waiting to retry");
+                        return;
+                    }
+                }
                 backoff = (backoff * 2).min(WITNESS_BACKOFF_MAX);
             }
         }
     }
 }
 
-/// Ask the TSA for a token over `cp`'s text, check it, store it; its genTime.
-async fn stamp_one(target: &TsaTarget, store: &Arc<Store>, cp: &StoredCheckpoint) -> Result<String, String> {
+/// Resolves once `stop` is set (or its sender is gone: the collector was dropped).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Ask the TSA for a token over `cp`'s text and check it: the token and its genTime.
+async fn ask_stamp(target: &TsaTarget, cp: &StoredCheckpoint) -> Result<(Vec<u8>, String), String> {
     let text = Note::parse(&cp.note).map_err(|e| format!("stored note: {e}"))?.text;
     let mut nonce = [0u8; 8];
     getrandom::getrandom(&mut nonce).map_err(|e| format!("no randomness from the operating system: {e}"))?;
@@ -493,6 +565,16 @@ async fn stamp_one(target: &TsaTarget, store: &Arc<Store>, cp: &StoredCheckpoint
     let (token, stamp) =
         rfc3161::accept_response(&answer, &req, Some(target.cert.as_ref())).map_err(|e| e.to_string())?;
     let gen_time = stamp.map(|s| s.gen_time.to_string()).unwrap_or_default();
+    Ok((token, gen_time))
+}
+
+/// Store the token [`ask_stamp`] got for `cp` (one synced write); its genTime.
+async fn store_stamp(
+    store: &Arc<Store>,
+    cp: &StoredCheckpoint,
+    asked: Result<(Vec<u8>, String), String>,
+) -> Result<String, String> {
+    let (token, gen_time) = asked?;
     let rec = StoredTsaToken { size: cp.size, height: cp.height, token };
     let st = store.clone();
     tokio::task::spawn_blocking(move || st.put_checkpoint_tsa(&rec))
@@ -508,20 +590,43 @@ async fn push_loop(
     store: Arc<Store>,
     write: WriteLock,
     mut latest: watch::Receiver<Option<StoredCheckpoint>>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let name = target.vkey.name.clone();
     let mut known: u64 = 0; // the size the witness is believed to hold
     let mut backoff = WITNESS_BACKOFF_MIN;
     let mut done: HashSet<(u64, u64)> = HashSet::new();
+    let abandoned = |cp: &StoredCheckpoint, what: &str| {
+        tracing::info!(
+            witness = %name,
+            size = cp.size,
+            height = cp.height,
+            "checkpoint push to the witness abandoned at shutdown ({what}); after a restart the witness gets the next checkpoint"
+        );
+    };
     loop {
         let cp = latest.borrow_and_update().clone();
         let Some(cp) = cp.filter(|c| !done.contains(&(c.size, c.height))) else {
-            if latest.changed().await.is_err() {
-                return;
+            tokio::select! {
+                r = latest.changed() => if r.is_err() { return },
+                () = stopped(&mut stop) => return,
             }
             continue;
         };
-        match push_one(&target, &store, &write, &cp, &mut known).await {
+        if *stop.borrow() {
+            abandoned(&cp, "not sent yet");
+            return;
+        }
+        // `push_one` awaits nothing but its exchanges (its store reads and writes are
+        // synchronous), so cancelling it never cuts a write.
+        let pushed = tokio::select! {
+            r = push_one(&target, &store, &write, &cp, &mut known) => r,
+            () = stopped(&mut stop) => {
+                abandoned(&cp, "exchange in flight, cancelled");
+                return;
+            }
+        };
+        match pushed {
             Ok(()) => {
                 tracing::info!(witness = %name, size = cp.size, height = cp.height, "checkpoint cosigned by witness");
                 done.clear();
@@ -535,7 +640,13 @@ async fn push_loop(
             Err(PushError::Failed(e)) => {
                 tracing::warn!(witness = %name, size = cp.size, error = %e, retry_in = ?backoff, "witness push failed");
                 // A newer checkpoint cuts the wait short.
-                let _ = tokio::time::timeout(backoff, latest.changed()).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(backoff, latest.changed()) => {}
+                    () = stopped(&mut stop) => {
+                        abandoned(&cp, "waiting to retry");
+                        return;
+                    }
+                }
                 backoff = (backoff * 2).min(WITNESS_BACKOFF_MAX);
             }
         }
@@ -645,9 +756,9 @@ fn append_cosignature(
     store.put_log_checkpoint(&StoredCheckpoint { note: out, ..cur }).map_err(|e| e.to_string())
 }
 
-/// POST `body` to `path` on `url`'s host; the status and body of its answer. Blocking socket
-/// calls on the blocking pool, each bounded by `timeout`, and the whole exchange too; at most
-/// `max` bytes of answer.
+/// POST `body` to `path` on `url`'s host; the status and body of its answer, at most `max`
+/// bytes of it. Asynchronous socket I/O, the whole exchange (lookup, connect, send, answer)
+/// bounded by `timeout`; dropping the future (a stopping node) closes the connection at once.
 async fn post(
     url: &HttpUrl,
     path: &str,
@@ -656,45 +767,61 @@ async fn post(
     timeout: std::time::Duration,
     max: usize,
 ) -> Result<(u16, Vec<u8>), String> {
-    let (url, path, body) = (url.clone(), path.to_string(), body.to_vec());
-    let exchange = tokio::task::spawn_blocking(move || post_blocking(&url, &path, content_type, &body, timeout, max));
-    match tokio::time::timeout(timeout, exchange).await {
+    match tokio::time::timeout(timeout, exchange(url, path, content_type, body, max)).await {
         Err(_) => Err(format!("no answer within {timeout:?}")),
-        Ok(Err(e)) => Err(format!("request task failed: {e}")),
-        Ok(Ok(r)) => r,
+        Ok(r) => r,
     }
 }
 
-fn post_blocking(
+async fn exchange(
     url: &HttpUrl,
     path: &str,
     content_type: &str,
     body: &[u8],
-    timeout: std::time::Duration,
     max: usize,
 ) -> Result<(u16, Vec<u8>), String> {
-    use std::io::{Read, Write};
-    use std::net::ToSocketAddrs;
+    use std::io::ErrorKind::WouldBlock;
     let host = url.host.trim_matches(['[', ']']);
-    let addr = (host, url.port)
-        .to_socket_addrs()
+    // An IP address is parsed on the spot; a name is resolved on the blocking pool.
+    let addr = tokio::net::lookup_host((host, url.port))
+        .await
         .map_err(|e| format!("resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("resolve {host}: no address"))?;
-    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let s = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         url.host,
         url.port,
         body.len()
     );
-    s.write_all(head.as_bytes()).and_then(|()| s.write_all(body)).map_err(|e| format!("send: {e}"))?;
+    for part in [head.as_bytes(), body] {
+        let mut rest = part;
+        while !rest.is_empty() {
+            s.writable().await.map_err(|e| format!("send: {e}"))?;
+            match s.try_write(rest) {
+                Ok(0) => return Err("send: connection closed".into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == WouldBlock => {}
+                Err(e) => return Err(format!("send: {e}")),
+            }
+        }
+    }
     let mut buf = Vec::new();
-    (&mut s).take(max as u64 + 1).read_to_end(&mut buf).map_err(|e| format!("read: {e}"))?;
-    if buf.len() > max {
-        return Err(format!("answer larger than {max} bytes"));
+    let mut chunk = vec![0u8; 16 << 10];
+    loop {
+        s.readable().await.map_err(|e| format!("read: {e}"))?;
+        match s.try_read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > max {
+                    return Err(format!("answer larger than {max} bytes"));
+                }
+            }
+            Err(e) if e.kind() == WouldBlock => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
     }
     parse_response(&buf)
 }
@@ -732,6 +859,73 @@ fn parse_response(buf: &[u8]) -> Result<(u16, Vec<u8>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers one byte at a time, slowly, does not stretch an exchange beyond
+    /// its timeout; a good answer is read whole; dropping an exchange in flight closes its
+    /// connection at once.
+    #[tokio::test]
+    async fn exchanges_are_bounded_as_a_whole_and_closed_when_dropped() {
+        use std::io::{Read, Write};
+        use std::time::Duration;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = HttpUrl::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            for (i, conn) in listener.incoming().enumerate() {
+                let mut c = conn.unwrap();
+                // The whole request (its body is `x`), so that closing sends no reset.
+                let (mut buf, mut got) = ([0u8; 1024], Vec::new());
+                while !got.ends_with(b"\r\n\r\nx") {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                match i {
+                    // The first answer trickles in, a byte every 50 ms (5 s in all).
+                    0 => {
+                        for _ in 0..100 {
+                            if c.write_all(b"H").is_err() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                    1 => {
+                        let _ = c.write_all(answer);
+                    }
+                    // The third is held, never answered: its end is reported.
+                    _ => {
+                        let _ = held_tx.send(());
+                        let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
+                        let _ = closed_tx.send(matches!(c.read(&mut buf), Ok(0)));
+                        return;
+                    }
+                }
+            }
+        });
+        let t = std::time::Instant::now();
+        let r = post(&url, "/", "text/plain", b"x", Duration::from_millis(300), 1024).await;
+        assert!(r.unwrap_err().contains("no answer within"));
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        let r = post(&url, "/", "text/plain", b"x", Duration::from_secs(30), 1024).await;
+        assert_eq!(r.unwrap(), (200, b"ok".to_vec()));
+        let (stop_tx, mut stop) = watch::channel(false);
+        let cancelled = tokio::spawn(async move {
+            tokio::select! {
+                _ = post(&url, "/", "text/plain", b"x", Duration::from_secs(30), 1024) => false,
+                () = stopped(&mut stop) => true,
+            }
+        });
+        let held = tokio::task::spawn_blocking(move || held_rx.recv_timeout(Duration::from_secs(30)));
+        assert_eq!(held.await.unwrap(), Ok(()), "the third request did not arrive");
+        stop_tx.send(true).unwrap();
+        assert!(cancelled.await.unwrap());
+        let closed = tokio::task::spawn_blocking(move || closed_rx.recv_timeout(Duration::from_secs(30)));
+        assert_eq!(closed.await.unwrap(), Ok(true), "the connection was not closed by the cancelled exchange");
+    }
 
     #[test]
     fn frame_round_trip_and_length() {

@@ -445,7 +445,7 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => break,
             _ = next_key_poll.tick() => {
                 if d.rotated.is_none() {
                     d.poll_next_key();
@@ -453,11 +453,11 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
             }
             Some(wake) = wake_rx.recv() => d.on_wake(wake)?,
             ev = net_events.recv() => match ev {
-                None => return Ok(()),
+                None => break,
                 Some(ev) => d.on_net(ev)?,
             },
             sub = submissions.recv() => match sub {
-                None => return Ok(()),
+                None => break,
                 Some(s) => d.on_submit(s)?,
             },
         }
@@ -465,6 +465,11 @@ pub async fn run(parts: DriverParts, shutdown: impl std::future::Future<Output =
         d.check_gate();
         d.publish();
     }
+    // Consensus has stopped (nothing more is voted or committed); the witness pushes and time
+    // stamps in flight are cancelled, not awaited (bounded by `CHECKPOINT_STOP_WAIT`).
+    tracing::info!(height = d.store.tip().height, "consensus stopped");
+    d.checkpoints.stop().await;
+    Ok(())
 }
 
 /// The executor stops on a failed store read or write and on a broken invariant; the node stops

@@ -36,6 +36,30 @@ pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// How long a stopping server waits for requests in flight before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+// ----- stopping (SIGTERM; the order is in `crate::run::run_node_with_api`) -----
+
+/// How long a stopping node waits for its checkpoint tasks (witness pushes, time-stamp requests)
+/// to end once told to stop. They are cancelled, not awaited to [`WITNESS_TIMEOUT`] or
+/// [`TSA_TIMEOUT`]: an exchange in flight is dropped (its connection closed) at once, so this
+/// only covers a task between two steps; a task still running after it is aborted.
+pub const CHECKPOINT_STOP_WAIT: Duration = Duration::from_secs(2);
+/// How long a stopping node waits, after the store is flushed, for work still running on the
+/// blocking pools (a backup being written, a store read of a request cut at
+/// [`SHUTDOWN_GRACE`], a host-name lookup); then the process exits without it (a backup left
+/// unfinished is a staging folder, removed by the next backup).
+pub const BLOCKING_STOP_WAIT: Duration = Duration::from_secs(5);
+/// The longest the node itself waits when stopping: its checkpoint tasks, then the API and ops
+/// listeners together, then the blocking pools. The store's flush comes between the last two
+/// and is not cut short (it writes the memtables out; RocksDB's write-ahead log already holds
+/// every committed write), see [`STORE_FLUSH_ALLOWANCE`].
+pub const SHUTDOWN_BOUND: Duration =
+    Duration::from_secs(CHECKPOINT_STOP_WAIT.as_secs() + SHUTDOWN_GRACE.as_secs() + BLOCKING_STOP_WAIT.as_secs());
+/// Time left, in the relation with [`SYSTEMD_TIMEOUT_STOP`], for the store's flush and close.
+pub const STORE_FLUSH_ALLOWANCE: Duration = Duration::from_secs(30);
+/// `TimeoutStopSec` of `packaging/deb/curia-node.service`: systemd sends SIGKILL after it (a
+/// test checks the unit says the same).
+pub const SYSTEMD_TIMEOUT_STOP: Duration = Duration::from_secs(60);
+
 // ----- checkpoints of the deposit log (`crate::checkpoints`) -----
 
 /// Default `[checkpoints] every_blocks`: a checkpoint after every block whose height is a
@@ -219,6 +243,11 @@ const _: () = {
     // The largest body can always be received when nothing else is.
     assert!(BODY_BUFFER_BUDGET >= TRANSACTIONS_BODY_LIMIT);
     assert!(BODY_BUFFER_BUDGET <= u32::MAX as usize);
+    // Stopping: every bounded wait, plus the flush's allowance, ends before systemd's SIGKILL.
+    assert!(SHUTDOWN_BOUND.as_secs() + STORE_FLUSH_ALLOWANCE.as_secs() < SYSTEMD_TIMEOUT_STOP.as_secs());
+    // A push or time stamp in flight is cancelled: the stop wait is shorter than either exchange.
+    assert!(CHECKPOINT_STOP_WAIT.as_secs() < WITNESS_TIMEOUT.as_secs());
+    assert!(CHECKPOINT_STOP_WAIT.as_secs() < TSA_TIMEOUT.as_secs());
     // A slot is free again before a client that waits for it gives up on the answer.
     assert!(SUBMIT_SLOT_WAIT.as_secs() < SUBMIT_TIMEOUT.as_secs());
     // Gossip: the accepted part of any submission goes to the peers in one frame (a tag, a count,
@@ -247,3 +276,17 @@ const _: () = {
     assert!(MIN_SLICE_US as u128 == curia_sched::MIN_SLICE.as_micros());
     assert!(MAX_SLICE_US as u128 == curia_sched::MAX_SLICE.as_micros());
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The systemd unit's stop timeout is the one the shutdown bound is checked against.
+    #[test]
+    fn unit_stop_timeout_matches() {
+        let unit = include_str!("../../packaging/deb/curia-node.service");
+        let line =
+            unit.lines().find_map(|l| l.trim().strip_prefix("TimeoutStopSec=")).expect("the unit sets TimeoutStopSec");
+        assert_eq!(line.trim().parse::<u64>().unwrap(), SYSTEMD_TIMEOUT_STOP.as_secs());
+    }
+}

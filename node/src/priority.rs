@@ -149,6 +149,24 @@ impl Runtimes {
             .build()?;
         Ok(Runtimes { api, bulk, bulk_nice: steps, api_slice })
     }
+
+    /// Shut both runtimes down, waiting at most `within` in all for work still running on their
+    /// blocking pools (dropping a runtime would wait for it without bound); their async tasks
+    /// are dropped at once. True if everything ended in time; otherwise the work left keeps its
+    /// threads until the process exits, and this says so at INFO.
+    pub fn shutdown(self, within: Duration) -> bool {
+        let start = std::time::Instant::now();
+        self.api.shutdown_timeout(within);
+        self.bulk.shutdown_timeout(within.saturating_sub(start.elapsed()));
+        let ended = start.elapsed() < within;
+        if !ended {
+            tracing::info!(
+                waited = ?within,
+                "blocking work still running at shutdown (a backup, a store read, a name lookup): abandoned"
+            );
+        }
+        ended
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +208,27 @@ mod tests {
         assert_eq!((api_worker, api_blocking), (base, base));
         // This (test) thread is unchanged.
         assert_eq!(nice(), base);
+    }
+
+    /// A blocking task that runs on does not hold the shutdown beyond its bound; one that ends
+    /// does not make it wait the bound.
+    #[test]
+    fn shutdown_waits_for_blocking_work_within_its_bound() {
+        let rt = Runtimes::build(0, None).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        rt.bulk.spawn_blocking(move || {
+            // Held until the test ends (the sender is dropped then): far beyond the bound.
+            let _ = rx.recv_timeout(Duration::from_secs(600));
+        });
+        rt.api.spawn(std::future::pending::<()>());
+        let t = std::time::Instant::now();
+        assert!(!rt.shutdown(Duration::from_millis(300)));
+        assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+        drop(tx);
+
+        let rt = Runtimes::build(0, None).unwrap();
+        rt.bulk.spawn_blocking(|| std::thread::sleep(Duration::from_millis(10)));
+        assert!(rt.shutdown(Duration::from_secs(60)));
     }
 
     #[test]

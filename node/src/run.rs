@@ -171,11 +171,29 @@ pub async fn run_node_with_api(
         checkpoints: cfg.checkpoints.clone(),
         peer_wait: Duration::from_millis(c.peer_wait_ms),
     };
+    // Stopping, in this order (each wait bounded, `crate::limits::SHUTDOWN_BOUND` in all):
+    // 1. the driver stops consensus, then cancels its witness pushes and time stamps in flight
+    //    (`CHECKPOINT_STOP_WAIT`);
+    // 2. the API and ops listeners stop accepting and finish their requests in flight, together,
+    //    each within `SHUTDOWN_GRACE` (then the connections left are closed);
+    // 3. the store is flushed (every committed write is already in its synced write-ahead log);
+    // 4. the caller's runtimes wait `BLOCKING_STOP_WAIT` for blocking-pool work left
+    //    (`crate::priority::Runtimes::shutdown`); the store closes when its last user is gone.
+    // When the stop was asked for (the time the node takes to stop is logged).
+    let asked = Arc::new(std::sync::OnceLock::new());
+    let shutdown = {
+        let asked = asked.clone();
+        async move {
+            shutdown.await;
+            let _ = asked.set(std::time::Instant::now());
+        }
+    };
     let result = driver::run(parts, shutdown).await;
+    let stopping = asked.get().copied().unwrap_or_else(std::time::Instant::now);
     let _ = stop_tx.send(true);
-    let _ = api_task.await;
-    let _ = ops_task.await;
+    let (_, _) = tokio::join!(api_task, ops_task);
+    tracing::info!("API and ops listeners stopped");
     store.flush().map_err(|e| NodeError::Storage(e.to_string()))?;
-    tracing::info!("node stopped");
+    tracing::info!(took_ms = stopping.elapsed().as_millis() as u64, "store flushed; node stopped");
     result
 }

@@ -21,6 +21,7 @@ mod membership;
 mod membership_verify;
 mod netns;
 mod network;
+mod shutdown;
 mod slow_clients;
 mod tls;
 mod tsa;
