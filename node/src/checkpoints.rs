@@ -780,7 +780,7 @@ async fn exchange(
     body: &[u8],
     max: usize,
 ) -> Result<(u16, Vec<u8>), String> {
-    use std::io::ErrorKind::WouldBlock;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = url.host.trim_matches(['[', ']']);
     // An IP address is parsed on the spot; a name is resolved on the blocking pool.
     let addr = tokio::net::lookup_host((host, url.port))
@@ -788,40 +788,19 @@ async fn exchange(
         .map_err(|e| format!("resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("resolve {host}: no address"))?;
-    let s = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+    let mut s = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         url.host,
         url.port,
         body.len()
     );
-    for part in [head.as_bytes(), body] {
-        let mut rest = part;
-        while !rest.is_empty() {
-            s.writable().await.map_err(|e| format!("send: {e}"))?;
-            match s.try_write(rest) {
-                Ok(0) => return Err("send: connection closed".into()),
-                Ok(n) => rest = &rest[n..],
-                Err(e) if e.kind() == WouldBlock => {}
-                Err(e) => return Err(format!("send: {e}")),
-            }
-        }
-    }
+    s.write_all(head.as_bytes()).await.map_err(|e| format!("send: {e}"))?;
+    s.write_all(body).await.map_err(|e| format!("send: {e}"))?;
     let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16 << 10];
-    loop {
-        s.readable().await.map_err(|e| format!("read: {e}"))?;
-        match s.try_read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
-                if buf.len() > max {
-                    return Err(format!("answer larger than {max} bytes"));
-                }
-            }
-            Err(e) if e.kind() == WouldBlock => {}
-            Err(e) => return Err(format!("read: {e}")),
-        }
+    (&mut s).take(max as u64 + 1).read_to_end(&mut buf).await.map_err(|e| format!("read: {e}"))?;
+    if buf.len() > max {
+        return Err(format!("answer larger than {max} bytes"));
     }
     parse_response(&buf)
 }
