@@ -231,7 +231,7 @@ pub fn node_run(config: &Path) -> Result<()> {
     let rts = curia_node::priority::Runtimes::build(nice, slice)?;
     tracing::info!(
         bulk_nice = rts.bulk_nice,
-        api_slice_us = rts.api_slice.map_or(0, |s| s.as_micros() as u64),
+        api_slice_us = slice.map_or(0, |s| s.as_micros() as u64),
         "runtimes: API at the process's priority in short slices, bulk work below it"
     );
     let api = rts.api.handle().clone();

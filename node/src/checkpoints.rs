@@ -523,7 +523,11 @@ async fn tsa_loop(
                 return;
             }
         };
-        match store_stamp(&store, &cp, asked).await {
+        let stamped = match asked {
+            Ok((token, gen_time)) => store_stamp(&store, &cp, token, gen_time).await,
+            Err(e) => Err(e),
+        };
+        match stamped {
             Ok(gen_time) => {
                 tracing::info!(size = cp.size, height = cp.height, %gen_time, "checkpoint time-stamped");
                 done = Some((cp.size, cp.height));
@@ -572,9 +576,9 @@ async fn ask_stamp(target: &TsaTarget, cp: &StoredCheckpoint) -> Result<(Vec<u8>
 async fn store_stamp(
     store: &Arc<Store>,
     cp: &StoredCheckpoint,
-    asked: Result<(Vec<u8>, String), String>,
+    token: Vec<u8>,
+    gen_time: String,
 ) -> Result<String, String> {
-    let (token, gen_time) = asked?;
     let rec = StoredTsaToken { size: cp.size, height: cp.height, token };
     let st = store.clone();
     tokio::task::spawn_blocking(move || st.put_checkpoint_tsa(&rec))

@@ -41,20 +41,34 @@ pub const API_SLICE_ENV: &str = "CURIA_API_SLICE_US";
 /// kernel's default; else [`MIN_SLICE_US`] to [`MAX_SLICE_US`] microseconds), else
 /// [`crate::limits::API_SLICE_US`].
 pub fn api_slice_from(value: Option<&str>) -> Result<Option<Duration>, crate::NodeError> {
-    let us = match value {
-        None => crate::limits::API_SLICE_US,
-        Some(v) => match v.trim().parse::<u64>() {
-            Ok(n) if n == 0 || (MIN_SLICE_US..=MAX_SLICE_US).contains(&n) => n,
-            _ => {
-                return Err(crate::NodeError::Config(format!(
-                    "{API_SLICE_ENV} must be 0 (the kernel's default) or a whole number of microseconds from \
-                     {MIN_SLICE_US} to {MAX_SLICE_US}, not {:?}",
-                    v.chars().take(40).collect::<String>()
-                )))
-            }
-        },
-    };
+    let us = env_number(
+        API_SLICE_ENV,
+        value,
+        crate::limits::API_SLICE_US,
+        |n| n == 0 || (MIN_SLICE_US..=MAX_SLICE_US).contains(&n),
+        &format!("0 (the kernel's default) or a whole number of microseconds from {MIN_SLICE_US} to {MAX_SLICE_US}"),
+    )?;
     Ok((us > 0).then(|| Duration::from_micros(us)))
+}
+
+/// `value` of the environment variable `name` as a number `ok` accepts, or `default` when unset;
+/// otherwise a configuration error saying what `expected` (the value shown quoted, at most 40
+/// characters).
+fn env_number<T: std::str::FromStr + Copy>(
+    name: &str,
+    value: Option<&str>,
+    default: T,
+    ok: impl Fn(T) -> bool,
+    expected: &str,
+) -> Result<T, crate::NodeError> {
+    let Some(v) = value else { return Ok(default) };
+    match v.trim().parse::<T>() {
+        Ok(n) if ok(n) => Ok(n),
+        _ => Err(crate::NodeError::Config(format!(
+            "{name} must be {expected}, not {:?}",
+            v.chars().take(40).collect::<String>()
+        ))),
+    }
 }
 
 /// Ask the kernel to run the calling thread in slices of `slice`, keeping its nice value
@@ -67,16 +81,13 @@ pub fn request_slice(slice: Duration) -> std::io::Result<()> {
 /// The bulk runtime's nice step: `value` of [`BULK_NICE_ENV`] when given (0 to 19), else
 /// [`crate::limits::BULK_NICE`].
 pub fn bulk_nice_from(value: Option<&str>) -> Result<i32, crate::NodeError> {
-    match value {
-        None => Ok(crate::limits::BULK_NICE),
-        Some(v) => match v.trim().parse::<i32>() {
-            Ok(n) if (0..=MAX_NICE).contains(&n) => Ok(n),
-            _ => Err(crate::NodeError::Config(format!(
-                "{BULK_NICE_ENV} must be a whole number from 0 to {MAX_NICE}, not {:?}",
-                v.chars().take(40).collect::<String>()
-            ))),
-        },
-    }
+    env_number(
+        BULK_NICE_ENV,
+        value,
+        crate::limits::BULK_NICE,
+        |n| (0..=MAX_NICE).contains(&n),
+        &format!("a whole number from 0 to {MAX_NICE}"),
+    )
 }
 
 /// The calling thread's nice value (Linux: the thread's own).
@@ -106,8 +117,6 @@ pub struct Runtimes {
     pub bulk: Runtime,
     /// The nice step of the bulk runtime's threads.
     pub bulk_nice: i32,
-    /// The slice the API runtime's threads ask for (None: the kernel's default).
-    pub api_slice: Option<Duration>,
 }
 
 impl Runtimes {
@@ -147,7 +156,7 @@ impl Runtimes {
             })
             .enable_all()
             .build()?;
-        Ok(Runtimes { api, bulk, bulk_nice: steps, api_slice })
+        Ok(Runtimes { api, bulk, bulk_nice: steps })
     }
 
     /// Shut both runtimes down, waiting at most `within` in all for work still running on their
